@@ -1,0 +1,1 @@
+"""Persona's command line: a Typer app, one module per command group."""

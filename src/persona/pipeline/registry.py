@@ -1,0 +1,13 @@
+"""The one place where the stages of ``persona run`` are listed, in order.
+
+Each entry is ``module:attribute`` naming a :class:`~persona.pipeline.stage.Stage`. A stage whose
+module needs an optional extra that is not installed is reported as skipped.
+"""
+
+from __future__ import annotations
+
+STAGES: list[str] = [
+    "persona.pipeline.stages.data:DEMO",
+    "persona.pipeline.stages.data:INGEST",
+    "persona.pipeline.stages.data:QUALITY",
+]

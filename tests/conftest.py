@@ -1,0 +1,73 @@
+"""Shared fixtures: temporary workspaces on SQLite, and on the real PostgreSQL server (``-m postgres``)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from persona.config import Settings, load_settings
+from persona.store import Store
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+PG_ADMIN_URL = os.environ.get("PERSONA_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def shared_data(*parts: str) -> Path:
+    """Path into ``../shared/data``; skips the test when the shared data is absent."""
+    p = SHARED_DATA.joinpath(*parts)
+    if not p.exists():
+        pytest.skip(f"shared dataset {p} not present")
+    return p
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.delenv("PERSONA_DATABASE_URL", raising=False)
+    monkeypatch.delenv("PERSONA_WORKSPACE", raising=False)
+    return load_settings(tmp_path / "ws", progress=False)
+
+
+@pytest.fixture
+def store(settings: Settings) -> Iterator[Store]:
+    settings.workspace.mkdir(parents=True, exist_ok=True)
+    s = Store(settings)
+    s.create_all()
+    yield s
+    s.dispose()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    sqlalchemy = pytest.importorskip("sqlalchemy")
+    admin = sqlalchemy.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"persona_test_{uuid.uuid4().hex[:10]}"
+    try:
+        with admin.connect() as c:
+            c.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    except Exception as exc:  # noqa: BLE001
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc}")
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    yield url
+    with admin.connect() as c:
+        c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
+    """The same test on SQLite and on PostgreSQL."""
+    monkeypatch.delenv("PERSONA_WORKSPACE", raising=False)
+    url = request.getfixturevalue("pg_url") if request.param == "postgres" else None
+    st = load_settings(tmp_path / "ws", database_url=url, progress=False)
+    st.workspace.mkdir(parents=True, exist_ok=True)
+    s = Store(st)
+    s.create_all()
+    yield s
+    s.dispose()
