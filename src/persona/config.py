@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     progress: bool = Field(default=True, description="show progress bars")
     seed: int = Field(default=42, description="default random seed")
     chunk_size: int = Field(default=100_000, ge=1, description="rows per ingestion chunk")
+    global_holdout: float = Field(default=0.05, ge=0, lt=1, description="share of customers no campaign contacts")
+    backoff_seconds: float = Field(default=30.0, ge=0, description="first retry delay of a failed send (doubles)")
 
     @field_validator("workspace", mode="before")
     @classmethod

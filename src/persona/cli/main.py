@@ -5,14 +5,30 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
+from typing import Any
 
-import click
 import typer
+from typer.core import TyperGroup
 
 from persona.cli._common import err_console
 from persona.errors import PersonaError
 
+class PersonaGroup(TyperGroup):
+    """The root command: turns a user mistake into one line on stderr and its exit code (no traceback)."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PersonaError as exc:
+            err_console.print(f"error[{exc.code}]: {exc}", style="red", markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            err_console.print("interrupted: nothing half-written was kept; run the command again to finish")
+            raise typer.Exit(130) from None
+
+
 app = typer.Typer(
+    cls=PersonaGroup,
     name="persona",
     help="Persona: self-hosted AI-driven personalized marketing.",
     no_args_is_help=True,
@@ -26,6 +42,10 @@ COMMANDS: list[tuple[str, str, str | None]] = [
     ("persona.cli.ingest", "register", None),
     ("persona.cli.demo", "app", "demo"),
     ("persona.cli.run", "register", None),
+    ("persona.cli.campaign", "app", "campaign"),
+    ("persona.cli.profiles", "app", "profiles"),
+    ("persona.cli.segments", "app", "segments"),
+    ("persona.cli.predict", "app", "predict"),
 ]
 
 
@@ -48,25 +68,12 @@ _mount()
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the app, turning user mistakes into one line on stderr and an exit code."""
+    """Entry point. User mistakes become one line on stderr and a non-zero exit code (see PersonaGroup)."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
     try:
-        rv = app(args=argv, standalone_mode=False)
-    except PersonaError as exc:
-        err_console.print(f"[red]error[{exc.code}][/red]: {exc}", highlight=False, soft_wrap=True)
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        err_console.print("aborted")
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        err_console.print("interrupted: nothing half-written was kept; run the command again to finish")
-        sys.exit(130)
-    except BrokenPipeError:
+        app(args=argv, prog_name="persona")
+    except BrokenPipeError:  # `persona … | head`
         sys.exit(0)
-    sys.exit(rv if isinstance(rv, int) else 0)
 
 
 if __name__ == "__main__":

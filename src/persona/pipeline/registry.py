@@ -10,4 +10,5 @@ STAGES: list[str] = [
     "persona.pipeline.stages.data:DEMO",
     "persona.pipeline.stages.data:INGEST",
     "persona.pipeline.stages.data:QUALITY",
+    "persona.pipeline.stages.campaigns:CAMPAIGNS",
 ]

@@ -1,0 +1,165 @@
+"""The audience table: one row per customer with every field a campaign can target, and its selection."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from persona.campaigns.predicate import Predicate
+from persona.campaigns.spec import CampaignSpec
+from persona.errors import InputError
+
+# Which command produces a field family, for error messages when it is missing.
+PRODUCERS = {
+    "churn_probability": "persona predict churn",
+    "purchase_propensity": "persona predict propensity",
+    "predicted_spend": "persona predict spend",
+    "clv_12m": "persona predict clv",
+    "p_alive": "persona predict clv",
+    "recency_days": "persona profiles build",
+    "frequency": "persona profiles build",
+    "monetary": "persona profiles build",
+}
+BASE_FIELDS = ["customer_id", "gender", "birth_year", "city", "country", "timezone", "language", "created_at"]
+
+
+def customer_frame(store: Any) -> pd.DataFrame:
+    """Every targetable field per customer: attributes, profile features, predictions, segments.
+
+    PII is never loaded here; erased customers are left out.
+    """
+    cust = store.read_frame(
+        "SELECT customer_id, gender, birth_year, city, country, timezone, language, created_at, "
+        "CASE WHEN email_enc IS NULL THEN 0 ELSE 1 END AS has_email FROM customers WHERE erased_at IS NULL"
+    )
+    cust["has_email"] = cust["has_email"].astype(bool)
+    prof = store.read_frame("SELECT customer_id, features FROM profiles")
+    if len(prof):
+        feats = pd.DataFrame(
+            [_flat(json.loads(f) if isinstance(f, str) else (f or {})) for f in prof["features"]], index=prof["customer_id"]
+        )
+        feats = feats.drop(columns=[c for c in feats.columns if c in cust.columns], errors="ignore")
+        cust = cust.join(feats, on="customer_id")
+    pred = store.read_frame("SELECT customer_id, name, value FROM predictions")
+    if len(pred):
+        wide = pred.pivot_table(index="customer_id", columns="name", values="value", aggfunc="last")
+        wide = wide.drop(columns=[c for c in wide.columns if c in cust.columns], errors="ignore")
+        cust = cust.join(wide, on="customer_id")
+    seg = store.read_frame("SELECT customer_id, method, segment_id FROM segment_memberships")
+    if len(seg):
+        wide = seg.pivot_table(index="customer_id", columns="method", values="segment_id", aggfunc="last")
+        wide.columns = [f"segment_{m}" for m in wide.columns]
+        cust = cust.join(wide, on="customer_id")
+    return cust.reset_index(drop=True)
+
+
+def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flat(v, key + "_"))
+        elif isinstance(v, list):
+            continue  # vectors (affinities, embeddings) are not targetable with comparisons
+        else:
+            out[key] = v
+    return out
+
+
+def segment_mask(frame: pd.DataFrame, refs: list[str]) -> pd.Series:
+    """Rows in any of the segments ``method:segment_id`` (e.g. ``rfm:champions``)."""
+    mask = pd.Series(False, index=frame.index)
+    for ref in refs:
+        method, _, seg = ref.partition(":")
+        if not seg:
+            raise InputError(f"segment reference {ref!r} must be METHOD:SEGMENT, e.g. rfm:champions")
+        col = f"segment_{method}"
+        if col not in frame.columns:
+            raise InputError(
+                f"no {method!r} segments exist yet (segment {ref!r})",
+                hint=f"run `persona segments build --method {method}` first",
+            )
+        mask |= frame[col].astype(str) == seg
+    return mask
+
+
+def check_segments(frame: pd.DataFrame, refs: list[str]) -> None:
+    """Raise for a segment reference that names no known segment."""
+    for ref in refs:
+        method, _, seg = ref.partition(":")
+        segment_mask(frame, [ref])  # checks the method exists
+        known = sorted(frame[f"segment_{method}"].dropna().astype(str).unique())
+        if seg not in known:
+            raise InputError(f"unknown segment {ref!r}", hint=f"known {method} segments: {', '.join(known)}")
+
+
+def check_fields(frame: pd.DataFrame, text: str | None) -> None:
+    """Validate a predicate's fields against the audience table, naming the command that adds a missing one."""
+    if not text:
+        return
+    pred = Predicate(text)
+    missing = sorted(pred.fields - set(frame.columns))
+    if missing:
+        tips = sorted({PRODUCERS[m] for m in missing if m in PRODUCERS})
+        hint = f"run {' and '.join(f'`{t}`' for t in tips)} first" if tips else f"available: {', '.join(sorted(frame.columns))}"
+        raise InputError(f"predicate {text!r} uses field(s) not available: {', '.join(missing)}", hint=hint)
+
+
+@dataclass
+class Selection:
+    """Who was selected, into which group, and who was excluded for what reason."""
+
+    members: pd.DataFrame  # audience rows + column "group"
+    excluded: dict[str, int] = field(default_factory=dict)
+
+
+def select_audience(frame: pd.DataFrame, spec: CampaignSpec) -> Selection:
+    """Apply the audience definition and assign each customer to the first matching group."""
+    a = spec.audience
+    mask = pd.Series(True, index=frame.index)
+    if a.segments:
+        check_segments(frame, a.segments)
+        mask &= segment_mask(frame, a.segments)
+    if a.where:
+        check_fields(frame, a.where)
+        mask &= Predicate(a.where).evaluate(frame)
+    excluded: dict[str, int] = {}
+    if a.exclude_segments:
+        check_segments(frame, a.exclude_segments)
+        ex = segment_mask(frame, a.exclude_segments) & mask
+        excluded["excluded_segment"] = int(ex.sum())
+        mask &= ~ex
+    if a.exclude_where:
+        check_fields(frame, a.exclude_where)
+        ex = Predicate(a.exclude_where).evaluate(frame) & mask
+        excluded["excluded_predicate"] = int(ex.sum())
+        mask &= ~ex
+    if a.exclude_customers:
+        ex = frame["customer_id"].isin(a.exclude_customers) & mask
+        excluded["excluded_customer"] = int(ex.sum())
+        mask &= ~ex
+    chosen = frame[mask].copy()
+    group = np.full(len(chosen), None, dtype=object)
+    for g in spec.groups:
+        gm = pd.Series(True, index=chosen.index)
+        if g.segments:
+            check_segments(frame, g.segments)
+            gm &= segment_mask(chosen, g.segments)
+        if g.when:
+            check_fields(frame, g.when)
+            gm &= Predicate(g.when).evaluate(chosen)
+        free = pd.isna(group) & gm.to_numpy()
+        group[free] = g.name
+    chosen["group"] = group
+    unmatched = int(pd.isna(group).sum())
+    if unmatched:
+        excluded["no_group"] = unmatched
+    chosen = chosen[~pd.isna(group)]
+    if a.limit is not None and len(chosen) > a.limit:
+        excluded["over_limit"] = len(chosen) - a.limit
+        chosen = chosen.sort_values("customer_id").head(a.limit)
+    return Selection(members=chosen.reset_index(drop=True), excluded=excluded)

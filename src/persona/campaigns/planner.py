@@ -1,0 +1,258 @@
+"""Planning a campaign run: audience, experiment arms, consent, strategy per group, budget, outbox rows.
+
+Every intended send is written to the outbox (``messages``) in one transaction before anything is
+sent; a run is identified by its ``run_key``, so planning the same run twice adds nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+
+from persona.campaigns.audience import customer_frame, select_audience
+from persona.campaigns.context import build_context
+from persona.campaigns.spec import CampaignSpec
+from persona.campaigns.strategies import UPLIFT_PRIOR, plan_group
+from persona.campaigns.templates import validate_template
+from persona.config import Settings
+from persona.privacy.consent import consent_state
+from persona.store.models import Campaign, CampaignRun, Message
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PlanResult:
+    """What a planning step did; ``created`` is False when the run already existed."""
+
+    campaign: str
+    run_id: int
+    run_key: str
+    created: bool
+    counts: dict[str, int] = field(default_factory=dict)
+    by_group: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+def message_id(run_key: str, customer_id: str, channel: str) -> str:
+    """Deterministic outbox id: the same (run, customer, channel) always gets the same id."""
+    return hashlib.sha256(f"{run_key}\x1f{customer_id}\x1f{channel}".encode()).hexdigest()[:32]
+
+
+def consent_channel(channel_type: str) -> str:
+    """The consent channel a delivery channel needs (e-mail for mail and the mail outbox)."""
+    return {"outbox": "email", "email": "email", "export": "ads", "webhook": "push"}.get(channel_type, channel_type)
+
+
+def validate_campaign(store: Any | None, spec: CampaignSpec) -> list[str]:
+    """Check everything that can be checked before sending: templates, segments, predicate fields.
+
+    Returns notes (warnings); raises InputError on the first real mistake.
+    """
+    for g in spec.groups:
+        validate_template(g.template, g.strategy)
+    notes: list[str] = []
+    if store is not None:
+        frame = customer_frame(store)
+        select_audience(frame, spec)  # raises on unknown segments / fields
+    return notes
+
+
+def save_campaign(store: Any, spec: CampaignSpec, *, status: str = "active") -> None:
+    """Create or update the stored campaign spec."""
+    now = datetime.now(UTC)
+    with store.session() as s:
+        row = s.get(Campaign, spec.name)
+        if row is None:
+            s.add(Campaign(name=spec.name, spec=spec.model_dump(mode="json"), status=status, created_at=now, updated_at=now))
+        else:
+            row.spec = spec.model_dump(mode="json")
+            row.status = status
+            row.updated_at = now
+
+
+def _code_for(settings: Settings, campaign: str):  # noqa: ANN202
+    from persona.privacy.crypto import PIICipher
+
+    cipher = PIICipher.from_settings(settings)
+    return lambda cid: cipher.pseudonym(f"coupon:{campaign}:{cid}")[:8].upper()
+
+
+def _optimize(plans: pd.DataFrame, spec: CampaignSpec) -> pd.Series:
+    """Who gets a message under the budget: highest expected incremental profit per unit cost first.
+
+    Expected profit = uplift × average order value × margin − message cost − expected discount cost.
+    """
+    b = spec.budget
+    assert b is not None
+    aov = plans["aov"].fillna(plans["aov"].median() if plans["aov"].notna().any() else 50.0).clip(lower=1.0)
+    disc = plans["discount_pct"].fillna(0) / 100.0
+    p_buy = plans["base_rate"].fillna(0.05) + plans["uplift"]
+    value = plans["uplift"] * aov * b.margin - b.cost_per_message - disc * aov * p_buy
+    cost = b.cost_per_message + disc * aov * p_buy
+    order = np.argsort(-(value / cost.clip(lower=1e-6)).to_numpy(), kind="stable")
+    keep = np.zeros(len(plans), dtype=bool)
+    spent = 0.0
+    for i in order:
+        if value.iloc[i] <= 0:
+            break
+        if spent + cost.iloc[i] > b.total:
+            continue
+        spent += cost.iloc[i]
+        keep[i] = True
+    return pd.Series(keep, index=plans.index)
+
+
+def plan_campaign(
+    store: Any,
+    settings: Settings,
+    spec: CampaignSpec,
+    *,
+    run_key: str | None = None,
+    now: datetime | None = None,
+    only_customers: list[str] | None = None,
+    trigger_refs: dict[str, str] | None = None,
+    recommender: Any = None,
+) -> PlanResult:
+    """Plan one run of a campaign and write its outbox rows (idempotent on ``run_key``).
+
+    Args:
+        store: the workspace store.
+        settings: workspace settings (secret key, global holdout share).
+        spec: a validated campaign spec.
+        run_key: identifies the run; default ``NAME:once`` for one-off campaigns.
+        now: planning time (default now).
+        only_customers: restrict the audience (event-triggered runs).
+        trigger_refs: per customer, the event that triggered the message (kept in the payload).
+        recommender: a fitted recommender to use instead of the registry's.
+    """
+    now = now or datetime.now(UTC)
+    run_key = run_key or f"{spec.name}:once"
+    save_campaign(store, spec)
+    with store.session() as s:
+        existing = s.scalar(select(CampaignRun).where(CampaignRun.run_key == run_key))
+        if existing is not None:
+            return PlanResult(spec.name, existing.id, run_key, False, counts=dict((existing.stats or {}).get("counts", {})))
+    for g in spec.groups:
+        validate_template(g.template, g.strategy)
+
+    frame = customer_frame(store)
+    if only_customers is not None:
+        frame = frame[frame["customer_id"].isin(set(only_customers))]
+    sel = select_audience(frame, spec)
+    members = sel.members
+    counts: dict[str, int] = dict(sel.excluded)
+    status = pd.Series("planned", index=members.index, dtype=object)
+    reason = pd.Series(None, index=members.index, dtype=object)
+    variant = pd.Series(None, index=members.index, dtype=object)
+
+    def suppress(mask: pd.Series, st: str, why: str) -> None:
+        m = mask & (status == "planned")
+        status[m] = st
+        reason[m] = why
+
+    # the global holdout is never contacted; the campaign's own experiment keeps a holdout arm
+    if settings.global_holdout > 0 and len(members):
+        from persona.experiments.assignment import global_holdout_mask
+
+        gh = global_holdout_mask(members["customer_id"], share=settings.global_holdout).to_numpy()
+        suppress(pd.Series(gh, index=members.index), "holdout", "global holdout")
+    exp_name = None
+    if spec.experiment is not None and len(members):
+        from persona.experiments.assignment import HOLDOUT_VARIANT, ExperimentSpec, assign, log_exposure, save_experiment
+
+        exp = ExperimentSpec(name=f"campaign:{spec.name}", variants=spec.experiment.variants, holdout=spec.experiment.holdout)
+        save_experiment(store, exp)
+        arms = assign(exp, members["customer_id"])
+        variant[:] = arms.to_numpy()
+        suppress(variant == HOLDOUT_VARIANT, "holdout", "experiment holdout")
+        exposed = members["customer_id"][status.isin(["planned", "holdout"]) & (reason != "global holdout")]
+        log_exposure(store, exp, arms[arms.index.isin(exposed)])
+        exp_name = exp.name
+
+    channels = spec.channels
+    consents = {
+        ch: consent_state(store, consent_channel(ch), spec.purpose, list(members["customer_id"])) for ch in {c.type for c in channels}
+    }
+
+    ctx = build_context(store, spec, _code_for(settings, spec.name), now=now, recommender=recommender)
+    plans: dict[str, dict[str, Any]] = {}
+    by_group: dict[str, int] = {}
+    for g in spec.groups:
+        gm = members[(members["group"] == g.name) & (status == "planned")]
+        by_group[g.name] = int((members["group"] == g.name).sum())
+        for p in plan_group(gm, g, ctx):
+            plans[p["customer_id"]] = p
+    # cart reminders without a cart have nothing to say
+    empty = members["customer_id"].map(lambda c: c in plans and plans[c]["strategy"] == "cart_abandonment" and not plans[c]["items"])
+    suppress(empty.astype(bool), "suppressed", "nothing in the cart")
+
+    if spec.budget is not None and (status == "planned").any():
+        live = members[status == "planned"]
+        uplift_pred = store.read_frame("SELECT customer_id, value FROM predictions WHERE name = 'uplift'")
+        up = dict(zip(uplift_pred["customer_id"], uplift_pred["value"], strict=True))
+        rows = pd.DataFrame(
+            {
+                "uplift": [up.get(c, UPLIFT_PRIOR[plans[c]["strategy"]]) for c in live["customer_id"]],
+                "aov": live["aov"] if "aov" in live else np.nan,
+                "base_rate": live["purchase_propensity"] if "purchase_propensity" in live else np.nan,
+                "discount_pct": [plans[c]["offer"].get("discount_pct", 0) for c in live["customer_id"]],
+            },
+            index=live.index,
+        ).astype(float)
+        keep = _optimize(rows, spec)
+        suppress(pd.Series(~keep, index=live.index).reindex(members.index, fill_value=False), "suppressed", "budget")
+
+    rows_out: list[dict[str, Any]] = []
+    for i, cid in members["customer_id"].items():
+        for ch in channels:
+            st, why = status[i], reason[i]
+            if st == "planned" and not consents[ch.type].get(cid, False):
+                st, why = "suppressed", f"no {consent_channel(ch.type)} consent for {spec.purpose}"
+            if st == "planned" and ch.type in ("email", "outbox") and not bool(members.at[i, "has_email"]):
+                st, why = "suppressed", "no e-mail address"
+            plan = plans.get(cid, {})
+            rows_out.append(
+                {
+                    "message_id": message_id(run_key, cid, ch.type),
+                    "campaign": spec.name,
+                    "customer_id": cid,
+                    "channel": ch.type,
+                    "variant": variant[i],
+                    "strategy": plan.get("strategy") or next(g.strategy for g in spec.groups if g.name == members.at[i, "group"]),
+                    "payload": {
+                        "group": members.at[i, "group"],
+                        "offer": plan.get("offer", {}),
+                        "items": plan.get("items", []),
+                        "template": plan.get("template"),
+                        "trigger": (trigger_refs or {}).get(cid),
+                        "experiment": exp_name,
+                    },
+                    "status": st,
+                    "reason": why,
+                    "attempts": 0,
+                    "created_at": now,
+                }
+            )
+    counts.update(pd.Series([r["status"] for r in rows_out], dtype=object).value_counts().to_dict() if rows_out else {})
+    with store.session() as s:
+        run = CampaignRun(campaign=spec.name, run_key=run_key, planned_at=now, status="planned", stats={"counts": counts, "notes": ctx.notes})
+        s.add(run)
+        s.flush()
+        for r in rows_out:
+            r["run_id"] = run.id
+        if rows_out:
+            s.execute(Message.__table__.insert(), rows_out)
+        run_id = run.id
+    log.info("campaign=%s run=%s planned=%d", spec.name, run_key, len(rows_out))
+    return PlanResult(spec.name, run_id, run_key, True, counts=counts, by_group=by_group, notes=ctx.notes)

@@ -1,0 +1,111 @@
+"""Schedules and triggers: decides which campaign runs are due now and plans them.
+
+- ``once``: one run, planned the first time the worker sees the campaign;
+- ``recurring``: one run per cron occurrence (missed occurrences collapse into the latest one);
+- ``trigger``: ``cart_abandoned`` (items left in the cart for ``delay_hours``), ``purchase`` (cross-sell
+  ``delay_hours`` after a purchase) and ``churn_risk`` (churn probability above ``threshold``, at most
+  once a month per customer). Each triggering event is answered once: its reference is kept in the
+  message payload and skipped afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+from croniter import croniter
+
+from persona.campaigns.context import abandoned_carts
+from persona.campaigns.planner import PlanResult, plan_campaign
+from persona.campaigns.spec import CampaignSpec
+from persona.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+def _handled_refs(store: Any, name: str) -> set[str]:
+    rows = store.read_frame("SELECT payload FROM messages WHERE campaign = :c", {"c": name})
+    refs = set()
+    for p in rows["payload"]:
+        d = p if isinstance(p, dict) else json.loads(p) if p else {}
+        if d.get("trigger"):
+            refs.add(d["trigger"])
+    return refs
+
+
+def _last_run(store: Any, name: str) -> datetime | None:
+    df = store.read_frame("SELECT MAX(planned_at) AS t FROM campaign_runs WHERE campaign = :c", {"c": name})
+    t = df["t"].iloc[0]
+    return None if t is None or pd.isna(t) else pd.Timestamp(t).tz_localize(UTC) if pd.Timestamp(t).tzinfo is None else pd.Timestamp(t)
+
+
+def triggered(store: Any, spec: CampaignSpec, now: datetime) -> dict[str, str]:
+    """Customers a trigger campaign should message now, each with the reference of its triggering event."""
+    sch = spec.schedule
+    done = _handled_refs(store, spec.name)
+    out: dict[str, str] = {}
+    if sch.trigger == "cart_abandoned":
+        for cid, items in abandoned_carts(store, now=now, older_than_hours=sch.delay_hours).items():
+            ref = f"cart:{cid}:{items[0]}"
+            if ref not in done:
+                out[cid] = ref
+    elif sch.trigger == "purchase":
+        hi = now - timedelta(hours=sch.delay_hours)
+        buys = store.read_frame(
+            "SELECT customer_id, event_id FROM events WHERE event_type = 'purchase' AND ts > :lo AND ts <= :hi ORDER BY ts",
+            {"lo": hi - timedelta(days=2), "hi": hi},
+        )
+        for cid, eid in zip(buys["customer_id"], buys["event_id"], strict=True):
+            ref = f"purchase:{eid}"
+            if ref not in done:
+                out[cid] = ref
+    elif sch.trigger == "churn_risk":
+        pred = store.read_frame(
+            "SELECT customer_id, value FROM predictions WHERE name = 'churn_probability' AND value > :t", {"t": sch.threshold}
+        )
+        month = now.strftime("%Y-%m")
+        for cid in pred["customer_id"]:
+            ref = f"churn:{cid}:{month}"
+            if ref not in done:
+                out[cid] = ref
+    return out
+
+
+def due_runs(store: Any, spec: CampaignSpec, now: datetime) -> list[tuple[str, dict[str, str] | None]]:
+    """The run keys (and triggered customers) due for a campaign at ``now``."""
+    sch = spec.schedule
+    if sch.type == "once":
+        return [(f"{spec.name}:once", None)]
+    if sch.type == "recurring":
+        last = _last_run(store, spec.name)
+        start = last or (now - timedelta(days=1))
+        it = croniter(sch.cron, start)
+        occ = None
+        while True:
+            nxt = it.get_next(datetime)
+            if nxt > now:
+                break
+            occ = nxt
+        return [(f"{spec.name}:{occ.isoformat()}", None)] if occ is not None else []
+    refs = triggered(store, spec, now)
+    return [(f"{spec.name}:trigger:{now.strftime('%Y%m%dT%H%M%S')}", refs)] if refs else []
+
+
+def tick(store: Any, settings: Settings, *, now: datetime | None = None) -> list[PlanResult]:
+    """Plan every run that is due for the active campaigns."""
+    now = now or datetime.now(UTC)
+    rows = store.read_frame("SELECT name, spec FROM campaigns WHERE status = 'active'")
+    results = []
+    for spec_json in rows["spec"]:
+        spec = CampaignSpec.model_validate(spec_json if isinstance(spec_json, dict) else json.loads(spec_json))
+        for run_key, refs in due_runs(store, spec, now):
+            res = plan_campaign(
+                store, settings, spec, run_key=run_key, now=now,
+                only_customers=list(refs) if refs is not None else None, trigger_refs=refs,
+            )
+            if res.created:
+                results.append(res)
+    return results

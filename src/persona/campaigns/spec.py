@@ -1,0 +1,232 @@
+"""The campaign spec: a YAML file validated into typed settings, with errors that point into the file."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from persona.errors import InputError
+
+STRATEGIES = ("coupon", "new_arrivals", "recommendations", "winback", "cross_sell", "cart_abandonment")
+ChannelType = Literal["email", "webhook", "export", "outbox"]
+_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Audience(_Model):
+    """Who is eligible: segments (``method:segment_id``) and/or a predicate, minus exclusions."""
+
+    segments: list[str] = Field(default_factory=list)
+    where: str | None = None
+    exclude_segments: list[str] = Field(default_factory=list)
+    exclude_where: str | None = None
+    exclude_customers: list[str] = Field(default_factory=list)
+    limit: int | None = Field(default=None, ge=1)
+
+    @field_validator("segments", "exclude_segments", mode="before")
+    @classmethod
+    def _listify(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+
+class Group(_Model):
+    """An audience group with its strategy: the first group whose ``when`` matches a customer wins."""
+
+    name: str
+    when: str | None = None
+    segments: list[str] = Field(default_factory=list)
+    strategy: Literal["coupon", "new_arrivals", "recommendations", "winback", "cross_sell", "cart_abandonment"]
+    offer: dict[str, Any] = Field(default_factory=dict)
+    items: int = Field(default=3, ge=0, le=20)
+    template: str | None = None
+
+    @field_validator("segments", mode="before")
+    @classmethod
+    def _listify(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+
+class ChannelSpec(_Model):
+    """Where messages go. Secrets are named by environment variable, never written in the file."""
+
+    type: ChannelType = "outbox"
+    # email
+    host: str = "127.0.0.1"
+    port: int = Field(default=25, ge=1, le=65535)
+    security: Literal["none", "starttls", "ssl"] = "none"
+    username: str | None = None
+    password_env: str | None = None
+    from_address: str = "Persona Shop <shop@example.com>"
+    rate_per_second: float = Field(default=0.0, ge=0)  # 0: unlimited
+    timeout: float = Field(default=10.0, gt=0)
+    # webhook
+    url: str | None = None
+    secret_env: str | None = None
+    # export / outbox
+    path: str | None = None
+    format: Literal["csv", "jsonl"] = "jsonl"
+
+    @model_validator(mode="after")
+    def _needs(self) -> ChannelSpec:
+        if self.type == "webhook" and not self.url:
+            raise ValueError("a webhook channel needs `url`")
+        return self
+
+
+class Schedule(_Model):
+    type: Literal["once", "recurring", "trigger"] = "once"
+    cron: str | None = None
+    trigger: Literal["cart_abandoned", "purchase", "churn_risk"] | None = None
+    delay_hours: float = Field(default=4.0, ge=0)
+    threshold: float = Field(default=0.6, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Schedule:
+        if self.type == "recurring":
+            if not self.cron:
+                raise ValueError("a recurring schedule needs `cron`, e.g. '0 9 * * MON'")
+            from croniter import croniter
+
+            if not croniter.is_valid(self.cron):
+                raise ValueError(f"`cron` {self.cron!r} is not a valid cron expression (minute hour day month weekday)")
+        if self.type == "trigger" and not self.trigger:
+            raise ValueError("a trigger schedule needs `trigger`: cart_abandoned, purchase or churn_risk")
+        return self
+
+
+class FrequencyCap(_Model):
+    max_messages: int = Field(default=3, ge=1)
+    per_days: float = Field(default=7, gt=0)
+
+
+class QuietHours(_Model):
+    start: str = "21:00"
+    end: str = "08:00"
+
+    @field_validator("start", "end")
+    @classmethod
+    def _hhmm(cls, v: str) -> str:
+        if not _TIME.match(v):
+            raise ValueError(f"{v!r} is not a time of day as HH:MM (24 h)")
+        return v
+
+
+class ExperimentSpec(_Model):
+    holdout: float = Field(default=0.1, ge=0, lt=1)
+    variants: dict[str, float] = Field(default_factory=lambda: {"A": 1.0})
+
+    @field_validator("variants")
+    @classmethod
+    def _weights(cls, v: dict[str, float]) -> dict[str, float]:
+        if not v or any(w <= 0 for w in v.values()):
+            raise ValueError("variants need positive weights, e.g. {A: 0.5, B: 0.5}")
+        return v
+
+
+class Budget(_Model):
+    total: float = Field(gt=0)
+    cost_per_message: float = Field(default=0.0, ge=0)
+    margin: float = Field(default=0.3, gt=0, le=1)
+
+
+class CampaignSpec(_Model):
+    """A campaign: audience, a strategy per group, channels, schedule, caps, experiment and budget."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+    description: str = ""
+    purpose: str = "marketing"
+    audience: Audience = Field(default_factory=Audience)
+    groups: list[Group] = Field(min_length=1)
+    channels: list[ChannelSpec] = Field(default_factory=lambda: [ChannelSpec()])
+    language: Literal["auto", "en", "zh"] = "auto"
+    schedule: Schedule = Field(default_factory=Schedule)
+    frequency_cap: FrequencyCap | None = Field(default_factory=FrequencyCap)
+    quiet_hours: QuietHours | None = None
+    experiment: ExperimentSpec | None = None
+    budget: Budget | None = None
+    base_url: str = "http://127.0.0.1:8000"
+    conversion_window_days: float = Field(default=7, gt=0)
+    max_attempts: int = Field(default=5, ge=1, le=50)
+
+    @field_validator("channels", mode="before")
+    @classmethod
+    def _channels(cls, v: Any) -> Any:
+        if isinstance(v, str | dict):
+            v = [v]
+        return [{"type": c} if isinstance(c, str) else c for c in v]
+
+
+# --- loading with locations ---------------------------------------------------------------------
+def _marks(node: yaml.Node, path: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], tuple[int, int]]:
+    """Map each value's path in the document to its (line, column), 1-based."""
+    out = {path: (node.start_mark.line + 1, node.start_mark.column + 1)}
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            out.update(_marks(value, (*path, key.value)))
+            out[(*path, key.value, "__key__")] = (key.start_mark.line + 1, key.start_mark.column + 1)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            out.update(_marks(item, (*path, i)))
+    return out
+
+
+def _locate(marks: dict[tuple[Any, ...], tuple[int, int]], loc: tuple[Any, ...], *, key: bool = False) -> tuple[int, int] | None:
+    """The position of the deepest part of ``loc`` present in the document (with ``key``: of the key itself)."""
+    if key and (*loc, "__key__") in marks:
+        return marks[(*loc, "__key__")]
+    for n in range(len(loc), -1, -1):
+        if loc[:n] in marks:
+            return marks[loc[:n]]
+    return None
+
+
+def parse_spec(text: str, source: str = "<campaign>") -> CampaignSpec:
+    """Parse and validate a campaign spec from YAML text.
+
+    Raises:
+        InputError: listing every mistake as ``source:line:column: field: problem``.
+    """
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise InputError(f"{where}: malformed YAML: {problem}", hint="check indentation and quoting") from exc
+    if node is None or not isinstance(data, dict):
+        raise InputError(f"{source}: a campaign spec must be a YAML mapping with at least `name` and `groups`")
+    marks = _marks(node)
+    try:
+        return CampaignSpec.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            pos = _locate(marks, loc, key=err["type"] == "extra_forbidden")
+            where = f"{source}:{pos[0]}:{pos[1]}" if pos else source
+            field = ".".join(str(x) for x in loc) or "(top level)"
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "unknown field (check the spelling; see `persona campaign validate --help`)"
+            lines.append(f"{where}: {field}: {msg}")
+        raise InputError(f"{len(lines)} problem(s) in the campaign spec:\n  " + "\n  ".join(lines)) from exc
+
+
+def load_spec(path: str | Path) -> CampaignSpec:
+    """Read and validate a campaign spec file."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"campaign file {p} does not exist", hint="pass the path of a YAML campaign spec")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{p} is not UTF-8 text", hint="save the campaign spec as UTF-8 YAML") from exc
+    return parse_spec(text, source=str(p))

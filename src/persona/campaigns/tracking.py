@@ -1,0 +1,102 @@
+"""Tracking links: signed open-pixel, click-redirect and unsubscribe URLs, and the events they record.
+
+Click URLs carry an HMAC of (message id, target) so the redirect cannot be abused as an open redirect;
+unsubscribe tokens carry an HMAC of the message id. Recording an open or click appends an
+``email_open`` / ``email_click`` event for the customer, so the feedback flows back into the store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from sqlalchemy import select
+
+from persona.errors import InputError, NotFoundError
+from persona.privacy.consent import record_consent
+from persona.store.models import Message
+
+
+class Signer:
+    """HMAC-SHA256 signatures for tracking links, keyed from the workspace secret."""
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Signer:
+        from persona.privacy.crypto import PIICipher
+
+        return cls(PIICipher.from_settings(settings).pseudonym("persona/tracking-link-key/v1").encode("ascii"))
+
+    def sign(self, *parts: str) -> str:
+        return hmac.new(self._key, "\x1f".join(parts).encode("utf-8"), hashlib.sha256).hexdigest()[:24]
+
+    def check(self, signature: str, *parts: str) -> bool:
+        return hmac.compare_digest(self.sign(*parts), signature or "")
+
+
+def open_url(base_url: str, message_id: str) -> str:
+    return f"{base_url.rstrip('/')}/t/open/{message_id}.gif"
+
+
+def click_url(base_url: str, signer: Signer, message_id: str, target: str) -> str:
+    return f"{base_url.rstrip('/')}/t/click/{message_id}?" + urlencode({"u": target, "s": signer.sign(message_id, target)})
+
+
+def unsubscribe_url(base_url: str, signer: Signer, message_id: str) -> str:
+    return f"{base_url.rstrip('/')}/t/unsub/{quote(message_id)}?s={signer.sign(message_id, 'unsubscribe')}"
+
+
+def _message(store: Any, message_id: str) -> Message:
+    with store.session() as s:
+        msg = s.scalar(select(Message).where(Message.message_id == message_id))
+    if msg is None:
+        raise NotFoundError(f"no message {message_id!r}", hint="the link may be older than a data erasure")
+    return msg
+
+
+def _event(store: Any, msg: Message, event_type: str, context: dict[str, Any], dedupe: str) -> bool:
+    row = {
+        "event_id": f"track:{event_type}:{msg.message_id}:{dedupe}",
+        "customer_id": msg.customer_id,
+        "product_id": context.pop("product_id", None),
+        "event_type": event_type,
+        "ts": datetime.now(UTC),
+        "channel": msg.channel,
+        "context": {"campaign": msg.campaign, "message_id": msg.message_id, **context},
+    }
+    return store.insert_ignore("events", [row], key=["event_id"]) == 1
+
+
+def record_open(store: Any, message_id: str) -> bool:
+    """An open (pixel load): one ``email_open`` event per message (repeat loads are ignored)."""
+    msg = _message(store, message_id)
+    return _event(store, msg, "email_open", {}, "1")
+
+
+def record_click(store: Any, signer: Signer, message_id: str, target: str, signature: str) -> str:
+    """A click: checks the signature, records ``email_click`` and returns the URL to redirect to."""
+    if not signer.check(signature, message_id, target):
+        raise InputError("invalid click link signature", hint="the link was altered; open it from the original e-mail")
+    msg = _message(store, message_id)
+    pid = None
+    for item in (msg.payload or {}).get("items", []):
+        if item.get("url") == target:
+            pid = item.get("product_id")
+    _event(store, msg, "email_click", {"url": target, "product_id": pid}, uuid.uuid4().hex[:12])
+    return target
+
+
+def record_unsubscribe(store: Any, signer: Signer, message_id: str, signature: str, purpose: str = "marketing") -> str:
+    """One-click unsubscribe: appends a consent withdrawal for the message's channel; returns the customer id."""
+    if not signer.check(signature, message_id, "unsubscribe"):
+        raise InputError("invalid unsubscribe link signature", hint="open the link from the original e-mail")
+    msg = _message(store, message_id)
+    channel = "email" if msg.channel in ("email", "outbox") else msg.channel
+    record_consent(store, msg.customer_id, channel, purpose, False, source=f"unsubscribe_link:{msg.campaign}")
+    return msg.customer_id

@@ -1,0 +1,342 @@
+"""Delivery: sends what the outbox holds, once, re-checking consent, caps and quiet hours at send time.
+
+Each message moves ``planned/retry → sending → sent | retry | failed | suppressed``; every step is
+committed before the next, so a worker killed at any moment leaves a consistent outbox. Only one
+worker per workspace sends at a time (a lock the operating system or PostgreSQL releases when the
+process dies); on start it returns messages left ``sending`` by a dead worker to the queue. Such a
+message may have reached the server just before the crash: it is re-sent with the same Message-ID
+(idempotency key), which mail stores and webhook receivers use to drop the duplicate, and counted
+as ``resent_after_crash`` in the campaign status.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import func, select, text, update
+
+from persona.campaigns.channels import Channel, DeliveryResult, OutgoingMessage, make_channel
+from persona.campaigns.planner import consent_channel
+from persona.campaigns.spec import CampaignSpec, ChannelSpec
+from persona.campaigns.templates import render
+from persona.campaigns.tracking import Signer, click_url, open_url, unsubscribe_url
+from persona.config import Settings
+from persona.errors import InputError, PersonaError
+from persona.privacy.consent import consent_state
+from persona.privacy.crypto import PIICipher
+from persona.store.models import Campaign, Customer, Message
+
+log = logging.getLogger(__name__)
+DUE = ("planned", "retry")
+BREAKER = 5  # consecutive transient failures on a channel before the pass stops for that channel
+PG_LOCK_KEY = 0x7065727341  # "persA"
+
+
+@dataclass
+class DeliveryStats:
+    sent: int = 0
+    failed: int = 0
+    suppressed: int = 0
+    retry: int = 0
+    deferred: int = 0
+    recovered: int = 0
+    reasons: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dict(self.__dict__)
+        d["reasons"] = dict(self.reasons)
+        return d
+
+
+@contextmanager
+def worker_lock(store: Any, settings: Settings) -> Iterator[None]:
+    """Hold the workspace's delivery lock for the duration; fail clearly if another worker has it."""
+    if store.dialect == "postgresql":
+        conn = store.engine.connect()
+        try:
+            got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": PG_LOCK_KEY}).scalar()
+            if not got:
+                raise PersonaError("another campaign worker is delivering for this database", hint="wait for it to finish")
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": PG_LOCK_KEY})
+            conn.close()
+        return
+    path = settings.workspace / "locks" / "delivery.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise PersonaError("another campaign worker is delivering in this workspace", hint="wait for it to finish") from exc
+        yield
+    finally:
+        os.close(fd)
+
+
+def _quiet_until(now: datetime, tz_name: str | None, start: str, end: str) -> datetime | None:
+    """When the customer's quiet hours end, if ``now`` falls inside them; else None."""
+    try:
+        tz = ZoneInfo(tz_name) if tz_name else UTC
+    except (ZoneInfoNotFoundError, ValueError):
+        tz = UTC
+    local = now.astimezone(tz)
+    s, e = time.fromisoformat(start), time.fromisoformat(end)
+    t = local.time()
+    inside = (s <= t < e) if s < e else (t >= s or t < e)
+    if not inside:
+        return None
+    end_dt = local.replace(hour=e.hour, minute=e.minute, second=0, microsecond=0)
+    if end_dt <= local:
+        end_dt += timedelta(days=1)
+    return end_dt.astimezone(UTC)
+
+
+class Worker:
+    """Delivers due outbox messages. ``channel_factory`` lets tests and the service inject channels."""
+
+    def __init__(
+        self,
+        store: Any,
+        settings: Settings,
+        *,
+        channel_factory: Callable[[ChannelSpec, str], Channel] | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.cipher = PIICipher.from_settings(settings)
+        self.signer = Signer.from_settings(settings)
+        self.clock = clock
+        self._factory = channel_factory or (lambda spec, campaign: make_channel(spec, settings.workspace, campaign))
+        self._channels: dict[tuple[str, str], Channel] = {}
+        self._specs: dict[str, CampaignSpec] = {}
+        self._conn: Any = None
+
+    # --- helpers -----------------------------------------------------------------------------------
+    def _spec(self, name: str) -> CampaignSpec:
+        if name not in self._specs:
+            with self.store.session() as s:
+                row = s.get(Campaign, name)
+            if row is None:
+                raise InputError(f"outbox names unknown campaign {name!r}")
+            self._specs[name] = CampaignSpec.model_validate(row.spec)
+        return self._specs[name]
+
+    def _channel(self, campaign: str, channel_type: str) -> Channel:
+        key = (campaign, channel_type)
+        if key not in self._channels:
+            spec = next(c for c in self._spec(campaign).channels if c.type == channel_type)
+            self._channels[key] = self._factory(spec, campaign)
+        return self._channels[key]
+
+    def close(self) -> None:
+        for ch in self._channels.values():
+            ch.close()
+        self._channels.clear()
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def recover(self, campaign: str | None = None) -> int:
+        """Return messages a dead worker left ``sending`` to the queue (call while holding the lock)."""
+        with self.store.session() as s:
+            q = update(Message).where(Message.status == "sending")
+            if campaign:
+                q = q.where(Message.campaign == campaign)
+            res = s.execute(q.values(status="retry", reason="resent_after_crash", next_attempt_at=None))
+            return int(res.rowcount or 0)
+
+    # --- the loop ----------------------------------------------------------------------------------
+    def run(self, campaign: str | None = None, *, max_messages: int | None = None, batch: int = 500, progress: Any = None) -> DeliveryStats:
+        """Deliver every due message (of one campaign, or all), under the workspace lock."""
+        stats = DeliveryStats()
+        with worker_lock(self.store, self.settings):
+            stats.recovered = self.recover(campaign)
+            broken: set[tuple[str, str]] = set()
+            done = 0
+            last_id = 0
+            try:
+                while max_messages is None or done < max_messages:
+                    now = self.clock()
+                    with self.store.session() as s:
+                        q = (
+                            select(Message)
+                            .where(Message.status.in_(DUE), Message.id > last_id)
+                            .where((Message.next_attempt_at.is_(None)) | (Message.next_attempt_at <= now))
+                            .order_by(Message.id)
+                            .limit(batch)
+                        )
+                        if campaign:
+                            q = q.where(Message.campaign == campaign)
+                        msgs = list(s.scalars(q))
+                    if not msgs:
+                        break
+                    last_id = msgs[-1].id
+                    done += self._deliver_batch(msgs, stats, broken, now, max_messages=None if max_messages is None else max_messages - done)
+                    if progress is not None:
+                        progress(done)
+            finally:
+                self.close()
+        for camp, ch in broken:
+            stats.notes.append(f"{ch} channel of {camp} kept failing; remaining messages wait for the next run")
+        return stats
+
+    def _deliver_batch(self, msgs: list[Message], stats: DeliveryStats, broken: set[tuple[str, str]], now: datetime, max_messages: int | None) -> int:
+        cids = sorted({m.customer_id for m in msgs})
+        with self.store.session() as s:
+            custs = {
+                c.customer_id: c
+                for c in s.scalars(select(Customer).where(Customer.customer_id.in_(cids)))
+            } if len(cids) < 30000 else {}
+        consent_cache: dict[tuple[str, str], dict[str, bool]] = {}
+        sent_recent: dict[tuple[str, float], dict[str, int]] = {}
+        handled = 0
+        failures: dict[tuple[str, str], int] = defaultdict(int)
+        for m in msgs:
+            if max_messages is not None and handled >= max_messages:
+                break
+            key = (m.campaign, m.channel)
+            if key in broken:
+                continue
+            spec = self._spec(m.campaign)
+            cust = custs.get(m.customer_id)
+            # -- send-time checks: erased, consent, cap, quiet hours ----------------------------------
+            if cust is None or cust.erased_at is not None:
+                self._finish(m, "suppressed", "customer erased or unknown", stats)
+                handled += 1
+                continue
+            cc = (consent_channel(m.channel), spec.purpose)
+            if cc not in consent_cache:
+                consent_cache[cc] = consent_state(self.store, cc[0], cc[1], cids, at=now)
+            if not consent_cache[cc].get(m.customer_id, False):
+                self._finish(m, "suppressed", f"no {cc[0]} consent for {cc[1]} at send time", stats)
+                handled += 1
+                continue
+            to_addr = self.cipher.decrypt(cust.email_enc) if m.channel in ("email", "outbox", "export") else None
+            if m.channel in ("email", "outbox") and not to_addr:
+                self._finish(m, "suppressed", "no e-mail address", stats)
+                handled += 1
+                continue
+            cap = spec.frequency_cap
+            if cap is not None:
+                ck = (m.channel, cap.per_days)
+                if ck not in sent_recent:
+                    sent_recent[ck] = self._sent_counts(cids, m.channel, now - timedelta(days=cap.per_days))
+                if sent_recent[ck].get(m.customer_id, 0) >= cap.max_messages:
+                    self._finish(m, "suppressed", f"frequency cap: {cap.max_messages} per {cap.per_days:g} days", stats)
+                    handled += 1
+                    continue
+            if spec.quiet_hours is not None:
+                until = _quiet_until(now, cust.timezone, spec.quiet_hours.start, spec.quiet_hours.end)
+                if until is not None:
+                    self._write(update(Message).where(Message.id == m.id).values(next_attempt_at=until, reason="quiet hours"))
+                    stats.deferred += 1
+                    continue
+            # -- claim, send, record ---------------------------------------------------------------
+            channel = self._channel(m.campaign, m.channel)  # a misconfigured channel stops here, before any claim
+            if not self._claim(m.id):
+                continue
+            handled += 1
+            outgoing = self._render(m, spec, cust, to_addr)
+            try:
+                result = channel.send(outgoing)
+            except PersonaError as exc:
+                result = DeliveryResult("permanent", str(exc))
+            if result.outcome == "sent":
+                failures[key] = 0
+                self._finish(m, "sent", "duplicate suppressed by channel" if result.duplicate else None, stats, sent_at=self.clock())
+                if cap is not None:
+                    d = sent_recent.setdefault((m.channel, cap.per_days), {})
+                    d[m.customer_id] = d.get(m.customer_id, 0) + 1
+            elif result.outcome == "transient" and m.attempts + 1 < spec.max_attempts:
+                failures[key] += 1
+                delay = self.settings.backoff_seconds * (2 ** m.attempts)
+                self._finish(m, "retry", result.reason, stats, next_attempt_at=self.clock() + timedelta(seconds=min(delay, 3600)))
+                if failures[key] >= BREAKER:
+                    broken.add(key)
+            else:
+                self._finish(m, "failed", result.reason, stats)
+        return handled
+
+    def _sent_counts(self, cids: list[str], channel: str, since: datetime) -> dict[str, int]:
+        with self.store.session() as s:
+            rows = s.execute(
+                select(Message.customer_id, func.count())
+                .where(Message.customer_id.in_(cids), Message.channel == channel, Message.status == "sent", Message.sent_at >= since)
+                .group_by(Message.customer_id)
+            )
+            return {cid: int(n) for cid, n in rows}
+
+    def _write(self, stmt: Any) -> int:
+        """Execute one statement in its own committed transaction on the worker's connection."""
+        if self._conn is None:
+            self._conn = self.store.engine.connect()
+        try:
+            n = self._conn.execute(stmt).rowcount
+            self._conn.commit()
+        except BaseException:
+            self._conn.rollback()
+            raise
+        return int(n or 0)
+
+    def _claim(self, mid: int) -> bool:
+        """Mark a due message ``sending`` (committed before the send); False if someone else has it."""
+        stmt = update(Message).where(Message.id == mid, Message.status.in_(DUE)).values(status="sending", attempts=Message.attempts + 1)
+        return self._write(stmt) == 1
+
+    def _finish(self, m: Message, status: str, reason: str | None, stats: DeliveryStats, **values: Any) -> None:
+        self._write(update(Message).where(Message.id == m.id).values(status=status, reason=reason, **values))
+        setattr(stats, status, getattr(stats, status) + 1)
+        if reason:
+            stats.reasons[f"{status}: {reason}"] += 1
+
+    def _render(self, m: Message, spec: CampaignSpec, cust: Customer, to_addr: str | None) -> OutgoingMessage:
+        payload = m.payload or {}
+        name = self.cipher.decrypt(cust.name_enc) if cust.name_enc is not None else None
+        lang = spec.language if spec.language != "auto" else (cust.language if cust.language in ("en", "zh") else "en")
+        base = spec.base_url
+        items = [
+            {**it, "url": click_url(base, self.signer, m.message_id, it["url"])} for it in payload.get("items", [])
+        ]
+        unsub = unsubscribe_url(base, self.signer, m.message_id)
+        ctx = {
+            "customer": {
+                "customer_id": m.customer_id,
+                "first_name": name.split()[0] if name else "",
+                "name": name or "",
+                "language": lang,
+            },
+            "strategy": m.strategy,
+            "offer": payload.get("offer", {}),
+            "items": items,
+            "campaign": spec.name,
+            "unsubscribe_url": unsub,
+            "open_pixel_url": open_url(base, m.message_id),
+            "shop_name": spec.description or "Persona Shop",
+            "currency": "$",
+            "lang": lang,
+        }
+        r = render(payload.get("template"), lang, ctx)
+        return OutgoingMessage(
+            message_id=m.message_id,
+            campaign=m.campaign,
+            customer_id=m.customer_id,
+            to_address=to_addr,
+            subject=r.subject,
+            html=r.html,
+            text=r.text,
+            unsubscribe_url=unsub,
+            payload={"strategy": m.strategy, "offer": payload.get("offer", {}), "items": payload.get("items", []), "variant": m.variant},
+        )

@@ -1,0 +1,158 @@
+"""``persona campaign …``: validate, create, plan, preview, send, run the worker, show status."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from persona.cli._common import JsonOpt, WorkspaceOpt, console, emit, settings_for
+
+app = typer.Typer(help="Campaigns: audiences, strategies, personal messages, exactly-once delivery.", no_args_is_help=True)
+
+SpecArg = Annotated[str, typer.Argument(help="A campaign YAML file, or the name of a stored campaign.")]
+
+
+def _open(workspace: Path | None):  # noqa: ANN202
+    from persona.store import open_store
+
+    settings = settings_for(workspace)
+    return settings, open_store(settings)
+
+
+def _spec(store, ref: str):  # noqa: ANN001, ANN202
+    from persona.campaigns.spec import CampaignSpec, load_spec
+    from persona.errors import NotFoundError
+    from persona.store.models import Campaign
+
+    p = Path(ref)
+    if p.suffix in (".yaml", ".yml") or p.is_file():
+        return load_spec(p)
+    with store.session() as s:
+        row = s.get(Campaign, ref)
+    if row is None:
+        raise NotFoundError(f"no campaign {ref!r} and no file of that name", hint="pass a YAML file or `persona campaign list`")
+    return CampaignSpec.model_validate(row.spec)
+
+
+@app.command()
+def validate(
+    file: Annotated[Path, typer.Argument(help="Campaign YAML file.")],
+    workspace: WorkspaceOpt = None,
+    offline: Annotated[bool, typer.Option("--offline", help="Check the file alone, without the workspace's segments and fields.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check a campaign file: syntax, fields, segments, predicates and templates, with locations."""
+    from persona.campaigns.planner import validate_campaign
+    from persona.campaigns.spec import load_spec
+
+    spec = load_spec(file)
+    store = None if offline else _open(workspace)[1]
+    validate_campaign(store, spec)
+    emit({"valid": True, "name": spec.name, "groups": [g.name for g in spec.groups], "channels": [c.type for c in spec.channels]}, as_json,
+         title="campaign is valid")
+
+
+@app.command()
+def create(file: Annotated[Path, typer.Argument(help="Campaign YAML file.")], workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """Validate and store a campaign (active: the worker plans and sends it on schedule)."""
+    from persona.campaigns.planner import save_campaign, validate_campaign
+    from persona.campaigns.spec import load_spec
+
+    _, store = _open(workspace)
+    spec = load_spec(file)
+    validate_campaign(store, spec)
+    save_campaign(store, spec)
+    emit({"created": spec.name, "schedule": spec.schedule.type}, as_json, title="campaign stored")
+
+
+@app.command("list")
+def list_(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """Stored campaigns with their status and message counts."""
+    _, store = _open(workspace)
+    df = store.read_frame(
+        "SELECT c.name, c.status, COUNT(m.id) AS messages, SUM(CASE WHEN m.status = 'sent' THEN 1 ELSE 0 END) AS sent "
+        "FROM campaigns c LEFT JOIN messages m ON m.campaign = c.name GROUP BY c.name, c.status ORDER BY c.name"
+    )
+    emit(df.fillna(0).to_dict(orient="records"), as_json, title="campaigns")
+
+
+@app.command()
+def plan(spec_ref: SpecArg, workspace: WorkspaceOpt = None, run_key: Annotated[str | None, typer.Option(help="Run identifier (default NAME:once).")] = None, as_json: JsonOpt = False) -> None:
+    """Plan a run: select the audience and write one outbox row per customer and channel (idempotent)."""
+    from persona.campaigns.planner import plan_campaign
+
+    settings, store = _open(workspace)
+    res = plan_campaign(store, settings, _spec(store, spec_ref), run_key=run_key)
+    emit(res.to_dict(), as_json, title=f"campaign {res.campaign}: run {res.run_key}")
+
+
+@app.command()
+def preview(
+    spec_ref: SpecArg,
+    customer: Annotated[str, typer.Option("--customer", "-c", help="Customer id.")],
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Render exactly what one customer would receive (subject, text and HTML), without sending."""
+    from persona.campaigns.preview import preview as do_preview
+
+    settings, store = _open(workspace)
+    msg = do_preview(store, settings, _spec(store, spec_ref), customer)
+    data = {"message_id": msg.message_id, "to": msg.to_address, "subject": msg.subject, "text": msg.text, "html": msg.html,
+            "strategy": msg.payload.get("strategy"), "offer": msg.payload.get("offer"), "items": msg.payload.get("items")}
+    if as_json:
+        emit(data, True)
+    else:
+        console.print(f"[bold]To:[/bold] {msg.to_address}\n[bold]Subject:[/bold] {msg.subject}\n")
+        console.print(msg.text, markup=False, highlight=False)
+
+
+@app.command()
+def send(
+    name: Annotated[str | None, typer.Argument(help="Campaign name (default: every campaign with due messages).")] = None,
+    workspace: WorkspaceOpt = None,
+    max_messages: Annotated[int | None, typer.Option("--max", help="Stop after this many messages.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Deliver the due outbox messages now (consent, caps and quiet hours checked per message)."""
+    from persona.campaigns.worker import Worker
+
+    settings, store = _open(workspace)
+    stats = Worker(store, settings).run(name, max_messages=max_messages)
+    emit(stats.to_dict(), as_json, title="delivery")
+
+
+@app.command()
+def worker(
+    workspace: WorkspaceOpt = None,
+    once: Annotated[bool, typer.Option("--once", help="One pass (plan due runs, deliver), then exit.")] = False,
+    interval: Annotated[float, typer.Option(help="Seconds between passes.")] = 60.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run schedules and triggers: plan due runs of active campaigns and deliver, every INTERVAL seconds."""
+    from persona.campaigns.scheduler import tick
+    from persona.campaigns.worker import Worker
+
+    settings, store = _open(workspace)
+    while True:
+        planned = tick(store, settings)
+        stats = Worker(store, settings).run()
+        summary = {"planned_runs": [p.run_key for p in planned], **stats.to_dict()}
+        if once:
+            emit(summary, as_json, title="worker pass")
+            return
+        if not as_json:
+            console.print(f"planned {len(planned)} run(s), sent {stats.sent}, failed {stats.failed}, suppressed {stats.suppressed}")
+        time.sleep(interval)
+
+
+@app.command()
+def status(name: Annotated[str, typer.Argument(help="Campaign name.")], workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """Planned, sent, failed, suppressed (with reasons), opened, clicked, converted and revenue."""
+    from persona.campaigns.status import campaign_status
+
+    _, store = _open(workspace)
+    emit(campaign_status(store, name), as_json, title=f"campaign {name}")

@@ -1,0 +1,98 @@
+"""Stage ``campaigns``: one demo campaign with a strategy per segment, delivered to the local outbox.
+
+Nothing leaves the machine: messages are written as .eml files under ``WORKSPACE/outbox``.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import pandas as pd
+
+from persona.pipeline.stage import RunContext, Section, Stage, StageResult
+
+PLAYBOOK = [  # (keywords in the RFM segment id, strategy, offer)
+    (("champion", "loyal"), "coupon", {"discount_pct": 10}),
+    (("risk", "lose", "hibernat", "sleep", "lost", "attention"), "winback", {"discount_pct": 20}),
+    (("new", "promising", "potential"), "recommendations", {}),
+]
+
+
+def demo_spec(segment_ids: list[str]) -> dict[str, Any]:
+    """A campaign spec with one group per strategy of the playbook, over the RFM segments present."""
+    groups: list[dict[str, Any]] = []
+    used: set[str] = set()
+    for words, strategy, offer in PLAYBOOK:
+        segs = [s for s in segment_ids if s not in used and any(w in s.lower() for w in words)]
+        if segs:
+            used.update(segs)
+            groups.append({"name": strategy, "segments": [f"rfm:{s}" for s in segs], "strategy": strategy, "offer": offer})
+    groups.append({"name": "new_arrivals", "strategy": "new_arrivals"})  # everyone else
+    return {
+        "name": "persona-run-demo",
+        "description": "Persona demo shop",
+        "groups": groups,
+        "channels": ["outbox"],
+        "experiment": {"holdout": 0.1, "variants": {"A": 1.0}},
+        "frequency_cap": {"max_messages": 3, "per_days": 7},
+    }
+
+
+def run(ctx: RunContext) -> StageResult:
+    from persona.campaigns.planner import plan_campaign
+    from persona.campaigns.spec import CampaignSpec
+    from persona.campaigns.status import campaign_status
+    from persona.campaigns.worker import Worker
+
+    store = ctx.store
+    segs = store.read_frame("SELECT DISTINCT segment_id FROM segment_memberships WHERE method = 'rfm'")["segment_id"].tolist()
+    spec = CampaignSpec.model_validate(demo_spec(sorted(segs)))
+    last = store.read_frame("SELECT MAX(ts) AS t FROM events")["t"].iloc[0]
+    day = pd.Timestamp(last).strftime("%Y-%m-%d") if last is not None and not pd.isna(last) else "empty"
+    plan = plan_campaign(store, ctx.settings, spec, run_key=f"{spec.name}:{day}", recommender=ctx.artifacts.get("recommender"))
+    stats = Worker(store, ctx.settings).run(spec.name)
+    status = campaign_status(store, spec.name)
+    notes = ([] if segs else ["no RFM segments: every customer got the new-arrivals strategy"]) + plan.notes
+    res = StageResult(
+        figures={
+            "planned": status["planned"],
+            "sent": status["sent"],
+            "suppressed": status["suppressed"],
+            "holdout": status["holdout"],
+            "failed": status["failed"],
+            "by_group": plan.by_group,
+            "suppressed_reasons": status["suppressed_reasons"],
+            "outbox": str(ctx.settings.workspace / "outbox" / spec.name),
+            "notes": notes,
+        },
+        message=f"{status['sent']} sent to the local outbox, {status['suppressed']} suppressed, {status['holdout']} held out",
+    )
+    rows = "".join(
+        f"<tr><td>{html.escape(g['name'])}</td><td>{html.escape(g['strategy'])}</td><td>{html.escape(', '.join(g.get('segments', [])) or 'everyone else')}</td>"
+        f"<td>{plan.by_group.get(g['name'], 0)}</td></tr>"
+        for g in spec.model_dump()["groups"]
+    )
+    reasons = "".join(f"<li>{html.escape(str(k))}: {v}</li>" for k, v in status["suppressed_reasons"].items())
+    sec = Section(
+        "Campaign: a strategy per segment",
+        f"<table><tr><th>group</th><th>strategy</th><th>segments</th><th>customers</th></tr>{rows}</table>"
+        f"<p>Sent {status['sent']} (to <code>outbox/</code>, nothing leaves the machine), held out {status['holdout']} "
+        f"for measurement, suppressed {status['suppressed']}:</p><ul>{reasons}</ul>"
+        + "".join(f"<p class='muted'>{html.escape(n)}</p>" for n in notes),
+    )
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 2.6))
+    labels = ["sent", "holdout", "suppressed", "failed"]
+    ax.barh(labels, [status[k] for k in labels], color=["#2b8a3e", "#868e96", "#e67700", "#c92a2a"])
+    ax.set_xlabel("messages")
+    sec.add_figure(fig)
+    res.sections.append(sec)
+    return res
+
+
+CAMPAIGNS = Stage("campaigns", "Campaigns", run, requires=("ingest",))

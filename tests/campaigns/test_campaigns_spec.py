@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from persona.campaigns.predicate import Predicate
+from persona.campaigns.spec import parse_spec
+from persona.campaigns.templates import render, sample_context, validate_template
+from persona.errors import InputError
+
+GOOD = """
+name: winback
+audience:
+  where: "churn_probability > 0.6 and clv_12m > 100"
+groups:
+  - name: vip
+    when: "clv_12m > 500"
+    strategy: coupon
+    offer: {discount_pct: 15}
+  - name: rest
+    strategy: winback
+channels: [email]
+schedule: {type: recurring, cron: "0 9 * * MON"}
+quiet_hours: {start: "21:00", end: "08:00"}
+experiment: {holdout: 0.1, variants: {A: 0.5, B: 0.5}}
+"""
+
+
+def test_valid_spec_parses_with_defaults() -> None:
+    spec = parse_spec(GOOD)
+    assert spec.name == "winback"
+    assert [g.strategy for g in spec.groups] == ["coupon", "winback"]
+    assert spec.channels[0].type == "email" and spec.frequency_cap is not None
+    assert spec.experiment is not None and spec.experiment.variants == {"A": 0.5, "B": 0.5}
+
+
+def test_every_mistake_is_reported_with_its_line_and_column() -> None:
+    bad = GOOD.replace("strategy: coupon", "strategy: coupn").replace("offer: {discount_pct: 15}", "ofer: {}")
+    bad = bad.replace('cron: "0 9 * * MON"', 'cron: "every monday"')
+    with pytest.raises(InputError) as e:
+        parse_spec(bad, "camp.yaml")
+    msg = str(e.value)
+    assert "3 problem(s)" in msg
+    assert "camp.yaml:8:15: groups.0.strategy" in msg
+    assert "camp.yaml:9:5: groups.0.ofer: unknown field" in msg
+    assert "camp.yaml:13:11: schedule: `cron`" in msg and "not a valid cron expression" in msg
+
+
+def test_malformed_yaml_names_the_position() -> None:
+    with pytest.raises(InputError, match=r"c.yaml:4:1: malformed YAML: expected .,. or .\]."):
+        parse_spec("name: x\ngroups:\n  - [unclosed\n", "c.yaml")
+
+
+@pytest.mark.parametrize("text", ["", "just a string", "- a list"])
+def test_not_a_mapping(text: str) -> None:
+    with pytest.raises(InputError):
+        parse_spec(text)
+
+
+def test_predicates_evaluate_vectorised_with_missing_values() -> None:
+    f = pd.DataFrame({"churn_probability": [0.7, 0.5, None], "clv_12m": [150, 200, 300], "country": ["DE", "FR", None]})
+    assert Predicate("churn_probability > 0.6 and clv_12m > 100").evaluate(f).tolist() == [True, False, False]
+    assert Predicate("country in ['DE'] or not clv_12m < 250").evaluate(f).tolist() == [True, False, True]
+    assert Predicate("country not in ['DE']").evaluate(f).tolist() == [False, True, False]
+    assert Predicate("country == null").evaluate(f).tolist() == [False, False, True]
+
+
+@pytest.mark.parametrize("text", ["__import__('os').system('x')", "a.b > 1", "x[0] > 1", "lambda: 1", "a >"])
+def test_unsafe_or_broken_predicates_are_refused(text: str) -> None:
+    with pytest.raises(InputError):
+        Predicate(text)
+
+
+def test_unknown_field_lists_the_available_ones() -> None:
+    with pytest.raises(InputError, match="unknown field.*nope.*available: a"):
+        Predicate("nope > 1").evaluate(pd.DataFrame({"a": [1]}))
+
+
+@pytest.mark.parametrize("strategy", ["coupon", "new_arrivals", "recommendations", "winback", "cross_sell", "cart_abandonment"])
+def test_builtin_templates_render_every_strategy_in_both_languages(strategy: str) -> None:
+    validate_template(None, strategy)
+    zh = render(None, "zh", sample_context(strategy, "zh"))
+    assert zh.subject and "退订" in zh.html
+
+
+def test_html_escapes_values_but_text_does_not() -> None:
+    ctx = sample_context("coupon")
+    ctx["items"][0]["title"] = "<b>Tom & Jerry</b>"
+    r = render(None, "en", ctx)
+    assert "&lt;b&gt;Tom &amp; Jerry&lt;/b&gt;" in r.html
+    assert "<b>Tom & Jerry</b>" in r.text
+    assert "SAMPLE10" in r.subject + r.text and "http://x/t/unsub/sample" in r.text
+
+
+def test_template_with_a_missing_field_fails_at_validation(tmp_path) -> None:  # noqa: ANN001
+    t = tmp_path / "mine.j2"
+    t.write_text("{% block subject %}Hi {{ customer.nickname }}{% endblock %}{% block text %}x{% endblock %}{% block html %}x{% endblock %}")
+    with pytest.raises(InputError, match="nickname"):
+        validate_template(str(t), "coupon")
+
+
+def test_template_sandbox_blocks_attribute_escapes(tmp_path) -> None:  # noqa: ANN001
+    t = tmp_path / "evil.j2"
+    t.write_text("{% block subject %}{{ customer.__class__.__mro__ }}{% endblock %}{% block text %}x{% endblock %}{% block html %}x{% endblock %}")
+    with pytest.raises(Exception):  # noqa: B017 - the sandbox raises SecurityError / undefined
+        validate_template(str(t), "coupon")
