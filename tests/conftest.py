@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,8 @@ import pytest
 
 from persona.config import Settings, load_settings
 from persona.store import Store
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # plain helper modules such as shop_fixtures
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 PG_ADMIN_URL = os.environ.get("PERSONA_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")

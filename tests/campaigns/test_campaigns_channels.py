@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from conftest import seed_shop
+from shop_fixtures import seed_shop
 
 from persona.campaigns.channels.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from persona.campaigns.planner import plan_campaign, save_campaign

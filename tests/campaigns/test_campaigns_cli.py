@@ -4,7 +4,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from conftest import seed_shop
+from shop_fixtures import seed_shop
 from typer.testing import CliRunner
 
 from persona.campaigns.scheduler import tick

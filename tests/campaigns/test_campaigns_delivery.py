@@ -9,7 +9,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import NOW, free_port, seed_shop
+from shop_fixtures import NOW, free_port, seed_shop
 
 from persona.campaigns.planner import plan_campaign
 from persona.campaigns.spec import parse_spec

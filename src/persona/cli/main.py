@@ -43,9 +43,14 @@ COMMANDS: list[tuple[str, str, str | None]] = [
     ("persona.cli.demo", "app", "demo"),
     ("persona.cli.run", "register", None),
     ("persona.cli.campaign", "app", "campaign"),
+    ("persona.cli.keys", "app", "keys"),
+    ("persona.cli.serve", "register", None),
     ("persona.cli.profiles", "app", "profiles"),
     ("persona.cli.segments", "app", "segments"),
     ("persona.cli.predict", "app", "predict"),
+    ("persona.cli.experiments", "app", "experiments"),
+    ("persona.cli.recommend", "app", "recommend"),
+    ("persona.cli.evaluate", "app", "evaluate"),
 ]
 
 

@@ -1,0 +1,39 @@
+"""Liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from persona.api.deps import AppState, require, state
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+def readyz(response: Response, st: AppState = Depends(state)) -> dict[str, object]:
+    """The database answers and the schema is current (503 otherwise); says whether a model is served."""
+    checks: dict[str, object] = {}
+    try:
+        with st.store.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        st.store.check_schema()
+        checks["database"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - readiness reports, never raises
+        checks["database"] = f"error: {exc}"
+        response.status_code = 503
+    checks["model"] = f"{st.recs.model_name} v{st.recs.model_version}" if st.recs.model is not None else "none"
+    return {"status": "ok" if response.status_code != 503 else "unavailable", "checks": checks}
+
+
+@router.get("/metrics", dependencies=[Depends(require("read"))])
+def metrics() -> Response:
+    """Prometheus metrics (request counts and latencies per route)."""
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

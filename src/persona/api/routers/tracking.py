@@ -1,0 +1,38 @@
+"""Tracking endpoints e-mail clients reach without a key: open pixel, click redirect, one-click unsubscribe."""
+
+from __future__ import annotations
+
+import base64
+
+from fastapi import APIRouter, Depends, Query, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from persona.api.deps import AppState, state
+from persona.campaigns.tracking import record_click, record_open, record_unsubscribe
+from persona.errors import NotFoundError
+
+router = APIRouter(prefix="/t", tags=["tracking"])
+PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+
+
+@router.get("/open/{message_id}.gif", include_in_schema=True)
+def open_pixel(message_id: str, st: AppState = Depends(state)) -> Response:
+    """Records an open (once per message) and returns a 1×1 GIF whatever happens."""
+    try:
+        record_open(st.store, message_id)
+    except NotFoundError:
+        pass
+    return Response(PIXEL, media_type="image/gif", headers={"Cache-Control": "no-store"})
+
+
+@router.get("/click/{message_id}")
+def click(message_id: str, u: str = Query(..., max_length=2048), s: str = Query(..., max_length=64), st: AppState = Depends(state)) -> RedirectResponse:
+    """Records a click and redirects to the signed target URL (unsigned targets are refused)."""
+    return RedirectResponse(record_click(st.store, st.signer, message_id, u, s), status_code=302)
+
+
+@router.api_route("/unsub/{message_id}", methods=["GET", "POST"], response_class=HTMLResponse)
+def unsubscribe(message_id: str, s: str = Query(..., max_length=64), st: AppState = Depends(state)) -> HTMLResponse:
+    """One-click unsubscribe (RFC 8058): withdraws consent for the channel; later sends are suppressed."""
+    record_unsubscribe(st.store, st.signer, message_id, s)
+    return HTMLResponse("<!doctype html><title>Unsubscribed</title><p>You are unsubscribed. You will not receive these e-mails again.</p>")

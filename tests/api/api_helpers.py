@@ -1,0 +1,6 @@
+"""Helpers for API tests."""
+
+
+def auth(key: str) -> dict[str, str]:
+    """Bearer authorization header."""
+    return {"Authorization": f"Bearer {key}"}
