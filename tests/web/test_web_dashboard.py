@@ -1,0 +1,100 @@
+"""The dashboard end to end in headless Chromium: sign in, visit every page, keep a screenshot of each."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from shop_fixtures import seed_shop
+
+from persona.api.keys import create_key
+from persona.config import load_settings
+from persona.store import open_store
+from persona.store.workspace import init_workspace
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+PAGES = ["/ui", "/ui/segments", "/ui/customers", "/ui/customers/c00001", "/ui/models", "/ui/campaigns", "/ui/experiments"]
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+    uvicorn = pytest.importorskip("uvicorn")
+    from persona.api.main import create_app
+    from persona.campaigns.planner import plan_campaign
+    from persona.campaigns.spec import parse_spec
+    from persona.campaigns.worker import Worker
+
+    monkeypatch.delenv("PERSONA_WORKSPACE", raising=False)
+    settings = load_settings(tmp_path / "ws", progress=False, global_holdout=0.0)
+    init_workspace(settings)
+    store = open_store(settings)
+    seed_shop(store, settings, 40)
+    spec = parse_spec("name: spring\ngroups:\n  - {name: all, strategy: coupon}\nchannels: [outbox]\nexperiment: {holdout: 0.2, variants: {A: 1}}\n")
+    plan_campaign(store, settings, spec)
+    Worker(store, settings).run("spring")
+    key = create_key(store, "read")["key"]
+    port = _port()
+    srv = uvicorn.Server(uvicorn.Config(create_app(settings, store=store), host="127.0.0.1", port=port, log_level="warning"))
+    t = threading.Thread(target=srv.run, daemon=True)
+    t.start()
+    for _ in range(100):
+        if srv.started:
+            break
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", key
+    srv.should_exit = True
+    t.join(5)
+    store.dispose()
+
+
+def test_pages_require_login(server) -> None:  # noqa: ANN001
+    import httpx
+
+    base, _ = server
+    r = httpx.get(base + "/ui/segments", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/ui/login"
+    r = httpx.post(base + "/ui/login", data={"api_key": "pk_bad_bad"})
+    assert "not valid" in r.text
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
+def test_every_page_renders_in_chromium(server) -> None:  # noqa: ANN001
+    sync_api = pytest.importorskip("playwright.sync_api")
+    base, key = server
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(base + "/ui/customers")
+        assert page.url.endswith("/ui/login")
+        page.fill("input[name=api_key]", key)
+        page.click("button[type=submit]")
+        page.wait_for_url(base + "/ui")
+        assert page.locator(".card").count() >= 5
+        for path in PAGES:
+            resp = page.goto(base + path)
+            assert resp is not None and resp.status == 200, path
+            assert page.locator("nav .brand").inner_text() == "Persona"
+            name = path.strip("/").replace("/", "_") or "root"
+            page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+        page.goto(base + "/ui/customers/c00001")
+        assert "Consent" in page.content() and "email: granted" in page.inner_text("body")
+        page.goto(base + "/ui/campaigns")
+        assert "spring" in page.inner_text("body") and page.locator("svg.chart").count() >= 1
+        page.goto(base + "/ui/experiments")
+        assert "campaign:spring" in page.inner_text("body") and page.locator("svg.chart").count() == 1  # the interval plot
+        browser.close()
+    assert len(list(ARTIFACTS.glob("*.png"))) == len(PAGES)
