@@ -7,9 +7,9 @@ from pathlib import Path
 from shop_fixtures import seed_shop
 from typer.testing import CliRunner
 
+from persona.campaigns.planner import save_campaign
 from persona.campaigns.scheduler import tick
 from persona.campaigns.spec import parse_spec
-from persona.campaigns.planner import save_campaign
 from persona.cli.main import app
 
 runner = CliRunner()

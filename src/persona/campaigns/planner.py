@@ -169,7 +169,13 @@ def plan_campaign(
         suppress(pd.Series(gh, index=members.index), "holdout", "global holdout")
     exp_name = None
     if spec.experiment is not None and len(members):
-        from persona.experiments.assignment import HOLDOUT_VARIANT, ExperimentSpec, assign, log_exposure, save_experiment
+        from persona.experiments.assignment import (
+            HOLDOUT_VARIANT,
+            ExperimentSpec,
+            assign,
+            log_exposure,
+            save_experiment,
+        )
 
         exp = ExperimentSpec(name=f"campaign:{spec.name}", variants=spec.experiment.variants, holdout=spec.experiment.holdout)
         save_experiment(store, exp)

@@ -123,6 +123,7 @@ class Worker:
         self._channels: dict[tuple[str, str], Channel] = {}
         self._specs: dict[str, CampaignSpec] = {}
         self._conn: Any = None
+        self._pending: list[Any] = []
 
     # --- helpers -----------------------------------------------------------------------------------
     def _spec(self, name: str) -> CampaignSpec:
@@ -184,7 +185,11 @@ class Worker:
                     if not msgs:
                         break
                     last_id = msgs[-1].id
-                    done += self._deliver_batch(msgs, stats, broken, now, max_messages=None if max_messages is None else max_messages - done)
+                    try:
+                        done += self._deliver_batch(msgs, stats, broken, now, max_messages=None if max_messages is None else max_messages - done)
+                    finally:
+                        if self._pending:
+                            self._write()
                     if progress is not None:
                         progress(done)
             finally:
@@ -241,7 +246,7 @@ class Worker:
             if spec.quiet_hours is not None:
                 until = _quiet_until(now, cust.timezone, spec.quiet_hours.start, spec.quiet_hours.end)
                 if until is not None:
-                    self._write(update(Message).where(Message.id == m.id).values(next_attempt_at=until, reason="quiet hours"))
+                    self._pending.append(update(Message).where(Message.id == m.id).values(next_attempt_at=until, reason="quiet hours"))
                     stats.deferred += 1
                     continue
             # -- claim, send, record ---------------------------------------------------------------
@@ -279,25 +284,28 @@ class Worker:
             )
             return {cid: int(n) for cid, n in rows}
 
-    def _write(self, stmt: Any) -> int:
-        """Execute one statement in its own committed transaction on the worker's connection."""
+    def _write(self, *stmts: Any) -> list[int]:
+        """Execute statements (after any pending ones) in one committed transaction on the worker's connection."""
         if self._conn is None:
             self._conn = self.store.engine.connect()
+        todo, self._pending = [*self._pending, *stmts], []
         try:
-            n = self._conn.execute(stmt).rowcount
+            counts = [int(self._conn.execute(st).rowcount or 0) for st in todo]
             self._conn.commit()
         except BaseException:
             self._conn.rollback()
             raise
-        return int(n or 0)
+        return counts[len(todo) - len(stmts):]
 
     def _claim(self, mid: int) -> bool:
-        """Mark a due message ``sending`` (committed before the send); False if someone else has it."""
+        """Mark a due message ``sending``, committed (with the pending outcomes) before the send."""
         stmt = update(Message).where(Message.id == mid, Message.status.in_(DUE)).values(status="sending", attempts=Message.attempts + 1)
-        return self._write(stmt) == 1
+        return self._write(stmt)[0] == 1
 
     def _finish(self, m: Message, status: str, reason: str | None, stats: DeliveryStats, **values: Any) -> None:
-        self._write(update(Message).where(Message.id == m.id).values(status=status, reason=reason, **values))
+        """Record an outcome. It is committed with the next claim (one commit per message) or at the batch end;
+        a send's outcome is never left behind a slow step: only in-memory checks run before that commit."""
+        self._pending.append(update(Message).where(Message.id == m.id).values(status=status, reason=reason, **values))
         setattr(stats, status, getattr(stats, status) + 1)
         if reason:
             stats.reasons[f"{status}: {reason}"] += 1

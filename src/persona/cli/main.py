@@ -13,6 +13,7 @@ from typer.core import TyperGroup
 from persona.cli._common import err_console
 from persona.errors import PersonaError
 
+
 class PersonaGroup(TyperGroup):
     """The root command: turns a user mistake into one line on stderr and its exit code (no traceback)."""
 

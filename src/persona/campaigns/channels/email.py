@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import smtplib
-import socket
 import ssl
 import time
-import io
 from email import policy as email_policy
 from email.generator import BytesGenerator
 from email.header import Header
@@ -114,7 +113,7 @@ class EmailChannel:
                 self._reset()
                 outcome = "transient" if 400 <= exc.smtp_code < 500 else "permanent"
                 return DeliveryResult(outcome, f"SMTP {exc.smtp_code}: {exc.smtp_error.decode(errors='replace')}")
-            except (smtplib.SMTPServerDisconnected, ConnectionError, socket.timeout, OSError) as exc:
+            except (TimeoutError, smtplib.SMTPServerDisconnected, ConnectionError, OSError) as exc:
                 self._reset()
                 if attempt == 2:
                     return DeliveryResult("transient", f"SMTP server {self.spec.host}:{self.spec.port} unreachable: {exc}")

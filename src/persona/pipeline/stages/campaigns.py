@@ -51,7 +51,7 @@ def run(ctx: RunContext) -> StageResult:
     last = store.read_frame("SELECT MAX(ts) AS t FROM events")["t"].iloc[0]
     day = pd.Timestamp(last).strftime("%Y-%m-%d") if last is not None and not pd.isna(last) else "empty"
     plan = plan_campaign(store, ctx.settings, spec, run_key=f"{spec.name}:{day}", recommender=ctx.artifacts.get("recommender"))
-    stats = Worker(store, ctx.settings).run(spec.name)
+    Worker(store, ctx.settings).run(spec.name)
     status = campaign_status(store, spec.name)
     notes = ([] if segs else ["no RFM segments: every customer got the new-arrivals strategy"]) + plan.notes
     res = StageResult(
