@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import io
+import base64
 import logging
 import os
 import smtplib
 import ssl
 import time
-from email import policy as email_policy
-from email.generator import BytesGenerator
 from email.header import Header
-from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
-from email.utils import formatdate, parseaddr
+from email.utils import formataddr, formatdate, parseaddr
 
 from persona.campaigns.channels.base import DeliveryResult, OutgoingMessage
 from persona.campaigns.spec import ChannelSpec
@@ -22,35 +18,45 @@ from persona.errors import ConfigError
 log = logging.getLogger(__name__)
 
 
-def build_email(msg: OutgoingMessage, from_address: str) -> MIMEMultipart:
-    """The MIME message: text and HTML alternatives, a Message-ID derived from the outbox id.
+def build_email(msg: OutgoingMessage, from_address: str) -> bytes:
+    """The RFC 5322 message as bytes: text and HTML alternatives (UTF-8, base64), a Message-ID derived from the
+    outbox id, ``List-Unsubscribe`` for one-click unsubscribe.
 
-    Built with the ``compat32`` MIME classes: several times faster than ``EmailMessage`` header parsing,
-    which matters at hundreds of messages per second; long tracking URLs are never folded into encoded words.
+    Written directly rather than through ``email.generator``, which costs ~10x more per message; the
+    structure is the standard multipart/alternative that every client reads, and tests parse it back
+    with the standard library.
     """
-    em = MIMEMultipart("alternative")
-    em["From"] = from_address
-    em["To"] = msg.to_address or ""
-    em["Subject"] = msg.subject if msg.subject.isascii() else Header(msg.subject, "utf-8")
-    em["Date"] = formatdate(localtime=False, usegmt=True)
     domain = from_address.rsplit("@", 1)[-1].strip("> ") or "persona.local"
-    em["Message-ID"] = f"<{msg.message_id}@{domain}>"  # the idempotency key a mailbox de-duplicates on
-    em["List-Unsubscribe"] = f"<{msg.unsubscribe_url}>"
-    em["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    em["X-Persona-Campaign"] = msg.campaign
-    em.attach(MIMEText(msg.text, "plain", "utf-8"))
-    em.attach(MIMEText(msg.html, "html", "utf-8"))
-    return em
+    boundary = f"=_persona_{msg.message_id}"
+    headers = [
+        ("From", _header(from_address)),
+        ("To", msg.to_address or ""),
+        ("Subject", _header(msg.subject)),
+        ("Date", formatdate(localtime=False, usegmt=True)),
+        ("Message-ID", f"<{msg.message_id}@{domain}>"),  # the idempotency key a mailbox de-duplicates on
+        ("List-Unsubscribe", f"<{msg.unsubscribe_url}>"),
+        ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+        ("X-Persona-Campaign", msg.campaign),
+        ("MIME-Version", "1.0"),
+        ("Content-Type", f'multipart/alternative; boundary="{boundary}"'),
+    ]
+    out = [f"{k}: {v}" for k, v in headers]
+    out.append("")
+    for subtype, body in (("plain", msg.text), ("html", msg.html)):
+        out += [f"--{boundary}", f'Content-Type: text/{subtype}; charset="utf-8"', "Content-Transfer-Encoding: base64", ""]
+        out.append(base64.encodebytes(body.encode("utf-8")).decode("ascii").rstrip("\n").replace("\n", "\r\n"))
+    out += [f"--{boundary}--", ""]
+    return "\r\n".join(out).encode("ascii")
 
 
-def to_bytes(em: MIMEMultipart) -> bytes:
-    """Serialise for SMTP (CRLF line ends, no header folding of long URLs)."""
-    buf = io.BytesIO()
-    BytesGenerator(buf, mangle_from_=False, maxheaderlen=0, policy=_POLICY).flatten(em)
-    return buf.getvalue()
-
-
-_POLICY = email_policy.compat32.clone(linesep="\r\n", max_line_length=0)
+def _header(value: str) -> str:
+    """A header value, RFC 2047-encoded when it is not plain ASCII (display names, Chinese subjects)."""
+    if value.isascii():
+        return value
+    name, addr = parseaddr(value)
+    if addr and "@" in addr and value.strip().endswith(">"):
+        return formataddr((name, addr), charset="utf-8")
+    return Header(value, "utf-8").encode()
 
 
 class EmailChannel:
@@ -100,7 +106,7 @@ class EmailChannel:
             try:
                 if self._smtp is None:
                     self._smtp = self._connect()
-                refused = self._smtp.sendmail(self._from_addr, [message.to_address], to_bytes(em))
+                refused = self._smtp.sendmail(self._from_addr, [message.to_address], em)
                 if refused:
                     code, text = next(iter(refused.values()))
                     return DeliveryResult("permanent", f"recipient refused: {code} {text.decode(errors='replace')}")

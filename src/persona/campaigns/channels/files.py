@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from persona.campaigns.channels.base import DeliveryResult, OutgoingMessage
-from persona.campaigns.channels.email import build_email, to_bytes
+from persona.campaigns.channels.email import build_email
 
 
 class OutboxChannel:
@@ -30,7 +30,7 @@ class OutboxChannel:
         if target.exists():
             return DeliveryResult("sent", duplicate=True)
         tmp = target.with_suffix(".tmp")
-        tmp.write_bytes(to_bytes(build_email(message, self.from_address)))
+        tmp.write_bytes(build_email(message, self.from_address))
         os.replace(tmp, target)
         return DeliveryResult("sent")
 
