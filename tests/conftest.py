@@ -15,16 +15,9 @@ from persona.store import Store
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # plain helper modules such as shop_fixtures
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+from shared_data import SHARED_DATA, shared_data  # noqa: E402,F401  (re-exported for older imports)
+
 PG_ADMIN_URL = os.environ.get("PERSONA_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-
-
-def shared_data(*parts: str) -> Path:
-    """Path into ``../shared/data``; skips the test when the shared data is absent."""
-    p = SHARED_DATA.joinpath(*parts)
-    if not p.exists():
-        pytest.skip(f"shared dataset {p} not present")
-    return p
 
 
 @pytest.fixture
