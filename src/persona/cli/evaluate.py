@@ -1,0 +1,166 @@
+"""``persona evaluate …``: offline evaluation of models, printed as a table and written as an HTML report.
+
+Each subcommand is one function below. Other modules may add subcommands: a module listed in
+``EXTENSIONS`` that defines ``register_evaluate(app)`` is called with this Typer app (a missing
+module is skipped), so ``evaluate clv`` or ``evaluate sentiment`` can live beside their domain.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from persona.cli._common import JsonOpt, WorkspaceOpt, console, emit, settings_for
+
+app = typer.Typer(help="Offline evaluation: recommenders compared on a held-out split, with an HTML report.",
+                  no_args_is_help=True)
+EXTENSIONS: tuple[str, ...] = ("persona.cli.evaluate_clv", "persona.cli.evaluate_sentiment")
+#: models compared by ``evaluate recommend`` unless --models says otherwise
+EVALUATE_MODELS = ("popular", "itemknn", "userknn", "als", "bpr", "ease", "hybrid")
+TABLE_COLUMNS = ["model", "ndcg@10", "recall@10", "precision@10", "map@10", "coverage", "fit_s", "recommend_s"]
+
+
+def _interactions_from_file(path: Path) -> Any:
+    """Interactions from a CSV / TSV / Parquet file with user and item columns (rating and time optional)."""
+    import pandas as pd
+
+    from persona.data import Interactions
+    from persona.errors import DataFileError, SchemaError
+
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            df = pd.read_parquet(path)
+        else:
+            df = pd.read_csv(path, sep=None, engine="python")
+    except Exception as exc:  # noqa: BLE001 - any parse failure is a bad file
+        raise DataFileError(f"cannot read {path}: {exc}", hint="pass a CSV, TSV or Parquet file") from exc
+    df.columns = [str(c).split(":", 1)[0] for c in df.columns]  # RecBole headers: name:type
+
+    def pick(options: tuple[str, ...]) -> str | None:
+        return next((c for c in options if c in df.columns), None)
+
+    user = pick(("user_id", "customer_id", "user", "userId"))
+    item = pick(("item_id", "product_id", "item", "movieId"))
+    if user is None or item is None:
+        raise SchemaError(f"{path} needs a user and an item column; it has {list(df.columns)}",
+                          hint="name them user_id and item_id (or customer_id and product_id)")
+    weight = pick(("rating", "value", "weight"))
+    time = pick(("timestamp", "ts", "time"))
+    if weight is not None and not pd.api.types.is_numeric_dtype(df[weight]):
+        weight = None
+    return Interactions.from_frame(df, user=user, item=item, weight=weight, time=time)
+
+
+def _interactions_from_adapter(name: str, path: Path) -> Any:
+    """Interactions (with item side data) from a dataset adapter, events in source order."""
+    import pandas as pd
+
+    from persona.data import Interactions
+    from persona.ingest.adapters import get_adapter
+
+    chunks = get_adapter(name).read(path)
+    events = pd.concat(list(chunks["events"]), ignore_index=True)
+    items = pd.concat(list(chunks["products"]), ignore_index=True) if "products" in chunks else None
+    weight = "value" if "value" in events.columns and events["value"].notna().any() else None
+    return Interactions.from_frame(events, user="customer_id", item="product_id", weight=weight, time="timestamp",
+                                   items=items)
+
+
+@app.command("recommend")
+def recommend(
+    path: Annotated[Path | None, typer.Argument(help="Dataset folder or file (with --adapter), instead of the workspace.")] = None,
+    data: Annotated[Path | None, typer.Option("--data", help="Interactions file or dataset folder instead of the workspace.")] = None,
+    adapter: Annotated[str | None, typer.Option("--adapter", help="Read PATH with a dataset adapter, e.g. movielens.")] = None,
+    models: Annotated[str | None, typer.Option("--models", help="Comma-separated models; default: popular, itemknn, userknn, als, bpr, ease, hybrid.")] = None,
+    split: Annotated[str | None, typer.Option("--split", help="temporal, random or stratified (default: stratified 75/25 by item for MovieLens, the benchmark protocol; temporal 80/20 otherwise).")] = None,
+    k: Annotated[int, typer.Option("--k", help="List length.", min=1, max=100)] = 10,
+    out: Annotated[Path | None, typer.Option("--out", help="HTML report path (default WORKSPACE/reports/evaluate-recommend.html).")] = None,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Compare recommenders on a held-out split: ranking metrics, coverage, novelty, timings, and an HTML report."""
+    from persona.errors import InputError
+    from persona.evaluate.report import comparison_figure, table_html, timing_figure, write_html
+    from persona.evaluate.selection import SPLITS, compare
+    from persona.pipeline.stage import Section
+
+    if path is not None and data is not None:
+        raise InputError("give the dataset once: as PATH or as --data", hint="drop one of them")
+    source = data or path
+    if adapter is not None and source is None:
+        raise InputError(f"--adapter {adapter} needs the dataset's path", hint=f"e.g. persona evaluate recommend --adapter {adapter} ./ml-100k")
+    settings = settings_for(workspace)
+    if source is not None:
+        if not source.exists():
+            raise InputError(f"{source} does not exist", hint="pass an interactions file or a dataset folder")
+        name = adapter or ("movielens" if source.is_dir() or source.suffix == ".inter" else None)
+        inter = _interactions_from_adapter(name, source) if name else _interactions_from_file(source)
+        label = f"{name or 'file'}:{source}"
+    else:
+        from persona.cli.profiles import open_workspace_store
+        from persona.data import Interactions
+
+        store = open_workspace_store(workspace)
+        try:
+            inter = Interactions.from_store(store)
+        finally:
+            store.dispose()
+        label = f"workspace {settings.workspace}"
+        name = None
+    if inter.nnz == 0:
+        raise InputError("no interactions to evaluate on", hint="ingest events or pass --data")
+    chosen = split or ("stratified" if name == "movielens" else "temporal")
+    if chosen not in SPLITS:
+        raise InputError(f"unknown split {chosen!r}", hint=f"use one of {', '.join(SPLITS)}")
+    if chosen == "temporal" and not inter.has_time:
+        chosen = "random"
+    fraction = 0.25 if chosen == "stratified" else 0.2
+    names = [m.strip() for m in (models.split(",") if models else EVALUATE_MODELS) if m.strip()]
+
+    def progress(rep: Any) -> None:
+        if not as_json:
+            msg = rep.error or f"nDCG@{k} {rep.metrics.get(f'ndcg@{k}', 0):.4f}, fit {rep.fit_seconds:.1f}s"
+            console.print(f"  {rep.name}: {msg}")
+
+    cmp = compare(inter, names, split=chosen, fraction=fraction, k=k, seed=settings.seed, on_result=progress)
+    rows = cmp.table()
+    section = Section(
+        title=f"{chosen} split: {inter.n_users:,} users × {inter.n_items:,} items, {len(inter.log):,} events",
+        html=f"<p>Source: {label}. Held out {fraction:.0%} ({len(cmp.test):,} user-item pairs); top-{k} over "
+             f"items each user has not interacted with in training.</p>" + table_html(rows),
+    )
+    section.add_figure(comparison_figure(rows, metrics=(f"ndcg@{k}", f"recall@{k}", f"precision@{k}", f"map@{k}"),
+                                         title=f"{chosen} split, top-{k}"))
+    section.add_figure(timing_figure(rows))
+    report = out or (settings.workspace / "reports" / "evaluate-recommend.html")
+    write_html(report, "Persona: recommender evaluation", [section])
+    best = cmp.best
+    result = {"source": label, "split": chosen, "k": k, "users": inter.n_users, "items": inter.n_items,
+              "events": len(inter.log), "test_pairs": len(cmp.test), "best": best.name if best else None,
+              "report": str(report), "models": rows}
+    if as_json:
+        emit(result, True)
+        return
+    cols = [c.replace("@10", f"@{k}") for c in TABLE_COLUMNS]
+    emit(rows, False, title=f"{chosen} split, top-{k}: {len(cmp.test):,} held-out pairs", columns=cols)
+    console.print(f"best: [bold]{result['best']}[/bold]; report written to {report}")
+
+
+def _extend() -> None:
+    for module in EXTENSIONS:
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name == module:
+                continue
+            raise
+        register = getattr(mod, "register_evaluate", None)
+        if register is not None:
+            register(app)
+
+
+_extend()

@@ -1,0 +1,223 @@
+"""Choose a recommender on a held-out split, refit it on all data and register it.
+
+Shared by the ``recommend`` stage of ``persona run``, ``persona recommend train`` and
+``persona evaluate recommend``: split an :class:`~persona.data.Interactions`, compare the
+configured models on the same split, and keep the best by nDCG@10.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from persona.data import Interactions
+from persona.errors import InputError
+from persona.evaluate.offline import ModelReport, best_model, evaluate_recommender
+from persona.evaluate.splitters import stratified_split, temporal_user_split
+
+log = logging.getLogger(__name__)
+
+#: Models the pipeline stage and ``persona recommend train`` compare by default (fast on a shop's data).
+DEFAULT_MODELS: tuple[str, ...] = ("popular", "itemknn", "als", "ease", "hybrid")
+SPLITS = ("temporal", "stratified", "random")
+SELECT_METRIC = "ndcg@10"
+
+
+@dataclass
+class Comparison:
+    """The outcome of comparing recommenders on one split."""
+
+    split: str
+    train: Interactions
+    test: pd.DataFrame
+    reports: list[ModelReport]
+    seconds: float
+
+    @property
+    def best(self) -> ModelReport | None:
+        return best_model(self.reports, SELECT_METRIC)
+
+    def table(self) -> list[dict[str, Any]]:
+        """One row per model: metrics rounded for display, timings in seconds."""
+        rows = []
+        for r in self.reports:
+            row = {"model": r.name}
+            row.update({k: round(v, 4) for k, v in r.metrics.items()})
+            row["fit_s"] = round(r.fit_seconds, 2) if np.isfinite(r.fit_seconds) else None
+            row["recommend_s"] = round(r.recommend_seconds, 3) if np.isfinite(r.recommend_seconds) else None
+            if r.error:
+                row["error"] = r.error
+            rows.append(row)
+        return rows
+
+
+def _subset(data: Interactions, keep: np.ndarray) -> Interactions:
+    """The same vocabularies and side data with only the log rows in ``keep``."""
+    lg = data.log[keep].reset_index(drop=True)
+    m = sp.csr_matrix((lg["weight"].to_numpy(np.float32), (lg["user_idx"].to_numpy(), lg["item_idx"].to_numpy())),
+                      shape=(data.n_users, data.n_items), dtype=np.float32)
+    return Interactions(m, data.user_ids, data.item_ids, lg, data.items, data.users)
+
+
+def split_interactions(
+    data: Interactions, split: str = "temporal", *, fraction: float = 0.2, seed: int = 42
+) -> tuple[Interactions, pd.DataFrame]:
+    """Hold out part of every user's history.
+
+    ``temporal``: each user's latest ``fraction`` of events; ``random``: a random ``fraction`` of each
+    user's events; ``stratified``: a random ``fraction`` of each item's events (the MovieLens benchmark
+    protocol, where the source order of the events drives the draws). Test pairs the user already has
+    in training are dropped (a model that excludes seen items cannot be scored on them).
+
+    Args:
+        data: all interactions.
+        split: temporal, random or stratified.
+        fraction: share held out.
+        seed: random seed.
+
+    Returns:
+        ``(train, test)``: training Interactions (same vocabularies) and a DataFrame ``user_id, item_id``.
+
+    Raises:
+        InputError: unknown split, or nothing could be held out.
+    """
+    if split not in SPLITS:
+        raise InputError(f"unknown split {split!r}", hint=f"choose one of {list(SPLITS)}")
+    lg = data.log
+    frame = pd.DataFrame({"u": lg["user_idx"].to_numpy(), "i": lg["item_idx"].to_numpy(), "t": lg["time"].to_numpy()})
+    if split == "temporal":
+        if not data.has_time:
+            raise InputError("a temporal split needs event times", hint="use --split random, or ingest timestamps")
+        tr, te = temporal_user_split(frame, fraction=fraction, user="u", time="t")
+    elif split == "random":
+        tr, te = stratified_split(frame, 1 - fraction, filter_by="user", user="u", item="i", seed=seed)
+    else:
+        tr, te = stratified_split(frame, 1 - fraction, filter_by="item", user="u", item="i", seed=seed)
+    keep = np.zeros(len(lg), dtype=bool)
+    keep[tr.index.to_numpy()] = True
+    train = _subset(data, keep)
+    seen = set(zip(tr["u"].to_numpy().tolist(), tr["i"].to_numpy().tolist(), strict=True))
+    pairs = te[["u", "i"]].drop_duplicates()
+    pairs = pairs[[(u, i) not in seen for u, i in zip(pairs["u"], pairs["i"], strict=True)]]
+    if pairs.empty:
+        raise InputError(f"the {split} split left nothing to test on ({len(lg)} events)",
+                         hint="users need several events each; ingest more history")
+    test = pd.DataFrame({"user_id": data.user_ids[pairs["u"].to_numpy()], "item_id": data.item_ids[pairs["i"].to_numpy()]})
+    return train, test
+
+
+def build_models(names: Sequence[str], seed: int = 42) -> dict[str, Callable[[], Any]]:
+    """Factories of Persona recommenders by registry name (with ``seed`` where a model takes one).
+
+    Raises:
+        InputError: an unknown name.
+    """
+    from persona.recommend import RECOMMENDERS, make_recommender, recommender_class
+
+    unknown = [n for n in names if n not in RECOMMENDERS]
+    if unknown:
+        raise InputError(f"unknown recommender(s) {unknown}", hint=f"choose among {sorted(RECOMMENDERS)}")
+
+    def factory(name: str) -> Callable[[], Any]:
+        takes_seed = "seed" in recommender_class(name)._param_names()
+        return lambda: make_recommender(name, seed=seed) if takes_seed else make_recommender(name)
+
+    return {n: factory(n) for n in dict.fromkeys(names)}
+
+
+def compare(
+    data: Interactions,
+    models: Sequence[str] | dict[str, Callable[[], Any]] = DEFAULT_MODELS,
+    *,
+    split: str = "temporal",
+    fraction: float = 0.2,
+    k: int = 10,
+    seed: int = 42,
+    on_result: Callable[[ModelReport], None] | None = None,
+) -> Comparison:
+    """Compare recommenders on one held-out split of ``data`` (see :func:`split_interactions`).
+
+    Args:
+        data: all interactions.
+        models: registry names, or label → zero-argument factory.
+        split: temporal, random or stratified.
+        fraction: share of events held out.
+        k: list length.
+        seed: random seed of the split and the models.
+        on_result: called after each model.
+
+    Returns:
+        A :class:`Comparison`.
+    """
+    t0 = time.perf_counter()
+    factories = models if isinstance(models, dict) else build_models(list(models), seed)
+    train, test = split_interactions(data, split, fraction=fraction, seed=seed)
+    reports = []
+    for name, make in factories.items():
+        rep = evaluate_recommender(make(), train, test, k=k, name=name, users=pd.unique(test["user_id"]))
+        reports.append(rep)
+        log.info("evaluated model=%s %s", name, rep.error or f"ndcg@{k}={rep.metrics.get(f'ndcg@{k}', 0):.4f}")
+        if on_result is not None:
+            on_result(rep)
+    return Comparison(split=split, train=train, test=test, reports=reports, seconds=time.perf_counter() - t0)
+
+
+def train_and_register(
+    store: Any,
+    data: Interactions,
+    models: Sequence[str] = DEFAULT_MODELS,
+    *,
+    split: str = "temporal",
+    k: int = 10,
+    seed: int = 42,
+    name: str = "recommender",
+    on_result: Callable[[ModelReport], None] | None = None,
+) -> tuple[Any, Comparison, Any]:
+    """Compare ``models`` on a held-out split, refit the best on all of ``data`` and register it as active.
+
+    With a single model the comparison still runs (its metrics are stored with the version).
+
+    Returns:
+        ``(fitted model, comparison, ModelVersion)``.
+
+    Raises:
+        InputError: no model could be evaluated.
+    """
+    from persona.recommend import make_recommender
+    from persona.registry import register
+
+    cmp = compare(data, models, split=split, k=k, seed=seed, on_result=on_result)
+    best = cmp.best
+    if best is None:
+        errors = "; ".join(f"{r.name}: {r.error}" for r in cmp.reports)
+        raise InputError(f"no recommender could be trained: {errors}")
+    t0 = time.perf_counter()
+    model = build_models([best.name], seed)[best.name]() if best.name in _registry_names() else make_recommender(best.name)
+    model.fit(data)
+    fit_all = time.perf_counter() - t0
+    params = {"algorithm": best.name, **_plain(model.get_params())}
+    metrics = {**{k2: round(v, 6) for k2, v in best.metrics.items()}, "split": split,
+               "n_users": data.n_users, "n_items": data.n_items, "n_events": len(data.log),
+               "fit_seconds_all_data": round(fit_all, 3)}
+    mv = register(store, name, "recommender", model, params, metrics, activate=True)
+    return model, cmp, mv
+
+
+def _registry_names() -> set[str]:
+    from persona.recommend import RECOMMENDERS
+
+    return set(RECOMMENDERS)
+
+
+def _plain(params: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for k, v in params.items():
+        out[k] = v if isinstance(v, str | int | float | bool | type(None) | list | dict | tuple) else repr(v)
+    return out

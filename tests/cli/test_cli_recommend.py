@@ -1,0 +1,153 @@
+"""``persona recommend train|for|similar`` and ``persona evaluate recommend`` on a small real workspace."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from persona.cli.main import app
+from persona.config import Settings, load_settings
+from persona.store import Store, open_store
+from persona.store.workspace import init_workspace
+
+runner = CliRunner()
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def seed_interactions(store: Store, n_customers: int = 40, n_products: int = 16, seed: int = 0) -> None:
+    """Two taste groups of customers (products p0-p7 vs p8-p15), 6-9 events each; c_new has no events."""
+    rng = np.random.default_rng(seed)
+    store.bulk_insert("customers", [{"customer_id": f"c{i}", "customer_key": f"k{i:04d}", "is_stub": False}
+                                    for i in range(n_customers)] + [{"customer_id": "c_new", "customer_key": "knew", "is_stub": False}])
+    store.bulk_insert("products", [{"product_id": f"p{j}", "title": f"{'garden' if j < 8 else 'kitchen'} thing {j}",
+                                    "category": "Garden" if j < 8 else "Kitchen", "price": 5.0 + j, "in_stock": True,
+                                    "is_stub": False} for j in range(n_products)] +
+                      [{"product_id": "p_new", "title": "garden thing deluxe", "category": "Garden", "price": 9.0,
+                        "in_stock": True, "is_stub": False}])
+    rows = []
+    for i in range(n_customers):
+        home = np.arange(0, 8) if i % 2 == 0 else np.arange(8, 16)
+        picks = rng.choice(home, size=int(rng.integers(6, 9)), replace=False)
+        for n, j in enumerate(picks):
+            rows.append({"event_id": f"e{i}_{n}", "customer_id": f"c{i}", "product_id": f"p{j}",
+                         "event_type": "purchase" if n % 3 == 0 else "view", "ts": T0 + timedelta(days=n, hours=i),
+                         "value": 10.0 + j if n % 3 == 0 else None})
+    store.bulk_insert("events", rows)
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    monkeypatch.delenv("PERSONA_WORKSPACE", raising=False)
+    monkeypatch.delenv("PERSONA_DATABASE_URL", raising=False)
+    settings = load_settings(tmp_path / "ws", progress=False)
+    init_workspace(settings)
+    store = open_store(settings)
+    seed_interactions(store)
+    store.dispose()
+    yield settings
+
+
+def _cli(settings: Settings, *args: str):  # noqa: ANN202
+    return runner.invoke(app, [*args, "--workspace", str(settings.workspace)])
+
+
+def test_for_before_training_says_how_to_fix(workspace):
+    r = _cli(workspace, "recommend", "for", "c1")
+    assert r.exit_code == 3
+    assert "persona recommend train" in r.output
+
+
+def test_train_for_similar(workspace):
+    r = _cli(workspace, "recommend", "train", "--model", "popular", "--model", "itemknn,ease", "--json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["version"] == 1 and out["best"] in {"popular", "itemknn", "ease"}
+    assert {row["model"] for row in out["comparison"]} == {"popular", "itemknn", "ease"}
+    assert all(0.0 <= row["ndcg@10"] <= 1.0 for row in out["comparison"])
+
+    r = _cli(workspace, "recommend", "for", "c2", "-k", "3", "--json")
+    assert r.exit_code == 0, r.output
+    recs = json.loads(r.stdout)["recommendations"]
+    assert [x["rank"] for x in recs] == [1, 2, 3]
+    assert all(x["reason"] for x in recs)
+    r_human = _cli(workspace, "recommend", "for", "c2", "-k", "3")
+    assert r_human.exit_code == 0 and recs[0]["item_id"] in r_human.stdout
+
+    # a customer the store knows but who has no events: cold start, not an error
+    r = _cli(workspace, "recommend", "for", "c_new", "-k", "2", "--json")
+    assert r.exit_code == 0, r.output
+    assert len(json.loads(r.stdout)["recommendations"]) == 2
+
+    # a customer unknown to the store: a clear error and exit code 3
+    r = _cli(workspace, "recommend", "for", "nobody")
+    assert r.exit_code == 3 and "not in this workspace" in r.output
+
+    r = _cli(workspace, "recommend", "similar", "p1", "-k", "3", "--json")
+    assert r.exit_code == 0, r.output
+    sim = json.loads(r.stdout)
+    assert sim["basis"] == "interactions" and len(sim["similar"]) == 3
+    assert all(x["similar_item_id"] != "p1" for x in sim["similar"])
+    r = _cli(workspace, "recommend", "similar", "nothing")
+    assert r.exit_code == 3
+
+    # retraining registers version 2 and makes it active; rollback and promote move between them
+    r = _cli(workspace, "recommend", "train", "--model", "popular", "--json")
+    assert json.loads(r.stdout)["version"] == 2
+    r = _cli(workspace, "recommend", "versions", "--json")
+    assert [(v["version"], v["status"]) for v in json.loads(r.stdout)] == [(1, "retired"), (2, "active")]
+    r = _cli(workspace, "recommend", "rollback", "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["version"] == 1
+    r = _cli(workspace, "recommend", "promote", "2", "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["status"] == "active"
+    r = _cli(workspace, "recommend", "promote", "9")
+    assert r.exit_code == 3 and "no version 9" in r.output
+
+
+def test_train_rejects_unknown_model(workspace):
+    r = _cli(workspace, "recommend", "train", "--model", "magic")
+    assert r.exit_code == 2 and "unknown recommender" in r.output
+
+
+def test_evaluate_recommend_on_workspace_writes_report(workspace, tmp_path):
+    report = tmp_path / "rep.html"
+    r = _cli(workspace, "evaluate", "recommend", "--models", "popular,itemknn", "--out", str(report), "--json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["split"] == "temporal" and {m["model"] for m in out["models"]} == {"popular", "itemknn"}
+    html = report.read_text(encoding="utf-8")
+    assert "<table>" in html and "data:image/png;base64," in html
+
+
+def test_evaluate_recommend_on_a_file(workspace, tmp_path):
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"user_id": rng.integers(0, 30, 400), "item_id": rng.integers(0, 25, 400),
+                       "rating": rng.integers(1, 6, 400), "timestamp": rng.integers(0, 10_000, 400)})
+    f = tmp_path / "inter.csv"
+    df.drop_duplicates(["user_id", "item_id"]).to_csv(f, index=False)
+    r = _cli(workspace, "evaluate", "recommend", "--data", str(f), "--models", "popular", "--split", "random",
+             "--out", str(tmp_path / "r.html"))
+    assert r.exit_code == 0, r.output
+    assert "popular" in r.stdout and (tmp_path / "r.html").exists()
+    r = _cli(workspace, "evaluate", "recommend", "--data", str(tmp_path / "missing.csv"))
+    assert r.exit_code == 2
+    r = _cli(workspace, "evaluate", "recommend", "--data", str(f), "--split", "sideways")
+    assert r.exit_code == 2 and "unknown split" in r.output
+
+
+def test_evaluate_movielens_adapter_reproduces_protocol(workspace, tmp_path):
+    from shared_data import shared_data
+
+    folder = shared_data("ml-100k")
+    r = _cli(workspace, "evaluate", "recommend", "--adapter", "movielens", str(folder), "--models", "popular",
+             "--out", str(tmp_path / "ml.html"), "--json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["split"] == "stratified" and out["test_pairs"] == 24_934
+    assert out["models"][0]["ndcg@10"] == pytest.approx(0.2505, abs=0.002)

@@ -1,0 +1,67 @@
+"""The offline harness: splitting Interactions, comparing models on one split, picking the best."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from persona.data import Interactions
+from persona.errors import InputError
+from persona.evaluate.offline import best_model, comparison_frame, evaluate_recommender
+from persona.evaluate.selection import compare, split_interactions
+
+
+def _data(seed: int = 0) -> Interactions:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for u in range(50):
+        home = np.arange(10) if u % 2 == 0 else np.arange(10, 20)
+        for n, j in enumerate(rng.choice(home, size=8, replace=False)):
+            rows.append((f"u{u}", f"i{j}", 1000 * u + n))
+    return Interactions.from_frame(pd.DataFrame(rows, columns=["user_id", "item_id", "ts"]), time="ts")
+
+
+@pytest.mark.parametrize("split", ["temporal", "random", "stratified"])
+def test_split_interactions_keeps_vocabularies_and_drops_seen(split):
+    data = _data()
+    train, test = split_interactions(data, split, fraction=0.25, seed=1)
+    assert (train.n_users, train.n_items) == (data.n_users, data.n_items)
+    assert train.nnz + len(test) == data.nnz
+    tr_pairs = set(zip(train.user_ids[train.matrix.tocoo().row], train.item_ids[train.matrix.tocoo().col], strict=True))
+    assert not tr_pairs & set(zip(test["user_id"], test["item_id"], strict=True))
+    if split == "temporal":  # each user's 2 newest events (25% of 8) are held out
+        assert test.groupby("user_id").size().eq(2).all()
+        newest = data.log.sort_values("time").groupby("user_idx").tail(2)
+        assert set(zip(data.user_ids[newest["user_idx"]], data.item_ids[newest["item_idx"]], strict=True)) == \
+            set(zip(test["user_id"], test["item_id"], strict=True))
+
+
+def test_split_errors():
+    with pytest.raises(InputError, match="unknown split"):
+        split_interactions(_data(), "sideways")
+    no_time = Interactions.from_frame(pd.DataFrame({"user_id": ["a", "a"], "item_id": ["x", "y"]}))
+    with pytest.raises(InputError, match="needs event times"):
+        split_interactions(no_time, "temporal")
+
+
+def test_compare_ranks_personalised_above_popularity():
+    cmp = compare(_data(), ["popular", "itemknn"], split="random", fraction=0.25, seed=0)
+    by = {r.name: r for r in cmp.reports}
+    assert by["itemknn"].metrics["ndcg@10"] > by["popular"].metrics["ndcg@10"]
+    assert cmp.best.name == "itemknn"
+    frame = comparison_frame(cmp.reports)
+    assert list(frame["model"]) == ["popular", "itemknn"] and "fit_s" in frame.columns
+    assert {"coverage", "novelty", "diversity", "gini", "avg_popularity"} <= set(by["itemknn"].metrics)
+
+
+def test_a_failing_model_is_reported_not_raised():
+    class Broken:
+        def fit(self, data):  # noqa: ANN001, ANN202
+            raise RuntimeError("boom")
+
+    data = _data()
+    train, test = split_interactions(data, "random")
+    rep = evaluate_recommender(Broken(), train, test, name="broken")
+    assert rep.error == "RuntimeError: boom" and rep.metrics == {}
+    assert best_model([rep]) is None

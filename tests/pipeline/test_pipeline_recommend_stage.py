@@ -1,0 +1,63 @@
+"""The ``recommend`` stage of ``persona run``: compare, register the best, hand it to later stages."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+
+from persona.pipeline.registry import STAGES
+from persona.pipeline.stage import RunContext
+from persona.pipeline.stages.recommend import RECOMMEND
+from persona.registry import list_models, load
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _seed(store, n_customers: int = 40, n_products: int = 16) -> None:
+    rng = np.random.default_rng(0)
+    store.bulk_insert("customers", [{"customer_id": f"c{i}", "customer_key": f"k{i:04d}", "is_stub": False}
+                                    for i in range(n_customers)])
+    store.bulk_insert("products", [{"product_id": f"p{j}", "title": f"thing {j}", "category": "A" if j < 8 else "B",
+                                    "is_stub": False} for j in range(n_products)])
+    rows = []
+    for i in range(n_customers):
+        home = np.arange(0, 8) if i % 2 == 0 else np.arange(8, 16)
+        for n, j in enumerate(rng.choice(home, size=7, replace=False)):
+            rows.append({"event_id": f"e{i}_{n}", "customer_id": f"c{i}", "product_id": f"p{j}", "event_type": "view",
+                         "ts": T0 + timedelta(days=n, hours=i), "value": 1.0})
+    store.bulk_insert("events", rows)
+
+
+def test_registered_between_quality_and_profiles():
+    names = [s.split(":")[1] for s in STAGES]
+    assert "RECOMMEND" in names
+    assert names.index("RECOMMEND") > names.index("QUALITY")
+    if "PROFILES" in names:
+        assert names.index("RECOMMEND") < names.index("PROFILES")
+
+
+def test_stage_trains_registers_and_reports(store, settings):
+    _seed(store)
+    ctx = RunContext(settings=settings, store=store, data_dir=None, seed=42, progress=False,
+                     artifacts={"recommend_models": ["popular", "itemknn", "ease"]})
+    res = RECOMMEND.run(ctx)
+    assert res.status == "ok", res.message
+    assert res.figures["best_model"] in {"popular", "itemknn", "ease"}
+    assert set(res.figures["models"]) == {"popular", "itemknn", "ease"}
+    assert ctx.artifacts["interactions"].n_users == 40
+    model = ctx.artifacts["recommender"]
+    assert len(model.recommend(["c0"], k=3)) == 3
+    versions = list_models(store, "recommender")
+    assert [(v.version, v.status) for v in versions] == [(1, "active")]
+    assert versions[0].params["algorithm"] == res.figures["best_model"]
+    assert "ndcg@10" in versions[0].metrics
+    assert load(store, "recommender").recommend(["c0"], k=3)["item_id"].tolist() == \
+        model.recommend(["c0"], k=3)["item_id"].tolist()
+    sec = res.sections[0]
+    assert "<table>" in sec.html and len(sec.images) == 2
+
+
+def test_stage_skips_without_events(store, settings):
+    res = RECOMMEND.run(RunContext(settings=settings, store=store, data_dir=None, progress=False))
+    assert res.status == "skipped"
