@@ -1,0 +1,1 @@
+"""Predictions about customers: churn, propensity, lifetime value, next purchase, revenue forecast."""

@@ -1,0 +1,103 @@
+"""Running the churn, propensity and spend models on a shop and storing their predictions."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pandas as pd
+
+from persona.predict.backtest import FeatureCache, top_level
+from persona.predict.outcome import ChurnModel, OutcomeModel, PropensityModel
+from persona.predict.repository import register_model, save_predictions
+from persona.predict.spend import SpendRegression
+from persona.profiles.source import PURCHASE_TYPES, ShopData
+from persona.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def top_categories(data: ShopData, k: int = 5) -> list[str]:
+    """The ``k`` top-level categories with the most purchases."""
+    buys = data.events[data.events["event_type"].isin(PURCHASE_TYPES)]
+    cat = top_level(buys["product_id"].map(data.products.drop_duplicates("product_id").set_index("product_id")["category"]))
+    return [str(c) for c in cat.dropna().value_counts().index[:k]]
+
+
+def _top_rows(pred: pd.DataFrame, column: str, n: int) -> list[dict[str, Any]]:
+    top = pred.sort_values(column, ascending=False).head(n)
+    rows = []
+    for cid, r in top.iterrows():
+        row = {"customer_id": cid, column: round(float(r[column]), 4)}
+        if "factors" in r:
+            row["why"] = "; ".join(f["text"] for f in r["factors"])
+        rows.append(row)
+    return rows
+
+
+def run_outcome(model: OutcomeModel, data: ShopData, store: Store | None, cache: FeatureCache, top: int = 10, explain: int | None = None) -> dict[str, Any]:
+    """Fit (backtest included), score everyone eligible and, with a store, save predictions and the model.
+
+    Args:
+        explain: explain only this many top-scored customers (None: all).
+    """
+    model.fit(data, cache=cache)
+    pred = model.predict(data, cache=cache, explain=explain)
+    report = model.report()
+    if store is not None:
+        version = register_model(store, model.name, "churn" if isinstance(model, ChurnModel) else "propensity", {"horizon_days": model.horizon_days}, report["backtest"], model)
+        save_predictions(store, model.name, pred["probability"], [{"top_factors": f} for f in pred["factors"]], version)
+        report["model_version"] = version
+    report["scored"] = int(len(pred))
+    report["top_customers"] = _top_rows(pred, "probability", top)
+    return report
+
+
+def run_churn(data: ShopData, store: Store | None = None, *, horizon_days: int = 90, seed: int = 42, cache: FeatureCache | None = None, top: int = 10) -> dict[str, Any]:
+    """Churn model: backtest metrics, importance, top customers at risk; predictions ``churn_probability``."""
+    return run_outcome(ChurnModel(horizon_days=horizon_days, seed=seed), data, store, cache or FeatureCache(data), top)
+
+
+def run_propensity(
+    data: ShopData,
+    store: Store | None = None,
+    *,
+    horizon_days: int = 30,
+    n_categories: int = 5,
+    seed: int = 42,
+    cache: FeatureCache | None = None,
+    top: int = 10,
+    explain_categories: int | None = 500,
+) -> dict[str, Any]:
+    """Overall and per-category purchase propensity; predictions ``purchase_propensity`` and ``propensity_<category>``.
+
+    Args:
+        explain_categories: per-category models explain only their top-scored customers (None: all).
+    """
+    cache = cache or FeatureCache(data)
+    overall = run_outcome(PropensityModel(horizon_days=horizon_days, seed=seed), data, store, cache, top)
+    per_cat = {}
+    for c in top_categories(data, n_categories):
+        m = PropensityModel(horizon_days=horizon_days, category=c, seed=seed)
+        try:
+            per_cat[c] = run_outcome(m, data, store, cache, top=3, explain=explain_categories)
+        except Exception as exc:  # noqa: BLE001 - one rare category must not lose the others
+            log.warning("propensity category=%s skipped: %s", c, exc)
+            per_cat[c] = {"model": m.name, "error": str(exc)}
+    overall["categories"] = per_cat
+    return overall
+
+
+def run_spend(data: ShopData, store: Store | None = None, *, horizon_days: int = 90, seed: int = 42, cache: FeatureCache | None = None, top: int = 10) -> dict[str, Any]:
+    """Spend regression: backtest R²/MAE, coefficients; predictions ``predicted_spend``."""
+    cache = cache or FeatureCache(data)
+    model = SpendRegression(horizon_days=horizon_days, seed=seed).fit(data, cache=cache)
+    pred = model.predict(data, cache=cache)
+    report = model.report()
+    if store is not None:
+        version = register_model(store, model.name, "spend", {"horizon_days": horizon_days}, report["backtest"], model)
+        save_predictions(store, model.name, pred["spend"], None, version)
+        report["model_version"] = version
+    report["scored"] = int(len(pred))
+    report["top_customers"] = _top_rows(pred, "spend", top)
+    return report

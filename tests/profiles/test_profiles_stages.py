@@ -1,0 +1,58 @@
+"""The profiles, segments and predict stages of ``persona run`` on a small demo shop in a store."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from sqlalchemy import insert
+
+from persona.pipeline.stage import RunContext
+from persona.store import Store
+from persona.store.models import Customer, Event, Product
+
+demo_shop = pytest.importorskip("persona.demo.shop")
+
+
+def _load_demo(store: Store) -> None:
+    shop = demo_shop.build_shop(customers=400, products=120, days=300, seed=3)
+    ts = lambda s: list(pd.DatetimeIndex(pd.to_datetime(s, utc=True, errors="coerce")).to_pydatetime())  # noqa: E731
+    c = shop.customers
+    p = shop.products
+    e = shop.events
+    nz = lambda v: None if pd.isna(v) else v  # noqa: E731
+    with store.session() as s:
+        s.execute(insert(Customer), [
+            {"customer_id": r.customer_id, "customer_key": f"k{i}", "gender": r.gender, "birth_year": int(r.birth_year),
+             "country": r.country, "created_at": t}
+            for i, (r, t) in enumerate(zip(c.itertuples(), ts(c["created_at"]), strict=True))
+        ])
+        s.execute(insert(Product), [{"product_id": r.product_id, "category": r.category, "brand": r.brand, "price": float(r.price)}
+                                    for r in p.itertuples()])
+        rows = [
+            {"event_id": r.event_id, "customer_id": r.customer_id, "product_id": r.product_id or None, "event_type": r.event_type,
+             "ts": t, "quantity": nz(r.quantity), "revenue": nz(r.revenue), "channel": r.channel}
+            for r, t in zip(e.itertuples(), ts(e["timestamp"]), strict=True)
+        ]
+        for i in range(0, len(rows), 10_000):
+            s.execute(insert(Event), rows[i : i + 10_000])
+
+
+def test_profiles_segments_predict_stages(store: Store) -> None:
+    from persona.pipeline.stages.predict import PREDICT
+    from persona.pipeline.stages.profiles import PROFILES, SEGMENTS
+
+    _load_demo(store)
+    ctx = RunContext(settings=store.settings, store=store, data_dir=None, seed=1, progress=False)
+    prof = PROFILES.run(ctx)
+    assert prof.status == "ok" and prof.figures["profiles"] == store.count("profiles") > 0
+    seg = SEGMENTS.run(ctx)
+    assert seg.status == "ok" and set(seg.figures) == {"rfm", "kmeans"}
+    assert len(seg.sections) == 2 and all(s.images for s in seg.sections)
+    assert store.count("segment_memberships") == 2 * store.count("profiles")
+    pred = PREDICT.run(ctx)
+    assert pred.status == "ok"
+    assert 0.5 < pred.figures["churn"]["auc"] <= 1 and 0.5 < pred.figures["propensity"]["auc"] <= 1
+    names = set(store.read_frame("SELECT DISTINCT name FROM predictions")["name"])
+    assert {"churn_probability", "purchase_propensity", "predicted_spend"} <= names
+    assert any(n.startswith("propensity_") and n != "purchase_propensity" for n in names)
+    assert "<script" not in "".join(s.html for s in pred.sections)
