@@ -12,23 +12,28 @@ import pandas as pd
 
 from persona.pipeline.stage import RunContext, Section, Stage, StageResult
 
-PLAYBOOK = [  # (keywords in the RFM segment id, strategy, offer)
-    (("champion", "loyal"), "coupon", {"discount_pct": 10}),
-    (("risk", "lose", "hibernat", "sleep", "lost", "attention"), "winback", {"discount_pct": 20}),
-    (("new", "promising", "potential"), "recommendations", {}),
-]
+# The playbook: which strategy each RFM segment gets (segments not listed get new arrivals).
+PLAYBOOK: dict[str, tuple[str, dict[str, Any]]] = {
+    "champions": ("coupon", {"discount_pct": 10}),  # frequent buyers: a thank-you coupon
+    "loyal": ("coupon", {"discount_pct": 10}),
+    "prospects": ("recommendations", {}),  # new customers: personal picks
+    "new": ("recommendations", {}),
+    "at_risk": ("winback", {"discount_pct": 20}),  # churn risks: win-back offer
+    "cant_lose_them": ("winback", {"discount_pct": 20}),
+    "about_to_sleep": ("winback", {"discount_pct": 15}),
+    "hibernating": ("winback", {"discount_pct": 20}),
+    "lost": ("winback", {"discount_pct": 25}),
+}
 
 
 def demo_spec(segment_ids: list[str]) -> dict[str, Any]:
-    """A campaign spec with one group per strategy of the playbook, over the RFM segments present."""
+    """A campaign spec with one group per segment of the playbook present; rare buyers get new arrivals."""
     groups: list[dict[str, Any]] = []
-    used: set[str] = set()
-    for words, strategy, offer in PLAYBOOK:
-        segs = [s for s in segment_ids if s not in used and any(w in s.lower() for w in words)]
-        if segs:
-            used.update(segs)
-            groups.append({"name": strategy, "segments": [f"rfm:{s}" for s in segs], "strategy": strategy, "offer": offer})
-    groups.append({"name": "new_arrivals", "strategy": "new_arrivals"})  # everyone else
+    for seg in segment_ids:
+        if seg in PLAYBOOK:
+            strategy, offer = PLAYBOOK[seg]
+            groups.append({"name": seg, "segments": [f"rfm:{seg}"], "strategy": strategy, "offer": offer})
+    groups.append({"name": "rare_buyers", "strategy": "new_arrivals"})  # potential loyalists, promising, need attention…
     return {
         "name": "persona-run-demo",
         "description": "Persona demo shop",

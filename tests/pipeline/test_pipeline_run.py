@@ -1,0 +1,52 @@
+"""``persona run`` end to end on a small generated shop: every stage reports, the report is written, reruns add nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from persona.cli.main import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def small_shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("shop")
+    r = runner.invoke(app, ["demo", "generate", "--customers", "400", "--products", "120", "--days", "150", "--seed", "7",
+                            "--out", str(out), "--json"])
+    assert r.exit_code == 0, r.output
+    return out
+
+
+@pytest.mark.slow
+def test_run_on_own_data_completes_every_stage_and_is_idempotent(small_shop: Path, tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    r = runner.invoke(app, ["run", "--data", str(small_shop), "--workspace", str(ws), "--json"], env={"PERSONA_WORKSPACE": ""})
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    stages = out["stages"]
+    assert stages["demo"]["status"] == "skipped"  # the user's data was given
+    failed = {k: v["message"] for k, v in stages.items() if v["status"] == "failed"}
+    assert not failed, failed
+    for must in ("ingest", "quality", "recommend", "profiles", "segments", "campaigns", "experiments"):
+        assert stages[must]["status"] == "ok", (must, stages[must]["message"])
+    ing = stages["ingest"]["figures"]
+    report = Path(out["report"])
+    html = report.read_text(encoding="utf-8")
+    assert report.is_file() and "data:image/png;base64," in html and "Campaign: a strategy per segment" in html
+    sent = stages["campaigns"]["figures"]["sent"]
+    assert sent > 0 and len(list((ws / "outbox" / "persona-run-demo").glob("*.eml"))) == sent
+    again = runner.invoke(app, ["run", "--data", str(small_shop), "--workspace", str(ws), "--json"])
+    assert again.exit_code == 0, again.output
+    st2 = json.loads(again.stdout)["stages"]
+    assert st2["campaigns"]["figures"]["sent"] == sent  # never twice
+    assert json.dumps(st2["ingest"]["figures"]).count('"accepted": 0') >= 1 or st2["ingest"]["figures"] != ing
+
+
+def test_run_with_a_missing_data_folder_is_one_clear_line(tmp_path: Path) -> None:
+    r = runner.invoke(app, ["run", "--data", str(tmp_path / "nope"), "--workspace", str(tmp_path / "ws")])
+    assert r.exit_code == 2 and "is not a folder" in r.output
