@@ -1,0 +1,68 @@
+"""``persona evaluate clv FILE``: BG/NBD, Pareto/NBD, Gamma-Gamma and the hybrid on a calibration/holdout split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from persona.cli._common import JsonOpt, emit
+
+
+def _transactions(path: Path, adapter: str | None) -> Any:
+    import pandas as pd
+
+    from persona.errors import DataFileError, SchemaError
+
+    if adapter == "cdnow":
+        from persona.ingest.adapters.cdnow import read_cdnow_transactions
+
+        return read_cdnow_transactions(path)
+    if adapter is not None:
+        raise SchemaError(f"--adapter {adapter!r} has no transactions reader", hint="use --adapter cdnow or a CSV with customer_id,date,revenue")
+    try:
+        df = pd.read_csv(path, sep=None, engine="python")
+    except Exception as exc:  # noqa: BLE001 - any parse failure is a bad file
+        raise DataFileError(f"cannot read {path}: {exc}", hint="pass a CSV/TSV with customer_id, date and revenue columns") from exc
+    missing = [c for c in ("customer_id", "date") if c not in df.columns]
+    if missing:
+        raise SchemaError(f"{path} lacks column(s) {missing}; it has {list(df.columns)}", hint="name them customer_id, date (and revenue)")
+    df["date"] = pd.to_datetime(df["date"])
+    if "revenue" not in df.columns:
+        df["revenue"] = 0.0
+    return df
+
+
+def register_evaluate(app: typer.Typer) -> None:
+    """Add ``evaluate clv`` to the ``evaluate`` group."""
+
+    @app.command("clv")
+    def clv(
+        path: Annotated[Path, typer.Argument(help="Transactions file (CDNOW layout with --adapter cdnow, or CSV customer_id,date,revenue).")],
+        adapter: Annotated[str | None, typer.Option("--adapter", help="Dataset adapter: cdnow.")] = None,
+        calibration_end: Annotated[str, typer.Option("--calibration-end", help="Last day of the calibration period (YYYY-MM-DD).")] = "1997-09-30",
+        observation_end: Annotated[str | None, typer.Option("--observation-end", help="Last holdout day (default: as long as calibration).")] = None,
+        freq: Annotated[str, typer.Option("--freq", help="Time unit: W (weeks) or D (days).")] = "W",
+        no_hybrid: Annotated[bool, typer.Option("--no-hybrid", help="Skip the hybrid model (faster).")] = False,
+        seed: Annotated[int, typer.Option("--seed", help="Random seed of the hybrid model.")] = 42,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Fit CLV models on the calibration period; score repeat transactions per customer in the holdout."""
+        from persona.errors import DataFileError
+        from persona.predict.clv_evaluate import evaluate_clv
+
+        if not path.exists():
+            raise DataFileError(f"{path} does not exist", hint="pass the path of a transactions file")
+        rep = evaluate_clv(_transactions(path, adapter), calibration_end, observation_end=observation_end, freq=freq, seed=seed, hybrid=not no_hybrid)
+        if as_json:
+            emit(rep, True)
+            return
+        rows = [
+            {"model": name, "params": {k: round(v, 4) for k, v in m["params"].items() if isinstance(v, float)},
+             "log_likelihood": m.get("log_likelihood"), "holdout_rmse": m.get("holdout_rmse"), "holdout_mae": m.get("holdout_mae"),
+             "holdout_total_predicted": m.get("holdout_total_predicted"), "holdout_total_actual": m.get("holdout_total_actual"),
+             "fit_seconds": m.get("fit_seconds")}
+            for name, m in rep["models"].items()
+        ]
+        emit(rows, False, title=f"CLV models: calibration to {rep['calibration_end']}, holdout to {rep['observation_end']} ({rep['n_customers']} customers)")

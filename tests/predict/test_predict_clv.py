@@ -1,0 +1,155 @@
+"""BG/NBD, Pareto/NBD and Gamma-Gamma: the published CDNOW figures, synthetic recovery, and the estimator contract."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from shared_data import shared_data
+
+from persona.errors import InputError, NotFittedError
+from persona.predict.clv import BetaGeoModel, ParetoNBDModel
+from persona.predict.clv_gamma_gamma import GammaGammaModel
+from persona.predict.clv_summary import rfm_summary
+
+
+@pytest.fixture(scope="module")
+def cdnow() -> pd.DataFrame:
+    from persona.ingest.adapters.cdnow import read_cdnow_transactions
+
+    return read_cdnow_transactions(shared_data("cdnow", "CDNOW_sample.txt"))
+
+
+@pytest.fixture(scope="module")
+def summary(cdnow: pd.DataFrame) -> pd.DataFrame:
+    return rfm_summary(cdnow, "1997-09-30", observation_end="1998-06-30")
+
+
+def test_summary_matches_the_published_cdnow_summary(cdnow: pd.DataFrame, summary: pd.DataFrame) -> None:
+    ref = pd.read_csv(shared_data("cdnow", "cdnow_customers_summary.csv")).set_index("ID")
+    ids = cdnow.drop_duplicates("customer_id").set_index("customer_id")["sample_id"].astype(int)
+    mine = summary.set_index(ids.reindex(summary.index).to_numpy()).sort_index()
+    assert len(mine) == 2357 and (mine.index == ref.index).all()
+    assert (mine["frequency"].to_numpy() == ref["frequency"].to_numpy()).all()
+    np.testing.assert_allclose(mine["recency"], ref["recency"], atol=0.006)  # the CSV rounds weeks to 2 decimals
+    np.testing.assert_allclose(mine["T"], ref["T"], atol=0.006)
+    assert summary["frequency"].sum() == 2457 and summary["frequency_holdout"].sum() == 1882
+
+
+def test_bgnbd_reproduces_fader_hardie_lee_2005(summary: pd.DataFrame) -> None:
+    m = BetaGeoModel().fit(summary["frequency"], summary["recency"], summary["T"])
+    p = m.params_
+    assert round(p["r"], 3) == 0.243 and round(p["alpha"], 3) == 4.414
+    assert round(p["a"], 3) == 0.793 and round(p["b"], 3) == 2.426
+    assert round(m.log_likelihood_, 1) == -9582.4
+    pred = m.conditional_expected_purchases(39, summary["frequency"], summary["recency"], summary["T"])
+    assert round(float(np.sqrt(np.mean((pred - summary["frequency_holdout"]) ** 2))), 3) == 1.608
+    assert round(float(pred.sum())) == 1653
+
+
+def test_pareto_nbd_reproduces_the_published_fit(summary: pd.DataFrame) -> None:
+    m = ParetoNBDModel().fit(summary["frequency"], summary["recency"], summary["T"])
+    p = m.params_  # Fader & Hardie (2005) note: r=0.5533, alpha=10.5776, s=0.6061, beta=11.6650, LL=-9595.0
+    assert round(p["r"], 2) == 0.55 and round(p["alpha"], 1) == 10.6 and round(p["s"], 2) == 0.61 and round(p["beta"], 1) == 11.7
+    assert round(m.log_likelihood_, 1) == -9595.0
+    pred = m.conditional_expected_purchases(39, summary["frequency"], summary["recency"], summary["T"])
+    assert round(float(np.sqrt(np.mean((pred - summary["frequency_holdout"]) ** 2))), 3) == 1.603
+
+
+def test_gamma_gamma_reproduces_the_published_fit(summary: pd.DataFrame) -> None:
+    g = GammaGammaModel().fit(summary["frequency"], summary["monetary_value"])
+    assert g.n_customers_ == 946
+    assert round(g.params_["p"], 2) == 6.25 and round(g.params_["q"], 2) == 3.74 and round(g.params_["gamma"], 2) == 15.44
+
+
+def test_predictions_match_lifetimes(summary: pd.DataFrame) -> None:
+    lifetimes = pytest.importorskip("lifetimes")
+    x, r, T = summary["frequency"], summary["recency"], summary["T"]
+    m = BetaGeoModel().fit(x, r, T)
+    ref = lifetimes.BetaGeoFitter()
+    ref.params_ = pd.Series({"r": m.params_["r"], "alpha": m.params_["alpha"], "a": m.params_["a"], "b": m.params_["b"]})
+    ref.predict = ref.conditional_expected_number_of_purchases_up_to_time
+    np.testing.assert_allclose(m.conditional_expected_purchases(10, x, r, T), ref.conditional_expected_number_of_purchases_up_to_time(10, x, r, T), rtol=1e-6)
+    np.testing.assert_allclose(m.probability_alive(x, r, T), ref.conditional_probability_alive(x, r, T), rtol=1e-6)
+    np.testing.assert_allclose(m.expected_purchases(np.array([5.0, 39.0])), ref.expected_number_of_purchases_up_to_time(np.array([5.0, 39.0])), rtol=1e-6)
+
+
+def _simulate_bgnbd(n: int, r: float, alpha: float, a: float, b: float, T: float, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    lam = rng.gamma(r, 1 / alpha, n)
+    p = rng.beta(a, b, n)
+    x = np.zeros(n)
+    tx = np.zeros(n)
+    for i in range(n):
+        t = 0.0
+        while True:
+            t += rng.exponential(1 / lam[i])
+            if t > T:
+                break
+            x[i] += 1
+            tx[i] = t
+            if rng.random() < p[i]:
+                break
+    return x, tx, np.full(n, T)
+
+
+def test_bgnbd_recovers_simulated_parameters() -> None:
+    x, tx, T = _simulate_bgnbd(6000, 0.5, 2.0, 1.5, 3.0, 40.0, seed=3)
+    m = BetaGeoModel().fit(x, tx, T)
+    assert m.params_["r"] == pytest.approx(0.5, rel=0.15)
+    assert m.params_["alpha"] == pytest.approx(2.0, rel=0.25)
+    assert m.params_["a"] == pytest.approx(1.5, rel=0.35)
+    assert m.params_["b"] == pytest.approx(3.0, rel=0.4)
+    p = m.probability_alive(x, tx, T)
+    assert ((p >= 0) & (p <= 1)).all() and (p[x == 0] == 1).all()
+    # within a window, P(purchase) never exceeds P(alive) and grows with the window
+    w1 = m.probability_purchase_within(4, x, tx, T)
+    w2 = m.probability_purchase_within(12, x, tx, T)
+    assert (w1 <= w2 + 1e-12).all() and (w2 <= p + 1e-12).all()
+
+
+def test_clv_discounting_and_spend(summary: pd.DataFrame) -> None:
+    x, r, T, mv = summary["frequency"], summary["recency"], summary["T"], summary["monetary_value"]
+    bg = BetaGeoModel().fit(x, r, T)
+    gg = GammaGammaModel().fit(x, mv)
+    undiscounted = gg.customer_lifetime_value(bg, x, r, T, mv, horizon=52, period=52 / 12, discount_rate=0.0)
+    discounted = gg.customer_lifetime_value(bg, x, r, T, mv, horizon=52, period=52 / 12, discount_rate=0.01)
+    assert (discounted <= undiscounted + 1e-9).all() and (discounted > 0).all()
+    spend = gg.conditional_expected_average_spend(x, mv)
+    np.testing.assert_allclose(undiscounted, spend * bg.conditional_expected_purchases(52, x, r, T), rtol=1e-9)
+    with pytest.raises(InputError):
+        gg.customer_lifetime_value(bg, x, r, T, mv, horizon=0, period=1)
+
+
+def test_estimator_contract(tmp_path, summary: pd.DataFrame) -> None:  # noqa: ANN001
+    m = BetaGeoModel()
+    with pytest.raises(NotFittedError, match="call fit first"):
+        m.probability_alive([1], [1], [2])
+    with pytest.raises(InputError, match="recency cannot exceed T"):
+        m.fit([1, 2], [5, 1], [3, 3])
+    with pytest.raises(InputError, match="frequency 0 must have recency 0"):
+        m.fit([0], [1], [3])
+    with pytest.raises(InputError, match="penalizer"):
+        BetaGeoModel(penalizer=-1).fit([1], [1], [2])
+    m.fit(summary["frequency"], summary["recency"], summary["T"])
+    loaded = BetaGeoModel.load(m.save(tmp_path / "bg.pkl"))
+    assert loaded.params_ == m.params_
+    with pytest.raises(InputError):
+        ParetoNBDModel.load(tmp_path / "bg.pkl")
+    with pytest.raises(InputError, match="repeat purchases"):
+        GammaGammaModel().fit([0, 0], [0, 0])
+
+
+def test_summary_merges_same_day_and_validates() -> None:
+    tx = pd.DataFrame(
+        {"customer_id": ["a", "a", "a", "b", "c"], "date": pd.to_datetime(["2024-01-01", "2024-01-01", "2024-01-15", "2024-01-08", "2024-02-01"]),
+         "revenue": [10, 5, 20, 7, 3]}
+    )
+    s = rfm_summary(tx, "2024-01-29", freq="D")
+    assert list(s.index) == ["a", "b"]  # c is acquired after the calibration end
+    assert s.loc["a", "frequency"] == 1 and s.loc["a", "recency"] == 14 and s.loc["a", "T"] == 28
+    assert s.loc["a", "monetary_value"] == 20 and s.loc["b", "monetary_value"] == 0
+    with pytest.raises(InputError):
+        rfm_summary(tx, "2024-01-29", freq="M")
+    with pytest.raises(InputError):
+        rfm_summary(tx, "2023-01-01")

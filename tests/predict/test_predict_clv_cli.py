@@ -1,0 +1,102 @@
+"""CLI: ``evaluate clv`` on CDNOW, ``predict clv|forecast|next-purchase`` and ``basket rules|together`` on workspaces."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from conftest import shared_data
+from typer.testing import CliRunner
+
+from persona.cli.main import app
+
+runner = CliRunner()
+
+
+def _run(*args: str) -> tuple[int, str]:
+    res = runner.invoke(app, list(args))
+    return res.exit_code, res.output
+
+
+def test_evaluate_clv_json_reports_each_model() -> None:
+    sample = shared_data("cdnow", "CDNOW_sample.txt")
+    code, out = _run("evaluate", "clv", str(sample), "--adapter", "cdnow", "--calibration-end", "1997-09-30", "--no-hybrid", "--json")
+    assert code == 0, out
+    rep = json.loads(out)
+    bg = rep["models"]["bgnbd"]
+    assert {"r", "alpha", "a", "b"} == set(bg["params"])
+    assert round(bg["params"]["r"], 3) == 0.243 and round(bg["log_likelihood"], 1) == -9582.4
+    assert bg["holdout_total_actual"] == 1882 and round(bg["holdout_rmse"], 3) == 1.608 and round(bg["holdout_total_predicted"]) == 1653
+    assert set(rep["models"]["pareto_nbd"]["params"]) == {"r", "alpha", "s", "beta"}
+    assert set(rep["models"]["gamma_gamma"]["params"]) == {"p", "q", "gamma"}
+    for m in ("bgnbd", "pareto_nbd"):
+        assert {"log_likelihood", "holdout_rmse", "holdout_mae", "holdout_total_predicted", "holdout_total_actual"} <= set(rep["models"][m])
+    code, out = _run("evaluate", "clv", "/nonexistent.txt", "--adapter", "cdnow")
+    assert code != 0
+
+
+@pytest.fixture(scope="module")
+def cdnow_ws(tmp_path_factory: pytest.TempPathFactory) -> str:
+    sample = shared_data("cdnow", "CDNOW_sample.txt")
+    ws = str(tmp_path_factory.mktemp("clvws") / "ws")
+    assert _run("init", "--workspace", ws)[0] == 0
+    code, out = _run("ingest", "--adapter", "cdnow", str(sample), "--workspace", ws)
+    assert code == 0, out
+    return ws
+
+
+def test_predict_clv_stores_predictions(cdnow_ws: str) -> None:
+    code, out = _run("predict", "clv", "--workspace", cdnow_ws, "--no-backtest", "--json")
+    assert code == 0, out
+    rep = json.loads(out)
+    assert rep["n_customers"] == 2357 and rep["predictions"] == ["clv_12m", "p_alive", "expected_purchases_90d"]
+    assert rep["clv_total"] > 0 and 0 < rep["p_alive_mean"] < 1
+    from persona.config import load_settings
+    from persona.store import open_store
+
+    store = open_store(load_settings(cdnow_ws))
+    try:
+        n = store.read_frame("SELECT name, COUNT(*) AS n FROM predictions GROUP BY name")
+    finally:
+        store.dispose()
+    counts = dict(zip(n["name"], n["n"], strict=True))
+    assert counts["clv_12m"] == counts["p_alive"] == counts["expected_purchases_90d"] == 2357
+
+
+def test_predict_forecast_and_next_purchase(cdnow_ws: str) -> None:
+    code, out = _run("predict", "forecast", "--freq", "W", "--horizon", "8", "--workspace", cdnow_ws, "--json")
+    assert code == 0, out
+    rep = json.loads(out)
+    assert len(rep["forecast"]) == 8 and {"mape", "smape", "smape_seasonal_naive", "coverage"} <= set(rep["backtest"])
+    code, out = _run("predict", "forecast", "--freq", "Q", "--workspace", cdnow_ws)
+    assert code != 0
+    code, out = _run("predict", "next-purchase", "--window-days", "30", "--workspace", cdnow_ws, "--json")
+    assert code == 0, out
+    rep = json.loads(out)
+    assert rep["n_customers"] == 2357 and 0.5 < rep["backtest"]["auc"] <= 1
+
+
+def test_basket_cli_on_a_small_shop(tmp_path) -> None:  # noqa: ANN001
+    ws = str(tmp_path / "ws")
+    assert _run("init", "--workspace", ws)[0] == 0
+    rows = []
+    for i in range(60):
+        items = ["tea", "cup"] if i % 3 else ["tea", "sugar", "cup"]
+        if i % 5 == 0:
+            items = ["bread"]
+        for j, p in enumerate(items):
+            rows.append({"event_id": f"e{i}-{j}", "customer_id": f"c{i % 20}", "product_id": p, "event_type": "purchase",
+                         "timestamp": f"2024-01-{1 + i // 20:02d}T10:00:00Z", "session_id": f"s{i}", "revenue": 3.0})
+    f = tmp_path / "events.csv"
+    pd.DataFrame(rows).to_csv(f, index=False)
+    code, out = _run("ingest", "events", str(f), "--workspace", ws)
+    assert code == 0, out
+    code, out = _run("basket", "rules", "--min-support", "0.1", "--min-confidence", "0.5", "--top", "3", "--workspace", ws, "--json")
+    assert code == 0, out
+    rep = json.loads(out)
+    assert rep["orders"] == 60 and rep["rules"] > 0 and len(rep["top"]) <= 3
+    assert {"antecedents", "consequents", "support", "confidence", "lift", "leverage", "conviction"} <= set(rep["top"][0])
+    code, out = _run("basket", "together", "tea", "--workspace", ws, "--json")
+    assert code == 0, out
+    assert {r["product_id"] for r in json.loads(out)} >= {"cup", "sugar"}
