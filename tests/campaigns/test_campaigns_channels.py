@@ -216,3 +216,17 @@ def test_budget_keeps_the_most_profitable_customers(shop) -> None:  # noqa: ANN0
     st = store.read_frame("SELECT reason, COUNT(*) AS n FROM messages WHERE status = 'suppressed' GROUP BY reason")
     reasons = dict(zip(st["reason"], st["n"], strict=True))
     assert reasons == {"nothing in the cart": 30, "budget": 5}
+
+
+def test_cross_sell_uses_the_registered_basket_rules(shop) -> None:  # noqa: ANN001
+    from persona.basket.model import BasketRules
+    from persona.registry import register
+
+    store, settings = shop
+    seed_shop(store, settings, 6)
+    baskets = [["p1", "p2"], ["p1", "p2"], ["p1", "p2", "p3"], ["p4", "p5"], ["p1", "p2"]]
+    register(store, "basket_rules", "basket", BasketRules(min_support=0.2, min_confidence=0.1).fit(baskets), activate=True)
+    plan_campaign(store, settings, parse_spec("name: x\ngroups:\n  - {name: all, strategy: cross_sell, items: 2}\nchannels: [outbox]\n"))
+    pay = store.read_frame("SELECT payload FROM messages WHERE customer_id = 'c00001'")["payload"].iloc[0]
+    items = (pay if isinstance(pay, dict) else json.loads(pay))["items"]
+    assert items[0]["product_id"] == "p2" and items[0]["reason"] == "often bought with Product 1"

@@ -28,14 +28,14 @@ def _load_recommender(store: Any) -> Any | None:
 
 
 def _load_related(store: Any) -> Any | None:
+    """``(product_id, k) -> [product ids]`` from the registered basket rules, or None when none were mined."""
+    from persona.registry import load as load_model
+
     try:
-        from persona.basket import load_related  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    try:
-        return load_related(store)
+        rules = load_model(store, "basket_rules")
     except Exception:  # noqa: BLE001 - no rules mined yet
         return None
+    return lambda pid, k: [str(p) for p in rules.frequently_bought_together(pid, k)["product_id"]]
 
 
 def build_context(store: Any, spec: CampaignSpec, code_for: Any, *, now: datetime | None = None, recommender: Any = None) -> StrategyContext:

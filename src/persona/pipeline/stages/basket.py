@@ -43,6 +43,10 @@ def run(ctx: RunContext) -> StageResult:
               + (table_html(rows, list(rows[0])) if rows else "<p>No rules at the lowest support tried.</p>")),
     )
     ctx.artifacts["basket_rules"] = model
+    from persona.registry import register
+
+    register(ctx.store, "basket_rules", "basket", model, params={"min_support": model.min_support, "min_confidence": 0.05},
+             metrics={"itemsets": len(fi), "rules": n_rules}, activate=True)
     return StageResult(
         figures={"orders": fi.n_transactions, "multi_item_orders": multi, "min_support": model.min_support, "itemsets": len(fi), "rules": n_rules,
                  "top_lift": float(rows[0]["lift"]) if rows else None},
