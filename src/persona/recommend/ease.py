@@ -1,0 +1,105 @@
+"""EASE: the closed-form linear item-item autoencoder (Steck, "Embarrassingly Shallow Autoencoders", WWW 2019)."""
+
+from __future__ import annotations
+
+import logging
+from typing import ClassVar
+
+import numpy as np
+import scipy.linalg
+import scipy.linalg.lapack
+from threadpoolctl import threadpool_limits
+
+from persona.data import Interactions
+from persona.errors import InputError
+from persona.recommend.base import Recommender
+
+log = logging.getLogger(__name__)
+
+
+def _spd_inverse(g: np.ndarray) -> np.ndarray:
+    """Inverse of a symmetric positive-definite matrix by Cholesky (LAPACK potrf + potri, ~3× faster than inv)."""
+    c, info = scipy.linalg.lapack.dpotrf(g, lower=False, overwrite_a=False)
+    if info != 0:
+        return scipy.linalg.inv(g)
+    p, info = scipy.linalg.lapack.dpotri(c, lower=False, overwrite_c=True)
+    if info != 0:
+        return scipy.linalg.inv(g)
+    upper = np.triu(p)
+    return upper + np.triu(p, 1).T
+
+
+class EASERecommender(Recommender):
+    """B = I - P · diag(1 / diag(P)), with P = (XᵀX + λI)⁻¹; scores = X · B.
+
+    Args:
+        lambda_: L2 regularisation λ (500 suits MovieLens-sized data; larger for denser data).
+        binary: train and score on 0/1 interactions (True) or on the event weights.
+        max_items: refuse catalogues larger than this (dense n_items² inversion: 20,000 items ≈ 3.2 GB).
+        num_threads: BLAS threads for the inversion (0 = library default). One thread is the default because
+            an oversubscribed OpenBLAS is up to 10× slower on a busy machine (measured: 0.9 s vs 8 s, 1,682 items).
+    """
+
+    name: ClassVar[str] = "ease"
+    similar_reason: ClassVar[str] = "customers who liked {item} also liked this"
+
+    def __init__(
+        self, lambda_: float = 500.0, binary: bool = True, max_items: int = 20_000, num_threads: int = 1
+    ):
+        self.lambda_ = lambda_
+        self.binary = binary
+        self.max_items = max_items
+        self.num_threads = num_threads
+
+    def _validate_params(self) -> None:
+        if not isinstance(self.lambda_, int | float) or self.lambda_ <= 0:
+            raise InputError(f"EASE lambda_ must be a positive number, got {self.lambda_!r}")
+        if not isinstance(self.max_items, int) or self.max_items < 1:
+            raise InputError(f"EASE max_items must be a positive integer, got {self.max_items!r}")
+
+    def _input(self, data: Interactions):
+        x = data.matrix.astype(np.float64)
+        if self.binary:
+            x = x.copy()
+            x.data[:] = 1.0
+        return x
+
+    def _fit(self, data: Interactions) -> None:
+        n = data.n_items
+        if n > self.max_items:
+            gb = n * n * 8 * 2 / 1e9
+            raise InputError(
+                f"EASE needs a dense {n:,} × {n:,} inversion (about {gb:.1f} GB); the limit is max_items={self.max_items:,}",
+                hint="use 'itemknn' or 'als' for large catalogues, or raise max_items if you have the memory",
+            )
+        if n > 10_000:
+            log.warning(
+                "EASE on %d items: dense inversion needs about %.1f GB and minutes", n, n * n * 16 / 1e9
+            )
+        x = self._input(data)
+        g = (x.T @ x).toarray()
+        g[np.diag_indices(n)] += float(self.lambda_)
+        with threadpool_limits(self.num_threads or None, "blas"):
+            p = _spd_inverse(g)
+        b = p / (-np.diag(p))
+        b[np.diag_indices(n)] = 0.0
+        self.B_ = b.astype(np.float32)
+        self._x_ = self._input(data).astype(np.float32).tocsr()
+
+    def score(self, user_idx: np.ndarray) -> np.ndarray:
+        self._check_fitted()
+        return np.asarray(self._x_[np.asarray(user_idx, dtype=np.int64)] @ self.B_, dtype=np.float32)
+
+    def _item_similarity(self, item_idx: np.ndarray) -> np.ndarray:
+        return self.B_[np.asarray(item_idx, dtype=np.int64)]
+
+    def _explain_rows(self, item_idx: np.ndarray) -> np.ndarray:
+        # score(u, i) = Σ_j x(u, j) · B[j, i]: the history item j that explains i is the argmax of column i
+        return self.B_[:, np.asarray(item_idx, dtype=np.int64)].T
+
+    def _pair_explain(self, rec_items: np.ndarray, hist_items: np.ndarray) -> np.ndarray:
+        return self.B_[np.ix_(hist_items, rec_items)].T
+
+    def _pair_similarity(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        # B[j, i]: how much having j predicts i; symmetrised for explanations and diversity
+        return 0.5 * (self.B_[np.ix_(b, a)].T + self.B_[np.ix_(a, b)])

@@ -1,0 +1,58 @@
+"""The registry of recommenders: name → ``"module:Class"``, imported on first use (optional extras stay optional)."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from typing import Any
+
+from persona.errors import InputError
+
+#: Every recommender Persona ships, by the name ``make_recommender`` takes.
+RECOMMENDERS: dict[str, str] = {
+    "popular": "persona.recommend.popular:PopularRecommender",
+    "itemknn": "persona.recommend.knn:ItemKNNRecommender",
+    "userknn": "persona.recommend.knn:UserKNNRecommender",
+    "als": "persona.recommend.factors:ALSRecommender",
+    "bpr": "persona.recommend.factors:BPRRecommender",
+    "ease": "persona.recommend.ease:EASERecommender",
+    "rp3beta": "persona.recommend.rp3beta:RP3betaRecommender",
+    "content": "persona.recommend.content:ContentRecommender",
+    "sequential": "persona.recommend.sequential:SequentialRecommender",
+}
+if importlib.util.find_spec("persona.recommend.hybrid") is not None:
+    RECOMMENDERS["hybrid"] = "persona.recommend.hybrid:HybridRecommender"
+
+
+def recommender_class(name: str) -> type:
+    """The class registered under ``name``.
+
+    Raises:
+        InputError: unknown name.
+    """
+    if name not in RECOMMENDERS:
+        raise InputError(f"unknown recommender {name!r}", hint=f"choose one of {sorted(RECOMMENDERS)}")
+    module, attr = RECOMMENDERS[name].split(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def make_recommender(name: str, **params: Any) -> Any:
+    """Build an unfitted recommender by registry name.
+
+    Args:
+        name: a key of :data:`RECOMMENDERS` (popular, itemknn, userknn, als, bpr, ease, content, sequential, hybrid).
+        params: constructor parameters of that class.
+
+    Returns:
+        The recommender (call ``fit`` next).
+
+    Raises:
+        InputError: unknown name or parameter.
+    """
+    cls = recommender_class(name)
+    try:
+        return cls(**params)
+    except TypeError as exc:
+        raise InputError(
+            f"bad parameters for recommender {name!r}: {exc}", hint=f"allowed: {cls._param_names()}"
+        ) from exc

@@ -1,0 +1,257 @@
+"""A small SASRec-style next-item model (Kang & McAuley 2018): causal self-attention over a user's recent items.
+
+PyTorch (CPU) is imported lazily, so the rest of Persona works without the ``deep`` extra.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, ClassVar
+
+import numpy as np
+from rich.progress import Progress
+
+from persona.data import Interactions
+from persona.errors import ConfigError, InputError
+from persona.recommend.base import Recommender
+
+log = logging.getLogger(__name__)
+MAX_LOGIT_CELLS = 16_000_000  # batch × positions × items per training step
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise ConfigError(
+            "the sequential recommender needs PyTorch", hint="pip install 'persona[deep]'"
+        ) from exc
+    return torch
+
+
+def user_sequences(data: Interactions) -> list[np.ndarray]:
+    """Each user's items in time order (log order breaks ties), as item indices."""
+    logdf = data.log
+    order = np.lexsort(
+        (np.arange(len(logdf)), logdf["time"].fillna(0).to_numpy(), logdf["user_idx"].to_numpy())
+    )
+    users = logdf["user_idx"].to_numpy()[order]
+    items = logdf["item_idx"].to_numpy()[order].astype(np.int64)
+    bounds = np.searchsorted(users, np.arange(data.n_users + 1))
+    return [items[bounds[u] : bounds[u + 1]] for u in range(data.n_users)]
+
+
+def _build_module(n_items: int, max_len: int, dim: int, n_blocks: int, n_heads: int, dropout: float):
+    torch = _torch()
+    nn = torch.nn
+
+    class SASRec(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.item_emb = nn.Embedding(n_items + 1, dim, padding_idx=0)
+            self.pos_emb = nn.Embedding(max_len, dim)
+            self.drop = nn.Dropout(dropout)
+            layer = nn.TransformerEncoderLayer(
+                dim, n_heads, dim_feedforward=dim * 2, dropout=dropout, batch_first=True, norm_first=True
+            )
+            self.encoder = nn.TransformerEncoder(layer, n_blocks, enable_nested_tensor=False)
+            self.norm = nn.LayerNorm(dim)
+            nn.init.normal_(self.item_emb.weight, std=dim**-0.5)
+            nn.init.normal_(self.pos_emb.weight, std=dim**-0.5)
+            with torch.no_grad():
+                self.item_emb.weight[0].zero_()
+            causal = torch.triu(torch.ones(max_len, max_len, dtype=torch.bool), 1)
+            # additive float masks (not -inf): a fully padded query row stays finite instead of NaN
+            self.register_buffer("causal", torch.zeros(max_len, max_len).masked_fill(causal, -1e9))
+
+        def forward(self, seq):  # seq: (batch, max_len) item tokens, 0 = padding, left-padded
+            pos = torch.arange(seq.shape[1], device=seq.device)
+            h = self.item_emb(seq) * (dim**0.5) + self.pos_emb(pos)[None]
+            h = self.drop(h)
+            pad = torch.zeros(seq.shape, dtype=h.dtype).masked_fill(seq == 0, -1e9)
+            n = seq.shape[1]
+            h = self.encoder(h, mask=self.causal[:n, :n], src_key_padding_mask=pad)
+            return self.norm(h)
+
+        def logits(self, h):
+            return h @ self.item_emb.weight[1:].T
+
+    return SASRec()
+
+
+class SequentialRecommender(Recommender):
+    """Self-attentive next-item recommender (SASRec-style), trained with full softmax on CPU.
+
+    Args:
+        max_len: most recent items per user the model looks at.
+        dim: embedding size.
+        n_blocks, n_heads: transformer depth and heads.
+        dropout: dropout rate.
+        epochs: passes over all training windows.
+        batch_size: windows per step (reduced automatically for large catalogues).
+        learning_rate: Adam step size.
+        num_threads: CPU threads for torch during fit (0 = torch's default; 1 is fastest for this small model
+            on a busy machine, where extra threads only contend).
+        seed: random seed (initial weights, shuffling, dropout).
+        progress: show a Rich progress bar over epochs.
+    """
+
+    name: ClassVar[str] = "sequential"
+    default_reason: ClassVar[str] = "often comes next after what you viewed"
+
+    def __init__(
+        self,
+        max_len: int = 50,
+        dim: int = 64,
+        n_blocks: int = 2,
+        n_heads: int = 2,
+        dropout: float = 0.2,
+        epochs: int = 20,
+        batch_size: int = 128,
+        learning_rate: float = 1e-3,
+        num_threads: int = 1,
+        seed: int = 42,
+        progress: bool = False,
+    ):
+        self.max_len = max_len
+        self.dim = dim
+        self.n_blocks = n_blocks
+        self.n_heads = n_heads
+        self.dropout = dropout
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.num_threads = num_threads
+        self.progress = progress
+        self.seed = seed
+
+    def _validate_params(self) -> None:
+        for p in ("max_len", "dim", "n_blocks", "n_heads", "epochs", "batch_size"):
+            v = getattr(self, p)
+            if not isinstance(v, int) or v < 1:
+                raise InputError(f"sequential {p} must be a positive integer, got {v!r}")
+        if self.dim % self.n_heads:
+            raise InputError(f"dim ({self.dim}) must be divisible by n_heads ({self.n_heads})")
+        if not 0 <= self.dropout < 1:
+            raise InputError(f"dropout must be in [0, 1), got {self.dropout!r}")
+
+    def _windows(self, seqs: list[np.ndarray]) -> np.ndarray:
+        """Training windows of max_len + 1 tokens (item index + 1, left-padded with 0), cut from the end."""
+        rows = []
+        w = self.max_len + 1
+        for s in seqs:
+            tok = s + 1
+            end = len(tok)
+            while end >= 2:
+                start = max(0, end - w)
+                chunk = tok[start:end]
+                row = np.zeros(w, dtype=np.int64)
+                row[w - len(chunk) :] = chunk
+                rows.append(row)
+                end = start + 1 if start > 0 else 0
+        return np.stack(rows) if rows else np.zeros((0, w), dtype=np.int64)
+
+    def _fit(self, data: Interactions) -> None:
+        torch = _torch()
+        prev_threads = torch.get_num_threads()
+        if self.num_threads:
+            torch.set_num_threads(self.num_threads)
+        try:
+            self._train(torch, data)
+        finally:
+            torch.set_num_threads(prev_threads)
+
+    def _train(self, torch: Any, data: Interactions) -> None:
+        torch.manual_seed(self.seed)
+        gen = np.random.default_rng(self.seed)
+        seqs = user_sequences(data)
+        windows = self._windows(seqs)
+        module = _build_module(
+            data.n_items, self.max_len, self.dim, self.n_blocks, self.n_heads, self.dropout
+        )
+        opt = torch.optim.Adam(module.parameters(), lr=self.learning_rate)
+        batch = max(8, min(self.batch_size, MAX_LOGIT_CELLS // max(1, self.max_len * data.n_items)))
+        module.train()
+        t0 = time.perf_counter()
+        self.loss_history_: list[float] = []
+        with Progress(disable=not self.progress, transient=True) as bar:
+            task = bar.add_task("sequential: training", total=self.epochs if len(windows) else 0)
+            for epoch in range(self.epochs if len(windows) else 0):
+                perm = gen.permutation(len(windows))
+                total, count = 0.0, 0
+                for s in range(0, len(perm), batch):
+                    w = torch.from_numpy(windows[perm[s : s + batch]])
+                    inp, tgt = w[:, :-1], w[:, 1:]
+                    h = module(inp)
+                    valid = tgt > 0
+                    logits = module.logits(h[valid])
+                    loss = torch.nn.functional.cross_entropy(logits, tgt[valid] - 1)
+                    opt.zero_grad()
+                    loss.backward()
+                    opt.step()
+                    total += float(loss.detach()) * int(valid.sum())
+                    count += int(valid.sum())
+                self.loss_history_.append(total / max(count, 1))
+                log.info(
+                    "sequential epoch=%d loss=%.4f seconds=%.1f",
+                    epoch + 1,
+                    self.loss_history_[-1],
+                    time.perf_counter() - t0,
+                )
+                bar.advance(task)
+        module.eval()
+        self.state_ = {k: v.detach().cpu().numpy().copy() for k, v in module.state_dict().items()}
+        self._module_cache = module
+        last = np.zeros((data.n_users, self.max_len), dtype=np.int64)
+        for u, s in enumerate(seqs):
+            tail = s[-self.max_len :] + 1
+            if len(tail):
+                last[u, self.max_len - len(tail) :] = tail
+        self.last_items_ = last
+
+    def _module(self):
+        mod = self.__dict__.get("_module_cache")
+        if mod is None:
+            torch = _torch()
+            mod = _build_module(
+                self.data_.n_items, self.max_len, self.dim, self.n_blocks, self.n_heads, self.dropout
+            )
+            mod.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in self.state_.items()})
+            mod.eval()
+            self.__dict__["_module_cache"] = mod
+        return mod
+
+    def score(self, user_idx: np.ndarray) -> np.ndarray:
+        self._check_fitted()
+        torch = _torch()
+        mod = self._module()
+        seq = torch.from_numpy(self.last_items_[np.asarray(user_idx, dtype=np.int64)])
+        out = np.empty((len(seq), self.data_.n_items), dtype=np.float32)
+        prev_threads = torch.get_num_threads()
+        if self.num_threads:
+            torch.set_num_threads(self.num_threads)
+        try:
+            with torch.no_grad():
+                for s in range(0, len(seq), 512):
+                    h = mod(seq[s : s + 512])[:, -1]
+                    out[s : s + 512] = mod.logits(h).numpy()
+        finally:
+            torch.set_num_threads(prev_threads)
+        return out
+
+    def _item_embeddings(self) -> np.ndarray:
+        emb = np.asarray(self.state_["item_emb.weight"][1:], dtype=np.float32)
+        n = np.linalg.norm(emb, axis=1, keepdims=True)
+        n[n == 0] = 1.0
+        return emb / n
+
+    def _item_similarity(self, item_idx: np.ndarray) -> np.ndarray:
+        e = self._item_embeddings()
+        return e[np.asarray(item_idx, dtype=np.int64)] @ e.T
+
+    def _pair_similarity(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        e = self._item_embeddings()
+        return e[np.asarray(a, dtype=np.int64)] @ e[np.asarray(b, dtype=np.int64)].T
+
+    _pair_explain = _pair_similarity
