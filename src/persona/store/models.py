@@ -65,6 +65,7 @@ class Customer(Base):
     attributes: Mapped[dict[str, Any] | None] = mapped_column(Json)
     is_stub: Mapped[bool] = mapped_column(Boolean, default=False)  # created from an event, no CRM row yet
     erased_at: Mapped[datetime | None] = mapped_column(TS)
+    row_hash: Mapped[str | None] = mapped_column(String(64))  # hash of the ingested source row: re-ingest skips unchanged rows
 
 
 class Product(Base):
@@ -80,6 +81,7 @@ class Product(Base):
     created_at: Mapped[datetime | None] = mapped_column(TS)
     attributes: Mapped[dict[str, Any] | None] = mapped_column(Json)
     is_stub: Mapped[bool] = mapped_column(Boolean, default=False)
+    row_hash: Mapped[str | None] = mapped_column(String(64))  # hash of the ingested source row
 
 
 class Event(Base):
@@ -110,6 +112,7 @@ class Review(Base):
     lang: Mapped[str | None] = mapped_column(String(16))
     ts: Mapped[datetime | None] = mapped_column(TS)
     sentiment: Mapped[float | None] = mapped_column(Float)  # filled by the text stage
+    row_hash: Mapped[str | None] = mapped_column(String(64))  # hash of the ingested source row
 
 
 class Consent(Base):
@@ -144,6 +147,8 @@ class IngestRun(Base):
     duplicates: Mapped[int] = mapped_column(BigInteger, default=0)
     rejected: Mapped[int] = mapped_column(BigInteger, default=0)
     quarantine: Mapped[str | None] = mapped_column(Text)
+    fingerprint: Mapped[str | None] = mapped_column(String(64), index=True)  # file identity: a rerun resumes
+    position: Mapped[int | None] = mapped_column(BigInteger)  # last source line (or row) committed
 
 
 # --- derived entities ---------------------------------------------------------------------------

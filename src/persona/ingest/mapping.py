@@ -1,0 +1,93 @@
+"""Column mapping (``--map their=our``) and the header check that names missing columns."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+
+from persona.errors import InputError, SchemaError
+from persona.ingest.schema import EntitySpec
+
+# Common spellings of canonical columns, tried when a file's header does not use the canonical names.
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "customer_id": ("user_id", "userid", "customerid", "client_id", "visitor_id", "member_id", "uid", "user"),
+    "product_id": ("item_id", "itemid", "productid", "sku", "stockcode", "article_id", "iid", "item"),
+    "timestamp": ("ts", "time", "event_time", "datetime", "date", "created", "occurred_at"),
+    "event_type": ("type", "action", "behavior", "behaviour", "event"),
+    "rating": ("score", "stars"),
+    "text": ("review", "review_text", "body", "content", "comment"),
+    "review_id": ("id",),
+    "title": ("name", "product_name"),
+}
+
+
+def parse_map(items: Iterable[str] | None) -> dict[str, str]:
+    """Parse ``their=our`` pairs.
+
+    Raises:
+        InputError: a pair without ``=``, with an empty side, or a column mapped twice.
+    """
+    out: dict[str, str] = {}
+    for item in items or ():
+        if "=" not in item:
+            raise InputError(f"malformed --map {item!r}: expected THEIR_COLUMN=OUR_COLUMN", hint="e.g. --map user_id=customer_id")
+        their, our = (s.strip() for s in item.split("=", 1))
+        if not their or not our:
+            raise InputError(f"malformed --map {item!r}: both sides must be non-empty", hint="e.g. --map user_id=customer_id")
+        if their in out:
+            raise InputError(f"--map maps {their!r} twice ({out[their]!r} and {our!r})", hint="give each source column once")
+        out[their] = our
+    return out
+
+
+def resolve_columns(spec: EntitySpec, header: Sequence[str], mapping: dict[str, str]) -> dict[str, str]:
+    """Work out which source column feeds which canonical column.
+
+    Args:
+        spec: the entity.
+        header: the file's column names.
+        mapping: ``--map`` pairs (their -> our).
+
+    Returns:
+        ``{source column: target column}`` for every source column; targets that are not canonical
+        are extras (kept in the entity's attributes/context column).
+
+    Raises:
+        SchemaError: a mapped column is not in the file, a target is mapped twice, or a required
+            column is missing (the message lists missing and found columns and suggests ``--map``).
+    """
+    header = [str(h) for h in header]
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        raise SchemaError(f"the header repeats column(s) {dupes}", hint="rename the repeated columns so each is unique")
+    absent = [their for their in mapping if their not in header]
+    if absent:
+        raise SchemaError(f"--map names column(s) {absent} that the file does not have; found: {header}",
+                          hint="check the spelling (names are case-sensitive)")
+    out: dict[str, str] = {}
+    for h in header:
+        target = mapping.get(h, h)
+        lowered = target.strip().lower()
+        if h not in mapping and lowered in spec.columns:  # tolerate case/whitespace in canonical headers
+            target = lowered
+        out[h] = target
+    targets = [t for t in out.values() if t in spec.columns]
+    twice = sorted({t for t in targets if targets.count(t) > 1})
+    if twice:
+        raise SchemaError(f"more than one column maps to {twice}", hint="map only one source column onto each canonical column")
+    missing = [c for c in spec.required if c not in out.values()]
+    if missing:
+        suggestions = []
+        free = [h for h in header if out[h] not in spec.columns]
+        for m in missing:
+            cands = [h for h in free if h.strip().lower() in SYNONYMS.get(m, ())]
+            cands += difflib.get_close_matches(m, free, n=1, cutoff=0.6)
+            if cands:
+                suggestions.append(f"--map {cands[0]}={m}")
+        hint = f"try {' '.join(suggestions)}" if suggestions else "rename the columns or use --map THEIR_COLUMN=OUR_COLUMN"
+        raise SchemaError(
+            f"{spec.name} file is missing required column(s) {missing}; found columns: {header}; "
+            f"canonical columns are {list(spec.columns)}",
+            hint=hint,
+        )
+    return out

@@ -1,0 +1,315 @@
+"""Ingest one file (or one adapter's stream) of one entity into the store, chunk by chunk.
+
+Each chunk is one transaction holding its rows, any stub customers/products, and the progress
+of the ``ingest_runs`` row, so a crash or Ctrl-C leaves whole chunks only. Running the same
+file again resumes after the last committed line of an unfinished run; everything is
+idempotent anyway (duplicates are skipped), so nothing is counted or written twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import logging
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import insert, select, update
+
+from persona.errors import DataFileError
+from persona.ingest.coerce import ChunkCoercer
+from persona.ingest.mapping import parse_map, resolve_columns
+from persona.ingest.prefetch import prefetch
+from persona.ingest.quarantine import Quarantine
+from persona.ingest.readers import RawChunk, detect_format, open_reader, source_size
+from persona.ingest.schema import EntitySpec, get_spec
+from persona.ingest.writer import EntityWriter
+from persona.privacy.crypto import PIICipher
+from persona.store.models import IngestRun
+
+log = logging.getLogger(__name__)
+
+DEFER_INDEX_ROWS = 50_000  # loads at least this big rebuild secondary indexes once at the end
+
+
+@dataclass
+class IngestReport:
+    """Counts of one ingestion; ``read == accepted + duplicates + rejected`` always holds."""
+
+    entity: str
+    source: str
+    read: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    quarantine: str | None = None
+    stubs: dict[str, int] = field(default_factory=dict)
+    ignored_columns: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    run_id: int | None = None
+    resumed: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain dict for ``--json`` (the four counts and the quarantine path first)."""
+        d = asdict(self)
+        d["rows_per_s"] = round(self.read / self.seconds) if self.seconds > 0 else None
+        return d
+
+    def add(self, read: int, accepted: int, duplicates: int, rejected: int) -> None:
+        self.read += read
+        self.accepted += accepted
+        self.duplicates += duplicates
+        self.rejected += rejected
+
+
+def _fingerprint(entity: str, path: Path, fmt: str, mapping: Mapping[str, str]) -> str:
+    st = path.stat()
+    key = f"{entity}|{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{fmt}|{sorted(mapping.items())}"
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def ingest_file(
+    store: Any,
+    entity: str,
+    path: Path | str,
+    *,
+    mapping: Mapping[str, str] | Sequence[str] | None = None,
+    fmt: str | None = None,
+    cipher: PIICipher | None = None,
+    progress: bool | None = None,
+    chunk_size: int | None = None,
+) -> IngestReport:
+    """Ingest one CSV / JSON-lines / Parquet file of ``entity`` into ``store``.
+
+    Args:
+        store: the workspace :class:`~persona.store.Store`.
+        entity: ``customers``, ``products``, ``events``, ``reviews`` or ``consents``.
+        path: the file.
+        mapping: ``{their_column: our_column}`` or ``["their=our", …]`` (``--map``).
+        fmt: ``csv``, ``jsonl`` or ``parquet``; default from the suffix / content.
+        cipher: PII cipher; default the workspace's.
+        progress: show a progress bar; default ``settings.progress``.
+        chunk_size: rows per transaction; default ``settings.chunk_size``.
+
+    Returns:
+        The counts, the quarantine file (None when nothing was rejected) and stubs created.
+
+    Raises:
+        InputError: unknown entity or malformed mapping.
+        DataFileError: missing, empty, binary or unreadable file.
+        SchemaError: required columns missing (the message lists found columns and suggests --map).
+    """
+    spec = get_spec(entity)
+    mp = dict(mapping) if isinstance(mapping, Mapping) else parse_map(mapping)
+    path = Path(path).expanduser()
+    fmt = detect_format(path, fmt)
+    size = chunk_size or store.settings.chunk_size
+    chunks = open_reader(path, fmt, size)
+    return _run(store, spec, chunks, source=str(path), mapping=mp, cipher=cipher, progress=progress,
+                fingerprint=_fingerprint(entity, path, fmt, mp), total=source_size(path, fmt))
+
+
+def frames_to_chunks(frames: Iterable[pd.DataFrame]) -> Iterator[RawChunk]:
+    """Wrap DataFrames (e.g. from a dataset adapter) as raw chunks numbered by row from 1."""
+    row = 0
+    for frame in frames:
+        n = len(frame)
+        frame = frame.reset_index(drop=True)
+
+        def raw_of(i: int, _f: pd.DataFrame = frame) -> str:
+            return json.dumps({k: (None if _missing(v) else v) for k, v in _f.iloc[i].items()}, default=str, ensure_ascii=False)
+
+        yield RawChunk(frame=frame, lines=np.arange(row + 1, row + n + 1, dtype=np.int64), raw=raw_of, position=row + n)
+        row += n
+
+
+def _missing(v: Any) -> bool:
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def ingest_frames(
+    store: Any,
+    entity: str,
+    frames: Iterable[pd.DataFrame],
+    *,
+    source: str,
+    mapping: Mapping[str, str] | None = None,
+    cipher: PIICipher | None = None,
+    progress: bool | None = None,
+) -> IngestReport:
+    """Ingest DataFrames with canonical (or ``mapping``-renamed) columns, e.g. an adapter's stream.
+
+    Same validation, de-duplication, stubs and quarantine as files; "line" numbers are row numbers.
+    """
+    return _run(store, get_spec(entity), frames_to_chunks(frames), source=source, mapping=dict(mapping or {}),
+                cipher=cipher, progress=progress, fingerprint=None, total=0)
+
+
+def _progress_bar(enabled: bool, total: int, label: str) -> Any:
+    if not enabled or total <= 0:
+        return None
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    cols = [TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), TimeRemainingColumn()]
+    if not label.endswith("rows"):
+        cols.insert(2, DownloadColumn())
+    return Progress(*cols, console=Console(stderr=True), transient=True)
+
+
+def _run(
+    store: Any,
+    spec: EntitySpec,
+    chunks: Iterator[RawChunk],
+    *,
+    source: str,
+    mapping: dict[str, str],
+    cipher: PIICipher | None,
+    progress: bool | None,
+    fingerprint: str | None,
+    total: int,
+) -> IngestReport:
+    t0 = time.perf_counter()
+    settings = store.settings
+    cipher = cipher or PIICipher.from_settings(settings)
+    report = IngestReport(entity=spec.name, source=source)
+    chunks = iter(chunks)
+    first = next(chunks, None)
+    if first is None:
+        report.seconds = round(time.perf_counter() - t0, 3)
+        return report  # a header and no rows: nothing to do
+    columns = resolve_columns(spec, list(first.frame.columns), mapping)
+    if not spec.extras:
+        report.ignored_columns = [c for c, t in columns.items() if t not in spec.columns]
+    coercer = ChunkCoercer(spec, columns)
+    store.ensure_indexes(spec.table)  # repairs indexes a killed bulk load left dropped
+
+    started = datetime.now(UTC)
+    run_id, position = _start_run(store, spec, source, fingerprint, started, report)
+    quarantine_path = Path(report.quarantine) if report.quarantine else settings.quarantine_dir / (
+        f"{spec.name}-{started:%Y%m%dT%H%M%S}-run{run_id}.csv")
+    quarantine = Quarantine(quarantine_path)
+    writer = EntityWriter(spec, cipher, started)
+    report.run_id = run_id
+
+    est_rows = len(first.frame) * (total / first.position) if first.position else len(first.frame)
+    defer = spec.name == "events" and est_rows >= DEFER_INDEX_ROWS and est_rows * 2 >= store.estimated_rows("events")
+    show = settings.progress if progress is None else progress
+    bar = _progress_bar(show and total > (1 << 20), total, source)
+    status = "failed"
+    try:
+        with ExitStack() as stack:
+            if defer:
+                stack.enter_context(store.deferred_indexes("events"))
+            task = None
+            if bar is not None:
+                stack.enter_context(bar)
+                task = bar.add_task(f"{spec.name} {Path(source).name}", total=total)
+            prepared = prefetch(itertools.chain([first], chunks), lambda c: _prepare_chunk(coercer, writer, store.dialect, c, position))
+            stack.callback(prepared.close)
+            for prep in prepared:
+                if prep is not None:
+                    _commit_chunk(store, writer, quarantine, prep, report, run_id)
+                    if bar is not None:
+                        bar.update(task, completed=prep.position)
+        status = "done"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        report.seconds = round(time.perf_counter() - t0, 3)
+        report.quarantine = str(quarantine.path) if quarantine.written else None
+        try:
+            with store.session() as s:
+                s.execute(update(IngestRun).where(IngestRun.id == run_id).values(
+                    status=status, finished_at=datetime.now(UTC), quarantine=report.quarantine))
+        except Exception as exc:  # noqa: BLE001 - never hide the error that stopped the run
+            log.warning("ingest run=%s could not record status=%s: %s", run_id, status, type(exc).__name__)
+        log.info("ingest entity=%s run=%s status=%s read=%d accepted=%d duplicates=%d rejected=%d seconds=%.2f",
+                 spec.name, run_id, status, report.read, report.accepted, report.duplicates, report.rejected, report.seconds)
+    return report
+
+
+def _start_run(store: Any, spec: EntitySpec, source: str, fingerprint: str | None, started: datetime,
+               report: IngestReport) -> tuple[int, int]:
+    """Resume the unfinished run of the same file, or start a new one; returns (run id, last committed line)."""
+    with store.session() as s:
+        if fingerprint:
+            prev = s.execute(
+                select(IngestRun).where(IngestRun.fingerprint == fingerprint, IngestRun.status.in_(("running", "failed", "interrupted")))
+                .order_by(IngestRun.id.desc()).limit(1)
+            ).scalar_one_or_none()
+            if prev is not None:
+                report.add(prev.read, prev.accepted, prev.duplicates, prev.rejected)
+                report.quarantine = prev.quarantine
+                report.resumed = True
+                prev.status = "running"
+                log.info("ingest entity=%s resuming run=%s after line=%s", spec.name, prev.id, prev.position)
+                return int(prev.id), int(prev.position or 0)
+        res = s.execute(insert(IngestRun).values(
+            entity=spec.name, source=source, started_at=started, status="running", read=0, accepted=0, duplicates=0,
+            rejected=0, fingerprint=fingerprint, position=0).returning(IngestRun.id))
+        return int(res.scalar_one()), 0
+
+
+@dataclass
+class _Prepared:
+    """A chunk after validation, ready to write: valid rows, rejects, and where it ends in the source."""
+
+    valid: Any
+    rejected_rows: list[tuple[int, str, str]]
+    read: int
+    last_line: int
+    position: int
+
+
+def _prepare_chunk(coercer: ChunkCoercer, writer: EntityWriter, dialect: str, chunk: RawChunk, resume_after: int) -> _Prepared | None:
+    frame, lines, bad = chunk.frame, chunk.lines, chunk.bad
+    raw = chunk.raw
+    if resume_after:
+        keep = lines > resume_after
+        if not keep.all():
+            idx = np.flatnonzero(keep)
+            frame, lines = frame.iloc[idx], lines[idx]
+
+            def raw(i: int, _base: Any = chunk.raw, _idx: np.ndarray = idx) -> str:
+                return _base(int(_idx[i]))
+
+        bad = [b for b in bad if b.line > resume_after]
+    if len(frame) == 0 and not bad:
+        return None
+    coerced = coercer.coerce(frame.reset_index(drop=True))
+    ok = coerced.ok.to_numpy()
+    rejected_rows = [(int(lines[i]), str(coerced.reasons.iat[i]), raw(int(i))) for i in np.flatnonzero(~ok)]
+    rejected_rows += [(b.line, b.reason, b.raw) for b in bad]
+    last_line = max(int(lines.max()) if len(lines) else 0, max((b.line for b in bad), default=0))
+    return _Prepared(valid=writer.prepare(coerced.frame[ok], dialect), rejected_rows=sorted(rejected_rows), read=len(frame) + len(bad),
+                     last_line=last_line, position=chunk.position)
+
+
+def _commit_chunk(store: Any, writer: EntityWriter, quarantine: Quarantine, prep: _Prepared, report: IngestReport,
+                  run_id: int) -> None:
+    rejected = len(prep.rejected_rows)
+    with store.bulk() as w:
+        result = writer.write(w, prep.valid)
+        w.execute(update(IngestRun).where(IngestRun.id == run_id).values(
+            read=IngestRun.read + prep.read, accepted=IngestRun.accepted + result.accepted,
+            duplicates=IngestRun.duplicates + result.duplicates, rejected=IngestRun.rejected + rejected,
+            position=prep.last_line, quarantine=str(quarantine.path) if rejected or quarantine.written else None))
+    quarantine.write(prep.rejected_rows)
+    report.add(prep.read, result.accepted, result.duplicates, rejected)
+    for k, v in result.stubs.items():
+        report.stubs[k] = report.stubs.get(k, 0) + v
+    if report.read != report.accepted + report.duplicates + report.rejected:  # pragma: no cover - invariant
+        raise DataFileError(f"internal count mismatch in {report.source}: {report}")

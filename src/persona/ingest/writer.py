@@ -1,0 +1,201 @@
+"""Turns validated chunks into table rows and writes them: stubs, encryption, hashes, de-duplication.
+
+Duplicate policy (documented in the README's data-format section):
+
+* events: insert-only, keyed on ``event_id``; a source without ids gets a content hash of
+  (customer, product, type, timestamp, value, quantity, revenue). A repeated id is a duplicate.
+* customers, products, reviews: keyed on their id and upserted. A row identical to the stored
+  one (same source-row hash) is a duplicate; a changed row is accepted and updates only the
+  columns the file has. Within one chunk the last row of an id wins; earlier ones count as duplicates.
+* consents: append-only history, de-duplicated on a hash of the whole row.
+* events, reviews and consents naming an unknown customer (or product) create a stub row
+  (``is_stub``); a later CRM row for it fills the stub in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from persona.ingest.coerce import to_objects
+from persona.ingest.hashing import EVENT_KEYS, row_hashes
+from persona.ingest.schema import EntitySpec
+from persona.privacy.consent import consent_row_hash
+from persona.privacy.crypto import PIICipher
+from persona.store.bulk import BulkWriter, encode_rows
+
+_KNOWN_CAP = 2_000_000  # ids remembered per run to skip re-sending stubs; beyond it the set restarts
+
+
+@dataclass
+class _PreparedEvents:
+    """An events chunk ready to send: encoded rows plus the ids that may need stubs."""
+
+    n: int
+    rows: Any
+    customers: pd.Series
+    products: pd.Series | None
+
+
+@dataclass
+class WriteResult:
+    """What one chunk did to the store."""
+
+    accepted: int = 0
+    duplicates: int = 0
+    stubs: dict[str, int] = field(default_factory=dict)
+
+
+class EntityWriter:
+    """Writes the chunks of one entity for one ingestion run."""
+
+    def __init__(self, spec: EntitySpec, cipher: PIICipher, started: datetime) -> None:
+        self.spec = spec
+        self.cipher = cipher
+        self.started = started
+        self._known: dict[str, set[str]] = {"customers": set(), "products": set()}
+
+    # --- stubs ------------------------------------------------------------------------------
+    def _stubs(self, w: BulkWriter, table: str, ids: pd.Series) -> int:
+        known = self._known[table]
+        uniq = pd.unique(ids.dropna().to_numpy(dtype=object))
+        new = [i for i in uniq.tolist() if i not in known]
+        if not new:
+            return 0
+        if table == "customers":
+            rows = pd.DataFrame({"customer_id": new, "customer_key": self.cipher.pseudonyms(new), "is_stub": True})
+        else:
+            rows = pd.DataFrame({"product_id": new, "is_stub": True})
+        n = w.insert(table, rows, on_conflict="ignore")
+        if len(known) + len(new) > _KNOWN_CAP:
+            known.clear()
+        known.update(new)
+        return n
+
+    # --- per entity -------------------------------------------------------------------------
+    def prepare(self, frame: pd.DataFrame, dialect: str) -> Any:
+        """The database-free part of writing a chunk (ids, hashes, encoding); safe to run in a reader thread."""
+        if self.spec.name == "events" and not frame.empty:
+            return self._prepare_events(frame, dialect)
+        return frame
+
+    def write(self, w: BulkWriter, prepared: Any) -> WriteResult:
+        """Write one chunk of valid rows (from :meth:`prepare`, or a frame as the coercer returns it)."""
+        if isinstance(prepared, _PreparedEvents):
+            return self._write_prepared_events(w, prepared)
+        frame = prepared
+        if frame.empty:
+            return WriteResult()
+        if self.spec.name == "events":
+            return self._write_prepared_events(w, self._prepare_events(frame, w.dialect))
+        return getattr(self, f"_write_{self.spec.name}")(w, frame)
+
+    def _prepare_events(self, f: pd.DataFrame, dialect: str) -> _PreparedEvents:
+        n = len(f)
+        if "event_id" not in f.columns or f["event_id"].isna().any():
+            canon = pd.DataFrame({
+                "customer_id": f["customer_id"],
+                "product_id": f["product_id"] if "product_id" in f.columns else None,
+                "event_type": f["event_type"],
+                "ts": f["timestamp"].astype("int64"),
+                **{c: (f[c] if c in f.columns else np.nan) for c in ("value", "quantity", "revenue")},
+            }, index=f.index)
+            hashed = "h:" + pd.Series(row_hashes(canon, EVENT_KEYS), index=f.index)
+            eid = f["event_id"].where(f["event_id"].notna(), hashed) if "event_id" in f.columns else hashed
+        else:
+            eid = f["event_id"]
+        out = pd.DataFrame({"event_id": eid}, index=f.index)
+        for col in ("customer_id", "product_id", "event_type", "timestamp", "value", "quantity", "revenue", "channel", "session_id"):
+            if col in f.columns:
+                out["ts" if col == "timestamp" else col] = f[col]
+        if "_extras" in f.columns:
+            out["context"] = f["_extras"]
+        out = out[~out["event_id"].duplicated(keep="first")]
+        out = out.sort_values("event_id", kind="stable")  # inserting in key order keeps the unique index's pages hot
+        products = out["product_id"] if "product_id" in out.columns else None
+        rows = encode_rows("events", out, dialect, unique_key="event_id") if dialect in ("sqlite", "postgresql") else out
+        return _PreparedEvents(n=n, rows=rows, customers=out["customer_id"], products=products)
+
+    def _write_prepared_events(self, w: BulkWriter, p: _PreparedEvents) -> WriteResult:
+        stubs = {"customers": self._stubs(w, "customers", p.customers)}
+        if p.products is not None:
+            stubs["products"] = self._stubs(w, "products", p.products)
+        inserted = w.insert("events", p.rows, on_conflict="ignore", key=["event_id"])
+        return WriteResult(accepted=inserted, duplicates=p.n - inserted, stubs=stubs)
+
+    def _upsert(self, w: BulkWriter, f: pd.DataFrame, table: str, key: str, extra_cols: dict[str, pd.Series]) -> tuple[int, int]:
+        n = len(f)
+        src_cols = sorted(c for c in f.columns if c != "_extras")
+        hash_frame = f[src_cols].copy()
+        for c in src_cols:
+            if isinstance(hash_frame[c].dtype, pd.DatetimeTZDtype):
+                hash_frame[c] = hash_frame[c].astype("int64")
+        if "_extras" in f.columns:
+            hash_frame["_extras"] = f["_extras"].map(lambda d: None if d is None else repr(sorted(d.items())))
+        out = pd.DataFrame(index=f.index)
+        for c, s in extra_cols.items():
+            out[c] = s
+        out["row_hash"] = row_hashes(hash_frame, self.cipher.row_hash_keys)
+        out = out[~out[key].duplicated(keep="last")]
+        changed = w.insert(table, out, on_conflict="update", key=[key], change_column="row_hash")
+        return changed, n - changed
+
+    def _write_customers(self, w: BulkWriter, f: pd.DataFrame) -> WriteResult:
+        cols: dict[str, pd.Series] = {"customer_id": f["customer_id"]}
+        cols["customer_key"] = pd.Series(self.cipher.pseudonyms(to_objects(f["customer_id"]).tolist()), index=f.index)
+        enc = self.cipher.encrypt
+        for c in ("email", "phone", "name"):
+            if c in f.columns:
+                cols[f"{c}_enc"] = to_objects(f[c]).map(lambda v: None if v is None else enc(v))
+        if "email" in f.columns:
+            cols["email_hash"] = to_objects(f["email"]).map(lambda v: None if v is None else self.cipher.email_hash(v))
+        for c in ("gender", "birth_year", "city", "country", "timezone", "language", "created_at"):
+            if c in f.columns:
+                cols[c] = f[c]
+        if "_extras" in f.columns:
+            cols["attributes"] = f["_extras"]
+        cols["is_stub"] = pd.Series(False, index=f.index)
+        changed, dups = self._upsert(w, f, "customers", "customer_id", cols)
+        self._known["customers"].update(to_objects(f["customer_id"]).tolist())
+        return WriteResult(accepted=changed, duplicates=dups)
+
+    def _write_products(self, w: BulkWriter, f: pd.DataFrame) -> WriteResult:
+        cols = {c: f[c] for c in ("product_id", "title", "description", "category", "brand", "price", "in_stock", "created_at")
+                if c in f.columns}
+        if "_extras" in f.columns:
+            cols["attributes"] = f["_extras"]
+        cols["is_stub"] = pd.Series(False, index=f.index)
+        changed, dups = self._upsert(w, f, "products", "product_id", cols)
+        self._known["products"].update(to_objects(f["product_id"]).tolist())
+        return WriteResult(accepted=changed, duplicates=dups)
+
+    def _write_reviews(self, w: BulkWriter, f: pd.DataFrame) -> WriteResult:
+        cols = {("ts" if c == "timestamp" else c): f[c]
+                for c in ("review_id", "customer_id", "product_id", "rating", "text", "lang", "timestamp") if c in f.columns}
+        stubs = {"customers": self._stubs(w, "customers", f["customer_id"]), "products": self._stubs(w, "products", f["product_id"])}
+        changed, dups = self._upsert(w, f, "reviews", "review_id", cols)
+        return WriteResult(accepted=changed, duplicates=dups, stubs=stubs)
+
+    def _write_consents(self, w: BulkWriter, f: pd.DataFrame) -> WriteResult:
+        n = len(f)
+        channel = f["channel"].str.lower()
+        purpose = f["purpose"].str.lower()
+        ts = f["timestamp"] if "timestamp" in f.columns else pd.Series(pd.NaT, index=f.index, dtype="datetime64[ns, UTC]")
+        source = f["source"] if "source" in f.columns else pd.Series(None, index=f.index, dtype=object)
+        hashes = [
+            consent_row_hash(c, ch, pu, bool(g), None if pd.isna(t) else t.to_pydatetime(), s)
+            for c, ch, pu, g, t, s in zip(to_objects(f["customer_id"]), to_objects(channel), to_objects(purpose), f["granted"], ts,
+                                          to_objects(source), strict=True)
+        ]
+        out = pd.DataFrame({
+            "customer_id": f["customer_id"], "channel": channel, "purpose": purpose, "granted": f["granted"].astype(bool),
+            "ts": ts.fillna(pd.Timestamp(self.started)), "source": source, "row_hash": hashes,
+        }, index=f.index)
+        out = out[~out["row_hash"].duplicated(keep="first")]
+        stubs = {"customers": self._stubs(w, "customers", out["customer_id"])}
+        inserted = w.insert("consents", out, on_conflict="ignore", key=["row_hash"])
+        return WriteResult(accepted=inserted, duplicates=n - inserted, stubs=stubs)

@@ -1,0 +1,216 @@
+"""Stages ``demo`` (generate the demo shop), ``ingest`` (load a data folder) and ``quality`` (data-quality summary)."""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from persona.pipeline.stage import RunContext, Section, Stage, StageResult
+
+log = logging.getLogger(__name__)
+
+SUFFIXES = (".csv", ".jsonl", ".ndjson", ".parquet")
+_MARKER = ".persona-demo.json"
+
+
+def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(_fmt(r.get(c)))}</td>" for c in columns) + "</tr>" for r in rows
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.3g}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return str(v)
+
+
+# --- demo ---------------------------------------------------------------------------------------
+def run_demo(ctx: RunContext) -> StageResult:
+    """Generate the demo shop into ``<workspace>/demo`` unless the run was given a data folder."""
+    if ctx.data_dir is not None:
+        return StageResult(status="skipped", message=f"using the data in {ctx.data_dir}")
+    from persona.demo import generate_shop
+
+    out = ctx.settings.workspace / "demo"
+    marker = out / _MARKER
+    files: dict[str, Path] | None = None
+    if marker.is_file():  # same seed, files present: reuse them (generation is deterministic)
+        try:
+            meta = json.loads(marker.read_text(encoding="utf-8"))
+            if meta.get("seed") == ctx.seed and all(Path(p).is_file() for p in meta["files"].values()):
+                files = {k: Path(v) for k, v in meta["files"].items()}
+        except (ValueError, KeyError, TypeError):
+            files = None
+    reused = files is not None
+    if files is None:
+        files = generate_shop(out, seed=ctx.seed)
+        marker.write_text(json.dumps({"seed": ctx.seed, "files": {k: str(v) for k, v in files.items()}}), encoding="utf-8")
+    ctx.artifacts["data_dir"] = out
+    sizes = {k: Path(v).stat().st_size for k, v in files.items()}
+    rows = [{"entity": k, "file": Path(v).name, "bytes": sizes[k]} for k, v in files.items()]
+    section = Section(
+        title="Demo shop",
+        html=(f"<p>{'Reused' if reused else 'Generated'} the synthetic demo shop (seed {ctx.seed}) in "
+              f"<code>{html.escape(str(out))}</code>.</p>" + _table(rows, ["entity", "file", "bytes"])),
+    )
+    return StageResult(figures={"data_dir": str(out), "seed": ctx.seed, "reused": reused, "files": {k: str(v) for k, v in files.items()}},
+                       sections=[section])
+
+
+# --- ingest -------------------------------------------------------------------------------------
+def find_entity_files(data_dir: Path) -> dict[str, Path]:
+    """The file of each entity in ``data_dir`` (``customers.csv``, ``events.parquet``…); first suffix found wins.
+
+    Raises:
+        DataFileError: the folder does not exist, or two files claim the same entity.
+    """
+    from persona.errors import DataFileError
+    from persona.ingest import ENTITY_ORDER
+
+    if not data_dir.is_dir():
+        raise DataFileError(f"data folder not found: {data_dir}", hint="pass a folder holding customers.csv, events.csv, …")
+    found: dict[str, Path] = {}
+    for entity in ENTITY_ORDER:
+        hits = [data_dir / f"{entity}{s}" for s in SUFFIXES if (data_dir / f"{entity}{s}").is_file()]
+        if len(hits) > 1:
+            raise DataFileError(f"more than one {entity} file in {data_dir}: {[h.name for h in hits]}", hint="keep one")
+        if hits:
+            found[entity] = hits[0]
+    return found
+
+
+def run_ingest(ctx: RunContext) -> StageResult:
+    """Ingest every entity file of the data folder, in dependency order; one failed file does not stop the others."""
+    from persona.errors import PersonaError
+    from persona.ingest import ingest_file
+
+    data_dir = ctx.data_dir or ctx.artifacts.get("data_dir")
+    if data_dir is None:
+        return StageResult(status="failed", message="no data folder: pass --data DIR or let the demo stage generate one")
+    data_dir = Path(data_dir)
+    files = find_entity_files(data_dir)
+    if not files:
+        return StageResult(status="failed", message=f"no entity files in {data_dir}: expected customers/products/events/"
+                                                    f"reviews/consents with suffix {', '.join(SUFFIXES)}")
+    figures: dict[str, Any] = {}
+    rows = []
+    errors = []
+    for entity, path in files.items():
+        try:
+            rep = ingest_file(ctx.store, entity, path, progress=ctx.progress)
+        except PersonaError as exc:
+            errors.append(f"{entity}: {exc}")
+            figures[entity] = {"file": path.name, "error": str(exc)}
+            rows.append({"entity": entity, "file": path.name, "error": str(exc)})
+            continue
+        d = rep.as_dict()
+        figures[entity] = {k: d[k] for k in ("read", "accepted", "duplicates", "rejected", "quarantine", "stubs", "seconds")}
+        figures[entity]["file"] = path.name
+        rows.append({"entity": entity, "file": path.name, **{k: d[k] for k in ("read", "accepted", "duplicates", "rejected", "seconds")},
+                     "quarantine": Path(d["quarantine"]).name if d["quarantine"] else ""})
+    cols = ["entity", "file", "read", "accepted", "duplicates", "rejected", "quarantine", "seconds"] + (["error"] if errors else [])
+    section = Section(
+        title="Ingestion",
+        html=(f"<p>Files from <code>{html.escape(str(data_dir))}</code>. For every file read = accepted + duplicates + rejected; "
+              "rejected rows are in the quarantine files with their line number and reason.</p>" + _table(rows, cols)),
+    )
+    ok = "events" in files and "events" not in {e.split(":")[0] for e in errors}
+    return StageResult(status="ok" if ok else "failed", figures=figures, sections=[section],
+                       message="; ".join(errors) if errors else ("" if "events" in files else "no events file"))
+
+
+# --- quality ------------------------------------------------------------------------------------
+NULL_CHECKS = {
+    "events": ["product_id", "value", "revenue", "channel", "session_id"],
+    "customers": ["email_enc", "birth_year", "city", "country", "created_at"],
+    "products": ["title", "category", "brand", "price"],
+    "reviews": ["rating", "text", "lang", "ts"],
+}
+
+
+def quality_summary(store: Any) -> dict[str, Any]:
+    """Row counts, stubs, events per type, time range, null rates of key columns and quarantine totals."""
+    counts = {t: store.count(t) for t in ("customers", "products", "events", "reviews", "consents")}
+    one = store.read_frame(
+        "SELECT (SELECT COUNT(*) FROM customers WHERE is_stub = :t) AS stub_customers, "
+        "(SELECT COUNT(*) FROM products WHERE is_stub = :t) AS stub_products, "
+        "(SELECT MIN(ts) FROM events) AS first_event, (SELECT MAX(ts) FROM events) AS last_event, "
+        "(SELECT COALESCE(SUM(rejected), 0) FROM ingest_runs) AS quarantined_rows, "
+        "(SELECT COUNT(*) FROM ingest_runs WHERE quarantine IS NOT NULL) AS quarantine_files",
+        {"t": True},
+    ).iloc[0]
+    by_type = store.read_frame("SELECT event_type, COUNT(*) AS n FROM events GROUP BY event_type ORDER BY n DESC")
+    nulls: dict[str, dict[str, float]] = {}
+    for table, cols in NULL_CHECKS.items():
+        if counts[table] == 0:
+            continue
+        exprs = ", ".join(f"AVG(CASE WHEN {c} IS NULL THEN 1.0 ELSE 0.0 END) AS {c}" for c in cols)
+        row = store.read_frame(f"SELECT {exprs} FROM {table}").iloc[0]  # noqa: S608 - our own names
+        nulls[table] = {c: round(float(row[c]), 4) for c in cols}
+    return {
+        "rows": counts,
+        "stubs": {"customers": int(one["stub_customers"]), "products": int(one["stub_products"])},
+        "events_by_type": {str(r.event_type): int(r.n) for r in by_type.itertuples()},
+        "time_range": {"first": None if one["first_event"] is None else str(one["first_event"]),
+                       "last": None if one["last_event"] is None else str(one["last_event"])},
+        "null_rates": nulls,
+        "quarantine": {"rows": int(one["quarantined_rows"]), "files": int(one["quarantine_files"])},
+    }
+
+
+def events_per_day(store: Any) -> Any:
+    """Events per UTC day and type, as a DataFrame (day, event_type, n)."""
+    day = "substr(ts, 1, 10)" if store.dialect == "sqlite" else "to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+    return store.read_frame(f"SELECT {day} AS day, event_type, COUNT(*) AS n FROM events GROUP BY 1, 2 ORDER BY 1")
+
+
+def _plot(per_day: Any) -> Any:
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+    wide = per_day.pivot_table(index="day", columns="event_type", values="n", aggfunc="sum", fill_value=0)
+    wide.index = pd.to_datetime(wide.index)
+    wide = wide[wide.sum().sort_values(ascending=False).index]
+    fig = Figure(figsize=(9, 3.6))
+    ax = fig.add_subplot(1, 1, 1)
+    for col in wide.columns[:8]:
+        ax.plot(wide.index, wide[col], label=str(col), linewidth=1)
+    ax.set_yscale("log")
+    ax.set_ylabel("events per day (log)")
+    ax.set_title("Events per day by type")
+    ax.legend(fontsize=7, ncols=4, loc="upper left")
+    fig.autofmt_xdate()
+    return fig
+
+
+def run_quality(ctx: RunContext) -> StageResult:
+    """Summarize what the store holds and how clean it is; plot events per day by type."""
+    q = quality_summary(ctx.store)
+    if q["rows"]["events"] == 0:
+        return StageResult(status="skipped", figures=q, message="no events in the store")
+    rows = [{"table": t, "rows": n, "stubs": q["stubs"].get(t)} for t, n in q["rows"].items()]
+    types = [{"event_type": k, "events": v} for k, v in q["events_by_type"].items()]
+    nulls = [{"column": f"{t}.{c}", "null rate": v} for t, cs in q["null_rates"].items() for c, v in cs.items()]
+    html_text = (
+        f"<p>Events from {html.escape(str(q['time_range']['first']))} to {html.escape(str(q['time_range']['last']))}; "
+        f"{q['quarantine']['rows']:,} rows quarantined in {q['quarantine']['files']} file(s).</p>"
+        + _table(rows, ["table", "rows", "stubs"]) + _table(types, ["event_type", "events"]) + _table(nulls, ["column", "null rate"])
+    )
+    section = Section(title="Data quality", html=html_text)
+    section.add_figure(_plot(events_per_day(ctx.store)))
+    return StageResult(figures=q, sections=[section])
+
+
+DEMO = Stage(name="demo", title="Demo shop", run=run_demo)
+INGEST = Stage(name="ingest", title="Ingestion", run=run_ingest)
+QUALITY = Stage(name="quality", title="Data quality", run=run_quality, requires=("ingest",))

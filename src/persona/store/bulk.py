@@ -1,0 +1,328 @@
+"""Bulk writes at the fastest speed each database offers, inside one caller-owned transaction.
+
+* SQLite: ``executemany`` of ``INSERT OR IGNORE`` / ``INSERT … ON CONFLICT DO UPDATE`` on the raw
+  ``sqlite3`` cursor (no ORM, no per-row SQLAlchemy work).
+* PostgreSQL: ``COPY`` (psycopg 3) of a CSV block written by Arrow into a temporary table, then one
+  ``INSERT … SELECT … ON CONFLICT`` into the real table.
+
+Both report how many rows were inserted (or, for upserts, inserted or changed), so callers can
+count duplicates exactly.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+from sqlalchemy import JSON, Boolean, Connection, DateTime, Float, Integer, LargeBinary, Table
+
+from persona.errors import InputError
+from persona.store.models import TABLES
+
+OnConflict = Literal["ignore", "update", "error"]
+_COPY_BLOCK = 1 << 20
+
+
+def _kind(col_type: Any) -> str:
+    if isinstance(col_type, DateTime):
+        return "ts"
+    if isinstance(col_type, Boolean):
+        return "bool"
+    if isinstance(col_type, JSON):
+        return "json"
+    if isinstance(col_type, LargeBinary):
+        return "bytes"
+    if isinstance(col_type, Float):
+        return "float"
+    if isinstance(col_type, Integer):  # BigInteger is an Integer
+        return "int"
+    return "str"
+
+
+def _as_frame(rows: pd.DataFrame | Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    if isinstance(rows, pd.DataFrame):
+        return rows
+    return pd.DataFrame.from_records(list(rows))
+
+
+def _utc(s: pd.Series) -> pd.Series:
+    if isinstance(s.dtype, pd.DatetimeTZDtype):
+        return s.dt.tz_convert("UTC")
+    if pd.api.types.is_datetime64_dtype(s.dtype):
+        return s.dt.tz_localize("UTC")
+    return pd.to_datetime(s, utc=True, format="mixed")
+
+
+def _ts_strings(s: pd.Series) -> list[str | None]:
+    """UTC timestamps as ``YYYY-MM-DD HH:MM:SS.ffffff`` (SQLAlchemy's SQLite storage format), nulls as None."""
+    naive = _utc(s).dt.tz_localize(None).astype("datetime64[us]")
+    text = pc.cast(pa.Array.from_pandas(naive), pa.string())  # Arrow renders exactly this layout, in C++
+    return text.to_numpy(zero_copy_only=False).tolist()
+
+
+def _json_text(v: Any) -> str | None:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return None
+    if isinstance(v, str):
+        return v  # already serialized by the caller
+    return json.dumps(v, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def _py_column(s: pd.Series, kind: str) -> list[Any]:
+    """A column as Python values the sqlite3 driver binds directly (NaN/NaT become None)."""
+    if kind == "ts":
+        return _ts_strings(s)
+    if kind == "json":
+        return [_json_text(v) for v in s.tolist()]
+    if kind == "bool":
+        return [None if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) else int(bool(v)) for v in s.tolist()]
+    if kind in ("float", "int"):
+        num = pd.to_numeric(s, errors="raise") if s.dtype == object else s
+        mask = num.isna().to_numpy()
+        vals = num.to_numpy(dtype="float64" if kind == "float" else object, na_value=np.nan if kind == "float" else None)
+        out = vals.tolist()
+        if kind == "int":
+            out = [None if v is None or (isinstance(v, float) and math.isnan(v)) else int(v) for v in out]
+        elif mask.any():
+            for i in np.flatnonzero(mask):
+                out[i] = None
+        return out
+    if kind == "bytes":
+        return [None if v is None or (isinstance(v, float) and math.isnan(v)) else bytes(v) for v in s.tolist()]
+    vals = s.to_numpy(dtype=object, na_value=None).tolist()
+    if isinstance(s.dtype, pd.StringDtype):
+        return vals
+    return [v if v is None or isinstance(v, str) else str(v) for v in vals]
+
+
+def _arrow_column(s: pd.Series, kind: str) -> pa.Array:
+    """A column as an Arrow array whose CSV rendering PostgreSQL's COPY (FORMAT csv) reads back exactly."""
+    if kind == "ts":
+        return pa.Array.from_pandas(_utc(s).astype("datetime64[us, UTC]"))
+    if kind == "bool":
+        return pa.array([None if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) else bool(v) for v in s.tolist()], pa.bool_())
+    if kind == "float":
+        return pa.array(pd.to_numeric(s).to_numpy(dtype="float64", na_value=np.nan), pa.float64(), from_pandas=True)
+    if kind == "int":
+        return pa.array(pd.to_numeric(s).astype("Int64"), pa.int64())
+    if kind == "bytes":
+        return pa.array([None if v is None or (isinstance(v, float) and math.isnan(v)) else "\\x" + bytes(v).hex() for v in s.tolist()], pa.string())
+    if kind == "json":
+        return pa.array([_json_text(v) for v in s.tolist()], pa.string())
+    if isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow":
+        return pa.array(s.array, pa.string())
+    return pa.array(_py_column(s, "str"), pa.string())
+
+
+@dataclass
+class EncodedRows:
+    """Rows already converted for one dialect's fast path (built off the writer thread by :func:`encode_rows`)."""
+
+    table: str
+    columns: list[str]
+    dialect: str
+    payload: Any  # SQLite: list of tuples; PostgreSQL: CSV bytes for COPY
+    count: int
+    key_values: list[Any] | None = None  # PostgreSQL: the unique key of each row, for the direct-COPY path
+
+
+def encode_rows(table: str, frame: pd.DataFrame, dialect: str, unique_key: str | None = None) -> EncodedRows:
+    """Convert a DataFrame to what :meth:`BulkWriter.insert` sends, so the costly part can run in another thread."""
+    t = TABLES[table]
+    cols = [str(c) for c in frame.columns]
+    unknown = [c for c in cols if c not in t.c]
+    if unknown:
+        raise InputError(f"columns {unknown} are not in table {table}", hint=f"columns: {', '.join(t.c.keys())}")
+    kinds = {c: _kind(t.c[c].type) for c in cols}
+    if dialect == "sqlite":
+        payload: Any = list(zip(*[_py_column(frame[c], kinds[c]) for c in cols], strict=True))
+    elif dialect == "postgresql":
+        arrow = pa.table({c: _arrow_column(frame[c], kinds[c]) for c in cols})
+        buf = io.BytesIO()
+        pacsv.write_csv(arrow, buf, pacsv.WriteOptions(include_header=False, batch_size=65536))
+        payload = buf.getvalue()
+    else:
+        raise InputError(f"no bulk encoding for {dialect}")
+    keys = None
+    if dialect == "postgresql" and unique_key and not frame[unique_key].duplicated().any():
+        keys = _py_column(frame[unique_key], kinds[unique_key])
+    return EncodedRows(table=table, columns=cols, dialect=dialect, payload=payload, count=len(frame), key_values=keys)
+
+
+class BulkWriter:
+    """Bulk inserts and statements inside one transaction of ``conn`` (see :meth:`Store.bulk`)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.dialect = conn.dialect.name
+        self._tmp_seq = 0
+
+    def _table(self, name: str) -> Table:
+        try:
+            return TABLES[name]
+        except KeyError:
+            raise InputError(f"unknown table {name!r}", hint=f"one of: {', '.join(sorted(TABLES))}") from None
+
+    def insert(
+        self,
+        table: str,
+        rows: pd.DataFrame | Sequence[Mapping[str, Any]] | EncodedRows,
+        *,
+        on_conflict: OnConflict = "ignore",
+        key: Sequence[str] | None = None,
+        change_column: str | None = None,
+    ) -> int:
+        """Insert rows; duplicates on ``key`` are skipped (``ignore``) or overwrite the row (``update``).
+
+        Args:
+            table: table name.
+            rows: a DataFrame or mappings whose keys are column names of the table.
+            on_conflict: ``ignore`` (keep the stored row), ``update`` (upsert the given columns) or
+                ``error`` (raise on a duplicate).
+            key: the unique columns that define a duplicate (default: the primary key).
+            change_column: for ``update``: only rows whose value here differs are rewritten (e.g. a
+                content hash); default: any updated column differs.
+
+        Returns:
+            Rows inserted plus rows actually changed by an update.
+        """
+        t = self._table(table)
+        if isinstance(rows, EncodedRows):
+            if rows.dialect != self.dialect or rows.table != table:
+                raise InputError(f"rows encoded for {rows.dialect}/{rows.table}, not {self.dialect}/{table}")
+            if rows.count == 0:
+                return 0
+            keys = list(key) if key else [c.name for c in t.primary_key.columns]
+            if self.dialect == "sqlite":
+                return self._sqlite_exec(t, rows.columns, rows.payload, on_conflict, keys, change_column)
+            if on_conflict == "ignore" and rows.key_values is not None and len(keys) == 1:
+                direct = self._pg_copy_new(t, rows, keys[0])
+                if direct is not None:
+                    return direct
+            return self._pg_exec(t, rows.columns, rows.payload, on_conflict, keys, change_column)
+        frame = _as_frame(rows)
+        if frame.empty:
+            return 0
+        cols = [str(c) for c in frame.columns]
+        unknown = [c for c in cols if c not in t.c]
+        if unknown:
+            raise InputError(f"columns {unknown} are not in table {table}", hint=f"columns: {', '.join(t.c.keys())}")
+        keys = list(key) if key else [c.name for c in t.primary_key.columns]
+        if on_conflict == "update" and not set(keys) <= set(cols):
+            raise InputError(f"upsert into {table} needs the key columns {keys} in the rows")
+        kinds = {c: _kind(t.c[c].type) for c in cols}
+        if self.dialect == "sqlite":
+            return self._sqlite(t, frame, cols, kinds, on_conflict, keys, change_column)
+        if self.dialect == "postgresql":
+            return self._postgres(t, frame, cols, kinds, on_conflict, keys, change_column)
+        return self._generic(t, frame, cols, kinds, on_conflict)
+
+    # --- SQLite ---------------------------------------------------------------------------------
+    def _conflict_sql(self, t: Table, cols: list[str], on_conflict: OnConflict, keys: list[str], change_column: str | None, pg: bool) -> str:
+        if on_conflict == "error":
+            return ""
+        target = ", ".join(keys)
+        updates = [c for c in cols if c not in keys]
+        if on_conflict == "ignore" or not updates:
+            return f" ON CONFLICT ({target}) DO NOTHING"
+        sets = ", ".join(f"{c} = excluded.{c}" for c in updates)
+        if change_column:
+            checks = [change_column]
+        else:
+            checks = updates
+        if pg:
+            def expr(c: str, side: str) -> str:
+                return f"{side}.{c}::text" if _kind(t.c[c].type) == "json" else f"{side}.{c}"
+            cond = " OR ".join(f"{expr(c, t.name)} IS DISTINCT FROM {expr(c, 'excluded')}" for c in checks)
+        else:
+            cond = " OR ".join(f"{t.name}.{c} IS NOT excluded.{c}" for c in checks)
+        return f" ON CONFLICT ({target}) DO UPDATE SET {sets} WHERE {cond}"
+
+    def _sqlite(self, t: Table, frame: pd.DataFrame, cols: list[str], kinds: dict[str, str], on_conflict: OnConflict,
+                keys: list[str], change_column: str | None) -> int:
+        data = list(zip(*[_py_column(frame[c], kinds[c]) for c in cols], strict=True))
+        return self._sqlite_exec(t, cols, data, on_conflict, keys, change_column)
+
+    def _sqlite_exec(self, t: Table, cols: list[str], data: list[tuple], on_conflict: OnConflict, keys: list[str],
+                     change_column: str | None) -> int:
+        verb = "INSERT OR IGNORE" if on_conflict == "ignore" else "INSERT"
+        tail = "" if on_conflict == "ignore" else self._conflict_sql(t, cols, on_conflict, keys, change_column, pg=False)
+        sql = f"{verb} INTO {t.name} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}){tail}"
+        raw = self.conn.connection.driver_connection
+        before = raw.total_changes
+        cur = raw.cursor()
+        try:
+            cur.executemany(sql, data)
+        finally:
+            cur.close()
+        return raw.total_changes - before
+
+    # --- PostgreSQL -----------------------------------------------------------------------------
+    def _postgres(self, t: Table, frame: pd.DataFrame, cols: list[str], kinds: dict[str, str], on_conflict: OnConflict,
+                  keys: list[str], change_column: str | None) -> int:
+        arrow = pa.table({c: _arrow_column(frame[c], kinds[c]) for c in cols})
+        buf = io.BytesIO()
+        pacsv.write_csv(arrow, buf, pacsv.WriteOptions(include_header=False, batch_size=65536))
+        return self._pg_exec(t, cols, buf.getvalue(), on_conflict, keys, change_column)
+
+    def _pg_copy_new(self, t: Table, rows: EncodedRows, key: str) -> int | None:
+        """COPY straight into the table when none of the rows exists yet (the common case of new data).
+
+        Skips the temp table and the speculative insertion of ``ON CONFLICT``. The table is locked
+        against other writers (readers go on) for the rest of this transaction, so no row can appear
+        between the check and the COPY. Returns None when some rows exist: the caller takes the
+        ``INSERT … ON CONFLICT DO NOTHING`` path.
+        """
+        raw = self.conn.connection.driver_connection
+        col_list = ", ".join(rows.columns)
+        with raw.cursor() as cur:
+            cur.execute("SET LOCAL synchronous_commit = off")
+            cur.execute(f"LOCK TABLE {t.name} IN SHARE ROW EXCLUSIVE MODE")
+            cur.execute(f"SELECT 1 FROM {t.name} WHERE {key} = ANY(%s) LIMIT 1", (rows.key_values,))
+            if cur.fetchone() is not None:
+                return None
+            view = memoryview(rows.payload)
+            with cur.copy(f"COPY {t.name} ({col_list}) FROM STDIN (FORMAT csv)") as copy:
+                for i in range(0, len(view), _COPY_BLOCK):
+                    copy.write(view[i : i + _COPY_BLOCK])
+        return rows.count
+
+    def _pg_exec(self, t: Table, cols: list[str], payload: bytes, on_conflict: OnConflict, keys: list[str],
+                 change_column: str | None) -> int:
+        view = memoryview(payload)
+        self._tmp_seq += 1
+        tmp = f"_persona_bulk_{t.name}_{self._tmp_seq}"
+        col_list = ", ".join(cols)
+        raw = self.conn.connection.driver_connection
+        with raw.cursor() as cur:
+            cur.execute("SET LOCAL synchronous_commit = off")  # a crash loses at most this chunk, which a rerun redoes
+            cur.execute(f"CREATE TEMP TABLE {tmp} ON COMMIT DROP AS SELECT {col_list} FROM {t.name} WITH NO DATA")
+            with cur.copy(f"COPY {tmp} ({col_list}) FROM STDIN (FORMAT csv)") as copy:
+                for i in range(0, len(view), _COPY_BLOCK):
+                    copy.write(view[i : i + _COPY_BLOCK])
+            tail = self._conflict_sql(t, cols, on_conflict, keys, change_column, pg=True)
+            order = f" ORDER BY {', '.join(keys)}" if on_conflict != "error" else ""  # key order: B-tree pages stay hot
+            cur.execute(f"INSERT INTO {t.name} ({col_list}) SELECT {col_list} FROM {tmp}{order}{tail}")
+            n = cur.rowcount
+            cur.execute(f"DROP TABLE {tmp}")
+        return int(n)
+
+    # --- anything else SQLAlchemy speaks --------------------------------------------------------
+    def _generic(self, t: Table, frame: pd.DataFrame, cols: list[str], kinds: dict[str, str], on_conflict: OnConflict) -> int:
+        if on_conflict != "error":
+            raise InputError(f"bulk upserts are not implemented for {self.dialect}", hint="use SQLite or PostgreSQL")
+        recs = frame.astype(object).where(frame.notna(), None).to_dict("records")
+        return int(self.conn.execute(t.insert(), recs).rowcount)
+
+    def execute(self, statement: Any, params: Any = None) -> Any:
+        """Run a SQLAlchemy statement in the same transaction."""
+        return self.conn.execute(statement, params) if params is not None else self.conn.execute(statement)

@@ -1,0 +1,66 @@
+"""Packaged Alembic migrations: they match the models, and an out-of-date schema is refused."""
+
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
+
+from persona.config import load_settings
+from persona.errors import SchemaOutOfDateError, WorkspaceNotFoundError
+from persona.store import Store, init_workspace, open_store
+from persona.store.migrate import head_revision, schema_status, upgrade
+from persona.store.models import Base
+from persona.store.sql import make_engine
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_url(request, tmp_path):
+    if request.param == "postgres":
+        return request.getfixturevalue("pg_url")
+    return f"sqlite:///{tmp_path / 'm.db'}"
+
+
+def test_migrations_match_models(empty_url):
+    engine = make_engine(empty_url)
+    upgrade(engine)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+    engine.dispose()
+    assert diff == [], f"migration differs from models (run python -m persona.store.migrate regenerate): {diff}"
+
+
+def test_schema_status_and_refusal(empty_url, tmp_path):
+    engine = make_engine(empty_url)
+    assert schema_status(engine)["state"] == "empty"
+    upgrade(engine)
+    st = schema_status(engine)
+    assert st["state"] == "ok" and st["current"] == head_revision()
+    with engine.begin() as conn:  # pretend a newer Persona migrated it
+        conn.execute(text("UPDATE alembic_version SET version_num = 'zz99'"))
+    settings = load_settings(tmp_path / "ws", database_url=empty_url)
+    store = Store(settings, engine=engine)
+    with pytest.raises(SchemaOutOfDateError, match="newer"):
+        store.check_schema()
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM alembic_version"))
+    with pytest.raises(SchemaOutOfDateError, match="persona db upgrade --workspace"):
+        store.check_schema()
+    engine.dispose()
+
+
+def test_open_store_requires_workspace_and_schema(tmp_path, monkeypatch):
+    monkeypatch.delenv("PERSONA_DATABASE_URL", raising=False)
+    settings = load_settings(tmp_path / "ws", progress=False)
+    with pytest.raises(WorkspaceNotFoundError, match="persona init"):
+        open_store(settings)
+    info = init_workspace(settings)
+    assert info["revision"] == head_revision() and info["key_created"] is True
+    assert (settings.key_path.stat().st_mode & 0o777) == 0o600
+    key = settings.key_path.read_bytes()
+    again = init_workspace(settings)  # idempotent, key kept
+    assert again["key_created"] is False and settings.key_path.read_bytes() == key
+    store = open_store(settings)
+    assert store.count("events") == 0
+    store.dispose()
