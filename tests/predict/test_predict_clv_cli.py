@@ -6,7 +6,7 @@ import json
 
 import pandas as pd
 import pytest
-from conftest import shared_data
+from shared_data import shared_data
 from typer.testing import CliRunner
 
 from persona.cli.main import app
