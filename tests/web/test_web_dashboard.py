@@ -43,6 +43,15 @@ def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
     spec = parse_spec("name: spring\ngroups:\n  - {name: all, strategy: coupon}\nchannels: [outbox]\nexperiment: {holdout: 0.2, variants: {A: 1}}\n")
     plan_campaign(store, settings, spec)
     Worker(store, settings).run("spring")
+    from persona.api.retrain import retrain
+
+    with store.engine.begin() as conn:  # Interactions.from_store refuses an all-NULL value column (reported)
+        conn.exec_driver_sql("UPDATE events SET value = 1.0 WHERE value IS NULL")
+    from shop_fixtures import NOW
+
+    store.bulk_insert("events", [{"event_id": f"w{i}-{j}", "customer_id": f"c{i:05d}", "product_id": f"p{(i + j) % 20}",
+                                  "event_type": "view", "ts": NOW, "value": 1.0} for i in range(40) for j in (1, 2, 3)])
+    retrain(store, models=["itemknn"], split="random", max_users=50)  # a served model with a retrain report
     key = create_key(store, "read")["key"]
     port = _port()
     srv = uvicorn.Server(uvicorn.Config(create_app(settings, store=store), host="127.0.0.1", port=port, log_level="warning"))
@@ -94,6 +103,10 @@ def test_every_page_renders_in_chromium(server) -> None:  # noqa: ANN001
         assert "Consent" in page.content() and "email: granted" in page.inner_text("body")
         page.goto(base + "/ui/campaigns")
         assert "spring" in page.inner_text("body") and page.locator("svg.chart").count() >= 1
+        page.goto(base + "/ui/models")
+        body = page.inner_text("#freshness")
+        assert "model age" in body and "from unseen customers" in body and "live loop" in body
+        assert "promoted" in page.inner_text("#last-retrain")
         page.goto(base + "/ui/experiments")
         assert "campaign:spring" in page.inner_text("body") and page.locator("svg.chart").count() == 1  # the interval plot
         browser.close()

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from persona.api.keys import scope_allows, verify_key
 from persona.config import Settings
@@ -45,10 +46,14 @@ class AppState:
     signer: Any
     recs: Any
     limiter: TokenBucket
+    live: Any = None  # persona.api.live.LiveLoop when the background loop runs
+    sink: Any = None  # persona.api.eventsink.EventSink, created on first use
+    exposed: dict[str, set[str]] = field(default_factory=dict)  # experiment -> customers whose exposure is logged
     key_cache: dict[str, tuple[str, str, float]] = field(default_factory=dict)  # key -> (prefix, scope, checked_at)
 
 
-def state(request: Request) -> AppState:
+async def state(request: Request) -> AppState:
+    """The app's state (async: no thread-pool hop for a dictionary lookup)."""
     return request.app.state.persona
 
 
@@ -65,7 +70,7 @@ KEY_CACHE_SECONDS = 5.0  # a revoked key stops working within this many seconds
 def require(scope: str) -> Callable[..., str]:
     """Dependency: the request carries a valid key whose scope covers ``scope``; returns the key prefix."""
 
-    def dep(request: Request, st: AppState = Depends(state)) -> str:
+    async def dep(request: Request, st: AppState = Depends(state)) -> str:
         key = _bearer(request)
         if not key:
             raise AuthError("missing API key", hint="send `Authorization: Bearer KEY` or `X-API-Key: KEY`")
@@ -73,7 +78,7 @@ def require(scope: str) -> Callable[..., str]:
         if cached and time.monotonic() - cached[2] < KEY_CACHE_SECONDS:
             prefix, have = cached[0], cached[1]
         else:
-            row = verify_key(st.store, key)
+            row = await run_in_threadpool(verify_key, st.store, key)
             if row is None:
                 st.key_cache.pop(key, None)
                 raise AuthError("invalid or revoked API key", hint="create one with `persona keys create --scope read`")

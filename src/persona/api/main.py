@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from prometheus_client import Counter, Histogram
+from pydantic import BaseModel
 
 from persona import __version__
 from persona.api.deps import AppState, TokenBucket
@@ -28,8 +29,89 @@ LATENCY = Histogram("persona_http_request_seconds", "HTTP request latency", ["ro
 MAX_BODY = int(os.environ.get("PERSONA_API_MAX_BODY", str(2 * 1024 * 1024)))
 
 
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    hint: str | None = None
+    details: list[dict[str, Any]] | None = None
+
+
+class ErrorBody(BaseModel):
+    """Every error: a stable code, a message that says what was wrong, and a hint that says how to fix it."""
+
+    error: ErrorDetail
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "Bad input"},
+    401: {"model": ErrorBody, "description": "Missing, unknown or revoked API key"},
+    403: {"model": ErrorBody, "description": "The key's scope does not cover this route"},
+    404: {"model": ErrorBody, "description": "No such resource"},
+    409: {"model": ErrorBody, "description": "Conflict with the stored state"},
+    413: {"model": ErrorBody, "description": "Request body too large"},
+    422: {"model": ErrorBody, "description": "Invalid request"},
+    429: {"model": ErrorBody, "description": "Rate limit exceeded"},
+    503: {"model": ErrorBody, "description": "Not ready"},
+}
+
+
 def _error(status: int, code: str, message: str, hint: str | None = None) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message, "hint": hint}}, status_code=status)
+
+
+class LimitsAndMetrics:
+    """Pure ASGI middleware: refuse oversized bodies (413) and record Prometheus counts and latencies per route.
+
+    (Starlette's ``BaseHTTPMiddleware`` costs several times more per request.)
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                if not value.isdigit() or int(value) > MAX_BODY:
+                    resp = _error(413, "too_large", f"request body over {MAX_BODY} bytes", "send smaller batches (at most 1,000 events)")
+                    await resp(scope, receive, send)
+                    return
+                break
+        t0 = time.perf_counter()
+        status = [500]
+
+        async def send_wrapper(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            LATENCY.labels(path).observe(time.perf_counter() - t0)
+            REQUESTS.labels(scope["method"], path, str(status[0])).inc()
+
+
+def _register_schemas(app: FastAPI) -> None:
+    """Body models of routes that validate their raw body themselves (``POST /v1/events``) join the OpenAPI components."""
+    from fastapi.openapi.utils import get_openapi
+    from pydantic.json_schema import models_json_schema
+
+    from persona.api.routers.events import EventBatch
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            doc = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            _, defs = models_json_schema([(EventBatch, "validation")], ref_template="#/components/schemas/{model}")
+            doc.setdefault("components", {}).setdefault("schemas", {}).update(defs.get("$defs", {}))
+            app.openapi_schema = doc
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app(settings: Settings | None = None, *, store: Any = None) -> FastAPI:
@@ -42,15 +124,29 @@ def create_app(settings: Settings | None = None, *, store: Any = None) -> FastAP
         from persona.store import open_store
 
         st = store or open_store(settings)
-        recs = RecommendationService(st, redis_url=os.environ.get("PERSONA_REDIS_URL"))
+        recs = RecommendationService(st, redis_url=os.environ.get("PERSONA_REDIS_URL"),
+                                     redis_prefix=os.environ.get("PERSONA_REDIS_PREFIX", "persona"))
         try:
             recs.load()
         except Exception as exc:  # noqa: BLE001 - serve without a model; /readyz says so
             log.warning("no recommender loaded: %s", exc)
+        precompute = int(os.environ.get("PERSONA_PRECOMPUTE", "0") or 0)
+        if precompute and recs.model is not None:
+            ids = st.read_frame("SELECT customer_id FROM customers WHERE erased_at IS NULL ORDER BY customer_id")
+            recs.precompute(ids["customer_id"].astype(str).tolist()[:precompute], k=10)
+        live = None
+        if os.environ.get("PERSONA_LIVE_LOOP", "1") != "0":
+            from persona.api.live import LiveLoop
+
+            live = LiveLoop(st, recs, poll_seconds=float(os.environ.get("PERSONA_LIVE_POLL_SECONDS", "0.25"))).start()
+        from persona.api.eventsink import EventSink
+
         rate = float(os.environ.get("PERSONA_API_RATE_LIMIT", "5000"))
         app.state.persona = AppState(settings=settings, store=st, signer=Signer.from_settings(settings), recs=recs,
-                                     limiter=TokenBucket(rate=rate, burst=rate * 2))
+                                     limiter=TokenBucket(rate=rate, burst=rate * 2), live=live, sink=EventSink(st))
         yield
+        if live is not None:
+            live.stop()
         if store is None:
             st.dispose()
 
@@ -61,18 +157,11 @@ def create_app(settings: Settings | None = None, *, store: Any = None) -> FastAP
     if origins:
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["*"], allow_headers=["*"])
 
-    @app.middleware("http")
-    async def limits_and_metrics(request: Request, call_next: Any) -> Any:
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
-            return _error(413, "too_large", f"request body over {MAX_BODY} bytes", "send smaller batches (at most 1,000 events)")
-        t0 = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        LATENCY.labels(path).observe(time.perf_counter() - t0)
-        REQUESTS.labels(request.method, path, str(response.status_code)).inc()
-        return response
+    if os.environ.get("PERSONA_API_HOT_PATH", "1") != "0":
+        from persona.api.hotpath import HotRecommendations
+
+        app.add_middleware(HotRecommendations)  # inside LimitsAndMetrics: still measured and size-limited
+    app.add_middleware(LimitsAndMetrics)
 
     @app.exception_handler(PersonaError)
     async def persona_error(_: Request, exc: PersonaError) -> JSONResponse:
@@ -87,16 +176,21 @@ def create_app(settings: Settings | None = None, *, store: Any = None) -> FastAP
         details = [{"loc": list(e.get("loc", [])), "msg": e.get("msg", "")} for e in exc.errors()]
         return JSONResponse({"error": {"code": "bad_input", "message": "invalid request", "details": details}}, status_code=422)
 
-    from persona.api.routers import campaigns, customers, events, health, recommendations, segments, tracking
+    from persona.api.routers import (
+        campaigns,
+        customers,
+        events,
+        experiments,
+        health,
+        models,
+        recommendations,
+        segments,
+        tracking,
+    )
 
-    for r in (health, tracking, events, recommendations, customers, segments, campaigns):
-        app.include_router(r.router)
-    try:
-        from persona.api.routers import experiments
-
-        app.include_router(experiments.router)
-    except ImportError:
-        pass
+    for r in (health, tracking, events, recommendations, customers, segments, campaigns, experiments, models):
+        app.include_router(r.router, responses=ERROR_RESPONSES)
+    _register_schemas(app)
     try:
         from persona.web.app import mount_dashboard
 

@@ -46,12 +46,15 @@ COMMANDS: list[tuple[str, str, str | None]] = [
     ("persona.cli.campaign", "app", "campaign"),
     ("persona.cli.keys", "app", "keys"),
     ("persona.cli.serve", "register", None),
+    ("persona.cli.train", "register", None),
     ("persona.cli.profiles", "app", "profiles"),
     ("persona.cli.segments", "app", "segments"),
     ("persona.cli.predict", "app", "predict"),
+    ("persona.cli.basket", "app", "basket"),
     ("persona.cli.experiments", "app", "experiments"),
     ("persona.cli.recommend", "app", "recommend"),
     ("persona.cli.evaluate", "app", "evaluate"),
+    ("persona.cli.text", "app", "text"),
 ]
 
 

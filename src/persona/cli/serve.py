@@ -16,6 +16,8 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes (use several on PostgreSQL).")] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
+    precompute: Annotated[int, typer.Option(help="Compute the lists of this many customers at start (0: on first request).", min=0)] = 0,
+    redis_url: Annotated[str | None, typer.Option("--redis-url", envvar="PERSONA_REDIS_URL", help="Share hot lists between workers in Redis.")] = None,
 ) -> None:
     """Serve the JSON API (/v1, OpenAPI at /docs), tracking links (/t) and the dashboard (/ui)."""
     import uvicorn
@@ -27,6 +29,12 @@ def serve(
     os.environ["PERSONA_WORKSPACE"] = str(settings.workspace)
     if settings.database_url:
         os.environ["PERSONA_DATABASE_URL"] = settings.database_url
+    if precompute:
+        os.environ["PERSONA_PRECOMPUTE"] = str(precompute)
+    if redis_url:
+        os.environ["PERSONA_REDIS_URL"] = redis_url
+    if workers > 1 and settings.is_sqlite:
+        typer.echo("note: several workers on SQLite share one writer; use PostgreSQL for write-heavy loads", err=True)
     uvicorn.run("persona.api.main:create_app", factory=True, host=host, port=port, workers=workers, log_level=log_level,
                 access_log=False)
 

@@ -158,7 +158,11 @@ def customer(request: Request, customer_id: str, u: dict = Depends(user), st: Ap
 def models(request: Request, u: dict = Depends(user), st: AppState = Depends(state)) -> HTMLResponse:
     df = st.store.read_frame("SELECT name, version, kind, status, metrics, params, created_at FROM models ORDER BY name, version DESC")
     rows = [{**r, "metrics": _json(r["metrics"]), "params": _json(r["params"])} for r in df.to_dict(orient="records")]
-    return _page(request, "models.html", user=u, rows=rows, serving=f"{st.recs.model_name} v{st.recs.model_version}" if st.recs.model else "none")
+    from persona.api.routers.models import serving_status
+
+    status = serving_status(st)
+    return _page(request, "models.html", user=u, rows=rows, serving=f"{st.recs.model_name} v{st.recs.model_version}" if st.recs.model else "none",
+                 fresh=status["serving"], drift=status.get("drift"), last=status.get("last_retrain"), live=status.get("live_loop"))
 
 
 @router.get("/campaigns", response_class=HTMLResponse)

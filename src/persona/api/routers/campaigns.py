@@ -32,7 +32,7 @@ def list_campaigns(st: AppState = Depends(state)) -> list[dict[str, Any]]:
 
 
 @router.post("/validate", dependencies=[Depends(require("read"))])
-def validate(spec: str = Body(..., media_type="text/plain", examples=[YAML_EXAMPLE], max_length=100_000), st: AppState = Depends(state)) -> dict[str, Any]:
+def validate(spec: str = Body(..., media_type="text/plain", examples=[YAML_EXAMPLE], min_length=1, max_length=100_000), st: AppState = Depends(state)) -> dict[str, Any]:
     """Validate a YAML spec: every mistake with its line and column (422)."""
     parsed = parse_spec(spec, "request")
     validate_campaign(st.store, parsed)
@@ -40,7 +40,7 @@ def validate(spec: str = Body(..., media_type="text/plain", examples=[YAML_EXAMP
 
 
 @router.post("", dependencies=[Depends(require("write"))], status_code=201)
-def create(spec: str = Body(..., media_type="text/plain", examples=[YAML_EXAMPLE], max_length=100_000), st: AppState = Depends(state)) -> dict[str, Any]:
+def create(spec: str = Body(..., media_type="text/plain", examples=[YAML_EXAMPLE], min_length=1, max_length=100_000), st: AppState = Depends(state)) -> dict[str, Any]:
     """Create or replace a campaign from a YAML spec."""
     parsed = parse_spec(spec, "request")
     validate_campaign(st.store, parsed)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Response
+from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
@@ -30,10 +31,15 @@ def readyz(response: Response, st: AppState = Depends(state)) -> dict[str, objec
         checks["database"] = f"error: {exc}"
         response.status_code = 503
     checks["model"] = f"{st.recs.model_name} v{st.recs.model_version}" if st.recs.model is not None else "none"
+    checks["model_age_seconds"] = st.recs.freshness()["age_seconds"]
+    if st.live is not None:
+        live = st.live.status()
+        checks["live_loop"] = "ok" if live["running"] and not live["last_error"] else f"degraded: {live['last_error']}"
     return {"status": "ok" if response.status_code != 503 else "unavailable", "checks": checks}
 
 
-@router.get("/metrics", dependencies=[Depends(require("read"))])
+@router.get("/metrics", dependencies=[Depends(require("read"))], response_class=PlainTextResponse,
+            responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "Prometheus text format"}})
 def metrics() -> Response:
     """Prometheus metrics (request counts and latencies per route)."""
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query
+import orjson
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from persona.api.deps import AppState, require, state
-from persona.errors import InputError
+from persona.errors import InputError, NotFoundError
 
 router = APIRouter(prefix="/v1", tags=["recommendations"])
 FILTER_KEYS = {"exclude_purchased", "in_stock_only", "categories_include", "categories_exclude", "price_min", "price_max", "blocklist"}
@@ -27,16 +30,68 @@ def _filters(raw: str | None) -> dict[str, Any] | None:
     return f
 
 
-@router.get("/recommendations/{customer_id}", dependencies=[Depends(require("read"))])
-def recommendations(
+class Item(BaseModel):
+    product_id: str
+    score: float
+    rank: int
+    reason: str
+
+
+class Recommendations(BaseModel):
+    customer_id: str
+    model: str | None
+    version: int | None
+    items: list[Item]
+    experiment: str | None = None
+    variant: str | None = None
+
+
+def _json(body: dict[str, Any]) -> Response:
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+@router.get("/recommendations/{customer_id}", dependencies=[Depends(require("read"))], response_model=Recommendations)
+async def recommendations(
     customer_id: str,
     k: int = Query(10, ge=1, le=100),
     filters: str | None = Query(None, max_length=2000, description="JSON object, e.g. {\"in_stock_only\": true}"),
+    experiment: str | None = Query(None, max_length=128, description="A stored experiment whose variants name models "
+                                   "(`NAME` or `NAME@VERSION`); the customer is assigned deterministically and the "
+                                   "exposure logged."),
     st: AppState = Depends(state),
 ) -> dict[str, Any]:
     """Top-k products for the customer, each with a reason (new customers get cold-start picks)."""
-    items = st.recs.recommend(customer_id, k, _filters(filters))
-    return {"customer_id": customer_id, "model": st.recs.model_name, "version": st.recs.model_version, "items": items}
+    if experiment:
+        return _json(await run_in_threadpool(_with_experiment, st, customer_id, k, _filters(filters), experiment))
+    flt = _filters(filters)
+    items = None if flt else st.recs.cached(customer_id, k)  # the hot path: no thread hop, no model call
+    if items is None:
+        items = await run_in_threadpool(st.recs.recommend, customer_id, k, flt)
+    return _json({"customer_id": customer_id, "model": st.recs.model_name, "version": st.recs.model_version, "items": items})
+
+
+def _with_experiment(st: AppState, customer_id: str, k: int, filters: dict[str, Any] | None, name: str) -> dict[str, Any]:
+    """Serve the variant's model: a variant named after a registered model serves it, any other the active one."""
+    from persona.experiments.assignment import HOLDOUT_VARIANT, assign, load_experiment, log_exposure
+    from persona.registry import get_version
+
+    spec = load_experiment(st.store, name)
+    variant = str(assign(spec, [customer_id]).iloc[0])
+    model = None
+    if variant != HOLDOUT_VARIANT:
+        try:
+            get_version(st.store, variant.partition("@")[0])
+            model = st.recs.variant_model(variant)
+        except NotFoundError:
+            model = None  # e.g. "control": the active model
+    exposed = st.exposed.setdefault(name, set())
+    if customer_id not in exposed:
+        log_exposure(st.store, spec, {customer_id: variant})
+        exposed.add(customer_id)
+    items = st.recs.recommend(customer_id, k, filters, model=model)
+    name_, version = (model[1], model[2]) if model else (st.recs.model_name, st.recs.model_version)
+    return {"customer_id": customer_id, "model": name_, "version": version, "items": items,
+            "experiment": name, "variant": variant}
 
 
 @router.get("/products/{product_id}/similar", dependencies=[Depends(require("read"))])

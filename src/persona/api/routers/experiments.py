@@ -1,0 +1,53 @@
+"""Experiments over HTTP: the stored experiments and their analysed results."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from fastapi import APIRouter, Depends, Path, Query
+
+from persona.api.deps import AppState, require, state
+
+router = APIRouter(prefix="/v1/experiments", tags=["experiments"])
+
+
+def _clean(v: Any) -> Any:
+    """JSON-safe: NaN/inf become null, numpy scalars plain numbers."""
+    if isinstance(v, dict):
+        return {str(k): _clean(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_clean(x) for x in v]
+    if hasattr(v, "item") and not isinstance(v, str | bytes):
+        try:
+            v = v.item()
+        except (ValueError, AttributeError):
+            return str(v)
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if v is None or isinstance(v, bool | int | float | str):
+        return v
+    return str(v)
+
+
+@router.get("", dependencies=[Depends(require("read"))])
+def list_experiments(st: AppState = Depends(state)) -> list[dict[str, Any]]:
+    """Stored experiments with their arms and exposure counts."""
+    df = st.store.read_frame("SELECT name, variants, holdout, status, created_at FROM experiments ORDER BY name")
+    counts = st.store.read_frame("SELECT experiment, COUNT(*) AS n FROM assignments GROUP BY experiment")
+    n = dict(zip(counts["experiment"], counts["n"], strict=True))
+    return [_clean({"name": r.name, "variants": r.variants, "holdout": r.holdout, "status": r.status,
+                    "created_at": str(r.created_at), "exposures": int(n.get(r.name, 0))}) for r in df.itertuples()]
+
+
+@router.get("/{name}/results", dependencies=[Depends(require("read"))])
+def results(
+    name: str = Path(..., max_length=128),
+    window_days: float = Query(14.0, gt=0, le=365),
+    st: AppState = Depends(state),
+) -> dict[str, Any]:
+    """Per-arm conversion and revenue with intervals, tests, the sample-ratio check and verdicts."""
+    from persona.experiments.analysis import analyze_experiment
+
+    res = analyze_experiment(st.store, name, window_days=window_days)
+    return _clean({"experiment": name, **res.to_dict()})

@@ -1,0 +1,203 @@
+"""The live loop: a posted event changes the customer's recommendations and profile within a second, without retraining."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from api_helpers import NOW, auth, seed_two_worlds
+from fastapi.testclient import TestClient
+
+from persona.api.foldin import History, foldin_recommend, history_vector, score_history
+from persona.api.keys import create_key
+from persona.api.main import create_app
+from persona.config import load_settings
+from persona.data import Interactions
+from persona.recommend import make_recommender
+from persona.registry import list_models, register
+from persona.store import open_store
+from persona.store.workspace import init_workspace
+
+
+@pytest.fixture(params=["itemknn", "ease", "als"])
+def live(request, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[TestClient, dict[str, str], object, str]]:  # noqa: ANN001
+    monkeypatch.delenv("PERSONA_WORKSPACE", raising=False)
+    monkeypatch.delenv("PERSONA_DATABASE_URL", raising=False)
+    monkeypatch.setenv("PERSONA_LIVE_POLL_SECONDS", "0.1")
+    settings = load_settings(tmp_path / "ws", progress=False, global_holdout=0.0)
+    init_workspace(settings)
+    store = open_store(settings)
+    seed_two_worlds(store)
+    params = {"factors": 8, "seed": 0} if request.param == "als" else {}
+    model = make_recommender(request.param, **params).fit(Interactions.from_store(store))
+    register(store, "recommender", "recommender", model, {"algorithm": request.param}, {"ndcg@10": 0.5}, activate=True)
+    from persona.profiles.repository import build_and_store
+
+    build_and_store(store)
+    keys = {s: create_key(store, s)["key"] for s in ("read", "write", "admin")}
+    with TestClient(create_app(settings, store=store)) as client:
+        yield client, keys, store, request.param
+    store.dispose()
+
+
+def _recs(client: TestClient, key: str, cid: str, k: int = 6) -> list[str]:
+    return [i["product_id"] for i in _items(client, key, cid, k)]
+
+
+def _items(client: TestClient, key: str, cid: str, k: int = 6) -> list[dict]:
+    r = client.get(f"/v1/recommendations/{cid}?k={k}", headers=auth(key))
+    assert r.status_code == 200, r.text
+    return r.json()["items"]
+
+
+def _best_b(items: list[dict]) -> tuple[int, float]:
+    """Rank and score of the first B-world item (k+1, -inf when none)."""
+    b = [i for i in items if i["product_id"].startswith("b")]
+    return (b[0]["rank"], b[0]["score"]) if b else (len(items) + 1, float("-inf"))
+
+
+def test_a_purchase_changes_recommendations_within_a_second(live) -> None:  # noqa: ANN001
+    client, keys, store, algo = live
+    cid = "u000"  # an A-world customer
+    full_before = _items(client, keys["read"], cid, 16)
+    before = [i["product_id"] for i in full_before]
+    assert all(p.startswith("a") for p in before[:4]), before  # the model learned the worlds
+    t0 = time.perf_counter()
+    ev = {"events": [{"event_id": "live-1", "customer_id": cid, "product_id": "b0", "event_type": "purchase",
+                      "timestamp": NOW.isoformat()}]}
+    assert client.post("/v1/events", json=ev, headers=auth(keys["write"])).json()["accepted"] == 1
+    full_after = _items(client, keys["read"], cid, 16)
+    elapsed = time.perf_counter() - t0
+    after = [i["product_id"] for i in full_after]
+    assert elapsed < 1.0
+    assert "b0" not in after and "b0" in before  # the purchase is excluded at once
+    assert set(before) - {"b0"} == set(after)  # the same catalogue minus the purchase, re-ranked
+    b_before = {i["product_id"]: i["score"] for i in full_before if i["product_id"].startswith("b")}
+    b_after = {i["product_id"]: i["score"] for i in full_after if i["product_id"].startswith("b")}
+    assert np.mean([b_after[p] - b_before[p] for p in b_after]) > 0.01, (algo, b_before, b_after)  # b0's world rises
+    assert any(i["reason"] == "because you bought Product b0" for i in full_after if i["product_id"].startswith("b"))
+    assert len(list_models(store)) == 1  # no retrain happened
+
+
+def test_a_change_of_interest_moves_the_top_of_the_list(live) -> None:  # noqa: ANN001
+    client, keys, _, algo = live
+    assert _recs(client, keys["read"], "u_light", 3)[0].startswith("a")
+    ev = {"events": [{"event_id": f"light-{p}", "customer_id": "u_light", "product_id": p, "event_type": "purchase",
+                      "timestamp": NOW.isoformat()} for p in ("b0", "b1", "b2")]}
+    client.post("/v1/events", json=ev, headers=auth(keys["write"]))
+    after = _recs(client, keys["read"], "u_light", 3)
+    assert after[0].startswith("b") and not {"b0", "b1", "b2"} & set(after), (algo, after)
+
+
+@pytest.mark.parametrize("live", ["itemknn"], indirect=True)
+def test_a_posted_event_refreshes_the_profile_row_within_a_second(live) -> None:  # noqa: ANN001
+    client, keys, store, _ = live
+    cid = "u001"
+    h = auth(keys["read"])
+    before = client.get(f"/v1/customers/{cid}/profile", headers=h).json()
+    assert "features" in before, before
+    assert before["features"] is not None
+    ev = {"events": [{"event_id": f"live-p{i}", "customer_id": cid, "product_id": "b1", "event_type": "purchase",
+                      "revenue": 500.0, "timestamp": NOW.isoformat()} for i in range(3)]}
+    t0 = time.perf_counter()
+    client.post("/v1/events", json=ev, headers=auth(keys["write"]))
+    changed = None
+    while time.perf_counter() - t0 < 1.0:
+        now = client.get(f"/v1/customers/{cid}/profile", headers=h).json()
+        if now["updated_at"] != before["updated_at"]:
+            changed = now
+            break
+        time.sleep(0.02)
+    assert changed is not None, "profile row not refreshed within 1 s"
+    diff = {k for k in before["features"] if before["features"][k] != changed["features"].get(k)}
+    assert diff, "the profile's features did not change"
+
+
+@pytest.mark.parametrize("live", ["itemknn"], indirect=True)
+def test_events_from_another_writer_reach_the_service_through_the_store(live) -> None:  # noqa: ANN001
+    client, keys, store, _ = live
+    cid = "u002"
+    before = _recs(client, keys["read"], cid, 16)
+    assert "b2" in before  # an A-world customer: b2 is somewhere in the full list
+    store.bulk_insert("events", [{"event_id": "other-1", "customer_id": cid, "product_id": "b2", "event_type": "purchase",
+                                  "ts": NOW, "revenue": 1.0, "quantity": 1.0}])  # e.g. another worker or a file ingest
+    deadline = time.perf_counter() + 1.0
+    after = before
+    while time.perf_counter() < deadline and "b2" in after:
+        time.sleep(0.05)
+        after = _recs(client, keys["read"], cid, 16)
+    assert "b2" not in after
+
+
+@pytest.mark.parametrize("live", ["itemknn"], indirect=True)
+def test_models_endpoint_shows_freshness_and_drift(live) -> None:  # noqa: ANN001
+    client, keys, *_ = live
+    client.post("/v1/events", json={"events": [{"event_id": "d1", "customer_id": "brand-new", "product_id": "zz-new",
+                                                "event_type": "view", "timestamp": NOW.isoformat()}]}, headers=auth(keys["write"]))
+    body = client.get("/v1/models", headers=auth(keys["read"])).json()
+    assert body["versions"][0]["status"] == "active"
+    assert body["serving"]["model"] == "recommender" and body["serving"]["age_seconds"] >= 0
+    assert body["drift"]["share_unseen_customers"] > 0 and body["drift"]["share_unseen_products"] > 0
+    assert client.get("/readyz").json()["checks"]["model_age_seconds"] >= 0
+
+
+def test_foldin_of_a_training_users_history_matches_the_model() -> None:
+    df = __import__("pandas").DataFrame({"user": ["x", "x", "y", "y", "z"], "item": ["i1", "i2", "i2", "i3", "i1"]})
+    data = Interactions.from_frame(df, user="user", item="item")
+    for name in ("ease", "itemknn"):
+        model = make_recommender(name).fit(data)
+        h = history_vector(model, __import__("pandas").DataFrame({"product_id": ["i1", "i2"], "event_type": ["x", "x"]}))
+        direct = model.score(data.user_index(["x"]))[0]
+        folded = score_history(model, History(h.items, np.ones(2, np.float32), h.strength, 0))
+        if name == "ease":
+            np.testing.assert_allclose(folded, direct, rtol=1e-5)
+        assert [r["product_id"] for r in foldin_recommend(model, h, 5)] == ["i3"]
+
+
+@pytest.mark.parametrize("live", ["itemknn"], indirect=True)
+def test_hot_path_answers_exactly_like_the_route_and_keeps_auth(live, monkeypatch) -> None:  # noqa: ANN001
+    from persona.api import deps, hotpath
+    from persona.api.keys import revoke_key
+
+    client, keys, store, _ = live
+    h = auth(keys["read"])
+    calls = []
+    real = hotpath.HotRecommendations._body
+    monkeypatch.setattr(hotpath.HotRecommendations, "_body", lambda self, scope: calls.append(r := real(self, scope)) or r)
+    slow = client.get("/v1/recommendations/u003?k=7", headers=h)
+    fast = client.get("/v1/recommendations/u003?k=7", headers=h)
+    assert calls[0] is None and calls[1] is not None  # first computed by the route, then served from the cache
+    assert fast.status_code == 200 and fast.json() == slow.json() and fast.headers["content-type"] == "application/json"
+    assert client.get("/v1/recommendations/u003?k=7", headers={"X-API-Key": keys["read"]}).json() == slow.json()
+    assert client.get("/v1/recommendations/u003?k=7").status_code == 401
+    assert client.get("/v1/recommendations/u003?k=0", headers=h).status_code == 422  # falls through to validation
+    metrics = client.get("/metrics", headers=h).text
+    assert 'route="/v1/recommendations/{customer_id}",status="200"' in metrics
+    monkeypatch.setattr(deps, "KEY_CACHE_SECONDS", 0.0)
+    revoke_key(store, keys["read"].split("_")[1])
+    assert client.get("/v1/recommendations/u003?k=7", headers=h).status_code == 401
+
+
+@pytest.mark.parametrize("live", ["itemknn"], indirect=True)
+def test_erasure_removes_the_person_from_served_lists_at_once(live) -> None:  # noqa: ANN001
+    client, keys, store, _ = live
+    before = _items(client, keys["read"], "u004", 5)
+    assert any(i["reason"].startswith("because you") for i in before)  # personal, from their history
+    assert client.delete("/v1/customers/u004", headers=auth(keys["admin"])).status_code == 200
+    after = client.get("/v1/recommendations/u004?k=5", headers=auth(keys["read"]))
+    assert after.status_code == 200
+    assert not any(i["reason"].startswith("because you") for i in after.json()["items"])  # cold start: nothing of theirs is used
+    assert client.get("/v1/customers/u004/profile", headers=auth(keys["read"])).status_code == 404
+    from persona.privacy.gdpr import erase_customer
+
+    assert any(i["reason"].startswith("because you") for i in _items(client, keys["read"], "u005", 5))
+    erase_customer(store, store.settings, "u005", actor="cli")  # another process: the CLI, or another worker
+    deadline = time.perf_counter() + 2.0
+    personal = True
+    while personal and time.perf_counter() < deadline:
+        time.sleep(0.1)
+        personal = any(i["reason"].startswith("because you") for i in _items(client, keys["read"], "u005", 5))
+    assert not personal
