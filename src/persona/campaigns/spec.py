@@ -66,6 +66,7 @@ class ChannelSpec(_Model):
     from_address: str = "Persona Shop <shop@example.com>"
     rate_per_second: float = Field(default=0.0, ge=0)  # 0: unlimited
     timeout: float = Field(default=10.0, gt=0)
+    connections: int = Field(default=4, ge=1, le=32)  # parallel SMTP connections / webhook requests
     # webhook
     url: str | None = None
     secret_env: str | None = None

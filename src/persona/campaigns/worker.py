@@ -14,8 +14,10 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
-from collections import defaultdict
+import queue
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
@@ -103,6 +105,41 @@ def _quiet_until(now: datetime, tz_name: str | None, start: str, end: str) -> da
     return end_dt.astimezone(UTC)
 
 
+class _Sender:
+    """Sends through ``len(channels)`` parallel connections (one channel object per thread); one runs inline."""
+
+    def __init__(self, channels: list[Channel]) -> None:
+        self.size = len(channels)
+        self._free: queue.SimpleQueue[Channel] = queue.SimpleQueue()
+        for ch in channels:
+            self._free.put(ch)
+        self._channels = channels
+        self._pool = ThreadPoolExecutor(max_workers=self.size, thread_name_prefix="persona-send") if self.size > 1 else None
+
+    def _send(self, msg: OutgoingMessage) -> DeliveryResult:
+        ch = self._free.get()
+        try:
+            return ch.send(msg)
+        finally:
+            self._free.put(ch)
+
+    def submit(self, msg: OutgoingMessage) -> Future[DeliveryResult]:
+        if self._pool is not None:
+            return self._pool.submit(self._send, msg)
+        fut: Future[DeliveryResult] = Future()
+        try:
+            fut.set_result(self._send(msg))
+        except BaseException as exc:  # noqa: BLE001 - handed back through the future like the threaded path
+            fut.set_exception(exc)
+        return fut
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+        for ch in self._channels:
+            ch.close()
+
+
 class Worker:
     """Delivers due outbox messages. ``channel_factory`` lets tests and the service inject channels."""
 
@@ -120,7 +157,7 @@ class Worker:
         self.signer = Signer.from_settings(settings)
         self.clock = clock
         self._factory = channel_factory or (lambda spec, campaign: make_channel(spec, settings.workspace, campaign))
-        self._channels: dict[tuple[str, str], Channel] = {}
+        self._senders: dict[tuple[str, str], _Sender] = {}
         self._specs: dict[str, CampaignSpec] = {}
         self._conn: Any = None
         self._pending: list[Any] = []
@@ -135,17 +172,18 @@ class Worker:
             self._specs[name] = CampaignSpec.model_validate(row.spec)
         return self._specs[name]
 
-    def _channel(self, campaign: str, channel_type: str) -> Channel:
+    def _sender(self, campaign: str, channel_type: str) -> _Sender:
         key = (campaign, channel_type)
-        if key not in self._channels:
+        if key not in self._senders:
             spec = next(c for c in self._spec(campaign).channels if c.type == channel_type)
-            self._channels[key] = self._factory(spec, campaign)
-        return self._channels[key]
+            n = spec.connections if channel_type in ("email", "webhook") else 1  # file channels append in order
+            self._senders[key] = _Sender([self._factory(spec, campaign) for _ in range(n)])
+        return self._senders[key]
 
     def close(self) -> None:
-        for ch in self._channels.values():
-            ch.close()
-        self._channels.clear()
+        for sender in self._senders.values():
+            sender.close()
+        self._senders.clear()
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -201,14 +239,24 @@ class Worker:
     def _deliver_batch(self, msgs: list[Message], stats: DeliveryStats, broken: set[tuple[str, str]], now: datetime, max_messages: int | None) -> int:
         cids = sorted({m.customer_id for m in msgs})
         with self.store.session() as s:
-            custs = {
-                c.customer_id: c
-                for c in s.scalars(select(Customer).where(Customer.customer_id.in_(cids)))
-            } if len(cids) < 30000 else {}
+            custs = {c.customer_id: c for c in s.scalars(select(Customer).where(Customer.customer_id.in_(cids)))}
         consent_cache: dict[tuple[str, str], dict[str, bool]] = {}
         sent_recent: dict[tuple[str, float], dict[str, int]] = {}
-        handled = 0
         failures: dict[tuple[str, str], int] = defaultdict(int)
+        inflight: deque[tuple[Message, CampaignSpec, Future[DeliveryResult]]] = deque()
+
+        def rec(m: Message, spec: CampaignSpec, result: DeliveryResult) -> None:
+            self._record(m, spec, result, stats, failures, broken, sent_recent)
+
+        try:
+            return self._loop(msgs, custs, cids, stats, broken, now, max_messages, consent_cache, sent_recent, inflight, rec)
+        finally:
+            self._settle(inflight, 0, rec)  # never leave a finished send unrecorded, even on an error
+
+    def _loop(self, msgs: list[Message], custs: dict[str, Customer], cids: list[str], stats: DeliveryStats, broken: set[tuple[str, str]],
+              now: datetime, max_messages: int | None, consent_cache: dict[tuple[str, str], dict[str, bool]],
+              sent_recent: dict[tuple[str, float], dict[str, int]], inflight: deque[Any], rec: Callable[..., None]) -> int:
+        handled = 0
         for m in msgs:
             if max_messages is not None and handled >= max_messages:
                 break
@@ -249,31 +297,49 @@ class Worker:
                     self._pending.append(update(Message).where(Message.id == m.id).values(next_attempt_at=until, reason="quiet hours"))
                     stats.deferred += 1
                     continue
-            # -- claim, send, record ---------------------------------------------------------------
-            channel = self._channel(m.campaign, m.channel)  # a misconfigured channel stops here, before any claim
+            # -- claim, render, hand to a connection; outcomes are recorded as they complete ------------
+            sender = self._sender(m.campaign, m.channel)  # a misconfigured channel stops here, before any claim
+            self._settle(inflight, sender.size - 1, rec)
+            if key in broken:
+                continue
             if not self._claim(m.id):
                 continue
             handled += 1
-            outgoing = self._render(m, spec, cust, to_addr)
+            if cap is not None:  # counted at claim time, so two in-flight messages cannot both pass the cap
+                d = sent_recent.setdefault((m.channel, cap.per_days), {})
+                d[m.customer_id] = d.get(m.customer_id, 0) + 1
+            inflight.append((m, spec, sender.submit(self._render(m, spec, cust, to_addr))))
+        return handled
+
+    def _settle(self, inflight: deque[tuple[Message, CampaignSpec, Future[DeliveryResult]]], keep: int, rec: Callable[..., None]) -> None:
+        """Record finished sends (oldest first) until at most ``keep`` remain in flight."""
+        while inflight and (len(inflight) > keep or inflight[0][2].done()):
+            m, spec, fut = inflight.popleft()
             try:
-                result = channel.send(outgoing)
+                result = fut.result()
             except PersonaError as exc:
                 result = DeliveryResult("permanent", str(exc))
-            if result.outcome == "sent":
-                failures[key] = 0
-                self._finish(m, "sent", "duplicate suppressed by channel" if result.duplicate else None, stats, sent_at=self.clock())
-                if cap is not None:
-                    d = sent_recent.setdefault((m.channel, cap.per_days), {})
-                    d[m.customer_id] = d.get(m.customer_id, 0) + 1
-            elif result.outcome == "transient" and m.attempts + 1 < spec.max_attempts:
-                failures[key] += 1
-                delay = self.settings.backoff_seconds * (2 ** m.attempts)
-                self._finish(m, "retry", result.reason, stats, next_attempt_at=self.clock() + timedelta(seconds=min(delay, 3600)))
-                if failures[key] >= BREAKER:
-                    broken.add(key)
-            else:
-                self._finish(m, "failed", result.reason, stats)
-        return handled
+            rec(m, spec, result)
+
+    def _record(self, m: Message, spec: CampaignSpec, result: DeliveryResult, stats: DeliveryStats, failures: dict[tuple[str, str], int],
+                broken: set[tuple[str, str]], sent_recent: dict[tuple[str, float], dict[str, int]]) -> None:
+        key = (m.campaign, m.channel)
+        cap = spec.frequency_cap
+        if result.outcome == "sent":
+            failures[key] = 0
+            self._finish(m, "sent", "duplicate suppressed by channel" if result.duplicate else None, stats, sent_at=self.clock())
+            return
+        if cap is not None:
+            d = sent_recent.setdefault((m.channel, cap.per_days), {})
+            d[m.customer_id] = max(0, d.get(m.customer_id, 1) - 1)
+        if result.outcome == "transient" and m.attempts + 1 < spec.max_attempts:
+            failures[key] += 1
+            delay = self.settings.backoff_seconds * (2 ** m.attempts)
+            self._finish(m, "retry", result.reason, stats, next_attempt_at=self.clock() + timedelta(seconds=min(delay, 3600)))
+            if failures[key] >= BREAKER:
+                broken.add(key)
+        else:
+            self._finish(m, "failed", result.reason, stats)
 
     def _sent_counts(self, cids: list[str], channel: str, since: datetime) -> dict[str, int]:
         with self.store.session() as s:
