@@ -252,10 +252,10 @@ def table(reports: list[ModelReport]) -> str:
     return "\n".join(lines)
 
 
-def verdict(reports: list[ModelReport]) -> dict[str, Any]:
-    """Does Persona's best default beat every peer on nDCG@10 and Recall@10?"""
+def verdict(reports: list[ModelReport], model: str | None = None) -> dict[str, Any]:
+    """Does Persona's best default (or the named model, e.g. the hybrid) beat every peer on nDCG@10 and Recall@10?"""
     ok = [r for r in reports if not r.error]
-    ours = [r for r in ok if not r.name.startswith("peer-")]
+    ours = [r for r in ok if not r.name.startswith("peer-") and (model is None or r.name == model)]
     peers = [r for r in ok if r.name.startswith("peer-")]
     if not ours or not peers:
         return {}
@@ -319,7 +319,8 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         reps = run_split(split_name, tr, te, models, k=args.k, verbose=not args.quiet, items=items)
         entry = {"train_rows": len(tr), "test_rows": len(te), "seconds": round(time.perf_counter() - t0, 1),
-                 "rows": [r.row() for r in reps], "verdict": verdict(reps)}
+                 "rows": [r.row() for r in reps], "verdict": verdict(reps),
+                 "hybrid_verdict": verdict(reps, "hybrid")}
         if split_name == "stratified":
             entry["bar"] = bar_check(reps)
         cb = next((r for r in reps if r.name == "peer-cornac-bpr" and not r.error), None)
@@ -341,6 +342,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"best Persona model: {v['best_persona']}; " + "; ".join(
                     f"{m}: {v[m]['persona']:.4f} vs best peer {v[m]['best_peer']} {v[m]['peer']:.4f} "
                     f"({'beats' if v[m]['beats'] else 'DOES NOT beat'})" for m in ("ndcg@10", "recall@10")))
+            hv = entry["hybrid_verdict"]
+            if hv and hv["best_persona"] != entry["verdict"].get("best_persona"):
+                print("the default hybrid itself: " + "; ".join(
+                    f"{m}: {hv[m]['persona']:.4f} vs best peer {hv[m]['best_peer']} {hv[m]['peer']:.4f} "
+                    f"({'beats' if hv[m]['beats'] else 'DOES NOT beat'})" for m in ("ndcg@10", "recall@10")))
             if entry.get("bar"):
                 print("vs the bar (tuned EASE/ALS on this protocol) and the published best row (BiVAE): " + "; ".join(
                     f"{m} {v['persona']:.4f} vs bar {v['bar']} ({'above' if v['beats_bar'] else 'BELOW'}), "

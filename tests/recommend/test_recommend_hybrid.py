@@ -45,13 +45,14 @@ def test_ndcg_recall_helper_matches_definition():
 
 def test_learns_weights_on_training_data_only():
     data = _groups()
-    rec = HybridRecommender(models={"itemknn": {}, "popular": {}, "als": FAST["als"]}).fit(data)
+    rec = HybridRecommender(models={"itemknn": {}, "popular": {}, "als": FAST["als"]}, validation="random").fit(data)
     w = rec.weights_
-    assert set(w) == {"itemknn", "popular", "als"}
+    # itemknn also enters with a recency-weighted history (the data has timestamps)
+    assert set(w) == {"itemknn", "itemknn~recent", "popular", "als"}
     assert sum(w.values()) == pytest.approx(1.0)
     # popularity ignores the two taste groups: a personalised model must carry more weight
-    assert max(w["itemknn"], w["als"]) > w["popular"]
-    assert rec.validation_["users"] > 0 and rec.validation_["folds"] == 2
+    assert max(w["itemknn"] + w["itemknn~recent"], w["als"]) > w["popular"]
+    assert rec.validation_["users"] > 0 and rec.validation_["folds"] == rec.validation_folds
     out = rec.recommend(["u0", "u1"], k=5)
     assert len(out) == 10 and list(out.columns) == ["user_id", "item_id", "score", "rank", "reason"]
     # user u0 (even: items i0-i14) gets mostly its own group's items
@@ -73,8 +74,8 @@ def test_fixed_weights_skip_learning_and_zero_weight_models_are_not_fitted():
 def test_default_set_adapts_to_catalogue_size():
     data = _groups()
     rec = HybridRecommender(max_ease_items=10, max_userknn_users=10)
-    assert list(rec._base_specs(data)) == ["als", "itemknn"]
-    assert list(HybridRecommender()._base_specs(data)) == ["ease", "als", "itemknn", "userknn"]
+    assert list(rec._base_specs(data)) == ["als", "itemknn", "period"]
+    assert list(HybridRecommender()._base_specs(data)) == ["ease", "als", "itemknn", "userknn", "period"]
 
 
 def test_bad_parameters_and_not_fitted():
@@ -82,7 +83,8 @@ def test_bad_parameters_and_not_fitted():
         HybridRecommender().recommend(["u0"])
     data = _groups()
     for bad in ({"validation": "future"}, {"validation_fraction": 1.5}, {"models": []}, {"models": ["hybrid"]},
-                {"tune": "maybe"}, {"candidates": 0}):
+                {"tune": "maybe"}, {"candidates": 0}, {"recency_tau": 0}, {"recency_tolerance": 1.0},
+                {"objective": "mrr"}):
         with pytest.raises(InputError):
             HybridRecommender(**bad).fit(data)
 
@@ -115,3 +117,32 @@ def test_beats_paper_ease_on_movielens_benchmark_split():
     assert hyb.metrics["ndcg@10"] > ease.metrics["ndcg@10"]
     assert hyb.metrics["recall@10"] > ease.metrics["recall@10"]
     assert hyb.fit_seconds < 120  # about 20 s on an idle 2-core machine
+
+
+def test_recency_history_weights_latest_items_most():
+    from persona.recommend.hybrid import recency_history
+
+    df = pd.DataFrame({"user_id": ["a", "a", "a", "b"], "item_id": ["x", "y", "z", "x"], "ts": [30, 10, 20, 5]})
+    data = Interactions.from_frame(df, time="ts")
+    h = recency_history(data, tau=0.5).toarray()
+    a, b = data.user_index(["a", "b"])
+    x, y, z = data.item_index(["x", "y", "z"])
+    # a: x newest (weight 1), then z (exp(-1/1.5)), then y (exp(-2/1.5)); b's only item has weight 1
+    np.testing.assert_allclose(h[a, [x, z, y]], [1.0, np.exp(-1 / 1.5), np.exp(-2 / 1.5)], rtol=1e-6)
+    assert h[b, x] == 1.0 and h[b, y] == 0.0
+    untimed = Interactions.from_frame(df[["user_id", "item_id"]])
+    assert (recency_history(untimed, 0.5).toarray() == (untimed.matrix.toarray() > 0)).all()
+
+
+def test_guarded_validation_keeps_random_holdout_score_within_tolerance():
+    """Default validation: random folds pick the blend, recency members only join within the tolerance."""
+    data = _groups(n_users=120)
+    rec = HybridRecommender(models={"itemknn": {}, "ease": {}}, recency_tolerance=0.01).fit(data)
+    v = rec.validation_
+    assert v["folds"] == rec.validation_folds + 1  # random folds and one of each user's latest items
+    assert v["random_ndcg"] >= v["random_ndcg_unguarded"] * (1 - 0.01) - 1e-9
+    assert {"ease~recent", "itemknn~recent"} <= set(rec.weights_)
+    # scoring with a recency member reuses its base model's item matrix on the recency-weighted history
+    fixed = HybridRecommender(models=["ease"], weights={"ease~recent": 1.0}).fit(data)
+    assert list(fixed.models_) == ["ease"] and fixed.recent_history_ is not None
+    assert fixed.recommend(["u0"], k=3)["item_id"].str[1:].astype(int).lt(15).all()

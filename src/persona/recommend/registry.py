@@ -17,6 +17,7 @@ RECOMMENDERS: dict[str, str] = {
     "bpr": "persona.recommend.factors:BPRRecommender",
     "ease": "persona.recommend.ease:EASERecommender",
     "rp3beta": "persona.recommend.rp3beta:RP3betaRecommender",
+    "period": "persona.recommend.period:PeriodPopularRecommender",
     "content": "persona.recommend.content:ContentRecommender",
     "sequential": "persona.recommend.sequential:SequentialRecommender",
 }
