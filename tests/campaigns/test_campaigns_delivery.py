@@ -182,8 +182,9 @@ def test_ten_thousand_customers_kill_minus_nine_and_rerun(shop, smtp_server, tmp
     assert sorted(by_id.values()) == sorted(expected)  # one distinct message per consented, uncapped customer
     raw = recipients(inbox)
     dupes = {to: k for to, k in raw.items() if k > 1}
-    # at most the one message in flight at the kill can reach the server twice, with the same Message-ID
-    assert len(dupes) <= 1 and all(k == 2 for k in dupes.values())
+    # only messages in flight at the kill (at most one per connection, 4 by default) can reach the server
+    # twice, and then with the same Message-ID (counted once above), which mail stores de-duplicate on
+    assert len(dupes) <= 4 and all(k == 2 for k in dupes.values())
     st = campaign_status(store, "spring")
     assert st["sent"] == len(expected) and st["pending"] == 0
     assert st["suppressed_reasons"]["no email consent for marketing"] == len(opted)

@@ -14,6 +14,7 @@ from typing import Any
 
 from jinja2 import (
     ChoiceLoader,
+    Environment,
     FileSystemLoader,
     PackageLoader,
     StrictUndefined,
@@ -36,12 +37,18 @@ class Rendered:
 
 
 @lru_cache(maxsize=32)
-def _env(extra_dir: str | None, html: bool) -> SandboxedEnvironment:
-    """Sandboxed environments (cached): HTML escapes every value, subject and text do not."""
+def _env(extra_dir: str | None, html: bool) -> Environment:
+    """Environments (cached): HTML escapes every value, subject and text do not.
+
+    User templates (``extra_dir``) run sandboxed; the built-in ones ship with Persona and are trusted, so they
+    skip the sandbox's per-attribute checks, which cost a third of the rendering time.
+    """
     loaders: list[Any] = [PackageLoader("persona.campaigns", "templates")]
+    cls: type[Environment] = Environment
     if extra_dir:
         loaders.insert(0, FileSystemLoader(extra_dir))
-    return SandboxedEnvironment(loader=ChoiceLoader(loaders), undefined=StrictUndefined, autoescape=html, auto_reload=False)
+        cls = SandboxedEnvironment
+    return cls(loader=ChoiceLoader(loaders), undefined=StrictUndefined, autoescape=html, auto_reload=False)
 
 
 def _template_name(template: str | None, lang: str) -> tuple[str, str | None]:
