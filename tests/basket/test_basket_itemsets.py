@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import shared_data
+from shared_data import shared_data
 
 from persona.basket import (
     BasketRules,

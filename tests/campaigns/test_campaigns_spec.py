@@ -104,3 +104,12 @@ def test_template_sandbox_blocks_attribute_escapes(tmp_path) -> None:  # noqa: A
     t.write_text("{% block subject %}{{ customer.__class__.__mro__ }}{% endblock %}{% block text %}x{% endblock %}{% block html %}x{% endblock %}")
     with pytest.raises(Exception):  # noqa: B017 - the sandbox raises SecurityError / undefined
         validate_template(str(t), "coupon")
+
+
+def test_tracking_signatures_reject_malformed_input() -> None:
+    from persona.campaigns.tracking import Signer
+
+    s = Signer(b"k" * 32)
+    good = s.sign("m1", "http://x")
+    assert s.check(good, "m1", "http://x")
+    assert not s.check("é" * 24, "m1", "http://x") and not s.check("", "m1", "http://x") and not s.check(good[:-1], "m1", "http://x")

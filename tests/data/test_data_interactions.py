@@ -123,3 +123,17 @@ def test_from_store_reads_events_products_customers_without_pii(any_store):
     assert data.users.loc["c1", "interests"] == ["garden"]
     assert data.items.loc["p2", "in_stock"] == False  # noqa: E712
     assert data.has_time
+
+
+def test_from_store_accepts_events_without_values(store) -> None:  # noqa: ANN001
+    """Events posted through the API usually carry no value: the column is all NULL."""
+    from datetime import UTC, datetime
+
+    from persona.data import Interactions
+
+    store.bulk_insert("events", [
+        {"event_id": f"v{i}", "customer_id": f"c{i % 3}", "product_id": f"p{i % 4}", "event_type": "view", "ts": datetime(2026, 1, 1, tzinfo=UTC)}
+        for i in range(12)
+    ], key=["event_id"])
+    data = Interactions.from_store(store)
+    assert data.n_users == 3 and data.matrix.sum() > 0

@@ -37,7 +37,8 @@ class Signer:
         return hmac.new(self._key, "\x1f".join(parts).encode("utf-8"), hashlib.sha256).hexdigest()[:24]
 
     def check(self, signature: str, *parts: str) -> bool:
-        return hmac.compare_digest(self.sign(*parts), signature or "")
+        """Constant-time comparison; any malformed signature (wrong length, non-ASCII) is simply invalid."""
+        return hmac.compare_digest(self.sign(*parts).encode("utf-8"), (signature or "").encode("utf-8"))
 
 
 def open_url(base_url: str, message_id: str) -> str:

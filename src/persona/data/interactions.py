@@ -414,6 +414,7 @@ class Interactions:
             len(products),
             len(customers),
         )
+        events["value"] = pd.to_numeric(events["value"], errors="coerce")  # an all-NULL column arrives untyped
         return cls.from_frame(
             events,
             user="customer_id",

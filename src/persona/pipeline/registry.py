@@ -10,5 +10,13 @@ STAGES: list[str] = [
     "persona.pipeline.stages.data:DEMO",
     "persona.pipeline.stages.data:INGEST",
     "persona.pipeline.stages.data:QUALITY",
+    "persona.pipeline.stages.text:TEXT",
+    "persona.pipeline.stages.recommend:RECOMMEND",
+    "persona.pipeline.stages.profiles:PROFILES",
+    "persona.pipeline.stages.profiles:SEGMENTS",
+    "persona.pipeline.stages.predict:PREDICT",
+    "persona.pipeline.stages.clv:CLV",
+    "persona.pipeline.stages.basket:BASKET",
     "persona.pipeline.stages.campaigns:CAMPAIGNS",
+    "persona.pipeline.stages.experiments:EXPERIMENTS",
 ]

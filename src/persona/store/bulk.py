@@ -201,7 +201,7 @@ class BulkWriter:
                 raise InputError(f"rows encoded for {rows.dialect}/{rows.table}, not {self.dialect}/{table}")
             if rows.count == 0:
                 return 0
-            keys = list(key) if key else [c.name for c in t.primary_key.columns]
+            keys = list(key) if key else _natural_key(t, rows.columns)
             if self.dialect == "sqlite":
                 return self._sqlite_exec(t, rows.columns, rows.payload, on_conflict, keys, change_column)
             if on_conflict == "ignore" and rows.key_values is not None and len(keys) == 1:
@@ -216,7 +216,7 @@ class BulkWriter:
         unknown = [c for c in cols if c not in t.c]
         if unknown:
             raise InputError(f"columns {unknown} are not in table {table}", hint=f"columns: {', '.join(t.c.keys())}")
-        keys = list(key) if key else [c.name for c in t.primary_key.columns]
+        keys = list(key) if key else _natural_key(t, cols)
         if on_conflict == "update" and not set(keys) <= set(cols):
             raise InputError(f"upsert into {table} needs the key columns {keys} in the rows")
         kinds = {c: _kind(t.c[c].type) for c in cols}
@@ -326,3 +326,21 @@ class BulkWriter:
     def execute(self, statement: Any, params: Any = None) -> Any:
         """Run a SQLAlchemy statement in the same transaction."""
         return self.conn.execute(statement, params) if params is not None else self.conn.execute(statement)
+
+
+def _natural_key(t: Any, cols: Any) -> list[str]:
+    """The key that defines a duplicate when none is given: the primary key when the rows carry it, else the
+    first unique constraint they carry (``events.event_id``, ``consents.row_hash``: their ids are surrogates)."""
+    pk = [c.name for c in t.primary_key.columns]
+    have = set(cols)
+    if set(pk) <= have:
+        return pk
+    from sqlalchemy import UniqueConstraint
+
+    for uc in t.constraints:
+        if isinstance(uc, UniqueConstraint) and set(uc.columns.keys()) <= have:
+            return list(uc.columns.keys())
+    for c in t.columns:
+        if c.unique and c.name in have:
+            return [c.name]
+    return pk
