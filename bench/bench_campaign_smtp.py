@@ -19,7 +19,7 @@ import time
 from email.message import EmailMessage
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "campaigns"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 
 def _free_port() -> int:
@@ -66,7 +66,7 @@ def bare_loop(n: int, port: int) -> float:
 
 
 def persona_worker(n: int, port: int) -> tuple[float, float, int]:
-    from conftest import seed_shop
+    from shop_fixtures import seed_shop
 
     from persona.campaigns.planner import plan_campaign
     from persona.campaigns.spec import parse_spec
