@@ -61,6 +61,7 @@ class ChannelSpec(_Model):
     host: str = "127.0.0.1"
     port: int = Field(default=25, ge=1, le=65535)
     security: Literal["none", "starttls", "ssl"] = "none"
+    ca_file: str | None = None  # PEM bundle of a private CA that signed the server's certificate
     username: str | None = None
     password_env: str | None = None
     from_address: str = "Persona Shop <shop@example.com>"

@@ -80,14 +80,20 @@ class EmailChannel:
 
     def _connect(self) -> smtplib.SMTP:
         s = self.spec
+        ctx = ssl.create_default_context(cafile=s.ca_file)  # certificates and host names are always verified
         if s.security == "ssl":
-            smtp: smtplib.SMTP = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=ssl.create_default_context())
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=ctx)
         else:
             smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
             if s.security == "starttls":
-                smtp.starttls(context=ssl.create_default_context())
+                smtp.starttls(context=ctx)
         if s.username:
-            smtp.login(s.username, self._password or "")
+            smtp.ehlo_or_helo_if_needed()
+            if "plain" in smtp.esmtp_features.get("auth", "").lower().split():  # one clear answer, no mechanism hunting
+                smtp.user, smtp.password = s.username, self._password or ""
+                smtp.auth("PLAIN", smtp.auth_plain, initial_response_ok=True)
+            else:
+                smtp.login(s.username, self._password or "")
         return smtp
 
     def _throttle(self) -> None:
@@ -115,6 +121,16 @@ class EmailChannel:
                 code, text = next(iter(exc.recipients.values()))
                 outcome = "transient" if 400 <= code < 500 else "permanent"
                 return DeliveryResult(outcome, f"recipient refused: {code} {text.decode(errors='replace')}")
+            except smtplib.SMTPAuthenticationError as exc:  # a configuration problem: retry later, never give up the message
+                self._reset()
+                return DeliveryResult("transient", f"SMTP login refused ({exc.smtp_code}): check `username` and `password_env`")
+            except smtplib.SMTPNotSupportedError as exc:
+                self._reset()
+                return DeliveryResult("transient", f"SMTP server does not support what the channel asks: {exc} (check `security`)")
+            except ssl.SSLError as exc:
+                self._reset()
+                return DeliveryResult("transient", f"TLS with {self.spec.host}:{self.spec.port} failed: {exc.reason or exc} "
+                                                   "(a private CA needs `ca_file`)")
             except smtplib.SMTPResponseException as exc:
                 self._reset()
                 outcome = "transient" if 400 <= exc.smtp_code < 500 else "permanent"
