@@ -51,3 +51,11 @@ def results(
 
     res = analyze_experiment(st.store, name, window_days=window_days)
     return _clean({"experiment": name, **res.to_dict()})
+
+
+@router.get("/{name}/interleaving", dependencies=[Depends(require("read"))])
+def interleaving(name: str = Path(..., max_length=128), st: AppState = Depends(state)) -> dict[str, Any]:
+    """Live team-draft interleaving: impressions, wins per ranker, preference with interval, sign test, verdict."""
+    from persona.experiments.live_interleaving import analyze_live_interleaving
+
+    return _clean({"experiment": name, **analyze_live_interleaving(st.store, name).to_dict()})

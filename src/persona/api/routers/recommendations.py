@@ -35,6 +35,7 @@ class Item(BaseModel):
     score: float
     rank: int
     reason: str
+    team: str | None = None  # interleaving: which ranker ("A" or "B") drafted the item
 
 
 class Recommendations(BaseModel):
@@ -44,6 +45,7 @@ class Recommendations(BaseModel):
     items: list[Item]
     experiment: str | None = None
     variant: str | None = None
+    impression_id: str | None = None
 
 
 def _json(body: dict[str, Any]) -> Response:
@@ -58,9 +60,15 @@ async def recommendations(
     experiment: str | None = Query(None, max_length=128, description="A stored experiment whose variants name models "
                                    "(`NAME` or `NAME@VERSION`); the customer is assigned deterministically and the "
                                    "exposure logged."),
+    interleave: str | None = Query(None, max_length=300, pattern=r"^[^,]+,[^,]+,[^,]+$",
+                                   description="EXPERIMENT,MODEL_A,MODEL_B (models as NAME or NAME@VERSION): a team-draft "
+                                   "interleaved list; each item says which model drafted it, the impression is logged and later "
+                                   "clicks are credited (GET /v1/experiments/{EXPERIMENT}/interleaving)."),
     st: AppState = Depends(state),
 ) -> dict[str, Any]:
     """Top-k products for the customer, each with a reason (new customers get cold-start picks)."""
+    if interleave:
+        return _json(await run_in_threadpool(_interleaved, st, customer_id, k, _filters(filters), interleave))
     if experiment:
         return _json(await run_in_threadpool(_with_experiment, st, customer_id, k, _filters(filters), experiment))
     flt = _filters(filters)
@@ -92,6 +100,22 @@ def _with_experiment(st: AppState, customer_id: str, k: int, filters: dict[str, 
     name_, version = (model[1], model[2]) if model else (st.recs.model_name, st.recs.model_version)
     return {"customer_id": customer_id, "model": name_, "version": version, "items": items,
             "experiment": name, "variant": variant}
+
+
+def _interleaved(st: AppState, customer_id: str, k: int, filters: dict[str, Any] | None, spec: str) -> dict[str, Any]:
+    from persona.experiments.interleaving import team_draft
+    from persona.experiments.live_interleaving import log_impression
+
+    name, model_a, model_b = (p.strip() for p in spec.split(","))
+    ma, mb = st.recs.variant_model(model_a), st.recs.variant_model(model_b)
+    la = st.recs.recommend(customer_id, k, filters, model=ma)
+    lb = st.recs.recommend(customer_id, k, filters, model=mb)
+    shown = team_draft([i["product_id"] for i in la], [i["product_id"] for i in lb], k=k, seed=f"{name}:{customer_id}")
+    impression = log_impression(st.store, name, customer_id, shown, names=(f"{ma[1]}@{ma[2]}", f"{mb[1]}@{mb[2]}"))
+    info = {i["product_id"]: i for i in lb} | {i["product_id"]: i for i in la}
+    items = [{**info[p], "rank": r, "team": t} for r, (p, t) in enumerate(zip(shown.items, shown.teams, strict=True), start=1)]
+    return {"customer_id": customer_id, "model": None, "version": None, "items": items, "experiment": name,
+            "variant": "interleaved", "impression_id": impression}
 
 
 @router.get("/products/{product_id}/similar", dependencies=[Depends(require("read"))])

@@ -6,6 +6,8 @@ import html
 import logging
 from typing import Any
 
+import pandas as pd
+
 from persona.pipeline.stage import RunContext, Section, Stage, StageResult
 from persona.pipeline.stages.profiles import table_html
 
@@ -47,14 +49,21 @@ def run(ctx: RunContext) -> StageResult:
     data = ctx.artifacts.get("shop_data") or load_shop(ctx.store)
     if data.last_event_ts is None:
         return StageResult(status="skipped", message="no events")
+    from persona.predict.backtest import MIN_HISTORY_DAYS
+
+    span = int((data.last_event_ts - data.events["ts"].min()) / pd.Timedelta(days=1))
+    horizon = min(90, (span - MIN_HISTORY_DAYS) // 2)  # a shop with a short history gets shorter horizons, not a failure
+    if horizon < 14:
+        return StageResult(status="skipped", message=f"{span} days of events: backtests need at least {2 * 14 + MIN_HISTORY_DAYS}")
     cache = FeatureCache(data)
-    churn = run_churn(data, ctx.store, seed=ctx.seed, cache=cache, top=5)
-    prop = run_propensity(data, ctx.store, seed=ctx.seed, cache=cache, top=5, n_categories=3, explain_categories=300)
-    spend = run_spend(data, ctx.store, seed=ctx.seed, cache=cache, top=5)
-    reports = {"churn (90 days)": churn, "purchase (30 days)": prop}
+    churn = run_churn(data, ctx.store, horizon_days=horizon, seed=ctx.seed, cache=cache, top=5)
+    prop = run_propensity(data, ctx.store, horizon_days=min(30, horizon), seed=ctx.seed, cache=cache, top=5, n_categories=3,
+                          explain_categories=300)
+    spend = run_spend(data, ctx.store, horizon_days=horizon, seed=ctx.seed, cache=cache, top=5)
+    reports = {f"churn ({horizon} days)": churn, f"purchase ({min(30, horizon)} days)": prop}
     for c, r in prop.get("categories", {}).items():
         if "backtest" in r:
-            reports[f"buys {c} (30 days)"] = r
+            reports[f"buys {c} ({min(30, horizon)} days)"] = r
     rows = [{"model": n, **{m: r["backtest"].get(m) for m in METRICS}, "recency-only AUC": r["backtest"].get("baseline", {}).get("auc"),
              "calibration": r["backtest"].get("calibration")} for n, r in reports.items()]
     plan = churn["plan"]
