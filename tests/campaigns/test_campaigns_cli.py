@@ -106,3 +106,26 @@ def test_recurring_schedule_plans_one_run_per_occurrence(shop) -> None:  # noqa:
     assert tick(store, settings, now=t0 + timedelta(hours=2)) == []
     assert len(tick(store, settings, now=t0 + timedelta(days=1))) == 1
     assert store.count("campaign_runs") == 2
+
+
+def test_purchase_and_churn_risk_triggers_fire_once_per_event(shop) -> None:  # noqa: ANN001
+    from persona.store.models import Prediction
+
+    store, settings = shop
+    seed_shop(store, settings, 4)
+    now = datetime.now(UTC)
+    store.bulk_insert("events", [
+        {"event_id": "buy-new", "customer_id": "c00002", "product_id": "p3", "event_type": "purchase", "ts": now - timedelta(hours=30)},
+    ])
+    save_campaign(store, parse_spec("name: xsell\ngroups:\n  - {name: all, strategy: cross_sell}\nchannels: [outbox]\n"
+                                    "schedule: {type: trigger, trigger: purchase, delay_hours: 24}\nfrequency_cap: null\n"))
+    with store.session() as s:
+        s.add_all([Prediction(customer_id="c00001", name="churn_probability", value=0.9, updated_at=now),
+                   Prediction(customer_id="c00003", name="churn_probability", value=0.2, updated_at=now)])
+    save_campaign(store, parse_spec("name: save\ngroups:\n  - {name: all, strategy: winback}\nchannels: [outbox]\n"
+                                    "schedule: {type: trigger, trigger: churn_risk, threshold: 0.6}\nfrequency_cap: null\n"))
+    runs = {r.campaign: r for r in tick(store, settings, now=now)}
+    assert runs["xsell"].counts.get("planned") == 1 and runs["save"].counts.get("planned") == 1
+    planned = store.read_frame("SELECT campaign, customer_id FROM messages ORDER BY campaign")
+    assert planned.values.tolist() == [["save", "c00001"], ["xsell", "c00002"]]
+    assert tick(store, settings, now=now + timedelta(minutes=10)) == []  # each triggering event is answered once
