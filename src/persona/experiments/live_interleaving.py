@@ -70,7 +70,8 @@ def interleaving_credits(store: Any, experiment: str, *, window_hours: float = 2
         g = by_customer.get(cust)
         clicked: set[str] = set()
         if g is not None:
-            tagged = g[g["context"].map(lambda c: c.get("impression_id") == ctx["impression_id"])]
+            imp_id = ctx["impression_id"]
+            tagged = g[g["context"].map(lambda c, i=imp_id: c.get("impression_id") == i)]
             untagged = g[g["context"].map(lambda c: "impression_id" not in c) & (g["ts"] >= ts) & (g["ts"] <= ts + window)]
             clicked = set(tagged["product_id"].astype(str)) | set(untagged["product_id"].astype(str))
         a, b = Interleaving(items=ctx["items"], teams=ctx["teams"]).credit(clicked)
