@@ -31,11 +31,14 @@ def run(
     settings = settings_for(workspace, seed=seed, progress=not (no_progress or as_json))
     init_workspace(settings)
     store = open_store(settings)
+    plog = logging.getLogger("persona")
+    level = plog.level
     if as_json:
-        logging.getLogger("persona").setLevel(logging.ERROR)
+        plog.setLevel(logging.ERROR)  # stdout carries only the JSON; warnings are in the report
     try:
         ctx = run_pipeline(settings, store, data_dir=data, only=only, skip=skip, progress=settings.progress)
     finally:
+        plog.setLevel(level)
         store.dispose()
     out = summary(ctx)
     if as_json:
