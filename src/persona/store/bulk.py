@@ -275,25 +275,31 @@ class BulkWriter:
         return self._pg_exec(t, cols, buf.getvalue(), on_conflict, keys, change_column)
 
     def _pg_copy_new(self, t: Table, rows: EncodedRows, key: str) -> int | None:
-        """COPY straight into the table when none of the rows exists yet (the common case of new data).
+        """COPY straight into the table, betting that none of the rows exists yet (the common case of new data).
 
-        Skips the temp table and the speculative insertion of ``ON CONFLICT``. The table is locked
-        against other writers (readers go on) for the rest of this transaction, so no row can appear
-        between the check and the COPY. Returns None when some rows exist: the caller takes the
-        ``INSERT … ON CONFLICT DO NOTHING`` path.
+        Skips the temp table and the speculative insertion of ``ON CONFLICT``, and probes nothing up front:
+        the COPY runs inside a savepoint and the unique index on ``key`` rejects it if any row already
+        exists, in which case the savepoint is rolled back and None returned, and the caller takes the
+        ``INSERT … ON CONFLICT DO NOTHING`` path. The table is locked against other writers (readers go on)
+        for the rest of this transaction.
         """
+        import psycopg
+
         raw = self.conn.connection.driver_connection
         col_list = ", ".join(rows.columns)
         with raw.cursor() as cur:
             cur.execute("SET LOCAL synchronous_commit = off")
             cur.execute(f"LOCK TABLE {t.name} IN SHARE ROW EXCLUSIVE MODE")
-            cur.execute(f"SELECT 1 FROM {t.name} WHERE {key} = ANY(%s) LIMIT 1", (rows.key_values,))
-            if cur.fetchone() is not None:
-                return None
+            cur.execute("SAVEPOINT persona_copy_new")
             view = memoryview(rows.payload)
-            with cur.copy(f"COPY {t.name} ({col_list}) FROM STDIN (FORMAT csv)") as copy:
-                for i in range(0, len(view), _COPY_BLOCK):
-                    copy.write(view[i : i + _COPY_BLOCK])
+            try:
+                with cur.copy(f"COPY {t.name} ({col_list}) FROM STDIN (FORMAT csv)") as copy:
+                    for i in range(0, len(view), _COPY_BLOCK):
+                        copy.write(view[i : i + _COPY_BLOCK])
+            except psycopg.errors.UniqueViolation:
+                cur.execute("ROLLBACK TO SAVEPOINT persona_copy_new")
+                return None
+            cur.execute("RELEASE SAVEPOINT persona_copy_new")
         return rows.count
 
     def _pg_exec(self, t: Table, cols: list[str], payload: bytes, on_conflict: OnConflict, keys: list[str],
