@@ -144,6 +144,8 @@ def encode_rows(table: str, frame: pd.DataFrame, dialect: str, unique_key: str |
         raise InputError(f"columns {unknown} are not in table {table}", hint=f"columns: {', '.join(t.c.keys())}")
     kinds = {c: _kind(t.c[c].type) for c in cols}
     if dialect == "sqlite":
+        if unique_key and len(frame) > 1:  # key order keeps the unique index's B-tree pages hot (stable: first copy wins)
+            frame = frame.sort_values(unique_key, kind="stable")
         payload: Any = list(zip(*[_py_column(frame[c], kinds[c]) for c in cols], strict=True))
     elif dialect == "postgresql":
         arrow = pa.table({c: _arrow_column(frame[c], kinds[c]) for c in cols})
