@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ import pandas as pd
 from persona.basket.itemsets import FrequentItemsets, frequent_itemsets
 from persona.basket.rules import RuleChunk, iter_rules, rules_frame, top_rules
 from persona.errors import InputError, NotFittedError
+from persona.persistence import load_estimator, save_estimator
 
 
 class BasketRules:
@@ -135,15 +135,9 @@ class BasketRules:
     def save(self, path: str | Path) -> Path:
         """Pickle the fitted model."""
         self._check()
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(pickle.dumps(self))
-        return path
+        return save_estimator(self, path)
 
     @classmethod
     def load(cls, path: str | Path) -> BasketRules:
         """Load a model saved with :meth:`save`."""
-        obj = pickle.loads(Path(path).read_bytes())
-        if not isinstance(obj, cls):
-            raise InputError(f"{path} holds a {type(obj).__name__}, not a BasketRules", hint="load it with its own class")
-        return obj
+        return load_estimator(cls, path)

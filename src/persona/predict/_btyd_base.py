@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import pickle
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -11,6 +10,7 @@ import numpy as np
 from scipy import optimize
 
 from persona.errors import InputError, NotFittedError
+from persona.persistence import load_estimator, save_estimator
 
 log = logging.getLogger(__name__)
 
@@ -112,18 +112,12 @@ class BTYDEstimator:
     def save(self, path: str | Path) -> Path:
         """Pickle the fitted estimator to ``path``."""
         self._p()
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(pickle.dumps(self))
-        return path
+        return save_estimator(self, path)
 
     @classmethod
     def load(cls, path: str | Path) -> BTYDEstimator:
         """Load an estimator saved with :meth:`save`."""
-        obj = pickle.loads(Path(path).read_bytes())
-        if not isinstance(obj, cls):
-            raise InputError(f"{path} holds a {type(obj).__name__}, not a {cls.__name__}", hint="load it with its own class")
-        return obj
+        return load_estimator(cls, path)
 
     def __repr__(self) -> str:
         inner = ", ".join(f"{k}={v:.4g}" for k, v in getattr(self, "params_", {}).items())

@@ -11,7 +11,6 @@ fit on the data up to c, features are computed at c and the target is each custo
 from __future__ import annotations
 
 import logging
-import pickle
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from persona.errors import InputError, NotFittedError
+from persona.persistence import load_estimator, save_estimator
 from persona.predict.clv import BetaGeoModel
 from persona.predict.clv_summary import UNITS, TransactionColumns, rfm_summary
 
@@ -189,15 +189,9 @@ class HybridTransactionModel:
     def save(self, path: str | Path) -> Path:
         """Pickle the fitted model to ``path``."""
         self._check()
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(pickle.dumps(self))
-        return path
+        return save_estimator(self, path)
 
     @classmethod
     def load(cls, path: str | Path) -> HybridTransactionModel:
         """Load a model saved with :meth:`save`."""
-        obj = pickle.loads(Path(path).read_bytes())
-        if not isinstance(obj, cls):
-            raise InputError(f"{path} holds a {type(obj).__name__}, not a {cls.__name__}", hint="load it with its own class")
-        return obj
+        return load_estimator(cls, path)

@@ -6,11 +6,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
 
 from persona.errors import InputError, NotFittedError
+from persona.persistence import load_estimator, save_estimator
 from persona.predict.backtest import (
     BacktestPlan,
     Eligibility,
@@ -160,14 +160,12 @@ class OutcomeModel:
         """Write the fitted model with joblib."""
         if not hasattr(self, "model_"):
             raise NotFittedError(self)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        joblib.dump(self, path)
-        return path
+        return save_estimator(self, path)
 
-    @staticmethod
-    def load(path: Path) -> OutcomeModel:
+    @classmethod
+    def load(cls, path: Path) -> OutcomeModel:
         """Read a model written by :meth:`save`."""
-        return joblib.load(path)
+        return load_estimator(cls, path)
 
 
 class ChurnModel(OutcomeModel):

@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
 from sklearn.impute import SimpleImputer
@@ -19,6 +18,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from persona.errors import InputError, NotFittedError
+from persona.persistence import load_estimator, save_estimator
 from persona.predict.backtest import FeatureCache, ModelMatrix, everyone, label_spend, plan_backtest, stacked
 from persona.profiles.source import ShopData
 
@@ -109,11 +109,9 @@ class SpendRegression:
         """Write the fitted model with joblib."""
         if not hasattr(self, "model_"):
             raise NotFittedError(self)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        joblib.dump(self, path)
-        return path
+        return save_estimator(self, path)
 
-    @staticmethod
-    def load(path: Path) -> SpendRegression:
+    @classmethod
+    def load(cls, path: Path) -> SpendRegression:
         """Read a model written by :meth:`save`."""
-        return joblib.load(path)
+        return load_estimator(cls, path)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import joblib
 import numpy as np
 import pandas as pd
 from sklearn.cluster import DBSCAN
@@ -14,6 +13,7 @@ from sklearn.neighbors import NearestNeighbors
 from threadpoolctl import threadpool_limits
 
 from persona.errors import InputError, NotFittedError
+from persona.persistence import load_estimator, save_estimator
 from persona.segments.matrix import FeatureMatrix
 
 log = logging.getLogger(__name__)
@@ -136,12 +136,9 @@ class DBSCANSegmenter:
         """Write the fitted segmenter with joblib (without the training labels)."""
         if not hasattr(self, "core_points_"):
             raise NotFittedError(self)
-        joblib.dump({k: v for k, v in self.__dict__.items() if k != "labels_"}, path)
-        return path
+        return save_estimator(self, path, exclude=("labels_",))
 
     @classmethod
     def load(cls, path: Path) -> DBSCANSegmenter:
         """Read a segmenter written by :meth:`save`."""
-        obj = cls.__new__(cls)
-        obj.__dict__.update(joblib.load(path))
-        return obj
+        return load_estimator(cls, path)

@@ -6,7 +6,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
@@ -15,6 +14,7 @@ from sklearn.metrics import silhouette_score
 from threadpoolctl import threadpool_limits
 
 from persona.errors import InputError, NotFittedError
+from persona.persistence import load_estimator, save_estimator
 from persona.segments.matrix import FeatureMatrix
 
 log = logging.getLogger(__name__)
@@ -156,13 +156,9 @@ class KMeansSegmenter:
         """Write the fitted segmenter with joblib (without the training labels)."""
         if not hasattr(self, "model_"):
             raise NotFittedError(self)
-        state = {k: v for k, v in self.__dict__.items() if k != "labels_"}
-        joblib.dump(state, path)
-        return path
+        return save_estimator(self, path, exclude=("labels_",))
 
     @classmethod
     def load(cls, path: Path) -> KMeansSegmenter:
         """Read a segmenter written by :meth:`save`."""
-        obj = cls.__new__(cls)
-        obj.__dict__.update(joblib.load(path))
-        return obj
+        return load_estimator(cls, path)

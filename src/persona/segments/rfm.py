@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import joblib
 import numpy as np
 import pandas as pd
 
 from persona.errors import InputError, NotFittedError
+from persona.persistence import load_estimator, save_estimator
 
 # (segment id, display name, pattern on "<R><FM>"): first match wins. FM is the rounded mean of F and M.
 RFM_SEGMENTS: tuple[tuple[str, str, str], ...] = (
@@ -106,10 +106,9 @@ class RFMSegmenter:
         """Write the fitted segmenter with joblib."""
         if not hasattr(self, "edges_"):
             raise NotFittedError(self)
-        joblib.dump(self, path)
-        return path
+        return save_estimator(self, path)
 
-    @staticmethod
-    def load(path: Path) -> RFMSegmenter:
+    @classmethod
+    def load(cls, path: Path) -> RFMSegmenter:
         """Read a segmenter written by :meth:`save`."""
-        return joblib.load(path)
+        return load_estimator(cls, path)

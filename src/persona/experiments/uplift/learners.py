@@ -7,7 +7,6 @@ Each learner wraps any scikit-learn-compatible model(s): classifiers are read th
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, clone
 
 from persona.errors import InputError, NotFittedError
+from persona.persistence import load_estimator, save_estimator
 
 
 def _predict(model: Any, X: Any) -> np.ndarray:
@@ -79,18 +79,12 @@ class UpliftLearner(BaseEstimator):
     def save(self, path: str | Path) -> Path:
         """Pickle the fitted learner to ``path``."""
         self._check_fitted()
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(pickle.dumps(self))
-        return path
+        return save_estimator(self, path)
 
     @classmethod
     def load(cls, path: str | Path) -> UpliftLearner:
-        """Load a learner saved with :meth:`save` (trusted files only: pickle)."""
-        obj = pickle.loads(Path(path).read_bytes())  # noqa: S301 - the workspace's own artifacts
-        if not isinstance(obj, cls):
-            raise InputError(f"{path} holds a {type(obj).__name__}, not a {cls.__name__}")
-        return obj
+        """Load a learner saved with :meth:`save` (trusted files only: it unpickles)."""
+        return load_estimator(cls, path)
 
 
 class SLearner(UpliftLearner):
