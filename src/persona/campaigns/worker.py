@@ -114,6 +114,21 @@ def _quiet_until(now: datetime, tz_name: str | None, start: str, end: str) -> da
     return end_dt.astimezone(UTC)
 
 
+@dataclass
+class _Batch:
+    """State of one pass over a batch of due messages: the customers, cached checks and sends in flight."""
+
+    stats: DeliveryStats
+    broken: set[tuple[str, str]]
+    now: datetime
+    cids: list[str]
+    custs: dict[str, Customer]
+    consent: dict[tuple[str, str], dict[str, bool]] = field(default_factory=dict)
+    sent_recent: dict[tuple[float | str, ...], dict[str, int]] = field(default_factory=dict)
+    failures: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
+    inflight: deque[tuple[Message, CampaignSpec, Future[DeliveryResult]]] = field(default_factory=deque)
+
+
 class _Sender:
     """Sends through ``len(channels)`` parallel connections (one channel object per thread); one runs inline."""
 
@@ -245,110 +260,101 @@ class Worker:
             stats.notes.append(f"{ch} channel of {camp} kept failing; remaining messages wait for the next run")
         return stats
 
-    def _deliver_batch(self, msgs: list[Message], stats: DeliveryStats, broken: set[tuple[str, str]], now: datetime, max_messages: int | None) -> int:
+    def _deliver_batch(self, msgs: list[Message], stats: DeliveryStats, broken: set[tuple[str, str]], now: datetime,
+                       max_messages: int | None) -> int:
         cids = sorted({m.customer_id for m in msgs})
         with self.store.session() as s:
             custs = {c.customer_id: c for c in s.scalars(select(Customer).where(Customer.customer_id.in_(cids)))}
-        consent_cache: dict[tuple[str, str], dict[str, bool]] = {}
-        sent_recent: dict[tuple[str, float], dict[str, int]] = {}
-        failures: dict[tuple[str, str], int] = defaultdict(int)
-        inflight: deque[tuple[Message, CampaignSpec, Future[DeliveryResult]]] = deque()
-
-        def rec(m: Message, spec: CampaignSpec, result: DeliveryResult) -> None:
-            self._record(m, spec, result, stats, failures, broken, sent_recent)
-
+        b = _Batch(stats=stats, broken=broken, now=now, cids=cids, custs=custs)
         try:
-            return self._loop(msgs, custs, cids, stats, broken, now, max_messages, consent_cache, sent_recent, inflight, rec)
+            return self._loop(msgs, b, max_messages)
         finally:
-            self._settle(inflight, 0, rec)  # never leave a finished send unrecorded, even on an error
+            self._settle(b, 0)  # never leave a finished send unrecorded, even on an error
 
-    def _loop(self, msgs: list[Message], custs: dict[str, Customer], cids: list[str], stats: DeliveryStats, broken: set[tuple[str, str]],
-              now: datetime, max_messages: int | None, consent_cache: dict[tuple[str, str], dict[str, bool]],
-              sent_recent: dict[tuple[str, float], dict[str, int]], inflight: deque[Any], rec: Callable[..., None]) -> int:
+    def _loop(self, msgs: list[Message], b: _Batch, max_messages: int | None) -> int:
         handled = 0
         for m in msgs:
             if max_messages is not None and handled >= max_messages:
                 break
             key = (m.campaign, m.channel)
-            if key in broken:
+            if key in b.broken:
                 continue
             spec = self._spec(m.campaign)
-            cust = custs.get(m.customer_id)
-            # -- send-time checks: erased, consent, cap, quiet hours ----------------------------------
-            if cust is None or cust.erased_at is not None:
-                self._finish(m, "suppressed", "customer erased or unknown", stats)
+            cust = b.custs.get(m.customer_id)
+            to_addr = self.cipher.decrypt(cust.email_enc) if cust is not None and m.channel in ("email", "outbox", "export") else None
+            reason = self._suppression(m, spec, cust, to_addr, b)
+            if reason is not None:
+                self._finish(m, "suppressed", reason, b.stats)
                 handled += 1
                 continue
-            cc = (consent_channel(m.channel), spec.purpose)
-            if cc not in consent_cache:
-                consent_cache[cc] = consent_state(self.store, cc[0], cc[1], cids, at=now)
-            if not consent_cache[cc].get(m.customer_id, False):
-                self._finish(m, "suppressed", f"no {cc[0]} consent for {cc[1]} at send time", stats)
-                handled += 1
-                continue
-            to_addr = self.cipher.decrypt(cust.email_enc) if m.channel in ("email", "outbox", "export") else None
-            if m.channel in ("email", "outbox") and not to_addr:
-                self._finish(m, "suppressed", "no e-mail address", stats)
-                handled += 1
-                continue
-            cap = spec.frequency_cap
-            if cap is not None:
-                ck = (m.channel, cap.per_days)
-                if ck not in sent_recent:
-                    sent_recent[ck] = self._sent_counts(cids, m.channel, now - timedelta(days=cap.per_days))
-                if sent_recent[ck].get(m.customer_id, 0) >= cap.max_messages:
-                    self._finish(m, "suppressed", f"frequency cap: {cap.max_messages} per {cap.per_days:g} days", stats)
-                    handled += 1
-                    continue
             if spec.quiet_hours is not None:
-                until = _quiet_until(now, cust.timezone, spec.quiet_hours.start, spec.quiet_hours.end)
+                until = _quiet_until(b.now, cust.timezone, spec.quiet_hours.start, spec.quiet_hours.end)
                 if until is not None:
                     self._pending.append((_DEFER, {"id": m.id, "next_attempt_at": until}))
-                    stats.deferred += 1
+                    b.stats.deferred += 1
                     continue
             # -- claim, render, hand to a connection; outcomes are recorded as they complete ------------
             sender = self._sender(m.campaign, m.channel)  # a misconfigured channel stops here, before any claim
-            self._settle(inflight, sender.size - 1, rec)
-            if key in broken:
-                continue
-            if not self._claim(m.id):
+            self._settle(b, sender.size - 1)
+            if key in b.broken or not self._claim(m.id):
                 continue
             handled += 1
-            if cap is not None:  # counted at claim time, so two in-flight messages cannot both pass the cap
-                d = sent_recent.setdefault((m.channel, cap.per_days), {})
-                d[m.customer_id] = d.get(m.customer_id, 0) + 1
-            inflight.append((m, spec, sender.submit(self._render(m, spec, cust, to_addr))))
+            if spec.frequency_cap is not None:  # counted at claim time, so two in-flight messages cannot both pass the cap
+                counts = self._cap_counts(b, m.channel, spec.frequency_cap.per_days)
+                counts[m.customer_id] = counts.get(m.customer_id, 0) + 1
+            b.inflight.append((m, spec, sender.submit(self._render(m, spec, cust, to_addr))))
         return handled
 
-    def _settle(self, inflight: deque[tuple[Message, CampaignSpec, Future[DeliveryResult]]], keep: int, rec: Callable[..., None]) -> None:
+    def _suppression(self, m: Message, spec: CampaignSpec, cust: Customer | None, to_addr: str | None, b: _Batch) -> str | None:
+        """Why a message must not go out now (erased, no consent, no address, capped), or None."""
+        if cust is None or cust.erased_at is not None:
+            return "customer erased or unknown"
+        channel, purpose = consent_channel(m.channel), spec.purpose
+        if (channel, purpose) not in b.consent:
+            b.consent[(channel, purpose)] = consent_state(self.store, channel, purpose, b.cids, at=b.now)
+        if not b.consent[(channel, purpose)].get(m.customer_id, False):
+            return f"no {channel} consent for {purpose} at send time"
+        if m.channel in ("email", "outbox") and not to_addr:
+            return "no e-mail address"
+        cap = spec.frequency_cap
+        if cap is not None and self._cap_counts(b, m.channel, cap.per_days).get(m.customer_id, 0) >= cap.max_messages:
+            return f"frequency cap: {cap.max_messages} per {cap.per_days:g} days"
+        return None
+
+    def _cap_counts(self, b: _Batch, channel: str, per_days: float) -> dict[str, int]:
+        """Messages sent (or in flight) per customer of the batch on ``channel`` in the cap's window."""
+        key = (channel, per_days)
+        if key not in b.sent_recent:
+            b.sent_recent[key] = self._sent_counts(b.cids, channel, b.now - timedelta(days=per_days))
+        return b.sent_recent[key]
+
+    def _settle(self, b: _Batch, keep: int) -> None:
         """Record finished sends (oldest first) until at most ``keep`` remain in flight."""
-        while inflight and (len(inflight) > keep or inflight[0][2].done()):
-            m, spec, fut = inflight.popleft()
+        while b.inflight and (len(b.inflight) > keep or b.inflight[0][2].done()):
+            m, spec, fut = b.inflight.popleft()
             try:
                 result = fut.result()
             except PersonaError as exc:
                 result = DeliveryResult("permanent", str(exc))
-            rec(m, spec, result)
+            self._record(m, spec, result, b)
 
-    def _record(self, m: Message, spec: CampaignSpec, result: DeliveryResult, stats: DeliveryStats, failures: dict[tuple[str, str], int],
-                broken: set[tuple[str, str]], sent_recent: dict[tuple[str, float], dict[str, int]]) -> None:
+    def _record(self, m: Message, spec: CampaignSpec, result: DeliveryResult, b: _Batch) -> None:
         key = (m.campaign, m.channel)
-        cap = spec.frequency_cap
         if result.outcome == "sent":
-            failures[key] = 0
-            self._finish(m, "sent", "duplicate suppressed by channel" if result.duplicate else None, stats, sent_at=self.clock())
+            b.failures[key] = 0
+            self._finish(m, "sent", "duplicate suppressed by channel" if result.duplicate else None, b.stats, sent_at=self.clock())
             return
-        if cap is not None:
-            d = sent_recent.setdefault((m.channel, cap.per_days), {})
-            d[m.customer_id] = max(0, d.get(m.customer_id, 1) - 1)
+        if spec.frequency_cap is not None:  # it did not go out: give back the place it took under the cap
+            counts = self._cap_counts(b, m.channel, spec.frequency_cap.per_days)
+            counts[m.customer_id] = max(0, counts.get(m.customer_id, 1) - 1)
         if result.outcome == "transient" and m.attempts + 1 < spec.max_attempts:
-            failures[key] += 1
+            b.failures[key] += 1
             delay = self.settings.backoff_seconds * (2 ** m.attempts)
-            self._finish(m, "retry", result.reason, stats, next_attempt_at=self.clock() + timedelta(seconds=min(delay, 3600)))
-            if failures[key] >= BREAKER:
-                broken.add(key)
+            self._finish(m, "retry", result.reason, b.stats, next_attempt_at=self.clock() + timedelta(seconds=min(delay, 3600)))
+            if b.failures[key] >= BREAKER:
+                b.broken.add(key)
         else:
-            self._finish(m, "failed", result.reason, stats)
+            self._finish(m, "failed", result.reason, b.stats)
 
     def _sent_counts(self, cids: list[str], channel: str, since: datetime) -> dict[str, int]:
         with self.store.session() as s:
