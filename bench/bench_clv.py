@@ -38,6 +38,7 @@ def main() -> None:
     from persona.predict.clv import BetaGeoModel, ParetoNBDModel
     from persona.predict.clv_gamma_gamma import GammaGammaModel
     from persona.predict.clv_hybrid import HybridTransactionModel
+    from persona.predict.clv_select import SelectedTransactionModel
     from persona.predict.clv_summary import rfm_summary
 
     tx = read_cdnow_transactions(DATA)
@@ -58,8 +59,13 @@ def main() -> None:
     rows.append({"model": "Gamma-Gamma", "library": "persona", "params": gg.params_, "log_likelihood": gg.log_likelihood_, "fit_s": t})
     if not args.no_hybrid:
         hy, t = _timed(lambda: HybridTransactionModel().fit(tx[tx["date"] <= "1997-09-30"], "1997-09-30"))
-        rows.append({"model": "hybrid BG/NBD+GBM", "library": "persona", "params": {}, "log_likelihood": None, "fit_s": t,
+        # fixed default settings, which were chosen with the holdout in view: a regression guard, not a fair score
+        rows.append({"model": "hybrid (fixed)", "library": "persona", "params": {}, "log_likelihood": None, "fit_s": t,
                      **score(hy.predict(39).reindex(s.index).to_numpy())})
+        # the fair one: model and settings chosen by backtests inside the calibration period only
+        se, t = _timed(lambda: SelectedTransactionModel().fit(tx[tx["date"] <= "1997-09-30"], "1997-09-30"))
+        rows.append({"model": f"selected: {se.chosen_}", "library": "persona", "params": {}, "log_likelihood": None, "fit_s": t,
+                     **score(se.predict(39).reindex(s.index).to_numpy())})
     try:
         import lifetimes
     except ImportError:

@@ -12,6 +12,7 @@ from persona.errors import InputError
 from persona.predict.clv import BetaGeoModel, ParetoNBDModel
 from persona.predict.clv_gamma_gamma import GammaGammaModel
 from persona.predict.clv_hybrid import HybridTransactionModel
+from persona.predict.clv_select import SelectedTransactionModel
 from persona.predict.clv_summary import UNITS, rfm_summary
 
 
@@ -42,7 +43,9 @@ def evaluate_clv(
             (default: as long as the calibration period, first transaction day included).
         freq: "W" or "D" time unit of the models.
         seed: seed of the hybrid model.
-        hybrid: also fit :class:`HybridTransactionModel`; hybrid_params: its constructor arguments.
+        hybrid: also fit :class:`HybridTransactionModel` with fixed settings (``hybrid_params``), and
+            :class:`SelectedTransactionModel` (``selected``), whose model and settings are chosen by backtests
+            inside the calibration period only.
 
     Returns:
         ``{"calibration_end", "observation_end", "n_customers", "models": {name: {params, log_likelihood, holdout_*, fit_seconds}}}``
@@ -87,6 +90,20 @@ def evaluate_clv(
         pred = hm.predict(h).reindex(s.index).to_numpy()
         models["hybrid"] = {
             "params": {**hm.bgnbd_.params_, "backtest_cutoffs": hm.backtest_cutoffs_, "n_training_rows": hm.n_training_rows_},
+            "log_likelihood": None,
+            **_scores(pred, y),
+            "fit_seconds": fit_s,
+        }
+    if hybrid:
+        t0 = time.perf_counter()
+        sm = SelectedTransactionModel(freq=freq, seed=seed).fit(transactions, cal_end)
+        fit_s = time.perf_counter() - t0
+        pred = sm.predict(h).reindex(s.index).to_numpy()
+        sel = sm.selection_
+        models["selected"] = {
+            "params": {"chosen": sm.chosen_, "total_constraint_met": sel["total_constraint_met"], "inner_origins": sel["origins"],
+                       "inner_scores": {n: {"mean_inner_rmse": c["mean_inner_rmse"], "inner_total_ratio": c["inner_total_ratio"]}
+                                        for n, c in sel["candidates"].items()}},
             "log_likelihood": None,
             **_scores(pred, y),
             "fit_seconds": fit_s,

@@ -53,6 +53,10 @@ class HybridTransactionModel:
     Args:
         n_cutoffs: how many earlier cut-offs to backtest on (spread over the later part of the calibration).
         min_horizon_days: the last cut-off lies at least this many days before the calibration end.
+        first_cut_fraction: the first cut-off lies this fraction of the calibration span after the first day.
+        horizon_feature: also give the booster the backtest horizon (so the correction may depend on it).
+        refit_per_cutoff: fit a BG/NBD at every cut-off for its offsets (True), or score every cut-off with the
+            BG/NBD fit on the whole calibration period (False: steadier when early cut-offs hold short histories).
         n_estimators, learning_rate, num_leaves, min_child_samples: the LightGBM booster.
         n_seeds: boosters averaged (each with its own subsample), to reduce variance.
         freq: time unit of the BG/NBD summary ("W" or "D").
@@ -63,6 +67,9 @@ class HybridTransactionModel:
         self,
         n_cutoffs: int = 16,
         min_horizon_days: int = 28,
+        first_cut_fraction: float = 1 / 3,
+        horizon_feature: bool = False,
+        refit_per_cutoff: bool = True,
         n_estimators: int = 300,
         learning_rate: float = 0.03,
         num_leaves: int = 4,
@@ -73,6 +80,9 @@ class HybridTransactionModel:
     ) -> None:
         self.n_cutoffs = n_cutoffs
         self.min_horizon_days = min_horizon_days
+        self.first_cut_fraction = first_cut_fraction
+        self.horizon_feature = horizon_feature
+        self.refit_per_cutoff = refit_per_cutoff
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
@@ -88,6 +98,8 @@ class HybridTransactionModel:
             v = getattr(self, name)
             if not (isinstance(v, int) and v >= 1):
                 raise InputError(f"{name}={v!r} must be a positive integer", hint="see HybridTransactionModel's defaults")
+        if not (isinstance(self.first_cut_fraction, int | float) and 0 < self.first_cut_fraction < 1):
+            raise InputError(f"first_cut_fraction={self.first_cut_fraction!r} must be in (0, 1)", hint="e.g. 1/3")
 
     def fit(self, transactions: pd.DataFrame, calibration_end: str | pd.Timestamp, columns: TransactionColumns | None = None) -> HybridTransactionModel:
         """Fit BG/NBD on the calibration period and the correction on backtests inside it.
@@ -116,7 +128,7 @@ class HybridTransactionModel:
         first_day = daily["day"].min()
         span = (cal_end - first_day).days
         last_cut = span - self.min_horizon_days
-        first_cut = max(span // 3, 14)
+        first_cut = max(int(span * self.first_cut_fraction), 14)
         if last_cut <= first_cut:
             raise InputError(
                 f"the calibration period ({span} days) is too short for rolling backtests",
@@ -127,14 +139,18 @@ class HybridTransactionModel:
         for d in cut_days:
             cut = first_day + pd.Timedelta(days=int(d))
             s = rfm_summary(tx, cut, observation_end=cal_end, freq=self.freq, columns=cols)
-            m = BetaGeoModel()
-            m.warm_start_ = np.array(list(self.bgnbd_.params_.values()))
-            m.fit(s["frequency"], s["recency"], s["T"])
+            m = self.bgnbd_
+            if self.refit_per_cutoff:
+                m = BetaGeoModel()
+                m.warm_start_ = np.array(list(self.bgnbd_.params_.values()))
+                m.fit(s["frequency"], s["recency"], s["T"])
             h = float(s["duration_holdout"].iloc[0])
-            X.append(_features(daily, s, m, cut, unit))
+            f = _features(daily, s, m, cut, unit)
+            f["horizon"] = h
+            X.append(f)
             y.append(s["frequency_holdout"].to_numpy())
             offset.append(np.log(m.conditional_expected_purchases(h, s["frequency"], s["recency"], s["T"]) + 1e-6))
-        Xa = pd.concat(X)[list(FEATURES)]
+        Xa = pd.concat(X)[self._feature_names()]
         ya, oa = np.concatenate(y), np.concatenate(offset)
         self.boosters_ = []
         for k in range(self.n_seeds):
@@ -158,14 +174,26 @@ class HybridTransactionModel:
         day = pd.to_datetime(tx[cols.date]).dt.normalize()
         return pd.DataFrame({"customer_id": tx[cols.customer].astype(str).to_numpy(), "day": day.to_numpy()}).drop_duplicates()
 
+    def _feature_names(self) -> list[str]:
+        return [*FEATURES, "horizon"] if self.horizon_feature else list(FEATURES)
+
     def _check(self) -> None:
         if not hasattr(self, "boosters_"):
             raise NotFittedError(self)
 
-    def correction(self) -> np.ndarray:
-        """The learnt multiplicative correction of BG/NBD's prediction for each calibration customer."""
+    def correction(self, t: float | None = None) -> np.ndarray:
+        """The learnt multiplicative correction of BG/NBD's prediction for each calibration customer.
+
+        Args:
+            t: the prediction horizon; needed only when the model was fit with ``horizon_feature``.
+        """
         self._check()
-        return np.exp(np.mean([b.predict(self.features_, raw_score=True) for b in self.boosters_], axis=0))
+        f = self.features_
+        if getattr(self, "horizon_feature", False):
+            if t is None:
+                raise InputError("this hybrid was fit with horizon_feature=True: its correction depends on the horizon", hint="pass t")
+            f = f.assign(horizon=float(t))
+        return np.exp(np.mean([b.predict(f, raw_score=True) for b in self.boosters_], axis=0))
 
     def predict(self, t: float) -> pd.Series:
         """Expected repeat purchases of every calibration customer in the next ``t`` time units (weeks for freq W).
@@ -176,7 +204,7 @@ class HybridTransactionModel:
         self._check()
         s = self.summary_
         base = self.bgnbd_.conditional_expected_purchases(t, s["frequency"], s["recency"], s["T"])
-        return pd.Series(base * self.correction(), index=s.index, name="expected_purchases")
+        return pd.Series(base * self.correction(t), index=s.index, name="expected_purchases")
 
     def conditional_expected_purchases(self, t: Any, frequency: Any, recency: Any, T: Any) -> np.ndarray:
         """CLV protocol: expected purchases in t for the calibration customers (the summary arrays must be theirs)."""
@@ -184,7 +212,9 @@ class HybridTransactionModel:
         base = self.bgnbd_.conditional_expected_purchases(t, frequency, recency, T)
         if np.shape(base) != (len(self.summary_),):
             raise InputError("the hybrid model scores only the customers it was fit on", hint="pass the model's own summary_")
-        return base * self.correction()
+        if np.ndim(t) and getattr(self, "horizon_feature", False):
+            raise InputError("a hybrid fit with horizon_feature=True scores one horizon at a time", hint="pass a scalar t")
+        return base * self.correction(float(t) if not np.ndim(t) else None)
 
     def save(self, path: str | Path) -> Path:
         """Pickle the fitted model to ``path``."""
