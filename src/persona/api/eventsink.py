@@ -1,15 +1,17 @@
-"""The write path of ``POST /v1/events``: ingestion's validation and writer, without a per-request ingest run.
+"""The write path of ``POST /v1/events``: ingestion's validation and de-duplication, without a per-request ingest run.
 
 File ingestion records one ``ingest_runs`` row per file, checks indexes and prefetches chunks in a
-thread; for an HTTP batch of at most 1,000 events that overhead dominates. The sink keeps one
-:class:`~persona.ingest.coerce.ChunkCoercer` and one :class:`~persona.ingest.writer.EntityWriter` for
-the life of the process (the writer remembers the customers and products it has already stubbed),
-and writes each batch in one transaction: same validation, same event-id de-duplication (a unique
-constraint, so concurrent writers and retried batches never store an event twice), same stubs.
+thread; for an HTTP batch of at most 1,000 events that overhead dominates. The sink writes each batch
+with the same rules: same validation (plain batches arrive already typed from
+:mod:`persona.api.eventbatch`; others are coerced here by :class:`~persona.ingest.coerce.ChunkCoercer`),
+same content hash for events without an id, same stubs for unknown customers and products, same
+event-id de-duplication (a unique constraint, so concurrent writers and retried batches never store an
+event twice). Rows that fail validation go to a quarantine file, as in file ingestion.
 
 Concurrent requests are merged (group commit): while one transaction is being written, batches that
 arrive wait and are then written together in the next one, so the database sees few, larger
-transactions under load. Rows that fail validation go to a quarantine file, as in file ingestion.
+transactions under load. Within the transaction each batch is inserted on its own, so the rows each
+insert reports are that batch's new events (an id sent twice in one group counts for the first batch).
 """
 
 from __future__ import annotations
@@ -18,13 +20,19 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import repeat
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from persona.api.eventbatch import EventRows, json_text
+
 log = logging.getLogger(__name__)
 MAX_GROUP_ROWS = 20_000  # rows merged into one transaction at most
+_KNOWN_CAP = 2_000_000  # stubbed ids remembered; beyond it the set restarts
+_INSERT_COLUMNS = ["event_id", "customer_id", "product_id", "event_type", "ts", "value", "quantity", "revenue", "channel",
+                   "session_id", "context"]
 
 
 @dataclass
@@ -39,13 +47,17 @@ class SinkResult:
 
 
 class _Pending:
-    __slots__ = ("done", "error", "frame", "result")
+    __slots__ = ("batch", "done", "error", "result")
 
-    def __init__(self, frame: pd.DataFrame) -> None:
-        self.frame = frame
+    def __init__(self, batch: EventRows | pd.DataFrame) -> None:
+        self.batch = batch
         self.done = threading.Event()
         self.result: SinkResult | None = None
         self.error: BaseException | None = None
+
+    @property
+    def size(self) -> int:
+        return self.batch.received if isinstance(self.batch, EventRows) else len(self.batch)
 
 
 class EventSink:
@@ -56,14 +68,14 @@ class EventSink:
         from persona.ingest.mapping import resolve_columns
         from persona.ingest.quarantine import Quarantine
         from persona.ingest.schema import get_spec
-        from persona.ingest.writer import EntityWriter
         from persona.privacy.crypto import PIICipher
 
         self.store = store
         self.spec = get_spec("events")
         self._coercers: dict[tuple[str, ...], Any] = {}
         self._resolve = lambda cols: ChunkCoercer(self.spec, resolve_columns(self.spec, cols, {}))
-        self.writer = EntityWriter(self.spec, PIICipher.from_settings(store.settings), datetime.now(UTC))
+        self.cipher = PIICipher.from_settings(store.settings)
+        self._known: dict[str, set[str]] = {"customers": set(), "products": set()}
         self.quarantine = Quarantine(store.settings.quarantine_dir / f"events-api-{datetime.now(UTC):%Y%m%dT%H%M%S}.csv")
         self._queue: list[_Pending] = []
         self._qlock = threading.Lock()
@@ -78,12 +90,18 @@ class EventSink:
         return c
 
     def write(self, rows: list[dict[str, Any]]) -> SinkResult:
-        """Validate and store one batch; returns once it is committed (possibly together with others)."""
-        frame = pd.DataFrame(rows)
-        for col in list(frame.columns):
-            if frame[col].isna().all() and col not in ("customer_id", "event_type", "timestamp"):
-                frame = frame.drop(columns=col)
-        item = _Pending(frame)
+        """Validate (with ingestion's coercer) and store one batch of events as the models dump them."""
+        from persona.api.eventbatch import _dump_frame
+
+        return self._submit(_dump_frame(rows))
+
+    def write_rows(self, rows: EventRows) -> SinkResult:
+        """Store one batch that :func:`persona.api.eventbatch.read_batch` already validated and typed."""
+        return self._submit(rows)
+
+    def _submit(self, batch: EventRows | pd.DataFrame) -> SinkResult:
+        """Queue a batch; returns once it is committed (possibly together with others)."""
+        item = _Pending(batch)
         with self._qlock:
             self._queue.append(item)
         while not item.done.is_set():
@@ -101,14 +119,14 @@ class EventSink:
     def _drain(self) -> None:
         with self._qlock:
             group, rows = [], 0
-            while self._queue and (not group or rows + len(self._queue[0].frame) <= MAX_GROUP_ROWS):
+            while self._queue and (not group or rows + self._queue[0].size <= MAX_GROUP_ROWS):
                 p = self._queue.pop(0)
                 group.append(p)
-                rows += len(p.frame)
+                rows += p.size
         if not group:
             return
         try:
-            results = self._write_group([p.frame for p in group])
+            results = self._write_group([p.batch for p in group])
             for p, r in zip(group, results, strict=True):
                 p.result = r
         except BaseException as exc:  # noqa: BLE001 - every waiting request gets the error
@@ -118,72 +136,132 @@ class EventSink:
             for p in group:
                 p.done.set()
 
-    def _write_group(self, frames: list[pd.DataFrame]) -> list[SinkResult]:
-        """One transaction for several batches; per-batch counts from the event ids actually inserted."""
-        sizes = [len(f) for f in frames]
-        allraw = pd.concat(frames, ignore_index=True, sort=False) if len(frames) > 1 else frames[0].reset_index(drop=True)
-        coerced = self._coercer(list(allraw.columns)).coerce(allraw)  # one pass over the whole group
-        ok = coerced.ok.to_numpy()
-        valid_all = coerced.frame
-        bounds = np.cumsum([0, *sizes])
-        prepared = []
-        for b, n in enumerate(sizes):
-            lo, hi = int(bounds[b]), int(bounds[b + 1])
-            sel = np.zeros(len(ok), dtype=bool)
-            sel[lo:hi] = True
-            bad = [(int(i) - lo + 1, str(coerced.reasons.iat[i]), allraw.iloc[int(i)].to_json()) for i in np.flatnonzero(sel & ~ok)]
-            prepared.append((valid_all[sel & ok], bad, n))
-        prepared = [(self._with_ids(v), bad, n) for v, bad, n in prepared]
-        valid = [p[0] for p in prepared if len(p[0])]
-        total_new = 0
-        new_ids: set[str] = set()
-        if valid:
-            allf = pd.concat(valid, ignore_index=True)
+    def _write_group(self, batches: list[EventRows | pd.DataFrame]) -> list[SinkResult]:
+        """One transaction for several batches; each batch's counts from the rows its own insert added."""
+        frames = [b for b in batches if isinstance(b, pd.DataFrame)]
+        coerced = iter(self._coerce_frames(frames) if frames else [])
+        typed = [b if isinstance(b, EventRows) else next(coerced) for b in batches]
+        dialect = self.store.dialect
+        encoded = [_encode(_with_ids(b), dialect) if len(b) else None for b in typed]
+        accepted = [0] * len(typed)
+        if any(e is not None for e in encoded):
+            new_stubs: dict[str, list[str]] = {}
             with self.store.bulk() as w:
-                before = self._existing(w, allf)
-                result = self.writer.write(w, self.writer.prepare(allf, self.store.dialect))
-                total_new = result.accepted
-            new_ids = set(allf["event_id"].astype(str)) - before
+                for table, ids in (("customers", [b.customer_id for b in typed]), ("products", [b.product_id for b in typed])):
+                    new_stubs[table] = self._stubs(w, table, ids)
+                for k, enc in enumerate(encoded):
+                    if enc is not None:
+                        accepted[k] = w.insert("events", enc, on_conflict="ignore", key=["event_id"])
+            for table, new in new_stubs.items():  # remembered once committed
+                known = self._known[table]
+                if len(known) + len(new) > _KNOWN_CAP:
+                    known.clear()
+                known.update(new)
         out = []
-        for valid_f, bad, n in prepared:
-            if bad:
-                self.quarantine.write(bad)
-            ids = valid_f["event_id"].astype(str) if len(valid_f) else pd.Series([], dtype=str)
-            acc = int(ids.isin(new_ids).sum()) if len(ids) else 0
-            new_ids -= set(ids[ids.isin(new_ids)])  # an id repeated across merged batches counts once
-            out.append(SinkResult(received=n, accepted=acc, duplicates=n - len(bad) - acc, rejected=len(bad),
-                                  quarantine=str(self.quarantine.path) if bad else None))
-        if sum(r.accepted for r in out) != total_new:  # pragma: no cover - invariant
-            log.warning("event sink count mismatch: per-batch %d vs inserted %d", sum(r.accepted for r in out), total_new)
+        for b, acc in zip(typed, accepted, strict=True):
+            if b.rejected:
+                self.quarantine.write(b.rejected)
+            out.append(SinkResult(received=b.received, accepted=acc, duplicates=b.received - len(b.rejected) - acc,
+                                  rejected=len(b.rejected), quarantine=str(self.quarantine.path) if b.rejected else None))
         return out
 
-    @staticmethod
-    def _with_ids(f: pd.DataFrame) -> pd.DataFrame:
-        """Events without an id get the content hash file ingestion gives them (so retries still de-duplicate)."""
-        if not len(f) or ("event_id" in f.columns and f["event_id"].notna().all()):
-            return f
-        from persona.ingest.hashing import EVENT_KEYS, row_hashes
+    def _stubs(self, w: Any, table: str, columns: list[list[str | None]]) -> list[str]:
+        """Stub rows (``is_stub``) for the customers or products not seen before; returns the ids sent."""
+        known = self._known[table]
+        new = list(dict.fromkeys(i for col in columns for i in col if i is not None and i not in known))
+        if not new:
+            return []
+        if table == "customers":
+            rows = pd.DataFrame({"customer_id": new, "customer_key": self.cipher.pseudonyms(new), "is_stub": True})
+        else:
+            rows = pd.DataFrame({"product_id": new, "is_stub": True})
+        w.insert(table, rows, on_conflict="ignore")
+        return new
 
-        canon = pd.DataFrame({
-            "customer_id": f["customer_id"],
-            "product_id": f["product_id"] if "product_id" in f.columns else None,
-            "event_type": f["event_type"],
-            "ts": f["timestamp"].astype("int64"),
-            **{c: (f[c] if c in f.columns else np.nan) for c in ("value", "quantity", "revenue")},
-        }, index=f.index)
-        hashed = "h:" + pd.Series(row_hashes(canon, EVENT_KEYS), index=f.index)
-        f = f.copy()
-        f["event_id"] = f["event_id"].where(f["event_id"].notna(), hashed) if "event_id" in f.columns else hashed
-        return f
+    def _coerce_frames(self, frames: list[pd.DataFrame]) -> list[EventRows]:
+        """Batches the models validated, through ingestion's coercer (one pass over all of them), as typed rows."""
+        sizes = [len(f) for f in frames]
+        allraw = pd.concat(frames, ignore_index=True, sort=False) if len(frames) > 1 else frames[0].reset_index(drop=True)
+        coerced = self._coercer(list(allraw.columns)).coerce(allraw)
+        ok = coerced.ok.to_numpy()
+        bounds = np.cumsum([0, *sizes])
+        out = []
+        for b, n in enumerate(sizes):
+            lo, hi = int(bounds[b]), int(bounds[b + 1])
+            bad = [(int(i) + 1, str(coerced.reasons.iat[lo + int(i)]), allraw.iloc[lo + int(i)].to_json())
+                   for i in np.flatnonzero(~ok[lo:hi])]
+            out.append(_from_frame(coerced.frame.iloc[lo:hi][ok[lo:hi]], n, bad))
+        return out
 
-    def _existing(self, w: Any, frame: pd.DataFrame) -> set[str]:
-        """Event ids of ``frame`` already stored (so per-batch accepted/duplicate counts are exact)."""
-        from sqlalchemy import select
 
-        from persona.store.models import Event
+def _from_frame(f: pd.DataFrame, received: int, rejected: list[tuple[int, str, str]]) -> EventRows:
+    """The coercer's typed frame as :class:`EventRows`."""
+    from persona.ingest.coerce import to_objects
 
-        ids = frame["event_id"].astype(str).unique().tolist()
-        found: set[str] = set()
-        for i in range(0, len(ids), 900):
-            found.update(w.execute(select(Event.event_id).where(Event.event_id.in_(ids[i:i + 900]))).scalars())
-        return found
+    n = len(f)
+
+    def text(c: str) -> list[Any]:
+        return to_objects(f[c]).tolist() if c in f.columns else [None] * n
+
+    def number(c: str) -> list[Any]:
+        if c not in f.columns:
+            return [None] * n
+        v = f[c].to_numpy(dtype="float64", na_value=np.nan)
+        return [None if x != x else x for x in v.tolist()]
+
+    ts = f["timestamp"].dt.tz_convert(None).astype("datetime64[us]").to_numpy().astype(object).tolist() if n else []
+    return EventRows(received=received, event_id=text("event_id"), customer_id=text("customer_id"),
+                     product_id=text("product_id"), event_type=text("event_type"), ts=ts, value=number("value"),
+                     quantity=number("quantity"), revenue=number("revenue"), channel=text("channel"),
+                     session_id=text("session_id"), context=text("_extras"), rejected=rejected)
+
+
+def _with_ids(b: EventRows) -> EventRows:
+    """Events without an id get the content hash file ingestion gives them (so retries still de-duplicate)."""
+    missing = [i for i, e in enumerate(b.event_id) if e is None]
+    if not missing:
+        return b
+    from persona.ingest.hashing import EVENT_KEYS, row_hashes
+
+    def nums(col: list[float | None]) -> np.ndarray:
+        return np.array([np.nan if col[i] is None else col[i] for i in missing], dtype="float64")
+
+    canon = pd.DataFrame({
+        "customer_id": pd.Series([b.customer_id[i] for i in missing], dtype=object),
+        "product_id": pd.Series([b.product_id[i] for i in missing], dtype=object),
+        "event_type": pd.Series([b.event_type[i] for i in missing], dtype=object),
+        "ts": np.array([b.ts[i] for i in missing], dtype="datetime64[us]").astype("datetime64[ns]").astype("int64"),
+        "value": nums(b.value), "quantity": nums(b.quantity), "revenue": nums(b.revenue),
+    })
+    hashed = row_hashes(canon, EVENT_KEYS)
+    ids = list(b.event_id)
+    for i, h in zip(missing, hashed.tolist(), strict=True):
+        ids[i] = "h:" + h
+    b.event_id = ids
+    return b
+
+
+def _encode(b: EventRows, dialect: str) -> Any:
+    """One batch's rows for the bulk writer: the first copy of each event id, in key order."""
+    from persona.store.bulk import EncodedRows, encode_rows
+
+    first: dict[str, int] = {}
+    for i, e in enumerate(b.event_id):
+        first.setdefault(e, i)  # type: ignore[arg-type] # every id is set by _with_ids
+    order = [first[e] for e in sorted(first)]
+    if dialect == "sqlite":
+        ts = list(map(datetime.isoformat, b.ts, repeat(" "), repeat("microseconds")))
+        ctx = [json_text(c) for c in b.context] if any(c is not None for c in b.context) else b.context
+        cols = (b.event_id, b.customer_id, b.product_id, b.event_type, ts, b.value, b.quantity, b.revenue, b.channel,
+                b.session_id, ctx)
+        rows = list(zip(*cols, strict=True))
+        payload = [rows[i] for i in order]
+        return EncodedRows(table="events", columns=list(_INSERT_COLUMNS), dialect=dialect, payload=payload, count=len(payload))
+    frame = pd.DataFrame({
+        "event_id": b.event_id, "customer_id": b.customer_id, "product_id": pd.Series(b.product_id, dtype=object),
+        "event_type": b.event_type, "ts": pd.to_datetime(pd.Series(b.ts, dtype="datetime64[us]")).dt.tz_localize("UTC"),
+        **{c: pd.Series(getattr(b, c), dtype="float64") for c in ("value", "quantity", "revenue")},
+        "channel": pd.Series(b.channel, dtype=object), "session_id": pd.Series(b.session_id, dtype=object),
+        "context": pd.Series(b.context, dtype=object),
+    }).iloc[order]
+    return encode_rows("events", frame, dialect, unique_key="event_id")

@@ -23,6 +23,7 @@ POLL_SECONDS = 0.25
 MODEL_CHECK_SECONDS = 2.0
 ERASURE_CHECK_SECONDS = 1.0  # erasures made through another worker (or the CLI) reach this one within about this long
 MAX_PROFILE_BATCH = 500  # profile rows recomputed per tick at most (the rest wait for the next ticks)
+BUILDER_FILE = "profile_builder.joblib"  # persona.profiles.repository.BUILDER_FILE (a test keeps them equal)
 
 
 class ProfileRefresher:
@@ -34,12 +35,11 @@ class ProfileRefresher:
         self._mtime: float | None = None
 
     def _load(self) -> Any:
-        from persona.profiles.builder import ProfileBuilder
-        from persona.profiles.repository import BUILDER_FILE
-
         path = self.store.settings.models_dir / BUILDER_FILE
-        if not path.is_file():
+        if not path.is_file():  # checked before importing persona.profiles: ~1 s of CPU a server without profiles never needs
             return None
+        from persona.profiles.builder import ProfileBuilder
+
         mtime = path.stat().st_mtime
         if self._builder is None or mtime != self._mtime:
             self._builder, self._mtime = ProfileBuilder.load(path), mtime
@@ -47,12 +47,14 @@ class ProfileRefresher:
 
     def refresh(self, customer_ids: list[str]) -> int:
         """Rewrite the profile rows of ``customer_ids``; 0 when profiles were never built."""
+        if not customer_ids:
+            return 0
+        builder = self._load()
+        if builder is None:
+            return 0
         from persona.profiles.repository import write_profiles
         from persona.profiles.source import load_shop, to_utc
 
-        builder = self._load()
-        if builder is None or not customer_ids:
-            return 0
         sub = load_shop(self.store, customer_ids)
         as_of = to_utc(self.store.read_frame("SELECT MAX(ts) AS m FROM events")["m"]).iloc[0]
         frame = builder.transform(sub, as_of, customer_ids)
