@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
 from persona.ingest.coerce import to_objects
 from persona.ingest.hashing import EVENT_KEYS, row_hashes
@@ -33,12 +34,22 @@ _KNOWN_CAP = 2_000_000  # ids remembered per run to skip re-sending stubs; beyon
 
 @dataclass
 class _PreparedEvents:
-    """An events chunk ready to send: encoded rows plus the ids that may need stubs."""
+    """An events chunk ready to send: encoded rows plus the distinct ids that may need stubs."""
 
     n: int
     rows: Any
-    customers: pd.Series
-    products: pd.Series | None
+    customers: list[str]
+    products: list[str] | None
+
+
+def unique_ids(ids: pd.Series) -> list[str]:
+    """The distinct non-missing values of an id column, in order of first appearance.
+
+    Arrow-backed strings are de-duplicated in Arrow (C++, without the GIL, no Python string per row).
+    """
+    if isinstance(ids.dtype, pd.StringDtype) and ids.dtype.storage == "pyarrow":
+        return pc.unique(ids.array.__arrow_array__()).drop_null().to_pylist()
+    return pd.unique(ids.dropna().to_numpy(dtype=object)).tolist()
 
 
 @dataclass
@@ -60,10 +71,11 @@ class EntityWriter:
         self._known: dict[str, set[str]] = {"customers": set(), "products": set()}
 
     # --- stubs ------------------------------------------------------------------------------
-    def _stubs(self, w: BulkWriter, table: str, ids: pd.Series) -> int:
+    def _stubs(self, w: BulkWriter, table: str, ids: pd.Series | list[str]) -> int:
+        """Insert stub rows for ids (a column, or its :func:`unique_ids`) not seen yet; returns how many were new."""
         known = self._known[table]
-        uniq = pd.unique(ids.dropna().to_numpy(dtype=object))
-        new = [i for i in uniq.tolist() if i not in known]
+        uniq = unique_ids(ids) if isinstance(ids, pd.Series) else ids
+        new = [i for i in uniq if i not in known]
         if not new:
             return 0
         if table == "customers":
@@ -116,9 +128,9 @@ class EntityWriter:
             out["context"] = f["_extras"]
         out = out[~out["event_id"].duplicated(keep="first")]
         out = out.sort_values("event_id", kind="stable")  # inserting in key order keeps the unique index's pages hot
-        products = out["product_id"] if "product_id" in out.columns else None
+        products = unique_ids(out["product_id"]) if "product_id" in out.columns else None
         rows = encode_rows("events", out, dialect, unique_key="event_id") if dialect in ("sqlite", "postgresql") else out
-        return _PreparedEvents(n=n, rows=rows, customers=out["customer_id"], products=products)
+        return _PreparedEvents(n=n, rows=rows, customers=unique_ids(out["customer_id"]), products=products)
 
     def _write_prepared_events(self, w: BulkWriter, p: _PreparedEvents) -> WriteResult:
         stubs = {"customers": self._stubs(w, "customers", p.customers)}
