@@ -142,12 +142,15 @@ class EventSink:
         coerced = iter(self._coerce_frames(frames) if frames else [])
         typed = [b if isinstance(b, EventRows) else next(coerced) for b in batches]
         dialect = self.store.dialect
-        encoded = [_encode(_with_ids(b), dialect) if len(b) else None for b in typed]
+        orders = [_first_copies(_with_ids(b)) for b in typed]
+        encoded = [_encode(b, order, dialect) if order else None for b, order in zip(typed, orders, strict=True)]
         accepted = [0] * len(typed)
         if any(e is not None for e in encoded):
             new_stubs: dict[str, list[str]] = {}
+            named = {"customers": [[b.customer_id[i] for i in order] for b, order in zip(typed, orders, strict=True)],
+                     "products": [[b.product_id[i] for i in order] for b, order in zip(typed, orders, strict=True)]}
             with self.store.bulk() as w:
-                for table, ids in (("customers", [b.customer_id for b in typed]), ("products", [b.product_id for b in typed])):
+                for table, ids in named.items():
                     new_stubs[table] = self._stubs(w, table, ids)
                 for k, enc in enumerate(encoded):
                     if enc is not None:
@@ -241,14 +244,18 @@ def _with_ids(b: EventRows) -> EventRows:
     return b
 
 
-def _encode(b: EventRows, dialect: str) -> Any:
-    """One batch's rows for the bulk writer: the first copy of each event id, in key order."""
-    from persona.store.bulk import EncodedRows, encode_rows
-
+def _first_copies(b: EventRows) -> list[int]:
+    """Rows to write: the first copy of each event id (later copies are duplicates, as in ingestion), in key order."""
     first: dict[str, int] = {}
     for i, e in enumerate(b.event_id):
         first.setdefault(e, i)  # type: ignore[arg-type] # every id is set by _with_ids
-    order = [first[e] for e in sorted(first)]
+    return [first[e] for e in sorted(first)]
+
+
+def _encode(b: EventRows, order: list[int], dialect: str) -> Any:
+    """The rows ``order`` picks from one batch, encoded for the bulk writer."""
+    from persona.store.bulk import EncodedRows, encode_rows
+
     if dialect == "sqlite":
         ts = list(map(datetime.isoformat, b.ts, repeat(" "), repeat("microseconds")))
         ctx = [json_text(c) for c in b.context] if any(c is not None for c in b.context) else b.context
