@@ -71,6 +71,14 @@ def test_predict_forecast_and_next_purchase(cdnow_ws: str) -> None:
     assert len(rep["forecast"]) == 8 and {"mape", "smape", "smape_seasonal_naive", "coverage"} <= set(rep["backtest"])
     code, out = _run("predict", "forecast", "--freq", "Q", "--workspace", cdnow_ws)
     assert code != 0
+    code, out = _run("predict", "forecast", "--freq", "W", "--horizon", "4", "--folds", "0", "--coverage", "--workspace", cdnow_ws, "--json")
+    assert code == 0, out
+    rep = json.loads(out)
+    cov = rep["coverage_backtest"]
+    assert rep["transform"] == "log" and cov["origins"] >= 10 and cov["horizon"] == 4
+    assert 0.5 <= cov["coverage"]["0.8"] <= cov["coverage"]["0.95"] <= 1.0
+    code, out = _run("predict", "forecast", "--intervals", "conformal", "--workspace", cdnow_ws)
+    assert code != 0
     code, out = _run("predict", "next-purchase", "--window-days", "30", "--workspace", cdnow_ws, "--json")
     assert code == 0, out
     rep = json.loads(out)

@@ -44,7 +44,7 @@ def register_evaluate(app: typer.Typer) -> None:
         calibration_end: Annotated[str, typer.Option("--calibration-end", help="Last day of the calibration period (YYYY-MM-DD).")] = "1997-09-30",
         observation_end: Annotated[str | None, typer.Option("--observation-end", help="Last holdout day (default: as long as calibration).")] = None,
         freq: Annotated[str, typer.Option("--freq", help="Time unit: W (weeks) or D (days).")] = "W",
-        no_hybrid: Annotated[bool, typer.Option("--no-hybrid", help="Skip the hybrid model (faster).")] = False,
+        no_hybrid: Annotated[bool, typer.Option("--no-hybrid", help="Skip the hybrid and the selected model (faster).")] = False,
         seed: Annotated[int, typer.Option("--seed", help="Random seed of the hybrid model.")] = 42,
         as_json: JsonOpt = False,
     ) -> None:
