@@ -74,8 +74,8 @@ def test_fixed_weights_skip_learning_and_zero_weight_models_are_not_fitted():
 def test_default_set_adapts_to_catalogue_size():
     data = _groups()
     rec = HybridRecommender(max_ease_items=10, max_userknn_users=10)
-    assert list(rec._base_specs(data)) == ["als", "itemknn", "period"]
-    assert list(HybridRecommender()._base_specs(data)) == ["ease", "als", "itemknn", "userknn", "period"]
+    assert list(rec._base_specs(data)) == ["als", "rp3beta", "itemknn", "period"]
+    assert list(HybridRecommender()._base_specs(data)) == ["ease", "als", "rp3beta", "itemknn", "userknn", "period"]
 
 
 def test_bad_parameters_and_not_fitted():
@@ -83,8 +83,8 @@ def test_bad_parameters_and_not_fitted():
         HybridRecommender().recommend(["u0"])
     data = _groups()
     for bad in ({"validation": "future"}, {"validation_fraction": 1.5}, {"models": []}, {"models": ["hybrid"]},
-                {"tune": "maybe"}, {"candidates": 0}, {"recency_tau": 0}, {"recency_tolerance": 1.0},
-                {"objective": "mrr"}):
+                {"tune": "maybe"}, {"candidates": 0}, {"recency_tau": 0}, {"recency_tau": "soon"},
+                {"recency_tolerance": 1.0}, {"recency_tolerance": "auto"}, {"objective": "mrr"}, {"significance": -1}):
         with pytest.raises(InputError):
             HybridRecommender(**bad).fit(data)
 
@@ -140,9 +140,67 @@ def test_guarded_validation_keeps_random_holdout_score_within_tolerance():
     rec = HybridRecommender(models={"itemknn": {}, "ease": {}}, recency_tolerance=0.01).fit(data)
     v = rec.validation_
     assert v["folds"] == rec.validation_folds + 1  # random folds and one of each user's latest items
-    assert v["random_ndcg"] >= v["random_ndcg_unguarded"] * (1 - 0.01) - 1e-9
+    assert v["random_objective"] >= v["random_objective_unguarded"] * (1 - 0.01) - 1e-9
     assert {"ease~recent", "itemknn~recent"} <= set(rec.weights_)
     # scoring with a recency member reuses its base model's item matrix on the recency-weighted history
     fixed = HybridRecommender(models=["ease"], weights={"ease~recent": 1.0}).fit(data)
     assert list(fixed.models_) == ["ease"] and fixed.recent_history_ is not None
     assert fixed.recommend(["u0"], k=3)["item_id"].str[1:].astype(int).lt(15).all()
+
+
+def test_tuning_grids_scale_with_interactions_per_item_and_start_with_the_default():
+    from persona.recommend.hybrid import tuning_grid
+
+    small = _groups()
+    frame = pd.DataFrame({"user_id": small.user_ids[small.log["user_idx"]], "item_id": small.item_ids[small.log["item_idx"]]})
+    dense = Interactions.from_frame(pd.concat([frame.assign(user_id=frame["user_id"] + f"-{c}") for c in range(4)]))
+    per_small = small.nnz / small.n_items
+    per_dense = dense.nnz / dense.n_items
+    assert per_dense == pytest.approx(4 * per_small)
+    ease_small = [g["lambda_"] for g in tuning_grid("ease", small)]
+    ease_dense = [g["lambda_"] for g in tuning_grid("ease", dense)]
+    assert ease_small[0] == pytest.approx(10 * per_small, rel=1e-3) and sorted(ease_small)[1] == ease_small[0]
+    assert ease_dense == pytest.approx([4 * v for v in ease_small], rel=1e-3)
+    assert tuning_grid("als", small)[0]["regularization"] == pytest.approx(0.45 * per_small, rel=1e-2)
+    assert tuning_grid("period", small) == []
+
+
+def test_tuning_picks_settings_on_the_validation_folds_and_refits_with_them():
+    data = _groups(n_users=120)
+    rec = HybridRecommender(models=["itemknn", "rp3beta"], tune=True, recency=False).fit(data)
+    grids = rec.validation_["grids"]
+    assert [g["params"] for g in grids["itemknn"]] == [{"k": 200}, {"k": 50}]
+    assert {"beta": 0.5} == grids["rp3beta"][0]["params"]
+    for name, model in rec.models_.items():
+        assert model.get_params() | rec.params_[name] == model.get_params()  # the refit uses the chosen setting
+    off = HybridRecommender(models=["itemknn", "rp3beta"], tune=False, recency=False).fit(data)
+    assert "grids" not in off.validation_ and off.params_ == {"itemknn": {}, "rp3beta": {}}
+
+
+def test_significance_guard_keeps_single_best_model_when_nothing_clearly_helps():
+    data = _groups(n_users=120)
+    strict = HybridRecommender(models={"itemknn": {}, "popular": {}}, recency=False, significance=1e6).fit(data)
+    assert sorted(w for w in strict.weights_.values()) == [0.0, 1.0]
+    assert strict.weights_["itemknn"] == 1.0
+
+
+def test_recency_decay_is_chosen_on_the_latest_items_fold():
+    from persona.recommend.hybrid import RECENCY_TAUS
+
+    data = _groups(n_users=120)
+    rec = HybridRecommender(models=["itemknn"], tune=False).fit(data)
+    tried = rec.validation_["recency_tau"]
+    assert set(tried) == {str(t) for t in RECENCY_TAUS}
+    assert rec.recency_tau_ in RECENCY_TAUS and tried[str(rec.recency_tau_)] == max(tried.values())
+    assert rec.validation_["temporal_objective"] == tried[str(rec.recency_tau_)]
+    fixed = HybridRecommender(models=["itemknn"], tune=False, recency_tau=0.3).fit(data)
+    assert fixed.recency_tau_ == 0.3 and set(fixed.validation_["recency_tau"]) == {"0.3"}
+
+
+def test_default_guard_keeps_the_random_folds_score():
+    data = _groups(n_users=120)
+    v = HybridRecommender(models={"itemknn": {}, "ease": {}}, tune=False).fit(data).validation_
+    assert v["random_objective"] >= v["random_objective_unguarded"] - 1e-5  # both rounded to 5 places
+    # None: the random folds may lose what the validation cannot tell from noise (one standard error)
+    noisy = HybridRecommender(models={"itemknn": {}, "ease": {}}, tune=False, recency_tolerance=None).fit(data)
+    assert noisy.validation_["random_objective"] > 0 and sum(noisy.weights_.values()) == pytest.approx(1.0)

@@ -1,22 +1,27 @@
-"""Hybrid: a weighted blend of base recommenders, tuned on a validation split carved from training data.
+"""Hybrid: a weighted blend of base recommenders, chosen on validation folds carved from the training data.
 
-``fit`` holds out part of each user's training history (never the caller's test data; by default three
-seeded random folds plus one fold of each user's latest items), fits every base model on the rest, optionally (``tune``) picks each base model's main
-hyperparameter from a small grid by validation nDCG, learns the blend weights by coordinate ascent on
-validation nDCG@k, and finally refits the base models that got weight on all the training data. Each base model's scores are z-normalised
-per user over the items the user has not interacted with, so models on different scales blend.
+``fit`` holds out part of each user's training history (never the caller's test data; by default two
+seeded random folds plus one fold of each user's latest items), fits every base model on the rest, picks
+each base model's main hyperparameters from a small grid scaled to the data (``tune``, on by default up to
+``tune_max_nnz`` interactions; searched on the first random fold), learns the blend weights by coordinate
+ascent on validation nDCG@k + recall@k (a change is kept only when it is larger than the noise of the
+per-user gains), and finally refits the base models that got weight on all the training data. Each base model's
+scores are z-normalised per user over the items the user has not interacted with, so models on different
+scales blend.
 
 With timestamps, the item-item models (EASE, item-kNN, RP3beta) also enter as ``<name>~recent``: the same
-item matrix applied to a history in which each user's older items weigh less. The default "guarded"
-validation first learns the blend on the random folds without them, then lets them in as far as they raise
-nDCG on the users' latest items while the random folds keep (1 - recency_tolerance) of their score.
+item matrix applied to a history in which each user's older items weigh less (each decay of
+``RECENCY_TAUS`` gets its own blend; the best on the latest items wins). The default "guarded" validation first learns the blend on the random folds without
+them, then lets every member move as far as it raises the score on the users' latest items while the
+random folds keep all but ``recency_tolerance`` of theirs.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -30,24 +35,55 @@ from persona.recommend.registry import make_recommender
 
 log = logging.getLogger(__name__)
 
-#: Base models of the default blend, in order of preference.
-#: (rp3beta is registered on its own but left out: in the blend it took weight on validation and lowered the
-#: MovieLens benchmark scores; "period" adds popularity within each user's active time window.)
-DEFAULT_MODELS: tuple[str, ...] = ("ease", "als", "itemknn", "userknn", "period")
+#: Base models of the default blend; which of them get weight (and their settings) is learned on validation folds.
+DEFAULT_MODELS: tuple[str, ...] = ("ease", "als", "rp3beta", "itemknn", "userknn", "period")
 #: Item-item models whose scores are history × a learned item matrix; with timestamps the blend also gets a
 #: "<name>~recent" member scoring the same matrix with a recency-weighted history.
 RECENCY_MEMBERS: tuple[str, ...] = ("ease", "itemknn", "rp3beta")
 RECENT = "~recent"
-#: Small grids of each base model's main hyperparameter, searched on the validation split.
-TUNING_GRIDS: dict[str, list[dict[str, Any]]] = {
-    "ease": [{"lambda_": v} for v in (100.0, 250.0, 1000.0)],
-    "als": [],  # its regularisation already scales with the data; a grid costs minutes at scale
-    "itemknn": [{"k": v} for v in (50, 200)],
-    "rp3beta": [{"beta": v} for v in (0.3, 0.7)],
-}
+#: Recency decays tried (``recency_tau="auto"``): each gets its own blend, judged on the latest-items fold.
+RECENCY_TAUS: tuple[float, ...] = (0.1, 0.25, 0.5, 1.0)
 WEIGHT_STEPS = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
 MAX_ENTRY = 1_000_000  # cells per block when scoring (b × n_items)
 MAX_VALIDATION_CELLS = 20_000_000  # validation users × items held while learning weights (80 MB per model)
+
+
+def tuning_grid(name: str, data: Interactions) -> list[dict[str, Any]]:
+    """Candidate settings of a base model's main hyperparameters, the middle (default) one first.
+
+    Regularisation grows with the number of interactions per item (EASE's λ and ALS's L2 penalty), so those
+    grids are multiples of it rather than fixed numbers; an empty list means the model's defaults only.
+    """
+    per_item = data.nnz / max(1, int((np.diff(data.matrix.tocsc().indptr) > 0).sum()))
+    if name == "ease":
+        return [{"lambda_": round(c * per_item, 1)} for c in (10.0, 5.0, 20.0)]
+    if name == "als":
+        return [{"regularization": round(c * per_item, 2)} for c in (0.45, 0.25, 0.8)]
+    if name == "rp3beta":
+        return [{"beta": b} for b in (0.5, 0.3, 0.7)]
+    if name == "itemknn":
+        return [{"k": v} for v in (200, 50)]
+    return []
+
+
+def _significantly_better(rows: np.ndarray, than: np.ndarray, z: float) -> bool:
+    """Whether per-row scores ``rows`` beat the paired ``than`` by more than ``z`` standard errors of the mean gain."""
+    diff = rows - than
+    gain = float(diff.mean())
+    return gain > 0 and gain > z * float(diff.std()) / np.sqrt(max(len(diff), 1))
+
+
+@dataclass
+class _Fold:
+    """One validation split: inner training data, its scored users, their inner history and held-out items."""
+
+    inner: Interactions
+    users: np.ndarray
+    seen: sp.csr_matrix
+    seen_d: np.ndarray
+    truth: sp.csr_matrix
+    n_true: np.ndarray
+    mode: str
 
 
 def _zscore(scores: np.ndarray, seen: sp.csr_matrix) -> np.ndarray:
@@ -129,28 +165,33 @@ class HybridRecommender(Recommender):
             default set that adapts to size (EASE only up to ``max_ease_items`` items, user-kNN only
             up to ``max_userknn_users`` users).
         weights: fixed blend weights (name → weight); ``None`` learns them.
-        tune: search each base model's main hyperparameter on the validation split ("auto": only when
-            the data is small enough for the search to be quick). Off by default: on MovieLens 100K the
-            grid never beat the defaults on the validation split and doubled the fit time.
+        tune: pick each base model's main hyperparameters from :func:`tuning_grid` on the validation folds
+            ("auto", the default: only up to ``tune_max_nnz`` interactions, where the search is quick).
         validation: how the validation split is carved from training: ``"guarded"`` (default:
             ``validation_folds`` random folds choose the blend, then one fold of each user's latest items
-            brings in the recency members within ``recency_tolerance``), ``"random"`` (a random share of
-            each user's items), ``"temporal"`` (each user's latest share) or ``"mixed"`` (random and
-            temporal folds alternating, pooled; random only without timestamps).
+            brings in the recency members as far as the random folds keep their score, see
+            ``recency_tolerance``), ``"random"`` (a
+            random share of each user's items), ``"temporal"`` (each user's latest share) or ``"mixed"``
+            (random and temporal folds alternating, pooled; random only without timestamps).
         validation_fraction: share of each user's distinct items held out.
         validation_folds: independent validation splits whose results are pooled (less noisy weights).
-        validation_users: at most this many users are scored when learning (a seeded sample).
+        validation_users: at most this many users are scored per fold (a seeded sample).
         candidates: items per base model kept per validation user when learning weights.
         k: list length the weights are optimised for.
         max_ease_items: skip EASE above this many items (its dense inversion grows as n_items³).
         max_userknn_users: skip user-kNN above this many users.
         tune_max_nnz: with ``tune="auto"``, search hyperparameters only up to this many interactions.
+        max_fold_nnz: above this many interactions one random validation fold is used (fit time).
         recency: add the ``<name>~recent`` members when the data has timestamps.
-        recency_tau: recency decay: a user's item with r more recent items weighs exp(-r / (tau · n_items_of_user)).
-        recency_tolerance: share of the random folds' validation nDCG the recency members may cost ("guarded").
-        objective: what the weights maximise: ``"ndcg"`` or ``"ndcg+recall"`` (sum of both, at ``k``).
-        min_gain: relative validation gain a weight change must bring to be kept (guards against fitting noise).
-        max_fold_nnz: above this many interactions one validation fold is used (fit time).
+        recency_tau: recency decay: a user's item with r more recent items weighs exp(-r / (tau · n_items_of_user));
+            "auto" tries each of ``RECENCY_TAUS`` and keeps the one whose blend does best on the latest-items fold.
+        recency_tolerance: ("guarded") after the random folds' blend, the weights maximise the latest-items
+            score while the random folds lose at most this share of theirs; ``None`` (default): at most
+            ``significance`` standard errors of the paired per-user difference (a loss the validation cannot
+            tell from noise).
+        objective: what the weights and settings maximise: ``"ndcg+recall"`` (default, sum of both at ``k``) or ``"ndcg"``.
+        significance: a weight change is kept only when its mean validation gain exceeds this many standard
+            errors of the paired per-user gains (guards against fitting noise).
         seed: random seed of the validation split and of the base models that take one.
     """
 
@@ -161,22 +202,22 @@ class HybridRecommender(Recommender):
         self,
         models: Sequence[str] | Mapping[str, Mapping[str, Any]] | None = None,
         weights: Mapping[str, float] | None = None,
-        tune: bool | str = False,
+        tune: bool | str = "auto",
         validation: str = "guarded",
         validation_fraction: float = 0.1,
-        validation_folds: int = 3,
+        validation_folds: int = 2,
         validation_users: int = 2000,
-        candidates: int = 100,
+        candidates: int = 50,
         k: int = 10,
         max_ease_items: int = 6000,
         max_userknn_users: int = 20_000,
         tune_max_nnz: int = 300_000,
         max_fold_nnz: int = 500_000,
         recency: bool = True,
-        recency_tau: float = 0.25,
-        recency_tolerance: float = 0.0025,
-        objective: str = "ndcg",
-        min_gain: float = 0.002,
+        recency_tau: float | str = "auto",
+        recency_tolerance: float | None = 0.0,
+        objective: str = "ndcg+recall",
+        significance: float = 1.0,
         seed: int = 42,
     ):
         self.models = models
@@ -196,7 +237,7 @@ class HybridRecommender(Recommender):
         self.recency_tau = recency_tau
         self.recency_tolerance = recency_tolerance
         self.objective = objective
-        self.min_gain = min_gain
+        self.significance = significance
         self.seed = seed
 
     # --- parameters ----------------------------------------------------------------------------
@@ -205,12 +246,16 @@ class HybridRecommender(Recommender):
             raise InputError(f"hybrid validation must be 'guarded', 'random', 'temporal' or 'mixed', got {self.validation!r}")
         if self.objective not in ("ndcg", "ndcg+recall"):
             raise InputError(f"hybrid objective must be 'ndcg' or 'ndcg+recall', got {self.objective!r}")
-        if not 0.0 <= float(self.recency_tolerance) < 1.0:
+        if self.recency_tolerance is not None and (isinstance(self.recency_tolerance, str | bool)
+                                                   or not 0.0 <= float(self.recency_tolerance) < 1.0):
             raise InputError(f"hybrid recency_tolerance must lie in [0, 1), got {self.recency_tolerance!r}")
         if not 0.0 < float(self.validation_fraction) < 1.0:
             raise InputError(f"hybrid validation_fraction must lie in (0, 1), got {self.validation_fraction!r}")
-        if isinstance(self.recency_tau, bool) or not isinstance(self.recency_tau, int | float) or self.recency_tau <= 0:
-            raise InputError(f"hybrid recency_tau must be a positive number, got {self.recency_tau!r}")
+        if self.recency_tau != "auto" and (isinstance(self.recency_tau, bool) or not isinstance(self.recency_tau, int | float)
+                                           or self.recency_tau <= 0):
+            raise InputError(f"hybrid recency_tau must be 'auto' or a positive number, got {self.recency_tau!r}")
+        if isinstance(self.significance, bool) or not isinstance(self.significance, int | float) or self.significance < 0:
+            raise InputError(f"hybrid significance must be a non-negative number, got {self.significance!r}")
         if self.tune not in (True, False, "auto"):
             raise InputError(f"hybrid tune must be True, False or 'auto', got {self.tune!r}")
         for p in ("validation_users", "validation_folds", "candidates", "k"):
@@ -252,6 +297,7 @@ class HybridRecommender(Recommender):
             self.weights_ = {n: float(v) for n, v in self.weights.items()}
             self.weights_.update({n: float(self.weights.get(n, 0.0)) for n in specs})
             self.validation_ = {}
+            self.recency_tau_ = float(self._tau_grid()[(len(self._tau_grid()) - 1) // 2])
         else:
             self._learn(data, specs)
         self.models_ = {}
@@ -260,7 +306,7 @@ class HybridRecommender(Recommender):
                 self.models_[n] = self._make(n, params).fit(data)
         if not self.models_:
             raise InputError("every blend weight is zero", hint="give at least one model a positive weight")
-        self.recent_history_ = (recency_history(data, self.recency_tau)
+        self.recent_history_ = (recency_history(data, self.recency_tau_)
                                 if any(n.endswith(RECENT) and w > 0 for n, w in self.weights_.items()) else None)
         lead = max(self.models_, key=lambda n: self.weights_.get(n, 0.0) + self.weights_.get(n + RECENT, 0.0))
         self.lead_ = lead
@@ -301,9 +347,8 @@ class HybridRecommender(Recommender):
         inner = Interactions(inner_m, data.user_ids, data.item_ids, lg, data.items, data.users)
         return inner, val
 
-    def _learn(self, data: Interactions, specs: dict[str, dict[str, Any]]) -> None:
-        do_tune = self.tune is True or (self.tune == "auto" and data.nnz <= self.tune_max_nnz)
-        folds = []
+    def _folds(self, data: Interactions) -> list[_Fold]:
+        """Validation folds carved from the training data (random shares of each user's items, and its latest)."""
         n_folds = self.validation_folds if data.nnz <= self.max_fold_nnz else 1
         # the learning step holds dense (users × items) blocks: keep them to about MAX_VALIDATION_CELLS
         n_val = min(self.validation_users, max(200, MAX_VALIDATION_CELLS // max(data.n_items, 1)))
@@ -313,85 +358,144 @@ class HybridRecommender(Recommender):
             modes = ["temporal" if (f % 2 == 1 and data.has_time) else "random" for f in range(n_folds)]
         else:
             modes = [self.validation] * n_folds
-        fold_modes = []
+        folds = []
         for f, mode in enumerate(modes):
             inner, val = self._split(data, self.seed + f, mode)
             users = np.flatnonzero(np.diff(val.indptr) > 0)
             if len(users) > n_val:
                 users = np.sort(np.random.default_rng(self.seed + f).choice(users, n_val, replace=False))
             if len(users):
-                folds.append((inner, users, inner.matrix[users], val[users]))
-                fold_modes.append(mode)
+                seen = inner.matrix[users].tocsr()
+                truth = val[users].tocsr()
+                folds.append(_Fold(inner, users, seen, seen.toarray() > 0, truth, np.diff(truth.indptr), mode))
+        return folds
+
+    def _fold_rows(self, fold: _Fold, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per-user nDCG@k and recall@k of one member's z-scores on a fold."""
+        return _ndcg_recall_rows(np.where(fold.seen_d, np.float32(-np.inf), z), fold.truth.toarray(), fold.n_true, self.k)
+
+    def _objective(self, nd: np.ndarray, rc: np.ndarray) -> np.ndarray:
+        return nd + rc if self.objective == "ndcg+recall" else nd
+
+    def _member(self, name: str, params: dict[str, Any], folds: list[_Fold]) -> tuple[list[np.ndarray], list[Recommender]]:
+        """A base model fitted on every fold's inner training data, and its z-scores for the fold's users."""
+        zs, fitted = [], []
+        for fold in folds:
+            model = self._make(name, params).fit(fold.inner)
+            zs.append(self._user_z(model, fold.users, fold.seen))
+            fitted.append(model)
+        return zs, fitted
+
+    def _tau_grid(self) -> tuple[float, ...]:
+        return RECENCY_TAUS if self.recency_tau == "auto" else (float(self.recency_tau),)
+
+    def _learn(self, data: Interactions, specs: dict[str, dict[str, Any]]) -> None:
+        do_tune = self.tune is True or (self.tune == "auto" and data.nnz <= self.tune_max_nnz)
+        folds = self._folds(data)
         if not folds:
             log.warning("hybrid: no user has enough history for a validation split; equal weights")
             self.params_, self.weights_, self.validation_ = specs, {n: 1.0 for n in specs}, {}
+            self.recency_tau_ = float(self._tau_grid()[(len(self._tau_grid()) - 1) // 2])
             return
-        report: dict[str, Any] = {"users": int(sum(len(f[1]) for f in folds)), "folds": len(folds), "models": {}}
+        report: dict[str, Any] = {"users": int(sum(len(f.users) for f in folds)), "folds": len(folds), "models": {}}
         use_recent = bool(self.recency) and data.has_time and any(n in RECENCY_MEMBERS for n in specs)
-        recent_hist = [recency_history(f[0], self.recency_tau)[f[1]] if use_recent else None for f in folds]
         params: dict[str, dict[str, Any]] = {}
         raw_z: dict[str, list[np.ndarray]] = {}
+        item_models: dict[str, list[Recommender]] = {}
+        # the grids are searched on the first random fold (the base blend is chosen for random held-out items;
+        # each user's latest items only bring in the recency members); the winner is then fitted on the
+        # other folds too. A setting replaces the grid's first (middle) one only when it is better by more
+        # than ``significance`` standard errors of the paired per-user differences.
+        tune_on = [next((i for i, f in enumerate(folds) if f.mode == "random"), 0)]
         for name, given in specs.items():
-            grid = [{}] if (not do_tune or given) else [{}, *TUNING_GRIDS.get(name, [])]
+            grid = [given] if (not do_tune or given) else (tuning_grid(name, data) or [{}])
+            on = tune_on if len(grid) > 1 else list(range(len(folds)))
             best = None
-            base_nd = None
-            for extra in grid:
-                p = {**given, **extra}
-                zs_f, nd_f, rc_f, zr_f = [], [], [], []
+            for p in grid:
                 try:
-                    for fi, (inner, users, seen, truth) in enumerate(folds):
-                        model = self._make(name, p).fit(inner)
-                        z = self._user_z(model, users, seen)
-                        if recent_hist[fi] is not None and name in RECENCY_MEMBERS:
-                            zr_f.append(_zscore(_linear_scores(model, recent_hist[fi], np.arange(len(users))), seen))
-                        nd, rc = _ndcg_recall(np.where(seen.toarray() > 0, np.float32(-np.inf), z), truth.toarray(),
-                                              np.diff(truth.indptr), self.k)
-                        zs_f.append(z)
-                        nd_f.append(nd)
-                        rc_f.append(rc)
+                    zs, fitted = self._member(name, p, [folds[i] for i in on])
                 except InputError as exc:  # e.g. a catalogue too large for EASE: leave the model out
                     log.warning("hybrid: %s left out: %s", name, exc)
                     break
-                if base_nd is None:
-                    base_nd = [max(v, 1e-9) for v in nd_f]
-                rel = float(np.mean([a / b for a, b in zip(nd_f, base_nd, strict=True)]))
-                if best is None or rel > best[4]:
-                    best = (float(np.mean(nd_f)), float(np.mean(rc_f)), p, zs_f, rel, zr_f)
+                rows = np.concatenate([self._objective(*self._fold_rows(folds[i], z)) for i, z in zip(on, zs, strict=True)])
+                if len(grid) > 1:
+                    report.setdefault("grids", {}).setdefault(name, []).append(
+                        {"params": p, "objective": round(float(rows.mean()), 5)})
+                if best is None or _significantly_better(rows, best[0], float(self.significance)):
+                    best = (rows, p, dict(zip(on, zs, strict=True)), dict(zip(on, fitted, strict=True)))
             if best is None:
                 continue
-            params[name] = best[2]
-            raw_z[name] = best[3]
-            report["models"][name] = {"params": best[2], "ndcg": round(best[0], 5), "recall": round(best[1], 5)}
-            if best[5]:
-                raw_z[name + RECENT] = best[5]
-                nd_r = [_ndcg_recall(np.where(f[2].toarray() > 0, np.float32(-np.inf), z), f[3].toarray(),
-                                     np.diff(f[3].indptr), self.k) for f, z in zip(folds, best[5], strict=True)]
-                report["models"][name + RECENT] = {"params": best[2], "ndcg": round(float(np.mean([a for a, _ in nd_r])), 5),
-                                                   "recall": round(float(np.mean([b for _, b in nd_r])), 5)}
+            rest = [i for i in range(len(folds)) if i not in best[2]]
+            if rest:
+                zs, fitted = self._member(name, best[1], [folds[i] for i in rest])
+                best[2].update(zip(rest, zs, strict=True))
+                best[3].update(zip(rest, fitted, strict=True))
+            zs_all = [best[2][i] for i in range(len(folds))]
+            rows = [self._fold_rows(f, z) for f, z in zip(folds, zs_all, strict=True)]
+            nd, rc = np.concatenate([r[0] for r in rows]), np.concatenate([r[1] for r in rows])
+            best = (best[0], best[1], zs_all, [best[3][i] for i in range(len(folds))], float(nd.mean()), float(rc.mean()))
+            params[name] = best[1]
+            raw_z[name] = best[2]
+            report["models"][name] = {"params": best[1], "ndcg": round(best[4], 5), "recall": round(best[5], 5)}
+            if use_recent and name in RECENCY_MEMBERS:
+                item_models[name] = best[3]
         if not raw_z:
             raise InputError("no base model of the hybrid could be fitted", hint="check the models parameter")
+        self.recency_tau_ = float(self._tau_grid()[0])
+        if not item_models:
+            w, score = self._blend_weights(folds, raw_z, report)
+        else:
+            # every recency decay gets its own blend; the one that does best on the latest items (within the
+            # random folds' guard) wins
+            best = None
+            for tau in self._tau_grid():
+                hist = [recency_history(f.inner, tau)[f.users] for f in folds]
+                z_tau = dict(raw_z)
+                for name, fitted in item_models.items():
+                    z_tau[name + RECENT] = [_zscore(_linear_scores(m, h, np.arange(len(f.users))), f.seen)
+                                            for m, h, f in zip(fitted, hist, folds, strict=True)]
+                rep_tau: dict[str, Any] = {}
+                w_tau, score_tau = self._blend_weights(folds, z_tau, rep_tau)
+                key = rep_tau.get("temporal_objective", score_tau)
+                report.setdefault("recency_tau", {})[str(tau)] = round(key, 5)
+                if best is None or key > best[0] + 1e-12:
+                    best = (key, tau, w_tau, score_tau, rep_tau, z_tau)
+            _key, self.recency_tau_, w, score, rep_tau, z_tau = best
+            report.update(rep_tau)
+            for name in item_models:
+                rows = [self._fold_rows(f, z) for f, z in zip(folds, z_tau[name + RECENT], strict=True)]
+                report["models"][name + RECENT] = {"params": {**params[name], "tau": self.recency_tau_},
+                                                   "ndcg": round(float(np.concatenate([r[0] for r in rows]).mean()), 5),
+                                                   "recall": round(float(np.concatenate([r[1] for r in rows]).mean()), 5)}
+        total = sum(w.values())
+        self.params_ = params
+        self.weights_ = {n: round(v / total, 6) for n, v in w.items()}
+        report["blend_objective"] = round(score, 5)
+        self.validation_ = report
+        log.info("hybrid validation users=%d blend=%.4f weights=%s", report["users"], score, self.weights_)
+
+    def _blend_weights(self, folds: list[_Fold], raw_z: dict[str, list[np.ndarray]],
+                       report: dict[str, Any]) -> tuple[dict[str, float], float]:
+        """Blend weights by coordinate ascent on the pooled validation objective, over each member's top candidates."""
         names = list(raw_z)
-        zs: dict[str, list[np.ndarray]] = {n: [] for n in names}
-        labels_f, n_true_f = [], []
-        for f, (_inner, users, seen, truth) in enumerate(folds):
-            seen_d = seen.toarray() > 0
-            n_items = seen_d.shape[1]
+        labels_f, zs = [], {n: [] for n in names}
+        for f, fold in enumerate(folds):
+            n_items = fold.seen_d.shape[1]
             c = min(self.candidates, n_items)
             cand_sets = []
             for n in names:
-                zz = np.where(seen_d, np.float32(-np.inf), raw_z[n][f])
+                zz = np.where(fold.seen_d, np.float32(-np.inf), raw_z[n][f])
                 cand_sets.append(np.argpartition(-zz, c - 1, axis=1)[:, :c] if c < n_items
-                                 else np.tile(np.arange(n_items), (len(users), 1)))
+                                 else np.tile(np.arange(n_items), (len(fold.users), 1)))
             cand = np.sort(np.concatenate(cand_sets, axis=1), axis=1)
             dup = np.zeros_like(cand, dtype=bool)
             dup[:, 1:] = cand[:, 1:] == cand[:, :-1]
-            invalid = dup | np.take_along_axis(seen_d, cand, axis=1)
-            lab = np.take_along_axis(truth.toarray() > 0, cand, axis=1).astype(np.float64)
+            invalid = dup | np.take_along_axis(fold.seen_d, cand, axis=1)
+            lab = np.take_along_axis(fold.truth.toarray() > 0, cand, axis=1).astype(np.float32)
             lab[invalid] = 0.0
             labels_f.append(lab)
-            n_true_f.append(np.diff(truth.indptr))
             for n in names:
-                zc = np.take_along_axis(raw_z[n][f], cand, axis=1).astype(np.float64)
+                zc = np.take_along_axis(raw_z[n][f], cand, axis=1).astype(np.float32)
                 zc[invalid] = -1e6
                 zs[n].append(zc)
         width = max(x.shape[1] for x in labels_f)
@@ -401,59 +505,77 @@ class HybridRecommender(Recommender):
 
         # the folds' validation users are pooled: every (fold, user) row counts once
         labels = np.vstack([pad(x, 0.0) for x in labels_f])
-        n_true = np.concatenate(n_true_f)
+        n_true = np.concatenate([f.n_true for f in folds])
         zmat = {n: np.vstack([pad(x, -1e6) for x in zs[n]]) for n in names}
-        temporal_rows = np.concatenate([np.full(len(x), m == "temporal") for x, m in zip(labels_f, fold_modes, strict=True)])
-        guarded = self.validation == "guarded" and temporal_rows.any() and (~temporal_rows).any()
+        temporal = np.concatenate([np.full(len(f.users), f.mode == "temporal") for f in folds])
+        everyone = np.ones(len(temporal), dtype=bool)
 
-        def value(weights: dict[str, float], rows: np.ndarray | None = None) -> float:
-            blend = sum(weights[n] * zmat[n] for n in names if weights[n] > 0)
-            nd, rc = _ndcg_recall_rows(blend, labels, n_true, self.k)
-            if rows is not None:
-                nd, rc = nd[rows], rc[rows]
-            return float(nd.mean()) + (float(rc.mean()) if self.objective == "ndcg+recall" else 0.0)
-
-        def ascend(w: dict[str, float], free: list[str], objective, ok=lambda _w: True) -> tuple[dict[str, float], float]:
-            score = objective(w)
-            for _ in range(3):
-                improved = False
-                for n in free:
-                    for step in WEIGHT_STEPS:
-                        if step == w[n]:
-                            continue
-                        trial = {**w, n: step}
-                        if not any(v > 0 for v in trial.values()):
-                            continue
-                        s = objective(trial)
-                        if s > score * (1.0 + float(self.min_gain)) + 1e-9 and ok(trial):
-                            score, w, improved = s, trial, True
-                if not improved:
-                    break
-            return w, score
-
+        guarded = self.validation == "guarded" and temporal.any() and (~temporal).any()
+        rand = ~temporal if guarded else everyone
+        pool_all = (labels, n_true, zmat)
+        pool_rand = pool_all if rand.all() else (labels[rand], n_true[rand], {n: z[rand] for n, z in zmat.items()})
+        plain = [n for n in names if not n.endswith(RECENT)] if guarded else names
+        first = max(plain, key=lambda n: float(self._pool_rows(pool_rand, {n: 1.0}).mean()))
+        w = self._ascend({n: float(n == first) for n in names}, plain, pool_rand)
         if guarded:
-            # first the best blend for random held-out items without the recency members; then recency
-            # members may come in as far as they help the latest items while the random items keep
-            # at least (1 - recency_tolerance) of their validation nDCG
-            rand = ~temporal_rows
-            plain = [n for n in names if not n.endswith(RECENT)]
-            first = max(plain, key=lambda n: value({m: float(m == n) for m in names}, rand))
-            w, base = ascend({n: float(n == first) for n in names}, plain, lambda x: value(x, rand))
-            floor = base * (1.0 - float(self.recency_tolerance))
-            w, _ = ascend(w, names, lambda x: value(x, temporal_rows), lambda x: value(x, rand) >= floor)
-            report["random_ndcg"] = round(value(w, rand), 5)
-            report["random_ndcg_unguarded"] = round(base, 5)
-            report["temporal_ndcg"] = round(value(w, temporal_rows), 5)
-            score = value(w)
-        else:
-            best_single = max(names, key=lambda n: report["models"][n]["ndcg"])
-            w, score = ascend({n: (1.0 if n == best_single else 0.0) for n in names}, names, value)
-        total = sum(w.values())
-        self.params_ = params
-        self.weights_ = {n: round(v / total, 6) for n, v in w.items()}
-        report["blend_ndcg"] = round(score, 5)
-        self.validation_ = report
-        log.info("hybrid validation users=%d blend_ndcg=%.4f weights=%s", report["users"], score, self.weights_)
+            # the blend for random held-out items is fixed first; then every member (the recency ones too) may
+            # move as far as it helps each user's latest items while the random items lose no more than the
+            # noise of the paired estimate (``significance`` standard errors) or the share ``recency_tolerance``
+            first_rows = self._pool_rows(pool_all, w)
+            base = float(first_rows[rand].mean())
+            z = float(self.significance)
+
+            def keeps(r: np.ndarray) -> bool:
+                if self.recency_tolerance is None:  # no loss larger than the noise of the paired estimate
+                    d = (r - first_rows)[rand]
+                    return float(d.mean()) >= -z * float(d.std()) / np.sqrt(max(len(d), 1)) - 1e-12
+                return float(r[rand].mean()) >= base * (1.0 - float(self.recency_tolerance)) - 1e-12
+
+            w = self._ascend(w, names, pool_all, temporal, keeps)
+            final = self._pool_rows(pool_all, w)
+            report["random_objective"] = round(float(final[rand].mean()), 5)
+            report["random_objective_unguarded"] = round(base, 5)
+            report["temporal_objective"] = round(float(final[temporal].mean()), 5)
+        return w, float(self._pool_rows(pool_all, w).mean())
+
+    def _pool_rows(self, pool: tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]], w: Mapping[str, float],
+                   skip: str | None = None, extra: np.ndarray | None = None) -> np.ndarray:
+        """Per-row validation objective of the blend ``w`` (less member ``skip``, plus ``extra``) on candidate rows."""
+        labels, n_true, zmat = pool
+        blend = np.zeros_like(labels) if extra is None else extra.copy()
+        for n, v in w.items():
+            if n != skip and v > 0:
+                blend += np.float32(v) * zmat[n]
+        return self._objective(*_ndcg_recall_rows(blend, labels, n_true, self.k))
+
+    def _ascend(self, w: dict[str, float], free: list[str], pool: tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]],
+                gain_rows: np.ndarray | None = None, ok: Callable[[np.ndarray], bool] = lambda _r: True) -> dict[str, float]:
+        """Coordinate ascent over ``WEIGHT_STEPS``; a step is taken when its mean gain on ``gain_rows`` exceeds
+        ``significance`` standard errors of the paired per-row gains and ``ok`` accepts the new rows."""
+        labels, _n_true, zmat = pool
+        gain_rows = np.ones(len(labels), dtype=bool) if gain_rows is None else gain_rows
+        cur = self._pool_rows(pool, w)
+        for _ in range(3):
+            improved = False
+            for n in free:
+                rest = np.zeros_like(labels)
+                for m, v in w.items():
+                    if m != n and v > 0:
+                        rest += np.float32(v) * zmat[m]
+                best = None
+                for step in WEIGHT_STEPS:
+                    if step == w[n] or not (step > 0 or any(v > 0 for m, v in w.items() if m != n)):
+                        continue
+                    r = self._pool_rows(pool, {n: step}, extra=rest)
+                    gain = float((r - cur)[gain_rows].mean())
+                    if (_significantly_better(r[gain_rows], cur[gain_rows], float(self.significance))
+                            and (best is None or gain > best[0]) and ok(r)):
+                        best = (gain, step, r)
+                if best is not None:
+                    w, cur, improved = {**w, n: best[1]}, best[2], True
+            if not improved:
+                break
+        return w
 
     def _user_z(self, model: Recommender, users: np.ndarray, seen: sp.csr_matrix) -> np.ndarray:
         n_items = model.data_.n_items
