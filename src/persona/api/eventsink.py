@@ -20,7 +20,8 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from itertools import repeat
+from itertools import chain, repeat
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -147,8 +148,9 @@ class EventSink:
         accepted = [0] * len(typed)
         if any(e is not None for e in encoded):
             new_stubs: dict[str, list[str]] = {}
-            named = {"customers": [[b.customer_id[i] for i in order] for b, order in zip(typed, orders, strict=True)],
-                     "products": [[b.product_id[i] for i in order] for b, order in zip(typed, orders, strict=True)]}
+            pairs = list(zip(typed, orders, strict=True))
+            named = {"customers": [b.customer_id if len(o) == len(b) else _pick(b.customer_id, o) for b, o in pairs],
+                     "products": [b.product_id if len(o) == len(b) else _pick(b.product_id, o) for b, o in pairs]}
             with self.store.bulk() as w:
                 for table, ids in named.items():
                     new_stubs[table] = self._stubs(w, table, ids)
@@ -170,10 +172,12 @@ class EventSink:
 
     def _stubs(self, w: Any, table: str, columns: list[list[str | None]]) -> list[str]:
         """Stub rows (``is_stub``) for the customers or products not seen before; returns the ids sent."""
-        known = self._known[table]
-        new = list(dict.fromkeys(i for col in columns for i in col if i is not None and i not in known))
-        if not new:
+        fresh = set(chain.from_iterable(columns))
+        fresh.discard(None)
+        fresh -= self._known[table]
+        if not fresh:
             return []
+        new = sorted(fresh)  # type: ignore[type-var] # None was discarded
         if table == "customers":
             rows = pd.DataFrame({"customer_id": new, "customer_key": self.cipher.pseudonyms(new), "is_stub": True})
         else:
@@ -246,10 +250,17 @@ def _with_ids(b: EventRows) -> EventRows:
 
 def _first_copies(b: EventRows) -> list[int]:
     """Rows to write: the first copy of each event id (later copies are duplicates, as in ingestion), in key order."""
-    first: dict[str, int] = {}
-    for i, e in enumerate(b.event_id):
-        first.setdefault(e, i)  # type: ignore[arg-type] # every id is set by _with_ids
-    return [first[e] for e in sorted(first)]
+    n = len(b.event_id)
+    first = dict(zip(reversed(b.event_id), range(n - 1, -1, -1), strict=True))  # the earliest row of an id is assigned last
+    return list(map(first.__getitem__, sorted(first)))
+
+
+def _pick(values: list[Any], order: list[int]) -> list[Any]:
+    """``values`` at the positions ``order`` (C-level gather)."""
+    if not order:
+        return []
+    got = itemgetter(*order)(values)
+    return [got] if len(order) == 1 else list(got)
 
 
 def _encode(b: EventRows, order: list[int], dialect: str) -> Any:
@@ -261,8 +272,7 @@ def _encode(b: EventRows, order: list[int], dialect: str) -> Any:
         ctx = [json_text(c) for c in b.context] if any(c is not None for c in b.context) else b.context
         cols = (b.event_id, b.customer_id, b.product_id, b.event_type, ts, b.value, b.quantity, b.revenue, b.channel,
                 b.session_id, ctx)
-        rows = list(zip(*cols, strict=True))
-        payload = [rows[i] for i in order]
+        payload = _pick(list(zip(*cols, strict=True)), order)
         return EncodedRows(table="events", columns=list(_INSERT_COLUMNS), dialect=dialect, payload=payload, count=len(payload))
     frame = pd.DataFrame({
         "event_id": b.event_id, "customer_id": b.customer_id, "product_id": pd.Series(b.product_id, dtype=object),
