@@ -36,12 +36,16 @@ SOURCES = {
 # n-grams from overruling the general signal on products the corpus never mentions; balanced class
 # weights teach the negatives, and positive_prior 0.6 (most shop reviews are positive) moves the
 # decision back a little toward the usual mix. Chinese: the corpus is balanced and broad (books,
-# hotels, laptops), so a weaker regularization wins held-out and the prior stays 0.5.
+# hotels, laptops), so a weaker regularization wins held-out and the prior stays 0.5. Its bag-of-words
+# models all plateau near 0.85 (jieba words, char n-grams, LR, NB-SVM alike); averaging the TF-IDF model
+# with an NB-SVM companion over the same vocabularies (nb_C 0.1, mix 0.5) adds ~0.7 point in 5-fold CV on
+# the 80 % (0.8476 -> 0.8548; C and mix chosen there, never on the held-out 20 %).
 PARAMS = {
     "en": {"word_ngrams": 2, "char_ngrams": (2, 5), "min_df": 2, "max_features": 60_000, "lexicon": True,
            "lexicon_weight": 3.0, "C": 1.0, "class_weight": "balanced", "positive_prior": 0.6},
     "zh": {"word_ngrams": 2, "char_ngrams": (1, 3), "min_df": 2, "max_features": 120_000, "lexicon": True,
-           "lexicon_weight": 1.0, "C": 4.0, "class_weight": "balanced", "positive_prior": 0.5},
+           "lexicon_weight": 1.0, "C": 4.0, "class_weight": "balanced", "positive_prior": 0.5,
+           "nb_C": 0.1, "nb_mix": 0.5},
 }
 
 

@@ -122,3 +122,24 @@ def test_score_texts_auto_language_and_empty() -> None:
     assert detect_language("质量很好 good") == "zh" and detect_language("good") == "en"
     with pytest.raises(InputError):
         score_texts(["x"], lang="fr")
+
+
+def test_nbsvm_companion_mix_and_persistence(tmp_path: Path) -> None:
+    texts, y = _tiny()
+    plain = SentimentModel("en", min_df=1, C=1.0).fit(texts, y)
+    mixed = SentimentModel("en", min_df=1, C=1.0, nb_C=0.5, nb_mix=0.5).fit(texts, y)
+    assert mixed.nb_coef_.shape == (mixed.n_features_ - len(mixed.lex_mean_),)
+    assert (mixed.predict(texts) == y).all()
+    probe = ["great quality, love it", "broke after a day, awful", "not good at all", ""]
+    # the mix is the average of the two probabilities; nb_mix 0 leaves the TF-IDF model alone
+    p_plain, p_mix = plain.predict_proba(probe)[:, 1], mixed.predict_proba(probe)[:, 1]
+    z_nb = mixed._ngram_presence(mixed._features(probe, fit=False)) @ mixed.nb_coef_ + mixed.nb_intercept_
+    assert np.allclose(p_mix, 0.5 * p_plain + 0.5 / (1 + np.exp(-z_nb)), atol=1e-9)
+    assert np.allclose(mixed.set_params(nb_mix=0.0).predict_proba(probe)[:, 1], p_plain, atol=1e-9)
+    mixed.set_params(nb_mix=0.5)
+    m2 = SentimentModel.load(mixed.save(tmp_path / "mix.npz"))
+    assert m2.nb_C == 0.5 and np.allclose(m2.decision_function(probe), mixed.decision_function(probe), atol=1e-4)
+    with pytest.raises(InputError, match="nb_C"):
+        SentimentModel("en", min_df=1, nb_C=0).fit(texts, y)
+    with pytest.raises(InputError, match="nb_mix"):
+        SentimentModel("en", min_df=1, nb_C=1.0, nb_mix=1.5).fit(texts, y)

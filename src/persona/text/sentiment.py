@@ -3,8 +3,11 @@
 Features per language: TF-IDF of word 1-2-grams with negation scope (jieba words for Chinese),
 TF-IDF of character n-grams (spelling- and segmentation-robust), and a few standardized lexicon
 signals (VADER for English, a general Chinese lexicon) that carry the model to shops it never saw.
-A logistic regression with balanced class weights turns them into ``P(positive)``; the learned state
-is plain arrays, saved as one ``.npz`` (no pickle), so loading is safe and fast.
+A logistic regression with balanced class weights turns them into ``P(positive)``. Optionally an NB-SVM
+companion (Wang & Manning 2012: a logistic regression on binary n-gram presence scaled by the naive-Bayes
+log-count ratios, over the same vocabularies) is fitted too and the two probabilities are averaged; the
+two views err on different reviews, so the mix is more accurate than either. The learned state is plain
+arrays, saved as one ``.npz`` (no pickle), so loading is safe and fast.
 """
 
 from __future__ import annotations
@@ -54,6 +57,8 @@ class SentimentModel:
         class_weight: ``"balanced"`` (recommended: review corpora are mostly positive) or ``None``.
         positive_prior: share of positive reviews assumed where the model is used. With balanced class
             weights the classifier itself assumes 0.5; the log prior odds are added to its decision.
+        nb_C: inverse L2 regularization of the NB-SVM companion; ``None`` (default) fits none.
+        nb_mix: weight of the NB-SVM probability in the mix (0 = the TF-IDF model alone).
         seed: random seed of the solver.
     """
 
@@ -70,6 +75,8 @@ class SentimentModel:
         C: float = 4.0,
         class_weight: str | None = "balanced",
         positive_prior: float = 0.5,
+        nb_C: float | None = None,
+        nb_mix: float = 0.5,
         seed: int = 42,
     ) -> None:
         self.lang = lang
@@ -82,13 +89,16 @@ class SentimentModel:
         self.C = C
         self.class_weight = class_weight
         self.positive_prior = positive_prior
+        self.nb_C = nb_C
+        self.nb_mix = nb_mix
         self.seed = seed
 
     # --- parameters -----------------------------------------------------------------------------
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The constructor parameters (scikit-learn protocol)."""
         return {k: getattr(self, k) for k in ("lang", "word_ngrams", "char_ngrams", "min_df", "max_features",
-                                             "lexicon", "lexicon_weight", "C", "class_weight", "positive_prior", "seed")}
+                                             "lexicon", "lexicon_weight", "C", "class_weight", "positive_prior", "nb_C",
+                                             "nb_mix", "seed")}
 
     def set_params(self, **params: Any) -> SentimentModel:
         """Set constructor parameters (scikit-learn protocol)."""
@@ -110,6 +120,10 @@ class SentimentModel:
             raise InputError("C must be > 0, lexicon_weight >= 0, min_df >= 1 and max_features >= 1")
         if not 0.0 < float(self.positive_prior) < 1.0:
             raise InputError(f"positive_prior must be strictly between 0 and 1, got {self.positive_prior!r}")
+        if self.nb_C is not None and not float(self.nb_C) > 0:
+            raise InputError(f"nb_C must be > 0 or None (no NB-SVM companion), got {self.nb_C!r}")
+        if not 0.0 <= float(self.nb_mix) <= 1.0:
+            raise InputError(f"nb_mix must be between 0 and 1, got {self.nb_mix!r}")
         if self.class_weight not in (None, "balanced"):
             raise InputError(f"class_weight must be 'balanced' or None, got {self.class_weight!r}")
 
@@ -130,6 +144,7 @@ class SentimentModel:
                                min_df=self.min_df, max_features=self.max_features, dtype=np.float32)
 
     def _features(self, texts: list[str], *, fit: bool) -> sp.csr_matrix:
+        """Word and character TF-IDF blocks, then the scaled lexicon block (its columns come last)."""
         tokens = [tokenize(t, self.lang) for t in texts]
         blocks = []
         blocks.append(self.word_vec_.fit_transform(tokens) if fit else self.word_vec_.transform(tokens))
@@ -181,10 +196,38 @@ class SentimentModel:
         self.coef_ = clf.coef_.ravel().astype(np.float64)
         self.intercept_ = float(clf.intercept_[0])
         self.n_features_ = X.shape[1]
+        if self.nb_C is not None:
+            self._fit_nbsvm(X, y_arr)
         self.classes_ = np.array([0, 1])
         log.info("sentiment fit lang=%s n=%d features=%d seconds=%.1f", self.lang, len(texts), X.shape[1],
                  time.perf_counter() - t0)
         return self
+
+    def _ngram_presence(self, X: sp.csr_matrix) -> sp.csr_matrix:
+        """Binary presence of each word / character n-gram (the lexicon columns dropped)."""
+        n_lex = len(lexicon_feature_names(self.lang)) if self.lexicon else 0
+        B = X[:, : X.shape[1] - n_lex].tocsr(copy=True)
+        B.data[:] = 1.0
+        B.eliminate_zeros()
+        return B
+
+    def _fit_nbsvm(self, X: sp.csr_matrix, y: np.ndarray) -> None:
+        """NB-SVM companion: logistic regression on n-gram presence scaled by naive-Bayes log-count ratios.
+
+        The ratio ``r`` is folded into the learned weights (``nb_coef_ = w * r``), so scoring needs only
+        the presence matrix and one dot product.
+        """
+        from sklearn.linear_model import LogisticRegression
+
+        B = self._ngram_presence(X)
+        pos = 1.0 + np.asarray(B[y == 1].sum(axis=0)).ravel()
+        neg = 1.0 + np.asarray(B[y == 0].sum(axis=0)).ravel()
+        r = np.log((pos / pos.sum()) / (neg / neg.sum()))
+        clf = LogisticRegression(C=float(self.nb_C), class_weight=self.class_weight, solver="lbfgs",
+                                 random_state=self.seed, max_iter=3000)
+        clf.fit(B.multiply(r).tocsr(), y)
+        self.nb_coef_ = clf.coef_.ravel() * r
+        self.nb_intercept_ = float(clf.intercept_[0])
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "coef_"):
@@ -197,8 +240,14 @@ class SentimentModel:
         if not texts:
             return np.zeros(0)
         X = self._features(texts, fit=False)
+        z = X @ self.coef_ + self.intercept_
+        if getattr(self, "nb_coef_", None) is not None:
+            z_nb = self._ngram_presence(X) @ self.nb_coef_ + self.nb_intercept_
+            w = float(self.nb_mix)
+            p = np.clip((1.0 - w) * _sigmoid(z) + w * _sigmoid(z_nb), 1e-12, 1.0 - 1e-12)
+            z = np.log(p / (1.0 - p))
         prior = float(self.positive_prior)
-        return X @ self.coef_ + self.intercept_ + np.log(prior / (1.0 - prior))
+        return z + np.log(prior / (1.0 - prior))
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Probabilities ``[P(negative), P(positive)]``, one row per text."""
@@ -264,6 +313,9 @@ class SentimentModel:
         }
         if self.char_ngrams is not None:
             arrays["char_idf"] = self.char_vec_.idf_.astype(np.float32)
+        if getattr(self, "nb_coef_", None) is not None:
+            arrays["nb_coef"] = self.nb_coef_.astype(np.float32)
+            arrays["nb_intercept"] = np.array([self.nb_intercept_])
         if self.lexicon:
             arrays["lex_mean"] = self.lex_mean_
             arrays["lex_scale"] = self.lex_scale_
@@ -308,10 +360,20 @@ class SentimentModel:
             model.lex_scale_ = data["lex_scale"]
         model.coef_ = data["coef"].astype(np.float64)
         model.intercept_ = float(data["intercept"][0])
+        if model.nb_C is not None:
+            if "nb_coef" not in data:
+                raise DataFileError(f"{p} names an NB-SVM companion but lacks its weights",
+                                    hint="retrain with scripts/train_sentiment.py")
+            model.nb_coef_ = data["nb_coef"].astype(np.float64)
+            model.nb_intercept_ = float(data["nb_intercept"][0])
         model.n_features_ = model.coef_.shape[0]
         model.classes_ = np.array([0, 1])
         model.metrics_ = meta.get("metrics", {})
         return model
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -500.0, 500.0)))
 
 
 def _as_texts(texts: Sequence[str] | Any) -> list[str]:
