@@ -8,11 +8,14 @@ import csv
 import json
 import sys
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 pytest.importorskip("fastapi")
 pytest.importorskip("orjson")
@@ -168,6 +171,7 @@ def test_fast_path_types_every_column_like_the_coercer(events: list[dict[str, An
 @pytest.mark.parametrize("event", [
     {"value": "2.5"}, {"timestamp": 1780000000}, {"timestamp": "2026-06-01"}, {"quantity": True}, {"customer_id": 12},
     {"Value": 3}, {"timestamp": "2026-06-01T12:00:00.1234567Z"}, {"event_id": "x" * 129}, {"revenue": 2**60},
+    {"timestamp": "\u0662\u0660\u0662\u0666-06-01T12:00:00Z"}, {"timestamp": "2026-06-01T24:00:00Z"}, {"customer_id": ""},
 ])
 def test_what_the_fast_path_cannot_judge_goes_to_the_models(event: dict[str, Any], any_store: Store) -> None:
     """Numeric strings, other time layouts, ... are read by the models (422 or stored) exactly as before."""
@@ -238,3 +242,21 @@ def test_no_stripping_is_needed_exactly_when_ingestion_strips_nothing() -> None:
         unchanged = [v == s for v, s in zip(values, stripped, strict=True)]
         assert [_all_stripped([v]) for v in values] == unchanged
     assert not _all_stripped(["a", ""]) and _all_stripped(["a", None]) and not _all_stripped([" a", None])
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(when=st.datetimes(min_value=datetime(1800, 1, 1), max_value=datetime(2300, 1, 1)),
+       offset=st.sampled_from([None, "Z", "+00:00", "-00:00", "+05:30", "-11:00", "+14:00"]),
+       spec=st.sampled_from(["seconds", "milliseconds", "microseconds"]), sep=st.sampled_from(["T", " "]))
+def test_fast_timestamps_are_the_models_timestamps(when: datetime, offset: str | None, spec: str, sep: str) -> None:
+    """Every ISO 8601 string the fast path reads means the instant the models read (None: outside 1900-2200)."""
+    from pydantic import TypeAdapter
+
+    from persona.api.eventbatch import _timestamp
+
+    text = when.isoformat(sep=sep, timespec=spec) + (offset or "")
+    theirs = TypeAdapter(datetime).validate_python(text)
+    if theirs.tzinfo is not None:
+        theirs = theirs.astimezone(UTC).replace(tzinfo=None)
+    expected = theirs if datetime(1900, 1, 1) <= theirs < datetime(2200, 1, 1) else None
+    assert _timestamp(text) == expected

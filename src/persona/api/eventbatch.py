@@ -60,7 +60,7 @@ _OPT_FLOAT = frozenset({float, type(None)})
 _OPT_NUMBER = frozenset({float, int, type(None)})
 _NUMBERS = ("value", "quantity", "revenue")
 _KNOWN = frozenset(COLUMNS)
-_ISO = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-]\d{2}:\d{2})?")
+_ISO = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-]\d{2}:\d{2})?", re.ASCII)
 _PLAIN_TYPE = re.compile(r"[a-z0-9_]+")
 _LO, _HI = datetime(1900, 1, 1), datetime(2200, 1, 1)  # the range ingestion accepts (naive UTC)
 _EXACT_INT = 2**53
@@ -217,7 +217,8 @@ def _finish(events: list[dict[str, Any]], cols: dict[str, list[Any]], extras: li
         for (c, i), v in zip(unsafe, fixed, strict=True):
             cols[c][i] = v
     order = {c: k for k, c in enumerate(COLUMNS)}
-    types = {t: _TYPE_CACHE[t] if t in _TYPE_CACHE else _normalize_type(t) for t in set(cols["event_type"])}
+    types = {t: _TYPE_CACHE.get(t, "") for t in set(cols["event_type"])}  # "": not cached (no type normalizes to it)
+    types = {t: _normalize_type(t) if norm == "" else norm for t, norm in types.items()}
     etype = cols["event_type"] = list(map(types.__getitem__, cols["event_type"]))
     if any(t is not None and len(t) > 64 for t in types.values()):  # lower-casing can lengthen a few letters
         for i, t in enumerate(etype):
