@@ -59,7 +59,7 @@ def register_evaluate(app: typer.Typer) -> None:
             emit(rep, True)
             return
         rows = [
-            {"model": name, "params": {k: round(v, 4) for k, v in m["params"].items() if isinstance(v, float)},
+            {"model": f"{name} ({m['params']['chosen']})" if name == "selected" else name, "params": {k: round(v, 4) for k, v in m["params"].items() if isinstance(v, float)},
              "log_likelihood": m.get("log_likelihood"), "holdout_rmse": m.get("holdout_rmse"), "holdout_mae": m.get("holdout_mae"),
              "holdout_total_predicted": m.get("holdout_total_predicted"), "holdout_total_actual": m.get("holdout_total_actual"),
              "fit_seconds": m.get("fit_seconds")}
