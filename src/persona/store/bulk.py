@@ -14,7 +14,8 @@ from __future__ import annotations
 import io
 import json
 import math
-from collections.abc import Mapping, Sequence
+import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -30,6 +31,10 @@ from persona.store.models import TABLES
 
 OnConflict = Literal["ignore", "update", "error"]
 _COPY_BLOCK = 1 << 20
+STAGE_MIN_ROWS = 5_000  # SQLite: encoded chunks at least this big travel as a staged database (see stage_rows)
+_STAGE_SCHEMA = "persona_stage"
+_STAGE_TABLE = "chunk"
+_EMPTY_STAGE: bytes | None = None
 
 
 def _kind(col_type: Any) -> str:
@@ -123,6 +128,40 @@ def _arrow_column(s: pd.Series, kind: str) -> pa.Array:
     return pa.array(_py_column(s, "str"), pa.string())
 
 
+def stage_rows(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes | None:
+    """Rows as a serialized in-memory SQLite database with one table, in the given order; None if unsupported.
+
+    The costly per-row part of a SQLite insert is Python binding each value, and it holds the GIL;
+    done here (in a reader thread, into an unindexed table of an in-memory database), it leaves the
+    writer one ``INSERT … SELECT`` that runs in C without the GIL, so reading the next chunk and
+    writing this one really overlap. The table's columns have no declared type, so every value keeps
+    exactly the type and value it was bound with until the target table applies its own.
+    """
+    con = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        if not hasattr(con, "serialize"):  # SQLite built without sqlite3_serialize
+            return None
+        names = ", ".join(f"c{i}" for i in range(len(columns)))
+        con.execute("PRAGMA journal_mode=OFF")
+        con.execute(f"CREATE TABLE {_STAGE_TABLE} ({names})")
+        con.execute("BEGIN")
+        con.executemany(f"INSERT INTO {_STAGE_TABLE} VALUES ({', '.join('?' * len(columns))})", rows)
+        con.execute("COMMIT")
+        return con.serialize()
+    finally:
+        con.close()
+
+
+def _empty_stage() -> bytes:
+    global _EMPTY_STAGE
+    if _EMPTY_STAGE is None:
+        con = sqlite3.connect(":memory:")
+        con.execute("CREATE TABLE empty (c0)")
+        _EMPTY_STAGE = con.serialize()
+        con.close()
+    return _EMPTY_STAGE
+
+
 @dataclass
 class EncodedRows:
     """Rows already converted for one dialect's fast path (built off the writer thread by :func:`encode_rows`)."""
@@ -130,7 +169,7 @@ class EncodedRows:
     table: str
     columns: list[str]
     dialect: str
-    payload: Any  # SQLite: list of tuples; PostgreSQL: CSV bytes for COPY
+    payload: Any  # SQLite: list of tuples, or bytes from stage_rows; PostgreSQL: CSV bytes for COPY
     count: int
     key_values: list[Any] | None = None  # PostgreSQL: the unique key of each row, for the direct-COPY path
 
@@ -146,7 +185,12 @@ def encode_rows(table: str, frame: pd.DataFrame, dialect: str, unique_key: str |
     if dialect == "sqlite":
         if unique_key and len(frame) > 1:  # key order keeps the unique index's B-tree pages hot (stable: first copy wins)
             frame = frame.sort_values(unique_key, kind="stable")
-        payload: Any = list(zip(*[_py_column(frame[c], kinds[c]) for c in cols], strict=True))
+        values = [_py_column(frame[c], kinds[c]) for c in cols]
+        payload: Any = None
+        if len(frame) >= STAGE_MIN_ROWS:
+            payload = stage_rows(cols, zip(*values, strict=True))
+        if payload is None:
+            payload = list(zip(*values, strict=True))
     elif dialect == "postgresql":
         arrow = pa.table({c: _arrow_column(frame[c], kinds[c]) for c in cols})
         buf = io.BytesIO()
@@ -254,19 +298,34 @@ class BulkWriter:
         data = list(zip(*[_py_column(frame[c], kinds[c]) for c in cols], strict=True))
         return self._sqlite_exec(t, cols, data, on_conflict, keys, change_column)
 
-    def _sqlite_exec(self, t: Table, cols: list[str], data: list[tuple], on_conflict: OnConflict, keys: list[str],
+    def _sqlite_exec(self, t: Table, cols: list[str], data: list[tuple] | bytes, on_conflict: OnConflict, keys: list[str],
                      change_column: str | None) -> int:
         verb = "INSERT OR IGNORE" if on_conflict == "ignore" else "INSERT"
         tail = "" if on_conflict == "ignore" else self._conflict_sql(t, cols, on_conflict, keys, change_column, pg=False)
-        sql = f"{verb} INTO {t.name} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}){tail}"
         raw = self.conn.connection.driver_connection
         before = raw.total_changes
         cur = raw.cursor()
         try:
-            cur.executemany(sql, data)
+            if isinstance(data, bytes):
+                self._sqlite_staged(raw, cur, f"{verb} INTO {t.name} ({', '.join(cols)})", len(cols), data, tail)
+            else:
+                cur.executemany(f"{verb} INTO {t.name} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}){tail}", data)
         finally:
             cur.close()
         return raw.total_changes - before
+
+    @staticmethod
+    def _sqlite_staged(raw: Any, cur: Any, head: str, ncols: int, staged: bytes, tail: str) -> None:
+        """Insert the rows of a :func:`stage_rows` database with one statement (in C, without the GIL)."""
+        if _STAGE_SCHEMA not in {row[1] for row in cur.execute("PRAGMA database_list")}:
+            cur.execute(f"ATTACH DATABASE ':memory:' AS {_STAGE_SCHEMA}")
+        raw.deserialize(staged, name=_STAGE_SCHEMA)
+        try:
+            where = " WHERE true" if tail else ""  # lets SQLite's parser tell ON CONFLICT from a join constraint
+            names = ", ".join(f"c{i}" for i in range(ncols))
+            cur.execute(f"{head} SELECT {names} FROM {_STAGE_SCHEMA}.{_STAGE_TABLE}{where}{tail}")
+        finally:
+            raw.deserialize(_empty_stage(), name=_STAGE_SCHEMA)  # give the chunk's memory back
 
     # --- PostgreSQL -----------------------------------------------------------------------------
     def _postgres(self, t: Table, frame: pd.DataFrame, cols: list[str], kinds: dict[str, str], on_conflict: OnConflict,
