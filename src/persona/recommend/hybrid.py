@@ -204,7 +204,7 @@ class HybridRecommender(Recommender):
         weights: Mapping[str, float] | None = None,
         tune: bool | str = "auto",
         validation: str = "guarded",
-        validation_fraction: float = 0.1,
+        validation_fraction: float = 0.2,
         validation_folds: int = 2,
         validation_users: int = 2000,
         candidates: int = 50,
@@ -444,10 +444,11 @@ class HybridRecommender(Recommender):
         self.recency_tau_ = float(self._tau_grid()[0])
         if not item_models:
             w, score = self._blend_weights(folds, raw_z, report)
+            report.pop("first_weights", None)
         else:
             # every recency decay gets its own blend; the one that does best on the latest items (within the
             # random folds' guard) wins
-            best = None
+            best, first = None, None
             for tau in self._tau_grid():
                 hist = [recency_history(f.inner, tau)[f.users] for f in folds]
                 z_tau = dict(raw_z)
@@ -455,7 +456,8 @@ class HybridRecommender(Recommender):
                     z_tau[name + RECENT] = [_zscore(_linear_scores(m, h, np.arange(len(f.users))), f.seen)
                                             for m, h, f in zip(fitted, hist, folds, strict=True)]
                 rep_tau: dict[str, Any] = {}
-                w_tau, score_tau = self._blend_weights(folds, z_tau, rep_tau)
+                w_tau, score_tau = self._blend_weights(folds, z_tau, rep_tau, first)
+                first = rep_tau.pop("first_weights", None)  # the random folds' blend is the same for every decay
                 key = rep_tau.get("temporal_objective", score_tau)
                 report.setdefault("recency_tau", {})[str(tau)] = round(key, 5)
                 if best is None or key > best[0] + 1e-12:
@@ -474,9 +476,12 @@ class HybridRecommender(Recommender):
         self.validation_ = report
         log.info("hybrid validation users=%d blend=%.4f weights=%s", report["users"], score, self.weights_)
 
-    def _blend_weights(self, folds: list[_Fold], raw_z: dict[str, list[np.ndarray]],
-                       report: dict[str, Any]) -> tuple[dict[str, float], float]:
-        """Blend weights by coordinate ascent on the pooled validation objective, over each member's top candidates."""
+    def _blend_weights(self, folds: list[_Fold], raw_z: dict[str, list[np.ndarray]], report: dict[str, Any],
+                       first: Mapping[str, float] | None = None) -> tuple[dict[str, float], float]:
+        """Blend weights by coordinate ascent on the pooled validation objective, over each member's top candidates.
+
+        ``first``: the random folds' blend of the members without recency, when already learned ("guarded").
+        """
         names = list(raw_z)
         labels_f, zs = [], {n: [] for n in names}
         for f, fold in enumerate(folds):
@@ -515,8 +520,12 @@ class HybridRecommender(Recommender):
         pool_all = (labels, n_true, zmat)
         pool_rand = pool_all if rand.all() else (labels[rand], n_true[rand], {n: z[rand] for n, z in zmat.items()})
         plain = [n for n in names if not n.endswith(RECENT)] if guarded else names
-        first = max(plain, key=lambda n: float(self._pool_rows(pool_rand, {n: 1.0}).mean()))
-        w = self._ascend({n: float(n == first) for n in names}, plain, pool_rand)
+        if guarded and first is not None:
+            w = {n: float(first.get(n, 0.0)) for n in names}
+        else:
+            lead = max(plain, key=lambda n: float(self._pool_rows(pool_rand, {n: 1.0}).mean()))
+            w = self._ascend({n: float(n == lead) for n in names}, plain, pool_rand)
+            report["first_weights"] = dict(w)
         if guarded:
             # the blend for random held-out items is fixed first; then every member (the recency ones too) may
             # move as far as it helps each user's latest items while the random items lose no more than the
