@@ -47,10 +47,20 @@ class SinkResult:
     quarantine: str | None = None
 
 
+@dataclass
+class _Prepared:
+    """A typed batch ready to write: the encoded first copy of each event id, and the customers/products they name."""
+
+    rows: EventRows
+    encoded: Any  # EncodedRows, or None when no row is valid
+    customers: list[str]
+    products: list[str | None]
+
+
 class _Pending:
     __slots__ = ("batch", "done", "error", "result")
 
-    def __init__(self, batch: EventRows | pd.DataFrame) -> None:
+    def __init__(self, batch: _Prepared | pd.DataFrame) -> None:
         self.batch = batch
         self.done = threading.Event()
         self.result: SinkResult | None = None
@@ -58,7 +68,7 @@ class _Pending:
 
     @property
     def size(self) -> int:
-        return self.batch.received if isinstance(self.batch, EventRows) else len(self.batch)
+        return self.batch.rows.received if isinstance(self.batch, _Prepared) else len(self.batch)
 
 
 class EventSink:
@@ -97,10 +107,14 @@ class EventSink:
         return self._submit(_dump_frame(rows))
 
     def write_rows(self, rows: EventRows) -> SinkResult:
-        """Store one batch that :func:`persona.api.eventbatch.read_batch` already validated and typed."""
-        return self._submit(rows)
+        """Store one batch that :func:`persona.api.eventbatch.read_batch` already validated and typed.
 
-    def _submit(self, batch: EventRows | pd.DataFrame) -> SinkResult:
+        The batch is hashed, de-duplicated and encoded here, in the caller's thread, so that work overlaps
+        with the transaction in progress; the writer only inserts.
+        """
+        return self._submit(_prepare(rows, self.store.dialect))
+
+    def _submit(self, batch: _Prepared | pd.DataFrame) -> SinkResult:
         """Queue a batch; returns once it is committed (possibly together with others)."""
         item = _Pending(batch)
         with self._qlock:
@@ -137,31 +151,27 @@ class EventSink:
             for p in group:
                 p.done.set()
 
-    def _write_group(self, batches: list[EventRows | pd.DataFrame]) -> list[SinkResult]:
+    def _write_group(self, batches: list[_Prepared | pd.DataFrame]) -> list[SinkResult]:
         """One transaction for several batches; each batch's counts from the rows its own insert added."""
         frames = [b for b in batches if isinstance(b, pd.DataFrame)]
         coerced = iter(self._coerce_frames(frames) if frames else [])
-        typed = [b if isinstance(b, EventRows) else next(coerced) for b in batches]
         dialect = self.store.dialect
-        orders = [_first_copies(_with_ids(b)) for b in typed]
-        encoded = [_encode(b, order, dialect) if order else None for b, order in zip(typed, orders, strict=True)]
-        accepted = [0] * len(typed)
-        if any(e is not None for e in encoded):
+        ready = [b if isinstance(b, _Prepared) else _prepare(next(coerced), dialect) for b in batches]
+        accepted = [0] * len(ready)
+        if any(p.encoded is not None for p in ready):
             new_stubs: dict[str, list[str]] = {}
-            pairs = list(zip(typed, orders, strict=True))
-            named = {"customers": [b.customer_id if len(o) == len(b) else _pick(b.customer_id, o) for b, o in pairs],
-                     "products": [b.product_id if len(o) == len(b) else _pick(b.product_id, o) for b, o in pairs]}
             with self.store.bulk() as w:
-                for table, ids in named.items():
-                    new_stubs[table] = self._stubs(w, table, ids)
-                for k, enc in enumerate(encoded):
-                    if enc is not None:
-                        accepted[k] = w.insert("events", enc, on_conflict="ignore", key=["event_id"])
+                new_stubs["customers"] = self._stubs(w, "customers", [p.customers for p in ready])
+                new_stubs["products"] = self._stubs(w, "products", [p.products for p in ready])
+                for k, p in enumerate(ready):
+                    if p.encoded is not None:
+                        accepted[k] = w.insert("events", p.encoded, on_conflict="ignore", key=["event_id"])
             for table, new in new_stubs.items():  # remembered once committed
                 known = self._known[table]
                 if len(known) + len(new) > _KNOWN_CAP:
                     known.clear()
                 known.update(new)
+        typed = [p.rows for p in ready]
         out = []
         for b, acc in zip(typed, accepted, strict=True):
             if b.rejected:
@@ -170,7 +180,7 @@ class EventSink:
                                   rejected=len(b.rejected), quarantine=str(self.quarantine.path) if b.rejected else None))
         return out
 
-    def _stubs(self, w: Any, table: str, columns: list[list[str | None]]) -> list[str]:
+    def _stubs(self, w: Any, table: str, columns: list[list[str]] | list[list[str | None]]) -> list[str]:
         """Stub rows (``is_stub``) for the customers or products not seen before; returns the ids sent."""
         fresh = set(chain.from_iterable(columns))
         fresh.discard(None)
@@ -246,6 +256,17 @@ def _with_ids(b: EventRows) -> EventRows:
         ids[i] = "h:" + h
     b.event_id = ids
     return b
+
+
+def _prepare(b: EventRows, dialect: str) -> _Prepared:
+    """Content hashes for events without an id, the first copy of each id, encoded for the bulk writer."""
+    order = _first_copies(_with_ids(b))
+    if not order:
+        return _Prepared(rows=b, encoded=None, customers=[], products=[])
+    whole = len(order) == len(b)
+    return _Prepared(rows=b, encoded=_encode(b, order, dialect),
+                     customers=b.customer_id if whole else _pick(b.customer_id, order),
+                     products=b.product_id if whole else _pick(b.product_id, order))
 
 
 def _first_copies(b: EventRows) -> list[int]:
