@@ -185,16 +185,18 @@ def test_significance_guard_keeps_single_best_model_when_nothing_clearly_helps()
 
 
 def test_recency_decay_is_chosen_on_the_latest_items_fold():
-    from persona.recommend.hybrid import RECENCY_TAUS
+    from persona.recommend.hybrid import DEFAULT_RECENCY_TAU, RECENCY_TAUS
 
     data = _groups(n_users=120)
-    rec = HybridRecommender(models=["itemknn"], tune=False).fit(data)
+    rec = HybridRecommender(models=["itemknn"], tune=True).fit(data)
     tried = rec.validation_["recency_tau"]
     assert set(tried) == {str(t) for t in RECENCY_TAUS}
     assert rec.recency_tau_ in RECENCY_TAUS and tried[str(rec.recency_tau_)] == max(tried.values())
     assert rec.validation_["temporal_objective"] == tried[str(rec.recency_tau_)]
-    fixed = HybridRecommender(models=["itemknn"], tune=False, recency_tau=0.3).fit(data)
+    fixed = HybridRecommender(models=["itemknn"], tune=True, recency_tau=0.3).fit(data)
     assert fixed.recency_tau_ == 0.3 and set(fixed.validation_["recency_tau"]) == {"0.3"}
+    untuned = HybridRecommender(models=["itemknn"], tune=False).fit(data)  # large data: no search
+    assert untuned.recency_tau_ == DEFAULT_RECENCY_TAU and set(untuned.validation_["recency_tau"]) == {"0.25"}
 
 
 def test_default_guard_keeps_the_random_folds_score():

@@ -41,8 +41,10 @@ DEFAULT_MODELS: tuple[str, ...] = ("ease", "als", "rp3beta", "itemknn", "userknn
 #: "<name>~recent" member scoring the same matrix with a recency-weighted history.
 RECENCY_MEMBERS: tuple[str, ...] = ("ease", "itemknn", "rp3beta")
 RECENT = "~recent"
-#: Recency decays tried (``recency_tau="auto"``): each gets its own blend, judged on the latest-items fold.
+#: Recency decays tried (``recency_tau="auto"`` with tuning on): each gets its own blend, judged on the
+#: latest-items fold; without tuning (large data) the default decay is used.
 RECENCY_TAUS: tuple[float, ...] = (0.1, 0.25, 0.5, 1.0)
+DEFAULT_RECENCY_TAU = 0.25
 WEIGHT_STEPS = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
 MAX_ENTRY = 1_000_000  # cells per block when scoring (b × n_items)
 MAX_VALIDATION_CELLS = 20_000_000  # validation users × items held while learning weights (80 MB per model)
@@ -104,17 +106,27 @@ def _zscore(scores: np.ndarray, seen: sp.csr_matrix) -> np.ndarray:
     return out
 
 
-def recency_history(data: Interactions, tau: float) -> sp.csr_matrix:
+def recency_history(data: Interactions, tau: float, ranks: np.ndarray | None = None) -> sp.csr_matrix:
     """The binary interaction matrix with each user's items weighted by recency: exp(-r / (tau · n_u)).
 
     r is the number of the user's items interacted with more recently (0 for the latest), n_u the
     user's number of items: scale-free across users and time units. Without timestamps: all ones.
+    ``ranks``: :func:`recency_ranks` of ``data`` when already computed (they do not depend on ``tau``).
     """
     m = data.matrix.tocsr()
     out = sp.csr_matrix((np.ones(m.nnz, dtype=np.float32), m.indices.copy(), m.indptr.copy()), shape=m.shape)
+    ranks = recency_ranks(data) if ranks is None else ranks
+    if ranks is not None:
+        out.data = np.exp(-ranks / float(tau)).astype(np.float32)
+    return out
+
+
+def recency_ranks(data: Interactions) -> np.ndarray | None:
+    """r / n_u of every stored (user, item) cell in CSR order (see :func:`recency_history`); None without time."""
+    m = data.matrix.tocsr()
     lg = data.log
     if not data.has_time or not m.nnz:
-        return out
+        return None
     counts = np.diff(m.indptr)
     rows = np.repeat(np.arange(m.shape[0]), counts)
     last = pd.DataFrame({"u": lg["user_idx"].to_numpy(), "i": lg["item_idx"].to_numpy(),
@@ -125,8 +137,7 @@ def recency_history(data: Interactions, tau: float) -> sp.csr_matrix:
     order = np.lexsort((-t, rows))  # per user, newest first
     pos = np.empty(m.nnz, dtype=np.float64)
     pos[order] = np.arange(m.nnz) - np.repeat(m.indptr[:-1], counts)
-    out.data = np.exp(-pos / (float(tau) * np.maximum(counts[rows], 1))).astype(np.float32)
-    return out
+    return pos / np.maximum(counts[rows], 1)
 
 
 def _linear_scores(model: Recommender, history: sp.csr_matrix, idx: np.ndarray) -> np.ndarray:
@@ -184,7 +195,8 @@ class HybridRecommender(Recommender):
         max_fold_nnz: above this many interactions one random validation fold is used (fit time).
         recency: add the ``<name>~recent`` members when the data has timestamps.
         recency_tau: recency decay: a user's item with r more recent items weighs exp(-r / (tau · n_items_of_user));
-            "auto" tries each of ``RECENCY_TAUS`` and keeps the one whose blend does best on the latest-items fold.
+            "auto" tries each of ``RECENCY_TAUS`` and keeps the one whose blend does best on the latest-items fold
+            (when ``tune`` is on; otherwise ``DEFAULT_RECENCY_TAU``).
         recency_tolerance: ("guarded") after the random folds' blend, the weights maximise the latest-items
             score while the random folds lose at most this share of theirs; ``None`` (default): at most
             ``significance`` standard errors of the paired per-user difference (a loss the validation cannot
@@ -297,7 +309,7 @@ class HybridRecommender(Recommender):
             self.weights_ = {n: float(v) for n, v in self.weights.items()}
             self.weights_.update({n: float(self.weights.get(n, 0.0)) for n in specs})
             self.validation_ = {}
-            self.recency_tau_ = float(self._tau_grid()[(len(self._tau_grid()) - 1) // 2])
+            self.recency_tau_ = self._tau_grid()[0]
         else:
             self._learn(data, specs)
         self.models_ = {}
@@ -386,8 +398,10 @@ class HybridRecommender(Recommender):
             fitted.append(model)
         return zs, fitted
 
-    def _tau_grid(self) -> tuple[float, ...]:
-        return RECENCY_TAUS if self.recency_tau == "auto" else (float(self.recency_tau),)
+    def _tau_grid(self, search: bool = False) -> tuple[float, ...]:
+        if self.recency_tau != "auto":
+            return (float(self.recency_tau),)
+        return RECENCY_TAUS if search else (DEFAULT_RECENCY_TAU,)
 
     def _learn(self, data: Interactions, specs: dict[str, dict[str, Any]]) -> None:
         do_tune = self.tune is True or (self.tune == "auto" and data.nnz <= self.tune_max_nnz)
@@ -395,7 +409,7 @@ class HybridRecommender(Recommender):
         if not folds:
             log.warning("hybrid: no user has enough history for a validation split; equal weights")
             self.params_, self.weights_, self.validation_ = specs, {n: 1.0 for n in specs}, {}
-            self.recency_tau_ = float(self._tau_grid()[(len(self._tau_grid()) - 1) // 2])
+            self.recency_tau_ = self._tau_grid()[0]
             return
         report: dict[str, Any] = {"users": int(sum(len(f.users) for f in folds)), "folds": len(folds), "models": {}}
         use_recent = bool(self.recency) and data.has_time and any(n in RECENCY_MEMBERS for n in specs)
@@ -441,7 +455,7 @@ class HybridRecommender(Recommender):
                 item_models[name] = best[3]
         if not raw_z:
             raise InputError("no base model of the hybrid could be fitted", hint="check the models parameter")
-        self.recency_tau_ = float(self._tau_grid()[0])
+        self.recency_tau_ = self._tau_grid()[0]
         if not item_models:
             w, score = self._blend_weights(folds, raw_z, report)
             report.pop("first_weights", None)
@@ -449,8 +463,9 @@ class HybridRecommender(Recommender):
             # every recency decay gets its own blend; the one that does best on the latest items (within the
             # random folds' guard) wins
             best, first = None, None
-            for tau in self._tau_grid():
-                hist = [recency_history(f.inner, tau)[f.users] for f in folds]
+            ranks = [recency_ranks(f.inner) for f in folds]
+            for tau in self._tau_grid(search=do_tune):
+                hist = [recency_history(f.inner, tau, r)[f.users] for f, r in zip(folds, ranks, strict=True)]
                 z_tau = dict(raw_z)
                 for name, fitted in item_models.items():
                     z_tau[name + RECENT] = [_zscore(_linear_scores(m, h, np.arange(len(f.users))), f.seen)
