@@ -1,7 +1,9 @@
 """Bulk writes at the fastest speed each database offers, inside one caller-owned transaction.
 
 * SQLite: ``executemany`` of ``INSERT OR IGNORE`` / ``INSERT … ON CONFLICT DO UPDATE`` on the raw
-  ``sqlite3`` cursor (no ORM, no per-row SQLAlchemy work).
+  ``sqlite3`` cursor (no ORM, no per-row SQLAlchemy work). Big chunks from :func:`encode_rows` arrive
+  staged as a small in-memory database (:func:`stage_rows`, built in the reader thread) and are
+  written with one ``INSERT … SELECT`` that runs without the GIL.
 * PostgreSQL: ``COPY`` (psycopg 3) of a CSV block written by Arrow into a temporary table, then one
   ``INSERT … SELECT … ON CONFLICT`` into the real table.
 
