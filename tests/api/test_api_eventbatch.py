@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 pytest.importorskip("fastapi")
 pytest.importorskip("orjson")
 
-from persona.api.eventbatch import EventIn, _all_stripped, _dump_frame, _fast, _NotPlain, read_batch  # noqa: E402
+from persona.api.eventbatch import EventIn, _all_stripped, _fast, _NotPlain, dump_frame, read_batch  # noqa: E402
 from persona.api.eventsink import EventSink  # noqa: E402
 from persona.config import load_settings  # noqa: E402
 from persona.ingest import ingest_file  # noqa: E402
@@ -151,7 +151,7 @@ EXTRAS = [
 def test_fast_path_types_every_column_like_the_coercer(events: list[dict[str, Any]]) -> None:
     """Column by column, the fast path's values are the coercer's on the models' dump (extras of every JSON type)."""
     rows = _fast(_body(events)).rows
-    frame = _dump_frame(_dumps(events))
+    frame = dump_frame(_dumps(events))
     spec = get_spec("events")
     coerced = ChunkCoercer(spec, resolve_columns(spec, list(frame.columns), {})).coerce(frame)
     ok = coerced.ok.to_numpy()

@@ -280,11 +280,11 @@ def _ts_reason(event: dict[str, Any]) -> str:
 def _raw_rows(events: list[dict[str, Any]]) -> list[str]:
     """Each event as the quarantine file shows it: the models' dump, as one JSON object (slow; rejections only)."""
 
-    frame = _dump_frame([EventIn.model_validate_json(orjson.dumps(e)).model_dump(mode="json") for e in events])
+    frame = dump_frame([EventIn.model_validate_json(orjson.dumps(e)).model_dump(mode="json") for e in events])
     return [frame.iloc[i].to_json() for i in range(len(frame))]
 
 
-def _dump_frame(rows: list[dict[str, Any]]) -> Any:
+def dump_frame(rows: list[dict[str, Any]]) -> Any:
     """The models' dumps as one frame, without the optional columns no event fills (how the sink reads a batch)."""
     import pandas as pd
 

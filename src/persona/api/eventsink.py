@@ -16,7 +16,6 @@ insert reports are that batch's new events (an id sent twice in one group counts
 
 from __future__ import annotations
 
-import logging
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,9 +26,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from persona.api.eventbatch import EventRows, json_text
+from persona.api.eventbatch import EventRows, dump_frame, json_text
 
-log = logging.getLogger(__name__)
 MAX_GROUP_ROWS = 20_000  # rows merged into one transaction at most
 _KNOWN_CAP = 2_000_000  # stubbed ids remembered; beyond it the set restarts
 _INSERT_COLUMNS = ["event_id", "customer_id", "product_id", "event_type", "ts", "value", "quantity", "revenue", "channel",
@@ -102,9 +100,7 @@ class EventSink:
 
     def write(self, rows: list[dict[str, Any]]) -> SinkResult:
         """Validate (with ingestion's coercer) and store one batch of events as the models dump them."""
-        from persona.api.eventbatch import _dump_frame
-
-        return self._submit(_dump_frame(rows))
+        return self._submit(dump_frame(rows))
 
     def write_rows(self, rows: EventRows) -> SinkResult:
         """Store one batch that :func:`persona.api.eventbatch.read_batch` already validated and typed.
