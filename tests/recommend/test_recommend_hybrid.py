@@ -75,6 +75,7 @@ def test_default_set_adapts_to_catalogue_size():
     data = _groups()
     rec = HybridRecommender(max_ease_items=10, max_userknn_users=10)
     assert list(rec._base_specs(data)) == ["als", "rp3beta", "itemknn", "period"]
+    assert list(HybridRecommender(max_rp3beta_items=10)._base_specs(data)) == ["ease", "als", "itemknn", "userknn", "period"]
     assert list(HybridRecommender()._base_specs(data)) == ["ease", "als", "rp3beta", "itemknn", "userknn", "period"]
 
 

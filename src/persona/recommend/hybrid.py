@@ -174,7 +174,7 @@ class HybridRecommender(Recommender):
     Args:
         models: base model names (e.g. ``["ease", "als"]``) or name → parameters; ``None`` picks a
             default set that adapts to size (EASE only up to ``max_ease_items`` items, user-kNN only
-            up to ``max_userknn_users`` users).
+            up to ``max_userknn_users`` users, RP3beta only up to ``max_rp3beta_items`` items).
         weights: fixed blend weights (name → weight); ``None`` learns them.
         tune: pick each base model's main hyperparameters from :func:`tuning_grid` on the validation folds
             ("auto", the default: only up to ``tune_max_nnz`` interactions, where the search is quick).
@@ -191,6 +191,8 @@ class HybridRecommender(Recommender):
         k: list length the weights are optimised for.
         max_ease_items: skip EASE above this many items (its dense inversion grows as n_items³).
         max_userknn_users: skip user-kNN above this many users.
+        max_rp3beta_items: skip RP3beta above this many items (fit time: on the 1M-interaction, 20,000-item
+            benchmark log its three fits cost about 60 CPU s, a third of the hybrid's budget, for a weight of 0.04).
         tune_max_nnz: with ``tune="auto"``, search hyperparameters only up to this many interactions.
         max_fold_nnz: above this many interactions one random validation fold is used (fit time).
         recency: add the ``<name>~recent`` members when the data has timestamps.
@@ -223,6 +225,7 @@ class HybridRecommender(Recommender):
         k: int = 10,
         max_ease_items: int = 6000,
         max_userknn_users: int = 20_000,
+        max_rp3beta_items: int = 10_000,
         tune_max_nnz: int = 300_000,
         max_fold_nnz: int = 500_000,
         recency: bool = True,
@@ -243,6 +246,7 @@ class HybridRecommender(Recommender):
         self.k = k
         self.max_ease_items = max_ease_items
         self.max_userknn_users = max_userknn_users
+        self.max_rp3beta_items = max_rp3beta_items
         self.tune_max_nnz = tune_max_nnz
         self.max_fold_nnz = max_fold_nnz
         self.recency = recency
@@ -283,7 +287,8 @@ class HybridRecommender(Recommender):
         if self.models is None:
             names = [n for n in DEFAULT_MODELS
                      if not (n == "ease" and data.n_items > self.max_ease_items)
-                     and not (n == "userknn" and data.n_users > self.max_userknn_users)]
+                     and not (n == "userknn" and data.n_users > self.max_userknn_users)
+                     and not (n == "rp3beta" and data.n_items > self.max_rp3beta_items)]
             return {n: {} for n in names}
         if isinstance(self.models, Mapping):
             return {str(n): dict(p or {}) for n, p in self.models.items()}
