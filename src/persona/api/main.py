@@ -21,6 +21,7 @@ from persona.api.deps import AppState, TokenBucket
 from persona.api.service import RecommendationService
 from persona.config import Settings, load_settings
 from persona.errors import PersonaError
+from persona.store.checkpoint import WalCheckpointer
 
 log = logging.getLogger(__name__)
 REQUESTS = Counter("persona_http_requests_total", "HTTP requests", ["method", "route", "status"])
@@ -124,6 +125,7 @@ def create_app(settings: Settings | None = None, *, store: Any = None) -> FastAP
         from persona.store import open_store
 
         st = store or open_store(settings)
+        checkpointer = WalCheckpointer(st.engine).start()  # SQLite: commits no longer wait for checkpoints
         recs = RecommendationService(st, redis_url=os.environ.get("PERSONA_REDIS_URL"),
                                      redis_prefix=os.environ.get("PERSONA_REDIS_PREFIX", "persona"))
         try:
@@ -147,6 +149,7 @@ def create_app(settings: Settings | None = None, *, store: Any = None) -> FastAP
         yield
         if live is not None:
             live.stop()
+        checkpointer.stop()
         if store is None:
             st.dispose()
 
