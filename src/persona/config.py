@@ -59,6 +59,11 @@ class Settings(BaseSettings):
         return self.workspace / "models"
 
     @property
+    def profile_builder_path(self) -> Path:
+        """The fitted profile builder (written by ``persona profiles build``, read by the service's live loop)."""
+        return self.models_dir / "profile_builder.joblib"
+
+    @property
     def report_path(self) -> Path:
         return self.workspace / "report.html"
 

@@ -202,10 +202,3 @@ def test_erasure_removes_the_person_from_served_lists_at_once(live) -> None:  # 
         personal = any(i["reason"].startswith("because you") for i in _items(client, keys["read"], "u005", 5))
     assert not personal
 
-
-def test_live_loop_names_the_profile_builder_file_as_the_profiles_package_does() -> None:
-    """The live loop checks for the builder before importing persona.profiles (~1 s of CPU): same file name."""
-    from persona.api.live import BUILDER_FILE
-    from persona.profiles.repository import BUILDER_FILE as PROFILES_BUILDER_FILE
-
-    assert BUILDER_FILE == PROFILES_BUILDER_FILE

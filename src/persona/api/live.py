@@ -24,7 +24,6 @@ MODEL_CHECK_SECONDS = 2.0
 ERASURE_CHECK_SECONDS = 1.0  # erasures made through another worker (or the CLI) reach this one within about this long
 MAX_PROFILE_BATCH = 500  # profile rows recomputed per tick at most (the rest wait for the next ticks)
 MAX_TICK_EVENTS = 200_000  # new events one tick takes in at most (the rest wait for the next ticks)
-BUILDER_FILE = "profile_builder.joblib"  # persona.profiles.repository.BUILDER_FILE (a test keeps them equal)
 
 
 class ProfileRefresher:
@@ -36,7 +35,7 @@ class ProfileRefresher:
         self._mtime: float | None = None
 
     def _load(self) -> Any:
-        path = self.store.settings.models_dir / BUILDER_FILE
+        path = self.store.settings.profile_builder_path
         if not path.is_file():  # checked before importing persona.profiles: ~1 s of CPU a server without profiles never needs
             return None
         from persona.profiles.builder import ProfileBuilder

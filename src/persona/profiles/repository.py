@@ -19,7 +19,6 @@ from persona.store import Store
 from persona.store.models import Profile
 
 log = logging.getLogger(__name__)
-BUILDER_FILE = "profile_builder.joblib"
 
 
 def _jsonable(v: Any) -> Any:
@@ -101,7 +100,7 @@ def build_and_store(
     Returns:
         ``{"mode": "full"|"incremental", "rebuilt": n, "profiles": total, "as_of": ..., "embedding": kind}``.
     """
-    path = store.settings.models_dir / BUILDER_FILE
+    path = store.settings.profile_builder_path
     builder = None
     if not full and path.is_file() and store.count("profiles") > 0:
         builder = ProfileBuilder.load(path)
