@@ -4,7 +4,8 @@ Generates N synthetic events as CSV (numpy, seeded), then loads it, each contend
 subprocess (so peak RSS is its own) and, for PostgreSQL, into a fresh database:
 
 * persona      - ``persona.ingest.ingest_file``: validation, timestamp parsing, de-duplication on
-                 event_id, stub customers/products, indexes, one transaction per chunk, crash-safe.
+                 event_id, stub customers/products, indexes, crash-safe (SQLite: one transaction per
+                 chunk; PostgreSQL: this first load into an empty table is one transaction).
 * pandas to_sql - ``pd.read_csv`` of the whole file + ``DataFrame.to_sql`` (default and ``method="multi"``):
                  no validation, no de-duplication, no indexes.
 * psycopg COPY - PostgreSQL only: the raw file streamed with ``COPY … FROM STDIN`` into an unindexed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pytest
@@ -47,5 +48,7 @@ def test_interrupt_then_resume(any_store, tmp_path, monkeypatch, exc):
     assert rep.resumed and (rep.read, rep.accepted, rep.duplicates, rep.rejected) == (101, 100, 0, 1)
     assert any_store.count("events") == 100
     assert any_store.read_frame("SELECT status FROM ingest_runs")["status"].tolist() == ["done"]
+    with open(rep.quarantine, encoding="utf-8", newline="") as fh:  # the killed chunk's reject was written, then trimmed
+        assert [row[0] for row in csv.reader(fh)] == ["line", "51"]
     rep2 = ingest_file(any_store, "events", f, chunk_size=20, cipher=CIPHER)  # finished: a new run, all duplicates
     assert not rep2.resumed and (rep2.accepted, rep2.duplicates, rep2.rejected) == (0, 100, 1)

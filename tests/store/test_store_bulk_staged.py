@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 import persona.store.bulk as bulk
+from persona.errors import InputError
 from persona.store.bulk import STAGE_MIN_ROWS, encode_rows, stage_rows
 
 TRICKY_FLOATS = [0.1, 1e16, 5e-324, 1.7976931348623157e308, 123456789.12345679, -0.0, 2.0**53 + 2, 0.30000000000000004]
@@ -50,6 +51,22 @@ def test_stage_rows_keeps_values_and_types_exactly() -> None:
     con.deserialize(stage_rows(["a", "b", "c", "d", "e", "f", "g"], rows))
     assert con.execute("SELECT * FROM chunk").fetchall() == rows
     assert con.execute("SELECT typeof(c1), typeof(c2), typeof(c3), typeof(c4) FROM chunk").fetchone() == ("integer", "real", "null", "blob")
+
+
+def test_stage_rows_several_per_statement_keep_order_and_tail() -> None:
+    rows = [(f"r{i}", i, None if i % 3 else i / 7) for i in range(37)]  # 37: two statements of 16 and a tail of 5
+    con = sqlite3.connect(":memory:")
+    con.deserialize(stage_rows(["a", "b", "c"], rows))
+    assert con.execute("SELECT * FROM chunk ORDER BY rowid").fetchall() == rows
+    wide = [tuple(range(i, i + 100)) for i in range(25)]  # 100 columns: fewer rows per statement, same result
+    con2 = sqlite3.connect(":memory:")
+    con2.deserialize(stage_rows([f"x{i}" for i in range(100)], wide))
+    assert con2.execute("SELECT * FROM chunk ORDER BY rowid").fetchall() == wide
+
+
+def test_stage_rows_refuses_ragged_rows() -> None:
+    with pytest.raises(InputError, match="needs 3 values"):
+        stage_rows(["a", "b", "c"], [("x", 1, 2), ("y", 1)])
 
 
 def test_staged_insert_matches_row_binding(store, monkeypatch) -> None:  # noqa: ANN001

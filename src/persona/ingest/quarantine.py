@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 COLUMNS = ("line", "reason", "raw")
 
@@ -34,6 +35,39 @@ class Quarantine:
         self.count += len(rows)
         return len(rows)
 
+    def trim(self, rows: int) -> None:
+        """Keep the header and the first ``rows`` rows; a file with none left is removed.
+
+        Rows are appended before their chunk commits, so after a crash the file can hold rows of a chunk
+        the database never recorded; a resumed run trims to the committed count before going on.
+        """
+        if not self.path.exists():
+            return
+        if rows <= 0:
+            self.path.unlink()
+            return
+        with open(self.path, "rb+") as fh:
+            keep = _offset_after(fh, rows + 1)  # +1: the header
+            if keep is not None:
+                fh.truncate(keep)
+
     @property
     def written(self) -> bool:
         return self.path.exists()
+
+
+def _offset_after(fh: Any, records: int) -> int | None:
+    """Byte offset just after the first ``records`` CSV records of a binary file (None if it has fewer)."""
+    offset = 0
+
+    def lines() -> Iterator[str]:
+        nonlocal offset
+        for line in fh:
+            offset += len(line)
+            yield line.decode("utf-8")
+
+    reader = csv.reader(lines())
+    for _ in range(records):
+        if next(reader, None) is None:
+            return None
+    return offset

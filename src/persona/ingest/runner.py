@@ -3,7 +3,14 @@
 Each chunk is one transaction holding its rows, any stub customers/products, and the progress
 of the ``ingest_runs`` row, so a crash or Ctrl-C leaves whole chunks only. Running the same
 file again resumes after the last committed line of an unfinished run; everything is
-idempotent anyway (duplicates are skipped), so nothing is counted or written twice.
+idempotent anyway (duplicates are skipped), so nothing is counted or written twice. A chunk's
+rejected rows reach the quarantine file before its commit, and a resumed run first trims the
+file back to the rows its committed counts cover, so each rejected row is there exactly once.
+
+A large events load into an empty PostgreSQL table (up to ``ONE_TRANSACTION_ROWS``) is one
+transaction instead, in which the table's keys and indexes are suspended and rebuilt once at the end
+(:meth:`~persona.store.bulk.BulkWriter.suspend_keys`); a crash rolls all of it back, and the rerun
+starts over.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ import json
 import logging
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import ExitStack
+from contextlib import ExitStack, nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,11 +40,16 @@ from persona.ingest.readers import RawChunk, detect_format, open_reader, source_
 from persona.ingest.schema import EntitySpec, get_spec
 from persona.ingest.writer import EntityWriter
 from persona.privacy.crypto import PIICipher
+from persona.store.bulk import BulkWriter
 from persona.store.models import IngestRun
 
 log = logging.getLogger(__name__)
 
 DEFER_INDEX_ROWS = 50_000  # loads at least this big rebuild secondary indexes once at the end
+#: SQLite keeps these events indexes during a large load: their keys arrive in order (time) or take few values
+#: (type), so upkeep row by row is cheap, and the writer thread has time to spare while the reader parses.
+SQLITE_LIVE_INDEXES = ("ix_events_ts", "ix_events_event_type")
+ONE_TRANSACTION_ROWS = 10_000_000  # PostgreSQL: a first events load up to this size is one transaction (see above)
 
 
 @dataclass
@@ -200,18 +212,25 @@ def _run(
     quarantine_path = Path(report.quarantine) if report.quarantine else settings.quarantine_dir / (
         f"{spec.name}-{started:%Y%m%dT%H%M%S}-run{run_id}.csv")
     quarantine = Quarantine(quarantine_path)
+    if report.resumed:
+        quarantine.trim(report.rejected)  # rows of chunks that never committed go; the rerun writes them again
     writer = EntityWriter(spec, cipher, started)
     report.run_id = run_id
 
     est_rows = len(first.frame) * (total / first.position) if first.position else len(first.frame)
     defer = spec.name == "events" and est_rows >= DEFER_INDEX_ROWS and est_rows * 2 >= store.estimated_rows("events")
+    one_txn = defer and store.dialect == "postgresql" and est_rows <= ONE_TRANSACTION_ROWS and store.is_empty("events")
     show = settings.progress if progress is None else progress
     bar = _progress_bar(show and total > (1 << 20), total, source)
     status = "failed"
     try:
         with ExitStack() as stack:
-            if defer:
-                stack.enter_context(store.deferred_indexes("events"))
+            load = None
+            if one_txn:
+                load = stack.enter_context(store.bulk())
+                suspended = load.suspend_keys("events")
+            elif defer:
+                stack.enter_context(store.deferred_indexes("events", keep=SQLITE_LIVE_INDEXES if store.dialect == "sqlite" else ()))
             task = None
             if bar is not None:
                 stack.enter_context(bar)
@@ -220,9 +239,11 @@ def _run(
             stack.callback(prepared.close)
             for prep in prepared:
                 if prep is not None:
-                    _commit_chunk(store, writer, quarantine, prep, report, run_id)
+                    _commit_chunk(store, writer, quarantine, prep, report, run_id, load)
                     if bar is not None:
                         bar.update(task, completed=prep.position)
+            if load is not None and suspended:
+                _recount_repeats(load, report, run_id, load.restore_keys("events"))
         status = "done"
     except KeyboardInterrupt:
         status = "interrupted"
@@ -299,17 +320,28 @@ def _prepare_chunk(coercer: ChunkCoercer, writer: EntityWriter, dialect: str, ch
 
 
 def _commit_chunk(store: Any, writer: EntityWriter, quarantine: Quarantine, prep: _Prepared, report: IngestReport,
-                  run_id: int) -> None:
+                  run_id: int, load: BulkWriter | None = None) -> None:
+    """Write one chunk: in its own transaction, or in ``load``'s (the one-transaction load)."""
     rejected = len(prep.rejected_rows)
-    with store.bulk() as w:
+    quarantine.write(prep.rejected_rows)  # before the commit: a crash in between leaves rows a resumed run trims
+    with nullcontext(load) if load is not None else store.bulk() as w:
         result = writer.write(w, prep.valid)
         w.execute(update(IngestRun).where(IngestRun.id == run_id).values(
             read=IngestRun.read + prep.read, accepted=IngestRun.accepted + result.accepted,
             duplicates=IngestRun.duplicates + result.duplicates, rejected=IngestRun.rejected + rejected,
             position=prep.last_line, quarantine=str(quarantine.path) if rejected or quarantine.written else None))
-    quarantine.write(prep.rejected_rows)
     report.add(prep.read, result.accepted, result.duplicates, rejected)
     for k, v in result.stubs.items():
         report.stubs[k] = report.stubs.get(k, 0) + v
     if report.read != report.accepted + report.duplicates + report.rejected:  # pragma: no cover - invariant
         raise DataFileError(f"internal count mismatch in {report.source}: {report}")
+
+
+def _recount_repeats(load: BulkWriter, report: IngestReport, run_id: int, removed: int) -> None:
+    """Rows the one-transaction load sent twice (same event id in different chunks) count as duplicates."""
+    if not removed:
+        return
+    load.execute(update(IngestRun).where(IngestRun.id == run_id).values(
+        accepted=IngestRun.accepted - removed, duplicates=IngestRun.duplicates + removed))
+    report.accepted -= removed
+    report.duplicates += removed

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -142,6 +142,11 @@ class Store:
                 return int(conn.execute(text(f"SELECT COALESCE(MAX(rowid), 0) FROM {table}")).scalar() or 0)  # noqa: S608
         return self.count(table)
 
+    def is_empty(self, table: str) -> bool:
+        """Whether the table holds no rows (one index probe, whatever its size)."""
+        with self.engine.connect() as conn:
+            return not conn.execute(text(f"SELECT EXISTS (SELECT 1 FROM {table})")).scalar()  # noqa: S608 - our table
+
     def ensure_indexes(self, table: str | None = None) -> int:
         """Create any index of the models that is missing (e.g. after a bulk load was killed); returns how many."""
         tables = [TABLES[table]] if table else list(TABLES.values())
@@ -158,17 +163,18 @@ class Store:
         return created
 
     @contextmanager
-    def deferred_indexes(self, table: str) -> Iterator[None]:
+    def deferred_indexes(self, table: str, keep: Collection[str] = ()) -> Iterator[None]:
         """Drop a table's non-unique indexes for a large load and rebuild them afterwards (also on error).
 
         Unique indexes stay, so de-duplication keeps working; building an index once by sorting is
-        much faster than maintaining it row by row. A killed process leaves them missing:
-        :meth:`ensure_indexes` (run at the start of every ingestion) puts them back.
+        much faster than maintaining it row by row. ``keep`` names indexes that stay anyway (cheap to
+        maintain). A killed process leaves them missing: :meth:`ensure_indexes` (run at the start of
+        every ingestion) puts them back.
         """
         t = TABLES[table]
         with self.engine.begin() as conn:
             for ix in t.indexes:
-                if not ix.unique:
+                if not ix.unique and ix.name not in keep:
                     ix.drop(conn, checkfirst=True)
         try:
             yield
