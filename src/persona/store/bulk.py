@@ -202,7 +202,8 @@ def encode_rows(table: str, frame: pd.DataFrame, dialect: str, unique_key: str |
         raise InputError(f"columns {unknown} are not in table {table}", hint=f"columns: {', '.join(t.c.keys())}")
     kinds = {c: _kind(t.c[c].type) for c in cols}
     if dialect == "sqlite":
-        if unique_key and len(frame) > 1:  # key order keeps the unique index's B-tree pages hot (stable: first copy wins)
+        # key order keeps the unique index's B-tree pages hot (stable: the first copy stays first)
+        if unique_key and len(frame) > 1 and not frame[unique_key].is_monotonic_increasing:
             frame = frame.sort_values(unique_key, kind="stable")
         values = [_py_column(frame[c], kinds[c]) for c in cols]
         payload: Any = None
