@@ -11,7 +11,10 @@ subprocess (so peak RSS is its own) and, for PostgreSQL, into a fresh database:
 * psycopg COPY - PostgreSQL only: the raw file streamed with ``COPY … FROM STDIN`` into an unindexed
                  table; the ceiling of what the server can take.
 
-Usage: python bench/bench_ingest.py [--rows 1000000] [--only persona] [--no-postgres] [--json]
+``--append`` adds ``persona_append``: a second file of N new events into the store already holding the first N
+(the per-chunk path, keys maintained as rows arrive, secondary indexes rebuilt over the whole table).
+
+Usage: python bench/bench_ingest.py [--rows 1000000] [--only persona] [--append] [--no-postgres] [--json]
 """
 
 from __future__ import annotations
@@ -33,10 +36,10 @@ PG_ADMIN = os.environ.get("PERSONA_BENCH_PG_URL", "postgresql+psycopg://postgres
 OUT = Path(__file__).resolve().parent / "out"
 
 
-def make_csv(rows: int, seed: int = 7) -> Path:
+def make_csv(rows: int, seed: int = 7, id_prefix: str = "ev") -> Path:
     """N events over ~100k customers and 20k products, one year, ISO timestamps (cached in bench/out)."""
     OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / f"events_{rows}_{seed}.csv"
+    path = OUT / (f"events_{rows}_{seed}.csv" if id_prefix == "ev" else f"events_{rows}_{seed}_{id_prefix}.csv")
     if path.exists():
         return path
     rng = np.random.default_rng(seed)
@@ -47,7 +50,7 @@ def make_csv(rows: int, seed: int = 7) -> Path:
     price = np.round(rng.lognormal(3, 0.8, rows), 2)
     revenue = np.where(etype == "purchase", np.round(price * qty, 2).astype(str), "")
     df = pd.DataFrame({
-        "event_id": np.char.add("ev", np.arange(rows).astype(str)),
+        "event_id": np.char.add(id_prefix, np.arange(rows).astype(str)),
         "customer_id": np.char.add("c", rng.zipf(1.3, rows).clip(max=n_cust).astype(str)),
         "product_id": np.char.add("p", (rng.zipf(1.2, rows) % n_prod).astype(str)),
         "event_type": etype,
@@ -83,7 +86,8 @@ def server_cpu(url: str | None) -> float | None:
         total += (int(fields[11]) + int(fields[12])) / tick
     return total
 
-def run_persona(csv_path: str, url: str | None, workdir: str) -> dict:
+def run_persona(csv_path: str, url: str | None, workdir: str, before: str | None = None) -> dict:
+    """Time Persona's ingest of ``csv_path`` (after an untimed load of ``before``, when given)."""
     from persona.config import load_settings
     from persona.ingest import ingest_file
     from persona.store import init_workspace, open_store
@@ -91,14 +95,17 @@ def run_persona(csv_path: str, url: str | None, workdir: str) -> dict:
     settings = load_settings(Path(workdir) / "ws", database_url=url, progress=False)
     init_workspace(settings)
     store = open_store(settings)
+    if before:
+        ingest_file(store, "events", before)
+    srv0 = server_cpu(url) or 0.0
     t, c = time.perf_counter(), time.process_time()
     rep = ingest_file(store, "events", csv_path)
     secs, cpu = time.perf_counter() - t, time.process_time() - c
-    n = store.count("events")
     srv = server_cpu(url)
     store.dispose()
     assert rep.read == rep.accepted + rep.duplicates + rep.rejected
-    return {"seconds": secs, "cpu_seconds": cpu, "server_cpu_seconds": srv, "rows": n, "read": rep.read, "accepted": rep.accepted}
+    return {"seconds": secs, "cpu_seconds": cpu, "server_cpu_seconds": None if srv is None else srv - srv0, "rows": rep.accepted,
+            "read": rep.read, "accepted": rep.accepted}
 
 
 def run_to_sql(csv_path: str, url: str, method: str | None) -> dict:
@@ -146,6 +153,9 @@ def _child(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as wd:
         if kind == "persona":
             res = run_persona(csv_path, url, wd)
+        elif kind == "persona_append":
+            first, second = csv_path.split(os.pathsep)
+            res = run_persona(second, url, wd, before=first)
         elif kind.startswith("to_sql"):
             res = run_to_sql(csv_path, url or f"sqlite:///{wd}/naive.db", "multi" if kind.endswith("multi") else None)
         else:
@@ -211,6 +221,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--only", choices=["persona"], help="only Persona's ingest (skip the peers)")
+    ap.add_argument("--append", action="store_true", help="also time a second file of new events into the loaded store")
     ap.add_argument("--no-postgres", action="store_true")
     ap.add_argument("--no-sqlite", action="store_true")
     ap.add_argument("--slow-peer-rows", type=int, default=100_000,
@@ -224,20 +235,21 @@ def main() -> None:
     path = make_csv(args.rows)
     plan = []
     if not args.no_sqlite:
-        plan += [("persona", "sqlite")]
+        plan += [("persona", "sqlite")] + ([("persona_append", "sqlite")] if args.append else [])
         if not args.only:
             plan += [("to_sql", "sqlite"), ("to_sql_multi", "sqlite")]
     if not args.no_postgres:
-        plan += [("persona", "postgresql")]
+        plan += [("persona", "postgresql")] + ([("persona_append", "postgresql")] if args.append else [])
         if not args.only:
             plan += [("to_sql", "postgresql"), ("to_sql_multi", "postgresql"), ("copy", "postgresql")]
     results = []
     small = make_csv(min(args.slow_peer_rows, args.rows)) if any(k == "to_sql_multi" for k, _ in plan) else path
+    second = f"{path}{os.pathsep}{make_csv(args.rows, id_prefix='fv')}" if args.append else ""
     for kind, db in plan:
-        r = measure(kind, small if kind == "to_sql_multi" else path, db)
+        r = measure(kind, small if kind == "to_sql_multi" else second if kind == "persona_append" else path, db)
         results.append(r)
         if not args.json:
-            print(f"  {db:<10} {kind:<13} " + (f"{r['rows_per_s']:>9,} rows/s  {r['seconds']:7.2f} s  {r['rows_per_cpu_s']:>9,} rows/CPU-s  peak RSS {r['peak_rss_mb']:6.0f} MB"
+            print(f"  {db:<10} {kind:<15} " + (f"{r['rows_per_s']:>9,} rows/s  {r['seconds']:7.2f} s  {r['rows_per_cpu_s']:>9,} rows/CPU-s  peak RSS {r['peak_rss_mb']:6.0f} MB"
                                                if "error" not in r else f"error: {r['error']}"), flush=True)
     load = os.getloadavg()[0]
     summary = {"rows": args.rows, "csv": str(path), "csv_mb": round(path.stat().st_size / 2**20, 1), "cpus": os.cpu_count(),
@@ -247,17 +259,18 @@ def main() -> None:
     else:
         print(f"\n{args.rows:,} events, CSV {summary['csv_mb']} MB, {os.cpu_count()} CPUs, load average {load:.1f} at the end")
         print("events/s = wall clock; events/CPU-s = rows / (client + PostgreSQL backend CPU seconds): load-independent")
-        print(f"{'database':<11}{'contender':<14}{'events/s':>10}{'seconds':>9}{'client CPU':>11}{'server CPU':>11}"
+        print(f"{'database':<11}{'contender':<16}{'events/s':>10}{'seconds':>9}{'client CPU':>11}{'server CPU':>11}"
               f"{'events/CPU-s':>13}{'peak RSS MB':>13}  notes")
-        notes = {"persona": "validated, de-duplicated, indexed, crash-safe", "to_sql": "no validation/dedup/indexes",
+        notes = {"persona": "validated, de-duplicated, indexed, crash-safe",
+                 "persona_append": f"as persona, {args.rows:,} new events into a table holding {args.rows:,}", "to_sql": "no validation/dedup/indexes",
                  "to_sql_multi": f"no validation/dedup/indexes; on {min(args.slow_peer_rows, args.rows):,} rows",
                  "copy": "raw COPY, ceiling"}
         for r in results:
             if "error" in r:
-                print(f"{r['db']:<11}{r['contender']:<14}  error: {r['error']}")
+                print(f"{r['db']:<11}{r['contender']:<16}  error: {r['error']}")
                 continue
             srv = "" if r.get("server_cpu_seconds") is None else f"{r['server_cpu_seconds']:.2f}"
-            print(f"{r['db']:<11}{r['contender']:<14}{r['rows_per_s']:>10,}{r['seconds']:>9.2f}{r['cpu_seconds']:>11.2f}{srv:>11}"
+            print(f"{r['db']:<11}{r['contender']:<16}{r['rows_per_s']:>10,}{r['seconds']:>9.2f}{r['cpu_seconds']:>11.2f}{srv:>11}"
                   f"{r['rows_per_cpu_s']:>13,}{r['peak_rss_mb']:>13.0f}  {notes[r['contender']]}")
 
 
