@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import time
 from pathlib import Path
 
 import pytest
@@ -85,6 +86,7 @@ def test_first_load_killed_on_postgres_rolls_back_whole_and_reruns(any_store, tm
     monkeypatch.setattr(EntityWriter, "write", flaky)
     with pytest.raises(KeyboardInterrupt):
         ingest_file(any_store, "events", f, chunk_size=40, cipher=CIPHER)
+    time.sleep(1.1)  # the rerun starts in another second: it must still find the killed attempt's quarantine file
     assert any_store.count("events") == 0  # all or nothing, keys and indexes as before
     indexes, uniques = _constraints(any_store)
     assert ALL_INDEXES <= indexes and "uq_events_event_id" in uniques
@@ -96,6 +98,7 @@ def test_first_load_killed_on_postgres_rolls_back_whole_and_reruns(any_store, tm
     assert rep.resumed and (rep.read, rep.accepted, rep.duplicates, rep.rejected) == (251, 240, 10, 1)
     bad = _quarantined(rep.quarantine)  # written before the crash, trimmed on resume, written again: once
     assert len(bad) == 1 and bad[0][0] == "61" and bad[0][2].startswith("e_bad,")
+    assert len(list(Path(rep.quarantine).parent.iterdir())) == 1  # and no file of the killed attempt left beside it
 
 
 def test_sqlite_large_load_keeps_cheap_indexes_live(store, tmp_path, monkeypatch):

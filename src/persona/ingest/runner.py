@@ -211,9 +211,10 @@ def _run(
     store.ensure_indexes(spec.table)  # repairs indexes a killed bulk load left dropped
 
     started = datetime.now(UTC)
-    run_id, position = _start_run(store, spec, source, fingerprint, started, report)
+    run_id, position, run_started = _start_run(store, spec, source, fingerprint, started, report)
+    # named after the run (its first start), so a resumed run finds the file even if no commit recorded its path
     quarantine_path = Path(report.quarantine) if report.quarantine else settings.quarantine_dir / (
-        f"{spec.name}-{started:%Y%m%dT%H%M%S}-run{run_id}.csv")
+        f"{spec.name}-{run_started:%Y%m%dT%H%M%S}-run{run_id}.csv")
     quarantine = Quarantine(quarantine_path)
     if report.resumed:
         quarantine.trim(report.rejected)  # rows of chunks that never committed go; the rerun writes them again
@@ -266,8 +267,8 @@ def _run(
 
 
 def _start_run(store: Any, spec: EntitySpec, source: str, fingerprint: str | None, started: datetime,
-               report: IngestReport) -> tuple[int, int]:
-    """Resume the unfinished run of the same file, or start a new one; returns (run id, last committed line)."""
+               report: IngestReport) -> tuple[int, int, datetime]:
+    """Resume the unfinished run of the same file, or start a new one; returns (run id, last committed line, its start)."""
     with store.session() as s:
         if fingerprint:
             prev = s.execute(
@@ -280,11 +281,11 @@ def _start_run(store: Any, spec: EntitySpec, source: str, fingerprint: str | Non
                 report.resumed = True
                 prev.status = "running"
                 log.info("ingest entity=%s resuming run=%s after line=%s", spec.name, prev.id, prev.position)
-                return int(prev.id), int(prev.position or 0)
+                return int(prev.id), int(prev.position or 0), prev.started_at
         res = s.execute(insert(IngestRun).values(
             entity=spec.name, source=source, started_at=started, status="running", read=0, accepted=0, duplicates=0,
             rejected=0, fingerprint=fingerprint, position=0).returning(IngestRun.id))
-        return int(res.scalar_one()), 0
+        return int(res.scalar_one()), 0, started
 
 
 @dataclass
