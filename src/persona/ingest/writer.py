@@ -116,7 +116,8 @@ class EntityWriter:
                 "ts": f["timestamp"].astype("int64"),
                 **{c: (f[c] if c in f.columns else np.nan) for c in ("value", "quantity", "revenue")},
             }, index=f.index)
-            hashed = "h:" + pd.Series(row_hashes(canon, EVENT_KEYS), index=f.index)
+            # Arrow-backed: the sort by id below and the encoders then work in C++, not on Python strings
+            hashed = "h:" + pd.Series(row_hashes(canon, EVENT_KEYS), index=f.index, dtype="string[pyarrow]")
             eid = f["event_id"].where(f["event_id"].notna(), hashed) if "event_id" in f.columns else hashed
         else:
             eid = f["event_id"]
