@@ -103,3 +103,22 @@ def test_chunks_and_large_load_rebuild_indexes(store, tmp_path, monkeypatch):
         c.exec_driver_sql("DROP INDEX ix_events_ts")
     ingest_file(store, "events", f, chunk_size=1000, cipher=CIPHER)
     assert "ix_events_ts" in {ix["name"] for ix in inspect(store.engine).get_indexes("events")}
+
+
+def test_extra_text_columns_become_context_json_exactly(store, tmp_path):
+    import json
+
+    from persona.ingest.coerce import _extras, extras_json
+
+    frame = pd.DataFrame({"device": ["mobile", " ", None, 'a"b\\c', "x\ny\tz", "中文", "end,"],
+                          "page url": ["/p?q=1", None, None, "é", None, "\u2028", None]}).astype("string[pyarrow]")
+    fast = extras_json(frame)
+    want = [None if d is None else json.dumps(d, ensure_ascii=False, separators=(",", ":")) for d in _extras(frame)]
+    assert [None if v is pd.NA else v for v in fast] == want  # built in Arrow, same text as the per-row dicts give
+    assert extras_json(pd.DataFrame({"d": ["a\x01b"]})) is None  # other control characters: the general path
+    assert extras_json(pd.DataFrame({"n": [1.5]})) is None  # non-text columns too
+    f = _write(tmp_path / "ev.csv", 'event_id,customer_id,event_type,timestamp,device,note\n'
+                                    'e1,c1,view,2020-01-01,mobile,"said ""hi"""\ne2,c1,view,2020-01-02,,\n')
+    ingest_file(store, "events", f, cipher=CIPHER)
+    ctx = store.read_frame("SELECT context FROM events ORDER BY event_id")["context"].tolist()
+    assert [c if c is None or isinstance(c, dict) else json.loads(c) for c in ctx] == [{"device": "mobile", "note": 'said "hi"'}, None]

@@ -324,6 +324,8 @@ def _context(extras: list[tuple[int, dict[str, Any]]], n: int) -> list[dict[str,
     return list(_extras(frame).tolist())
 
 
-def json_text(v: dict[str, Any] | None) -> str | None:
-    """A context dict as the bulk writer stores JSON (compact, UTF-8 as is)."""
-    return None if v is None else json.dumps(v, ensure_ascii=False, separators=(",", ":"), default=str)
+def json_text(v: dict[str, Any] | str | None) -> str | None:
+    """A context dict as the bulk writer stores JSON (compact, UTF-8 as is); text is JSON already."""
+    if v is None or isinstance(v, str):
+        return v
+    return json.dumps(v, ensure_ascii=False, separators=(",", ":"), default=str)

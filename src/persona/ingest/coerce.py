@@ -8,6 +8,7 @@ timestamps as UTC. Non-canonical columns are gathered into one dict per row (the
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 
@@ -167,8 +168,38 @@ class ChunkCoercer:
                 fail(np.ones(n, dtype=bool), f"missing {col}")
         extras = [c for c in frame.columns if c not in spec.columns]
         if extras and spec.extras:
-            out["_extras"] = _extras(frame[extras])
+            fast = extras_json(frame[extras]) if spec.name == "events" else None  # events' context is stored as is
+            out["_extras"] = fast if fast is not None else _extras(frame[extras])
         return Coerced(frame=out, reasons=reasons, extras=extras)
+
+
+_JSON_ESCAPES = (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t"))
+_OTHER_CONTROL = "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f]"
+
+
+def extras_json(frame: pd.DataFrame) -> pd.Series | None:
+    """The non-canonical text columns of each row as JSON object text, built column by column in Arrow.
+
+    The text ``json.dumps(..., ensure_ascii=False, separators=(",", ":"))`` gives for :func:`_extras`'s
+    dict (keys in column order, missing values left out, None when all are missing), without a Python
+    object per row. None (use the dicts) unless every column is text with no control characters other
+    than tab, newline and carriage return.
+    """
+    frags = []
+    for c in frame.columns:
+        src = frame[c]
+        if src.dtype not in (object, STRING) or _has_nested(src):
+            return None
+        arr = pa.array(as_text(src).array, pa.string())
+        if pc.any(pc.match_substring_regex(arr, _OTHER_CONTROL)).as_py():
+            return None
+        for old, new in _JSON_ESCAPES:
+            arr = pc.replace_substring(arr, old, new)
+        # '"key":"value",' or "" when missing; every value ends in '"', so only these commas trail a row
+        frags.append(pc.fill_null(pc.binary_join_element_wise(json.dumps(str(c), ensure_ascii=False) + ':"', arr, '",', ""), ""))
+    body = pc.utf8_rtrim(pc.binary_join_element_wise(*frags, ""), ",")
+    text = pc.if_else(pc.equal(body, ""), pa.scalar(None, pa.string()), pc.binary_join_element_wise("{", body, "}", ""))
+    return pd.Series(pd.arrays.ArrowStringArray(text), index=frame.index)
 
 
 def _extras(frame: pd.DataFrame) -> pd.Series:

@@ -96,6 +96,8 @@ def _py_column(s: pd.Series, kind: str) -> list[Any]:
     if kind == "ts":
         return _ts_strings(s)
     if kind == "json":
+        if isinstance(s.dtype, pd.StringDtype):  # already JSON text
+            return s.to_numpy(dtype=object, na_value=None).tolist()
         return [_json_text(v) for v in s.tolist()]
     if kind == "bool":
         return [None if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) else int(bool(v)) for v in s.tolist()]
@@ -132,6 +134,8 @@ def _arrow_column(s: pd.Series, kind: str) -> pa.Array:
     if kind == "bytes":
         return pa.array([None if v is None or (isinstance(v, float) and math.isnan(v)) else "\\x" + bytes(v).hex() for v in s.tolist()], pa.string())
     if kind == "json":
+        if isinstance(s.dtype, pd.StringDtype):  # already JSON text
+            return pa.array(s.to_numpy(dtype=object, na_value=None), pa.string())
         return pa.array([_json_text(v) for v in s.tolist()], pa.string())
     if isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow":
         return pa.array(s.array, pa.string())
