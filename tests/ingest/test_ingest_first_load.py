@@ -131,3 +131,17 @@ def test_quarantine_trim_counts_records_not_lines(tmp_path):
     assert [r[0] for r in _quarantined(str(q.path))] == ["1", "2", "5"]
     q.trim(0)
     assert not q.path.exists()
+
+
+@pytest.mark.postgres
+def test_first_load_leaves_an_unfamiliar_schema_alone(any_store, tmp_path, monkeypatch):
+    if any_store.dialect != "postgresql":
+        pytest.skip("PostgreSQL path")
+    with any_store.engine.begin() as c:  # the key as a unique index, as a hand-made schema might have it
+        c.exec_driver_sql("ALTER TABLE events DROP CONSTRAINT uq_events_event_id")
+        c.exec_driver_sql("CREATE UNIQUE INDEX events_event_id_key ON events (event_id)")
+    monkeypatch.setattr(runner, "DEFER_INDEX_ROWS", 10)
+    monkeypatch.setattr(BulkWriter, "restore_keys", lambda self, t: pytest.fail("keys were suspended"))
+    rep = ingest_file(any_store, "events", _events(tmp_path), chunk_size=40, cipher=CIPHER)
+    assert (rep.read, rep.accepted, rep.duplicates, rep.rejected) == (251, 240, 10, 1)  # still one transaction, keys live
+    assert "events_event_id_key" in _constraints(any_store)[1]

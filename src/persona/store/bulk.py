@@ -399,13 +399,15 @@ class BulkWriter:
         if self.conn.exec_driver_sql(f"SELECT EXISTS (SELECT 1 FROM {t.name})").scalar():  # noqa: S608 - our table
             return False
         insp = inspect(self.conn)
+        key = list(uniques[0].columns.keys())
+        names = [u["name"] for u in insp.get_unique_constraints(t.name) if u["column_names"] == key]
+        names.append(insp.get_pk_constraint(t.name)["name"])  # as the database named them (create_all or a migration)
+        if len(names) != 2 or None in names:  # a schema this code did not make: leave it alone
+            return False
         present = {ix["name"] for ix in insp.get_indexes(t.name)}
         for ix in t.indexes:
             if ix.name in present:
                 ix.drop(self.conn)
-        key = list(uniques[0].columns.keys())
-        names = [u["name"] for u in insp.get_unique_constraints(t.name) if u["column_names"] == key]
-        names.append(insp.get_pk_constraint(t.name)["name"])  # as the database named them (create_all or a migration)
         for name in names:
             self.conn.exec_driver_sql(f'ALTER TABLE {t.name} DROP CONSTRAINT "{name}"')
         self._suspended[table] = key
