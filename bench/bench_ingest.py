@@ -14,7 +14,10 @@ subprocess (so peak RSS is its own) and, for PostgreSQL, into a fresh database:
 ``--append`` adds ``persona_append``: a second file of N new events into the store already holding the first N
 (the per-chunk path, keys maintained as rows arrive, secondary indexes rebuilt over the whole table).
 
-Usage: python bench/bench_ingest.py [--rows 1000000] [--only persona] [--append] [--no-postgres] [--json]
+``--variants`` adds ``persona_noid`` (the same file without ``event_id``: ids are content hashes) and
+``persona_extra`` (with one more column, ``device``, kept as JSON ``context``).
+
+Usage: python bench/bench_ingest.py [--rows 1000000] [--only persona] [--append] [--variants] [--no-postgres] [--json]
 """
 
 from __future__ import annotations
@@ -64,6 +67,22 @@ def make_csv(rows: int, seed: int = 7, id_prefix: str = "ev") -> Path:
     df.to_csv(tmp, index=False)
     tmp.rename(path)
     return path
+
+
+def variant_csv(path: Path, kind: str) -> Path:
+    """The bench file without its event_id column (``noid``) or with an extra ``device`` column (``extra``)."""
+    out = path.with_name(f"{path.stem}_{kind}.csv")
+    if out.exists():
+        return out
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if kind == "noid":
+        df = df.drop(columns=["event_id"])
+    else:
+        df["device"] = np.where(np.arange(len(df)) % 3 == 0, "mobile", "desktop")
+    tmp = out.with_suffix(".tmp")
+    df.to_csv(tmp, index=False)
+    tmp.rename(out)
+    return out
 
 
 # --- the contenders, each run in a child process --------------------------------------------------
@@ -151,7 +170,7 @@ def _child(args: argparse.Namespace) -> None:
     kind, csv_path, url = args.child
     url = None if url == "-" else url
     with tempfile.TemporaryDirectory() as wd:
-        if kind == "persona":
+        if kind in ("persona", "persona_noid", "persona_extra"):
             res = run_persona(csv_path, url, wd)
         elif kind == "persona_append":
             first, second = csv_path.split(os.pathsep)
@@ -222,6 +241,7 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--only", choices=["persona"], help="only Persona's ingest (skip the peers)")
     ap.add_argument("--append", action="store_true", help="also time a second file of new events into the loaded store")
+    ap.add_argument("--variants", action="store_true", help="also time files without event ids and with an extra column")
     ap.add_argument("--no-postgres", action="store_true")
     ap.add_argument("--no-sqlite", action="store_true")
     ap.add_argument("--slow-peer-rows", type=int, default=100_000,
@@ -236,17 +256,22 @@ def main() -> None:
     plan = []
     if not args.no_sqlite:
         plan += [("persona", "sqlite")] + ([("persona_append", "sqlite")] if args.append else [])
+        plan += [("persona_noid", "sqlite"), ("persona_extra", "sqlite")] if args.variants else []
         if not args.only:
             plan += [("to_sql", "sqlite"), ("to_sql_multi", "sqlite")]
     if not args.no_postgres:
         plan += [("persona", "postgresql")] + ([("persona_append", "postgresql")] if args.append else [])
+        plan += [("persona_noid", "postgresql"), ("persona_extra", "postgresql")] if args.variants else []
         if not args.only:
             plan += [("to_sql", "postgresql"), ("to_sql_multi", "postgresql"), ("copy", "postgresql")]
     results = []
     small = make_csv(min(args.slow_peer_rows, args.rows)) if any(k == "to_sql_multi" for k, _ in plan) else path
     second = f"{path}{os.pathsep}{make_csv(args.rows, id_prefix='fv')}" if args.append else ""
+    files = {"to_sql_multi": small, "persona_append": second}
+    if args.variants:
+        files.update(persona_noid=variant_csv(path, "noid"), persona_extra=variant_csv(path, "extra"))
     for kind, db in plan:
-        r = measure(kind, small if kind == "to_sql_multi" else second if kind == "persona_append" else path, db)
+        r = measure(kind, files.get(kind, path), db)
         results.append(r)
         if not args.json:
             print(f"  {db:<10} {kind:<15} " + (f"{r['rows_per_s']:>9,} rows/s  {r['seconds']:7.2f} s  {r['rows_per_cpu_s']:>9,} rows/CPU-s  peak RSS {r['peak_rss_mb']:6.0f} MB"
@@ -262,7 +287,9 @@ def main() -> None:
         print(f"{'database':<11}{'contender':<16}{'events/s':>10}{'seconds':>9}{'client CPU':>11}{'server CPU':>11}"
               f"{'events/CPU-s':>13}{'peak RSS MB':>13}  notes")
         notes = {"persona": "validated, de-duplicated, indexed, crash-safe",
-                 "persona_append": f"as persona, {args.rows:,} new events into a table holding {args.rows:,}", "to_sql": "no validation/dedup/indexes",
+                 "persona_append": f"as persona, {args.rows:,} new events into a table holding {args.rows:,}",
+                 "persona_noid": "as persona, no event_id column (content-hash ids)",
+                 "persona_extra": "as persona, one extra column (kept as JSON context)", "to_sql": "no validation/dedup/indexes",
                  "to_sql_multi": f"no validation/dedup/indexes; on {min(args.slow_peer_rows, args.rows):,} rows",
                  "copy": "raw COPY, ceiling"}
         for r in results:
