@@ -31,7 +31,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from sqlalchemy import JSON, Boolean, Connection, DateTime, Float, Integer, LargeBinary, Table, inspect
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.schema import PrimaryKeyConstraint, UniqueConstraint
+from sqlalchemy.schema import UniqueConstraint
 
 from persona.errors import InputError
 from persona.store.models import TABLES
@@ -390,7 +390,7 @@ class BulkWriter:
             the database is not PostgreSQL, or the table lacks an integer primary key and one unique key.
         """
         t = self._table(table)
-        uniques = [c for c in t.constraints if isinstance(c, UniqueConstraint) and not isinstance(c, PrimaryKeyConstraint)]
+        uniques = _unique_constraints(t)
         pk = list(t.primary_key.columns)
         if (self.dialect != "postgresql" or len(uniques) != 1 or len(pk) != 1 or not isinstance(pk[0].type, Integer)
                 or table in self._suspended):
@@ -422,7 +422,7 @@ class BulkWriter:
         """
         t = self._table(table)
         key = self._suspended.pop(table)
-        unique = next(c for c in t.constraints if isinstance(c, UniqueConstraint) and not isinstance(c, PrimaryKeyConstraint))
+        unique = _unique_constraints(t)[0]
         pk = t.primary_key.columns[0].name
         self.conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '256MB'")  # index builds sort in memory
         # plain DDL: sqlalchemy's AddConstraint would mark the model's constraint as "not inline" for later CREATE TABLEs
@@ -501,6 +501,10 @@ class BulkWriter:
         return self.conn.execute(statement, params) if params is not None else self.conn.execute(statement)
 
 
+def _unique_constraints(t: Table) -> list[UniqueConstraint]:
+    return [c for c in t.constraints if isinstance(c, UniqueConstraint)]
+
+
 def _natural_key(t: Any, cols: Any) -> list[str]:
     """The key that defines a duplicate when none is given: the primary key when the rows carry it, else the
     first unique constraint they carry (``events.event_id``, ``consents.row_hash``: their ids are surrogates)."""
@@ -508,8 +512,6 @@ def _natural_key(t: Any, cols: Any) -> list[str]:
     have = set(cols)
     if set(pk) <= have:
         return pk
-    from sqlalchemy import UniqueConstraint
-
     for uc in t.constraints:
         if isinstance(uc, UniqueConstraint) and set(uc.columns.keys()) <= have:
             return list(uc.columns.keys())
