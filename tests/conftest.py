@@ -59,8 +59,18 @@ def pg_url() -> Iterator[str]:
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def any_store(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
     """The same test on SQLite and on PostgreSQL."""
-    monkeypatch.delenv("PERSONA_WORKSPACE", raising=False)
     url = request.getfixturevalue("pg_url") if request.param == "postgres" else None
+    yield from _store_at(tmp_path, url, monkeypatch)
+
+
+@pytest.fixture
+def pg_store(pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
+    """A store on a fresh PostgreSQL database (for PostgreSQL-only paths; mark the test ``postgres``)."""
+    yield from _store_at(tmp_path, pg_url, monkeypatch)
+
+
+def _store_at(tmp_path: Path, url: str | None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
+    monkeypatch.delenv("PERSONA_WORKSPACE", raising=False)
     st = load_settings(tmp_path / "ws", database_url=url, progress=False)
     st.workspace.mkdir(parents=True, exist_ok=True)
     s = Store(st)

@@ -37,6 +37,12 @@ def _quarantined(path: str | None) -> list[list[str]]:
         return list(csv.reader(fh))[1:]
 
 
+@pytest.fixture
+def large_loads(monkeypatch):
+    """Treat the small test files as large loads (the paths that defer or suspend indexes)."""
+    monkeypatch.setattr(runner, "DEFER_INDEX_ROWS", 10)
+
+
 def _constraints(store) -> tuple[set[str], set[str]]:
     insp = inspect(store.engine)
     uniques = {u["name"] for u in insp.get_unique_constraints("events")}
@@ -45,34 +51,28 @@ def _constraints(store) -> tuple[set[str], set[str]]:
 
 
 @pytest.mark.postgres
-def test_first_load_on_postgres_is_one_transaction_with_keys_built_at_the_end(any_store, tmp_path, monkeypatch):
-    if any_store.dialect != "postgresql":
-        pytest.skip("PostgreSQL path")
-    monkeypatch.setattr(runner, "DEFER_INDEX_ROWS", 10)
+def test_first_load_on_postgres_is_one_transaction_with_keys_built_at_the_end(pg_store, tmp_path, monkeypatch, large_loads):
     restored = []
     real_restore = BulkWriter.restore_keys
     monkeypatch.setattr(BulkWriter, "restore_keys", lambda self, t: restored.append(real_restore(self, t)) or restored[-1])
 
-    rep = ingest_file(any_store, "events", _events(tmp_path), chunk_size=40, cipher=CIPHER)
+    rep = ingest_file(pg_store, "events", _events(tmp_path), chunk_size=40, cipher=CIPHER)
     assert restored == [10]  # the repeated ids came in other chunks: found and removed when the key was rebuilt
     assert (rep.read, rep.accepted, rep.duplicates, rep.rejected) == (251, 240, 10, 1)
-    assert any_store.count("events") == 240
-    first = any_store.read_frame("SELECT event_id, value FROM events WHERE event_id IN ('e0', 'e9')")
+    assert pg_store.count("events") == 240
+    first = pg_store.read_frame("SELECT event_id, value FROM events WHERE event_id IN ('e0', 'e9')")
     assert sorted(first["value"].tolist()) == [0.0, 9.0]  # the first copy of each id stays
-    run = any_store.read_frame("SELECT read, accepted, duplicates, rejected, status FROM ingest_runs")
+    run = pg_store.read_frame("SELECT read, accepted, duplicates, rejected, status FROM ingest_runs")
     assert run.iloc[0].tolist() == [251, 240, 10, 1, "done"]
-    indexes, uniques = _constraints(any_store)
+    indexes, uniques = _constraints(pg_store)
     assert ALL_INDEXES <= indexes and "uq_events_event_id" in uniques
-    assert inspect(any_store.engine).get_pk_constraint("events")["name"] == "pk_events"
-    again = ingest_file(any_store, "events", _events(tmp_path), chunk_size=40, cipher=CIPHER)  # not empty now: per chunk
+    assert inspect(pg_store.engine).get_pk_constraint("events")["name"] == "pk_events"
+    again = ingest_file(pg_store, "events", _events(tmp_path), chunk_size=40, cipher=CIPHER)  # not empty now: per chunk
     assert (again.accepted, again.duplicates, again.rejected) == (0, 250, 1) and restored == [10]
 
 
 @pytest.mark.postgres
-def test_first_load_killed_on_postgres_rolls_back_whole_and_reruns(any_store, tmp_path, monkeypatch):
-    if any_store.dialect != "postgresql":
-        pytest.skip("PostgreSQL path")
-    monkeypatch.setattr(runner, "DEFER_INDEX_ROWS", 10)
+def test_first_load_killed_on_postgres_rolls_back_whole_and_reruns(pg_store, tmp_path, monkeypatch, large_loads):
     f = _events(tmp_path)
     real = EntityWriter.write
     calls = {"n": 0}
@@ -85,26 +85,24 @@ def test_first_load_killed_on_postgres_rolls_back_whole_and_reruns(any_store, tm
 
     monkeypatch.setattr(EntityWriter, "write", flaky)
     with pytest.raises(KeyboardInterrupt):
-        ingest_file(any_store, "events", f, chunk_size=40, cipher=CIPHER)
+        ingest_file(pg_store, "events", f, chunk_size=40, cipher=CIPHER)
     time.sleep(1.1)  # the rerun starts in another second: it must still find the killed attempt's quarantine file
-    assert any_store.count("events") == 0  # all or nothing, keys and indexes as before
-    indexes, uniques = _constraints(any_store)
+    assert pg_store.count("events") == 0  # all or nothing, keys and indexes as before
+    indexes, uniques = _constraints(pg_store)
     assert ALL_INDEXES <= indexes and "uq_events_event_id" in uniques
-    run = any_store.read_frame("SELECT status, read, position, quarantine FROM ingest_runs")
+    run = pg_store.read_frame("SELECT status, read, position, quarantine FROM ingest_runs")
     assert run[["status", "read", "position"]].iloc[0].tolist() == ["interrupted", 0, 0]
 
     monkeypatch.setattr(EntityWriter, "write", real)
-    rep = ingest_file(any_store, "events", f, chunk_size=40, cipher=CIPHER)
+    rep = ingest_file(pg_store, "events", f, chunk_size=40, cipher=CIPHER)
     assert rep.resumed and (rep.read, rep.accepted, rep.duplicates, rep.rejected) == (251, 240, 10, 1)
     bad = _quarantined(rep.quarantine)  # written before the crash, trimmed on resume, written again: once
     assert len(bad) == 1 and bad[0][0] == "61" and bad[0][2].startswith("e_bad,")
     assert len(list(Path(rep.quarantine).parent.iterdir())) == 1  # and no file of the killed attempt left beside it
 
 
-def test_sqlite_large_load_keeps_cheap_indexes_live(store, tmp_path, monkeypatch):
-    if store.dialect != "sqlite":
-        pytest.skip("SQLite path")
-    monkeypatch.setattr(runner, "DEFER_INDEX_ROWS", 10)
+def test_sqlite_large_load_keeps_cheap_indexes_live(store, tmp_path, monkeypatch, large_loads):
+    assert store.dialect == "sqlite"
     seen = []
     real = EntityWriter.write
 
@@ -134,14 +132,11 @@ def test_quarantine_trim_counts_records_not_lines(tmp_path):
 
 
 @pytest.mark.postgres
-def test_first_load_leaves_an_unfamiliar_schema_alone(any_store, tmp_path, monkeypatch):
-    if any_store.dialect != "postgresql":
-        pytest.skip("PostgreSQL path")
-    with any_store.engine.begin() as c:  # the key as a unique index, as a hand-made schema might have it
+def test_first_load_leaves_an_unfamiliar_schema_alone(pg_store, tmp_path, monkeypatch, large_loads):
+    with pg_store.engine.begin() as c:  # the key as a unique index, as a hand-made schema might have it
         c.exec_driver_sql("ALTER TABLE events DROP CONSTRAINT uq_events_event_id")
         c.exec_driver_sql("CREATE UNIQUE INDEX events_event_id_key ON events (event_id)")
-    monkeypatch.setattr(runner, "DEFER_INDEX_ROWS", 10)
     monkeypatch.setattr(BulkWriter, "restore_keys", lambda self, t: pytest.fail("keys were suspended"))
-    rep = ingest_file(any_store, "events", _events(tmp_path), chunk_size=40, cipher=CIPHER)
+    rep = ingest_file(pg_store, "events", _events(tmp_path), chunk_size=40, cipher=CIPHER)
     assert (rep.read, rep.accepted, rep.duplicates, rep.rejected) == (251, 240, 10, 1)  # still one transaction, keys live
-    assert "events_event_id_key" in _constraints(any_store)[1]
+    assert "events_event_id_key" in _constraints(pg_store)[1]
