@@ -192,14 +192,10 @@ def persona_models(names: list[str] | None) -> dict[str, Any]:
 
 
 def _takes_seed(name: str) -> bool:
-    import inspect
+    """Whether Persona's recommender ``name`` has a ``seed`` parameter (the registry holds lazy import paths)."""
+    from persona.recommend import make_recommender
 
-    from persona.recommend import RECOMMENDERS
-
-    try:
-        return "seed" in inspect.signature(RECOMMENDERS[name]).parameters
-    except (TypeError, ValueError):
-        return False
+    return "seed" in make_recommender(name)._param_names()
 
 
 # --- the run ----------------------------------------------------------------------------------------
@@ -279,6 +275,54 @@ def bar_check(reports: list[ModelReport]) -> dict[str, Any]:
             for m in ("ndcg@10", "recall@10")}
 
 
+def one_model_check(splits: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Which single Persona default beats every peer on nDCG@10 and Recall@10 in every split (and the bar)?
+
+    The per-split verdicts may name a different best model per split; a user runs one model, so this is the
+    stricter reading: one model, the same defaults, every split.
+    """
+    rows = {s: {r["model"]: r for r in e["rows"] if not r.get("error")} for s, e in splits.items()}
+    names = set.intersection(*(set(r) for r in rows.values())) if rows else set()
+    out: dict[str, Any] = {}
+    for name in sorted(n for n in names if not n.startswith("peer-")):
+        misses = []
+        for s, r in rows.items():
+            for m in ("ndcg@10", "recall@10"):
+                peers = [(p[m], p["model"]) for n, p in r.items() if n.startswith("peer-")]
+                top = max(peers, default=None)
+                ours = r[name][m]
+                if top is not None and ours <= top[0]:
+                    misses.append(f"{s} {m} {ours:.4f} <= {top[1]} {top[0]:.4f}")
+                if s == "stratified" and ours <= BAR[m]:
+                    misses.append(f"{s} {m} {ours:.4f} <= bar {BAR[m]}")
+        out[name] = misses
+    return {"meets_all": sorted(n for n, m in out.items() if not m), "misses": out}
+
+
+def seed_spread(train_df: pd.DataFrame, test_df: pd.DataFrame, names: list[str], seeds: int, *, k: int,
+                items: pd.DataFrame | None) -> dict[str, dict[str, Any]]:
+    """nDCG@10 and Recall@10 of each seeded Persona model over ``seeds`` seeds (42, 43, …): the run-to-run noise."""
+    from persona.recommend import make_recommender
+
+    train = Interactions.from_frame(train_df, "user_id", "item_id", weight="rating", time="timestamp",
+                                    items=items, item_ids=np.sort(train_df["item_id"].unique()))
+    out: dict[str, dict[str, Any]] = {}
+    for name in names:
+        if not _takes_seed(name):
+            continue
+        vals: dict[str, list[float]] = {"ndcg@10": [], "recall@10": []}
+        for seed in range(SEED, SEED + seeds):
+            rep = evaluate_recommender(make_recommender(name, seed=seed), train, test_df, k=k, name=name)
+            if rep.error:
+                break
+            for m in vals:
+                vals[m].append(rep.metrics[m])
+        if vals["ndcg@10"]:
+            out[name] = {m: {"mean": round(float(np.mean(v)), 6), "min": round(float(np.min(v)), 6),
+                             "max": round(float(np.max(v)), 6), "n": len(v)} for m, v in vals.items()}
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="ml-100k.inter (RecBole atomic file) path")
@@ -289,7 +333,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="print JSON instead of tables")
     ap.add_argument("--json-out", type=Path, default=None, help="also write the JSON result to this file")
     ap.add_argument("--quiet", action="store_true")
+    ap.add_argument("--seeds", type=int, default=1,
+                    help="also rerun each seeded Persona model with this many seeds and report the spread")
     args = ap.parse_args(argv)
+    if args.seeds < 1:
+        print(f"--seeds must be at least 1, got {args.seeds}", file=sys.stderr)
+        return 2
     if not args.data.exists():
         print(f"MovieLens 100K not found at {args.data}", file=sys.stderr)
         return 2
@@ -328,6 +377,8 @@ def main(argv: list[str] | None = None) -> int:
             entry["published_check"] = {m: {"published": v, "measured": round(cb.metrics[m], 6),
                                             "match_3dp": round(cb.metrics[m], 3) == round(v, 3)}
                                         for m, v in PUBLISHED_CORNAC_BPR.items()}
+        if args.seeds > 1:
+            entry["seed_spread"] = seed_spread(tr, te, [n for n in ours if n in models], args.seeds, k=args.k, items=items)
         result["splits"][split_name] = entry
         if not args.json:
             print(f"\n== MovieLens 100K, {split_name} split: {len(tr):,} train / {len(te):,} test rows ==")
@@ -352,6 +403,18 @@ def main(argv: list[str] | None = None) -> int:
                     f"{m} {v['persona']:.4f} vs bar {v['bar']} ({'above' if v['beats_bar'] else 'BELOW'}), "
                     f"vs BiVAE {v['published_bivae']} ({'above' if v['beats_bivae'] else 'BELOW'})"
                     for m, v in entry["bar"].items()))
+            for name, sp_ in entry.get("seed_spread", {}).items():
+                print(f"{name} over {sp_['ndcg@10']['n']} seeds: " + "; ".join(
+                    f"{m} mean {v['mean']:.4f} (min {v['min']:.4f}, max {v['max']:.4f})" for m, v in sp_.items()))
+    if len(result["splits"]) > 1:
+        result["one_model"] = one_model_check(result["splits"])
+        if not args.json:
+            om = result["one_model"]
+            print("\none default model on every split, beating every peer (and the bar): "
+                  + (", ".join(om["meets_all"]) if om["meets_all"] else "none"))
+            for name, misses in om["misses"].items():
+                if misses and not args.quiet:
+                    print(f"  {name}: " + "; ".join(misses))
     if args.json:
         print(json.dumps(result, indent=2, default=float))
     if args.json_out:
