@@ -178,11 +178,19 @@ def test_tuning_picks_settings_on_the_validation_folds_and_refits_with_them():
     assert "grids" not in off.validation_ and off.params_ == {"itemknn": {}, "rp3beta": {}}
 
 
-def test_significance_guard_keeps_single_best_model_when_nothing_clearly_helps():
+def test_significance_guard_keeps_the_grid_default_when_nothing_clearly_helps():
     data = _groups(n_users=120)
-    strict = HybridRecommender(models={"itemknn": {}, "popular": {}}, recency=False, significance=1e6).fit(data)
-    assert sorted(w for w in strict.weights_.values()) == [0.0, 1.0]
-    assert strict.weights_["itemknn"] == 1.0
+    strict = HybridRecommender(models=["itemknn", "rp3beta"], tune=True, recency=False, significance=1e6).fit(data)
+    assert strict.params_ == {"itemknn": {"k": 200}, "rp3beta": {"beta": 0.5}}
+
+
+def test_guard_path_is_reported_and_stops_where_the_random_folds_would_lose():
+    data = _groups(n_users=120)
+    v = HybridRecommender(models={"itemknn": {}, "ease": {}}, tune=False).fit(data).validation_
+    path = v["guard_path"]
+    assert path and [p["mu"] for p in path] == sorted((p["mu"] for p in path), reverse=True)
+    assert all(p["keeps"] for p in path[:-1])  # the walk stops at the first guard weight that loses
+    assert all(p["random"] >= v["random_objective_unguarded"] - 1e-5 for p in path if p["keeps"])
 
 
 def test_recency_decay_is_chosen_on_the_latest_items_fold():

@@ -3,24 +3,25 @@
 ``fit`` holds out part of each user's training history (never the caller's test data; by default two
 seeded random folds plus one fold of each user's latest items), fits every base model on the rest, picks
 each base model's main hyperparameters from a small grid scaled to the data (``tune``, on by default up to
-``tune_max_nnz`` interactions; searched on the first random fold), learns the blend weights by coordinate
-ascent on validation nDCG@k + recall@k (a change is kept only when it is larger than the noise of the
-per-user gains), and finally refits the base models that got weight on all the training data. Each base model's
-scores are z-normalised per user over the items the user has not interacted with, so models on different
-scales blend.
+``tune_max_nnz`` interactions; searched on the first random fold), learns non-negative blend weights with a
+listwise softmax loss over each validation user's candidate items (:mod:`persona.recommend.blend`: smooth, uses
+every validation user at once, so the weights vary little from one validation split to the next), and finally
+refits the base models that got weight on all the training data. Each base model's scores are z-normalised per
+user over the items the user has not interacted with, so models on different scales blend.
 
 With timestamps, the item-item models (EASE, item-kNN, RP3beta) also enter as ``<name>~recent``: the same
 item matrix applied to a history in which each user's older items weigh less (each decay of
-``RECENCY_TAUS`` gets its own blend; the best on the latest items wins). The default "guarded" validation first learns the blend on the random folds without
-them, then lets every member move as far as it raises the score on the users' latest items while the
-random folds keep all but ``recency_tolerance`` of theirs.
+``RECENCY_TAUS`` gets its own blend; the best on the latest items wins). The default "guarded" validation
+first learns the blend on the random folds without them, then lets every member move towards the users'
+latest items (minimising the latest items' loss plus a decreasing multiple of the random folds' loss) as far
+as the random folds keep their nDCG@k + recall@k within ``recency_tolerance``.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -31,6 +32,7 @@ import scipy.sparse as sp
 from persona.data import Interactions
 from persona.errors import InputError
 from persona.recommend.base import Recommender
+from persona.recommend.blend import ListwiseRows, fit_listwise, fit_listwise_mix, listwise_rows
 from persona.recommend.registry import make_recommender
 
 log = logging.getLogger(__name__)
@@ -45,7 +47,9 @@ RECENT = "~recent"
 #: latest-items fold; without tuning (large data) the default decay is used.
 RECENCY_TAUS: tuple[float, ...] = (0.1, 0.25, 0.5, 1.0)
 DEFAULT_RECENCY_TAU = 0.25
-WEIGHT_STEPS = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
+#: Weights of the random folds' listwise loss beside the latest items' loss, tried while the blend moves
+#: towards each user's latest items (the first that keeps the random folds' score and helps wins: largest first).
+GUARD_WEIGHTS = (64.0, 32.0, 16.0, 8.0, 4.0, 2.0, 1.0)
 MAX_ENTRY = 1_000_000  # cells per block when scoring (b × n_items)
 MAX_VALIDATION_CELLS = 20_000_000  # validation users × items held while learning weights (80 MB per model)
 
@@ -199,13 +203,14 @@ class HybridRecommender(Recommender):
         recency_tau: recency decay: a user's item with r more recent items weighs exp(-r / (tau · n_items_of_user));
             "auto" tries each of ``RECENCY_TAUS`` and keeps the one whose blend does best on the latest-items fold
             (when ``tune`` is on; otherwise ``DEFAULT_RECENCY_TAU``).
-        recency_tolerance: ("guarded") after the random folds' blend, the weights maximise the latest-items
-            score while the random folds lose at most this share of theirs; ``None`` (default): at most
+        recency_tolerance: ("guarded") after the random folds' blend, the weights move towards the latest items
+            while the random folds lose at most this share of their score (default 0.0: none); ``None``: at most
             ``significance`` standard errors of the paired per-user difference (a loss the validation cannot
             tell from noise).
-        objective: what the weights and settings maximise: ``"ndcg+recall"`` (default, sum of both at ``k``) or ``"ndcg"``.
-        significance: a weight change is kept only when its mean validation gain exceeds this many standard
-            errors of the paired per-user gains (guards against fitting noise).
+        objective: the validation score that picks settings and recency decay and guards the random folds:
+            ``"ndcg+recall"`` (default, sum of both at ``k``) or ``"ndcg"``.
+        significance: a tuning-grid setting replaces the default one only when its mean validation gain exceeds
+            this many standard errors of the paired per-user gains (guards against fitting noise).
         seed: random seed of the validation split and of the base models that take one.
     """
 
@@ -498,7 +503,7 @@ class HybridRecommender(Recommender):
 
     def _blend_weights(self, folds: list[_Fold], raw_z: dict[str, list[np.ndarray]], report: dict[str, Any],
                        first: Mapping[str, float] | None = None) -> tuple[dict[str, float], float]:
-        """Blend weights by coordinate ascent on the pooled validation objective, over each member's top candidates.
+        """Blend weights learned with the listwise loss on the pooled validation rows (each member's top candidates).
 
         ``first``: the random folds' blend of the members without recency, when already learned ("guarded").
         """
@@ -538,18 +543,30 @@ class HybridRecommender(Recommender):
         guarded = self.validation == "guarded" and temporal.any() and (~temporal).any()
         rand = ~temporal if guarded else everyone
         pool_all = (labels, n_true, zmat)
-        pool_rand = pool_all if rand.all() else (labels[rand], n_true[rand], {n: z[rand] for n, z in zmat.items()})
         plain = [n for n in names if not n.endswith(RECENT)] if guarded else names
+        valid = zmat[names[0]] > -1e5  # padding, duplicates and seen items are -1e6 in every member
+
+        def rows_of(mask: np.ndarray) -> ListwiseRows:
+            return listwise_rows([zmat[n][mask] for n in names], labels[mask], valid[mask])
+
+        def as_dict(v: np.ndarray) -> dict[str, float]:
+            return {n: float(x) for n, x in zip(names, v, strict=True)}
+
+        rand_rows = rows_of(rand)
         if guarded and first is not None:
             w = {n: float(first.get(n, 0.0)) for n in names}
         else:
-            lead = max(plain, key=lambda n: float(self._pool_rows(pool_rand, {n: 1.0}).mean()))
-            w = self._ascend({n: float(n == lead) for n in names}, plain, pool_rand)
+            w = as_dict(fit_listwise(rand_rows, np.array([n in plain for n in names])))
+            if sum(w.values()) <= 0:  # no member ranks the held-out items above the rest: the best one alone
+                lead = max(plain, key=lambda n: float(self._pool_rows(pool_all, {n: 1.0})[rand].mean()))
+                w = {n: float(n == lead) for n in names}
             report["first_weights"] = dict(w)
         if guarded:
             # the blend for random held-out items is fixed first; then every member (the recency ones too) may
-            # move as far as it helps each user's latest items while the random items lose no more than the
-            # noise of the paired estimate (``significance`` standard errors) or the share ``recency_tolerance``
+            # move towards the users' latest items: the latest-items loss plus a weight times the random folds'
+            # loss is minimised; the best blend on the latest items whose random folds lose no more than the noise
+            # of the paired estimate (``significance`` standard errors) or the share ``recency_tolerance`` of their
+            # score wins
             first_rows = self._pool_rows(pool_all, w)
             base = float(first_rows[rand].mean())
             z = float(self.significance)
@@ -560,51 +577,34 @@ class HybridRecommender(Recommender):
                     return float(d.mean()) >= -z * float(d.std()) / np.sqrt(max(len(d), 1)) - 1e-12
                 return float(r[rand].mean()) >= base * (1.0 - float(self.recency_tolerance)) - 1e-12
 
-            w = self._ascend(w, names, pool_all, temporal, keeps)
+            start = np.array([w[n] for n in names])
+            best = (float(first_rows[temporal].mean()), w)
+            latest_rows = rows_of(temporal)
+            for mu in GUARD_WEIGHTS:
+                cand_w = as_dict(fit_listwise_mix(latest_rows, rand_rows, mu, start))
+                r = self._pool_rows(pool_all, cand_w)
+                report.setdefault("guard_path", []).append(
+                    {"mu": mu, "random": round(float(r[rand].mean()), 5), "temporal": round(float(r[temporal].mean()), 5),
+                     "keeps": keeps(r)})
+                if not keeps(r):
+                    break  # a smaller weight lets the random folds' loss grow further
+                if float(r[temporal].mean()) > best[0] + 1e-12:
+                    best = (float(r[temporal].mean()), cand_w)
+            w = best[1]
             final = self._pool_rows(pool_all, w)
             report["random_objective"] = round(float(final[rand].mean()), 5)
             report["random_objective_unguarded"] = round(base, 5)
             report["temporal_objective"] = round(float(final[temporal].mean()), 5)
         return w, float(self._pool_rows(pool_all, w).mean())
 
-    def _pool_rows(self, pool: tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]], w: Mapping[str, float],
-                   skip: str | None = None, extra: np.ndarray | None = None) -> np.ndarray:
-        """Per-row validation objective of the blend ``w`` (less member ``skip``, plus ``extra``) on candidate rows."""
+    def _pool_rows(self, pool: tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]], w: Mapping[str, float]) -> np.ndarray:
+        """Per-row validation objective of the blend ``w`` on candidate rows."""
         labels, n_true, zmat = pool
-        blend = np.zeros_like(labels) if extra is None else extra.copy()
+        blend = np.zeros_like(labels)
         for n, v in w.items():
-            if n != skip and v > 0:
+            if v > 0:
                 blend += np.float32(v) * zmat[n]
         return self._objective(*_ndcg_recall_rows(blend, labels, n_true, self.k))
-
-    def _ascend(self, w: dict[str, float], free: list[str], pool: tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]],
-                gain_rows: np.ndarray | None = None, ok: Callable[[np.ndarray], bool] = lambda _r: True) -> dict[str, float]:
-        """Coordinate ascent over ``WEIGHT_STEPS``; a step is taken when its mean gain on ``gain_rows`` exceeds
-        ``significance`` standard errors of the paired per-row gains and ``ok`` accepts the new rows."""
-        labels, _n_true, zmat = pool
-        gain_rows = np.ones(len(labels), dtype=bool) if gain_rows is None else gain_rows
-        cur = self._pool_rows(pool, w)
-        for _ in range(3):
-            improved = False
-            for n in free:
-                rest = np.zeros_like(labels)
-                for m, v in w.items():
-                    if m != n and v > 0:
-                        rest += np.float32(v) * zmat[m]
-                best = None
-                for step in WEIGHT_STEPS:
-                    if step == w[n] or not (step > 0 or any(v > 0 for m, v in w.items() if m != n)):
-                        continue
-                    r = self._pool_rows(pool, {n: step}, extra=rest)
-                    gain = float((r - cur)[gain_rows].mean())
-                    if (_significantly_better(r[gain_rows], cur[gain_rows], float(self.significance))
-                            and (best is None or gain > best[0]) and ok(r)):
-                        best = (gain, step, r)
-                if best is not None:
-                    w, cur, improved = {**w, n: best[1]}, best[2], True
-            if not improved:
-                break
-        return w
 
     def _user_z(self, model: Recommender, users: np.ndarray, seen: sp.csr_matrix) -> np.ndarray:
         n_items = model.data_.n_items
