@@ -18,9 +18,6 @@ from scipy.optimize import minimize
 
 #: L2 penalty on the weights: keeps the softmax scale finite when a member separates the held-out items well.
 DEFAULT_L2 = 1e-3
-#: L-BFGS-B stopping rule: the weights only need to rank well, not to many digits (each loss costs a pass over
-#: every validation candidate).
-SOLVER_OPTIONS = {"maxiter": 200, "ftol": 1e-7, "gtol": 1e-5}
 
 
 @dataclass
@@ -64,8 +61,7 @@ def fit_listwise(rows: ListwiseRows, free: np.ndarray, start: np.ndarray | None 
     d = rows.X.shape[-1]
     x0 = np.where(free, 0.1, 0.0) if start is None else np.where(free, start, 0.0)
     bounds = [(0.0, None) if f else (0.0, 0.0) for f in free]
-    res = minimize(lambda w: listwise_loss(rows, w, l2), x0, jac=True, method="L-BFGS-B", bounds=bounds,
-                   options=SOLVER_OPTIONS)
+    res = minimize(lambda w: listwise_loss(rows, w, l2), x0, jac=True, method="L-BFGS-B", bounds=bounds)
     return np.clip(res.x, 0.0, None) if d else res.x
 
 
@@ -82,5 +78,5 @@ def fit_listwise_mix(target: ListwiseRows, guard: ListwiseRows, mu: float, start
         lg, gg = listwise_loss(guard, w, 0.0)
         return lt + mu * lg, gt + mu * gg
 
-    res = minimize(f, start, jac=True, method="L-BFGS-B", bounds=[(0.0, None)] * len(start), options=SOLVER_OPTIONS)
+    res = minimize(f, start, jac=True, method="L-BFGS-B", bounds=[(0.0, None)] * len(start))
     return np.clip(res.x, 0.0, None)

@@ -581,8 +581,7 @@ class HybridRecommender(Recommender):
             best = (float(first_rows[temporal].mean()), w)
             latest_rows = rows_of(temporal)
             for mu in GUARD_WEIGHTS:
-                start = fit_listwise_mix(latest_rows, rand_rows, mu, start)  # each step starts where the last ended
-                cand_w = as_dict(start)
+                cand_w = as_dict(fit_listwise_mix(latest_rows, rand_rows, mu, start))
                 r = self._pool_rows(pool_all, cand_w)
                 report.setdefault("guard_path", []).append(
                     {"mu": mu, "random": round(float(r[rand].mean()), 5), "temporal": round(float(r[temporal].mean()), 5),
