@@ -56,13 +56,12 @@ def listwise_loss(rows: ListwiseRows, w: np.ndarray, l2: float = DEFAULT_L2) -> 
     return loss, grad
 
 
-def fit_listwise(rows: ListwiseRows, free: np.ndarray, start: np.ndarray | None = None, l2: float = DEFAULT_L2) -> np.ndarray:
+def fit_listwise(rows: ListwiseRows, free: np.ndarray, l2: float = DEFAULT_L2) -> np.ndarray:
     """Non-negative weights minimising :func:`listwise_loss`; members where ``free`` is False stay at zero."""
-    d = rows.X.shape[-1]
-    x0 = np.where(free, 0.1, 0.0) if start is None else np.where(free, start, 0.0)
     bounds = [(0.0, None) if f else (0.0, 0.0) for f in free]
-    res = minimize(lambda w: listwise_loss(rows, w, l2), x0, jac=True, method="L-BFGS-B", bounds=bounds)
-    return np.clip(res.x, 0.0, None) if d else res.x
+    res = minimize(lambda w: listwise_loss(rows, w, l2), np.where(free, 0.1, 0.0), jac=True, method="L-BFGS-B",
+                   bounds=bounds)
+    return np.clip(res.x, 0.0, None)
 
 
 def fit_listwise_mix(target: ListwiseRows, guard: ListwiseRows, mu: float, start: np.ndarray,
