@@ -47,3 +47,29 @@ def test_ease_refuses_huge_catalogue():
         make_recommender("ease", max_items=20).fit(data)
     with pytest.raises(InputError, match="lambda_"):
         make_recommender("ease", lambda_=-1).fit(data)
+
+
+def test_dlae_equals_closed_form():
+    rng = np.random.default_rng(2)
+    x = (rng.random((15, 7)) < 0.4).astype(float)
+    x[0, :] = 1.0  # every item seen
+    x[:, 0] = 1.0  # every user has history
+    data = Interactions.from_frame(_frame(x), weight="w")
+    lam, p = 2.0, 0.4
+    rec = make_recommender("dlae", lambda_=lam, dropout=p).fit(data)
+    g = x.T @ x
+    big_l = np.diag(p / (1 - p) * np.diag(g) + lam)
+    b = np.linalg.solve(g + big_l, g)  # DLAE: B = (G + Λ)⁻¹ G
+    np.testing.assert_allclose(rec.B_, b, atol=1e-5)
+    np.testing.assert_allclose(rec.score(np.arange(15)), x @ b, atol=1e-4)
+    # no dropout: plain ridge regression of X on itself
+    ridge = make_recommender("dlae", lambda_=lam, dropout=0.0).fit(data)
+    np.testing.assert_allclose(ridge.B_, np.linalg.solve(g + lam * np.eye(7), g), atol=1e-5)
+
+
+def test_dlae_refuses_bad_dropout():
+    df = pd.DataFrame({"user_id": [0, 1, 2], "item_id": [0, 1, 2]})
+    data = Interactions.from_frame(df)
+    for bad in (1.0, -0.1, True, "half"):
+        with pytest.raises(InputError, match="dropout"):
+            make_recommender("dlae", dropout=bad).fit(data)

@@ -164,6 +164,18 @@ def test_tuning_grids_scale_with_interactions_per_item_and_start_with_the_defaul
     assert ease_dense == pytest.approx([4 * v for v in ease_small], rel=1e-3)
     assert tuning_grid("als", small)[0]["regularization"] == pytest.approx(0.45 * per_small, rel=1e-2)
     assert tuning_grid("period", small) == []
+    dlae = tuning_grid("dlae", small)
+    assert [g["dropout"] for g in dlae] == [0.5, 0.33, 0.67]
+    assert dlae[0]["lambda_"] == pytest.approx(5 * per_small, rel=1e-3)
+
+
+def test_dlae_member_is_tuned_and_brings_its_recency_twin():
+    data = _groups(n_users=120)
+    rec = HybridRecommender(models=["dlae", "itemknn"], tune=True).fit(data)
+    assert [g["params"]["dropout"] for g in rec.validation_["grids"]["dlae"]] == [0.5, 0.33, 0.67]
+    assert "dlae~recent" in rec.validation_["models"] and "dlae~recent" in rec.weights_
+    recs = rec.recommend(list(data.user_ids[:5]), k=3)
+    assert len(recs) == 15 and recs["score"].notna().all()
 
 
 def test_tuning_picks_settings_on_the_validation_folds_and_refits_with_them():

@@ -77,14 +77,18 @@ class EASERecommender(Recommender):
                 "EASE on %d items: dense inversion needs about %.1f GB and minutes", n, n * n * 16 / 1e9
             )
         x = self._input(data)
-        g = (x.T @ x).toarray()
+        self.B_ = self._solve((x.T @ x).toarray()).astype(np.float32)
+        self._x_ = x.astype(np.float32).tocsr()
+
+    def _solve(self, g: np.ndarray) -> np.ndarray:
+        """The item-item matrix B from the Gram matrix XᵀX (overwritten)."""
+        n = len(g)
         g[np.diag_indices(n)] += float(self.lambda_)
         with threadpool_limits(self.num_threads or None, "blas"):
             p = _spd_inverse(g)
         b = p / (-np.diag(p))
         b[np.diag_indices(n)] = 0.0
-        self.B_ = b.astype(np.float32)
-        self._x_ = self._input(data).astype(np.float32).tocsr()
+        return b
 
     def score(self, user_idx: np.ndarray) -> np.ndarray:
         self._check_fitted()
@@ -103,3 +107,40 @@ class EASERecommender(Recommender):
     def _pair_similarity(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         # B[j, i]: how much having j predicts i; symmetrised for explanations and diversity
         return 0.5 * (self.B_[np.ix_(b, a)].T + self.B_[np.ix_(a, b)])
+
+
+class DLAERecommender(EASERecommender):
+    """DLAE: the closed-form denoising linear autoencoder (Steck, "Autoencoders that don't overfit towards the
+    identity", NeurIPS 2020): B = I − P·Λ with P = (XᵀX + Λ)⁻¹ and Λ = p/(1−p)·diag(XᵀX) + λI.
+
+    Dropout p of the input items becomes a per-item L2 penalty that grows with the item's popularity, in place
+    of EASE's zero-diagonal constraint; on MovieLens 100K it ranks held-out items better than EASE (λ 500).
+
+    Args:
+        lambda_: L2 regularisation λ added to every item.
+        dropout: the dropout probability p in [0, 1) that sets the popularity-proportional penalty.
+        binary, max_items, num_threads: as :class:`EASERecommender`.
+    """
+
+    name: ClassVar[str] = "dlae"
+
+    def __init__(
+        self, lambda_: float = 200.0, dropout: float = 0.5, binary: bool = True, max_items: int = 20_000,
+        num_threads: int = 1,
+    ):
+        super().__init__(lambda_=lambda_, binary=binary, max_items=max_items, num_threads=num_threads)
+        self.dropout = dropout
+
+    def _validate_params(self) -> None:
+        super()._validate_params()
+        if isinstance(self.dropout, bool) or not isinstance(self.dropout, int | float) or not 0.0 <= self.dropout < 1.0:
+            raise InputError(f"DLAE dropout must lie in [0, 1), got {self.dropout!r}")
+
+    def _solve(self, g: np.ndarray) -> np.ndarray:
+        lam = float(self.dropout) / (1.0 - float(self.dropout)) * np.diag(g) + float(self.lambda_)
+        g[np.diag_indices(len(g))] += lam
+        with threadpool_limits(self.num_threads or None, "blas"):
+            p = _spd_inverse(g)
+        b = p * (-lam[None, :])
+        b[np.diag_indices(len(g))] += 1.0
+        return b

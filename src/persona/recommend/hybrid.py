@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 DEFAULT_MODELS: tuple[str, ...] = ("ease", "als", "rp3beta", "itemknn", "userknn", "period")
 #: Item-item models whose scores are history × a learned item matrix; with timestamps the blend also gets a
 #: "<name>~recent" member scoring the same matrix with a recency-weighted history.
-RECENCY_MEMBERS: tuple[str, ...] = ("ease", "itemknn", "rp3beta")
+RECENCY_MEMBERS: tuple[str, ...] = ("ease", "dlae", "itemknn", "rp3beta")
 RECENT = "~recent"
 #: Recency decays tried (``recency_tau="auto"`` with tuning on): each gets its own blend, judged on the
 #: latest-items fold; without tuning (large data) the default decay is used.
@@ -63,6 +63,8 @@ def tuning_grid(name: str, data: Interactions) -> list[dict[str, Any]]:
     per_item = data.nnz / max(1, int((np.diff(data.matrix.tocsc().indptr) > 0).sum()))
     if name == "ease":
         return [{"lambda_": round(c * per_item, 1)} for c in (10.0, 5.0, 20.0)]
+    if name == "dlae":
+        return [{"lambda_": round(5.0 * per_item, 1), "dropout": p} for p in (0.5, 0.33, 0.67)]
     if name == "als":
         return [{"regularization": round(c * per_item, 2)} for c in (0.45, 0.25, 0.8)]
     if name == "rp3beta":

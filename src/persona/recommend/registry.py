@@ -16,6 +16,7 @@ RECOMMENDERS: dict[str, str] = {
     "als": "persona.recommend.factors:ALSRecommender",
     "bpr": "persona.recommend.factors:BPRRecommender",
     "ease": "persona.recommend.ease:EASERecommender",
+    "dlae": "persona.recommend.ease:DLAERecommender",
     "rp3beta": "persona.recommend.rp3beta:RP3betaRecommender",
     "period": "persona.recommend.period:PeriodPopularRecommender",
     "content": "persona.recommend.content:ContentRecommender",
@@ -41,7 +42,7 @@ def make_recommender(name: str, **params: Any) -> Any:
     """Build an unfitted recommender by registry name.
 
     Args:
-        name: a key of :data:`RECOMMENDERS` (popular, itemknn, userknn, als, bpr, ease, content, sequential, hybrid).
+        name: a key of :data:`RECOMMENDERS` (popular, itemknn, userknn, als, bpr, ease, dlae, content, sequential, hybrid).
         params: constructor parameters of that class.
 
     Returns:
