@@ -38,7 +38,26 @@ def test_rows_without_a_valid_held_out_item_are_dropped_and_padding_is_ignored()
     rows = listwise_rows(feats, labels, valid)
     assert len(rows.X) == int(((labels * valid).sum(axis=1) > 0).sum()) <= 40
     np.testing.assert_allclose(rows.target.sum(axis=1), 1.0, rtol=1e-5)
-    assert (rows.target[:, -5:] == 0).all() and np.isneginf(rows.bias[:, -5:]).all()
+    assert rows.X.shape[1] == 35  # the padding columns no row needs are cut
+    assert (rows.target[np.isneginf(rows.bias)] == 0).all()
+
+
+def test_compacted_rows_give_the_loss_of_the_padded_ones():
+    feats, labels, valid = _rows(n=60)
+    rng = np.random.default_rng(3)
+    valid[:, :30] &= rng.random((60, 30)) < 0.6  # ragged rows: each keeps its own valid candidates
+    rows = listwise_rows(feats, labels, valid)
+    assert rows.X.shape[1] == int(valid.sum(axis=1).max())
+    w = np.array([0.7, 0.2, 0.4])
+    lab = labels * valid
+    keep = lab.sum(axis=1) > 0
+    s = sum(wi * f for wi, f in zip(w, feats, strict=True))[keep]
+    s = np.where(valid[keep], s, -np.inf)
+    logp = s - s.max(axis=1, keepdims=True)
+    logp -= np.log(np.exp(logp).sum(axis=1, keepdims=True))
+    target = lab[keep] / lab[keep].sum(axis=1, keepdims=True)
+    expected = -(target * np.where(valid[keep], logp, 0.0)).sum() / keep.sum() + 1e-3 * float(w @ w)
+    assert listwise_loss(rows, w)[0] == pytest.approx(expected, rel=1e-5)
 
 
 def test_fitted_weights_favour_the_informative_member_and_respect_frozen_ones():

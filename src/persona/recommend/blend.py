@@ -31,12 +31,20 @@ class ListwiseRows:
 
 
 def listwise_rows(features: Sequence[np.ndarray], labels: np.ndarray, valid: np.ndarray) -> ListwiseRows:
-    """Stack the members' candidate scores; rows without a held-out item among their candidates are dropped."""
+    """Stack the members' candidate scores; rows without a held-out item among their candidates are dropped.
+
+    Each row's valid candidates are moved to the front (in their order) and the columns no row needs are cut, so
+    the loss does not scan padding (the pooled candidate lists of several members are mostly duplicates).
+    """
     lab = (labels * valid).astype(np.float32)
     keep = lab.sum(axis=1) > 0
-    X = np.stack([np.where(valid, f, 0.0)[keep] for f in features], axis=-1).astype(np.float32)
-    bias = np.where(valid[keep], 0.0, -np.inf).astype(np.float32)
-    lab = lab[keep]
+    ok = valid[keep]
+    order = np.argsort(~ok, axis=1, kind="stable")[:, : max(int(ok.sum(axis=1).max(initial=0)), 1)]
+    ok = np.take_along_axis(ok, order, axis=1)
+    X = np.stack([np.where(ok, np.take_along_axis(f[keep], order, axis=1), 0.0) for f in features],
+                 axis=-1).astype(np.float32)
+    bias = np.where(ok, 0.0, -np.inf).astype(np.float32)
+    lab = np.take_along_axis(lab[keep], order, axis=1)
     return ListwiseRows(X, bias, lab / lab.sum(axis=1, keepdims=True))
 
 

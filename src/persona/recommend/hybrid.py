@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
 
 from persona.data import Interactions
 from persona.errors import InputError
@@ -310,6 +311,12 @@ class HybridRecommender(Recommender):
 
     # --- fit -----------------------------------------------------------------------------------
     def _fit(self, data: Interactions) -> None:
+        # one BLAS thread: the blend's work is many small products, which threads slow down (demo shop: 13.7 s
+        # with the default two threads, 11.3 s with one); implicit's ALS keeps its own thread pool
+        with threadpool_limits(1, "blas"):
+            self._fit_blend(data)
+
+    def _fit_blend(self, data: Interactions) -> None:
         specs = self._base_specs(data)
         t0 = time.perf_counter()
         if self.weights is not None:
@@ -475,6 +482,7 @@ class HybridRecommender(Recommender):
             # every recency decay gets its own blend; the one that does best on the latest items (within the
             # random folds' guard) wins
             best, first = None, None
+            cand_cache: dict[tuple[int, str], np.ndarray] = {}
             ranks = [recency_ranks(f.inner) for f in folds]
             for tau in self._tau_grid(search=do_tune):
                 hist = [recency_history(f.inner, tau, r)[f.users] for f, r in zip(folds, ranks, strict=True)]
@@ -483,7 +491,7 @@ class HybridRecommender(Recommender):
                     z_tau[name + RECENT] = [_zscore(_linear_scores(m, h, np.arange(len(f.users))), f.seen)
                                             for m, h, f in zip(fitted, hist, folds, strict=True)]
                 rep_tau: dict[str, Any] = {}
-                w_tau, score_tau = self._blend_weights(folds, z_tau, rep_tau, first)
+                w_tau, score_tau = self._blend_weights(folds, z_tau, rep_tau, first, cand_cache)
                 first = rep_tau.pop("first_weights", None)  # the random folds' blend is the same for every decay
                 key = rep_tau.get("temporal_objective", score_tau)
                 report.setdefault("recency_tau", {})[str(tau)] = round(key, 5)
@@ -504,10 +512,13 @@ class HybridRecommender(Recommender):
         log.info("hybrid validation users=%d blend=%.4f weights=%s", report["users"], score, self.weights_)
 
     def _blend_weights(self, folds: list[_Fold], raw_z: dict[str, list[np.ndarray]], report: dict[str, Any],
-                       first: Mapping[str, float] | None = None) -> tuple[dict[str, float], float]:
+                       first: Mapping[str, float] | None = None,
+                       cand_cache: dict[tuple[int, str], np.ndarray] | None = None) -> tuple[dict[str, float], float]:
         """Blend weights learned with the listwise loss on the pooled validation rows (each member's top candidates).
 
         ``first``: the random folds' blend of the members without recency, when already learned ("guarded").
+        ``cand_cache``: (fold, member) → that member's top candidates, shared between calls whose plain members'
+        scores are the same (every recency decay); the ``~recent`` members are never cached.
         """
         names = list(raw_z)
         labels_f, zs = [], {n: [] for n in names}
@@ -516,9 +527,14 @@ class HybridRecommender(Recommender):
             c = min(self.candidates, n_items)
             cand_sets = []
             for n in names:
-                zz = np.where(fold.seen_d, np.float32(-np.inf), raw_z[n][f])
-                cand_sets.append(np.argpartition(-zz, c - 1, axis=1)[:, :c] if c < n_items
-                                 else np.tile(np.arange(n_items), (len(fold.users), 1)))
+                cached = None if cand_cache is None or n.endswith(RECENT) else cand_cache.get((f, n))
+                if cached is None:
+                    zz = np.where(fold.seen_d, np.float32(-np.inf), raw_z[n][f])
+                    cached = (np.argpartition(-zz, c - 1, axis=1)[:, :c] if c < n_items
+                              else np.tile(np.arange(n_items), (len(fold.users), 1)))
+                    if cand_cache is not None and not n.endswith(RECENT):
+                        cand_cache[(f, n)] = cached
+                cand_sets.append(cached)
             cand = np.sort(np.concatenate(cand_sets, axis=1), axis=1)
             dup = np.zeros_like(cand, dtype=bool)
             dup[:, 1:] = cand[:, 1:] == cand[:, :-1]
