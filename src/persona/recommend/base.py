@@ -49,6 +49,15 @@ def _as_id_list(ids: Any) -> list[Any]:
     return list(ids)
 
 
+def top_columns(x: np.ndarray, k: int) -> np.ndarray:
+    """Per row, the column indices of the ``k`` largest values, unordered (``0 < k < x.shape[1]``).
+
+    Selects the ``k`` smallest of ``-x``: numpy's argpartition with ``kth`` near the end of rows full of ties
+    (sparse similarity rows are mostly zeros) is about 10× slower than with ``kth`` near the start.
+    """
+    return np.argpartition(-x, k - 1, axis=1)[:, :k]
+
+
 def topk_indices(scores: np.ndarray, k: int) -> np.ndarray:
     """Per row, the column indices of the ``k`` best finite scores, best first (ties: lower index first).
 
@@ -59,7 +68,7 @@ def topk_indices(scores: np.ndarray, k: int) -> np.ndarray:
     if k <= 0:
         return np.empty((n_rows, 0), dtype=np.int64)
     if k < n_cols:
-        part = np.argpartition(scores, n_cols - k, axis=1)[:, n_cols - k :]
+        part = top_columns(scores, k)
     else:
         part = np.tile(np.arange(n_cols), (n_rows, 1))
     vals = np.take_along_axis(scores, part, axis=1)

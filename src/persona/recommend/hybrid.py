@@ -530,7 +530,8 @@ class HybridRecommender(Recommender):
                 cached = None if cand_cache is None or n.endswith(RECENT) else cand_cache.get((f, n))
                 if cached is None:
                     zz = np.where(fold.seen_d, np.float32(-np.inf), raw_z[n][f])
-                    cached = (np.argpartition(-zz, c - 1, axis=1)[:, :c] if c < n_items
+                    # a copy: the slice alone would keep the whole (users × items) partition alive in the cache
+                    cached = (np.argpartition(-zz, c - 1, axis=1)[:, :c].copy() if c < n_items
                               else np.tile(np.arange(n_items), (len(fold.users), 1)))
                     if cand_cache is not None and not n.endswith(RECENT):
                         cand_cache[(f, n)] = cached

@@ -17,7 +17,7 @@ import scipy.sparse as sp
 
 from persona.data import Interactions
 from persona.errors import InputError
-from persona.recommend.base import Recommender
+from persona.recommend.base import Recommender, top_columns
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ def _topk_similarity(
         sims[~np.isfinite(sims)] = 0.0
         sims[np.arange(len(r)), r] = -np.inf
         if k < n:
-            top = np.argpartition(sims, n - k, axis=1)[:, n - k :]
+            top = top_columns(sims, k)
         else:
             top = np.tile(np.arange(n), (len(r), 1))
         vals = np.take_along_axis(sims, top, axis=1)

@@ -16,7 +16,7 @@ import scipy.sparse as sp
 
 from persona.data import Interactions
 from persona.errors import InputError
-from persona.recommend.base import Recommender
+from persona.recommend.base import Recommender, top_columns
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def rp3beta_similarity(x: sp.csr_matrix, alpha: float, beta: float, k: int) -> s
         w *= damp[None, :]
         w[np.arange(len(rows)), rows] = 0.0
         if k < n_items:
-            top = np.argpartition(w, n_items - k, axis=1)[:, n_items - k:]
+            top = top_columns(w, k)
         else:
             top = np.tile(np.arange(n_items), (len(rows), 1))
         ind_parts.append(top.astype(np.int32))
