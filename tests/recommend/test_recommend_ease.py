@@ -73,3 +73,8 @@ def test_dlae_refuses_bad_dropout():
     for bad in (1.0, -0.1, True, "half"):
         with pytest.raises(InputError, match="dropout"):
             make_recommender("dlae", dropout=bad).fit(data)
+    with pytest.raises(InputError, match="lambda_"):
+        make_recommender("dlae", lambda_=0).fit(data)
+    big = Interactions.from_frame(df, item_ids=list(range(30)))
+    with pytest.raises(InputError, match="max_items"):
+        make_recommender("dlae", max_items=20).fit(big)

@@ -84,11 +84,15 @@ class EASERecommender(Recommender):
         """The item-item matrix B from the Gram matrix XᵀX (overwritten)."""
         n = len(g)
         g[np.diag_indices(n)] += float(self.lambda_)
-        with threadpool_limits(self.num_threads or None, "blas"):
-            p = _spd_inverse(g)
+        p = self._inverse(g)
         b = p / (-np.diag(p))
         b[np.diag_indices(n)] = 0.0
         return b
+
+    def _inverse(self, g: np.ndarray) -> np.ndarray:
+        """(XᵀX + Λ)⁻¹ on ``num_threads`` BLAS threads."""
+        with threadpool_limits(self.num_threads or None, "blas"):
+            return _spd_inverse(g)
 
     def score(self, user_idx: np.ndarray) -> np.ndarray:
         self._check_fitted()
@@ -139,8 +143,6 @@ class DLAERecommender(EASERecommender):
     def _solve(self, g: np.ndarray) -> np.ndarray:
         lam = float(self.dropout) / (1.0 - float(self.dropout)) * np.diag(g) + float(self.lambda_)
         g[np.diag_indices(len(g))] += lam
-        with threadpool_limits(self.num_threads or None, "blas"):
-            p = _spd_inverse(g)
-        b = p * (-lam[None, :])
+        b = self._inverse(g) * (-lam[None, :])
         b[np.diag_indices(len(g))] += 1.0
         return b

@@ -32,7 +32,7 @@ from threadpoolctl import threadpool_limits
 
 from persona.data import Interactions
 from persona.errors import InputError
-from persona.recommend.base import Recommender
+from persona.recommend.base import Recommender, top_columns
 from persona.recommend.blend import ListwiseRows, fit_listwise, fit_listwise_mix, listwise_rows
 from persona.recommend.registry import make_recommender
 
@@ -166,7 +166,7 @@ def _ndcg_recall(blend: np.ndarray, labels: np.ndarray, n_true: np.ndarray, k: i
 def _ndcg_recall_rows(blend: np.ndarray, labels: np.ndarray, n_true: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Per-row nDCG@k and recall@k of candidate-score rows against 0/1 labels."""
     kk = min(k, blend.shape[1])
-    top = np.argpartition(-blend, kk - 1, axis=1)[:, :kk]
+    top = top_columns(blend, kk) if kk < blend.shape[1] else np.tile(np.arange(kk), (len(blend), 1))
     vals = np.take_along_axis(blend, top, axis=1)
     order = np.argsort(-vals, axis=1, kind="stable")
     hits = np.take_along_axis(labels, np.take_along_axis(top, order, axis=1), axis=1)
@@ -527,15 +527,13 @@ class HybridRecommender(Recommender):
             c = min(self.candidates, n_items)
             cand_sets = []
             for n in names:
-                cached = None if cand_cache is None or n.endswith(RECENT) else cand_cache.get((f, n))
-                if cached is None:
+                cache = cand_cache if cand_cache is not None and not n.endswith(RECENT) else {}
+                if (f, n) not in cache:
                     zz = np.where(fold.seen_d, np.float32(-np.inf), raw_z[n][f])
                     # a copy: the slice alone would keep the whole (users × items) partition alive in the cache
-                    cached = (np.argpartition(-zz, c - 1, axis=1)[:, :c].copy() if c < n_items
-                              else np.tile(np.arange(n_items), (len(fold.users), 1)))
-                    if cand_cache is not None and not n.endswith(RECENT):
-                        cand_cache[(f, n)] = cached
-                cand_sets.append(cached)
+                    cache[(f, n)] = (top_columns(zz, c).copy() if c < n_items
+                                     else np.tile(np.arange(n_items), (len(fold.users), 1)))
+                cand_sets.append(cache[(f, n)])
             cand = np.sort(np.concatenate(cand_sets, axis=1), axis=1)
             dup = np.zeros_like(cand, dtype=bool)
             dup[:, 1:] = cand[:, 1:] == cand[:, :-1]
