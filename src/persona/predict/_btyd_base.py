@@ -58,6 +58,10 @@ class BTYDEstimator:
     def _initial(self, *data: np.ndarray) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError
 
+    def _extra_loglik(self, params: np.ndarray) -> float:
+        """A log-likelihood term that is not a sum over customers' summary rows (default none)."""
+        return 0.0
+
     # -- fitting --------------------------------------------------------------------------------
     def _validate_params(self) -> None:
         if not (isinstance(self.penalizer, int | float) and self.penalizer >= 0):
@@ -74,7 +78,8 @@ class BTYDEstimator:
             p = np.exp(logp)
             with np.errstate(all="ignore"):
                 ll = self._loglik(p, *data)
-            val = -(weights * ll).sum() / n + self.penalizer * float((p**2).sum())
+                extra = self._extra_loglik(p)
+            val = -((weights * ll).sum() + extra) / n + self.penalizer * float((p**2).sum())
             return float(val) if np.isfinite(val) else 1e100
 
         best = None
@@ -88,7 +93,7 @@ class BTYDEstimator:
                 break
         assert best is not None
         self.params_ = dict(zip(self.param_names, np.exp(best.x).tolist(), strict=True))
-        self.log_likelihood_ = float((weights * self._loglik(np.exp(best.x), *data)).sum())
+        self.log_likelihood_ = float((weights * self._loglik(np.exp(best.x), *data)).sum() + self._extra_loglik(np.exp(best.x)))
         self.n_customers_ = int(n)
         self.converged_ = bool(best.success)
         log.info("model=%s n=%d ll=%.3f params=%s", type(self).__name__, n, self.log_likelihood_, self.params_)

@@ -86,7 +86,10 @@ class BetaGeoModel(BTYDEstimator):
     def probability_alive(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:
         """P(the customer is still active at T | history)."""
         x, tx, T_ = as_rfm(frequency, recency, T)
-        return 1.0 / (1.0 + np.exp(self._log_odds_dead(x, tx, T_)))
+        return self._alive(x, tx, T_)
+
+    def _alive(self, x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(self._log_odds_dead(x, tx, T)))
 
     def conditional_expected_purchases(self, t: Any, frequency: Any, recency: Any, T: Any) -> np.ndarray:
         """E[Y(t) | x, t_x, T]: expected purchases in the next t time units."""
@@ -94,18 +97,18 @@ class BetaGeoModel(BTYDEstimator):
         x, tx, T_ = as_rfm(frequency, recency, T)
         t = np.asarray(t, dtype=float)
         if self._no_dropout():  # the limit p -> 0: BG/NBD becomes the NBD, whose posterior rate is (r+x)/(alpha+T)
-            return (r + x) / (alpha + T_) * t * self.probability_alive(x, tx, T_)
+            return (r + x) / (alpha + T_) * t * self._alive(x, tx, T_)
         z = t / (alpha + T_ + t)
         hyp = hyp2f1(r + x, b + x, a + b + x - 1, z)
         num = (a + b + x - 1) / (a - 1) * (1 - ((alpha + T_) / (alpha + T_ + t)) ** (r + x) * hyp)
-        return num * self.probability_alive(x, tx, T_)
+        return num * self._alive(x, tx, T_)
 
     def probability_purchase_within(self, t: Any, frequency: Any, recency: Any, T: Any) -> np.ndarray:
         """P(at least one purchase in the next t time units | history): alive and the next Poisson event comes within t."""
         r, alpha, _a, _b = self._p()
         x, tx, T_ = as_rfm(frequency, recency, T)
         t = np.asarray(t, dtype=float)
-        return self.probability_alive(x, tx, T_) * (1 - ((alpha + T_) / (alpha + T_ + t)) ** (r + x))
+        return self._alive(x, tx, T_) * (1 - ((alpha + T_) / (alpha + T_ + t)) ** (r + x))
 
     def median_time_to_next_purchase(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:
         """Median wait to the next purchase, given the customer is alive (posterior rate Gamma(r+x, alpha+T))."""

@@ -10,6 +10,7 @@ import pandas as pd
 
 from persona.errors import InputError
 from persona.predict.clv import BetaGeoModel, ParetoNBDModel
+from persona.predict.clv_burst import BurstBetaGeoModel, repeat_purchase_ages
 from persona.predict.clv_gamma_gamma import GammaGammaModel
 from persona.predict.clv_hybrid import HybridTransactionModel
 from persona.predict.clv_select import SelectedTransactionModel
@@ -68,6 +69,11 @@ def evaluate_clv(
         fit_s = time.perf_counter() - t0
         pred = m.conditional_expected_purchases(h, x, tx, T)
         models[name] = {"params": m.params_, "log_likelihood": m.log_likelihood_, **_scores(pred, y), "fit_seconds": fit_s}
+    t0 = time.perf_counter()
+    bm = BurstBetaGeoModel().fit(x, tx, T, repeat_purchase_ages(transactions, cal_end, freq=freq))
+    fit_s = time.perf_counter() - t0
+    pred = bm.conditional_expected_purchases(h, x, tx, T)
+    models["bgnbd_burst"] = {"params": bm.params_, "log_likelihood": bm.log_likelihood_, **_scores(pred, y), "fit_seconds": fit_s}
     t0 = time.perf_counter()
     gg = GammaGammaModel().fit(x, s["monetary_value"])
     fit_s = time.perf_counter() - t0

@@ -22,15 +22,17 @@ import pandas as pd
 from persona.errors import InputError, NotFittedError
 from persona.persistence import load_estimator, save_estimator
 from persona.predict.clv import BetaGeoModel, ParetoNBDModel
+from persona.predict.clv_burst import BurstBetaGeoModel, repeat_purchase_ages
 from persona.predict.clv_hybrid import HybridTransactionModel
 from persona.predict.clv_summary import UNITS, TransactionColumns, rfm_summary
 
 log = logging.getLogger(__name__)
 
-#: name -> (kind, constructor parameters). Kinds: "bgnbd", "pareto_nbd", "hybrid".
+#: name -> (kind, constructor parameters). Kinds: "bgnbd", "pareto_nbd", "bgnbd_burst", "hybrid".
 DEFAULT_CANDIDATES: dict[str, tuple[str, dict[str, Any]]] = {
     "bgnbd": ("bgnbd", {}),
     "pareto_nbd": ("pareto_nbd", {}),
+    "bgnbd_burst": ("bgnbd_burst", {}),
     "hybrid": ("hybrid", {}),
     "hybrid_fixed_offsets": ("hybrid", {"refit_per_cutoff": False}),
     "hybrid_8_cutoffs_14d": ("hybrid", {"n_cutoffs": 8, "min_horizon_days": 14}),
@@ -45,7 +47,11 @@ def _fit_candidate(kind: str, params: dict[str, Any], tx: pd.DataFrame, end: pd.
         s = rfm_summary(tx, end, freq=freq, columns=cols)
         model = (BetaGeoModel if kind == "bgnbd" else ParetoNBDModel)(**params).fit(s["frequency"], s["recency"], s["T"])
         return _SummaryModel(model, s)
-    raise InputError(f"candidate kind {kind!r} is unknown", hint="use bgnbd, pareto_nbd or hybrid")
+    if kind == "bgnbd_burst":
+        s = rfm_summary(tx, end, freq=freq, columns=cols)
+        ages = repeat_purchase_ages(tx, end, freq=freq, columns=cols)
+        return _SummaryModel(BurstBetaGeoModel(**params).fit(s["frequency"], s["recency"], s["T"], ages), s)
+    raise InputError(f"candidate kind {kind!r} is unknown", hint="use bgnbd, pareto_nbd, bgnbd_burst or hybrid")
 
 
 class _SummaryModel:
