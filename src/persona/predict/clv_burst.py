@@ -118,21 +118,20 @@ class BurstBetaGeoModel(BetaGeoModel):
         theta, tau = self._burst()
         return super().probability_alive(x, _stretch(tx, theta, tau), _stretch(T_, theta, tau))
 
-    def conditional_expected_purchases(self, t: Any, frequency: Any, recency: Any, T: Any) -> np.ndarray:
-        """E[Y(t) | x, t_x, T]: expected purchases in the next t time units."""
+    def _stretched(self, t: Any, frequency: Any, recency: Any, T: Any) -> tuple[np.ndarray, ...]:
+        """A horizon t after T, and the history, mapped into stretched time: (Δu, x, u(t_x), u(T))."""
         x, tx, T_ = as_rfm(frequency, recency, T)
         theta, tau = self._burst()
         u_T = _stretch(T_, theta, tau)
-        dt = _stretch(T_ + np.asarray(t, dtype=float), theta, tau) - u_T
-        return super().conditional_expected_purchases(dt, x, _stretch(tx, theta, tau), u_T)
+        return _stretch(T_ + np.asarray(t, dtype=float), theta, tau) - u_T, x, _stretch(tx, theta, tau), u_T
+
+    def conditional_expected_purchases(self, t: Any, frequency: Any, recency: Any, T: Any) -> np.ndarray:
+        """E[Y(t) | x, t_x, T]: expected purchases in the next t time units."""
+        return super().conditional_expected_purchases(*self._stretched(t, frequency, recency, T))
 
     def probability_purchase_within(self, t: Any, frequency: Any, recency: Any, T: Any) -> np.ndarray:
         """P(at least one purchase in the next t time units | history)."""
-        x, tx, T_ = as_rfm(frequency, recency, T)
-        theta, tau = self._burst()
-        u_T = _stretch(T_, theta, tau)
-        dt = _stretch(T_ + np.asarray(t, dtype=float), theta, tau) - u_T
-        return super().probability_purchase_within(dt, x, _stretch(tx, theta, tau), u_T)
+        return super().probability_purchase_within(*self._stretched(t, frequency, recency, T))
 
     def median_time_to_next_purchase(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:
         """Median wait to the next purchase given the customer is alive, in calendar time units."""
