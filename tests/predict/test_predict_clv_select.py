@@ -14,6 +14,7 @@ from persona.predict.clv_summary import rfm_summary
 
 SMALL = {
     "bgnbd": ("bgnbd", {}),
+    "bgnbd_burst": ("bgnbd_burst", {}),
     "hybrid_small": ("hybrid", {"n_cutoffs": 4, "n_seeds": 1, "n_estimators": 30}),
     "hybrid_small_fixed_offsets": ("hybrid", {"n_cutoffs": 4, "n_seeds": 1, "n_estimators": 30, "refit_per_cutoff": False}),
 }

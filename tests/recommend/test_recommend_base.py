@@ -19,6 +19,10 @@ def test_top_columns_picks_the_k_largest_even_in_rows_full_of_ties():
     expected = np.sort(x, axis=1)[:, -25:]
     np.testing.assert_array_equal(picked, expected)
     assert not (top == 7).any()
+    assert top.base is None  # its own memory, not a view of the full partition
+    # k at or beyond the row length: every column
+    assert top_columns(x[:3, :5], 5).tolist() == [list(range(5))] * 3
+    assert top_columns(x[:3, :5], 9).shape == (3, 5)
 
 
 def test_topk_indices_orders_best_first_and_marks_excluded_positions():

@@ -43,14 +43,14 @@ DEFAULT_CANDIDATES: dict[str, tuple[str, dict[str, Any]]] = {
 def _fit_candidate(kind: str, params: dict[str, Any], tx: pd.DataFrame, end: pd.Timestamp, freq: str, seed: int, cols: TransactionColumns) -> Any:
     if kind == "hybrid":
         return HybridTransactionModel(freq=freq, seed=seed, **params).fit(tx, end, columns=cols)
-    if kind in ("bgnbd", "pareto_nbd"):
+    if kind in ("bgnbd", "pareto_nbd", "bgnbd_burst"):
         s = rfm_summary(tx, end, freq=freq, columns=cols)
-        model = (BetaGeoModel if kind == "bgnbd" else ParetoNBDModel)(**params).fit(s["frequency"], s["recency"], s["T"])
+        rfm = (s["frequency"], s["recency"], s["T"])
+        if kind == "bgnbd_burst":
+            model = BurstBetaGeoModel(**params).fit(*rfm, repeat_purchase_ages(tx, end, freq=freq, columns=cols))
+        else:
+            model = (BetaGeoModel if kind == "bgnbd" else ParetoNBDModel)(**params).fit(*rfm)
         return _SummaryModel(model, s)
-    if kind == "bgnbd_burst":
-        s = rfm_summary(tx, end, freq=freq, columns=cols)
-        ages = repeat_purchase_ages(tx, end, freq=freq, columns=cols)
-        return _SummaryModel(BurstBetaGeoModel(**params).fit(s["frequency"], s["recency"], s["T"], ages), s)
     raise InputError(f"candidate kind {kind!r} is unknown", hint="use bgnbd, pareto_nbd, bgnbd_burst or hybrid")
 
 

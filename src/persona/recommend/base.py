@@ -50,12 +50,16 @@ def _as_id_list(ids: Any) -> list[Any]:
 
 
 def top_columns(x: np.ndarray, k: int) -> np.ndarray:
-    """Per row, the column indices of the ``k`` largest values, unordered (``0 < k < x.shape[1]``).
+    """Per row, the column indices of the ``k`` largest values, unordered (every column when ``k >= x.shape[1]``).
 
     Selects the ``k`` smallest of ``-x``: numpy's argpartition with ``kth`` near the end of rows full of ties
-    (sparse similarity rows are mostly zeros) is about 10× slower than with ``kth`` near the start.
+    (sparse similarity rows are mostly zeros) is about 10× slower than with ``kth`` near the start. The result
+    is a compact array of its own, never a view that would keep the whole (rows × columns) partition alive.
     """
-    return np.argpartition(-x, k - 1, axis=1)[:, :k]
+    n_rows, n_cols = x.shape
+    if k >= n_cols:
+        return np.tile(np.arange(n_cols), (n_rows, 1))
+    return np.argpartition(-x, k - 1, axis=1)[:, :k].copy()
 
 
 def topk_indices(scores: np.ndarray, k: int) -> np.ndarray:
@@ -67,10 +71,7 @@ def topk_indices(scores: np.ndarray, k: int) -> np.ndarray:
     k = min(k, n_cols)
     if k <= 0:
         return np.empty((n_rows, 0), dtype=np.int64)
-    if k < n_cols:
-        part = top_columns(scores, k)
-    else:
-        part = np.tile(np.arange(n_cols), (n_rows, 1))
+    part = top_columns(scores, k)
     vals = np.take_along_axis(scores, part, axis=1)
     order = np.lexsort((part, -vals), axis=1) if n_rows else part
     top = np.take_along_axis(part, order, axis=1)

@@ -166,7 +166,7 @@ def _ndcg_recall(blend: np.ndarray, labels: np.ndarray, n_true: np.ndarray, k: i
 def _ndcg_recall_rows(blend: np.ndarray, labels: np.ndarray, n_true: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Per-row nDCG@k and recall@k of candidate-score rows against 0/1 labels."""
     kk = min(k, blend.shape[1])
-    top = top_columns(blend, kk) if kk < blend.shape[1] else np.tile(np.arange(kk), (len(blend), 1))
+    top = top_columns(blend, kk)
     vals = np.take_along_axis(blend, top, axis=1)
     order = np.argsort(-vals, axis=1, kind="stable")
     hits = np.take_along_axis(labels, np.take_along_axis(top, order, axis=1), axis=1)
@@ -530,9 +530,7 @@ class HybridRecommender(Recommender):
                 cache = cand_cache if cand_cache is not None and not n.endswith(RECENT) else {}
                 if (f, n) not in cache:
                     zz = np.where(fold.seen_d, np.float32(-np.inf), raw_z[n][f])
-                    # a copy: the slice alone would keep the whole (users × items) partition alive in the cache
-                    cache[(f, n)] = (top_columns(zz, c).copy() if c < n_items
-                                     else np.tile(np.arange(n_items), (len(fold.users), 1)))
+                    cache[(f, n)] = top_columns(zz, c)
                 cand_sets.append(cache[(f, n)])
             cand = np.sort(np.concatenate(cand_sets, axis=1), axis=1)
             dup = np.zeros_like(cand, dtype=bool)

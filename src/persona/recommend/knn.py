@@ -93,10 +93,7 @@ def _topk_similarity(
         del denom
         sims[~np.isfinite(sims)] = 0.0
         sims[np.arange(len(r)), r] = -np.inf
-        if k < n:
-            top = top_columns(sims, k)
-        else:
-            top = np.tile(np.arange(n), (len(r), 1))
+        top = top_columns(sims, k)
         vals = np.take_along_axis(sims, top, axis=1)
         vals[~np.isfinite(vals)] = 0.0
         ind_parts.append(top.astype(np.int32))

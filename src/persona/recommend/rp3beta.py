@@ -62,10 +62,7 @@ def rp3beta_similarity(x: sp.csr_matrix, alpha: float, beta: float, k: int) -> s
         w = (p_iu[rows] @ p_ui).toarray()
         w *= damp[None, :]
         w[np.arange(len(rows)), rows] = 0.0
-        if k < n_items:
-            top = top_columns(w, k)
-        else:
-            top = np.tile(np.arange(n_items), (len(rows), 1))
+        top = top_columns(w, k)
         ind_parts.append(top.astype(np.int32))
         dat_parts.append(np.take_along_axis(w, top, axis=1).astype(np.float32))
     ind = np.vstack(ind_parts) if ind_parts else np.empty((0, k), dtype=np.int32)
