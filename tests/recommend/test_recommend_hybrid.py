@@ -71,12 +71,21 @@ def test_fixed_weights_skip_learning_and_zero_weight_models_are_not_fitted():
         HybridRecommender(models=["itemknn"], weights={"ease": 1.0}).fit(data)
 
 
-def test_default_set_adapts_to_catalogue_size():
+def test_default_set_adapts_to_catalogue_size_and_timestamps():
     data = _groups()
     rec = HybridRecommender(max_ease_items=10, max_userknn_users=10)
     assert list(rec._base_specs(data)) == ["als", "rp3beta", "itemknn", "period"]
-    assert list(HybridRecommender(max_rp3beta_items=10)._base_specs(data)) == ["ease", "als", "itemknn", "userknn", "period"]
-    assert list(HybridRecommender()._base_specs(data)) == ["ease", "als", "rp3beta", "itemknn", "userknn", "period"]
+    assert list(HybridRecommender(max_rp3beta_items=10)._base_specs(data)) == [
+        "ease", "dlae", "ease-local", "als", "itemknn", "userknn", "period"]
+    assert list(HybridRecommender()._base_specs(data)) == [
+        "ease", "dlae", "ease-local", "als", "rp3beta", "itemknn", "userknn", "period"]
+    # without timestamps the windowed EASE has nothing to work on
+    log = data.log
+    frame = pd.DataFrame({"user_id": data.user_ids[log["user_idx"]], "item_id": data.item_ids[log["item_idx"]]})
+    untimed = Interactions.from_frame(frame)
+    assert "ease-local" not in HybridRecommender()._base_specs(untimed)
+    named = HybridRecommender(models=["ease-local", "itemknn"], tune=False).fit(untimed)  # named anyway: left out
+    assert list(named.models_) == ["itemknn"] and "ease-local" not in named.weights_
 
 
 def test_bad_parameters_and_not_fitted():

@@ -39,10 +39,14 @@ from persona.recommend.registry import make_recommender
 log = logging.getLogger(__name__)
 
 #: Base models of the default blend; which of them get weight (and their settings) is learned on validation folds.
-DEFAULT_MODELS: tuple[str, ...] = ("ease", "als", "rp3beta", "itemknn", "userknn", "period")
+DEFAULT_MODELS: tuple[str, ...] = ("ease", "dlae", "ease-local", "als", "rp3beta", "itemknn", "userknn", "period")
+#: Members solving a dense item × item system, left out of the default blend above ``max_ease_items`` items.
+DENSE_ITEM_MODELS: tuple[str, ...] = ("ease", "dlae", "ease-local")
+#: Members that need timestamps, left out of the default blend when the data has none.
+TIMED_MODELS: tuple[str, ...] = ("ease-local",)
 #: Item-item models whose scores are history × a learned item matrix; with timestamps the blend also gets a
 #: "<name>~recent" member scoring the same matrix with a recency-weighted history.
-RECENCY_MEMBERS: tuple[str, ...] = ("ease", "dlae", "itemknn", "rp3beta")
+RECENCY_MEMBERS: tuple[str, ...] = ("ease", "dlae", "ease-local", "itemknn", "rp3beta", "adjacent")
 RECENT = "~recent"
 #: Recency decays tried (``recency_tau="auto"`` with tuning on): each gets its own blend, judged on the
 #: latest-items fold; without tuning (large data) the default decay is used.
@@ -64,6 +68,8 @@ def tuning_grid(name: str, data: Interactions) -> list[dict[str, Any]]:
     per_item = data.nnz / max(1, int((np.diff(data.matrix.tocsc().indptr) > 0).sum()))
     if name == "ease":
         return [{"lambda_": round(c * per_item, 1)} for c in (10.0, 5.0, 20.0)]
+    if name == "ease-local":
+        return [{"lambda_": round(c * per_item, 1)} for c in (5.0, 2.5, 10.0)]
     if name == "dlae":
         return [{"lambda_": round(5.0 * per_item, 1), "dropout": p} for p in (0.5, 0.33, 0.67)]
     if name == "als":
@@ -294,7 +300,8 @@ class HybridRecommender(Recommender):
     def _base_specs(self, data: Interactions) -> dict[str, dict[str, Any]]:
         if self.models is None:
             names = [n for n in DEFAULT_MODELS
-                     if not (n == "ease" and data.n_items > self.max_ease_items)
+                     if not (n in DENSE_ITEM_MODELS and data.n_items > self.max_ease_items)
+                     and not (n in TIMED_MODELS and not data.has_time)
                      and not (n == "userknn" and data.n_users > self.max_userknn_users)
                      and not (n == "rp3beta" and data.n_items > self.max_rp3beta_items)]
             return {n: {} for n in names}

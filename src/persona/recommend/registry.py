@@ -17,8 +17,10 @@ RECOMMENDERS: dict[str, str] = {
     "bpr": "persona.recommend.factors:BPRRecommender",
     "ease": "persona.recommend.ease:EASERecommender",
     "dlae": "persona.recommend.ease:DLAERecommender",
+    "ease-local": "persona.recommend.ease:LocalEASERecommender",
     "rp3beta": "persona.recommend.rp3beta:RP3betaRecommender",
     "period": "persona.recommend.period:PeriodPopularRecommender",
+    "adjacent": "persona.recommend.adjacent:AdjacentItemsRecommender",
     "content": "persona.recommend.content:ContentRecommender",
     "sequential": "persona.recommend.sequential:SequentialRecommender",
 }

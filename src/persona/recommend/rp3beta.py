@@ -9,6 +9,7 @@ strongest neighbours of each item are kept. Scores are the user's history times 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from typing import ClassVar
 
 import numpy as np
@@ -16,11 +17,9 @@ import scipy.sparse as sp
 
 from persona.data import Interactions
 from persona.errors import InputError
-from persona.recommend.base import Recommender, top_columns
+from persona.recommend.itemmatrix import ItemMatrixRecommender, row_chunks, top_k_rows
 
 log = logging.getLogger(__name__)
-
-CHUNK_CELLS = 5_000_000  # similarity cells computed at once (20 MB of float32)
 
 
 def _row_normalise(x: sp.csr_matrix) -> sp.csr_matrix:
@@ -54,28 +53,18 @@ def rp3beta_similarity(x: sp.csr_matrix, alpha: float, beta: float, k: int) -> s
     pop = np.asarray((x > 0).sum(axis=0)).ravel().astype(np.float64)
     damp = np.divide(1.0, np.power(pop, beta), out=np.zeros_like(pop), where=pop > 0).astype(np.float32)
     p_ui = p_ui.tocsc()
-    k = min(k, max(n_items - 1, 1))
-    chunk = max(1, CHUNK_CELLS // max(1, n_items))
-    ind_parts, dat_parts = [], []
-    for s in range(0, n_items, chunk):
-        rows = np.arange(s, min(n_items, s + chunk))
-        w = (p_iu[rows] @ p_ui).toarray()
-        w *= damp[None, :]
-        w[np.arange(len(rows)), rows] = 0.0
-        top = top_columns(w, k)
-        ind_parts.append(top.astype(np.int32))
-        dat_parts.append(np.take_along_axis(w, top, axis=1).astype(np.float32))
-    ind = np.vstack(ind_parts) if ind_parts else np.empty((0, k), dtype=np.int32)
-    dat = np.vstack(dat_parts) if dat_parts else np.empty((0, k), dtype=np.float32)
-    kk = ind.shape[1]
-    out = sp.csr_matrix((dat.ravel(), ind.ravel(), np.arange(0, n_items * kk + 1, kk)),
-                        shape=(n_items, n_items), dtype=np.float32)
-    out.eliminate_zeros()
-    out.sort_indices()
-    return out
+
+    def blocks() -> Iterator[np.ndarray]:
+        for rows in row_chunks(n_items, n_items):
+            w = (p_iu[rows] @ p_ui).toarray()
+            w *= damp[None, :]
+            w[np.arange(len(rows)), rows] = 0.0
+            yield w
+
+    return top_k_rows(blocks(), n_items, k)
 
 
-class RP3betaRecommender(Recommender):
+class RP3betaRecommender(ItemMatrixRecommender):
     """Graph random-walk item model: score(u, j) = Σ_i x(u, i) · W[i, j] with the RP3beta W.
 
     Args:
@@ -101,32 +90,7 @@ class RP3betaRecommender(Recommender):
         if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 1:
             raise InputError(f"RP3beta neighbourhood size k must be a positive integer, got {self.k!r}")
 
-    def _input(self, data: Interactions) -> sp.csr_matrix:
-        x = data.matrix.astype(np.float32).tocsr(copy=True)
-        if self.binary:
-            x.data[:] = 1.0
-        return x
-
     def _fit(self, data: Interactions) -> None:
         x = self._input(data)
         self.similarity_ = rp3beta_similarity(x, float(self.alpha), float(self.beta), int(self.k))
         self._x_ = x
-
-    def score(self, user_idx: np.ndarray) -> np.ndarray:
-        self._check_fitted()
-        return np.asarray((self._x_[np.asarray(user_idx, dtype=np.int64)] @ self.similarity_).toarray(),
-                          dtype=np.float32)
-
-    def _item_similarity(self, item_idx: np.ndarray) -> np.ndarray:
-        return self.similarity_[np.asarray(item_idx, dtype=np.int64)].toarray()
-
-    def _explain_rows(self, item_idx: np.ndarray) -> np.ndarray:
-        # score(u, j) = Σ_i x(u, i) · W[i, j]: the history item explaining j is the argmax of column j
-        return self.similarity_[:, np.asarray(item_idx, dtype=np.int64)].T.toarray()
-
-    def _pair_explain(self, rec_items: np.ndarray, hist_items: np.ndarray) -> np.ndarray:
-        return self.similarity_[hist_items][:, rec_items].toarray().T
-
-    def _pair_similarity(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        s = self.similarity_
-        return np.maximum(s[a][:, b].toarray(), s[b][:, a].toarray().T)
