@@ -97,13 +97,18 @@ def test_untimed_data_and_bad_parameters_are_refused_with_a_hint():
 def test_local_ease_is_ease_on_the_windowed_gram_matrix():
     data = _sessions()
     lam = 4.0
-    rec = make_recommender("ease-local", window=3, lambda_=lam).fit(data)
-    g = timed_adjacency(data, 3).toarray() + lam * np.eye(data.n_items)
-    p = np.linalg.inv(g)
+    rec = make_recommender("ease-local", window=3, lambda_=lam, dropout=0.0).fit(data)
+    gram = timed_adjacency(data, 3).toarray()
+    p = np.linalg.inv(gram + lam * np.eye(data.n_items))
     b = np.eye(data.n_items) - p / np.diag(p)
     np.testing.assert_allclose(rec.B_, b, atol=1e-5)
     x = (data.matrix.toarray() > 0).astype(float)
     np.testing.assert_allclose(rec.score(np.arange(data.n_users)), x @ b, atol=1e-4)
+    # the default solves DLAE's form: Λ = p/(1-p)·diag(G) + λ, B = I - P·Λ
+    dl = make_recommender("ease-local", window=3, lambda_=lam).fit(data)
+    penalty = 0.5 / 0.5 * np.diag(gram) + lam
+    np.testing.assert_allclose(dl.B_, np.eye(data.n_items) - np.linalg.inv(gram + np.diag(penalty)) * penalty[None, :],
+                               atol=1e-5)
     # the pair picked back to back beats items picked by the same customers hours apart
     top = rec.recommend(["new"], k=1, reasons=True)
     assert top["item_id"].tolist() == ["partner2"] and "lead2" in top["reason"].iloc[0]
@@ -117,11 +122,12 @@ def test_local_ease_is_ease_on_the_windowed_gram_matrix():
     rows.append(("newbie", "lead", 20))
     shop = Interactions.from_frame(pd.DataFrame(rows, columns=["user_id", "item_id", "ts"]), time="ts")
     assert make_recommender("ease", lambda_=1.0).fit(shop).recommend(["newbie"], k=1)["item_id"].tolist() == ["far"]
-    local = make_recommender("ease-local", window=2, lambda_=1.0).fit(shop)
-    assert local.recommend(["newbie"], k=1)["item_id"].tolist() == ["next"]
+    for dropout in (0.0, 0.5):
+        local = make_recommender("ease-local", window=2, lambda_=1.0, dropout=dropout).fit(shop)
+        assert local.recommend(["newbie"], k=1)["item_id"].tolist() == ["next"]
     flat = Interactions.from_frame(pd.DataFrame({"user_id": ["a", "a", "b"], "item_id": ["p", "q", "p"]}))
     with pytest.raises(InputError, match="timestamps"):
         make_recommender("ease-local").fit(flat)
-    for bad in ({"window": 0}, {"window": "20"}, {"lambda_": 0}):
+    for bad in ({"window": 0}, {"window": "20"}, {"lambda_": 0}, {"dropout": 1.0}):
         with pytest.raises(InputError):
             make_recommender("ease-local", **bad).fit(data)

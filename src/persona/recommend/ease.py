@@ -153,29 +153,31 @@ class DLAERecommender(EASERecommender):
         return b
 
 
-class LocalEASERecommender(EASERecommender):
-    """EASE on windowed co-occurrence: items count as co-occurring only when a customer picked them within
+class LocalEASERecommender(DLAERecommender):
+    """EASE / DLAE on windowed co-occurrence: items count as co-occurring only when a customer picked them within
     ``window`` events of each other (time order), weighted 1 − d / (window + 1) by their distance d.
 
     Plain EASE regresses each item on the whole history; customers' tastes drift and catalogues change (new
     releases, seasons, the pages of a shop visited together), so two items picked a year apart say less
     about each other than two picked in one visit. The Gram matrix XᵀX becomes the kernel-weighted
     co-occurrence of :func:`~persona.recommend.adjacent.adjacency_counts` (still positive semi-definite, so
-    the closed form holds); scoring is as EASE's, the whole history times B. Needs timestamps.
+    the closed forms hold), solved as DLAE (``dropout`` > 0, the default) or as EASE (``dropout=0``: zero
+    diagonal); scoring is as theirs, the whole history times B. Needs timestamps.
 
     Args:
         lambda_: L2 regularisation λ (on the same scale as EASE's: the diagonal counts each item's events).
         window: largest distance, in events of one customer, at which two items co-occur.
+        dropout: DLAE's dropout probability; 0 solves EASE's zero-diagonal form instead.
         binary, max_items, num_threads: as :class:`EASERecommender`.
     """
 
     name: ClassVar[str] = "ease-local"
 
     def __init__(
-        self, lambda_: float = 250.0, window: int = 40, binary: bool = True, max_items: int = 20_000,
-        num_threads: int = 1,
+        self, lambda_: float = 100.0, window: int = 80, dropout: float = 0.5, binary: bool = True,
+        max_items: int = 20_000, num_threads: int = 1,
     ):
-        super().__init__(lambda_=lambda_, binary=binary, max_items=max_items, num_threads=num_threads)
+        super().__init__(lambda_=lambda_, dropout=dropout, binary=binary, max_items=max_items, num_threads=num_threads)
         self.window = window
 
     def _validate_params(self) -> None:
@@ -187,3 +189,6 @@ class LocalEASERecommender(EASERecommender):
         from persona.recommend.adjacent import timed_adjacency
 
         return timed_adjacency(data, int(self.window)).toarray()
+
+    def _solve(self, g: np.ndarray) -> np.ndarray:
+        return DLAERecommender._solve(self, g) if self.dropout > 0 else EASERecommender._solve(self, g)

@@ -69,7 +69,7 @@ def tuning_grid(name: str, data: Interactions) -> list[dict[str, Any]]:
     if name == "ease":
         return [{"lambda_": round(c * per_item, 1)} for c in (10.0, 5.0, 20.0)]
     if name == "ease-local":
-        return [{"lambda_": round(c * per_item, 1)} for c in (5.0, 2.5, 10.0)]
+        return [{"lambda_": round(2.5 * per_item, 1), "dropout": p} for p in (0.5, 0.33, 0.67)]
     if name == "dlae":
         return [{"lambda_": round(5.0 * per_item, 1), "dropout": p} for p in (0.5, 0.33, 0.67)]
     if name == "als":
