@@ -19,7 +19,7 @@ app = typer.Typer(help="Offline evaluation: recommenders compared on a held-out 
                   no_args_is_help=True)
 EXTENSIONS: tuple[str, ...] = ("persona.cli.evaluate_clv", "persona.cli.evaluate_sentiment")
 #: models compared by ``evaluate recommend`` unless --models says otherwise
-EVALUATE_MODELS = ("popular", "itemknn", "userknn", "als", "bpr", "ease", "dlae", "hybrid")
+EVALUATE_MODELS = ("popular", "itemknn", "userknn", "als", "bpr", "ease", "dlae", "ease-local", "hybrid")
 TABLE_COLUMNS = ["model", "ndcg@10", "recall@10", "precision@10", "map@10", "coverage", "fit_s", "recommend_s"]
 
 
@@ -75,7 +75,7 @@ def recommend(
     path: Annotated[Path | None, typer.Argument(help="Dataset folder or file (with --adapter), instead of the workspace.")] = None,
     data: Annotated[Path | None, typer.Option("--data", help="Interactions file or dataset folder instead of the workspace.")] = None,
     adapter: Annotated[str | None, typer.Option("--adapter", help="Read PATH with a dataset adapter, e.g. movielens.")] = None,
-    models: Annotated[str | None, typer.Option("--models", help="Comma-separated models; default: popular, itemknn, userknn, als, bpr, ease, dlae, hybrid.")] = None,
+    models: Annotated[str | None, typer.Option("--models", help="Comma-separated models; default: popular, itemknn, userknn, als, bpr, ease, dlae, ease-local (with timestamps), hybrid.")] = None,
     split: Annotated[str | None, typer.Option("--split", help="temporal, random or stratified (default: stratified 75/25 by item for MovieLens, the benchmark protocol; temporal 80/20 otherwise).")] = None,
     k: Annotated[int, typer.Option("--k", help="List length.", min=1, max=100)] = 10,
     out: Annotated[Path | None, typer.Option("--out", help="HTML report path (default WORKSPACE/reports/evaluate-recommend.html).")] = None,
@@ -119,7 +119,12 @@ def recommend(
     if chosen == "temporal" and not inter.has_time:
         chosen = "random"
     fraction = 0.25 if chosen == "stratified" else 0.2
-    names = [m.strip() for m in (models.split(",") if models else EVALUATE_MODELS) if m.strip()]
+    if models:
+        names = [m.strip() for m in models.split(",") if m.strip()]
+    else:
+        from persona.recommend.registry import TIMED_RECOMMENDERS
+
+        names = [m for m in EVALUATE_MODELS if inter.has_time or m not in TIMED_RECOMMENDERS]
 
     def progress(rep: Any) -> None:
         if not as_json:

@@ -34,7 +34,7 @@ from persona.data import Interactions
 from persona.errors import InputError
 from persona.recommend.base import Recommender, top_columns
 from persona.recommend.blend import ListwiseRows, fit_listwise, fit_listwise_mix, listwise_rows
-from persona.recommend.registry import make_recommender
+from persona.recommend.registry import TIMED_RECOMMENDERS, make_recommender
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +42,6 @@ log = logging.getLogger(__name__)
 DEFAULT_MODELS: tuple[str, ...] = ("ease", "dlae", "ease-local", "als", "rp3beta", "itemknn", "userknn", "period")
 #: Members solving a dense item × item system, left out of the default blend above ``max_ease_items`` items.
 DENSE_ITEM_MODELS: tuple[str, ...] = ("ease", "dlae", "ease-local")
-#: Members that need timestamps, left out of the default blend when the data has none.
-TIMED_MODELS: tuple[str, ...] = ("ease-local",)
 #: Item-item models whose scores are history × a learned item matrix; with timestamps the blend also gets a
 #: "<name>~recent" member scoring the same matrix with a recency-weighted history.
 RECENCY_MEMBERS: tuple[str, ...] = ("ease", "dlae", "ease-local", "itemknn", "rp3beta", "adjacent")
@@ -186,8 +184,9 @@ class HybridRecommender(Recommender):
 
     Args:
         models: base model names (e.g. ``["ease", "als"]``) or name → parameters; ``None`` picks a
-            default set that adapts to size (EASE only up to ``max_ease_items`` items, user-kNN only
-            up to ``max_userknn_users`` users, RP3beta only up to ``max_rp3beta_items`` items).
+            default set that adapts to the data (the dense item models EASE, DLAE and ease-local only up to
+            ``max_ease_items`` items, ease-local only with timestamps, user-kNN only up to
+            ``max_userknn_users`` users, RP3beta only up to ``max_rp3beta_items`` items).
         weights: fixed blend weights (name → weight); ``None`` learns them.
         tune: pick each base model's main hyperparameters from :func:`tuning_grid` on the validation folds
             ("auto", the default: only up to ``tune_max_nnz`` interactions, where the search is quick).
@@ -202,7 +201,8 @@ class HybridRecommender(Recommender):
         validation_users: at most this many users are scored per fold (a seeded sample).
         candidates: items per base model kept per validation user when learning weights.
         k: list length the weights are optimised for.
-        max_ease_items: skip EASE above this many items (its dense inversion grows as n_items³).
+        max_ease_items: skip EASE, DLAE and ease-local above this many items (their dense inversions grow as
+            n_items³).
         max_userknn_users: skip user-kNN above this many users.
         max_rp3beta_items: skip RP3beta above this many items (fit time: on the 1M-interaction, 20,000-item
             benchmark log its three fits cost about 60 CPU s, a third of the hybrid's budget, for a weight of 0.04).
@@ -301,7 +301,7 @@ class HybridRecommender(Recommender):
         if self.models is None:
             names = [n for n in DEFAULT_MODELS
                      if not (n in DENSE_ITEM_MODELS and data.n_items > self.max_ease_items)
-                     and not (n in TIMED_MODELS and not data.has_time)
+                     and not (n in TIMED_RECOMMENDERS and not data.has_time)
                      and not (n == "userknn" and data.n_users > self.max_userknn_users)
                      and not (n == "rp3beta" and data.n_items > self.max_rp3beta_items)]
             return {n: {} for n in names}

@@ -24,6 +24,8 @@ RECOMMENDERS: dict[str, str] = {
     "content": "persona.recommend.content:ContentRecommender",
     "sequential": "persona.recommend.sequential:SequentialRecommender",
 }
+#: Recommenders built on the order of each user's events: they refuse interactions without timestamps.
+TIMED_RECOMMENDERS: frozenset[str] = frozenset({"ease-local", "adjacent"})
 if importlib.util.find_spec("persona.recommend.hybrid") is not None:
     RECOMMENDERS["hybrid"] = "persona.recommend.hybrid:HybridRecommender"
 
@@ -44,7 +46,8 @@ def make_recommender(name: str, **params: Any) -> Any:
     """Build an unfitted recommender by registry name.
 
     Args:
-        name: a key of :data:`RECOMMENDERS` (popular, itemknn, userknn, als, bpr, ease, dlae, content, sequential, hybrid).
+        name: a key of :data:`RECOMMENDERS` (popular, period, itemknn, userknn, als, bpr, ease, dlae,
+            ease-local, adjacent, rp3beta, content, sequential, hybrid).
         params: constructor parameters of that class.
 
     Returns:
