@@ -151,3 +151,21 @@ def test_evaluate_movielens_adapter_reproduces_protocol(workspace, tmp_path):
     out = json.loads(r.stdout)
     assert out["split"] == "stratified" and out["test_pairs"] == 24_934
     assert out["models"][0]["ndcg@10"] == pytest.approx(0.2505, abs=0.002)
+
+
+def test_evaluate_recommend_default_models_follow_timestamps(workspace, tmp_path):
+    rng = np.random.default_rng(2)
+    df = pd.DataFrame({"user_id": rng.integers(0, 30, 500), "item_id": rng.integers(0, 25, 500),
+                       "timestamp": rng.integers(0, 10_000, 500)}).drop_duplicates(["user_id", "item_id"])
+    timed, untimed = tmp_path / "timed.csv", tmp_path / "untimed.csv"
+    df.to_csv(timed, index=False)
+    df.drop(columns="timestamp").to_csv(untimed, index=False)
+    models = {}
+    for f in (timed, untimed):
+        r = _cli(workspace, "evaluate", "recommend", "--data", str(f), "--split", "random", "--out",
+                 str(tmp_path / f"{f.stem}.html"), "--json")
+        assert r.exit_code == 0, r.output
+        models[f.stem] = {m["model"] for m in json.loads(r.stdout)["models"]}
+    # the windowed EASE needs each customer's event order: compared only when the data has timestamps
+    assert {"ease", "dlae", "ease-local", "hybrid"} <= models["timed"]
+    assert models["untimed"] == models["timed"] - {"ease-local"}
