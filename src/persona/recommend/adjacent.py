@@ -107,7 +107,8 @@ class AdjacentItemsRecommender(ItemMatrixRecommender):
 
     def _fit(self, data: Interactions) -> None:
         counts = timed_adjacency(data, int(self.window))
-        counts.setdiag(0.0)
+        counts = (counts - sp.diags(counts.diagonal())).tocsr()  # an item is not its own neighbour
+        counts.eliminate_zeros()
         x = self._input(data)
         n = np.asarray((x > 0).sum(axis=0)).ravel().astype(np.float64)
         src = np.divide(1.0, n ** self.alpha, out=np.zeros_like(n), where=n > 0)
