@@ -131,3 +131,16 @@ def test_local_ease_is_ease_on_the_windowed_gram_matrix():
     for bad in ({"window": 0}, {"window": "20"}, {"lambda_": 0}, {"dropout": 1.0}):
         with pytest.raises(InputError):
             make_recommender("ease-local", **bad).fit(data)
+
+
+@pytest.mark.parametrize("name", ["adjacent", "ease-local"])
+def test_recent_history_members_in_the_hybrid(name):
+    from persona.recommend.hybrid import HybridRecommender, _zscore, recency_history
+
+    data = _sessions()
+    hy = HybridRecommender(models=[name], weights={name + "~recent": 1.0}, recency_tau=0.5).fit(data)
+    base = hy.models_[name]
+    mat = base.B_ if name == "ease-local" else base.similarity_.toarray()
+    users = np.arange(data.n_users)
+    expect = _zscore(np.asarray(recency_history(data, 0.5) @ mat, dtype=np.float32), data.matrix[users])
+    np.testing.assert_allclose(hy.score(users), expect, atol=1e-4)

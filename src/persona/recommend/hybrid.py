@@ -9,9 +9,9 @@ every validation user at once, so the weights vary little from one validation sp
 refits the base models that got weight on all the training data. Each base model's scores are z-normalised per
 user over the items the user has not interacted with, so models on different scales blend.
 
-With timestamps, the item-item models (EASE, item-kNN, RP3beta) also enter as ``<name>~recent``: the same
-item matrix applied to a history in which each user's older items weigh less (each decay of
-``RECENCY_TAUS`` gets its own blend; the best on the latest items wins). The default "guarded" validation
+With timestamps, the item-item models (EASE, DLAE, ease-local, item-kNN, RP3beta, adjacent) also enter as
+``<name>~recent``: the same item matrix applied to a history in which each user's older items weigh less
+(each decay of ``RECENCY_TAUS`` gets its own blend; the best on the latest items wins). The default "guarded" validation
 first learns the blend on the random folds without them, then lets every member move towards the users'
 latest items (minimising the latest items' loss plus a decreasing multiple of the random folds' loss) as far
 as the random folds keep their nDCG@k + recall@k within ``recency_tolerance``.
@@ -152,7 +152,7 @@ def recency_ranks(data: Interactions) -> np.ndarray | None:
 
 
 def _linear_scores(model: Recommender, history: sp.csr_matrix, idx: np.ndarray) -> np.ndarray:
-    """history[idx] × the item matrix of an item-item model (EASE, item-kNN, RP3beta)."""
+    """history[idx] × the item matrix of an item-item model (the EASE family, item-kNN, RP3beta, adjacent)."""
     h = history[idx]
     if hasattr(model, "B_"):
         return np.asarray(h @ model.B_, dtype=np.float32)
