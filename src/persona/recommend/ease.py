@@ -13,6 +13,7 @@ from threadpoolctl import threadpool_limits
 
 from persona.data import Interactions
 from persona.errors import InputError
+from persona.recommend.adjacent import timed_adjacency
 from persona.recommend.base import Recommender
 
 log = logging.getLogger(__name__)
@@ -101,7 +102,11 @@ class EASERecommender(Recommender):
 
     def score(self, user_idx: np.ndarray) -> np.ndarray:
         self._check_fitted()
-        return np.asarray(self._x_[np.asarray(user_idx, dtype=np.int64)] @ self.B_, dtype=np.float32)
+        return self.history_scores(self._x_[np.asarray(user_idx, dtype=np.int64)])
+
+    def history_scores(self, history: sp.csr_matrix) -> np.ndarray:
+        """Scores of any (users × items) history matrix, e.g. one weighted by recency: history · B."""
+        return np.asarray(history @ self.B_, dtype=np.float32)
 
     def _item_similarity(self, item_idx: np.ndarray) -> np.ndarray:
         return self.B_[np.asarray(item_idx, dtype=np.int64)]
@@ -186,8 +191,6 @@ class LocalEASERecommender(DLAERecommender):
             raise InputError(f"ease-local window must be a positive integer, got {self.window!r}")
 
     def _gram(self, data: Interactions, x: sp.csr_matrix) -> np.ndarray:
-        from persona.recommend.adjacent import timed_adjacency
-
         return timed_adjacency(data, int(self.window)).toarray()
 
     def _solve(self, g: np.ndarray) -> np.ndarray:

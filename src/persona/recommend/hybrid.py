@@ -42,8 +42,8 @@ log = logging.getLogger(__name__)
 DEFAULT_MODELS: tuple[str, ...] = ("ease", "dlae", "ease-local", "als", "rp3beta", "itemknn", "userknn", "period")
 #: Members solving a dense item × item system, left out of the default blend above ``max_ease_items`` items.
 DENSE_ITEM_MODELS: tuple[str, ...] = ("ease", "dlae", "ease-local")
-#: Item-item models whose scores are history × a learned item matrix; with timestamps the blend also gets a
-#: "<name>~recent" member scoring the same matrix with a recency-weighted history.
+#: Item-item models whose scores are history × a learned item matrix (their ``history_scores``); with timestamps
+#: the blend also gets a "<name>~recent" member scoring the same matrix with a recency-weighted history.
 RECENCY_MEMBERS: tuple[str, ...] = ("ease", "dlae", "ease-local", "itemknn", "rp3beta", "adjacent")
 RECENT = "~recent"
 #: Recency decays tried (``recency_tau="auto"`` with tuning on): each gets its own blend, judged on the
@@ -149,16 +149,6 @@ def recency_ranks(data: Interactions) -> np.ndarray | None:
     pos = np.empty(m.nnz, dtype=np.float64)
     pos[order] = np.arange(m.nnz) - np.repeat(m.indptr[:-1], counts)
     return pos / np.maximum(counts[rows], 1)
-
-
-def _linear_scores(model: Recommender, history: sp.csr_matrix, idx: np.ndarray) -> np.ndarray:
-    """history[idx] × the item matrix of an item-item model (the EASE family, item-kNN, RP3beta, adjacent)."""
-    h = history[idx]
-    if hasattr(model, "B_"):
-        return np.asarray(h @ model.B_, dtype=np.float32)
-    sim = model.similarity_
-    mat = sim.T if model.name == "itemknn" else sim
-    return np.asarray((h @ mat).toarray(), dtype=np.float32)
 
 
 def _ndcg_recall(blend: np.ndarray, labels: np.ndarray, n_true: np.ndarray, k: int) -> tuple[float, float]:
@@ -495,7 +485,7 @@ class HybridRecommender(Recommender):
                 hist = [recency_history(f.inner, tau, r)[f.users] for f, r in zip(folds, ranks, strict=True)]
                 z_tau = dict(raw_z)
                 for name, fitted in item_models.items():
-                    z_tau[name + RECENT] = [_zscore(_linear_scores(m, h, np.arange(len(f.users))), f.seen)
+                    z_tau[name + RECENT] = [_zscore(m.history_scores(h), f.seen)
                                             for m, h, f in zip(fitted, hist, folds, strict=True)]
                 rep_tau: dict[str, Any] = {}
                 w_tau, score_tau = self._blend_weights(folds, z_tau, rep_tau, first, cand_cache)
@@ -648,7 +638,7 @@ class HybridRecommender(Recommender):
             if w <= 0:
                 continue
             if n.endswith(RECENT):
-                raw = _linear_scores(self.models_[n[: -len(RECENT)]], self.recent_history_, idx)
+                raw = self.models_[n[: -len(RECENT)]].history_scores(self.recent_history_[idx])
             else:
                 raw = self.models_[n].score(idx)
             total += np.float32(w) * _zscore(raw, seen)

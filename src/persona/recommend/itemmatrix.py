@@ -54,8 +54,11 @@ class ItemMatrixRecommender(Recommender):
 
     def score(self, user_idx: np.ndarray) -> np.ndarray:
         self._check_fitted()
-        return np.asarray((self._x_[np.asarray(user_idx, dtype=np.int64)] @ self.similarity_).toarray(),
-                          dtype=np.float32)
+        return self.history_scores(self._x_[np.asarray(user_idx, dtype=np.int64)])
+
+    def history_scores(self, history: sp.csr_matrix) -> np.ndarray:
+        """Scores of any (users × items) history matrix, e.g. one weighted by recency: history · W."""
+        return np.asarray((history @ self.similarity_).toarray(), dtype=np.float32)
 
     def _item_similarity(self, item_idx: np.ndarray) -> np.ndarray:
         return self.similarity_[np.asarray(item_idx, dtype=np.int64)].toarray()
