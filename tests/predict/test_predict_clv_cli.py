@@ -32,8 +32,17 @@ def test_evaluate_clv_json_reports_each_model() -> None:
     assert set(rep["models"]["gamma_gamma"]["params"]) == {"p", "q", "gamma"}
     for m in ("bgnbd", "pareto_nbd"):
         assert {"log_likelihood", "holdout_rmse", "holdout_mae", "holdout_total_predicted", "holdout_total_actual"} <= set(rep["models"][m])
+    track = rep["tracking"]
+    assert track["holdout_actual"] == 1882 and set(track["expected"]) == {"bgnbd", "pareto_nbd", "bgnbd_burst"}
     code, out = _run("evaluate", "clv", "/nonexistent.txt", "--adapter", "cdnow")
     assert code != 0
+
+
+def test_evaluate_clv_prints_the_tracking_table() -> None:
+    sample = shared_data("cdnow", "CDNOW_sample.txt")
+    code, out = _run("evaluate", "clv", str(sample), "--adapter", "cdnow", "--no-hybrid")
+    assert code == 0, out
+    assert "Tracking" in out and "1997-10-01" in out and "holdout" in out
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,7 @@ def test_clv_and_basket_stages(store, settings) -> None:  # noqa: ANN001
     assert {"bgnbd", "gamma_gamma", "backtest", "forecast_backtest", "next_purchase_backtest"} <= set(res.figures)
     assert res.figures["backtest"]["bgnbd"]["rmse"] < res.figures["backtest"]["zero"]["rmse"]
     assert all(sec.images for sec in res.sections) and len(res.sections) == 2
+    assert len(res.sections[0].images) == 2  # the CLV distributions and the backtest's tracking curves
     names = set(store.read_frame("SELECT DISTINCT name FROM predictions")["name"])
     assert {"clv_12m", "p_alive", "expected_purchases_90d"} <= names
     res = BASKET.run(ctx)

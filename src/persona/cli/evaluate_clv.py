@@ -66,3 +66,7 @@ def register_evaluate(app: typer.Typer) -> None:
             for name, m in rep["models"].items()
         ]
         emit(rows, False, title=f"CLV models: calibration to {rep['calibration_end']}, holdout to {rep['observation_end']} ({rep['n_customers']} customers)")
+        from persona.predict.clv_tracking import tracking_blocks
+
+        emit(tracking_blocks(rep["tracking"]), False,
+             title="Tracking: repeat purchases per block of weeks, actual vs each model's expectation (no customer history used)")

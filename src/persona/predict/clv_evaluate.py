@@ -15,6 +15,7 @@ from persona.predict.clv_gamma_gamma import GammaGammaModel
 from persona.predict.clv_hybrid import HybridTransactionModel
 from persona.predict.clv_select import SelectedTransactionModel
 from persona.predict.clv_summary import UNITS, rfm_summary
+from persona.predict.clv_tracking import tracking_curves
 
 
 def _scores(pred: np.ndarray, actual: np.ndarray) -> dict[str, float]:
@@ -49,7 +50,9 @@ def evaluate_clv(
             inside the calibration period only.
 
     Returns:
-        ``{"calibration_end", "observation_end", "n_customers", "models": {name: {params, log_likelihood, holdout_*, fit_seconds}}}``
+        ``{"calibration_end", "observation_end", "n_customers", "models": {name: {params, log_likelihood, holdout_*, fit_seconds}},
+        "tracking"}``: ``tracking`` holds the weekly repeat purchases, actual against each BTYD model's unconditional
+        expectation (:func:`persona.predict.clv_tracking.tracking_curves`).
 
     Raises:
         InputError: dates out of order or no holdout transactions window.
@@ -63,16 +66,19 @@ def evaluate_clv(
     h = float(s["duration_holdout"].iloc[0])
     x, tx, T, y = s["frequency"], s["recency"], s["T"], s["frequency_holdout"].to_numpy()
     models: dict[str, Any] = {}
+    fitted: dict[str, Any] = {}
     for name, cls in (("bgnbd", BetaGeoModel), ("pareto_nbd", ParetoNBDModel)):
         t0 = time.perf_counter()
         m = cls().fit(x, tx, T)
         fit_s = time.perf_counter() - t0
         pred = m.conditional_expected_purchases(h, x, tx, T)
+        fitted[name] = m
         models[name] = {"params": m.params_, "log_likelihood": m.log_likelihood_, **_scores(pred, y), "fit_seconds": fit_s}
     t0 = time.perf_counter()
     bm = BurstBetaGeoModel().fit(x, tx, T, repeat_purchase_ages(transactions, cal_end, freq=freq))
     fit_s = time.perf_counter() - t0
     pred = bm.conditional_expected_purchases(h, x, tx, T)
+    fitted["bgnbd_burst"] = bm
     models["bgnbd_burst"] = {"params": bm.params_, "log_likelihood": bm.log_likelihood_, **_scores(pred, y), "fit_seconds": fit_s}
     t0 = time.perf_counter()
     gg = GammaGammaModel().fit(x, s["monetary_value"])
@@ -122,4 +128,5 @@ def evaluate_clv(
         "holdout_length": h,
         "n_customers": int(len(s)),
         "models": models,
+        "tracking": tracking_curves(transactions, cal_end, obs_end, fitted, freq=freq),
     }

@@ -29,6 +29,27 @@ def _clv_figure(clv: Any, p_alive: Any) -> Any:
     return fig
 
 
+def _tracking_figure(track: Any) -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    when = pd.to_datetime(track["period_start"])
+    fig, ax = plt.subplots(figsize=(12, 3.8))
+    ax.plot(when, track["actual"], label="actual", color="#333333", lw=1.2)
+    for name, vals in track["expected"].items():
+        ax.plot(when, vals, label=name, lw=1)
+    if track["calibration_periods"] < len(when):
+        ax.axvline(when[track["calibration_periods"]], color="#999999", ls="--", lw=1)
+    ax.set_ylabel(f"repeat purchases per {track['period_days']} days")
+    ax.set_title("Tracking: actual vs expected repeat purchases (dashed line: end of calibration)")
+    ax.legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def _forecast_figure(series: Any, fc: Any, freq: str) -> Any:
     import matplotlib
 
@@ -82,6 +103,9 @@ def run(ctx: RunContext) -> StageResult:
     sec = Section(title="Customer lifetime value (BG/NBD, Gamma-Gamma, hybrid)",
                   html=intro + "<h3>Highest CLV</h3>" + table_html(rep["top_customers"], list(rep["top_customers"][0]) if rep["top_customers"] else []))
     sec.add_figure(_clv_figure(arrays["clv"], arrays["p_alive"]))
+    track = rep.get("backtest", {}).get("tracking")
+    if track is not None:
+        sec.add_figure(_tracking_figure(track))
     figures: dict[str, Any] = {
         "bgnbd": bg["params"], "gamma_gamma": gg["params"], "clv_total": rep["clv_total"], "p_alive_mean": rep["p_alive_mean"],
         "transaction_model": rep["transaction_model"],
