@@ -117,3 +117,21 @@ def test_basket_cli_on_a_small_shop(tmp_path) -> None:  # noqa: ANN001
     code, out = _run("basket", "together", "tea", "--workspace", ws, "--json")
     assert code == 0, out
     assert {r["product_id"] for r in json.loads(out)} >= {"cup", "sugar"}
+
+
+def test_evaluate_clv_user_mistakes_get_a_clear_message(tmp_path) -> None:  # noqa: ANN001
+    good = tmp_path / "tx.csv"
+    good.write_text("customer_id,date,revenue\na,2024-01-01,5\na,2024-02-01,5\nb,2024-01-10,3\n")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("cust,day\na,2024-01-01\n")
+    cases = [
+        ((str(bad),), "lacks column(s)"),
+        ((str(good), "--calibration-end", "2023-01-01"), "before the first transaction"),
+        ((str(good), "--calibration-end", "2024-01-20", "--observation-end", "2024-01-10"), "is not after calibration end"),
+        ((str(good), "--calibration-end", "2024-01-20", "--freq", "M"), "not supported"),
+        ((str(good), "--adapter", "nope"), "no transactions reader"),
+    ]
+    for args, msg in cases:
+        code, out = _run("evaluate", "clv", *args)
+        assert code != 0, out
+        assert msg in out and "Traceback" not in out, out

@@ -74,7 +74,7 @@ def test_blocks_keep_the_totals_and_never_straddle_the_boundary() -> None:
 
 @pytest.mark.parametrize(
     ("kwargs", "msg"),
-    [({"freq": "M"}, "freq"), ({"period_days": 0}, "period_days"), ({"period_days": 1.5}, "period_days")],
+    [({"freq": "M"}, "freq"), ({"period_days": 0}, "period_days"), ({"period_days": 1.5}, "period_days"), ({"period_days": True}, "period_days")],
 )
 def test_bad_parameters_are_refused(kwargs: dict, msg: str) -> None:
     with pytest.raises(InputError, match=msg):

@@ -59,9 +59,13 @@ def evaluate_clv(
     """
     cal_end = pd.Timestamp(calibration_end).normalize()
     first = pd.to_datetime(transactions["date"]).min().normalize()
+    if cal_end < first:
+        raise InputError(f"calibration end {cal_end.date()} is before the first transaction ({first.date()})",
+                         hint="pass a --calibration-end inside the data")
     obs_end = pd.Timestamp(observation_end).normalize() if observation_end is not None else cal_end + (cal_end - first) + pd.Timedelta(days=1)
     if obs_end <= cal_end:
-        raise InputError(f"the data end at {first.date()}..{cal_end.date()}: no holdout period", hint="pass a later --observation-end")
+        raise InputError(f"observation end {obs_end.date()} is not after calibration end {cal_end.date()}: no holdout period",
+                         hint="pass a later --observation-end")
     s = rfm_summary(transactions, cal_end, observation_end=obs_end, freq=freq)
     h = float(s["duration_holdout"].iloc[0])
     x, tx, T, y = s["frequency"], s["recency"], s["T"], s["frequency_holdout"].to_numpy()

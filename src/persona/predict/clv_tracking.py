@@ -75,23 +75,24 @@ def tracking_curves(
     """
     if freq not in UNITS:
         raise InputError(f"freq={freq!r} is not supported", hint=f"use one of {sorted(UNITS)}")
-    if not isinstance(period_days, int | np.integer) or period_days < 1:
+    if isinstance(period_days, bool) or not isinstance(period_days, int | np.integer) or period_days < 1:
         raise InputError(f"period_days must be a whole number of days >= 1, got {period_days!r}")
     cal_end = pd.Timestamp(calibration_end).normalize()
     obs_end = pd.Timestamp(observation_end).normalize()
     if obs_end <= cal_end:
         raise InputError(f"observation end {obs_end.date()} is not after calibration end {cal_end.date()}", hint="pass a later observation end")
     daily = _daily(transactions, columns or TransactionColumns())
-    first = daily.groupby("customer_id")["day"].transform("min")
-    cohort = first <= cal_end
-    if not cohort.any():
+    first_day = daily.groupby("customer_id")["day"].min()
+    acquired = first_day[first_day <= cal_end]
+    if acquired.empty:
         raise InputError(f"no customer bought on or before {cal_end.date()}", hint="choose a later calibration end")
-    bounds = period_bounds(daily.loc[cohort, "day"].min(), cal_end, obs_end, int(period_days))
-    repeat = daily[cohort & (daily["day"] > first) & (daily["day"] <= obs_end)]
+    bounds = period_bounds(acquired.min(), cal_end, obs_end, int(period_days))
+    first = daily["customer_id"].map(acquired)  # NaT for customers acquired after the calibration end
+    repeat = daily[(daily["day"] > first) & (daily["day"] <= obs_end)]
     which = np.searchsorted(bounds.to_numpy(), repeat["day"].to_numpy(), side="right") - 1
     actual = np.bincount(which, minlength=len(bounds) - 1)[: len(bounds) - 1].astype(float)
     # customers who started on the same day share their expectation: evaluate once per first day
-    starts = daily.loc[cohort].groupby("customer_id")["day"].min().value_counts()
+    starts = acquired.value_counts()
     age_days = (bounds.to_numpy()[None, :] - starts.index.to_numpy()[:, None]) / np.timedelta64(1, "D")
     ages = np.clip(age_days, 0.0, None) / UNITS[freq]
     n_cal = int(np.searchsorted(bounds.to_numpy(), (cal_end + pd.Timedelta(days=1)).to_datetime64()))
