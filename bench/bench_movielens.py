@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from persona.data import Interactions  # noqa: E402
 from persona.evaluate import stratified_split, temporal_user_split  # noqa: E402
 from persona.evaluate.offline import ModelReport, evaluate_recommender  # noqa: E402
+from persona.evaluate.significance import paired_difference, versus  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "ml-100k" / "ml-100k.inter"
 #: the bar of the issue on the stratified split: well-tuned EASE (λ = 500) and ALS measured on this protocol
@@ -224,7 +225,7 @@ def run_split(name: str, train_df: pd.DataFrame, test_df: pd.DataFrame, models: 
                                     items=items, item_ids=np.sort(train_df["item_id"].unique()))
     out = []
     for label, factory in models.items():
-        rep = evaluate_recommender(factory(), train, test_df, k=k, name=label, beyond=True)
+        rep = evaluate_recommender(factory(), train, test_df, k=k, name=label, beyond=True, per_user=True)
         out.append(rep)
         if verbose:
             m = rep.metrics
@@ -323,6 +324,59 @@ def seed_spread(train_df: pd.DataFrame, test_df: pd.DataFrame, names: list[str],
     return out
 
 
+PAIRED = ("ndcg@10", "recall@10")
+
+
+def hybrid_versus(reports: list[ModelReport]) -> dict[str, Any]:
+    """The hybrid minus each other Persona model, user by user: does it beat each family it blends?"""
+    rows = {r.name: r.per_user for r in reports
+            if not r.error and not r.name.startswith("peer-") and r.per_user is not None}
+    if "hybrid" not in rows or len(rows) < 2:
+        return {}
+    return {n: {m: d.to_dict() for m, d in ms.items()} for n, ms in versus(rows, "hybrid", PAIRED).items()}
+
+
+def split_seed_check(df: pd.DataFrame, models: dict[str, Any], seeds: int, *, k: int,
+                     items: pd.DataFrame | None) -> dict[str, Any]:
+    """Every model on ``seeds`` stratified splits (seeds 42, 43, …): mean metrics per model and, where the
+    hybrid is among them, its lead over each other model averaged per user over the splits (paired)."""
+    names = list(models)
+    per_user: dict[str, list[pd.DataFrame]] = {n: [] for n in names}
+    means: dict[str, dict[str, list[float]]] = {n: {m: [] for m in PAIRED} for n in names}
+    for seed in range(SEED, SEED + seeds):
+        tr, te = stratified_split(df, 0.75, filter_by="item", seed=seed)
+        train = Interactions.from_frame(tr, "user_id", "item_id", weight="rating", time="timestamp",
+                                        items=items, item_ids=np.sort(tr["item_id"].unique()))
+        for name in names:
+            rep = evaluate_recommender(models[name](), train, te, k=k, name=name, beyond=False, per_user=True)
+            if rep.error:
+                raise RuntimeError(f"{name} failed on split seed {seed}: {rep.error}")
+            per_user[name].append(rep.per_user)
+            for m in PAIRED:
+                means[name][m].append(rep.metrics[m])
+            print(f"  [split seed {seed}] {name:<12} ndcg@10={rep.metrics['ndcg@10']:.4f} "
+                  f"recall@10={rep.metrics['recall@10']:.4f}", file=sys.stderr, flush=True)
+    out: dict[str, Any] = {"seeds": list(range(SEED, SEED + seeds)),
+                           "means": {n: {m: round(float(np.mean(v)), 6) for m, v in ms.items()} for n, ms in means.items()}}
+    if "hybrid" in names:
+        avg = {n: pd.concat(frames).groupby(level=0).mean() for n, frames in per_user.items()}
+        out["hybrid_versus"] = {n: {m: paired_difference(avg["hybrid"][m], avg[n][m]).to_dict() for m in PAIRED}
+                                for n in names if n != "hybrid"}
+    return out
+
+
+def _versus_lines(title: str, rows: dict[str, Any]) -> list[str]:
+    lines = [title]
+    for name, diffs in rows.items():
+        parts = [f"{m} {d['diff']:+.4f} [{d['low']:+.4f}, {d['high']:+.4f}]" for m, d in diffs.items()]
+        beats = all(d["low"] > 0 for d in diffs.values())
+        ahead = all(d["diff"] > 0 for d in diffs.values())
+        lines.append(f"  vs {name:<12} {'; '.join(parts)}  "
+                     + ("beats it (both intervals above 0)" if beats else "ahead on both, within noise" if ahead
+                        else "NOT ahead on both"))
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="ml-100k.inter (RecBole atomic file) path")
@@ -335,10 +389,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quiet", action="store_true")
     ap.add_argument("--seeds", type=int, default=1,
                     help="also rerun each seeded Persona model with this many seeds and report the spread")
+    ap.add_argument("--split-seeds", type=int, default=1,
+                    help="also rerun the selected Persona models on this many stratified splits (seeds 42, 43, …) and "
+                         "compare the hybrid with each, paired by user")
     args = ap.parse_args(argv)
-    if args.seeds < 1:
-        print(f"--seeds must be at least 1, got {args.seeds}", file=sys.stderr)
-        return 2
+    for flag, value in (("--seeds", args.seeds), ("--split-seeds", args.split_seeds)):
+        if value < 1:
+            print(f"{flag} must be at least 1, got {value}", file=sys.stderr)
+            return 2
     if not args.data.exists():
         print(f"MovieLens 100K not found at {args.data}", file=sys.stderr)
         return 2
@@ -369,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
         reps = run_split(split_name, tr, te, models, k=args.k, verbose=not args.quiet, items=items)
         entry = {"train_rows": len(tr), "test_rows": len(te), "seconds": round(time.perf_counter() - t0, 1),
                  "rows": [r.row() for r in reps], "verdict": verdict(reps),
-                 "hybrid_verdict": verdict(reps, "hybrid")}
+                 "hybrid_verdict": verdict(reps, "hybrid"), "hybrid_versus": hybrid_versus(reps)}
         if split_name == "stratified":
             entry["bar"] = bar_check(reps)
         cb = next((r for r in reps if r.name == "peer-cornac-bpr" and not r.error), None)
@@ -403,9 +461,23 @@ def main(argv: list[str] | None = None) -> int:
                     f"{m} {v['persona']:.4f} vs bar {v['bar']} ({'above' if v['beats_bar'] else 'BELOW'}), "
                     f"vs BiVAE {v['published_bivae']} ({'above' if v['beats_bivae'] else 'BELOW'})"
                     for m, v in entry["bar"].items()))
+            if entry["hybrid_versus"]:
+                print("\n".join(_versus_lines("the hybrid minus each Persona model, paired by user "
+                                               "(mean, 95% CI):", entry["hybrid_versus"])))
             for name, sp_ in entry.get("seed_spread", {}).items():
                 print(f"{name} over {sp_['ndcg@10']['n']} seeds: " + "; ".join(
                     f"{m} mean {v['mean']:.4f} (min {v['min']:.4f}, max {v['max']:.4f})" for m, v in sp_.items()))
+    if args.split_seeds > 1:
+        ours = persona_models([n for n in selected if not n.startswith("peer-")] if selected else None)
+        check = split_seed_check(df, ours, args.split_seeds, k=args.k, items=items)
+        result["split_seeds"] = check
+        if not args.json:
+            print(f"\n== stratified splits, seeds {check['seeds'][0]}–{check['seeds'][-1]}: mean over the splits ==")
+            for name, ms in check["means"].items():
+                print(f"{name:<22}" + "".join(f"  {m} {v:.4f}" for m, v in ms.items()))
+            if "hybrid_versus" in check:
+                print("\n".join(_versus_lines("the hybrid minus each model, per user averaged over the splits "
+                                               "(mean, 95% CI):", check["hybrid_versus"])))
     if len(result["splits"]) > 1:
         result["one_model"] = one_model_check(result["splits"])
         if not args.json:

@@ -121,8 +121,13 @@ def test_evaluate_recommend_on_workspace_writes_report(workspace, tmp_path):
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
     assert out["split"] == "temporal" and {m["model"] for m in out["models"]} == {"popular", "itemknn"}
+    # the best model against the other, paired by user: a difference with its interval and p-value
+    other = ({"popular", "itemknn"} - {out["best"]}).pop()
+    d = out["versus_best"][other]["ndcg@10"]
+    assert d["low"] <= d["diff"] <= d["high"] and 0.0 <= d["p"] <= 1.0 and d["users"] >= 2
+    assert d["diff"] == pytest.approx(d["mean_a"] - d["mean_b"], abs=1e-5)
     html = report.read_text(encoding="utf-8")
-    assert "<table>" in html and "data:image/png;base64," in html
+    assert "<table>" in html and "data:image/png;base64," in html and "Paired by user" in html
 
 
 def test_evaluate_recommend_on_a_file(workspace, tmp_path):

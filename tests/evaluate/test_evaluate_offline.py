@@ -10,6 +10,7 @@ from persona.data import Interactions
 from persona.errors import InputError
 from persona.evaluate.offline import best_model, comparison_frame, evaluate_recommender
 from persona.evaluate.selection import compare, split_interactions
+from persona.recommend import make_recommender
 
 
 def _data(seed: int = 0) -> Interactions:
@@ -53,6 +54,21 @@ def test_compare_ranks_personalised_above_popularity():
     frame = comparison_frame(cmp.reports)
     assert list(frame["model"]) == ["popular", "itemknn"] and "fit_s" in frame.columns
     assert {"coverage", "novelty", "diversity", "gini", "avg_popularity"} <= set(by["itemknn"].metrics)
+    # each model keeps its per-user rows (their means are the metrics); the best leads the other, paired by user
+    rows = by["itemknn"].per_user
+    assert rows["ndcg@10"].mean() == pytest.approx(by["itemknn"].metrics["ndcg@10"])
+    lead = cmp.versus_best(["ndcg@10", "recall@10"])
+    assert set(lead) == {"popular"} and lead["popular"]["ndcg@10"].diff == pytest.approx(
+        by["itemknn"].metrics["ndcg@10"] - by["popular"].metrics["ndcg@10"])
+    assert lead["popular"]["ndcg@10"].significant
+
+
+def test_per_user_rows_only_when_asked():
+    data = _data()
+    train, test = split_interactions(data, "random", fraction=0.25, seed=0)
+    assert evaluate_recommender(make_recommender("popular"), train, test).per_user is None
+    rep = evaluate_recommender(make_recommender("popular"), train, test, per_user=True)
+    assert len(rep.per_user) == test["user_id"].nunique()
 
 
 def test_a_failing_model_is_reported_not_raised():

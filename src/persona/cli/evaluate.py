@@ -133,26 +133,54 @@ def recommend(
 
     cmp = compare(inter, names, split=chosen, fraction=fraction, k=k, seed=settings.seed, on_result=progress)
     rows = cmp.table()
+    paired = cmp.versus_best([f"ndcg@{k}", f"recall@{k}"])
+    best = cmp.best
     section = Section(
         title=f"{chosen} split: {inter.n_users:,} users × {inter.n_items:,} items, {len(inter.log):,} events",
         html=f"<p>Source: {label}. Held out {fraction:.0%} ({len(cmp.test):,} user-item pairs); top-{k} over "
-             f"items each user has not interacted with in training.</p>" + table_html(rows),
+             f"items each user has not interacted with in training.</p>" + table_html(rows)
+             + _paired_html(best.name if best else "", paired),
     )
     section.add_figure(comparison_figure(rows, metrics=(f"ndcg@{k}", f"recall@{k}", f"precision@{k}", f"map@{k}"),
                                          title=f"{chosen} split, top-{k}"))
     section.add_figure(timing_figure(rows))
     report = out or (settings.workspace / "reports" / "evaluate-recommend.html")
     write_html(report, "Persona: recommender evaluation", [section])
-    best = cmp.best
     result = {"source": label, "split": chosen, "k": k, "users": inter.n_users, "items": inter.n_items,
               "events": len(inter.log), "test_pairs": len(cmp.test), "best": best.name if best else None,
-              "report": str(report), "models": rows}
+              "report": str(report), "models": rows,
+              "versus_best": {n: {m: d.to_dict() for m, d in ms.items()} for n, ms in paired.items()}}
     if as_json:
         emit(result, True)
         return
     cols = [c.replace("@10", f"@{k}") for c in TABLE_COLUMNS]
     emit(rows, False, title=f"{chosen} split, top-{k}: {len(cmp.test):,} held-out pairs", columns=cols)
     console.print(f"best: [bold]{result['best']}[/bold]; report written to {report}")
+    for line in _paired_lines(result["best"], paired):
+        console.print(line)
+
+
+def _paired_lines(best: str | None, paired: dict[str, dict[str, Any]]) -> list[str]:
+    """One line per model: the best model's lead over it, user by user, and whether the split can tell."""
+    lines = []
+    for name, diffs in paired.items():
+        parts = [f"{m} {d.diff:+.4f} (95% CI {d.low:+.4f} to {d.high:+.4f}, p={d.p:.2g})" for m, d in diffs.items()]
+        verdict = "ahead" if all(d.significant and d.diff > 0 for d in diffs.values()) else "not clearly ahead"
+        lines.append(f"  {best} vs {name}: {'; '.join(parts)}: {verdict}")
+    return lines
+
+
+def _paired_html(best: str, paired: dict[str, dict[str, Any]]) -> str:
+    """The same comparison as a table for the HTML report."""
+    from persona.evaluate.report import table_html
+
+    if not paired:
+        return ""
+    rows = [{"model": name, **{f"{best} − model, {m}": f"{d.diff:+.4f} [{d.low:+.4f}, {d.high:+.4f}] p={d.p:.2g}"
+                               for m, d in diffs.items()}} for name, diffs in paired.items()]
+    return (f"<p>Paired by user: how far {best} leads each model, with a 95% confidence interval and the paired "
+            "t-test's p-value (an interval that spans zero is a gap this split cannot tell from noise).</p>"
+            + table_html(rows))
 
 
 def _extend() -> None:

@@ -13,12 +13,14 @@ from persona.evaluate.ranking import (
     map_at_k,
     mrr_at_k,
     ndcg_at_k,
+    per_user_ranking_metrics,
     precision_at_k,
     ranking_metrics,
     recall_at_k,
     top_k,
 )
 from persona.evaluate.rating import mae, rmse
+from persona.evaluate.significance import PairedDifference, paired_difference, versus
 from persona.evaluate.splitters import (
     holdout_users_items,
     random_split,
@@ -29,6 +31,7 @@ from persona.evaluate.splitters import (
 
 __all__ = [
     "RANKING_METRICS",
+    "PairedDifference",
     "average_popularity",
     "catalog_coverage",
     "gini_index",
@@ -40,6 +43,8 @@ __all__ = [
     "mrr_at_k",
     "ndcg_at_k",
     "novelty",
+    "paired_difference",
+    "per_user_ranking_metrics",
     "precision_at_k",
     "random_split",
     "ranking_metrics",
@@ -49,4 +54,5 @@ __all__ = [
     "temporal_global_split",
     "temporal_user_split",
     "top_k",
+    "versus",
 ]

@@ -23,7 +23,7 @@ from persona.evaluate.beyond import (
     intra_list_diversity,
     novelty,
 )
-from persona.evaluate.ranking import RANKING_METRICS, ranking_metrics
+from persona.evaluate.ranking import RANKING_METRICS, per_user_ranking_metrics
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,7 @@ class ModelReport:
     recommend_seconds: float = float("nan")
     error: str | None = None
     recs: pd.DataFrame | None = None
+    per_user: pd.DataFrame | None = None
 
     def row(self) -> dict[str, Any]:
         """A flat dict for a comparison table."""
@@ -71,6 +72,7 @@ def evaluate_recommender(
     fit: bool = True,
     beyond: bool = True,
     keep_recs: bool = False,
+    per_user: bool = False,
     user: str = "user_id",
     item: str = "item_id",
 ) -> ModelReport:
@@ -86,6 +88,8 @@ def evaluate_recommender(
         fit: fit first (False: the model is already fitted on ``train``).
         beyond: also compute coverage, novelty, popularity bias, Gini and intra-list diversity.
         keep_recs: keep the recommendations in the report.
+        per_user: keep each user's ranking metrics in the report (for paired comparisons, see
+            :func:`~persona.evaluate.versus`).
         user: user column of ``test``.
         item: item column of ``test``.
 
@@ -109,7 +113,8 @@ def evaluate_recommender(
         return rep
     truth = test.rename(columns={user: "user_id", item: "item_id"})[["user_id", "item_id"]]
     recs = recs[["user_id", "item_id", "score"]]
-    rep.metrics = ranking_metrics(_align(truth, recs), recs, k, metrics=RANKING_METRICS)
+    rows = per_user_ranking_metrics(_align(truth, recs), recs, k, metrics=RANKING_METRICS)
+    rep.metrics = {c: float(rows[c].sum() / max(len(rows), 1)) for c in rows.columns}
     if beyond:
         tf = train_frame(train)
         rep.metrics["coverage"] = catalog_coverage(recs, train.n_items)
@@ -119,6 +124,8 @@ def evaluate_recommender(
         rep.metrics["diversity"] = intra_list_diversity(recs, train.matrix.T.tocsr(), train.item_ids)
     if keep_recs:
         rep.recs = recs
+    if per_user:
+        rep.per_user = rows
     return rep
 
 

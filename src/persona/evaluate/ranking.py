@@ -28,7 +28,6 @@ RANKING_METRICS = ("precision", "recall", "ndcg", "map", "mrr", "hit_rate")
 class _Hits:
     """Per common user: number of test items, and for each hit its rank (1-based)."""
 
-    n_users: int
     actual: pd.Series  # index user -> |test items|
     hits: pd.DataFrame  # columns: user, rank (only recommended items that are in the test set)
     k: int
@@ -68,53 +67,86 @@ def _prepare(
     actual = t.groupby(user).size()
     hits = r.merge(t, on=[user, item], how="inner")[[user, "rank"]].rename(columns={user: "user"})
     hits = hits.sort_values(["user", "rank"], kind="mergesort").reset_index(drop=True)
-    return _Hits(n_users=len(common), actual=actual, hits=hits, k=k)
+    return _Hits(actual=actual, hits=hits, k=k)
 
 
-def _precision(h: _Hits) -> float:
-    return float(len(h.hits) / h.k / h.n_users) if h.n_users else 0.0
+def _per_user(h: _Hits, values: pd.Series) -> pd.Series:
+    """Per-hit-user values spread over every common user (users without a hit score 0)."""
+    return values.reindex(h.actual.index, fill_value=0.0).astype(float)
 
 
-def _recall(h: _Hits) -> float:
-    if not h.n_users:
-        return 0.0
+def _precision(h: _Hits) -> pd.Series:
+    return _per_user(h, h.hits.groupby("user").size() / h.k)
+
+
+def _recall(h: _Hits) -> pd.Series:
     per_user = h.hits.groupby("user").size()
-    return float((per_user / h.actual.reindex(per_user.index)).sum() / h.n_users)
+    return _per_user(h, per_user / h.actual.reindex(per_user.index))
 
 
-def _ndcg(h: _Hits) -> float:
-    if not h.n_users:
-        return 0.0
+def _ndcg(h: _Hits) -> pd.Series:
     dcg = (1.0 / np.log1p(h.hits["rank"].to_numpy(dtype=float)))
     dcg_user = pd.Series(dcg).groupby(h.hits["user"].to_numpy()).sum()
-    gains = 1.0 / np.log1p(np.arange(1, h.k + 1, dtype=float))
-    ideal_cum = np.cumsum(gains)
+    ideal_cum = np.cumsum(1.0 / np.log1p(np.arange(1, h.k + 1, dtype=float)))
     n_ideal = np.minimum(h.actual.reindex(dcg_user.index).to_numpy(), h.k)
-    idcg = ideal_cum[n_ideal - 1]
-    return float((dcg_user.to_numpy() / idcg).sum() / h.n_users)
+    return _per_user(h, dcg_user / ideal_cum[n_ideal - 1])
 
 
-def _map(h: _Hits) -> float:
-    if not h.n_users:
-        return 0.0
+def _map(h: _Hits) -> pd.Series:
     hit_no = h.hits.groupby("user").cumcount().to_numpy() + 1
     prec = hit_no / h.hits["rank"].to_numpy(dtype=float)
     per_user = pd.Series(prec).groupby(h.hits["user"].to_numpy()).sum()
-    return float((per_user / h.actual.reindex(per_user.index)).sum() / h.n_users)
+    return _per_user(h, per_user / h.actual.reindex(per_user.index))
 
 
-def _mrr(h: _Hits) -> float:
-    if not h.n_users:
-        return 0.0
-    first = h.hits.groupby("user")["rank"].min()
-    return float((1.0 / first).sum() / h.n_users)
+def _mrr(h: _Hits) -> pd.Series:
+    return _per_user(h, 1.0 / h.hits.groupby("user")["rank"].min())
 
 
-def _hit_rate(h: _Hits) -> float:
-    return float(h.hits["user"].nunique() / h.n_users) if h.n_users else 0.0
+def _hit_rate(h: _Hits) -> pd.Series:
+    return _per_user(h, pd.Series(1.0, index=pd.unique(h.hits["user"])))
 
 
 _FUNCS = {"precision": _precision, "recall": _recall, "ndcg": _ndcg, "map": _map, "mrr": _mrr, "hit_rate": _hit_rate}
+
+
+def _mean(values: pd.Series) -> float:
+    return float(values.sum() / max(len(values), 1))
+
+
+def _check_names(metrics: Iterable[str]) -> list[str]:
+    names = list(metrics)
+    unknown = [m for m in names if m not in _FUNCS]
+    if unknown:
+        raise InputError(f"unknown ranking metric(s) {unknown}; known: {list(_FUNCS)}")
+    return names
+
+
+def per_user_ranking_metrics(
+    truth: pd.DataFrame,
+    recs: pd.DataFrame,
+    k: int = 10,
+    *,
+    metrics: Iterable[str] = RANKING_METRICS,
+    user: str = "user_id",
+    item: str = "item_id",
+    score: str = "score",
+) -> pd.DataFrame:
+    """Each user's ranking metrics (the rows whose mean :func:`ranking_metrics` reports).
+
+    One row per user present in both ``truth`` and ``recs`` (index: the user id), one column per metric keyed
+    ``name@k``; a user without a hit scores 0. Paired comparisons of two models
+    (:func:`persona.evaluate.paired_difference`) need these rows, not the means.
+
+    Raises:
+        InputError: unknown metric or k < 1.
+        SchemaError: a column is missing.
+    """
+    names = _check_names(metrics)
+    h = _prepare(truth, recs, k, user, item, score)
+    out = pd.DataFrame({f"{m}@{k}": _FUNCS[m](h) for m in names}, index=h.actual.index)
+    out.index.name = user
+    return out
 
 
 def ranking_metrics(
@@ -145,18 +177,14 @@ def ranking_metrics(
         InputError: unknown metric or k < 1.
         SchemaError: a column is missing.
     """
-    names = list(metrics)
-    unknown = [m for m in names if m not in _FUNCS]
-    if unknown:
-        raise InputError(f"unknown ranking metric(s) {unknown}; known: {list(_FUNCS)}")
-    h = _prepare(truth, recs, k, user, item, score)
-    return {f"{m}@{k}": _FUNCS[m](h) for m in names}
+    rows = per_user_ranking_metrics(truth, recs, k, metrics=metrics, user=user, item=item, score=score)
+    return {c: _mean(rows[c]) for c in rows.columns}
 
 
 def _single(name: str):  # noqa: ANN202 - builds the public one-metric functions below
     def metric(truth: pd.DataFrame, recs: pd.DataFrame, k: int = 10, *, user: str = "user_id",
                item: str = "item_id", score: str = "score") -> float:
-        return _FUNCS[name](_prepare(truth, recs, k, user, item, score))
+        return _mean(_FUNCS[name](_prepare(truth, recs, k, user, item, score)))
 
     metric.__name__ = f"{name}_at_k"
     metric.__doc__ = f"{name}@k over users present in both ``truth`` and ``recs`` (see the module docstring)."

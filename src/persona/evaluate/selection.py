@@ -20,6 +20,7 @@ import scipy.sparse as sp
 from persona.data import Interactions
 from persona.errors import InputError
 from persona.evaluate.offline import ModelReport, best_model, evaluate_recommender
+from persona.evaluate.significance import PairedDifference, versus
 from persona.evaluate.splitters import stratified_split, temporal_user_split
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,14 @@ class Comparison:
                 row["error"] = r.error
             rows.append(row)
         return rows
+
+    def versus_best(self, metrics: Sequence[str]) -> dict[str, dict[str, PairedDifference]]:
+        """The best model minus each other model, user by user on this split (see :func:`versus`)."""
+        best = self.best
+        rows = {r.name: r.per_user for r in self.reports if r.error is None and r.per_user is not None}
+        if best is None or best.name not in rows or len(rows[best.name]) < 2:
+            return {}
+        return versus(rows, best.name, metrics)
 
 
 def _subset(data: Interactions, keep: np.ndarray) -> Interactions:
@@ -161,7 +170,8 @@ def compare(
     train, test = split_interactions(data, split, fraction=fraction, seed=seed)
     reports = []
     for name, make in factories.items():
-        rep = evaluate_recommender(make(), train, test, k=k, name=name, users=pd.unique(test["user_id"]))
+        rep = evaluate_recommender(make(), train, test, k=k, name=name, users=pd.unique(test["user_id"]),
+                                   per_user=True)
         reports.append(rep)
         log.info("evaluated model=%s %s", name, rep.error or f"ndcg@{k}={rep.metrics.get(f'ndcg@{k}', 0):.4f}")
         if on_result is not None:
