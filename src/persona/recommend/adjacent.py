@@ -115,9 +115,9 @@ class AdjacentItemsRecommender(ItemMatrixRecommender):
         dst = np.divide(1.0, n ** (1.0 - self.alpha), out=np.zeros_like(n), where=n > 0)
         w = (sp.diags(src.astype(np.float32)) @ counts @ sp.diags(dst.astype(np.float32))).tocsr()
 
-        def blocks() -> Iterator[np.ndarray]:
+        def blocks() -> Iterator[sp.csr_matrix]:
             for rows in row_chunks(data.n_items, data.n_items):
-                yield w[rows].toarray()
+                yield w[rows]
 
         self.similarity_ = top_k_rows(blocks(), data.n_items, int(self.k))
         self._x_ = x

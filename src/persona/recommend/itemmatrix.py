@@ -13,22 +13,64 @@ from persona.recommend.base import Recommender, top_columns
 CHUNK_CELLS = 5_000_000  # matrix cells made dense at once when keeping each row's top k (20 MB of float32)
 
 
-def top_k_rows(blocks: Iterable[np.ndarray], n_cols: int, k: int) -> sp.csr_matrix:
-    """Sorted CSR float32 matrix of the ``k`` largest entries of each row of dense row ``blocks`` (zeros dropped)."""
+#: A sparse block storing fewer than this share of its cells keeps its top entries without being made dense
+#: (long-tail catalogues: most item pairs never co-occur, and a dense pass over them costs n_items² cells).
+SPARSE_SHARE = 0.05
+
+
+def top_k_rows(blocks: Iterable[np.ndarray | sp.spmatrix], n_cols: int, k: int) -> sp.csr_matrix:
+    """Sorted CSR float32 matrix of the ``k`` largest entries of each row of the row ``blocks`` (zeros dropped).
+
+    A block may be dense or sparse; a sparse one with few stored cells is ranked on those (the cells it does
+    not store are zeros, which rank above its negative entries), the others are made dense first. Cells of
+    −inf (see :func:`exclude_self`) rank last and are never kept.
+    """
     k = min(k, max(n_cols - 1, 1))
-    ind_parts, dat_parts = [], []
+    parts = []
     for block in blocks:
-        top = top_columns(block, k)
-        ind_parts.append(top.astype(np.int32))
-        dat_parts.append(np.take_along_axis(block, top, axis=1).astype(np.float32))
-    ind = np.vstack(ind_parts) if ind_parts else np.empty((0, k), dtype=np.int32)
-    dat = np.vstack(dat_parts) if dat_parts else np.empty((0, k), dtype=np.float32)
-    n_rows, kk = ind.shape
-    out = sp.csr_matrix((dat.ravel(), ind.ravel(), np.arange(0, n_rows * kk + 1, kk)), shape=(n_rows, n_cols),
-                        dtype=np.float32)
+        if sp.issparse(block) and block.nnz < SPARSE_SHARE * block.shape[0] * block.shape[1]:
+            parts.append(_top_k_stored(sp.csr_matrix(block, dtype=np.float32), k))
+        else:
+            parts.append(_top_k_dense(block.toarray() if sp.issparse(block) else block, k))
+    if not parts:
+        return sp.csr_matrix((0, n_cols), dtype=np.float32)
+    out = sp.vstack(parts, format="csr", dtype=np.float32)
+    out.data[~np.isfinite(out.data)] = 0.0
     out.eliminate_zeros()
     out.sort_indices()
     return out
+
+
+def exclude_self(block: sp.csr_matrix, rows: np.ndarray) -> sp.csr_matrix:
+    """``block`` (rows ``rows`` of a square matrix) with each row's own cell set to −inf (never a neighbour of
+    itself: :func:`top_k_rows` ranks it last and drops it), in place."""
+    own = rows[np.repeat(np.arange(block.shape[0]), np.diff(block.indptr))]
+    block.data[block.indices == own] = -np.inf
+    return block
+
+
+def _top_k_dense(block: np.ndarray, k: int) -> sp.csr_matrix:
+    top = top_columns(block, k)
+    n_rows, kk = top.shape
+    vals = np.take_along_axis(block, top, axis=1).astype(np.float32)
+    return sp.csr_matrix((vals.ravel(), top.ravel(), np.arange(0, n_rows * kk + 1, kk)),
+                         shape=(n_rows, block.shape[1]), dtype=np.float32)
+
+
+def _top_k_stored(block: sp.csr_matrix, k: int) -> sp.csr_matrix:
+    block.eliminate_zeros()
+    block.sort_indices()  # ties go to the lower column, as in a stable sort of the dense row
+    n_rows, n_cols = block.shape
+    stored = np.diff(block.indptr)
+    row = np.repeat(np.arange(n_rows), stored)
+    order = np.lexsort((-block.data, row))  # row by row, largest first
+    vals = block.data[order]
+    rank = np.arange(len(order)) - block.indptr[row]
+    rank += np.where(vals < 0, (n_cols - stored)[row], 0)  # the unstored zeros come before a negative entry
+    keep = order[rank < k]
+    counts = np.bincount(row[rank < k], minlength=n_rows)
+    return sp.csr_matrix((block.data[keep], block.indices[keep], np.concatenate([[0], np.cumsum(counts)])),
+                         shape=block.shape, dtype=np.float32)
 
 
 def row_chunks(n_rows: int, n_cols: int) -> Iterator[np.ndarray]:

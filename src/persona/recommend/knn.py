@@ -10,6 +10,7 @@ fall back to cosine with a warning.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from typing import ClassVar
 
 import numpy as np
@@ -17,13 +18,13 @@ import scipy.sparse as sp
 
 from persona.data import Interactions
 from persona.errors import InputError
-from persona.recommend.base import Recommender, top_columns
+from persona.recommend.base import Recommender
+from persona.recommend.itemmatrix import exclude_self, row_chunks, top_k_rows
 
 log = logging.getLogger(__name__)
 
 SIMILARITIES = ("cosine", "pearson", "adjusted_cosine")
 WEIGHTINGS = (None, "none", "tfidf", "bm25")
-CHUNK_CELLS = 5_000_000  # similarity cells computed at once (20 MB of float32)
 
 
 def _center_rows(x: sp.csr_matrix) -> sp.csr_matrix:
@@ -76,40 +77,22 @@ def _topk_similarity(
 ) -> sp.csr_matrix:
     """Top-``k`` neighbours (by shrunk cosine) of each row of ``v`` among all rows, self excluded."""
     n = v.shape[0]
-    rows = np.arange(n) if rows is None else rows
+    rows = np.arange(n) if rows is None else np.asarray(rows)
     v = v.astype(np.float32)
     norms = np.sqrt(np.asarray(v.multiply(v).sum(axis=1)).ravel()).astype(np.float32)
     vt = v.T.tocsc()
-    chunk = max(1, CHUNK_CELLS // max(1, n))
-    k = min(k, max(n - 1, 1))
-    ind_parts, dat_parts = [], []
-    for s in range(0, len(rows), chunk):
-        r = rows[s : s + chunk]
-        sims = (v[r] @ vt).toarray()
-        denom = np.outer(norms[r], norms)
-        denom += shrinkage
-        with np.errstate(divide="ignore", invalid="ignore"):
-            sims /= denom
-        del denom
-        sims[~np.isfinite(sims)] = 0.0
-        sims[np.arange(len(r)), r] = -np.inf
-        top = top_columns(sims, k)
-        vals = np.take_along_axis(sims, top, axis=1)
-        vals[~np.isfinite(vals)] = 0.0
-        ind_parts.append(top.astype(np.int32))
-        dat_parts.append(vals)
-        del sims
-    ind = np.vstack(ind_parts) if ind_parts else np.empty((0, k), dtype=np.int64)
-    dat = np.vstack(dat_parts) if dat_parts else np.empty((0, k), dtype=np.float32)
-    kk = ind.shape[1]
-    out = sp.csr_matrix(
-        (dat.ravel(), ind.ravel(), np.arange(0, len(rows) * kk + 1, kk)),
-        shape=(len(rows), n),
-        dtype=np.float32,
-    )
-    out.eliminate_zeros()
-    out.sort_indices()
-    return out
+
+    def blocks() -> Iterator[sp.csr_matrix]:
+        for chunk in row_chunks(len(rows), n):
+            r = rows[chunk]
+            sims = (v[r] @ vt).tocsr()
+            own = np.repeat(np.arange(len(r)), np.diff(sims.indptr))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                sims.data /= norms[r][own] * norms[sims.indices] + shrinkage
+            sims.data[~np.isfinite(sims.data)] = 0.0
+            yield exclude_self(sims, r)
+
+    return top_k_rows(blocks(), n, k)
 
 
 class _KNNBase(Recommender):

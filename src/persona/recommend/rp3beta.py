@@ -17,7 +17,7 @@ import scipy.sparse as sp
 
 from persona.data import Interactions
 from persona.errors import InputError
-from persona.recommend.itemmatrix import ItemMatrixRecommender, row_chunks, top_k_rows
+from persona.recommend.itemmatrix import ItemMatrixRecommender, exclude_self, row_chunks, top_k_rows
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +54,11 @@ def rp3beta_similarity(x: sp.csr_matrix, alpha: float, beta: float, k: int) -> s
     damp = np.divide(1.0, np.power(pop, beta), out=np.zeros_like(pop), where=pop > 0).astype(np.float32)
     p_ui = p_ui.tocsc()
 
-    def blocks() -> Iterator[np.ndarray]:
+    def blocks() -> Iterator[sp.csr_matrix]:
         for rows in row_chunks(n_items, n_items):
-            w = (p_iu[rows] @ p_ui).toarray()
-            w *= damp[None, :]
-            w[np.arange(len(rows)), rows] = 0.0
-            yield w
+            w = (p_iu[rows] @ p_ui).tocsr()
+            w.data *= damp[w.indices]
+            yield exclude_self(w, rows)  # an item is not its own neighbour
 
     return top_k_rows(blocks(), n_items, k)
 
