@@ -56,6 +56,11 @@ def test_stage_trains_registers_and_reports(store, settings):
         model.recommend(["c0"], k=3)["item_id"].tolist()
     sec = res.sections[0]
     assert "<table>" in sec.html and len(sec.images) == 2
+    # the best model against the other two, paired by user, in the figures and in the report
+    lead = res.figures["versus_best"]
+    assert set(lead) == {"popular", "itemknn", "ease"} - {res.figures["best_model"]}
+    assert all(d["low"] <= d["diff"] <= d["high"] for ms in lead.values() for d in ms.values())
+    assert "Paired by user" in sec.html
 
 
 def test_stage_skips_without_events(store, settings):

@@ -84,7 +84,7 @@ def recommend(
 ) -> None:
     """Compare recommenders on a held-out split: ranking metrics, coverage, novelty, timings, and an HTML report."""
     from persona.errors import InputError
-    from persona.evaluate.report import comparison_figure, table_html, timing_figure, write_html
+    from persona.evaluate.report import comparison_figure, paired_html, table_html, timing_figure, write_html
     from persona.evaluate.selection import SPLITS, compare
     from persona.pipeline.stage import Section
 
@@ -139,7 +139,7 @@ def recommend(
         title=f"{chosen} split: {inter.n_users:,} users × {inter.n_items:,} items, {len(inter.log):,} events",
         html=f"<p>Source: {label}. Held out {fraction:.0%} ({len(cmp.test):,} user-item pairs); top-{k} over "
              f"items each user has not interacted with in training.</p>" + table_html(rows)
-             + _paired_html(best.name if best else "", paired),
+             + paired_html(best.name if best else "", paired),
     )
     section.add_figure(comparison_figure(rows, metrics=(f"ndcg@{k}", f"recall@{k}", f"precision@{k}", f"map@{k}"),
                                          title=f"{chosen} split, top-{k}"))
@@ -168,19 +168,6 @@ def _paired_lines(best: str | None, paired: dict[str, dict[str, Any]]) -> list[s
         verdict = "ahead" if all(d.significant and d.diff > 0 for d in diffs.values()) else "not clearly ahead"
         lines.append(f"  {best} vs {name}: {'; '.join(parts)}: {verdict}")
     return lines
-
-
-def _paired_html(best: str, paired: dict[str, dict[str, Any]]) -> str:
-    """The same comparison as a table for the HTML report."""
-    from persona.evaluate.report import table_html
-
-    if not paired:
-        return ""
-    rows = [{"model": name, **{f"{best} − model, {m}": f"{d.diff:+.4f} [{d.low:+.4f}, {d.high:+.4f}] p={d.p:.2g}"
-                               for m, d in diffs.items()}} for name, diffs in paired.items()]
-    return (f"<p>Paired by user: how far {best} leads each model, with a 95% confidence interval and the paired "
-            "t-test's p-value (an interval that spans zero is a gap this split cannot tell from noise).</p>"
-            + table_html(rows))
 
 
 def _extend() -> None:

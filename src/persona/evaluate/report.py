@@ -42,6 +42,17 @@ def table_html(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = N
     return "".join(out)
 
 
+def paired_html(best: str, paired: dict[str, dict[str, Any]]) -> str:
+    """How far ``best`` leads each model, paired by user (:meth:`Comparison.versus_best`), as an HTML table."""
+    if not paired:
+        return ""
+    rows = [{"model": name, **{f"{best} − model, {m}": f"{d.diff:+.4f} [{d.low:+.4f}, {d.high:+.4f}] p={d.p:.2g}"
+                               for m, d in diffs.items()}} for name, diffs in paired.items()]
+    return (f"<p>Paired by user: how far {html.escape(best)} leads each model, with a 95% confidence interval and "
+            "the paired t-test's p-value (an interval that spans zero is a gap this split cannot tell from "
+            "noise).</p>" + table_html(rows))
+
+
 def comparison_figure(rows: Sequence[dict[str, Any]], metrics: Sequence[str] = ("ndcg@10", "recall@10", "precision@10", "map@10"),
                       title: str = "") -> Any:
     """A grouped bar chart of ranking metrics per model (a matplotlib Figure)."""

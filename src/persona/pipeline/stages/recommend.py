@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 def run(ctx: RunContext) -> StageResult:
     from persona.data import Interactions
-    from persona.evaluate.report import comparison_figure, table_html, timing_figure
+    from persona.evaluate.report import comparison_figure, paired_html, table_html, timing_figure
     from persona.evaluate.selection import DEFAULT_MODELS, train_and_register
 
     data = ctx.artifacts.get("interactions")
@@ -36,13 +36,14 @@ def run(ctx: RunContext) -> StageResult:
     ctx.artifacts["recommender"] = model
     rows = cmp.table()
     best = cmp.best
+    paired = cmp.versus_best(["ndcg@10", "recall@10"])
     section = Section(
         title="Recommendations: models compared on held-out events",
         html=(f"<p>{data.n_users:,} customers × {data.n_items:,} products, {len(data.log):,} events. "
               f"Each customer's latest 20% of events were held out ({len(cmp.test):,} customer-product pairs); "
               f"models were trained on the rest and asked for 10 products each. The best by nDCG@10, "
               f"<b>{html.escape(best.name)}</b>, was refitted on all events and registered as "
-              f"<code>recommender</code> v{mv.version}.</p>" + table_html(rows)),
+              f"<code>recommender</code> v{mv.version}.</p>" + table_html(rows) + paired_html(best.name, paired)),
     )
     section.add_figure(comparison_figure(rows, title=f"{split} holdout, top-10"))
     section.add_figure(timing_figure(rows))
@@ -58,6 +59,7 @@ def run(ctx: RunContext) -> StageResult:
             "seconds_compare": round(cmp.seconds, 2),
             "models": {r["model"]: {k: r.get(k) for k in ("ndcg@10", "recall@10", "precision@10", "map@10", "coverage", "fit_s")}
                        for r in rows},
+            "versus_best": {n: {m: d.to_dict() for m, d in ms.items()} for n, ms in paired.items()},
         },
         sections=[section],
         message=f"best {best.name}: nDCG@10 {best.metrics['ndcg@10']:.4f}, recall@10 {best.metrics['recall@10']:.4f}",
