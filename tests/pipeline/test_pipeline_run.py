@@ -50,3 +50,21 @@ def test_run_on_own_data_completes_every_stage_and_is_idempotent(small_shop: Pat
 def test_run_with_a_missing_data_folder_is_one_clear_line(tmp_path: Path) -> None:
     r = runner.invoke(app, ["run", "--data", str(tmp_path / "nope"), "--workspace", str(tmp_path / "ws")])
     assert r.exit_code == 2 and "is not a folder" in r.output
+
+
+def test_run_on_a_workspace_with_ingested_data_adds_no_demo_shop(small_shop: Path, tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    assert runner.invoke(app, ["init", "--workspace", str(ws)]).exit_code == 0
+    for entity in ("products", "events"):
+        r = runner.invoke(app, ["ingest", entity, str(small_shop / f"{entity}.csv"), "--workspace", str(ws), "--json"])
+        assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["run", "--only", "demo", "--only", "ingest", "--only", "quality", "--workspace", str(ws),
+                            "--json"])
+    assert r.exit_code == 0, r.output
+    stages = json.loads(r.stdout)["stages"]
+    assert stages["demo"]["status"] == "skipped" and "of its own" in stages["demo"]["message"]
+    assert stages["ingest"]["status"] == "ok" and stages["ingest"]["figures"] == {"source": "workspace"}
+    assert stages["quality"]["status"] == "ok"
+    assert not (ws / "demo").exists()  # nothing generated, nothing mixed into the user's store
+    r = runner.invoke(app, ["run", "--only", "demo", "--workspace", str(tmp_path / "fresh"), "--json"])
+    assert r.exit_code == 0 and json.loads(r.stdout)["stages"]["demo"]["status"] == "ok"  # an empty one: the demo

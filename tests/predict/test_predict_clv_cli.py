@@ -135,3 +135,28 @@ def test_evaluate_clv_user_mistakes_get_a_clear_message(tmp_path) -> None:  # no
         code, out = _run("evaluate", "clv", *args)
         assert code != 0, out
         assert msg in out and "Traceback" not in out, out
+
+
+def test_clv_on_purchases_without_amounts_is_refused_and_the_stage_skips(tmp_path) -> None:  # noqa: ANN001
+    # a click log whose "buy" events carry no price (as Taobao's): next purchase still works, CLV says why not
+    ws = str(tmp_path / "ws")
+    assert _run("init", "--workspace", ws)[0] == 0
+    rows = [{"event_id": f"e{i}", "customer_id": f"c{i % 10}", "product_id": f"p{i % 7}", "event_type": "purchase",
+             "timestamp": f"2024-{1 + i // 28:02d}-{1 + i % 28:02d}T10:00:00Z"} for i in range(120)]
+    f = tmp_path / "events.csv"
+    pd.DataFrame(rows).to_csv(f, index=False)
+    assert _run("ingest", "events", str(f), "--workspace", ws)[0] == 0
+    code, out = _run("predict", "clv", "--workspace", ws)
+    assert code != 0 and "none of the workspace's 120 purchases carries an amount" in out and "Traceback" not in out
+
+    from persona.cli._common import settings_for
+    from persona.cli.profiles import open_workspace_store
+    from persona.pipeline.stage import RunContext
+    from persona.pipeline.stages.clv import CLV
+
+    st = open_workspace_store(ws)
+    try:
+        res = CLV.run(RunContext(settings=settings_for(ws), store=st, data_dir=None, seed=1, progress=False))
+    finally:
+        st.dispose()
+    assert res.status == "skipped" and "carries an amount" in res.message

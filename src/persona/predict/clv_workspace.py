@@ -34,6 +34,19 @@ def load_purchases(store: Any) -> pd.DataFrame:
     return pd.DataFrame({"customer_id": ev["customer_id"].astype(str), "date": ts, "revenue": pd.to_numeric(ev["revenue"], errors="coerce").fillna(0.0)})
 
 
+def with_amounts(tx: pd.DataFrame) -> pd.DataFrame:
+    """``tx`` (from :func:`load_purchases`) unchanged when some purchase carries an amount: lifetime value needs them.
+
+    Raises:
+        InputError: no purchase has a positive revenue (e.g. a click log whose "buy" events carry no price).
+    """
+    if not (tx["revenue"] > 0).any():
+        raise InputError(f"none of the workspace's {len(tx):,} purchases carries an amount: lifetime value needs "
+                         "what each purchase was worth",
+                         hint="ingest purchase events with a revenue column (or value and quantity)")
+    return tx
+
+
 def run_clv(
     store: Any,
     *,
@@ -59,11 +72,11 @@ def run_clv(
         A report: params, log-likelihoods, backtest scores, distribution summary, top customers.
 
     Raises:
-        InputError: no purchases or a bad horizon.
+        InputError: no purchases, none with an amount, or a bad horizon.
     """
     if horizon_days < 1 or annual_discount_rate < 0:
         raise InputError(f"horizon_days={horizon_days}, annual_discount_rate={annual_discount_rate} are invalid", hint="horizon >= 1 day, rate >= 0")
-    tx = load_purchases(store)
+    tx = with_amounts(load_purchases(store))
     end = tx["date"].max().normalize()
     first = tx["date"].min().normalize()
     report: dict[str, Any] = {"calibration_end": str(end.date()), "horizon_days": horizon_days, "n_purchases": int(len(tx))}

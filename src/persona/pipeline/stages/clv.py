@@ -72,12 +72,12 @@ def run(ctx: RunContext) -> StageResult:
     import pandas as pd
 
     from persona.errors import InputError
-    from persona.predict.clv_workspace import load_purchases, run_clv
+    from persona.predict.clv_workspace import load_purchases, run_clv, with_amounts
     from persona.predict.forecast import RevenueForecaster, revenue_series, rolling_backtest
     from persona.predict.next_purchase import backtest_next_purchase
 
     try:
-        tx = load_purchases(ctx.store)
+        tx = with_amounts(load_purchases(ctx.store))
     except InputError as exc:
         return StageResult(status="skipped", message=str(exc))
     rep = run_clv(ctx.store, seed=ctx.seed, top=10)

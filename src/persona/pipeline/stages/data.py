@@ -35,14 +35,23 @@ def _fmt(v: Any) -> str:
 
 
 # --- demo ---------------------------------------------------------------------------------------
+def _stored_events(ctx: RunContext) -> int:
+    return int(ctx.store.read_frame("SELECT COUNT(*) AS n FROM events")["n"].iloc[0])
+
+
 def run_demo(ctx: RunContext) -> StageResult:
-    """Generate the demo shop into ``<workspace>/demo`` unless the run was given a data folder."""
+    """Generate the demo shop into ``<workspace>/demo`` unless the run was given a data folder or the workspace
+    already holds data of its own (ingested with ``persona ingest``): a synthetic shop is never mixed into it."""
     if ctx.data_dir is not None:
         return StageResult(status="skipped", message=f"using the data in {ctx.data_dir}")
-    from persona.demo import generate_shop
-
     out = ctx.settings.workspace / "demo"
     marker = out / _MARKER
+    if not marker.is_file() and (n := _stored_events(ctx)):
+        ctx.artifacts["own_data"] = True
+        return StageResult(status="skipped", message=f"the workspace holds {n:,} events of its own: running on them "
+                                                     "(no demo shop is added; --data DIR ingests more files first)")
+    from persona.demo import generate_shop
+
     files: dict[str, Path] | None = None
     if marker.is_file():  # same seed, files present: reuse them (generation is deterministic)
         try:
@@ -95,6 +104,9 @@ def run_ingest(ctx: RunContext) -> StageResult:
     from persona.ingest import ingest_file
 
     data_dir = ctx.data_dir or ctx.artifacts.get("data_dir")
+    if data_dir is None and ctx.artifacts.get("own_data"):  # the later stages read the store: ingestion is done
+        return StageResult(figures={"source": "workspace"},
+                           message="no data folder: running on the data already in the workspace")
     if data_dir is None:
         return StageResult(status="failed", message="no data folder: pass --data DIR or let the demo stage generate one")
     data_dir = Path(data_dir)
