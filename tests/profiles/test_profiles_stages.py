@@ -56,3 +56,20 @@ def test_profiles_segments_predict_stages(store: Store) -> None:
     assert {"churn_probability", "purchase_propensity", "predicted_spend"} <= names
     assert any(n.startswith("propensity_") and n != "purchase_propensity" for n in names)
     assert "<script" not in "".join(s.html for s in pred.sections)
+
+
+def test_predict_stage_skips_with_the_reason_when_no_backtest_is_possible(store: Store) -> None:
+    # a long browsing history but purchases only in its last days (as a click log's head): nothing to learn from
+    from persona.pipeline.stages.predict import PREDICT
+
+    start = pd.Timestamp("2024-01-01", tz="UTC")
+    with store.session() as s:
+        s.execute(insert(Customer), [{"customer_id": f"c{i}", "customer_key": f"k{i}"} for i in range(20)])
+        s.execute(insert(Product), [{"product_id": f"p{j}"} for j in range(5)])
+        s.execute(insert(Event), [
+            {"event_id": f"v{d}-{i}", "customer_id": f"c{i}", "product_id": f"p{d % 5}", "event_type": "view",
+             "ts": (start + pd.Timedelta(days=d)).to_pydatetime()} for d in range(0, 200, 3) for i in range(20)
+        ] + [{"event_id": f"b{i}", "customer_id": f"c{i}", "product_id": "p1", "event_type": "purchase",
+              "ts": (start + pd.Timedelta(days=199)).to_pydatetime()} for i in range(3)])
+    res = PREDICT.run(RunContext(settings=store.settings, store=store, data_dir=None, seed=1, progress=False))
+    assert res.status == "skipped" and "no eligible customers" in res.message, res.message

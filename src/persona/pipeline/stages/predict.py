@@ -42,6 +42,7 @@ def _figure(reports: dict[str, dict[str, Any]]) -> Any:
 
 def run(ctx: RunContext) -> StageResult:
     """Fit every model on point-in-time features, report its backtest and store its predictions."""
+    from persona.errors import InputError
     from persona.predict.backtest import FeatureCache
     from persona.predict.runs import run_churn, run_propensity, run_spend
     from persona.profiles import load_shop
@@ -56,10 +57,13 @@ def run(ctx: RunContext) -> StageResult:
     if horizon < 14:
         return StageResult(status="skipped", message=f"{span} days of events: backtests need at least {2 * 14 + MIN_HISTORY_DAYS}")
     cache = FeatureCache(data)
-    churn = run_churn(data, ctx.store, horizon_days=horizon, seed=ctx.seed, cache=cache, top=5)
-    prop = run_propensity(data, ctx.store, horizon_days=min(30, horizon), seed=ctx.seed, cache=cache, top=5, n_categories=3,
-                          explain_categories=300)
-    spend = run_spend(data, ctx.store, horizon_days=horizon, seed=ctx.seed, cache=cache, top=5)
+    try:
+        churn = run_churn(data, ctx.store, horizon_days=horizon, seed=ctx.seed, cache=cache, top=5)
+        prop = run_propensity(data, ctx.store, horizon_days=min(30, horizon), seed=ctx.seed, cache=cache, top=5, n_categories=3,
+                              explain_categories=300)
+        spend = run_spend(data, ctx.store, horizon_days=horizon, seed=ctx.seed, cache=cache, top=5)
+    except InputError as exc:  # the data cannot carry a backtest (e.g. no purchases before any cutoff): say why
+        return StageResult(status="skipped", message=str(exc))
     reports = {f"churn ({horizon} days)": churn, f"purchase ({min(30, horizon)} days)": prop}
     for c, r in prop.get("categories", {}).items():
         if "backtest" in r:
