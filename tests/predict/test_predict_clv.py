@@ -153,3 +153,10 @@ def test_summary_merges_same_day_and_validates() -> None:
         rfm_summary(tx, "2024-01-29", freq="M")
     with pytest.raises(InputError):
         rfm_summary(tx, "2023-01-01")
+
+
+@pytest.mark.parametrize("model", [BetaGeoModel, ParetoNBDModel])
+def test_a_calibration_period_with_no_time_after_first_purchases_is_refused(model) -> None:  # noqa: ANN001
+    # one day of purchases: every T is 0, and the likelihood has nothing to learn a purchase rate from
+    with pytest.raises(InputError, match="no time after it"):
+        model().fit(np.zeros(5), np.zeros(5), np.zeros(5))

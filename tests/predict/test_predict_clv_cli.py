@@ -160,3 +160,25 @@ def test_clv_on_purchases_without_amounts_is_refused_and_the_stage_skips(tmp_pat
     finally:
         st.dispose()
     assert res.status == "skipped" and "carries an amount" in res.message
+
+
+def test_clv_stage_skips_with_the_reason_when_nobody_bought_twice(tmp_path) -> None:  # noqa: ANN001
+    # one day of a shop's log (as the REES46 sample): purchases with amounts, but no repeat buyer to learn from
+    from persona.cli._common import settings_for
+    from persona.cli.profiles import open_workspace_store
+    from persona.pipeline.stage import RunContext
+    from persona.pipeline.stages.clv import CLV
+
+    ws = str(tmp_path / "ws")
+    assert _run("init", "--workspace", ws)[0] == 0
+    rows = [{"event_id": f"e{i}", "customer_id": f"c{i}", "product_id": f"p{i % 7}", "event_type": "purchase",
+             "timestamp": f"2024-03-01T{i % 24:02d}:00:00Z", "revenue": 10.0 + i} for i in range(40)]
+    f = tmp_path / "events.csv"
+    pd.DataFrame(rows).to_csv(f, index=False)
+    assert _run("ingest", "events", str(f), "--workspace", ws)[0] == 0
+    st = open_workspace_store(ws)
+    try:
+        res = CLV.run(RunContext(settings=settings_for(ws), store=st, data_dir=None, seed=1, progress=False))
+    finally:
+        st.dispose()
+    assert res.status == "skipped" and "no time after it" in res.message, res.message

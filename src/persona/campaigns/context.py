@@ -43,7 +43,7 @@ def build_context(store: Any, spec: CampaignSpec, code_for: Any, *, now: datetim
     now = now or datetime.now(UTC)
     products = store.read_frame("SELECT product_id, title, category, price, in_stock, created_at, attributes FROM products")
     products = products.set_index("product_id")
-    in_stock = products[products["in_stock"].fillna(True).astype(bool)]
+    in_stock = products[products["in_stock"].astype("boolean").fillna(True).astype(bool)]  # unknown: in stock
     since = now - timedelta(days=30)
     top = store.read_frame(
         "SELECT product_id, COUNT(*) AS n FROM events WHERE event_type = 'purchase' AND product_id IS NOT NULL "

@@ -34,6 +34,15 @@ def as_rfm(frequency: Any, recency: Any, T: Any) -> tuple[np.ndarray, np.ndarray
     return x, tx, T_
 
 
+def as_fit_rfm(frequency: Any, recency: Any, T: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`as_rfm` for fitting: some customer must have been watched for a while after a first purchase."""
+    x, tx, T_ = as_rfm(frequency, recency, T)
+    if not (T_ > 0).any():
+        raise InputError("every customer's first purchase falls on the calibration end: there is no time after it to "
+                         "learn purchase rates from", hint="use a longer purchase history or an earlier calibration end")
+    return x, tx, T_
+
+
 def compress(*cols: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
     """Unique rows of the given columns and their counts (the likelihood is a weighted sum over them)."""
     stacked = np.column_stack(cols)

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from scipy.special import betaln, gammaln, hyp2f1
 
-from persona.predict._btyd_base import BTYDEstimator, as_rfm, compress
+from persona.predict._btyd_base import BTYDEstimator, as_fit_rfm, as_rfm, compress
 
 
 class BetaGeoModel(BTYDEstimator):
@@ -38,7 +38,7 @@ class BetaGeoModel(BTYDEstimator):
             InputError: invalid parameters or inputs.
         """
         self._validate_params()
-        data, w = compress(*as_rfm(frequency, recency, T))
+        data, w = compress(*as_fit_rfm(frequency, recency, T))
         self._mle(data, w)
         return self
 
@@ -138,7 +138,7 @@ class ParetoNBDModel(BTYDEstimator):
             InputError: invalid parameters or inputs.
         """
         self._validate_params()
-        data, w = compress(*as_rfm(frequency, recency, T))
+        data, w = compress(*as_fit_rfm(frequency, recency, T))
         self._mle(data, w)
         return self
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from persona.errors import InputError
-from persona.predict._btyd_base import as_rfm, compress
+from persona.predict._btyd_base import as_fit_rfm, as_rfm, compress
 from persona.predict.clv import BetaGeoModel
 from persona.predict.clv_summary import UNITS, TransactionColumns, _daily
 
@@ -64,7 +64,7 @@ class BurstBetaGeoModel(BetaGeoModel):
             InputError: invalid inputs, or repeat ages that do not match the frequencies.
         """
         self._validate_params()
-        x, tx, T_ = as_rfm(frequency, recency, T)
+        x, tx, T_ = as_fit_rfm(frequency, recency, T)
         if repeat_ages is None:
             raise InputError("BurstBetaGeoModel needs the age at every repeat purchase",
                              hint="pass repeat_ages=repeat_purchase_ages(transactions, calibration_end)")

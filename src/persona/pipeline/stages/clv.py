@@ -78,9 +78,9 @@ def run(ctx: RunContext) -> StageResult:
 
     try:
         tx = with_amounts(load_purchases(ctx.store))
-    except InputError as exc:
+        rep = run_clv(ctx.store, seed=ctx.seed, top=10)
+    except InputError as exc:  # the data cannot carry the models (no amounts, no repeat buyers): say why
         return StageResult(status="skipped", message=str(exc))
-    rep = run_clv(ctx.store, seed=ctx.seed, top=10)
     arrays = rep.pop("_arrays")
     bg, gg = rep["bgnbd"], rep["gamma_gamma"]
     rows = []
