@@ -5,7 +5,10 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from persona.config import load_settings
+from persona.errors import SchemaError
 from persona.ingest import ingest_file
 from persona.privacy import PIICipher, consent_state
 from persona.store import init_workspace, open_store
@@ -94,6 +97,26 @@ def test_reviews_with_stubs_and_products_upsert(any_store, tmp_path):
     assert got["title"].tolist() == ["Mug"] and not bool(got["is_stub"].iloc[0])
     attrs = got["attributes"].iloc[0]
     assert (attrs if isinstance(attrs, dict) else __import__("json").loads(attrs)) == {"color": "red"}
+
+
+def test_reviews_without_ids_get_content_ids_and_repeats_are_one_review(any_store, tmp_path):
+    # an Amazon-style export: no review id; the same review twice in the file, and again in a later load
+    cipher = PIICipher(b"v" * 32)
+    text = ('reviewerID,asin,overall,reviewText,unixReviewTime\n'
+            'A1,B1,5,"Lovely, smells great",1472688000\nA2,B1,2,meh,1472688000\nA1,B1,5,"Lovely, smells great",1472688000\n'
+            'A1,B2,4,,\n')
+    rev = _write(tmp_path / "amazon.csv", text)
+    mapping = {"reviewerID": "customer_id", "asin": "product_id", "overall": "rating", "reviewText": "text",
+               "unixReviewTime": "timestamp"}
+    rep = ingest_file(any_store, "reviews", rev, mapping=mapping, cipher=cipher)
+    assert (rep.read, rep.accepted, rep.duplicates, rep.rejected) == (4, 3, 1, 0)
+    ids = any_store.read_frame("SELECT review_id FROM reviews")["review_id"].tolist()
+    assert len(set(ids)) == 3 and all(i.startswith("h:") and len(i) == 34 for i in ids)
+    again = ingest_file(any_store, "reviews", rev, mapping=mapping, cipher=cipher)
+    assert (again.accepted, again.duplicates) == (0, 4) and any_store.count("reviews") == 3
+    missing = _write(tmp_path / "no-product.csv", "customer_id,rating\nc1,5\n")
+    with pytest.raises(SchemaError, match=r"missing required column\(s\) \['product_id'\]"):  # still required
+        ingest_file(any_store, "reviews", missing, cipher=cipher)
 
 
 def test_logs_carry_no_pii(store, tmp_path, caplog):

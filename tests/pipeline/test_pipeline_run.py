@@ -66,5 +66,11 @@ def test_run_on_a_workspace_with_ingested_data_adds_no_demo_shop(small_shop: Pat
     assert stages["ingest"]["status"] == "ok" and stages["ingest"]["figures"] == {"source": "workspace"}
     assert stages["quality"]["status"] == "ok"
     assert not (ws / "demo").exists()  # nothing generated, nothing mixed into the user's store
+    reviews_only = tmp_path / "reviews-only"
+    assert runner.invoke(app, ["init", "--workspace", str(reviews_only)]).exit_code == 0
+    r = runner.invoke(app, ["ingest", "reviews", str(small_shop / "reviews.csv"), "--workspace", str(reviews_only)])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["run", "--only", "demo", "--workspace", str(reviews_only), "--json"])
+    assert "reviews" in json.loads(r.stdout)["stages"]["demo"]["message"] and not (reviews_only / "demo").exists()
     r = runner.invoke(app, ["run", "--only", "demo", "--workspace", str(tmp_path / "fresh"), "--json"])
     assert r.exit_code == 0 and json.loads(r.stdout)["stages"]["demo"]["status"] == "ok"  # an empty one: the demo

@@ -82,7 +82,7 @@ SPECS: dict[str, EntitySpec] = {
             "review_id": "id", "customer_id": "id", "product_id": "id", "rating": "float", "text": "text",
             "lang": "str", "timestamp": "ts",
         },
-        required=("review_id", "customer_id", "product_id"),
+        required=("customer_id", "product_id"),  # a missing review_id is derived from the review's content
         key=("review_id",),
         renames={"timestamp": "ts"},
         max_len={"review_id": 128, "customer_id": 128, "product_id": 128, "lang": 16},

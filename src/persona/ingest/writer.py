@@ -187,6 +187,7 @@ class EntityWriter:
         return WriteResult(accepted=changed, duplicates=dups)
 
     def _write_reviews(self, w: BulkWriter, f: pd.DataFrame) -> WriteResult:
+        f = f.assign(review_id=_review_ids(f))
         cols = {("ts" if c == "timestamp" else c): f[c]
                 for c in ("review_id", "customer_id", "product_id", "rating", "text", "lang", "timestamp") if c in f.columns}
         stubs = {"customers": self._stubs(w, "customers", f["customer_id"]), "products": self._stubs(w, "products", f["product_id"])}
@@ -212,3 +213,19 @@ class EntityWriter:
         stubs = {"customers": self._stubs(w, "customers", out["customer_id"])}
         inserted = w.insert("consents", out, on_conflict="ignore", key=["row_hash"])
         return WriteResult(accepted=inserted, duplicates=n - inserted, stubs=stubs)
+
+
+def _review_ids(f: pd.DataFrame) -> pd.Series:
+    """Each review's id: the file's where given, else "h:" + a hash of its content (customer, product, time, rating,
+    text), so exports without ids (Amazon's) load, and a review repeated in the file or a later load is one review."""
+    given = f["review_id"] if "review_id" in f.columns else pd.Series(None, index=f.index, dtype=object)
+    if given.notna().all():
+        return given
+    ts = f["timestamp"] if "timestamp" in f.columns else pd.Series(pd.NaT, index=f.index, dtype="datetime64[ns, UTC]")
+    canon = pd.DataFrame({
+        "customer_id": f["customer_id"], "product_id": f["product_id"],
+        "ts": ts.fillna(pd.Timestamp(0, tz="UTC")).astype("int64"),
+        **{c: (f[c] if c in f.columns else None) for c in ("rating", "text")},
+    }, index=f.index)
+    hashed = pd.Series(row_hashes(canon, EVENT_KEYS), index=f.index)
+    return given.where(given.notna(), "h:" + hashed)

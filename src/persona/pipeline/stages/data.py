@@ -35,8 +35,10 @@ def _fmt(v: Any) -> str:
 
 
 # --- demo ---------------------------------------------------------------------------------------
-def _stored_events(ctx: RunContext) -> int:
-    return int(ctx.store.read_frame("SELECT COUNT(*) AS n FROM events")["n"].iloc[0])
+def _stored_rows(ctx: RunContext) -> dict[str, int]:
+    """Rows per entity table that hold any (customers, products, events, reviews)."""
+    counts = {t: ctx.store.count(t) for t in ("customers", "products", "events", "reviews")}
+    return {t: n for t, n in counts.items() if n}
 
 
 def run_demo(ctx: RunContext) -> StageResult:
@@ -46,9 +48,10 @@ def run_demo(ctx: RunContext) -> StageResult:
         return StageResult(status="skipped", message=f"using the data in {ctx.data_dir}")
     out = ctx.settings.workspace / "demo"
     marker = out / _MARKER
-    if not marker.is_file() and (n := _stored_events(ctx)):
+    if not marker.is_file() and (held := _stored_rows(ctx)):
         ctx.artifacts["own_data"] = True
-        return StageResult(status="skipped", message=f"the workspace holds {n:,} events of its own: running on them "
+        what = ", ".join(f"{n:,} {t}" for t, n in held.items())
+        return StageResult(status="skipped", message=f"the workspace holds data of its own ({what}): running on it "
                                                      "(no demo shop is added; --data DIR ingests more files first)")
     from persona.demo import generate_shop
 
