@@ -297,7 +297,7 @@ def experiment_frame(store: Any, name: str, *, window_days: float = 14.0,
     out["converted"] = conv.reindex(out.index).notna().astype(int)
     if revenue_event:
         rev = ev[ev["event_type"] == revenue_event].groupby("customer_id")["revenue"].sum()
-        out["revenue"] = rev.reindex(out.index).fillna(0.0).astype(float)
+        out["revenue"] = pd.to_numeric(rev, errors="coerce").reindex(out.index, fill_value=0.0).fillna(0.0)
     for t in extra_events:
         hit = ev[ev["event_type"] == t].groupby("customer_id").size()
         out[t] = hit.reindex(out.index).notna().astype(int)
