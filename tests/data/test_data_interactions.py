@@ -137,3 +137,23 @@ def test_from_store_accepts_events_without_values(store) -> None:  # noqa: ANN00
     ], key=["event_id"])
     data = Interactions.from_store(store)
     assert data.n_users == 3 and data.matrix.sum() > 0
+
+
+def test_from_store_counts_a_review_without_an_event_as_a_rating(any_store):
+    from persona.store.models import Review
+
+    now = datetime(2024, 5, 1, tzinfo=UTC)
+    with any_store.session() as s:
+        s.add_all([
+            Customer(customer_id="c1", customer_key="k1"), Customer(customer_id="c2", customer_key="k2"),
+            Product(product_id="p1"), Product(product_id="p2"),
+            Event(event_id="e1", customer_id="c1", product_id="p1", event_type="purchase", ts=now),
+            # c1 reviewed what the purchase already records: not counted twice
+            Review(review_id="r1", customer_id="c1", product_id="p1", rating=2.0, ts=now),
+            # reviews with no event behind them: the stars are the weight, a review without stars counts 1
+            Review(review_id="r2", customer_id="c2", product_id="p2", rating=4.0, ts=now),
+            Review(review_id="r3", customer_id="c1", product_id="p2", rating=None, ts=now),
+        ])
+    data = Interactions.from_store(any_store)
+    np.testing.assert_array_equal(data.matrix.toarray(), [[5, 1], [0, 4]])
+    assert Interactions.from_store(any_store, event_types=["purchase"]).matrix.sum() == 5

@@ -388,6 +388,9 @@ class Interactions:
         events = store.read_frame(
             "SELECT customer_id, product_id, event_type, value, ts FROM events WHERE product_id IS NOT NULL"
         )
+        events["value"] = pd.to_numeric(events["value"], errors="coerce")  # an all-NULL column arrives untyped
+        if event_types is None or RATING_EVENT in event_types:
+            events = _with_reviews(events, store.read_frame("SELECT customer_id, product_id, rating, ts FROM reviews"))
         if event_types is not None:
             events = events[events["event_type"].isin(list(event_types))]
         products = store.read_table("products", ["product_id", *ITEM_SIDE_COLUMNS, "attributes"])
@@ -414,7 +417,6 @@ class Interactions:
             len(products),
             len(customers),
         )
-        events["value"] = pd.to_numeric(events["value"], errors="coerce")  # an all-NULL column arrives untyped
         return cls.from_frame(
             events,
             user="customer_id",
@@ -426,6 +428,21 @@ class Interactions:
             items=products,
             users=customers,
         )
+
+
+def _with_reviews(events: pd.DataFrame, reviews: pd.DataFrame) -> pd.DataFrame:
+    """``events`` plus a ``rating`` row for each review whose (customer, product) no event already records."""
+    if reviews.empty:
+        return events
+    pair = ["customer_id", "product_id"]
+    known = pd.MultiIndex.from_frame(events[pair].astype(str))
+    fresh = reviews[~pd.MultiIndex.from_frame(reviews[pair].astype(str)).isin(known)]
+    if fresh.empty:
+        return events
+    rows = pd.DataFrame({"customer_id": fresh["customer_id"], "product_id": fresh["product_id"],
+                         "event_type": RATING_EVENT, "value": pd.to_numeric(fresh["rating"], errors="coerce"),
+                         "ts": fresh["ts"]})
+    return pd.concat([events, rows], ignore_index=True) if len(events) else rows.reset_index(drop=True)
 
 
 def _as_dict(v: Any) -> dict[str, Any]:

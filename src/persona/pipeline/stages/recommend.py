@@ -15,6 +15,8 @@ from persona.pipeline.stage import RunContext, Section, Stage, StageResult
 
 log = logging.getLogger(__name__)
 
+NOTHING = "no events or reviews that name a product: nothing to recommend from"
+
 
 def run(ctx: RunContext) -> StageResult:
     from persona.data import Interactions
@@ -24,12 +26,12 @@ def run(ctx: RunContext) -> StageResult:
     data = ctx.artifacts.get("interactions")
     if data is None:
         n = ctx.store.read_frame("SELECT COUNT(*) AS n FROM events WHERE product_id IS NOT NULL")["n"].iloc[0]
-        if int(n) == 0:
-            return StageResult(status="skipped", message="no events that name a product: nothing to recommend from")
+        if int(n) + ctx.store.count("reviews") == 0:
+            return StageResult(status="skipped", message=NOTHING)
         data = Interactions.from_store(ctx.store)
         ctx.artifacts["interactions"] = data
     if data.nnz == 0:
-        return StageResult(status="skipped", message="no events that name a product: nothing to recommend from")
+        return StageResult(status="skipped", message=NOTHING)
     models = ctx.artifacts.get("recommend_models") or DEFAULT_MODELS
     split = "temporal" if data.has_time else "random"
     model, cmp, mv = train_and_register(ctx.store, data, models, split=split, seed=ctx.seed)
