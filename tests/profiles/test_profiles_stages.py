@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from sqlalchemy import insert
@@ -73,3 +74,24 @@ def test_predict_stage_skips_with_the_reason_when_no_backtest_is_possible(store:
               "ts": (start + pd.Timedelta(days=199)).to_pydatetime()} for i in range(3)])
     res = PREDICT.run(RunContext(settings=store.settings, store=store, data_dir=None, seed=1, progress=False))
     assert res.status == "skipped" and "no eligible customers" in res.message, res.message
+
+
+def test_segments_stage_builds_what_the_data_allows(store: Store) -> None:
+    # a ratings log (as MovieLens): no purchase, so RFM is undefined, but k-means on the profiles still runs
+    from persona.pipeline.stages.profiles import PROFILES, SEGMENTS
+
+    rng = np.random.default_rng(0)
+    start = pd.Timestamp("2024-01-01", tz="UTC")
+    with store.session() as s:
+        s.execute(insert(Customer), [{"customer_id": f"c{i}", "customer_key": f"k{i}"} for i in range(60)])
+        s.execute(insert(Product), [{"product_id": f"p{j}", "category": f"g{j % 4}"} for j in range(30)])
+        s.execute(insert(Event), [
+            {"event_id": f"r{n}", "customer_id": f"c{n % 60}", "product_id": f"p{rng.integers(0, 30)}", "event_type": "rating",
+             "value": float(rng.integers(1, 6)), "ts": (start + pd.Timedelta(hours=int(n))).to_pydatetime()}
+            for n in range(1500)
+        ])
+    ctx = RunContext(settings=store.settings, store=store, data_dir=None, seed=1, progress=False)
+    assert PROFILES.run(ctx).status == "ok"
+    seg = SEGMENTS.run(ctx)
+    assert seg.status == "ok" and set(seg.figures) == {"kmeans", "skipped"}
+    assert "rfm not built" in seg.message and "purchased" in seg.message

@@ -170,7 +170,7 @@ def compute_features(
     unit = buys["revenue"] / buys["quantity"]
     discounted = (unit < 0.97 * buys["list_price"]).astype(float).where(buys["list_price"].notna() & unit.notna())
     out["discount_share"] = discounted.groupby(buys["customer_id"]).mean().reindex(ids)
-    cat_median = data.products.groupby("category")["price"].median()
+    cat_median = pd.to_numeric(data.products["price"], errors="coerce").groupby(data.products["category"]).median()
     rel = unit / buys["category"].map(cat_median)
     out["price_index"] = rel.replace([np.inf, -np.inf], np.nan).groupby(buys["customer_id"]).mean().reindex(ids)
 

@@ -57,6 +57,7 @@ def run_profiles(ctx: RunContext) -> StageResult:
 
 def run_segments(ctx: RunContext) -> StageResult:
     """RFM and k-means segments (DBSCAN too when ``ctx.artifacts['segment_methods']`` asks), stored and plotted."""
+    from persona.errors import InputError
     from persona.profiles import read_profiles
     from persona.segments.plots import segment_figure
     from persona.segments.service import previous_centroids, save_segmentation, segment_profiles
@@ -70,9 +71,14 @@ def run_segments(ctx: RunContext) -> StageResult:
     figures: dict[str, Any] = {}
     sections = []
     results = {}
+    skipped: dict[str, str] = {}
     for method in methods:
         prev = previous_centroids(ctx.store) if method == "kmeans" else None
-        res = segment_profiles(profiles, method, seed=ctx.seed, previous=prev)
+        try:
+            res = segment_profiles(profiles, method, seed=ctx.seed, previous=prev)
+        except InputError as exc:  # e.g. RFM on a ratings log without purchases: the other methods still run
+            skipped[method] = str(exc)
+            continue
         save_segmentation(ctx.store, res)
         results[method] = res
         summary = res.summary()
@@ -92,8 +98,13 @@ def run_segments(ctx: RunContext) -> StageResult:
         )
         sec.add_figure(segment_figure(res.matrix, res.labels, res.explanation, title=method, seed=ctx.seed))
         sections.append(sec)
+    why = "; ".join(f"{m} not built: {msg}" for m, msg in skipped.items())
+    if not results:
+        return StageResult(status="skipped", message=why)
     ctx.artifacts["segments"] = {m: r.labels for m, r in results.items()}
-    return StageResult(figures=figures, sections=sections)
+    if skipped:
+        figures["skipped"] = skipped
+    return StageResult(figures=figures, sections=sections, message=why)
 
 
 PROFILES = Stage(name="profiles", title="Customer profiles", run=run_profiles, requires=("ingest",))
