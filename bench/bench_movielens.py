@@ -219,10 +219,15 @@ def load_items(inter_path: Path) -> pd.DataFrame | None:
                          "category": genres.str.split().str[0], "description": genres})
 
 
+def training_set(train_df: pd.DataFrame, items: pd.DataFrame | None) -> Interactions:
+    """The training part as Interactions: ratings as weights, timestamps, the training items' vocabulary."""
+    return Interactions.from_frame(train_df, "user_id", "item_id", weight="rating", time="timestamp",
+                                   items=items, item_ids=np.sort(train_df["item_id"].unique()))
+
+
 def run_split(name: str, train_df: pd.DataFrame, test_df: pd.DataFrame, models: dict[str, Any], *, k: int,
               verbose: bool, items: pd.DataFrame | None = None) -> list[ModelReport]:
-    train = Interactions.from_frame(train_df, "user_id", "item_id", weight="rating", time="timestamp",
-                                    items=items, item_ids=np.sort(train_df["item_id"].unique()))
+    train = training_set(train_df, items)
     out = []
     for label, factory in models.items():
         rep = evaluate_recommender(factory(), train, test_df, k=k, name=label, beyond=True, per_user=True)
@@ -305,8 +310,7 @@ def seed_spread(train_df: pd.DataFrame, test_df: pd.DataFrame, names: list[str],
     """nDCG@10 and Recall@10 of each seeded Persona model over ``seeds`` seeds (42, 43, …): the run-to-run noise."""
     from persona.recommend import make_recommender
 
-    train = Interactions.from_frame(train_df, "user_id", "item_id", weight="rating", time="timestamp",
-                                    items=items, item_ids=np.sort(train_df["item_id"].unique()))
+    train = training_set(train_df, items)
     out: dict[str, dict[str, Any]] = {}
     for name in names:
         if not _takes_seed(name):
@@ -345,8 +349,7 @@ def split_seed_check(df: pd.DataFrame, models: dict[str, Any], seeds: int, *, k:
     means: dict[str, dict[str, list[float]]] = {n: {m: [] for m in PAIRED} for n in names}
     for seed in range(SEED, SEED + seeds):
         tr, te = stratified_split(df, 0.75, filter_by="item", seed=seed)
-        train = Interactions.from_frame(tr, "user_id", "item_id", weight="rating", time="timestamp",
-                                        items=items, item_ids=np.sort(tr["item_id"].unique()))
+        train = training_set(tr, items)
         for name in names:
             rep = evaluate_recommender(models[name](), train, te, k=k, name=name, beyond=False, per_user=True)
             if rep.error:

@@ -23,7 +23,7 @@ from persona.evaluate.beyond import (
     intra_list_diversity,
     novelty,
 )
-from persona.evaluate.ranking import RANKING_METRICS, per_user_ranking_metrics
+from persona.evaluate.ranking import RANKING_METRICS, mean_metrics, per_user_ranking_metrics
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ def evaluate_recommender(
     truth = test.rename(columns={user: "user_id", item: "item_id"})[["user_id", "item_id"]]
     recs = recs[["user_id", "item_id", "score"]]
     rows = per_user_ranking_metrics(_align(truth, recs), recs, k, metrics=RANKING_METRICS)
-    rep.metrics = {c: float(rows[c].sum() / max(len(rows), 1)) for c in rows.columns}
+    rep.metrics = mean_metrics(rows)
     if beyond:
         tf = train_frame(train)
         rep.metrics["coverage"] = catalog_coverage(recs, train.n_items)

@@ -114,6 +114,11 @@ def _mean(values: pd.Series) -> float:
     return float(values.sum() / max(len(values), 1))
 
 
+def mean_metrics(rows: pd.DataFrame) -> dict[str, float]:
+    """The metrics of :func:`per_user_ranking_metrics` rows averaged over their users (0 when there are none)."""
+    return {c: _mean(rows[c]) for c in rows.columns}
+
+
 def _check_names(metrics: Iterable[str]) -> list[str]:
     names = list(metrics)
     unknown = [m for m in names if m not in _FUNCS]
@@ -178,7 +183,7 @@ def ranking_metrics(
         SchemaError: a column is missing.
     """
     rows = per_user_ranking_metrics(truth, recs, k, metrics=metrics, user=user, item=item, score=score)
-    return {c: _mean(rows[c]) for c in rows.columns}
+    return mean_metrics(rows)
 
 
 def _single(name: str):  # noqa: ANN202 - builds the public one-metric functions below
