@@ -170,7 +170,35 @@ def test_evaluate_recommend_default_models_follow_timestamps(workspace, tmp_path
         r = _cli(workspace, "evaluate", "recommend", "--data", str(f), "--split", "random", "--out",
                  str(tmp_path / f"{f.stem}.html"), "--json")
         assert r.exit_code == 0, r.output
-        models[f.stem] = {m["model"] for m in json.loads(r.stdout)["models"]}
+        out = json.loads(r.stdout)
+        models[f.stem] = {m["model"] for m in out["models"]}
+        # a file of user-item pairs has no product categories: the category model is left out, with the reason
+        assert out["skipped"]["category"] == "needs product categories"
     # the windowed EASE needs each customer's event order: compared only when the data has timestamps
     assert {"ease", "dlae", "ease-local", "hybrid"} <= models["timed"]
     assert models["untimed"] == models["timed"] - {"ease-local"}
+    assert "category" not in models["timed"]
+
+
+def test_default_comparison_follows_what_the_catalogue_allows(workspace):
+    from persona.data import Interactions
+    from persona.evaluate.selection import DEFAULT_MODELS, applicable_models
+
+    store = open_store(workspace)
+    try:
+        data = Interactions.from_store(store)
+    finally:
+        store.dispose()
+    keep, skipped = applicable_models(DEFAULT_MODELS, data)
+    assert keep == list(DEFAULT_MODELS) and skipped == {}  # categories, timestamps, a small catalogue
+    big = Interactions.from_frame(pd.DataFrame({"user_id": np.arange(25_000) % 50, "item_id": np.arange(25_000)}))
+    keep, skipped = applicable_models([*DEFAULT_MODELS, "ease-local"], big)
+    assert keep == ["popular", "itemknn", "als", "hybrid"]
+    assert skipped["ease"] == "25,000 products is above its dense-inversion limit of 20,000"
+    assert skipped["category"] == "needs product categories"
+    assert skipped["ease-local"] == "needs event timestamps"
+    # the workspace's products carry categories: train compares the category model and says what it left out
+    r = _cli(workspace, "recommend", "train", "--json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert "category" in {m["model"] for m in out["comparison"]} and out["skipped"] == {}

@@ -135,7 +135,7 @@ def retrain(
         InputError: no events with products.
     """
     from persona.data import Interactions
-    from persona.evaluate.selection import DEFAULT_MODELS, build_models, compare
+    from persona.evaluate.selection import DEFAULT_MODELS, applicable_models, build_models, compare
     from persona.registry import get_version, promote, register
 
     t0 = time.perf_counter()
@@ -143,7 +143,7 @@ def retrain(
     data = Interactions.from_store(store)
     if data.nnz == 0:
         raise InputError("the workspace has no events that name a product", hint="ingest events first")
-    cmp = compare(data, list(models or DEFAULT_MODELS), split=split, seed=seed)
+    cmp = compare(data, list(models or applicable_models(DEFAULT_MODELS, data)[0]), split=split, seed=seed)
     best = cmp.best
     if best is None:
         raise InputError("no recommender could be trained: " + "; ".join(f"{r.name}: {r.error}" for r in cmp.reports))

@@ -7,6 +7,7 @@ module is skipped), so ``evaluate clv`` or ``evaluate sentiment`` can live besid
 
 from __future__ import annotations
 
+import html
 import importlib
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,7 +20,7 @@ app = typer.Typer(help="Offline evaluation: recommenders compared on a held-out 
                   no_args_is_help=True)
 EXTENSIONS: tuple[str, ...] = ("persona.cli.evaluate_clv", "persona.cli.evaluate_sentiment")
 #: models compared by ``evaluate recommend`` unless --models says otherwise
-EVALUATE_MODELS = ("popular", "itemknn", "userknn", "als", "bpr", "ease", "dlae", "ease-local", "hybrid")
+EVALUATE_MODELS = ("popular", "itemknn", "userknn", "als", "bpr", "ease", "dlae", "ease-local", "category", "hybrid")
 TABLE_COLUMNS = ["model", "ndcg@10", "recall@10", "precision@10", "map@10", "coverage", "fit_s", "recommend_s"]
 
 
@@ -75,7 +76,7 @@ def recommend(
     path: Annotated[Path | None, typer.Argument(help="Dataset folder or file (with --adapter), instead of the workspace.")] = None,
     data: Annotated[Path | None, typer.Option("--data", help="Interactions file or dataset folder instead of the workspace.")] = None,
     adapter: Annotated[str | None, typer.Option("--adapter", help="Read PATH with a dataset adapter, e.g. movielens.")] = None,
-    models: Annotated[str | None, typer.Option("--models", help="Comma-separated models; default: popular, itemknn, userknn, als, bpr, ease, dlae, ease-local (with timestamps), hybrid.")] = None,
+    models: Annotated[str | None, typer.Option("--models", help="Comma-separated models; default: popular, itemknn, userknn, als, bpr, ease, dlae, ease-local (with timestamps), category (with product categories), hybrid.")] = None,
     split: Annotated[str | None, typer.Option("--split", help="temporal, random or stratified (default: stratified 75/25 by item for MovieLens, the benchmark protocol; temporal 80/20 otherwise).")] = None,
     k: Annotated[int, typer.Option("--k", help="List length.", min=1, max=100)] = 10,
     out: Annotated[Path | None, typer.Option("--out", help="HTML report path (default WORKSPACE/reports/evaluate-recommend.html).")] = None,
@@ -85,7 +86,7 @@ def recommend(
     """Compare recommenders on a held-out split: ranking metrics, coverage, novelty, timings, and an HTML report."""
     from persona.errors import InputError
     from persona.evaluate.report import comparison_figure, paired_html, table_html, timing_figure, write_html
-    from persona.evaluate.selection import SPLITS, compare
+    from persona.evaluate.selection import SPLITS, applicable_models, compare
     from persona.pipeline.stage import Section
 
     if path is not None and data is not None:
@@ -119,12 +120,11 @@ def recommend(
     if chosen == "temporal" and not inter.has_time:
         chosen = "random"
     fraction = 0.25 if chosen == "stratified" else 0.2
+    skipped: dict[str, str] = {}
     if models:
         names = [m.strip() for m in models.split(",") if m.strip()]
     else:
-        from persona.recommend.registry import TIMED_RECOMMENDERS
-
-        names = [m for m in EVALUATE_MODELS if inter.has_time or m not in TIMED_RECOMMENDERS]
+        names, skipped = applicable_models(EVALUATE_MODELS, inter)
 
     def progress(rep: Any) -> None:
         if not as_json:
@@ -139,7 +139,8 @@ def recommend(
         title=f"{chosen} split: {inter.n_users:,} users × {inter.n_items:,} items, {len(inter.log):,} events",
         html=f"<p>Source: {label}. Held out {fraction:.0%} ({len(cmp.test):,} user-item pairs); top-{k} over "
              f"items each user has not interacted with in training.</p>" + table_html(rows)
-             + paired_html(best.name if best else "", paired),
+             + paired_html(best.name if best else "", paired)
+             + "".join(f"<p>Left out {html.escape(n)}: {html.escape(why)}.</p>" for n, why in skipped.items()),
     )
     section.add_figure(comparison_figure(rows, metrics=(f"ndcg@{k}", f"recall@{k}", f"precision@{k}", f"map@{k}"),
                                          title=f"{chosen} split, top-{k}"))
@@ -149,12 +150,15 @@ def recommend(
     result = {"source": label, "split": chosen, "k": k, "users": inter.n_users, "items": inter.n_items,
               "events": len(inter.log), "test_pairs": len(cmp.test), "best": best.name if best else None,
               "report": str(report), "models": rows,
-              "versus_best": {n: {m: d.to_dict() for m, d in ms.items()} for n, ms in paired.items()}}
+              "versus_best": {n: {m: d.to_dict() for m, d in ms.items()} for n, ms in paired.items()},
+              "skipped": skipped}
     if as_json:
         emit(result, True)
         return
     cols = [c.replace("@10", f"@{k}") for c in TABLE_COLUMNS]
     emit(rows, False, title=f"{chosen} split, top-{k}: {len(cmp.test):,} held-out pairs", columns=cols)
+    for n, why in skipped.items():
+        console.print(f"[dim]left out {n}: {why}[/dim]")
     console.print(f"best: [bold]{result['best']}[/bold]; report written to {report}")
     for line in _paired_lines(result["best"], paired):
         console.print(line)

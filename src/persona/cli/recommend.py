@@ -18,7 +18,7 @@ MODEL_NAME = "recommender"
 
 @app.command("train")
 def train(
-    model: Annotated[list[str] | None, typer.Option("--model", "-m", help="Model(s) to compare (repeatable); default: popular, itemknn, als, ease, hybrid.")] = None,
+    model: Annotated[list[str] | None, typer.Option("--model", "-m", help="Model(s) to compare (repeatable); default: popular, itemknn, als, ease, category, hybrid (those the data allows).")] = None,
     split: Annotated[str, typer.Option("--split", help="Holdout: temporal (latest 20% per customer), random or stratified.")] = "temporal",
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
@@ -26,7 +26,7 @@ def train(
     """Compare recommenders on held-out events, refit the best on everything and register it as active."""
     from persona.data import Interactions
     from persona.errors import InputError
-    from persona.evaluate.selection import DEFAULT_MODELS, SPLITS, train_and_register
+    from persona.evaluate.selection import DEFAULT_MODELS, SPLITS, applicable_models, train_and_register
 
     if split not in SPLITS:
         raise InputError(f"unknown split {split!r}", hint=f"use one of {', '.join(SPLITS)}")
@@ -36,17 +36,23 @@ def train(
         if data.nnz == 0:
             raise InputError("the workspace has no events that name a product",
                              hint="ingest events first: `persona ingest events FILE` (or `persona demo generate`)")
-        names = [n.strip() for m in (model or DEFAULT_MODELS) for n in m.split(",") if n.strip()]
+        skipped: dict[str, str] = {}
+        if model:
+            names = [n.strip() for m in model for n in m.split(",") if n.strip()]
+        else:
+            names, skipped = applicable_models(DEFAULT_MODELS, data)
         fitted, cmp, mv = train_and_register(store, data, names, split=split, seed=store.settings.seed)
     finally:
         store.dispose()
     out = {"best": cmp.best.name, "model": MODEL_NAME, "version": mv.version, "split": split,
-           "test_pairs": len(cmp.test), "comparison": cmp.table()}
+           "test_pairs": len(cmp.test), "comparison": cmp.table(), "skipped": skipped}
     if as_json:
         emit(out, True)
         return
     emit(cmp.table(), False, title=f"{split} holdout ({len(cmp.test):,} customer-product pairs), top-10",
          columns=["model", "ndcg@10", "recall@10", "precision@10", "map@10", "coverage", "fit_s", "recommend_s"])
+    for name, why in skipped.items():
+        console.print(f"[dim]left out {name}: {why}[/dim]")
     console.print(f"registered [bold]{cmp.best.name}[/bold] as {MODEL_NAME} v{mv.version} (active)")
 
 

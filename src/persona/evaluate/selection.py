@@ -26,7 +26,7 @@ from persona.evaluate.splitters import stratified_split, temporal_user_split
 log = logging.getLogger(__name__)
 
 #: Models the pipeline stage and ``persona recommend train`` compare by default (fast on a shop's data).
-DEFAULT_MODELS: tuple[str, ...] = ("popular", "itemknn", "als", "ease", "hybrid")
+DEFAULT_MODELS: tuple[str, ...] = ("popular", "itemknn", "als", "ease", "category", "hybrid")
 SPLITS = ("temporal", "stratified", "random")
 SELECT_METRIC = "ndcg@10"
 
@@ -120,6 +120,32 @@ def split_interactions(
                          hint="users need several events each; ingest more history")
     test = pd.DataFrame({"user_id": data.user_ids[pairs["u"].to_numpy()], "item_id": data.item_ids[pairs["i"].to_numpy()]})
     return train, test
+
+
+def applicable_models(names: Sequence[str], data: Interactions) -> tuple[list[str], dict[str, str]]:
+    """The models of a default set that can run on ``data``, and why each other one was left out.
+
+    Used for default sets only: a model the user names explicitly runs, and fails with its own message.
+    Left out: timestamp-ordered models without timestamps, the category model on a catalogue without
+    categories, and the dense item models (EASE, DLAE, ease-local) above their ``max_items`` default.
+    """
+    from persona.recommend import recommender_class
+    from persona.recommend.category import has_categories
+    from persona.recommend.registry import TIMED_RECOMMENDERS
+
+    keep: list[str] = []
+    skipped: dict[str, str] = {}
+    for name in dict.fromkeys(names):
+        limit = recommender_class(name)().get_params().get("max_items") if name in ("ease", "dlae", "ease-local") else None
+        if name in TIMED_RECOMMENDERS and not data.has_time:
+            skipped[name] = "needs event timestamps"
+        elif name == "category" and not has_categories(data):
+            skipped[name] = "needs product categories"
+        elif limit is not None and data.n_items > limit:
+            skipped[name] = f"{data.n_items:,} products is above its dense-inversion limit of {limit:,}"
+        else:
+            keep.append(name)
+    return keep, skipped
 
 
 def build_models(names: Sequence[str], seed: int = 42) -> dict[str, Callable[[], Any]]:

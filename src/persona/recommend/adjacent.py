@@ -26,6 +26,8 @@ from persona.recommend.itemmatrix import ItemMatrixRecommender, row_chunks, top_
 
 log = logging.getLogger(__name__)
 
+ADJACENCY_BATCH = 2_000_000  # item pairs gathered before they are summed into the count matrix
+
 
 def adjacency_counts(users: np.ndarray, items: np.ndarray, times: np.ndarray, n_items: int,
                      window: int) -> sp.csr_matrix:
@@ -51,13 +53,31 @@ def adjacency_counts(users: np.ndarray, items: np.ndarray, times: np.ndarray, n_
         u, i = u[~repeat], i[~repeat]
     diag = np.bincount(i, minlength=n_items).astype(np.float64)
     counts = sp.diags(diag).tocsr()
+    rows: list[np.ndarray] = []
+    cols: list[np.ndarray] = []
+    vals: list[np.ndarray] = []
+
+    def flush(counts: sp.csr_matrix) -> sp.csr_matrix:
+        # one COO → CSR conversion per batch of distances (summing a sparse matrix per distance costs
+        # O(window × nnz); a batch sums its duplicates once)
+        if rows:
+            r, c = np.concatenate(rows), np.concatenate(cols)
+            w = np.concatenate(vals)
+            counts = counts + sp.csr_matrix((np.concatenate([w, w]), (np.concatenate([r, c]), np.concatenate([c, r]))),
+                                            shape=(n_items, n_items))
+            rows.clear(), cols.clear(), vals.clear()
+        return counts
+
+    pending = 0
     for d in range(1, min(window, max(len(u) - 1, 0)) + 1):
         same = u[d:] == u[:-d]
-        a, b = i[:-d][same], i[d:][same]
-        w = np.full(len(a), 1.0 - d / (window + 1.0))
-        pairs = sp.csr_matrix((w, (a, b)), shape=(n_items, n_items))
-        counts = counts + pairs + pairs.T
-    return counts.tocsr()
+        rows.append(i[:-d][same])
+        cols.append(i[d:][same])
+        vals.append(np.full(len(rows[-1]), 1.0 - d / (window + 1.0)))
+        pending += len(rows[-1])
+        if pending >= ADJACENCY_BATCH:
+            counts, pending = flush(counts), 0
+    return flush(counts).tocsr()
 
 
 def timed_adjacency(data: Interactions, window: int) -> sp.csr_matrix:

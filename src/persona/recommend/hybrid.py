@@ -34,12 +34,15 @@ from persona.data import Interactions
 from persona.errors import InputError
 from persona.recommend.base import Recommender, top_columns
 from persona.recommend.blend import ListwiseRows, fit_listwise, fit_listwise_mix, listwise_rows
+from persona.recommend.category import has_categories
 from persona.recommend.registry import TIMED_RECOMMENDERS, make_recommender
 
 log = logging.getLogger(__name__)
 
 #: Base models of the default blend; which of them get weight (and their settings) is learned on validation folds.
-DEFAULT_MODELS: tuple[str, ...] = ("ease", "dlae", "ease-local", "als", "rp3beta", "itemknn", "userknn", "period")
+DEFAULT_MODELS: tuple[str, ...] = (
+    "ease", "dlae", "ease-local", "als", "rp3beta", "itemknn", "userknn", "period", "category",
+)
 #: Members solving a dense item × item system, left out of the default blend above ``max_ease_items`` items.
 DENSE_ITEM_MODELS: tuple[str, ...] = ("ease", "dlae", "ease-local")
 #: Item-item models whose scores are history × a learned item matrix (their ``history_scores``); with timestamps
@@ -293,7 +296,8 @@ class HybridRecommender(Recommender):
                      if not (n in DENSE_ITEM_MODELS and data.n_items > self.max_ease_items)
                      and not (n in TIMED_RECOMMENDERS and not data.has_time)
                      and not (n == "userknn" and data.n_users > self.max_userknn_users)
-                     and not (n == "rp3beta" and data.n_items > self.max_rp3beta_items)]
+                     and not (n == "rp3beta" and data.n_items > self.max_rp3beta_items)
+                     and not (n == "category" and not has_categories(data))]
             return {n: {} for n in names}
         if isinstance(self.models, Mapping):
             return {str(n): dict(p or {}) for n, p in self.models.items()}

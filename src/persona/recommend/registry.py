@@ -22,6 +22,7 @@ RECOMMENDERS: dict[str, str] = {
     "period": "persona.recommend.period:PeriodPopularRecommender",
     "adjacent": "persona.recommend.adjacent:AdjacentItemsRecommender",
     "content": "persona.recommend.content:ContentRecommender",
+    "category": "persona.recommend.category:CategoryRecommender",
     "sequential": "persona.recommend.sequential:SequentialRecommender",
 }
 #: Recommenders built on the order of each user's events: they refuse interactions without timestamps.
@@ -47,7 +48,7 @@ def make_recommender(name: str, **params: Any) -> Any:
 
     Args:
         name: a key of :data:`RECOMMENDERS` (popular, period, itemknn, userknn, als, bpr, ease, dlae,
-            ease-local, adjacent, rp3beta, content, sequential, hybrid).
+            ease-local, adjacent, rp3beta, content, category, sequential, hybrid).
         params: constructor parameters of that class.
 
     Returns:

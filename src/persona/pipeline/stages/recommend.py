@@ -21,7 +21,7 @@ NOTHING = "no events or reviews that name a product: nothing to recommend from"
 def run(ctx: RunContext) -> StageResult:
     from persona.data import Interactions
     from persona.evaluate.report import comparison_figure, paired_html, table_html, timing_figure
-    from persona.evaluate.selection import DEFAULT_MODELS, train_and_register
+    from persona.evaluate.selection import DEFAULT_MODELS, applicable_models, train_and_register
 
     data = ctx.artifacts.get("interactions")
     if data is None:
@@ -32,7 +32,10 @@ def run(ctx: RunContext) -> StageResult:
         ctx.artifacts["interactions"] = data
     if data.nnz == 0:
         return StageResult(status="skipped", message=NOTHING)
-    models = ctx.artifacts.get("recommend_models") or DEFAULT_MODELS
+    models = ctx.artifacts.get("recommend_models")
+    skipped: dict[str, str] = {}
+    if not models:
+        models, skipped = applicable_models(DEFAULT_MODELS, data)
     split = "temporal" if data.has_time else "random"
     model, cmp, mv = train_and_register(ctx.store, data, models, split=split, seed=ctx.seed)
     ctx.artifacts["recommender"] = model
@@ -45,7 +48,8 @@ def run(ctx: RunContext) -> StageResult:
               f"Each customer's latest 20% of events were held out ({len(cmp.test):,} customer-product pairs); "
               f"models were trained on the rest and asked for 10 products each. The best by nDCG@10, "
               f"<b>{html.escape(best.name)}</b>, was refitted on all events and registered as "
-              f"<code>recommender</code> v{mv.version}.</p>" + table_html(rows) + paired_html(best.name, paired)),
+              f"<code>recommender</code> v{mv.version}.</p>" + table_html(rows) + paired_html(best.name, paired)
+              + "".join(f"<p>Left out {html.escape(n)}: {html.escape(why)}.</p>" for n, why in skipped.items())),
     )
     section.add_figure(comparison_figure(rows, title=f"{split} holdout, top-10"))
     section.add_figure(timing_figure(rows))
@@ -62,6 +66,7 @@ def run(ctx: RunContext) -> StageResult:
             "models": {r["model"]: {k: r.get(k) for k in ("ndcg@10", "recall@10", "precision@10", "map@10", "coverage", "fit_s")}
                        for r in rows},
             "versus_best": {n: {m: d.to_dict() for m, d in ms.items()} for n, ms in paired.items()},
+            "skipped_models": skipped,
         },
         sections=[section],
         message=f"best {best.name}: nDCG@10 {best.metrics['ndcg@10']:.4f}, recall@10 {best.metrics['recall@10']:.4f}",
