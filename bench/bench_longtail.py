@@ -1,4 +1,4 @@
-"""Long-tail catalogues: neighbourhood models' fit time where most item pairs never co-occur.
+"""Long-tail catalogues: neighbourhood models' fit time where most item pairs never co-occur, and what ranks well there.
 
 A shop with tens of thousands of products and a few events per product (the Taobao log below: 55,368 items,
 815 users, 64k distinct user-item pairs) gives an item × item co-occurrence matrix that is almost all
@@ -6,7 +6,13 @@ zeros. Persona's item-kNN, RP3beta and adjacent-items keep each item's top neigh
 only, so their fit grows with the co-occurring pairs, not with n_items². In the same run: ``implicit``'s
 item-kNN (cosine and BM25, 200 neighbours), what a user would otherwise pick.
 
+Quality (Taobao only; the synthetic log has no taste structure): each customer's latest 20% of events held out
+(``persona recommend train``'s temporal split), top-10 over products not in their training history, for
+Persona's models and, in the same run on the same split, ``implicit``'s ALS, BPR and BM25 item-kNN used
+directly and global popularity.
+
     python bench/bench_longtail.py                        # Taobao head (../shared) and a synthetic log
+    python bench/bench_longtail.py --no-quality           # fit times only
     python bench/bench_longtail.py --items 200000 --json  # a larger synthetic catalogue
 """
 
@@ -24,6 +30,9 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bench_movielens import ImplicitALS, ImplicitBPR, PopularityPeer, _Peer  # noqa: E402
 
 from persona.data import Interactions  # noqa: E402
 from persona.recommend import make_recommender  # noqa: E402
@@ -62,6 +71,41 @@ def _peer(kind: str) -> Any:
     return cls(K=200, num_threads=1)
 
 
+QUALITY_MODELS = ("popular", "itemknn", "als", "content", "category", "hybrid")
+
+
+class KNNPeer(_Peer):
+    """``implicit``'s BM25 item-kNN used directly: scores = history · item similarity (as its recommend does)."""
+
+    def _fit(self, interactions: Interactions) -> None:
+        self.model_ = _peer("bm25")
+        self.x_ = interactions.matrix.astype(np.float32).tocsr()
+        self.model_.fit(self.x_, show_progress=False)
+
+    def _scores(self, rows: np.ndarray) -> np.ndarray:
+        return (self.x_[rows] @ self.model_.similarity).toarray()
+
+
+def quality(data: Interactions) -> list[dict[str, Any]]:
+    """nDCG@10 / Recall@10 on the temporal holdout for Persona's models and the peers, one split, one run."""
+    from persona.evaluate.offline import evaluate_recommender
+    from persona.evaluate.selection import split_interactions
+
+    train, test = split_interactions(data, "temporal")
+    models: dict[str, Any] = {name: (lambda n=name: make_recommender(n)) for name in QUALITY_MODELS}
+    models.update({"peer implicit als": ImplicitALS, "peer implicit bpr": ImplicitBPR,
+                   "peer implicit bm25 kNN": KNNPeer, "peer popularity": PopularityPeer})
+    rows = []
+    for label, make in models.items():
+        rep = evaluate_recommender(make(), train, test, k=10, name=label)
+        m = rep.metrics
+        rows.append({"model": label if label.startswith("peer") else f"persona {label}", "error": rep.error,
+                     "ndcg@10": round(m.get("ndcg@10", float("nan")), 4), "recall@10": round(m.get("recall@10", float("nan")), 4),
+                     "hit_rate@10": round(m.get("hit_rate@10", float("nan")), 4), "fit_s": round(rep.fit_seconds or 0.0, 2)})
+        print(f"  [quality] {rows[-1]['model']:<26} {rep.error or rows[-1]}", file=sys.stderr, flush=True)
+    return rows
+
+
 def run(label: str, data: Interactions) -> list[dict[str, Any]]:
     rows = []
     for name in PERSONA:
@@ -91,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--users", type=int, default=20_000)
     ap.add_argument("--items", type=int, default=150_000)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--no-quality", action="store_true", help="skip the Taobao ranking-quality comparison")
     args = ap.parse_args(argv)
     if min(args.events, args.users, args.items) < 1:
         print("--events, --users and --items must be positive", file=sys.stderr)
@@ -104,8 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     syn = synthetic(args.events, args.users, args.items)
     sets.append((f"synthetic Zipf ({syn.n_users:,} users × {syn.n_items:,} items, {syn.nnz:,} pairs)", syn))
     rows = [r for label, data in sets for r in run(label, data)]
+    ranked = quality(tb) if tb is not None and not args.no_quality else []
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps({"fit": rows, "quality": ranked}, indent=2))
         return 0
     for label, _ in sets:
         print(f"\n== {label} ==")
@@ -114,6 +160,14 @@ def main(argv: list[str] | None = None) -> int:
             if r["data"] == label:
                 kept = f"{r['pairs_kept']:,}" if r["pairs_kept"] is not None else "-"
                 print(f"{r['model']:<30}{r['fit_s']:>9.2f}{kept:>14}")
+    if ranked:
+        print("\n== Taobao head, temporal holdout (latest 20% of each customer's events), top-10 ==")
+        print(f"{'model':<30}{'nDCG@10':>9}{'R@10':>9}{'hit@10':>9}{'fit s':>9}")
+        for r in ranked:
+            if r["error"]:
+                print(f"{r['model']:<30} failed: {r['error']}")
+            else:
+                print(f"{r['model']:<30}{r['ndcg@10']:>9.4f}{r['recall@10']:>9.4f}{r['hit_rate@10']:>9.4f}{r['fit_s']:>9.2f}")
     return 0
 
 

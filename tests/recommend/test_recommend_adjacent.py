@@ -32,6 +32,31 @@ def test_counts_by_distance_in_each_users_time_order():
     assert np.all(np.linalg.eigvalsh(c) > -1e-12)  # a Gram matrix: positive semi-definite
 
 
+def test_dense_and_batched_sparse_counting_agree(monkeypatch):
+    import persona.recommend.adjacent as adjacent
+
+    rng = np.random.default_rng(3)
+    users, items, times = rng.integers(0, 40, 3000), rng.integers(0, 60, 3000), rng.integers(0, 500, 3000)
+    dense = adjacency_counts(users, items, times, 60, 7).toarray()
+    monkeypatch.setattr(adjacent, "DENSE_ADJACENCY_CELLS", 0)  # the large-catalogue path
+    monkeypatch.setattr(adjacent, "ADJACENCY_BATCH", 500)  # several batches
+    sparse = adjacency_counts(users, items, times, 60, 7).toarray()
+    assert np.allclose(dense, sparse) and np.allclose(dense, dense.T)
+    # brute force: every pair of one user's events at most 7 apart, in time order
+    order = np.lexsort((times, users))
+    u, i = users[order], items[order]
+    keep = np.concatenate([[True], (u[1:] != u[:-1]) | (i[1:] != i[:-1])])
+    u, i = u[keep], i[keep]
+    want = np.zeros((60, 60))
+    np.add.at(want, (i, i), 1.0)
+    for a in range(len(u)):
+        for b in range(a + 1, min(a + 8, len(u))):
+            if u[a] == u[b]:
+                want[i[a], i[b]] += 1 - (b - a) / 8
+                want[i[b], i[a]] += 1 - (b - a) / 8
+    assert np.allclose(dense, want)
+
+
 def test_repeats_of_one_item_in_a_row_are_one_step():
     # view, cart and purchase of item 1 between 0 and 2: 0-1 and 1-2 are neighbours, 0-2 two steps apart
     users = np.zeros(5, dtype=np.int64)

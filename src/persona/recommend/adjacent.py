@@ -27,6 +27,7 @@ from persona.recommend.itemmatrix import ItemMatrixRecommender, row_chunks, top_
 log = logging.getLogger(__name__)
 
 ADJACENCY_BATCH = 2_000_000  # item pairs gathered before they are summed into the count matrix
+DENSE_ADJACENCY_CELLS = 16_000_000  # up to 4,000 items the counts are summed in a dense array (128 MB)
 
 
 def adjacency_counts(users: np.ndarray, items: np.ndarray, times: np.ndarray, n_items: int,
@@ -52,21 +53,24 @@ def adjacency_counts(users: np.ndarray, items: np.ndarray, times: np.ndarray, n_
         repeat = np.concatenate([[False], (u[1:] == u[:-1]) & (i[1:] == i[:-1])])
         u, i = u[~repeat], i[~repeat]
     diag = np.bincount(i, minlength=n_items).astype(np.float64)
-    counts = sp.diags(diag).tocsr()
+    dense = n_items * n_items <= DENSE_ADJACENCY_CELLS
+    # pairs are gathered over a batch of distances and summed at once: adding one sparse matrix per distance
+    # costs O(window × nnz); a small catalogue is counted straight into a dense array by bincount
+    acc: np.ndarray | sp.csr_matrix = np.zeros(n_items * n_items) if dense else sp.diags(diag).tocsr()
     rows: list[np.ndarray] = []
     cols: list[np.ndarray] = []
     vals: list[np.ndarray] = []
 
-    def flush(counts: sp.csr_matrix) -> sp.csr_matrix:
-        # one COO → CSR conversion per batch of distances (summing a sparse matrix per distance costs
-        # O(window × nnz); a batch sums its duplicates once)
+    def flush(acc: np.ndarray | sp.csr_matrix) -> np.ndarray | sp.csr_matrix:
         if rows:
-            r, c = np.concatenate(rows), np.concatenate(cols)
-            w = np.concatenate(vals)
-            counts = counts + sp.csr_matrix((np.concatenate([w, w]), (np.concatenate([r, c]), np.concatenate([c, r]))),
-                                            shape=(n_items, n_items))
+            r, c, w = np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
             rows.clear(), cols.clear(), vals.clear()
-        return counts
+            if isinstance(acc, np.ndarray):
+                acc += np.bincount(r * n_items + c, weights=w, minlength=n_items * n_items)
+            else:
+                acc = acc + sp.csr_matrix((np.concatenate([w, w]), (np.concatenate([r, c]), np.concatenate([c, r]))),
+                                          shape=(n_items, n_items))
+        return acc
 
     pending = 0
     for d in range(1, min(window, max(len(u) - 1, 0)) + 1):
@@ -76,8 +80,14 @@ def adjacency_counts(users: np.ndarray, items: np.ndarray, times: np.ndarray, n_
         vals.append(np.full(len(rows[-1]), 1.0 - d / (window + 1.0)))
         pending += len(rows[-1])
         if pending >= ADJACENCY_BATCH:
-            counts, pending = flush(counts), 0
-    return flush(counts).tocsr()
+            acc, pending = flush(acc), 0
+    acc = flush(acc)
+    if isinstance(acc, np.ndarray):
+        m = acc.reshape(n_items, n_items)
+        m += m.T.copy()
+        m[np.diag_indices(n_items)] += diag
+        return sp.csr_matrix(m)
+    return acc.tocsr()
 
 
 def timed_adjacency(data: Interactions, window: int) -> sp.csr_matrix:
