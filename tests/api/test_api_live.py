@@ -157,6 +157,20 @@ def test_foldin_of_a_training_users_history_matches_the_model() -> None:
         assert [r["product_id"] for r in foldin_recommend(model, h, 5)] == ["i3"]
 
 
+def test_foldin_of_category_affinity_matches_the_model_and_follows_new_events() -> None:
+    pd = __import__("pandas")
+    items = pd.DataFrame({"item_id": ["s1", "s2", "s3", "t1", "t2"], "category": ["shoes"] * 3 + ["tents"] * 2})
+    df = pd.DataFrame({"user": ["x", "x", "y", "y", "z"], "item": ["s1", "s2", "s2", "t1", "t2"]})
+    model = make_recommender("category", recency_tau=None).fit(Interactions.from_frame(df, user="user", item="item", items=items))
+    h = history_vector(model, pd.DataFrame({"product_id": ["s1", "s2"], "event_type": ["x", "x"]}))
+    folded = score_history(model, History(h.items, np.ones(2, np.float32), h.strength, 0))
+    np.testing.assert_allclose(folded, model.score(model.data_.user_index(["x"]))[0], rtol=1e-6)
+    assert [r["product_id"] for r in foldin_recommend(model, h, 1)] == ["s3"]
+    # three tent events arrive: tents lead at once, no refit
+    h2 = history_vector(model, pd.DataFrame({"product_id": ["s1", "t1", "t1", "t1"], "event_type": ["x"] * 4}))
+    assert foldin_recommend(model, h2, 1)[0]["product_id"] == "t2"
+
+
 @pytest.mark.parametrize("live", ["itemknn"], indirect=True)
 def test_hot_path_answers_exactly_like_the_route_and_keeps_auth(live, monkeypatch) -> None:  # noqa: ANN001
     from persona.api import deps, hotpath

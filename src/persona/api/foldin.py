@@ -111,6 +111,9 @@ def score_history(model: Any, h: History) -> np.ndarray:
             total += np.float32(weights.get(name, 0.0)) * _zscore(score_history(sub, h), seen)
         return total
     binary = bool(getattr(model, "binary", False))
+    own = getattr(model, "fold_in_scores", None)
+    if callable(own):  # a model that folds a history in its own way (e.g. category affinity)
+        return np.asarray(own(h.items, np.ones(len(h.items), np.float32) if binary else h.weights), dtype=np.float32)
     b = getattr(model, "B_", None)
     if isinstance(b, np.ndarray):
         return _dense(model, h, binary) @ b

@@ -117,8 +117,22 @@ class CategoryRecommender(Recommender):
         return (a + prior * self.category_mix_[None, :]) / (a.sum(axis=1, keepdims=True) + prior)
 
     def score(self, user_idx: np.ndarray) -> np.ndarray:
-        log_share = np.log(self.category_shares(user_idx)).astype(np.float32)
-        return log_share[:, self.item_category_] + self.item_log_share_[None, :]
+        return self._scores(self.category_shares(user_idx))
+
+    def fold_in_scores(self, items: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """Scores over every item for a history not seen in training (item columns and their event weights).
+
+        The history's weights per category stand in for the fitted affinity (no recency: a served history
+        carries no order), so a customer's new events move their categories at once, without a refit.
+        """
+        self._check_fitted()
+        a = np.bincount(self.item_category_[np.asarray(items, dtype=np.int64)],
+                        weights=np.asarray(weights, dtype=np.float64), minlength=len(self.category_names_))
+        prior = float(self.prior)
+        return self._scores(((a + prior * self.category_mix_) / (a.sum() + prior))[None, :])[0]
+
+    def _scores(self, shares: np.ndarray) -> np.ndarray:
+        return np.log(shares).astype(np.float32)[:, self.item_category_] + self.item_log_share_[None, :]
 
     def _item_similarity(self, item_idx: np.ndarray) -> np.ndarray:
         # same category: the category's best-sellers first (scores in (0, 1]); other categories: 0
