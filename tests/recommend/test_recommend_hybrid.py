@@ -199,6 +199,14 @@ def test_tuning_picks_settings_on_the_validation_folds_and_refits_with_them():
     assert "grids" not in off.validation_ and off.params_ == {"itemknn": {}, "rp3beta": {}}
 
 
+def test_auto_tuning_searches_only_small_logs_and_catalogues():
+    data = _groups(n_users=120)
+    common = {"models": ["itemknn"], "recency": False}
+    assert "grids" in HybridRecommender(**common).fit(data).validation_  # "auto" on a small log: searched
+    assert "grids" not in HybridRecommender(**common, tune_max_items=data.n_items - 1).fit(data).validation_
+    assert "grids" not in HybridRecommender(**common, tune_max_nnz=data.nnz - 1).fit(data).validation_
+
+
 def test_significance_guard_keeps_the_grid_default_when_nothing_clearly_helps():
     data = _groups(n_users=120)
     strict = HybridRecommender(models=["itemknn", "rp3beta"], tune=True, recency=False, significance=1e6).fit(data)

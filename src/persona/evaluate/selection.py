@@ -131,12 +131,13 @@ def applicable_models(names: Sequence[str], data: Interactions) -> tuple[list[st
     """
     from persona.recommend import recommender_class
     from persona.recommend.category import has_categories
+    from persona.recommend.hybrid import DENSE_ITEM_MODELS
     from persona.recommend.registry import TIMED_RECOMMENDERS
 
     keep: list[str] = []
     skipped: dict[str, str] = {}
     for name in dict.fromkeys(names):
-        limit = recommender_class(name)().get_params().get("max_items") if name in ("ease", "dlae", "ease-local") else None
+        limit = recommender_class(name)().get_params()["max_items"] if name in DENSE_ITEM_MODELS else None
         if name in TIMED_RECOMMENDERS and not data.has_time:
             skipped[name] = "needs event timestamps"
         elif name == "category" and not has_categories(data):
