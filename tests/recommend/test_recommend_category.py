@@ -82,10 +82,10 @@ def test_reasons_name_the_category_and_similar_items_share_it():
 
 def test_missing_categories_and_bad_parameters_are_refused():
     df = pd.DataFrame({"user_id": ["a", "b"], "item_id": ["x", "y"]})
-    with pytest.raises(InputError, match="needs product categories") as exc:
+    with pytest.raises(InputError, match="needs a product 'category'") as exc:
         make_recommender("category").fit(Interactions.from_frame(df))
     assert "category" in (exc.value.hint or "")
-    for bad in ({"recency_tau": 0}, {"recency_tau": "soon"}, {"prior": -1}, {"prior": True}):
+    for bad in ({"recency_tau": 0}, {"recency_tau": "soon"}, {"prior": -1}, {"prior": True}, {"column": ""}):
         with pytest.raises(InputError):
             CategoryRecommender(**bad).fit(_shop())
 
@@ -104,3 +104,18 @@ def test_the_hybrid_blends_categories_only_when_the_catalogue_has_them():
     df = pd.DataFrame({"user_id": ["a", "b"], "item_id": ["x", "y"], "ts": [1, 2]})
     plain = Interactions.from_frame(df, time="ts")
     assert not has_categories(plain) and "category" not in hybrid._base_specs(plain)
+
+
+def test_any_item_column_groups_products_for_example_brands():
+    items = ITEMS.assign(brand=["acme", "acme", "zeta", "zeta", "zeta", "acme"])
+    df = pd.DataFrame([("a", "s1", 1), ("a", "g1", 2), ("b", "s3", 3), ("b", "t1", 4), ("c", "t1", 5)],
+                      columns=["user_id", "item_id", "ts"])
+    data = Interactions.from_frame(df, time="ts", items=items)
+    rec = make_recommender("category", column="brand", recency_tau=None).fit(data)
+    out = rec.recommend("a", k=1)
+    assert out["item_id"].tolist() == ["s2"] and out["reason"].iloc[0] == "popular in acme, a brand you shop"
+    assert rec.similar_items("s1", k=1)["reason"].iloc[0] == "popular in the same brand as s1"
+    assert has_categories(data, "brand") and not has_categories(data, "colour")
+    with pytest.raises(InputError, match="needs a product 'colour'") as exc:
+        make_recommender("category", column="colour").fit(data)
+    assert "brand" in exc.value.hint

@@ -11,7 +11,8 @@ factorises P(item | customer) = P(category | customer) · P(item | category):
 * P(item | category): the item's distinct customers + 1 over its category's total (Laplace-smoothed),
   so the category's best-sellers lead and a new product still has a small chance.
 
-The score is the log of that product. Needs an item ``category`` (products without one share a group).
+The score is the log of that product. Needs an item ``category`` (products without one share a group); any
+other item column works the same way (``column="brand"``: the best-sellers of the brands a customer buys).
 """
 
 from __future__ import annotations
@@ -29,9 +30,9 @@ from persona.recommend.base import Recommender
 NO_CATEGORY = "(no category)"
 
 
-def has_categories(data: Interactions) -> bool:
-    """Whether the items carry at least two distinct categories (one category ranks like plain popularity)."""
-    return "category" in data.items.columns and data.items["category"].nunique(dropna=True) >= 2
+def has_categories(data: Interactions, column: str = "category") -> bool:
+    """Whether the items carry at least two distinct values of ``column`` (one value ranks like plain popularity)."""
+    return column in data.items.columns and data.items[column].nunique(dropna=True) >= 2
 
 
 def recency_weights(user_idx: np.ndarray, time: np.ndarray | None, tau: float | None) -> np.ndarray:
@@ -62,16 +63,24 @@ class CategoryRecommender(Recommender):
             over which weight falls by e); ``None`` weighs every event alike.
         prior: pseudo-events pulling a customer's category mix towards the shop's (customers with one
             event still see other categories' best-sellers below their own).
+        column: the item column that groups products (``category``; ``brand`` for brand affinity).
     """
 
     name: ClassVar[str] = "category"
-    default_reason: ClassVar[str] = "popular in a category you shop"
-    similar_reason: ClassVar[str] = "popular in the same category as {item}"
     explains_by_history: ClassVar[bool] = False
 
-    def __init__(self, recency_tau: float | None = 0.25, prior: float = 1.0):
+    def __init__(self, recency_tau: float | None = 0.25, prior: float = 1.0, column: str = "category"):
         self.recency_tau = recency_tau
         self.prior = prior
+        self.column = column
+
+    @property
+    def default_reason(self) -> str:  # type: ignore[override]
+        return f"popular in a {self.column} you shop"
+
+    @property
+    def similar_reason(self) -> str:  # type: ignore[override]
+        return f"popular in the same {self.column} as {{item}}"
 
     def _validate_params(self) -> None:
         tau = self.recency_tau
@@ -79,14 +88,19 @@ class CategoryRecommender(Recommender):
             raise InputError(f"category recency_tau must be a positive number or None, got {tau!r}")
         if isinstance(self.prior, bool) or not isinstance(self.prior, int | float) or self.prior <= 0:
             raise InputError(f"category prior must be a positive number, got {self.prior!r}")
+        if not isinstance(self.column, str) or not self.column:
+            raise InputError(f"category column must name an item column, got {self.column!r}")
 
     def _fit(self, data: Interactions) -> None:
-        if "category" not in data.items.columns or data.items["category"].isna().all():
+        col = self.column
+        if col not in data.items.columns or data.items[col].isna().all():
+            known = [c for c in data.items.columns if c not in ("title", "description", "price", "in_stock")]
             raise InputError(
-                "the category recommender needs product categories and none are known",
-                hint="ingest products with a 'category' column (or pass items= with one to Interactions.from_frame)",
+                f"the category recommender needs a product {col!r} and none is known",
+                hint=f"ingest products with a {col!r} column (or pass items= with one to Interactions.from_frame)"
+                     + (f"; grouping columns the items have: {known}" if known else ""),
             )
-        cats = data.items["category"].astype("object").where(data.items["category"].notna(), NO_CATEGORY)
+        cats = data.items[col].astype("object").where(data.items[col].notna(), NO_CATEGORY)
         codes, names = pd.factorize(cats.astype(str).to_numpy())
         self.item_category_ = codes.astype(np.int64)
         self.category_names_ = [str(n) for n in names]
@@ -145,5 +159,5 @@ class CategoryRecommender(Recommender):
         out = []
         for items in rows:
             cats = self.item_category_[np.asarray(items, dtype=np.int64)]
-            out.append([f"popular in {self.category_names_[c]}, a category you shop" for c in cats])
+            out.append([f"popular in {self.category_names_[c]}, a {self.column} you shop" for c in cats])
         return out
