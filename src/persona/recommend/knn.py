@@ -80,7 +80,7 @@ def _topk_similarity(
     rows = np.arange(n) if rows is None else np.asarray(rows)
     v = v.astype(np.float32)
     norms = np.sqrt(np.asarray(v.multiply(v).sum(axis=1)).ravel()).astype(np.float32)
-    vt = v.T.tocsc()
+    vt = v.T.tocsr()  # CSR once: a CSC right operand is converted to CSR again in every block product
 
     def blocks() -> Iterator[sp.csr_matrix]:
         for chunk in row_chunks(len(rows), n):

@@ -52,7 +52,7 @@ def rp3beta_similarity(x: sp.csr_matrix, alpha: float, beta: float, k: int) -> s
         p_iu.data **= alpha
     pop = np.asarray((x > 0).sum(axis=0)).ravel().astype(np.float64)
     damp = np.divide(1.0, np.power(pop, beta), out=np.zeros_like(pop), where=pop > 0).astype(np.float32)
-    p_ui = p_ui.tocsc()
+    p_ui = p_ui.tocsr()  # a CSR right operand: a CSC one is converted again in every block product
 
     def blocks() -> Iterator[sp.csr_matrix]:
         for rows in row_chunks(n_items, n_items):
