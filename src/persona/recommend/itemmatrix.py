@@ -63,12 +63,19 @@ def _top_k_stored(block: sp.csr_matrix, k: int) -> sp.csr_matrix:
     n_rows, n_cols = block.shape
     stored = np.diff(block.indptr)
     row = np.repeat(np.arange(n_rows), stored)
-    order = np.lexsort((-block.data, row))  # row by row, largest first
-    vals = block.data[order]
-    rank = np.arange(len(order)) - block.indptr[row]
-    rank += np.where(vals < 0, (n_cols - stored)[row], 0)  # the unstored zeros come before a negative entry
-    keep = order[rank < k]
-    counts = np.bincount(row[rank < k], minlength=n_rows)
+    # a row storing at most k cells keeps exactly its positive ones (its unstored zeros outrank its negative
+    # cells, and with n_cols − stored ≥ k they fill the rest); only longer rows are ranked
+    ranked = (stored > k) | (n_cols - stored < k)
+    keep = ~ranked[row] & (block.data > 0)
+    sel = np.flatnonzero(ranked[row])
+    if len(sel):
+        order = sel[np.lexsort((-block.data[sel], row[sel]))]  # row by row, largest first
+        r_o = row[order]
+        first = np.r_[0, np.flatnonzero(np.diff(r_o)) + 1]
+        rank = np.arange(len(order)) - np.repeat(first, np.diff(np.r_[first, len(order)]))
+        rank += np.where(block.data[order] < 0, (n_cols - stored)[r_o], 0)  # unstored zeros come before a negative
+        keep[order[rank < k]] = True
+    counts = np.bincount(row[keep], minlength=n_rows)
     return sp.csr_matrix((block.data[keep], block.indices[keep], np.concatenate([[0], np.cumsum(counts)])),
                          shape=block.shape, dtype=np.float32)
 
