@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
+from persona.data import Interactions
 from persona.pipeline.registry import STAGES
 from persona.pipeline.stage import RunContext
 from persona.pipeline.stages.recommend import RECOMMEND
@@ -66,3 +67,17 @@ def test_stage_trains_registers_and_reports(store, settings):
 def test_stage_skips_without_events(store, settings):
     res = RECOMMEND.run(RunContext(settings=settings, store=store, data_dir=None, progress=False))
     assert res.status == "skipped"
+
+
+def test_default_models_leave_out_what_the_data_cannot_run(store, settings):
+    _seed(store)
+    ctx = RunContext(settings=settings, store=store, data_dir=None, seed=42, progress=False)
+    data = Interactions.from_store(store)
+    ctx.artifacts["interactions"] = Interactions.from_frame(
+        data.log.assign(user=data.user_ids[data.log["user_idx"]], item=data.item_ids[data.log["item_idx"]]),
+        user="user", item="item", time="time")  # the same events, without product categories
+    res = RECOMMEND.run(ctx)
+    assert res.status == "ok", res.message
+    assert res.figures["skipped_models"] == {"category": "needs product categories"}
+    assert set(res.figures["models"]) == {"popular", "itemknn", "als", "ease", "hybrid"}
+    assert "Left out category: needs product categories." in res.sections[0].html
