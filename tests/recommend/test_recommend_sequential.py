@@ -42,3 +42,24 @@ def test_sequential_predicts_the_next_item():
     expected = [(int(data.item_ids[s[-1]]) + 1) % 12 for s in seqs]
     hit = (out["item_id"].astype(int).to_numpy() == np.array(expected)).mean()
     assert hit > 0.8
+
+
+def test_large_catalogues_train_on_sampled_negatives():
+    # the same chains over 12 items, plus 3,000 items seen once each: above full_softmax_items the model
+    # scores the true next item against sampled negatives, and still learns the order
+    df = _chains()
+    extra = pd.DataFrame({"user_id": [f"x{i}" for i in range(3000)], "item_id": np.arange(100, 3100), "t": 0})
+    data = Interactions.from_frame(pd.concat([df, extra]), time="t")
+    rec = make_recommender(
+        "sequential", epochs=30, batch_size=16, dim=32, max_len=10, n_blocks=1, dropout=0.0, seed=1,
+        full_softmax_items=1000, sampled_negatives=64,
+    ).fit(data)
+    assert rec.loss_history_[-1] < rec.loss_history_[0]
+    users = [u for u in data.user_ids if str(u).startswith("u")]
+    out = rec.recommend(users, k=1)
+    seqs = user_sequences(data)
+    idx = data.user_index(users)
+    expected = [(int(data.item_ids[seqs[i][-1]]) + 1) % 12 for i in idx]
+    assert (out["item_id"].astype(int).to_numpy() == np.array(expected)).mean() > 0.8
+    with pytest.raises(Exception, match="sampled_negatives"):
+        make_recommender("sequential", sampled_negatives=0).fit(data)

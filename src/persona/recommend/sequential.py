@@ -80,8 +80,22 @@ def _build_module(n_items: int, max_len: int, dim: int, n_blocks: int, n_heads: 
     return SASRec()
 
 
+def _sampled_loss(torch: Any, module: Any, h: Any, tgt: Any, negatives: np.ndarray) -> Any:
+    """Softmax cross-entropy of each true next item (tokens ``tgt``) against shared sampled negative tokens."""
+    emb = module.item_emb.weight
+    neg = torch.from_numpy(negatives)
+    pos_logit = (h * emb[tgt]).sum(-1, keepdim=True)
+    neg_logit = (h @ emb[neg].T).masked_fill(neg[None, :] == tgt[:, None], float("-inf"))
+    logits = torch.cat([pos_logit, neg_logit], dim=1)
+    return torch.nn.functional.cross_entropy(logits, torch.zeros(len(tgt), dtype=torch.long))
+
+
 class SequentialRecommender(Recommender):
     """Self-attentive next-item recommender (SASRec-style), trained with full softmax on CPU.
+
+    Above ``full_softmax_items`` items each step scores the true next items against ``sampled_negatives``
+    items drawn uniformly (shared by the batch; a draw that hits the true item is masked), instead of the
+    whole catalogue: a full softmax over 55,000 items forces batches of 8 and takes tens of minutes.
 
     Args:
         max_len: most recent items per user the model looks at.
@@ -95,6 +109,8 @@ class SequentialRecommender(Recommender):
             on a busy machine, where extra threads only contend).
         seed: random seed (initial weights, shuffling, dropout).
         progress: show a Rich progress bar over epochs.
+        full_softmax_items: up to this many items, train on the softmax over every item.
+        sampled_negatives: negatives per step above ``full_softmax_items``.
     """
 
     name: ClassVar[str] = "sequential"
@@ -113,6 +129,8 @@ class SequentialRecommender(Recommender):
         num_threads: int = 1,
         seed: int = 42,
         progress: bool = False,
+        full_softmax_items: int = 10_000,
+        sampled_negatives: int = 1024,
     ):
         self.max_len = max_len
         self.dim = dim
@@ -125,9 +143,12 @@ class SequentialRecommender(Recommender):
         self.num_threads = num_threads
         self.progress = progress
         self.seed = seed
+        self.full_softmax_items = full_softmax_items
+        self.sampled_negatives = sampled_negatives
 
     def _validate_params(self) -> None:
-        for p in ("max_len", "dim", "n_blocks", "n_heads", "epochs", "batch_size"):
+        for p in ("max_len", "dim", "n_blocks", "n_heads", "epochs", "batch_size", "full_softmax_items",
+                  "sampled_negatives"):
             v = getattr(self, p)
             if not isinstance(v, int) or v < 1:
                 raise InputError(f"sequential {p} must be a positive integer, got {v!r}")
@@ -171,7 +192,10 @@ class SequentialRecommender(Recommender):
             data.n_items, self.max_len, self.dim, self.n_blocks, self.n_heads, self.dropout
         )
         opt = torch.optim.Adam(module.parameters(), lr=self.learning_rate)
-        batch = max(8, min(self.batch_size, MAX_LOGIT_CELLS // max(1, self.max_len * data.n_items)))
+        sampled = data.n_items > self.full_softmax_items
+        n_neg = min(int(self.sampled_negatives), data.n_items)
+        width = n_neg + 1 if sampled else data.n_items
+        batch = max(8, min(self.batch_size, MAX_LOGIT_CELLS // max(1, self.max_len * width)))
         module.train()
         t0 = time.perf_counter()
         self.loss_history_: list[float] = []
@@ -185,8 +209,10 @@ class SequentialRecommender(Recommender):
                     inp, tgt = w[:, :-1], w[:, 1:]
                     h = module(inp)
                     valid = tgt > 0
-                    logits = module.logits(h[valid])
-                    loss = torch.nn.functional.cross_entropy(logits, tgt[valid] - 1)
+                    if sampled:
+                        loss = _sampled_loss(torch, module, h[valid], tgt[valid], gen.integers(1, data.n_items + 1, n_neg))
+                    else:
+                        loss = torch.nn.functional.cross_entropy(module.logits(h[valid]), tgt[valid] - 1)
                     opt.zero_grad()
                     loss.backward()
                     opt.step()
