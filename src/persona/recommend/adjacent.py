@@ -64,7 +64,9 @@ def adjacency_counts(users: np.ndarray, items: np.ndarray, times: np.ndarray, n_
     def flush(acc: np.ndarray | sp.csr_matrix) -> np.ndarray | sp.csr_matrix:
         if rows:
             r, c, w = np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
-            rows.clear(), cols.clear(), vals.clear()
+            rows.clear()
+            cols.clear()
+            vals.clear()
             if isinstance(acc, np.ndarray):
                 acc += np.bincount(r * n_items + c, weights=w, minlength=n_items * n_items)
             else:
