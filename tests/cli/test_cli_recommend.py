@@ -173,7 +173,7 @@ def test_evaluate_recommend_default_models_follow_timestamps(workspace, tmp_path
         out = json.loads(r.stdout)
         models[f.stem] = {m["model"] for m in out["models"]}
         # a file of user-item pairs has no product categories: the category model is left out, with the reason
-        assert out["skipped"]["category"] == "needs product categories"
+        assert out["skipped"]["category"] == "needs at least two distinct product category values"
     # the windowed EASE needs each customer's event order: compared only when the data has timestamps
     assert {"ease", "dlae", "ease-local", "hybrid"} <= models["timed"]
     assert models["untimed"] == models["timed"] - {"ease-local"}
@@ -195,7 +195,7 @@ def test_default_comparison_follows_what_the_catalogue_allows(workspace):
     keep, skipped = applicable_models([*DEFAULT_MODELS, "ease-local"], big)
     assert keep == ["popular", "itemknn", "als", "hybrid"]
     assert skipped["ease"] == "25,000 products is above its dense-inversion limit of 20,000"
-    assert skipped["category"] == "needs product categories"
+    assert skipped["category"] == "needs at least two distinct product category values"
     assert skipped["ease-local"] == "needs event timestamps"
     # the workspace's products carry categories: train compares the category model and says what it left out
     r = _cli(workspace, "recommend", "train", "--json")

@@ -78,6 +78,6 @@ def test_default_models_leave_out_what_the_data_cannot_run(store, settings):
         user="user", item="item", time="time")  # the same events, without product categories
     res = RECOMMEND.run(ctx)
     assert res.status == "ok", res.message
-    assert res.figures["skipped_models"] == {"category": "needs product categories"}
+    assert res.figures["skipped_models"] == {"category": "needs at least two distinct product category values"}
     assert set(res.figures["models"]) == {"popular", "itemknn", "als", "ease", "hybrid"}
-    assert "Left out category: needs product categories." in res.sections[0].html
+    assert "Left out category: needs at least two distinct product category values." in res.sections[0].html

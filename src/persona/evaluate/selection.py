@@ -126,24 +126,17 @@ def applicable_models(names: Sequence[str], data: Interactions) -> tuple[list[st
     """The models of a default set that can run on ``data``, and why each other one was left out.
 
     Used for default sets only: a model the user names explicitly runs, and fails with its own message.
-    Left out: timestamp-ordered models without timestamps, the category model on a catalogue without
-    categories, and the dense item models (EASE, DLAE, ease-local) above their ``max_items`` default.
+    Each model says what it needs (:meth:`~persona.recommend.base.Recommender.unfit_reason`): timestamps for
+    the event-order models, product categories for ``category``, a catalogue within the dense item models' limit.
     """
-    from persona.recommend import recommender_class
-    from persona.recommend.category import has_categories
-    from persona.recommend.hybrid import DENSE_ITEM_MODELS
-    from persona.recommend.registry import TIMED_RECOMMENDERS
+    from persona.recommend import make_recommender
 
     keep: list[str] = []
     skipped: dict[str, str] = {}
     for name in dict.fromkeys(names):
-        limit = recommender_class(name)().get_params()["max_items"] if name in DENSE_ITEM_MODELS else None
-        if name in TIMED_RECOMMENDERS and not data.has_time:
-            skipped[name] = "needs event timestamps"
-        elif name == "category" and not has_categories(data):
-            skipped[name] = "needs product categories"
-        elif limit is not None and data.n_items > limit:
-            skipped[name] = f"{data.n_items:,} products is above its dense-inversion limit of {limit:,}"
+        reason = make_recommender(name).unfit_reason(data)
+        if reason:
+            skipped[name] = reason
         else:
             keep.append(name)
     return keep, skipped

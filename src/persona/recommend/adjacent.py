@@ -137,6 +137,9 @@ class AdjacentItemsRecommender(ItemMatrixRecommender):
         if isinstance(self.alpha, bool) or not isinstance(self.alpha, int | float) or not 0 <= self.alpha <= 1:
             raise InputError(f"adjacent-items alpha must lie in [0, 1], got {self.alpha!r}")
 
+    def unfit_reason(self, data: Interactions) -> str | None:
+        return None if data.has_time else "needs event timestamps"
+
     def _fit(self, data: Interactions) -> None:
         counts = timed_adjacency(data, int(self.window))
         counts = (counts - sp.diags(counts.diagonal())).tocsr()  # an item is not its own neighbour

@@ -138,6 +138,13 @@ class Recommender:
             raise NotFittedError(self)
 
     # --- fit -----------------------------------------------------------------------------------
+    def unfit_reason(self, data: Interactions) -> str | None:
+        """Why this recommender, with its parameters, has nothing to learn from ``data`` (None: it can fit).
+
+        Default model sets use it to leave a model out with a reason instead of failing on it.
+        """
+        return None
+
     def fit(self, interactions: Interactions) -> Recommender:
         """Learn from an :class:`~persona.data.Interactions` dataset.
 

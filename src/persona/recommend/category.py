@@ -91,6 +91,9 @@ class CategoryRecommender(Recommender):
         if not isinstance(self.column, str) or not self.column:
             raise InputError(f"category column must name an item column, got {self.column!r}")
 
+    def unfit_reason(self, data: Interactions) -> str | None:
+        return None if has_categories(data, self.column) else f"needs at least two distinct product {self.column} values"
+
     def _fit(self, data: Interactions) -> None:
         col = self.column
         if col not in data.items.columns or data.items[col].isna().all():

@@ -59,6 +59,11 @@ class EASERecommender(Recommender):
         if not isinstance(self.max_items, int) or self.max_items < 1:
             raise InputError(f"EASE max_items must be a positive integer, got {self.max_items!r}")
 
+    def unfit_reason(self, data: Interactions) -> str | None:
+        if data.n_items > self.max_items:
+            return f"{data.n_items:,} products is above its dense-inversion limit of {self.max_items:,}"
+        return None
+
     def _input(self, data: Interactions):
         x = data.matrix.astype(np.float64)
         if self.binary:
@@ -189,6 +194,9 @@ class LocalEASERecommender(DLAERecommender):
         super()._validate_params()
         if isinstance(self.window, bool) or not isinstance(self.window, int) or self.window < 1:
             raise InputError(f"ease-local window must be a positive integer, got {self.window!r}")
+
+    def unfit_reason(self, data: Interactions) -> str | None:
+        return super().unfit_reason(data) if data.has_time else "needs event timestamps"
 
     def _gram(self, data: Interactions, x: sp.csr_matrix) -> np.ndarray:
         return timed_adjacency(data, int(self.window)).toarray()

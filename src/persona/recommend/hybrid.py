@@ -34,8 +34,7 @@ from persona.data import Interactions
 from persona.errors import InputError
 from persona.recommend.base import Recommender, top_columns
 from persona.recommend.blend import ListwiseRows, fit_listwise, fit_listwise_mix, listwise_rows
-from persona.recommend.category import has_categories
-from persona.recommend.registry import TIMED_RECOMMENDERS, make_recommender
+from persona.recommend.registry import make_recommender
 
 log = logging.getLogger(__name__)
 
@@ -301,10 +300,9 @@ class HybridRecommender(Recommender):
         if self.models is None:
             names = [n for n in DEFAULT_MODELS
                      if not (n in DENSE_ITEM_MODELS and data.n_items > self.max_ease_items)
-                     and not (n in TIMED_RECOMMENDERS and not data.has_time)
                      and not (n == "userknn" and data.n_users > self.max_userknn_users)
                      and not (n == "rp3beta" and data.n_items > self.max_rp3beta_items)
-                     and not (n == "category" and not has_categories(data))]
+                     and make_recommender(n).unfit_reason(data) is None]
             return {n: {} for n in names}
         if isinstance(self.models, Mapping):
             return {str(n): dict(p or {}) for n, p in self.models.items()}

@@ -25,8 +25,6 @@ RECOMMENDERS: dict[str, str] = {
     "category": "persona.recommend.category:CategoryRecommender",
     "sequential": "persona.recommend.sequential:SequentialRecommender",
 }
-#: Recommenders built on the order of each user's events: they refuse interactions without timestamps.
-TIMED_RECOMMENDERS: frozenset[str] = frozenset({"ease-local", "adjacent"})
 if importlib.util.find_spec("persona.recommend.hybrid") is not None:
     RECOMMENDERS["hybrid"] = "persona.recommend.hybrid:HybridRecommender"
 
