@@ -38,7 +38,9 @@ def has_categories(data: Interactions, column: str = "category") -> bool:
 def recency_weights(user_idx: np.ndarray, time: np.ndarray | None, tau: float | None) -> np.ndarray:
     """Per-event weights exp(−r / (τ · n)): r = the user's events after this one, n = the user's events.
 
-    Without times or with ``tau`` None every event weighs 1. Ties in time keep log order.
+    Without times or with ``tau`` None every event weighs 1. Ties in time keep log order. The per-event
+    counterpart of the hybrid's :func:`~persona.recommend.hybrid.recency_ranks` (per distinct item): a
+    category viewed again lately should count again.
     """
     n_ev = len(user_idx)
     if time is None or tau is None or n_ev == 0:
@@ -121,8 +123,7 @@ class CategoryRecommender(Recommender):
         w = recency_weights(u, t, self.recency_tau)
         if "weight" in lg.columns:
             w = w * np.clip(lg["weight"].to_numpy(np.float64), 0.0, None)
-        self.affinity_ = sp.csr_matrix((w, (u, c)), shape=(data.n_users, n_cat))
-        self.affinity_.sum_duplicates()
+        self.affinity_ = sp.csr_matrix((w, (u, c)), shape=(data.n_users, n_cat))  # duplicates summed
         mix = np.bincount(c, weights=w, minlength=n_cat) + 1e-9
         self.category_mix_ = mix / mix.sum()
 
