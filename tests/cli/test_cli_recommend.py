@@ -180,6 +180,18 @@ def test_evaluate_recommend_default_models_follow_timestamps(workspace, tmp_path
     assert "category" not in models["timed"]
 
 
+def test_evaluating_only_models_that_cannot_fit_says_why_and_fails(workspace, tmp_path):
+    f = tmp_path / "pairs.csv"
+    rng = np.random.default_rng(4)
+    pd.DataFrame({"user_id": rng.integers(0, 20, 300), "item_id": rng.integers(0, 25, 300)}).drop_duplicates().to_csv(
+        f, index=False)
+    r = _cli(workspace, "evaluate", "recommend", "--data", str(f), "--models", "category", "--split", "random",
+             "--out", str(tmp_path / "r.html"))
+    assert r.exit_code == 2
+    assert "no model could be evaluated: category" in r.output and "needs a product 'category'" in r.output
+    assert not (tmp_path / "r.html").exists()  # no half-written report
+
+
 def test_default_comparison_follows_what_the_catalogue_allows(workspace):
     from persona.data import Interactions
     from persona.evaluate.selection import DEFAULT_MODELS, applicable_models

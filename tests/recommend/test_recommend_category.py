@@ -119,3 +119,7 @@ def test_any_item_column_groups_products_for_example_brands():
     with pytest.raises(InputError, match="needs a product 'colour'") as exc:
         make_recommender("category", column="colour").fit(data)
     assert "brand" in exc.value.hint
+    empty = Interactions.from_frame(df, time="ts", items=items.assign(colour=None))
+    with pytest.raises(InputError, match="needs a product 'colour'") as exc:
+        make_recommender("category", column="colour").fit(empty)
+    assert "colour" not in exc.value.hint.split("values here:")[1]  # an all-empty column is not offered

@@ -132,6 +132,9 @@ def recommend(
             console.print(f"  {rep.name}: {msg}")
 
     cmp = compare(inter, names, split=chosen, fraction=fraction, k=k, seed=settings.seed, on_result=progress)
+    if cmp.best is None:
+        raise InputError("no model could be evaluated: " + "; ".join(f"{r.name}: {r.error}" for r in cmp.reports),
+                         hint="fix what each message names, or choose other --models")
     rows = cmp.table()
     paired = cmp.versus_best([f"ndcg@{k}", f"recall@{k}"])
     best = cmp.best

@@ -99,11 +99,12 @@ class CategoryRecommender(Recommender):
     def _fit(self, data: Interactions) -> None:
         col = self.column
         if col not in data.items.columns or data.items[col].isna().all():
-            known = [c for c in data.items.columns if c not in ("title", "description", "price", "in_stock")]
+            known = [c for c in data.items.columns if c not in ("title", "description", "price", "in_stock")
+                     and data.items[c].notna().any()]
             raise InputError(
                 f"the category recommender needs a product {col!r} and none is known",
                 hint=f"ingest products with a {col!r} column (or pass items= with one to Interactions.from_frame)"
-                     + (f"; grouping columns the items have: {known}" if known else ""),
+                     + (f"; item columns with values here: {known}" if known else ""),
             )
         cats = data.items[col].astype("object").where(data.items[col].notna(), NO_CATEGORY)
         codes, names = pd.factorize(cats.astype(str).to_numpy())
