@@ -214,3 +214,22 @@ def test_default_comparison_follows_what_the_catalogue_allows(workspace):
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
     assert "category" in {m["model"] for m in out["comparison"]} and out["skipped"] == {}
+
+
+def test_evaluate_recommend_with_repeats_keeps_what_customers_come_back_to(workspace, tmp_path):
+    # every customer views two products of their own again and again: a test without repeats hides all of that
+    rows = [{"user_id": f"c{u}", "item_id": f"r{u}_{n % 2}" if n % 3 else f"p{(u * 7 + n) % 20}", "timestamp": u * 1000 + n}
+            for u in range(30) for n in range(15)]
+    f = tmp_path / "repeats.csv"
+    pd.DataFrame(rows).to_csv(f, index=False)
+    plain = _cli(workspace, "evaluate", "recommend", "--data", str(f), "--models", "popular,repeat", "--json",
+                 "--out", str(tmp_path / "a.html"))
+    assert plain.exit_code == 0, plain.output
+    with_repeats = _cli(workspace, "evaluate", "recommend", "--data", str(f), "--models", "popular,repeat", "--repeats",
+                        "--json", "--out", str(tmp_path / "b.html"))
+    assert with_repeats.exit_code == 0, with_repeats.output
+    a, b = json.loads(plain.stdout), json.loads(with_repeats.stdout)
+    assert b["repeats"] is True and a["repeats"] is False and b["test_pairs"] > a["test_pairs"]
+    score = {m["model"]: m["ndcg@10"] for m in b["models"]}
+    assert b["best"] == "repeat" and score["repeat"] > score["popular"] + 0.2
+    assert "repeats kept" in (tmp_path / "b.html").read_text(encoding="utf-8")

@@ -81,3 +81,19 @@ def test_a_failing_model_is_reported_not_raised():
     rep = evaluate_recommender(Broken(), train, test, name="broken")
     assert rep.error == "RuntimeError: boom" and rep.metrics == {}
     assert best_model([rep]) is None
+
+
+def test_repeats_kept_in_the_test_and_seen_items_scored():
+    from persona.evaluate.selection import split_interactions
+    from persona.recommend import make_recommender
+
+    rows = [(f"u{u}", f"i{n % 3}", n) for u in range(6) for n in range(10)]
+    data = Interactions.from_frame(pd.DataFrame(rows, columns=["user_id", "item_id", "ts"]), time="ts")
+    with pytest.raises(InputError, match="nothing to test on"):
+        split_interactions(data, "temporal")  # every held-out item was seen before
+    train, test = split_interactions(data, "temporal", repeats=True)
+    assert len(test) == 6 * 2
+    seen_only = evaluate_recommender(make_recommender("popular"), train, test, k=3)
+    assert seen_only.metrics["hit_rate@3"] == 0.0
+    with_seen = evaluate_recommender(make_recommender("popular"), train, test, k=3, exclude_seen=False)
+    assert with_seen.metrics["hit_rate@3"] == 1.0

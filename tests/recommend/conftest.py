@@ -64,6 +64,7 @@ FAST_PARAMS: dict[str, dict] = {
     "als": {"factors": 8, "iterations": 5},
     "bpr": {"factors": 8, "iterations": 20},
     "sequential": {"epochs": 2, "dim": 16, "max_len": 10},
+    "repeat": {"base": "itemknn"},
 }
 
 

@@ -80,6 +80,7 @@ def recommend(
     split: Annotated[str | None, typer.Option("--split", help="temporal, random or stratified (default: stratified 75/25 by item for MovieLens, the benchmark protocol; temporal 80/20 otherwise).")] = None,
     k: Annotated[int, typer.Option("--k", help="List length.", min=1, max=100)] = 10,
     out: Annotated[Path | None, typer.Option("--out", help="HTML report path (default WORKSPACE/reports/evaluate-recommend.html).")] = None,
+    repeats: Annotated[bool, typer.Option("--repeats", help="Keep held-out products the customer already had (viewed before, bought again) and let every model recommend seen products too; adds the repeat model to the default set.")] = False,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -124,14 +125,14 @@ def recommend(
     if models:
         names = [m.strip() for m in models.split(",") if m.strip()]
     else:
-        names, skipped = applicable_models(EVALUATE_MODELS, inter)
+        names, skipped = applicable_models((*EVALUATE_MODELS, "repeat") if repeats else EVALUATE_MODELS, inter)
 
     def progress(rep: Any) -> None:
         if not as_json:
             msg = rep.error or f"nDCG@{k} {rep.metrics.get(f'ndcg@{k}', 0):.4f}, fit {rep.fit_seconds:.1f}s"
             console.print(f"  {rep.name}: {msg}")
 
-    cmp = compare(inter, names, split=chosen, fraction=fraction, k=k, seed=settings.seed, on_result=progress)
+    cmp = compare(inter, names, split=chosen, fraction=fraction, k=k, seed=settings.seed, on_result=progress, repeats=repeats)
     if cmp.best is None:
         raise InputError("no model could be evaluated: " + "; ".join(f"{r.name}: {r.error}" for r in cmp.reports),
                          hint="fix what each message names, or choose other --models")
@@ -141,7 +142,8 @@ def recommend(
     section = Section(
         title=f"{chosen} split: {inter.n_users:,} users × {inter.n_items:,} items, {len(inter.log):,} events",
         html=f"<p>Source: {label}. Held out {fraction:.0%} ({len(cmp.test):,} user-item pairs); top-{k} over "
-             f"items each user has not interacted with in training.</p>" + table_html(rows)
+             + ("any item, those each user already had included (repeats kept in the test).</p>" if repeats
+                else "items each user has not interacted with in training.</p>") + table_html(rows)
              + paired_html(best.name if best else "", paired)
              + "".join(f"<p>Left out {html.escape(n)}: {html.escape(why)}.</p>" for n, why in skipped.items()),
     )
@@ -150,7 +152,7 @@ def recommend(
     section.add_figure(timing_figure(rows))
     report = out or (settings.workspace / "reports" / "evaluate-recommend.html")
     write_html(report, "Persona: recommender evaluation", [section])
-    result = {"source": label, "split": chosen, "k": k, "users": inter.n_users, "items": inter.n_items,
+    result = {"source": label, "split": chosen, "repeats": repeats, "k": k, "users": inter.n_users, "items": inter.n_items,
               "events": len(inter.log), "test_pairs": len(cmp.test), "best": best.name if best else None,
               "report": str(report), "models": rows,
               "versus_best": {n: {m: d.to_dict() for m, d in ms.items()} for n, ms in paired.items()},

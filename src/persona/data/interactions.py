@@ -211,6 +211,13 @@ class Interactions:
         lo, hi = m.indptr[user_idx], m.indptr[user_idx + 1]
         return m.indices[lo:hi], m.data[lo:hi]
 
+    def subset(self, keep: np.ndarray) -> Interactions:
+        """The same vocabularies and side data with only the log rows where ``keep`` is True (matrix rebuilt)."""
+        lg = self._log[np.asarray(keep, dtype=bool)].reset_index(drop=True)
+        m = sp.csr_matrix((lg["weight"].to_numpy(np.float32), (lg["user_idx"].to_numpy(), lg["item_idx"].to_numpy())),
+                          shape=self._matrix.shape, dtype=np.float32)
+        return Interactions(m, self._user_ids, self._item_ids, lg, self._items, self._users)
+
     def item_popularity(self) -> np.ndarray:
         """Number of distinct users per item."""
         return np.bincount(self._matrix.indices, minlength=self.n_items).astype(np.int64)

@@ -75,6 +75,7 @@ def evaluate_recommender(
     per_user: bool = False,
     user: str = "user_id",
     item: str = "item_id",
+    exclude_seen: bool = True,
 ) -> ModelReport:
     """Fit ``model`` on ``train``, recommend top-``k`` unseen items for every user, and score against ``test``.
 
@@ -92,6 +93,8 @@ def evaluate_recommender(
             :func:`~persona.evaluate.versus`).
         user: user column of ``test``.
         item: item column of ``test``.
+        exclude_seen: recommend only items the user has not interacted with in ``train`` (False: seen items
+            compete too, for a test that keeps repeats, see ``split_interactions(..., repeats=True)``).
 
     Returns:
         A :class:`ModelReport`; a model that raises is reported with its ``error`` instead.
@@ -105,7 +108,7 @@ def evaluate_recommender(
             rep.fit_seconds = time.perf_counter() - t0
         ids = train.user_ids if users is None else users
         t0 = time.perf_counter()
-        recs = model.recommend(ids, k=k, exclude_seen=True, **_quiet_kwargs(model))
+        recs = model.recommend(ids, k=k, exclude_seen=exclude_seen, **_quiet_kwargs(model))
         rep.recommend_seconds = time.perf_counter() - t0
     except Exception as exc:  # one broken model must not hide the others' results
         log.warning("model=%s failed: %s", label, exc)

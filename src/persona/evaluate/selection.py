@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from persona.data import Interactions
 from persona.errors import InputError
@@ -67,29 +66,23 @@ class Comparison:
         return versus(rows, best.name, metrics)
 
 
-def _subset(data: Interactions, keep: np.ndarray) -> Interactions:
-    """The same vocabularies and side data with only the log rows in ``keep``."""
-    lg = data.log[keep].reset_index(drop=True)
-    m = sp.csr_matrix((lg["weight"].to_numpy(np.float32), (lg["user_idx"].to_numpy(), lg["item_idx"].to_numpy())),
-                      shape=(data.n_users, data.n_items), dtype=np.float32)
-    return Interactions(m, data.user_ids, data.item_ids, lg, data.items, data.users)
-
-
 def split_interactions(
-    data: Interactions, split: str = "temporal", *, fraction: float = 0.2, seed: int = 42
+    data: Interactions, split: str = "temporal", *, fraction: float = 0.2, seed: int = 42, repeats: bool = False
 ) -> tuple[Interactions, pd.DataFrame]:
     """Hold out part of every user's history.
 
     ``temporal``: each user's latest ``fraction`` of events; ``random``: a random ``fraction`` of each
     user's events; ``stratified``: a random ``fraction`` of each item's events (the MovieLens benchmark
     protocol, where the source order of the events drives the draws). Test pairs the user already has
-    in training are dropped (a model that excludes seen items cannot be scored on them).
+    in training are dropped (a model that excludes seen items cannot be scored on them), unless ``repeats``:
+    then they stay, for models that recommend seen items too (score them with ``exclude_seen=False``).
 
     Args:
         data: all interactions.
         split: temporal, random or stratified.
         fraction: share held out.
         seed: random seed.
+        repeats: keep test pairs the user already has in training.
 
     Returns:
         ``(train, test)``: training Interactions (same vocabularies) and a DataFrame ``user_id, item_id``.
@@ -111,10 +104,11 @@ def split_interactions(
         tr, te = stratified_split(frame, 1 - fraction, filter_by="item", user="u", item="i", seed=seed)
     keep = np.zeros(len(lg), dtype=bool)
     keep[tr.index.to_numpy()] = True
-    train = _subset(data, keep)
+    train = data.subset(keep)
     seen = set(zip(tr["u"].to_numpy().tolist(), tr["i"].to_numpy().tolist(), strict=True))
     pairs = te[["u", "i"]].drop_duplicates()
-    pairs = pairs[[(u, i) not in seen for u, i in zip(pairs["u"], pairs["i"], strict=True)]]
+    if not repeats:
+        pairs = pairs[[(u, i) not in seen for u, i in zip(pairs["u"], pairs["i"], strict=True)]]
     if pairs.empty:
         raise InputError(f"the {split} split left nothing to test on ({len(lg)} events)",
                          hint="users need several events each; ingest more history")
@@ -170,6 +164,7 @@ def compare(
     k: int = 10,
     seed: int = 42,
     on_result: Callable[[ModelReport], None] | None = None,
+    repeats: bool = False,
 ) -> Comparison:
     """Compare recommenders on one held-out split of ``data`` (see :func:`split_interactions`).
 
@@ -181,17 +176,18 @@ def compare(
         k: list length.
         seed: random seed of the split and the models.
         on_result: called after each model.
+        repeats: keep held-out items the user already had and let the models recommend seen items too.
 
     Returns:
         A :class:`Comparison`.
     """
     t0 = time.perf_counter()
     factories = models if isinstance(models, dict) else build_models(list(models), seed)
-    train, test = split_interactions(data, split, fraction=fraction, seed=seed)
+    train, test = split_interactions(data, split, fraction=fraction, seed=seed, repeats=repeats)
     reports = []
     for name, make in factories.items():
         rep = evaluate_recommender(make(), train, test, k=k, name=name, users=pd.unique(test["user_id"]),
-                                   per_user=True)
+                                   per_user=True, exclude_seen=not repeats)
         reports.append(rep)
         log.info("evaluated model=%s %s", name, rep.error or f"ndcg@{k}={rep.metrics.get(f'ndcg@{k}', 0):.4f}")
         if on_result is not None:

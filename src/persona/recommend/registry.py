@@ -24,6 +24,7 @@ RECOMMENDERS: dict[str, str] = {
     "content": "persona.recommend.content:ContentRecommender",
     "category": "persona.recommend.category:CategoryRecommender",
     "sequential": "persona.recommend.sequential:SequentialRecommender",
+    "repeat": "persona.recommend.repeat:RepeatRecommender",
 }
 if importlib.util.find_spec("persona.recommend.hybrid") is not None:
     RECOMMENDERS["hybrid"] = "persona.recommend.hybrid:HybridRecommender"
@@ -46,7 +47,7 @@ def make_recommender(name: str, **params: Any) -> Any:
 
     Args:
         name: a key of :data:`RECOMMENDERS` (popular, period, itemknn, userknn, als, bpr, ease, dlae,
-            ease-local, adjacent, rp3beta, content, category, sequential, hybrid).
+            ease-local, adjacent, rp3beta, content, category, sequential, repeat, hybrid).
         params: constructor parameters of that class.
 
     Returns:

@@ -1,0 +1,271 @@
+"""Repeat interest: the products a customer already looked at, ranked against new discoveries by how often each wins.
+
+Shoppers come back. On the Taobao log, 38% of the products customers buy next are products they viewed,
+carted or favourited before, and a third of all next events touch a product already seen. Every other model
+recommends only new products (``exclude_seen=True`` drops the rest), which suits discovery but hides the
+products a customer is most likely to buy ("still thinking about it?").
+
+This model keeps a discovery model (``base``, the hybrid by default) and lets the customer's own products
+compete with its suggestions when the caller asks for seen items (``recommend(..., exclude_seen=False)``,
+usually with ``filters={"exclude_purchased": True}``). Both lists are put on one scale, the probability that
+an item at that place of its list is among the customer's next items, learned on a temporal validation split
+carved from the training data (each customer's latest ``validation_fraction`` of events held out):
+
+* a seen product's place: its rank by the customer's own recency-weighted event weight on it
+  (each event weighs its event weight · exp(−r / (τ · n)), r the customer's later events, n all of them);
+* a new product's place: its rank in the discovery model's list.
+
+Hit rates per place are smoothed by isotonic regression (a later place never scores higher), so a seen
+product enters the list exactly where it beats the discovery model's suggestion at that place. With
+``exclude_seen=True`` (the default of ``recommend``) the list is the discovery model's own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from persona.data import Interactions
+from persona.data.events import EVENT_STRENGTH, EVENT_VERBS
+from persona.errors import InputError
+from persona.recommend.base import Recommender, top_columns
+from persona.recommend.category import recency_weights
+from persona.recommend.registry import make_recommender
+
+BLOCK_CELLS = 4_000_000  # users × items scored at once
+
+
+def temporal_holdout(data: Interactions, fraction: float) -> tuple[Interactions, sp.csr_matrix]:
+    """Each user's latest ``fraction`` of events held out (users with at least 3 events).
+
+    Returns:
+        ``(inner, held)``: the earlier events as Interactions (same vocabularies) and a 0/1 user × item matrix
+        of the held-out items (items seen earlier too stay in both).
+    """
+    lg = data.log
+    u = lg["user_idx"].to_numpy().astype(np.int64)
+    t = np.nan_to_num(pd.to_numeric(lg["time"], errors="coerce").to_numpy(np.float64), nan=-np.inf)
+    order = np.lexsort((np.arange(len(u)), t, u))
+    counts = np.bincount(u, minlength=data.n_users)
+    starts = np.cumsum(counts) - counts
+    pos = np.empty(len(u), dtype=np.int64)
+    pos[order] = np.arange(len(u)) - starts[u[order]]
+    n_out = np.where(counts >= 3, np.round(fraction * counts), 0).astype(np.int64)
+    held = pos >= counts[u] - n_out[u]
+    inner = data.subset(~held)
+    h = lg[held]
+    truth = sp.csr_matrix((np.ones(len(h), dtype=np.float32), (h["user_idx"].to_numpy(), h["item_idx"].to_numpy())),
+                          shape=data.matrix.shape)
+    truth.data[:] = 1.0
+    return inner, truth
+
+
+def repeat_scores(data: Interactions, tau: float) -> sp.csr_matrix:
+    """User × item sum of each user's event weights on the item, older events decayed (see the module doc)."""
+    lg = data.log
+    u = lg["user_idx"].to_numpy().astype(np.int64)
+    t = pd.to_numeric(lg["time"], errors="coerce").to_numpy(np.float64) if data.has_time else None
+    w = recency_weights(u, t, tau)
+    if "weight" in lg.columns:
+        w = w * np.clip(lg["weight"].to_numpy(np.float64), 1e-6, None)
+    return sp.csr_matrix((w, (u, lg["item_idx"].to_numpy())), shape=data.matrix.shape)  # duplicates summed
+
+
+def _top_sorted(s: np.ndarray, d: int) -> np.ndarray:
+    """Per row, the columns of the ``d`` largest values, best first (ties: lower column first, as ``recommend``)."""
+    part = top_columns(s, d)
+    order = np.lexsort((part, -np.take_along_axis(s, part, axis=1)), axis=1)
+    return np.take_along_axis(part, order, axis=1)
+
+
+def _placed(raw: np.ndarray, avail: np.ndarray, curve: np.ndarray) -> np.ndarray:
+    """Scores of the items in ``avail`` by their place in their row's list sorted by ``raw``.
+
+    The first ``len(curve)`` places score the (strictly decreasing) curve; later ones score below its last
+    value, in ``raw``'s order; items outside ``avail`` score -inf.
+    """
+    d = min(len(curve), raw.shape[1])
+    s = np.where(avail, np.nan_to_num(raw, nan=-np.inf), -np.inf)
+    fin = np.isfinite(s)
+    with np.errstate(all="ignore"):
+        cnt = np.maximum(fin.sum(axis=1, keepdims=True), 1)
+        mu = np.where(fin, s, 0.0).sum(axis=1, keepdims=True) / cnt
+        sd = np.sqrt(np.where(fin, (s - mu) ** 2, 0.0).sum(axis=1, keepdims=True) / cnt)
+        z = np.clip(np.where(fin, (s - mu) / np.where(sd > 0, sd, 1.0), -50.0), -50.0, 50.0)
+    out = np.where(avail, curve[d - 1] * 0.5 * (1.0 + np.tanh(z / 4.0)) * (1.0 - 1e-6), -np.inf)
+    top = _top_sorted(s, d)
+    # places go to finite scores only: an unavailable (or impossible) item keeps -inf (or its tail value)
+    vals = np.where(np.take_along_axis(fin, top, axis=1), curve[None, :d], np.take_along_axis(out, top, axis=1))
+    np.put_along_axis(out, top, vals, axis=1)
+    return out
+
+
+def _strict(curve: Any) -> np.ndarray:
+    """The curve made positive and strictly decreasing (flat isotonic steps must not tie places)."""
+    c = np.asarray(curve, dtype=np.float64)
+    return c + 1e-9 + 1e-7 * np.arange(len(c), 0, -1)
+
+
+def _curve(hits: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Non-increasing hit rate per place (isotonic regression weighted by how many lists reach the place)."""
+    from sklearn.isotonic import IsotonicRegression
+
+    ok = counts > 0
+    if not ok.any():
+        return np.zeros(len(hits))
+    x = np.flatnonzero(ok)
+    iso = IsotonicRegression(increasing=False, y_min=0.0, out_of_bounds="clip").fit(x, hits[ok] / counts[ok], sample_weight=counts[ok])
+    return np.asarray(iso.predict(np.arange(len(hits))), dtype=np.float64)
+
+
+class RepeatRecommender(Recommender):
+    """A discovery model plus the customer's own products, put on one scale on a temporal validation split.
+
+    Args:
+        base: the discovery model's registry name (its list is used as it is for new products).
+        base_params: its parameters.
+        recency_tau: decay of older events in a customer's interest in a product they saw.
+        validation_fraction: share of each customer's latest events held out to learn the scale.
+        depth: places of each list whose hit rate is learned (later places keep their order below).
+        seed: passed to the base model when it takes one.
+    """
+
+    name: ClassVar[str] = "repeat"
+
+    def __init__(self, base: str = "hybrid", base_params: Mapping[str, Any] | None = None, recency_tau: float = 0.25,
+                 validation_fraction: float = 0.2, depth: int = 50, seed: int = 42):
+        self.base = base
+        self.base_params = base_params
+        self.recency_tau = recency_tau
+        self.validation_fraction = validation_fraction
+        self.depth = depth
+        self.seed = seed
+
+    def _validate_params(self) -> None:
+        if not isinstance(self.base, str) or self.base in ("repeat", "hybrid-repeat"):
+            raise InputError(f"repeat base must name a discovery model such as hybrid or category, got {self.base!r}")
+        tau = self.recency_tau
+        if isinstance(tau, bool) or not isinstance(tau, int | float) or tau <= 0:
+            raise InputError(f"repeat recency_tau must be a positive number, got {tau!r}")
+        f = self.validation_fraction
+        if isinstance(f, bool) or not isinstance(f, int | float) or not 0.0 < f < 1.0:
+            raise InputError(f"repeat validation_fraction must lie in (0, 1), got {f!r}")
+        if isinstance(self.depth, bool) or not isinstance(self.depth, int) or self.depth < 1:
+            raise InputError(f"repeat depth must be a positive integer, got {self.depth!r}")
+
+    def unfit_reason(self, data: Interactions) -> str | None:
+        if not data.has_time:
+            return "needs event times (it learns what customers come back to from their latest events)"
+        return self._base().unfit_reason(data)
+
+    def _base(self) -> Recommender:
+        base = make_recommender(self.base)
+        params = dict(self.base_params or {})
+        if "seed" in base._param_names() and "seed" not in params:
+            params["seed"] = self.seed
+        return base.set_params(**params) if params else base
+
+    @property
+    def default_reason(self) -> str:  # type: ignore[override]
+        return self.base_.default_reason if hasattr(self, "base_") else "recommended for you"
+
+    def _fit(self, data: Interactions) -> None:
+        if not data.has_time:
+            raise InputError("the repeat recommender needs event times to learn what customers come back to",
+                             hint="ingest events with a timestamp, or use a discovery model such as hybrid")
+        inner, truth = temporal_holdout(data, float(self.validation_fraction))
+        users = np.flatnonzero((np.diff(truth.indptr) > 0) & (np.diff(inner.matrix.indptr) > 0))
+        if not len(users):
+            raise InputError("no customer has enough events for the repeat model's validation split",
+                             hint="customers need at least 3 events each")
+        self.curves_ = self._learn_curves(inner, truth, users)
+        self.base_ = self._base().fit(data)
+        self.repeat_ = repeat_scores(data, float(self.recency_tau)).tocsr()
+
+    def _learn_curves(self, inner: Interactions, truth: sp.csr_matrix, users: np.ndarray) -> dict[str, list[float]]:
+        base = self._base().fit(inner)
+        rep = repeat_scores(inner, float(self.recency_tau)).tocsr()
+        depth = min(int(self.depth), inner.n_items)
+        hits = {"seen": np.zeros(depth), "new": np.zeros(depth)}
+        reach = {"seen": np.zeros(depth), "new": np.zeros(depth)}
+        block = max(1, BLOCK_CELLS // max(inner.n_items, 1))
+        for s in range(0, len(users), block):
+            idx = users[s: s + block]
+            seen = inner.matrix[idx].toarray() > 0
+            t = truth[idx].toarray() > 0
+            new_scores = np.where(seen, -np.inf, np.asarray(base.score(idx), dtype=np.float64))
+            seen_scores = np.where(seen, rep[idx].toarray(), -np.inf)
+            for key, sc, n_avail in (("new", new_scores, (~seen).sum(axis=1)), ("seen", seen_scores, seen.sum(axis=1))):
+                top = _top_sorted(sc, depth)
+                place = np.arange(depth)[None, :] < n_avail[:, None]
+                hits[key] += (np.take_along_axis(t, top, axis=1) & place).sum(axis=0)
+                reach[key] += place.sum(axis=0)
+        self.validation_ = {"users": int(len(users)),
+                            "hit_rate": {k: [round(float(v), 5) for v in (hits[k] / np.maximum(reach[k], 1))[:10]]
+                                         for k in hits}}
+        return {k: _curve(hits[k], reach[k]).tolist() for k in hits}
+
+    def score(self, user_idx: np.ndarray) -> np.ndarray:
+        """Per item, the learned chance of its place: new items by the base model's rank, seen ones by repeat rank."""
+        self._check_fitted()
+        idx = np.asarray(user_idx, dtype=np.int64)
+        base = np.asarray(self.base_.score(idx), dtype=np.float64)
+        seen = self.data_.matrix[idx].toarray() > 0
+        new = _placed(base, ~seen, _strict(self.curves_["new"]))
+        old = _placed(self.repeat_[idx].toarray(), seen, _strict(self.curves_["seen"]))
+        return np.where(seen, old, new).astype(np.float32)
+
+    # --- reasons and similar items: seen products say so, new ones take the base model's reason -------
+    def _explain_block(self, uidx: np.ndarray, rows: list[np.ndarray]) -> list[list[str]]:
+        seen_rows, new_rows = [], []
+        for u, items in zip(uidx, rows, strict=True):
+            hist = set(self.data_.user_history(int(u))[0].tolist())
+            mask = np.array([int(i) in hist for i in items], dtype=bool)
+            seen_rows.append(mask)
+            new_rows.append(np.asarray(items)[~mask])
+        new_texts = self.base_._explain_block(uidx, new_rows) if any(len(r) for r in new_rows) else [[] for _ in rows]
+        counts, verbs = self._event_counts()
+        out = []
+        for u, items, mask, texts in zip(uidx, rows, seen_rows, new_texts, strict=True):
+            it = iter(texts)
+            line = []
+            for i, was_seen in zip(items, mask, strict=True):
+                if not was_seen:
+                    line.append(next(it))
+                    continue
+                n = int(counts[int(u), int(i)])
+                verb = verbs.get(int(self._verb_code(int(u), int(i))), "looked at")
+                line.append(f"you {verb} this {n} times" if n > 1 else f"you {verb} this recently")
+            out.append(line)
+        return out
+
+    def _event_counts(self) -> tuple[sp.csr_matrix, dict[int, str]]:
+        cache = self.__dict__.get("_count_cache")
+        if cache is None or cache[1] is not self.data_:
+            lg = self.data_.log
+            counts = sp.csr_matrix((np.ones(len(lg), dtype=np.float32), (lg["user_idx"].to_numpy(), lg["item_idx"].to_numpy())),
+                                   shape=self.data_.matrix.shape)
+            cache = (counts, self.data_)
+            self.__dict__["_count_cache"] = cache
+        return cache[0], {v: EVENT_VERBS[k] for k, v in EVENT_STRENGTH.items() if k in EVENT_VERBS}
+
+    def _verb_code(self, u: int, i: int) -> int:
+        verbs = self._user_verbs()
+        return int(verbs[u, i]) if verbs is not None else 0
+
+    def _item_similarity(self, item_idx: np.ndarray) -> np.ndarray:
+        return self.base_._item_similarity(item_idx)
+
+    def _explain_similarity(self, item_idx: np.ndarray) -> np.ndarray:
+        return self.base_._explain_similarity(item_idx)
+
+    def _pair_similarity(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return self.base_._pair_similarity(a, b)
+
+    @property
+    def similar_reason(self) -> str:  # type: ignore[override]
+        return self.base_.similar_reason if hasattr(self, "base_") else Recommender.similar_reason

@@ -1,0 +1,112 @@
+"""The repeat model: a customer's own products against a discovery model's list, on one learned scale."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from persona.data import Interactions
+from persona.errors import InputError
+from persona.evaluate.offline import evaluate_recommender
+from persona.evaluate.selection import split_interactions
+from persona.recommend import make_recommender
+from persona.recommend.repeat import RepeatRecommender, temporal_holdout
+
+
+def returning_shop(n_users: int = 80, n_items: int = 60, events: int = 30, p_back: float = 0.6,
+                   seed: int = 3) -> Interactions:
+    """Customers keep coming back to the few products they like (with ``p_back``) between new finds."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for u in range(n_users):
+        group = np.arange(0, n_items // 2) if u % 2 else np.arange(n_items // 2, n_items)
+        liked: list[int] = []
+        for n in range(events):
+            if liked and rng.random() < p_back:
+                j = int(rng.choice(liked[-4:]))
+            else:
+                j = int(rng.choice(group))
+                if rng.random() < 0.5:
+                    liked.append(j)
+            rows.append((f"u{u}", f"i{j}", "view", 1_700_000_000 + u * 10_000 + n * 60))
+    df = pd.DataFrame(rows, columns=["user_id", "item_id", "event_type", "ts"])
+    items = pd.DataFrame({"item_id": [f"i{j}" for j in range(n_items)],
+                          "category": ["a" if j < n_items // 2 else "b" for j in range(n_items)]})
+    return Interactions.from_frame(df, time="ts", event_type="event_type", items=items)
+
+
+def test_temporal_holdout_keeps_each_users_latest_events(toy):
+    inner, truth = temporal_holdout(toy, 0.25)
+    lg = toy.log
+    for u in range(toy.n_users):
+        ev = lg[lg["user_idx"] == u].sort_values("time", kind="stable")
+        n_out = int(round(0.25 * len(ev))) if len(ev) >= 3 else 0
+        assert set(truth[u].indices) == set(ev["item_idx"].iloc[len(ev) - n_out:]) if n_out else truth[u].nnz == 0
+        assert inner.matrix[u].nnz == ev["item_idx"].iloc[: len(ev) - n_out].nunique()
+    assert len(inner.log) + truth.nnz <= len(lg) and inner.n_items == toy.n_items
+
+
+def test_learns_that_customers_come_back_and_puts_their_products_first():
+    data = returning_shop()
+    m = RepeatRecommender(base="category").fit(data)
+    seen_curve, new_curve = m.curves_["seen"], m.curves_["new"]
+    assert seen_curve[0] > 3 * new_curve[0]
+    assert all(a >= b for a, b in zip(seen_curve, seen_curve[1:], strict=False))  # isotonic: never rises
+    out = m.recommend(list(data.user_ids), k=5, exclude_seen=False)
+    seen = {(data.user_ids[u], data.item_ids[i]) for u, i in zip(*data.matrix.nonzero(), strict=True)}
+    first = out[out["rank"] == 1]
+    assert np.mean([(u, i) in seen for u, i in zip(first["user_id"], first["item_id"], strict=True)]) > 0.9
+    reason = first["reason"].iloc[0]
+    assert reason.startswith("you viewed this"), reason
+
+
+def test_beats_its_discovery_model_when_repeats_count():
+    data = returning_shop()
+    train, test = split_interactions(data, "temporal", repeats=True)
+    base = evaluate_recommender(make_recommender("category"), train, test, k=5, exclude_seen=False)
+    rep = evaluate_recommender(RepeatRecommender(base="category"), train, test, k=5, exclude_seen=False)
+    assert rep.metrics["ndcg@5"] > base.metrics["ndcg@5"] + 0.2
+    # a test without repeats has only new items: the two lists are the same there
+    train2, test2 = split_interactions(data, "temporal")
+    assert len(test2) < len(test)
+
+
+def test_a_shop_where_nobody_comes_back_keeps_the_discovery_list(toy):
+    # every customer touches each toy product once: what they saw never comes back, so new products lead
+    m = RepeatRecommender(base="itemknn").fit(toy)
+    assert m.curves_["seen"][0] == pytest.approx(0.0, abs=1e-9)
+    out = m.recommend(list(toy.user_ids), k=3, exclude_seen=False)
+    seen = {(toy.user_ids[u], toy.item_ids[i]) for u, i in zip(*toy.matrix.nonzero(), strict=True)}
+    assert not any((u, i) in seen for u, i in zip(out["user_id"], out["item_id"], strict=True))
+
+
+def test_without_seen_items_the_list_is_the_base_models(toy, fast_params):
+    m = RepeatRecommender(base="als", base_params=fast_params["als"]).fit(toy)
+    base = make_recommender("als", **fast_params["als"]).fit(toy)
+    users = list(toy.user_ids)
+    a = m.recommend(users, k=8, reasons=False)
+    b = base.recommend(users, k=8, reasons=False)
+    assert a[["user_id", "item_id", "rank"]].equals(b[["user_id", "item_id", "rank"]])
+    assert m.recommend(users[:3], k=4)["reason"].str.len().gt(0).all()
+
+
+@pytest.mark.parametrize("params, match", [
+    ({"base": "repeat"}, "discovery model"),
+    ({"recency_tau": 0}, "recency_tau"),
+    ({"recency_tau": True}, "recency_tau"),
+    ({"validation_fraction": 1.0}, "validation_fraction"),
+    ({"depth": 0}, "depth"),
+])
+def test_bad_parameters(toy, params, match):
+    with pytest.raises(InputError, match=match):
+        RepeatRecommender(**params).fit(toy)
+
+
+def test_needs_event_times():
+    df = pd.DataFrame({"user_id": ["a", "a", "a", "b", "b", "b"], "item_id": ["x", "y", "x", "y", "z", "y"]})
+    data = Interactions.from_frame(df)
+    assert "event times" in RepeatRecommender().unfit_reason(data)
+    with pytest.raises(InputError, match="needs event times") as exc:
+        RepeatRecommender(base="popular").fit(data)
+    assert exc.value.hint
