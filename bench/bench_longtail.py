@@ -9,7 +9,9 @@ item-kNN (cosine and BM25, 200 neighbours), what a user would otherwise pick.
 Quality (Taobao only; the synthetic log has no taste structure): each customer's latest 20% of events held out
 (``persona recommend train``'s temporal split), top-10 over products not in their training history, for
 Persona's models and, in the same run on the same split, ``implicit``'s ALS, BPR and BM25 item-kNN used
-directly and global popularity.
+directly and global popularity. Then the same split with repeats kept (a customer's held-out products they
+already had stay in the test, and every model may recommend them): Persona's ``repeat`` model against the
+"recently viewed" and "most viewed" lists a shop would otherwise show.
 
     python bench/bench_longtail.py                        # Taobao head (../shared) and a synthetic log
     python bench/bench_longtail.py --no-quality           # fit times only

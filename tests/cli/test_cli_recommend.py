@@ -233,3 +233,22 @@ def test_evaluate_recommend_with_repeats_keeps_what_customers_come_back_to(works
     score = {m["model"]: m["ndcg@10"] for m in b["models"]}
     assert b["best"] == "repeat" and score["repeat"] > score["popular"] + 0.2
     assert "repeats kept" in (tmp_path / "b.html").read_text(encoding="utf-8")
+
+
+def test_for_include_seen_brings_back_viewed_products_never_bought_ones(workspace):
+    r = _cli(workspace, "recommend", "train", "--model", "popular", "--json")
+    assert r.exit_code == 0, r.output
+    store = open_store(workspace)
+    try:
+        ev = store.read_frame("SELECT product_id, event_type FROM events WHERE customer_id = 'c2'")
+    finally:
+        store.dispose()
+    bought = set(ev.loc[ev["event_type"] == "purchase", "product_id"])
+    viewed = set(ev["product_id"]) - bought
+    assert bought and viewed
+    plain = json.loads(_cli(workspace, "recommend", "for", "c2", "-k", "20", "--json").stdout)["recommendations"]
+    assert not {x["item_id"] for x in plain} & set(ev["product_id"])
+    r = _cli(workspace, "recommend", "for", "c2", "-k", "20", "--include-seen", "--json")
+    assert r.exit_code == 0, r.output
+    got = {x["item_id"] for x in json.loads(r.stdout)["recommendations"]}
+    assert viewed <= got and not got & bought

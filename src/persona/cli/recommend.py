@@ -74,6 +74,7 @@ def _exists(store: Any, table: str, column: str, value: str) -> bool:
 def for_customer(
     customer_id: Annotated[str, typer.Argument(help="The customer's id.")],
     k: KOpt = 10,
+    include_seen: Annotated[bool, typer.Option("--include-seen", help="Products the customer viewed before may come back (those they bought stay out); with the repeat model they are ranked against new ones.")] = False,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -84,7 +85,8 @@ def for_customer(
             raise NotFoundError(f"customer {customer_id!r} is not in this workspace",
                                 hint="check the id, or ingest the customer first")
         model = _load_model(store)
-        recs = model.recommend([customer_id], k=k)
+        recs = (model.recommend([customer_id], k=k, exclude_seen=False, filters={"exclude_purchased": True})
+                if include_seen else model.recommend([customer_id], k=k))
     finally:
         store.dispose()
     rows = recs.drop(columns=["user_id"]).to_dict(orient="records")
