@@ -252,3 +252,15 @@ def test_for_include_seen_brings_back_viewed_products_never_bought_ones(workspac
     assert r.exit_code == 0, r.output
     got = {x["item_id"] for x in json.loads(r.stdout)["recommendations"]}
     assert viewed <= got and not got & bought
+
+
+def test_adapter_data_is_weighted_by_event_type_as_a_workspace_is(tmp_path):
+    from persona.cli.evaluate import _interactions_from_adapter
+
+    f = tmp_path / "UserBehavior.csv"
+    f.write_text("1,100,7,pv,1511544070\n1,100,7,cart,1511544080\n1,200,8,fav,1511544090\n1,300,7,buy,1511544100\n"
+                 "1,400,9,share,1511544110\n")
+    data = _interactions_from_adapter("taobao", f)
+    weights = dict(zip(data.item_ids[data.matrix.indices], data.matrix.data.tolist(), strict=True))
+    assert weights == {"100": 1.0 + 3.0, "200": 3.0, "300": 5.0, "400": 0.5}
+    assert set(data.log["event"].astype(str)) == {"view", "add_to_cart", "wishlist", "purchase", "share"}

@@ -30,14 +30,14 @@ def test_matrix_sums_duplicates_and_sorts_vocabularies():
 def test_event_weights_defaults_override_and_ratings():
     df = pd.DataFrame(
         {
-            "u": [1, 1, 1, 1, 1, 1],
-            "i": [1, 2, 3, 4, 5, 6],
-            "type": ["purchase", "add_to_cart", "view", "rating", "wishlist", "click"],
-            "value": [None, None, None, 4.0, None, None],
+            "u": [1, 1, 1, 1, 1, 1, 1],
+            "i": [1, 2, 3, 4, 5, 6, 7],
+            "type": ["purchase", "add_to_cart", "view", "rating", "wishlist", "click", "share"],
+            "value": [None, None, None, 4.0, None, None, None],
         }
     )
     data = Interactions.from_frame(df, "u", "i", weight="value", event_type="type")
-    assert data.matrix.toarray().ravel().tolist() == [5.0, 3.0, 1.0, 4.0, 0.5, 2.0]
+    assert data.matrix.toarray().ravel().tolist() == [5.0, 3.0, 1.0, 4.0, 3.0, 2.0, 0.5]  # an unknown type: 0.5
     assert DEFAULT_EVENT_WEIGHTS["purchase"] == 5.0
     custom = Interactions.from_frame(
         df, "u", "i", weight="value", event_type="type", event_weights={"view": 0.1}

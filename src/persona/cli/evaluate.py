@@ -57,7 +57,8 @@ def _interactions_from_file(path: Path) -> Any:
 
 
 def _interactions_from_adapter(name: str, path: Path) -> Any:
-    """Interactions (with item side data) from a dataset adapter, events in source order."""
+    """Interactions (with item side data) from a dataset adapter, events in source order, weighted by event type
+    as a workspace weighs them (:meth:`~persona.data.Interactions.from_store`: a rating counts its value)."""
     import pandas as pd
 
     from persona.data import Interactions
@@ -67,8 +68,9 @@ def _interactions_from_adapter(name: str, path: Path) -> Any:
     events = pd.concat(list(chunks["events"]), ignore_index=True)
     items = pd.concat(list(chunks["products"]), ignore_index=True) if "products" in chunks else None
     weight = "value" if "value" in events.columns and events["value"].notna().any() else None
+    kind = "event_type" if "event_type" in events.columns and events["event_type"].notna().any() else None
     return Interactions.from_frame(events, user="customer_id", item="product_id", weight=weight, time="timestamp",
-                                   items=items)
+                                   event_type=kind, items=items)
 
 
 @app.command("recommend")

@@ -7,6 +7,7 @@ from __future__ import annotations
 DEFAULT_EVENT_WEIGHTS: dict[str, float] = {
     "purchase": 5.0,
     "add_to_cart": 3.0,
+    "wishlist": 3.0,
     "click": 2.0,
     "view": 1.0,
     "email_click": 1.0,
@@ -17,9 +18,10 @@ RATING_EVENT = "rating"
 #: Event types in the order of how strong a signal they are; used to phrase reasons
 #: ("because you bought X" beats "because you viewed X").
 EVENT_STRENGTH: dict[str, int] = {
-    "purchase": 6,
-    "rating": 5,
-    "add_to_cart": 4,
+    "purchase": 7,
+    "rating": 6,
+    "add_to_cart": 5,
+    "wishlist": 4,
     "click": 3,
     "email_click": 2,
     "view": 1,
@@ -30,6 +32,7 @@ EVENT_VERBS: dict[str, str] = {
     "purchase": "bought",
     "rating": "rated",
     "add_to_cart": "added to your cart",
+    "wishlist": "saved",
     "click": "clicked",
     "email_click": "clicked",
     "view": "viewed",

@@ -251,7 +251,7 @@ class Interactions:
         """Build the dataset from a DataFrame of events.
 
         Weights: with ``event_type``, each row counts its type's weight (``DEFAULT_EVENT_WEIGHTS``:
-        purchase 5, add_to_cart 3, click 2, view 1, email_click 1, any other type 0.5; a ``rating`` row
+        purchase 5, add_to_cart 3, wishlist 3, click 2, view 1, email_click 1, any other type 0.5; a ``rating`` row
         counts the value in ``weight``), overridable with ``event_weights``; without it, each row counts
         ``df[weight]``, or 1. Rows with the same (user, item) are summed in ``matrix``.
 

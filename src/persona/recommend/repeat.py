@@ -30,13 +30,19 @@ import pandas as pd
 import scipy.sparse as sp
 
 from persona.data import Interactions
-from persona.data.events import EVENT_STRENGTH, EVENT_VERBS
+from persona.data.events import EVENT_STRENGTH
 from persona.errors import InputError
 from persona.recommend.base import Recommender, top_columns
 from persona.recommend.category import recency_weights
 from persona.recommend.registry import make_recommender
 
 BLOCK_CELLS = 4_000_000  # users × items scored at once
+#: How a reason names the strongest thing a customer did with a product they see again.
+REPEAT_PHRASES: dict[str, str] = {
+    "purchase": "you bought this", "rating": "you rated this", "add_to_cart": "you put this in your cart",
+    "wishlist": "you saved this", "click": "you clicked on this", "email_click": "you clicked on this",
+    "view": "you viewed this",
+}
 
 
 def temporal_holdout(data: Interactions, fraction: float) -> tuple[Interactions, sp.csr_matrix]:
@@ -146,7 +152,7 @@ class RepeatRecommender(Recommender):
         self.seed = seed
 
     def _validate_params(self) -> None:
-        if not isinstance(self.base, str) or self.base in ("repeat", "hybrid-repeat"):
+        if not isinstance(self.base, str) or self.base == "repeat":
             raise InputError(f"repeat base must name a discovery model such as hybrid or category, got {self.base!r}")
         tau = self.recency_tau
         if isinstance(tau, bool) or not isinstance(tau, int | float) or tau <= 0:
@@ -159,7 +165,7 @@ class RepeatRecommender(Recommender):
 
     def unfit_reason(self, data: Interactions) -> str | None:
         if not data.has_time:
-            return "needs event times (it learns what customers come back to from their latest events)"
+            return "needs event timestamps"
         return self._base().unfit_reason(data)
 
     def _base(self) -> Recommender:
@@ -175,7 +181,7 @@ class RepeatRecommender(Recommender):
 
     def _fit(self, data: Interactions) -> None:
         if not data.has_time:
-            raise InputError("the repeat recommender needs event times to learn what customers come back to",
+            raise InputError("the repeat recommender needs event timestamps to learn what customers come back to",
                              hint="ingest events with a timestamp, or use a discovery model such as hybrid")
         inner, truth = temporal_holdout(data, float(self.validation_fraction))
         users = np.flatnonzero((np.diff(truth.indptr) > 0) & (np.diff(inner.matrix.indptr) > 0))
@@ -228,7 +234,9 @@ class RepeatRecommender(Recommender):
             seen_rows.append(mask)
             new_rows.append(np.asarray(items)[~mask])
         new_texts = self.base_._explain_block(uidx, new_rows) if any(len(r) for r in new_rows) else [[] for _ in rows]
-        counts, verbs = self._event_counts()
+        counts = self._event_counts()
+        verbs = self._user_verbs()
+        kinds = {v: k for k, v in EVENT_STRENGTH.items()}
         out = []
         for u, items, mask, texts in zip(uidx, rows, seen_rows, new_texts, strict=True):
             it = iter(texts)
@@ -238,12 +246,14 @@ class RepeatRecommender(Recommender):
                     line.append(next(it))
                     continue
                 n = int(counts[int(u), int(i)])
-                verb = verbs.get(int(self._verb_code(int(u), int(i))), "looked at")
-                line.append(f"you {verb} this {n} times" if n > 1 else f"you {verb} this recently")
+                kind = kinds.get(int(verbs[int(u), int(i)]) if verbs is not None else 0, "")
+                phrase = REPEAT_PHRASES.get(kind, "you looked at this")
+                line.append(f"{phrase} and came back {n - 1} time{'s' if n > 2 else ''}" if n > 1 else f"{phrase} recently")
             out.append(line)
         return out
 
-    def _event_counts(self) -> tuple[sp.csr_matrix, dict[int, str]]:
+    def _event_counts(self) -> sp.csr_matrix:
+        """User × item number of events (cached per training data)."""
         cache = self.__dict__.get("_count_cache")
         if cache is None or cache[1] is not self.data_:
             lg = self.data_.log
@@ -251,11 +261,7 @@ class RepeatRecommender(Recommender):
                                    shape=self.data_.matrix.shape)
             cache = (counts, self.data_)
             self.__dict__["_count_cache"] = cache
-        return cache[0], {v: EVENT_VERBS[k] for k, v in EVENT_STRENGTH.items() if k in EVENT_VERBS}
-
-    def _verb_code(self, u: int, i: int) -> int:
-        verbs = self._user_verbs()
-        return int(verbs[u, i]) if verbs is not None else 0
+        return cache[0]
 
     def _item_similarity(self, item_idx: np.ndarray) -> np.ndarray:
         return self.base_._item_similarity(item_idx)
