@@ -116,15 +116,30 @@ class MostViewedPeer(RecentlyViewedPeer):
         return count * 1e10 + recent
 
 
+def held_out_purchases(data: Interactions) -> pd.DataFrame:
+    """The purchases among the events ``split_interactions(data, "temporal")`` holds out (same rows)."""
+    from persona.evaluate import temporal_user_split
+
+    lg = data.log
+    frame = pd.DataFrame({"u": lg["user_idx"].to_numpy(), "i": lg["item_idx"].to_numpy(), "t": lg["time"].to_numpy(),
+                          "e": lg["event"].astype(str).to_numpy() if "event" in lg.columns else ""})
+    _, te = temporal_user_split(frame, fraction=0.2, user="u", time="t")
+    buys = te[te["e"] == "purchase"][["u", "i"]].drop_duplicates()
+    return pd.DataFrame({"user_id": data.user_ids[buys["u"].to_numpy()], "item_id": data.item_ids[buys["i"].to_numpy()]})
+
+
 def quality(data: Interactions, repeats: bool = False) -> list[dict[str, Any]]:
     """nDCG@10 / Recall@10 on the temporal holdout for Persona's models and the peers, one split, one run.
 
-    ``repeats``: the test keeps products the customer already had and every model may recommend them.
+    ``repeats``: the test keeps products the customer already had and every model may recommend them; the rows
+    then also say for how many of the customers who bought in the holdout the list held a product they bought.
     """
     from persona.evaluate.offline import evaluate_recommender
+    from persona.evaluate.ranking import mean_metrics, per_user_ranking_metrics
     from persona.evaluate.selection import split_interactions
 
     train, test = split_interactions(data, "temporal", repeats=repeats)
+    buys = held_out_purchases(data) if repeats else None
     names = ("popular", "category", "hybrid", "repeat") if repeats else QUALITY_MODELS
     models: dict[str, Any] = {name: (lambda n=name: make_recommender(n)) for name in names}
     if repeats:
@@ -133,11 +148,15 @@ def quality(data: Interactions, repeats: bool = False) -> list[dict[str, Any]]:
                    "peer implicit bm25 kNN": KNNPeer, "peer popularity": PopularityPeer})
     rows = []
     for label, make in models.items():
-        rep = evaluate_recommender(make(), train, test, k=10, name=label, exclude_seen=not repeats)
+        rep = evaluate_recommender(make(), train, test, k=10, name=label, exclude_seen=not repeats, keep_recs=repeats)
         m = rep.metrics
         rows.append({"model": label if label.startswith("peer") else f"persona {label}", "error": rep.error,
                      "ndcg@10": round(m.get("ndcg@10", float("nan")), 4), "recall@10": round(m.get("recall@10", float("nan")), 4),
                      "hit_rate@10": round(m.get("hit_rate@10", float("nan")), 4), "fit_s": round(rep.fit_seconds or 0.0, 2)})
+        if buys is not None and rep.recs is not None and len(buys):
+            recs = rep.recs.astype({"user_id": str, "item_id": str})
+            bought = mean_metrics(per_user_ranking_metrics(buys.astype(str), recs, 10))
+            rows[-1]["buyers_hit@10"] = round(bought["hit_rate@10"], 4)
         print(f"  [quality] {rows[-1]['model']:<26} {rep.error or rows[-1]}", file=sys.stderr, flush=True)
     return rows
 
@@ -202,12 +221,14 @@ def main(argv: list[str] | None = None) -> int:
         if not table:
             continue
         print(f"\n== Taobao head, temporal holdout (latest 20% of each customer's events), {title} ==")
-        print(f"{'model':<30}{'nDCG@10':>9}{'R@10':>9}{'hit@10':>9}{'fit s':>9}")
+        extra = "buyers_hit@10" in table[0]
+        print(f"{'model':<30}{'nDCG@10':>9}{'R@10':>9}{'hit@10':>9}" + (f"{'buyers hit@10':>15}" if extra else "") + f"{'fit s':>9}")
         for r in table:
             if r["error"]:
                 print(f"{r['model']:<30} failed: {r['error']}")
             else:
-                print(f"{r['model']:<30}{r['ndcg@10']:>9.4f}{r['recall@10']:>9.4f}{r['hit_rate@10']:>9.4f}{r['fit_s']:>9.2f}")
+                print(f"{r['model']:<30}{r['ndcg@10']:>9.4f}{r['recall@10']:>9.4f}{r['hit_rate@10']:>9.4f}"
+                      + (f"{r.get('buyers_hit@10', float('nan')):>15.4f}" if extra else "") + f"{r['fit_s']:>9.2f}")
     return 0
 
 
