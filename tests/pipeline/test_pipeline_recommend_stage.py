@@ -62,6 +62,7 @@ def test_stage_trains_registers_and_reports(store, settings):
     assert set(lead) == {"popular", "itemknn", "ease"} - {res.figures["best_model"]}
     assert all(d["low"] <= d["diff"] <= d["high"] for ms in lead.values() for d in ms.values())
     assert "Paired by user" in sec.html
+    assert res.figures["repeat_share"] == 0.0 and "already touched" not in sec.html  # nobody came back here
 
 
 def test_stage_skips_without_events(store, settings):
@@ -81,3 +82,20 @@ def test_default_models_leave_out_what_the_data_cannot_run(store, settings):
     assert res.figures["skipped_models"] == {"category": "needs at least two distinct product category values"}
     assert set(res.figures["models"]) == {"popular", "itemknn", "als", "ease", "hybrid"}
     assert "Left out category: needs at least two distinct product category values." in res.sections[0].html
+
+
+def test_stage_says_how_much_customers_come_back(store, settings):
+    _seed(store)
+    # each customer returns to the first product they viewed, after everything else
+    first = store.read_frame("SELECT customer_id, product_id FROM events WHERE event_id LIKE '%\\_0' ESCAPE '\\'")
+    store.bulk_insert("events", [{"event_id": f"back_{r.customer_id}", "customer_id": r.customer_id,
+                                  "product_id": r.product_id, "event_type": "view",
+                                  "ts": T0 + timedelta(days=30), "value": 1.0} for r in first.itertuples()])
+    ctx = RunContext(settings=settings, store=store, data_dir=None, seed=42, progress=False,
+                     artifacts={"recommend_models": ["popular"]})
+    res = RECOMMEND.run(ctx)
+    assert res.status == "ok", res.message
+    # per customer 8 events, the latest 2 held out: one new product and the one they came back to
+    assert res.figures["repeat_share"] == 0.5
+    assert "50% of the products customers turned to" in res.sections[0].html
+    assert "--include-seen" in res.sections[0].html

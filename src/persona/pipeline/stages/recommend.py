@@ -21,7 +21,7 @@ NOTHING = "no events or reviews that name a product: nothing to recommend from"
 def run(ctx: RunContext) -> StageResult:
     from persona.data import Interactions
     from persona.evaluate.report import comparison_figure, paired_html, table_html, timing_figure
-    from persona.evaluate.selection import DEFAULT_MODELS, applicable_models, train_and_register
+    from persona.evaluate.selection import DEFAULT_MODELS, applicable_models, split_interactions, train_and_register
 
     data = ctx.artifacts.get("interactions")
     if data is None:
@@ -51,6 +51,14 @@ def run(ctx: RunContext) -> StageResult:
               f"<code>recommender</code> v{mv.version}.</p>" + table_html(rows) + paired_html(best.name, paired)
               + "".join(f"<p>Left out {html.escape(n)}: {html.escape(why)}.</p>" for n, why in skipped.items())),
     )
+    # how much of what customers turned to next they had already touched (the comparison above leaves it out)
+    _, with_repeats = split_interactions(data, split, seed=ctx.seed, repeats=True)
+    repeat_share = 1.0 - len(cmp.test) / max(len(with_repeats), 1)
+    if repeat_share > 0:
+        section.html += (f"<p>{repeat_share:.0%} of the products customers turned to in the held-out events were ones "
+                         "they had already touched. The comparison above leaves them out, as new products are what it "
+                         "measures; <code>persona evaluate recommend --repeats</code> measures them too, and "
+                         "<code>persona recommend for CUSTOMER --include-seen</code> lets them come back.</p>")
     section.add_figure(comparison_figure(rows, title=f"{split} holdout, top-10"))
     section.add_figure(timing_figure(rows))
     sample = model.recommend(data.user_ids[:3].tolist(), k=3) if data.n_users else None
@@ -67,6 +75,7 @@ def run(ctx: RunContext) -> StageResult:
                        for r in rows},
             "versus_best": {n: {m: d.to_dict() for m, d in ms.items()} for n, ms in paired.items()},
             "skipped_models": skipped,
+            "repeat_share": round(repeat_share, 4),
         },
         sections=[section],
         message=f"best {best.name}: nDCG@10 {best.metrics['ndcg@10']:.4f}, recall@10 {best.metrics['recall@10']:.4f}",
