@@ -21,7 +21,12 @@ NOTHING = "no events or reviews that name a product: nothing to recommend from"
 def run(ctx: RunContext) -> StageResult:
     from persona.data import Interactions
     from persona.evaluate.report import comparison_figure, paired_html, table_html, timing_figure
-    from persona.evaluate.selection import DEFAULT_MODELS, applicable_models, split_interactions, train_and_register
+    from persona.evaluate.selection import (
+        DEFAULT_MODELS,
+        applicable_models,
+        split_interactions,
+        train_and_register,
+    )
 
     data = ctx.artifacts.get("interactions")
     if data is None:
