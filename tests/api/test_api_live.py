@@ -216,3 +216,29 @@ def test_erasure_removes_the_person_from_served_lists_at_once(live) -> None:  # 
         personal = any(i["reason"].startswith("because you") for i in _items(client, keys["read"], "u005", 5))
     assert not personal
 
+
+
+def test_include_seen_brings_back_viewed_products_and_never_bought_ones(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PERSONA_WORKSPACE", raising=False)
+    monkeypatch.delenv("PERSONA_DATABASE_URL", raising=False)
+    settings = load_settings(tmp_path / "ws", progress=False, global_holdout=0.0)
+    init_workspace(settings)
+    store = open_store(settings)
+    seed_two_worlds(store)
+    # u000 also viewed two products of the other world, without buying them
+    store.bulk_insert("events", [{"event_id": f"look{j}", "customer_id": "u000", "product_id": p, "event_type": "view",
+                                  "ts": NOW, "value": 1.0} for j, p in enumerate(["b0", "b1"])], key=["event_id"])
+    bought = set(store.read_frame("SELECT product_id FROM events WHERE customer_id = 'u000' AND event_type = 'purchase'")["product_id"])
+    model = make_recommender("popular").fit(Interactions.from_store(store))
+    register(store, "recommender", "recommender", model, {"algorithm": "popular"}, {"ndcg@10": 0.5}, activate=True)
+    key = create_key(store, "read")["key"]
+    with TestClient(create_app(settings, store=store)) as client:
+        plain = _recs(client, key, "u000", k=16)
+        assert not {"b0", "b1"} & set(plain) and not bought & set(plain)
+        r = client.get("/v1/recommendations/u000?k=16&include_seen=true", headers=auth(key))
+        assert r.status_code == 200, r.text
+        got = [i["product_id"] for i in r.json()["items"]]
+        assert {"b0", "b1"} <= set(got) and not bought & set(got)
+        # the plain list is still served as before (an include_seen list is never cached)
+        assert _recs(client, key, "u000", k=16) == plain
+    store.dispose()

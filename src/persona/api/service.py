@@ -23,6 +23,8 @@ from persona.errors import InputError, NotFoundError
 log = logging.getLogger(__name__)
 ERASED_PLACEHOLDER = "\x00erased"  # an id no model knows: cold-start lists for erased customers
 REDIS_TTL_SECONDS = 3600
+#: Key of the options passed with the filters: list the customer's seen products too (never cached, like filtered lists).
+INCLUDE_SEEN = "include_seen"
 
 
 class RecommendationService:
@@ -179,8 +181,13 @@ class RecommendationService:
 
     def _compute(self, model: Any, customer_id: str, k: int, filters: dict[str, Any] | None) -> list[dict[str, Any]]:
         self.stats["computed"] += 1
+        filters = dict(filters or {})
         if customer_id in self._forgotten:
+            filters.pop(INCLUDE_SEEN, None)
             df = model.recommend([ERASED_PLACEHOLDER], k=k, filters=filters or None)
+            return self._rows(df)
+        if filters.pop(INCLUDE_SEEN, False):  # from the trained history: fold-in excludes everything seen
+            df = model.recommend([customer_id], k=k, exclude_seen=False, filters={**filters, "exclude_purchased": True})
             return self._rows(df)
         if customer_id in self._live:
             h = history_vector(model, read_history(self.store, customer_id))

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from persona.api.deps import AppState, require, state
+from persona.api.service import INCLUDE_SEEN
 from persona.errors import InputError, NotFoundError
 
 router = APIRouter(prefix="/v1", tags=["recommendations"])
@@ -57,6 +58,9 @@ async def recommendations(
     customer_id: str,
     k: int = Query(10, ge=1, le=100),
     filters: str | None = Query(None, max_length=2000, description="JSON object, e.g. {\"in_stock_only\": true}"),
+    include_seen: bool = Query(False, description="Products the customer viewed before may come back (bought ones stay "
+                               "out); with the repeat model they are ranked against new ones. Served from the trained "
+                               "model: events since the last training are not folded in."),
     experiment: str | None = Query(None, max_length=128, description="A stored experiment whose variants name models "
                                    "(`NAME` or `NAME@VERSION`); the customer is assigned deterministically and the "
                                    "exposure logged."),
@@ -67,11 +71,13 @@ async def recommendations(
     st: AppState = Depends(state),
 ) -> dict[str, Any]:
     """Top-k products for the customer, each with a reason (new customers get cold-start picks)."""
-    if interleave:
-        return _json(await run_in_threadpool(_interleaved, st, customer_id, k, _filters(filters), interleave))
-    if experiment:
-        return _json(await run_in_threadpool(_with_experiment, st, customer_id, k, _filters(filters), experiment))
     flt = _filters(filters)
+    if include_seen:
+        flt = {**(flt or {}), INCLUDE_SEEN: True}
+    if interleave:
+        return _json(await run_in_threadpool(_interleaved, st, customer_id, k, flt, interleave))
+    if experiment:
+        return _json(await run_in_threadpool(_with_experiment, st, customer_id, k, flt, experiment))
     items = None if flt else st.recs.cached(customer_id, k)  # the hot path: no thread hop, no model call
     if items is None:
         items = await run_in_threadpool(st.recs.recommend, customer_id, k, flt)
