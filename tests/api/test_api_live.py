@@ -22,15 +22,21 @@ from persona.store import open_store
 from persona.store.workspace import init_workspace
 
 
-@pytest.fixture(params=["itemknn", "ease", "als"])
-def live(request, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[TestClient, dict[str, str], object, str]]:  # noqa: ANN001
+def _two_worlds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[object, object]:
+    """A fresh workspace with :func:`seed_two_worlds`: its settings and open store."""
     monkeypatch.delenv("PERSONA_WORKSPACE", raising=False)
     monkeypatch.delenv("PERSONA_DATABASE_URL", raising=False)
-    monkeypatch.setenv("PERSONA_LIVE_POLL_SECONDS", "0.1")
     settings = load_settings(tmp_path / "ws", progress=False, global_holdout=0.0)
     init_workspace(settings)
     store = open_store(settings)
     seed_two_worlds(store)
+    return settings, store
+
+
+@pytest.fixture(params=["itemknn", "ease", "als"])
+def live(request, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[TestClient, dict[str, str], object, str]]:  # noqa: ANN001
+    monkeypatch.setenv("PERSONA_LIVE_POLL_SECONDS", "0.1")
+    settings, store = _two_worlds(tmp_path, monkeypatch)
     params = {"factors": 8, "seed": 0} if request.param == "als" else {}
     model = make_recommender(request.param, **params).fit(Interactions.from_store(store))
     register(store, "recommender", "recommender", model, {"algorithm": request.param}, {"ndcg@10": 0.5}, activate=True)
@@ -219,12 +225,7 @@ def test_erasure_removes_the_person_from_served_lists_at_once(live) -> None:  # 
 
 
 def test_include_seen_brings_back_viewed_products_and_never_bought_ones(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("PERSONA_WORKSPACE", raising=False)
-    monkeypatch.delenv("PERSONA_DATABASE_URL", raising=False)
-    settings = load_settings(tmp_path / "ws", progress=False, global_holdout=0.0)
-    init_workspace(settings)
-    store = open_store(settings)
-    seed_two_worlds(store)
+    settings, store = _two_worlds(tmp_path, monkeypatch)
     # u000 also viewed two products of the other world, without buying them
     store.bulk_insert("events", [{"event_id": f"look{j}", "customer_id": "u000", "product_id": p, "event_type": "view",
                                   "ts": NOW, "value": 1.0} for j, p in enumerate(["b0", "b1"])], key=["event_id"])

@@ -142,17 +142,13 @@ def build_models(names: Sequence[str], seed: int = 42) -> dict[str, Callable[[],
     Raises:
         InputError: an unknown name.
     """
-    from persona.recommend import RECOMMENDERS, make_recommender, recommender_class
+    from persona.recommend import RECOMMENDERS
+    from persona.recommend.registry import make_seeded
 
     unknown = [n for n in names if n not in RECOMMENDERS]
     if unknown:
         raise InputError(f"unknown recommender(s) {unknown}", hint=f"choose among {sorted(RECOMMENDERS)}")
-
-    def factory(name: str) -> Callable[[], Any]:
-        takes_seed = "seed" in recommender_class(name)._param_names()
-        return lambda: make_recommender(name, seed=seed) if takes_seed else make_recommender(name)
-
-    return {n: factory(n) for n in dict.fromkeys(names)}
+    return {n: (lambda n=n: make_seeded(n, None, seed)) for n in dict.fromkeys(names)}
 
 
 def compare(

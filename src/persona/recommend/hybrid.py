@@ -34,7 +34,7 @@ from persona.data import Interactions
 from persona.errors import InputError
 from persona.recommend.base import Recommender, top_columns
 from persona.recommend.blend import ListwiseRows, fit_listwise, fit_listwise_mix, listwise_rows
-from persona.recommend.registry import make_recommender
+from persona.recommend.registry import make_recommender, make_seeded
 
 log = logging.getLogger(__name__)
 
@@ -309,11 +309,7 @@ class HybridRecommender(Recommender):
         return {str(n): {} for n in self.models}
 
     def _make(self, name: str, params: Mapping[str, Any]) -> Recommender:
-        base = make_recommender(name)
-        extra = dict(params)
-        if "seed" in base._param_names() and "seed" not in extra:
-            extra["seed"] = self.seed
-        return base.set_params(**extra) if extra else base
+        return make_seeded(name, params, self.seed)
 
     # --- fit -----------------------------------------------------------------------------------
     def _fit(self, data: Interactions) -> None:

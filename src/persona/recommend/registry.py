@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from collections.abc import Mapping
 from typing import Any
 
 from persona.errors import InputError
@@ -63,3 +64,11 @@ def make_recommender(name: str, **params: Any) -> Any:
         raise InputError(
             f"bad parameters for recommender {name!r}: {exc}", hint=f"allowed: {cls._param_names()}"
         ) from exc
+
+
+def make_seeded(name: str, params: Mapping[str, Any] | None, seed: int) -> Any:
+    """:func:`make_recommender` with ``seed`` passed when the class takes one and ``params`` do not set it."""
+    given = dict(params or {})
+    if "seed" in recommender_class(name)._param_names():
+        given.setdefault("seed", seed)
+    return make_recommender(name, **given)

@@ -34,7 +34,7 @@ from persona.data.events import EVENT_STRENGTH
 from persona.errors import InputError
 from persona.recommend.base import Recommender, top_columns
 from persona.recommend.category import recency_weights
-from persona.recommend.registry import make_recommender
+from persona.recommend.registry import make_seeded
 
 BLOCK_CELLS = 4_000_000  # users × items scored at once
 #: How a reason names the strongest thing a customer did with a product they see again.
@@ -169,11 +169,7 @@ class RepeatRecommender(Recommender):
         return self._base().unfit_reason(data)
 
     def _base(self) -> Recommender:
-        base = make_recommender(self.base)
-        params = dict(self.base_params or {})
-        if "seed" in base._param_names() and "seed" not in params:
-            params["seed"] = self.seed
-        return base.set_params(**params) if params else base
+        return make_seeded(self.base, self.base_params, self.seed)
 
     @property
     def default_reason(self) -> str:  # type: ignore[override]
