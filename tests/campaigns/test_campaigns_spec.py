@@ -113,3 +113,35 @@ def test_tracking_signatures_reject_malformed_input() -> None:
     good = s.sign("m1", "http://x")
     assert s.check(good, "m1", "http://x")
     assert not s.check("é" * 24, "m1", "http://x") and not s.check("", "m1", "http://x") and not s.check(good[:-1], "m1", "http://x")
+
+
+def test_include_seen_only_where_the_recommender_picks() -> None:
+    spec = parse_spec("name: still\ngroups:\n  - {name: all, strategy: recommendations, include_seen: true}\n")
+    assert spec.groups[0].include_seen is True
+    with pytest.raises(InputError, match="include_seen.*not cart_abandonment"):
+        parse_spec("name: x\ngroups:\n  - {name: all, strategy: cart_abandonment, include_seen: true}\n")
+
+
+def test_include_seen_picks_viewed_products_never_bought_ones() -> None:
+    from persona.campaigns.strategies import StrategyContext, plan_group
+    from persona.data import Interactions
+    from persona.recommend import make_recommender
+
+    events = pd.DataFrame({"user_id": ["c1", "c1", "c2", "c2", "c3", "c3"],
+                           "item_id": ["p1", "p2", "p1", "p3", "p1", "p2"],
+                           "event_type": ["view", "purchase", "purchase", "view", "purchase", "view"],
+                           "ts": range(6)})
+    model = make_recommender("popular").fit(Interactions.from_frame(events, time="ts", event_type="event_type"))
+    products = pd.DataFrame({"title": ["one", "two", "three", "four"], "price": [1.0] * 4, "category": ["a"] * 4,
+                             "in_stock": [True] * 4}, index=pd.Index(["p1", "p2", "p3", "p4"], name="product_id"))
+    members = pd.DataFrame({"customer_id": ["c1"]})
+
+    def picks(text: str) -> list[str]:
+        spec = parse_spec(text)
+        ctx = StrategyContext(spec=spec, products=products, bestsellers=["p4"], new_arrivals=[], recommender=model)
+        return [i["product_id"] for i in plan_group(members, spec.groups[0], ctx)[0]["items"]]
+
+    plain = picks("name: x\ngroups:\n  - {name: all, strategy: recommendations, items: 4}\n")
+    again = picks("name: x\ngroups:\n  - {name: all, strategy: recommendations, items: 4, include_seen: true}\n")
+    assert "p1" not in plain and "p2" not in plain  # c1 viewed p1 and bought p2
+    assert "p1" in again and "p2" not in again

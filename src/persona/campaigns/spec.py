@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from persona.errors import InputError
 
+#: Strategies whose items come from the recommender.
+RECOMMENDING = ("coupon", "recommendations", "winback")
 STRATEGIES = ("coupon", "new_arrivals", "recommendations", "winback", "cross_sell", "cart_abandonment")
 ChannelType = Literal["email", "webhook", "export", "outbox"]
 _TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -45,12 +47,22 @@ class Group(_Model):
     strategy: Literal["coupon", "new_arrivals", "recommendations", "winback", "cross_sell", "cart_abandonment"]
     offer: dict[str, Any] = Field(default_factory=dict)
     items: int = Field(default=3, ge=0, le=20)
+    #: recommendation strategies: products the customer viewed but did not buy may be picked too ("still
+    #: interested?"); with the ``repeat`` model active they are ranked against new products
+    include_seen: bool = False
     template: str | None = None
 
     @field_validator("segments", mode="before")
     @classmethod
     def _listify(cls, v: Any) -> Any:
         return [v] if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _seen_needs_picks(self) -> Group:
+        if self.include_seen and self.strategy not in RECOMMENDING:
+            raise ValueError(f"`include_seen` applies to groups whose strategy recommends ({', '.join(RECOMMENDING)}), "
+                             f"not {self.strategy}")
+        return self
 
 
 class ChannelSpec(_Model):

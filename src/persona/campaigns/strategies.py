@@ -62,13 +62,14 @@ class StrategyContext:
             log.warning("campaign=%s %s", self.spec.name, text)
 
 
-def _recommend(ctx: StrategyContext, cids: list[str], k: int) -> dict[str, list[tuple[str, str]]]:
+def _recommend(ctx: StrategyContext, cids: list[str], k: int, include_seen: bool = False) -> dict[str, list[tuple[str, str]]]:
     if k == 0:
         return {c: [] for c in cids}
     out: dict[str, list[tuple[str, str]]] = {c: [] for c in cids}
     if ctx.recommender is not None:
         try:
-            recs = ctx.recommender.recommend(cids, k=k, filters={"in_stock_only": True})
+            recs = ctx.recommender.recommend(cids, k=k, exclude_seen=not include_seen,
+                                             filters={"in_stock_only": True, "exclude_purchased": include_seen})
             for cid, pid, reason in zip(recs["user_id"], recs["item_id"], recs["reason"], strict=True):
                 out[str(cid)].append((str(pid), str(reason)))
         except Exception as exc:  # noqa: BLE001 - a broken model must not stop the campaign
@@ -103,7 +104,7 @@ def plan_group(members: pd.DataFrame, group: Group, ctx: StrategyContext) -> lis
     s = group.strategy
     picks: dict[str, list[tuple[str, str]]]
     if s in ("coupon", "winback", "recommendations"):
-        picks = _recommend(ctx, cids, k)
+        picks = _recommend(ctx, cids, k, group.include_seen)
     elif s == "new_arrivals":
         picks = {}
         for cid in cids:
