@@ -62,6 +62,8 @@ def test_stage_trains_registers_and_reports(store, settings):
     assert set(lead) == {"popular", "itemknn", "ease"} - {res.figures["best_model"]}
     assert all(d["low"] <= d["diff"] <= d["high"] for ms in lead.values() for d in ms.values())
     assert "Paired by user" in sec.html
+    d = lead[next(iter(lead))]["ndcg@10"]
+    assert f"{d['diff']:+.4f} [{d['low']:+.4f}, {d['high']:+.4f}]" in sec.html  # the paired table shows the figures
     assert res.figures["repeat_share"] == 0.0 and "already touched" not in sec.html  # nobody came back here
 
 

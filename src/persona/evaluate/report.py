@@ -48,9 +48,10 @@ def paired_html(best: str, paired: dict[str, dict[str, Any]]) -> str:
         return ""
     rows = [{"model": name, **{f"{best} − model, {m}": f"{d.diff:+.4f} [{d.low:+.4f}, {d.high:+.4f}] p={d.p:.2g}"
                                for m, d in diffs.items()}} for name, diffs in paired.items()]
+    columns = list(dict.fromkeys(c for r in rows for c in r))  # "model" first, then one column per metric
     return (f"<p>Paired by user: how far {html.escape(best)} leads each model, with a 95% confidence interval and "
             "the paired t-test's p-value (an interval that spans zero is a gap this split cannot tell from "
-            "noise).</p>" + table_html(rows))
+            "noise).</p>" + table_html(rows, columns))
 
 
 def comparison_figure(rows: Sequence[dict[str, Any]], metrics: Sequence[str] = ("ndcg@10", "recall@10", "precision@10", "map@10"),
