@@ -1,7 +1,8 @@
 """Repeat interest: the products a customer already looked at, ranked against new discoveries by how often each wins.
 
-Shoppers come back. On the Taobao log, 38% of the products customers buy next are products they viewed,
-carted or favourited before, and a third of all next events touch a product already seen. Every other model
+Shoppers come back. On the Taobao log (each customer's latest 20% of events held out), 38% of the products
+customers buy next are products they viewed, carted or saved before, and 16.5% of all the products they turn
+to next are ones they had. Every other model
 recommends only new products (``exclude_seen=True`` drops the rest), which suits discovery but hides the
 products a customer is most likely to buy ("still thinking about it?").
 
