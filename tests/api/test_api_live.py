@@ -243,3 +243,18 @@ def test_include_seen_brings_back_viewed_products_and_never_bought_ones(tmp_path
         # the plain list is still served as before (an include_seen list is never cached)
         assert _recs(client, key, "u000", k=16) == plain
     store.dispose()
+
+
+def test_foldin_of_the_repeat_model_ranks_new_products_as_its_base_does() -> None:
+    pd = __import__("pandas")
+    rng = np.random.default_rng(0)
+    rows = [(f"u{u}", f"i{int(j)}", u * 100 + n) for u in range(30) for n, j in enumerate(rng.choice(12, 6, replace=False))]
+    data = Interactions.from_frame(pd.DataFrame(rows, columns=["user", "item", "ts"]), user="user", item="item", time="ts")
+    model = make_recommender("repeat", base="ease").fit(data)
+    items = [i for u, i, _ in rows if u == "u3"]
+    h = history_vector(model, pd.DataFrame({"product_id": items, "event_type": ["x"] * len(items)}))
+    folded = score_history(model, History(h.items, np.ones(len(items), np.float32), h.strength, 0))
+    direct = model.score(data.user_index(["u3"]))[0]
+    new = np.setdiff1d(np.arange(data.n_items), h.items)
+    np.testing.assert_allclose(folded[new], direct[new], rtol=1e-5)
+    assert [r["product_id"] for r in foldin_recommend(model, h, 4)] == model.recommend(["u3"], k=4)["item_id"].tolist()

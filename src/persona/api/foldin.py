@@ -9,6 +9,8 @@ the customer's row is rebuilt from the store and scored with the model's learned
   least-squares step against the fixed item factors (the ALS user update; Hu, Koren & Volinsky 2008);
 * blends (``HybridRecommender``: ``models_`` and ``weights_``): the weighted sum of the components'
   per-customer z-scores, as the blend itself scores;
+* a model over a discovery model (``RepeatRecommender``: ``base_`` and ``place_new``): the discovery model's
+  fold-in, put on the wrapper's scale;
 * anything else: the history rows of ``_item_similarity`` weighted by the history (item-based CF with
   the model's own similarity).
 
@@ -102,6 +104,11 @@ def score_history(model: Any, h: History) -> np.ndarray:
     """
     if h.empty:
         raise ValueError("fold-in needs at least one known item in the history")
+    base, place = getattr(model, "base_", None), getattr(model, "place_new", None)
+    if base is not None and callable(place):
+        seen = np.zeros(model.data_.n_items, dtype=bool)
+        seen[h.items] = True
+        return np.asarray(place(score_history(base, h), seen), dtype=np.float32)
     models, weights = getattr(model, "models_", None), getattr(model, "weights_", None)
     if isinstance(models, Mapping) and isinstance(weights, Mapping) and models:
         seen = np.zeros(model.data_.n_items, dtype=bool)

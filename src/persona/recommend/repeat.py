@@ -222,6 +222,13 @@ class RepeatRecommender(Recommender):
         old = _placed(self.repeat_[idx].toarray(), seen, _strict(self.curves_["seen"]))
         return np.where(seen, old, new).astype(np.float32)
 
+    def place_new(self, raw: np.ndarray, seen: np.ndarray) -> np.ndarray:
+        """One customer's scores from the base model's raw ``raw`` over every item (``seen``: their items), on
+        this model's scale for new items; seen items -inf. Serves fold-in: a history not seen in training."""
+        self._check_fitted()
+        raw = np.asarray(raw, dtype=np.float64)[None, :]
+        return _placed(raw, ~np.asarray(seen, dtype=bool)[None, :], _strict(self.curves_["new"]))[0].astype(np.float32)
+
     # --- reasons and similar items: seen products say so, new ones take the base model's reason -------
     def _explain_block(self, uidx: np.ndarray, rows: list[np.ndarray]) -> list[list[str]]:
         seen_rows, new_rows = [], []
