@@ -233,6 +233,12 @@ def test_evaluate_recommend_with_repeats_keeps_what_customers_come_back_to(works
     score = {m["model"]: m["ndcg@10"] for m in b["models"]}
     assert b["best"] == "repeat" and score["repeat"] > score["popular"] + 0.2
     assert "repeats kept" in (tmp_path / "b.html").read_text(encoding="utf-8")
+    # without timestamps nothing says what comes back: the repeat model is refused with the reason
+    pd.DataFrame(rows).drop(columns="timestamp").to_csv(f, index=False)
+    r = _cli(workspace, "evaluate", "recommend", "--data", str(f), "--models", "repeat", "--repeats",
+             "--out", str(tmp_path / "c.html"))
+    assert r.exit_code == 2 and "needs event timestamps" in r.output
+    assert not (tmp_path / "c.html").exists()
 
 
 def test_for_include_seen_brings_back_viewed_products_never_bought_ones(workspace):

@@ -39,6 +39,9 @@ class Comparison:
     test: pd.DataFrame
     reports: list[ModelReport]
     seconds: float
+    #: share of the distinct held-out (user, item) pairs the user already had in training (kept in ``test``
+    #: only when the comparison keeps repeats)
+    repeat_share: float = 0.0
 
     @property
     def best(self) -> ModelReport | None:
@@ -90,6 +93,13 @@ def split_interactions(
     Raises:
         InputError: unknown split, or nothing could be held out.
     """
+    train, pairs, again = _held_out(data, split, fraction, seed)
+    return train, _test_frame(data, pairs if repeats else pairs[~again], split)
+
+
+def _held_out(data: Interactions, split: str, fraction: float, seed: int) -> tuple[Interactions, pd.DataFrame, np.ndarray]:
+    """The split of :func:`split_interactions`: training data, the distinct held-out ``(u, i)`` index pairs,
+    and which of them the user already has in training (repeats)."""
     if split not in SPLITS:
         raise InputError(f"unknown split {split!r}", hint=f"choose one of {list(SPLITS)}")
     lg = data.log
@@ -107,13 +117,16 @@ def split_interactions(
     train = data.subset(keep)
     seen = set(zip(tr["u"].to_numpy().tolist(), tr["i"].to_numpy().tolist(), strict=True))
     pairs = te[["u", "i"]].drop_duplicates()
-    if not repeats:
-        pairs = pairs[[(u, i) not in seen for u, i in zip(pairs["u"], pairs["i"], strict=True)]]
+    again = np.array([(u, i) in seen for u, i in zip(pairs["u"], pairs["i"], strict=True)], dtype=bool)
+    return train, pairs, again
+
+
+def _test_frame(data: Interactions, pairs: pd.DataFrame, split: str) -> pd.DataFrame:
+    """Held-out index pairs as ``user_id, item_id``; an empty test is a user mistake (too little history)."""
     if pairs.empty:
-        raise InputError(f"the {split} split left nothing to test on ({len(lg)} events)",
+        raise InputError(f"the {split} split left nothing to test on ({len(data.log)} events)",
                          hint="users need several events each; ingest more history")
-    test = pd.DataFrame({"user_id": data.user_ids[pairs["u"].to_numpy()], "item_id": data.item_ids[pairs["i"].to_numpy()]})
-    return train, test
+    return pd.DataFrame({"user_id": data.user_ids[pairs["u"].to_numpy()], "item_id": data.item_ids[pairs["i"].to_numpy()]})
 
 
 def applicable_models(names: Sequence[str], data: Interactions) -> tuple[list[str], dict[str, str]]:
@@ -179,7 +192,8 @@ def compare(
     """
     t0 = time.perf_counter()
     factories = models if isinstance(models, dict) else build_models(list(models), seed)
-    train, test = split_interactions(data, split, fraction=fraction, seed=seed, repeats=repeats)
+    train, pairs, again = _held_out(data, split, fraction, seed)
+    test = _test_frame(data, pairs if repeats else pairs[~again], split)
     reports = []
     for name, make in factories.items():
         rep = evaluate_recommender(make(), train, test, k=k, name=name, users=pd.unique(test["user_id"]),
@@ -188,7 +202,8 @@ def compare(
         log.info("evaluated model=%s %s", name, rep.error or f"ndcg@{k}={rep.metrics.get(f'ndcg@{k}', 0):.4f}")
         if on_result is not None:
             on_result(rep)
-    return Comparison(split=split, train=train, test=test, reports=reports, seconds=time.perf_counter() - t0)
+    return Comparison(split=split, train=train, test=test, reports=reports, seconds=time.perf_counter() - t0,
+                      repeat_share=float(again.mean()) if len(again) else 0.0)
 
 
 def train_and_register(

@@ -21,12 +21,7 @@ NOTHING = "no events or reviews that name a product: nothing to recommend from"
 def run(ctx: RunContext) -> StageResult:
     from persona.data import Interactions
     from persona.evaluate.report import comparison_figure, paired_html, table_html, timing_figure
-    from persona.evaluate.selection import (
-        DEFAULT_MODELS,
-        applicable_models,
-        split_interactions,
-        train_and_register,
-    )
+    from persona.evaluate.selection import DEFAULT_MODELS, applicable_models, train_and_register
 
     data = ctx.artifacts.get("interactions")
     if data is None:
@@ -57,8 +52,7 @@ def run(ctx: RunContext) -> StageResult:
               + "".join(f"<p>Left out {html.escape(n)}: {html.escape(why)}.</p>" for n, why in skipped.items())),
     )
     # how much of what customers turned to next they had already touched (the comparison above leaves it out)
-    _, with_repeats = split_interactions(data, split, seed=ctx.seed, repeats=True)
-    repeat_share = 1.0 - len(cmp.test) / max(len(with_repeats), 1)
+    repeat_share = cmp.repeat_share
     if repeat_share > 0:
         section.html += (f"<p>{repeat_share:.0%} of the products customers turned to in the held-out events were ones "
                          "they had already touched. The comparison above leaves them out, as new products are what it "
