@@ -242,6 +242,17 @@ def test_include_seen_brings_back_viewed_products_and_never_bought_ones(tmp_path
         assert {"b0", "b1"} <= set(got) and not bought & set(got)
         # the plain list is still served as before (an include_seen list is never cached)
         assert _recs(client, key, "u000", k=16) == plain
+        # events since training count at once: b0 bought now stays out, b2 viewed now comes back, saying so
+        write = create_key(store, "write")["key"]
+        ev = {"events": [{"event_id": "now-b0", "customer_id": "u000", "product_id": "b0", "event_type": "purchase",
+                          "timestamp": NOW.isoformat()},
+                         {"event_id": "now-b2", "customer_id": "u000", "product_id": "b2", "event_type": "view",
+                          "timestamp": NOW.isoformat()}]}
+        assert client.post("/v1/events", json=ev, headers=auth(write)).json()["accepted"] == 2
+        r = client.get("/v1/recommendations/u000?k=16&include_seen=true", headers=auth(key))
+        items = {i["product_id"]: i["reason"] for i in r.json()["items"]}
+        assert "b0" not in items and "b1" in items and not bought & set(items)
+        assert items["b2"] == "you viewed this recently"
     store.dispose()
 
 
@@ -258,3 +269,53 @@ def test_foldin_of_the_repeat_model_ranks_new_products_as_its_base_does() -> Non
     new = np.setdiff1d(np.arange(data.n_items), h.items)
     np.testing.assert_allclose(folded[new], direct[new], rtol=1e-5)
     assert [r["product_id"] for r in foldin_recommend(model, h, 4)] == model.recommend(["u3"], k=4)["item_id"].tolist()
+
+
+def _shop_with_repeats() -> tuple[object, object]:
+    """40 customers browsing 12 products over time (views, carts, a few buys), with views coming back."""
+    pd = __import__("pandas")
+    rng = np.random.default_rng(1)
+    rows = []
+    for u in range(40):
+        liked = rng.choice(12, 5, replace=False)
+        for n in range(14):
+            item = int(liked[n % 5]) if rng.random() < 0.7 else int(rng.integers(12))
+            kind = rng.choice(["view", "view", "view", "add_to_cart", "purchase"])
+            rows.append((f"u{u}", f"i{item}", str(kind), u * 1000 + n))
+    df = pd.DataFrame(rows, columns=["user", "item", "event_type", "ts"])
+    data = Interactions.from_frame(df, user="user", item="item", time="ts", event_type="event_type")
+    return df, make_recommender("repeat", base="ease").fit(data)
+
+
+def test_include_seen_foldin_of_a_training_history_matches_the_repeat_model() -> None:
+    df, model = _shop_with_repeats()
+    assert model.curves_["seen"][0] > 0  # customers here do come back
+    for cid in ("u3", "u17", "u30"):
+        mine = df[df["user"] == cid].sort_values("ts", ascending=False, kind="stable")
+        events = mine.rename(columns={"item": "product_id"})[["product_id", "event_type"]]
+        h = history_vector(model, events)
+        folded = foldin_recommend(model, h, 8, include_seen=True, events=events)
+        trained = model.recommend([cid], k=8, exclude_seen=False, filters={"exclude_purchased": True})
+        assert [r["product_id"] for r in folded] == trained["item_id"].tolist()
+        np.testing.assert_allclose([r["score"] for r in folded], trained["score"].to_numpy(), rtol=1e-5)
+        bought = set(mine.loc[mine["event_type"] == "purchase", "item"])
+        seen = set(mine["item"]) - bought
+        assert any(r["product_id"] in seen for r in folded) and not bought & {r["product_id"] for r in folded}
+        again = {r["product_id"]: r["reason"] for r in folded if r["product_id"] in seen}
+        assert again == {i: x for i, x in zip(trained["item_id"], trained["reason"], strict=True) if i in again}
+
+
+def test_include_seen_foldin_brings_back_a_product_viewed_since_training() -> None:
+    df, model = _shop_with_repeats()
+    cid = "u5"
+    mine = df[df["user"] == cid].sort_values("ts", ascending=False, kind="stable")
+    events = mine.rename(columns={"item": "product_id"})[["product_id", "event_type"]]
+    new = next(f"i{j}" for j in range(12) if f"i{j}" not in set(mine["item"]))
+    before = foldin_recommend(model, history_vector(model, events), 5, include_seen=True, events=events)
+    assert new not in [r["product_id"] for r in before[:1]]
+    pd = __import__("pandas")
+    now = pd.concat([pd.DataFrame({"product_id": [new] * 3, "event_type": ["view"] * 3}), events], ignore_index=True)
+    after = foldin_recommend(model, history_vector(model, now), 5, include_seen=True, events=now)
+    assert after[0]["product_id"] == new and after[0]["reason"] == "you viewed this and came back 2 times"
+    # without include_seen the product just viewed stays out, as every other seen one
+    assert new not in [r["product_id"] for r in foldin_recommend(model, history_vector(model, now), 5)]

@@ -15,7 +15,9 @@ the customer's row is rebuilt from the store and scored with the model's learned
   the model's own similarity).
 
 Items the model has never seen (new products) cannot be scored until the next retrain; they are kept
-out of the history, and seen items are never recommended again.
+out of the history. Seen items are not recommended again, except in an ``include_seen`` list: there only
+bought ones stay out, and the repeat model ranks the others by the customer's current recency-weighted
+interest in them (``place_seen``), so a product viewed a minute ago can come back at once.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class History:
     weights: np.ndarray  # summed event weights, float32
     strength: np.ndarray  # strongest event code per item (EVENT_STRENGTH), for reasons
     unknown_items: int  # events on products the model does not know
+    counts: np.ndarray | None = None  # events per item, for the reasons of products shown again
 
     @property
     def empty(self) -> bool:
@@ -50,7 +53,7 @@ def read_history(store: Any, customer_id: str) -> pd.DataFrame:
     """The customer's product events (newest ``MAX_HISTORY_EVENTS``) from the store."""
     return store.read_frame(
         "SELECT product_id, event_type, value FROM events WHERE customer_id = :c AND product_id IS NOT NULL "
-        "ORDER BY id DESC LIMIT :n",
+        "ORDER BY ts DESC, id DESC LIMIT :n",
         {"c": customer_id, "n": MAX_HISTORY_EVENTS},
     )
 
@@ -65,23 +68,44 @@ def history_vector(model: Any, events: pd.DataFrame) -> History:
     Returns:
         The :class:`History` (unknown products are counted, not scored).
     """
-    data = model.data_
     if events.empty:
         z = np.empty(0, dtype=np.int64)
-        return History(z, np.empty(0, dtype=np.float32), z, 0)
-    idx = data.item_index(events["product_id"].astype(str).tolist())
+        return History(z, np.empty(0, dtype=np.float32), z, 0, z)
+    idx, w, strength = _event_rows(model, events)
+    known = idx >= 0
+    frame = pd.DataFrame({"i": idx[known], "w": w[known], "s": strength[known]})
+    g = frame.groupby("i", sort=True).agg(w=("w", "sum"), s=("s", "max"), n=("s", "size"))
+    return History(g.index.to_numpy(np.int64), g["w"].to_numpy(np.float32), g["s"].to_numpy(np.int64),
+                   int((~known).sum()), g["n"].to_numpy(np.int64))
+
+
+def _event_rows(model: Any, events: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per event: the item's column (-1 when unknown), its training weight and its strength code."""
+    idx = model.data_.item_index(events["product_id"].astype(str).tolist())
     types = events["event_type"].astype(str)
     w = types.map(DEFAULT_EVENT_WEIGHTS).fillna(OTHER_EVENT_WEIGHT).to_numpy(dtype=np.float64)
     if "value" in events.columns:
         is_rating = (types == "rating").to_numpy()
         vals = pd.to_numeric(events["value"], errors="coerce").to_numpy(dtype=np.float64)
         w[is_rating & ~np.isnan(vals)] = vals[is_rating & ~np.isnan(vals)]
-    strength = types.map(EVENT_STRENGTH).fillna(0).to_numpy(dtype=np.int64)
+    return idx, w, types.map(EVENT_STRENGTH).fillna(0).to_numpy(dtype=np.int64)
+
+
+def seen_interest(model: Any, events: pd.DataFrame, tau: float) -> np.ndarray:
+    """Per item of ``model``, the customer's recency-weighted event weight on it, as the repeat model trains it.
+
+    ``events`` are newest first (as :func:`read_history` returns them); an event with r newer known events,
+    of n in all, counts its weight · exp(−r / (tau · n)) (:func:`~persona.recommend.repeat.repeat_scores`).
+    """
+    out = np.zeros(model.data_.n_items, dtype=np.float64)
+    if events.empty:
+        return out
+    idx, w, _ = _event_rows(model, events)
     known = idx >= 0
-    frame = pd.DataFrame({"i": idx[known], "w": w[known], "s": strength[known]})
-    g = frame.groupby("i", sort=True).agg(w=("w", "sum"), s=("s", "max"))
-    return History(g.index.to_numpy(np.int64), g["w"].to_numpy(np.float32), g["s"].to_numpy(np.int64),
-                   int((~known).sum()))
+    n = int(known.sum())
+    r = np.arange(n, dtype=np.float64)
+    np.add.at(out, idx[known], w[known] * np.exp(-r / (float(tau) * max(n, 1))))
+    return out
 
 
 def _dense(model: Any, h: History, binary: bool) -> np.ndarray:
@@ -153,7 +177,8 @@ def _factor_foldin(model: Any, y: np.ndarray, h: History, binary: bool) -> np.nd
     return np.linalg.solve(a, rhs).astype(np.float32)
 
 
-def foldin_recommend(model: Any, h: History, k: int, filters: Any = None) -> list[dict[str, Any]]:
+def foldin_recommend(model: Any, h: History, k: int, filters: Any = None, *, include_seen: bool = False,
+                     events: pd.DataFrame | None = None) -> list[dict[str, Any]]:
     """Top-``k`` items for a history: seen items excluded, item filters applied, each with a reason.
 
     Args:
@@ -161,17 +186,29 @@ def foldin_recommend(model: Any, h: History, k: int, filters: Any = None) -> lis
         h: the customer's current history (non-empty).
         k: list length.
         filters: a ``Filters`` or dict of its fields (item-level rules; the history is always excluded).
+        include_seen: let products the customer viewed, carted or saved come back (bought ones never do);
+            a model with ``place_seen`` (the repeat model) ranks them by ``events``, the customer's current
+            events newest first; any other model scores them as it scores the rest.
+        events: the events ``h`` was built from, newest first (needed by ``place_seen``).
 
     Returns:
         Rows ``product_id, score, rank, reason``.
     """
     from persona.recommend.base import topk_indices
+    from persona.recommend.repeat import repeat_reason
     from persona.recommend.rules import Filters
 
     data = model.data_
     scores = np.asarray(score_history(model, h), dtype=np.float32).copy()
     scores[np.isnan(scores)] = -np.inf
-    scores[h.items] = -np.inf
+    place_seen = getattr(model, "place_seen", None)
+    if include_seen and callable(place_seen) and events is not None:
+        seen = np.zeros(data.n_items, dtype=bool)
+        seen[h.items] = True
+        interest = seen_interest(model, events, float(model.recency_tau))
+        scores[h.items] = np.asarray(place_seen(interest, seen), dtype=np.float32)[h.items]
+    hidden = h.items[h.strength == EVENT_STRENGTH["purchase"]] if include_seen else h.items
+    scores[hidden] = -np.inf
     flt = Filters.coerce(filters)
     scores[~flt.item_mask(data)] = -np.inf
     top = topk_indices(scores[None, :], k)[0]
@@ -179,13 +216,21 @@ def foldin_recommend(model: Any, h: History, k: int, filters: Any = None) -> lis
     if not len(top):
         return []
     support = np.asarray(model._explain_similarity(top), dtype=np.float32)[:, h.items]  # picks × history
+    support[top[:, None] == h.items[None, :]] = -np.inf  # a product is not its own reason
     best = np.argmax(support, axis=1)
     bestval = support[np.arange(len(top)), best]
     labels = data.item_labels(h.items[best])
     verbs = {v: EVENT_VERBS[name] for name, v in EVENT_STRENGTH.items() if name in EVENT_VERBS}
+    kinds = {v: name for name, v in EVENT_STRENGTH.items()}
+    pos = {int(i): j for j, i in enumerate(h.items)}
     out = []
     for rank, (i, b, val, label) in enumerate(zip(top, best, bestval, labels, strict=True), start=1):
-        reason = (f"because you {verbs.get(int(h.strength[b]), 'liked')} {label}"
-                  if np.isfinite(val) and val > 0 else model.default_reason)
+        j = pos.get(int(i))
+        if j is not None:  # a product shown again (include_seen): say what the customer did with it
+            n = int(h.counts[j]) if h.counts is not None else 1
+            reason = repeat_reason(kinds.get(int(h.strength[j]), ""), n)
+        else:
+            reason = (f"because you {verbs.get(int(h.strength[b]), 'liked')} {label}"
+                      if np.isfinite(val) and val > 0 else model.default_reason)
         out.append({"product_id": str(data.item_ids[i]), "score": float(scores[i]), "rank": rank, "reason": reason})
     return out

@@ -186,14 +186,16 @@ class RecommendationService:
             filters.pop(INCLUDE_SEEN, None)
             df = model.recommend([ERASED_PLACEHOLDER], k=k, filters=filters or None)
             return self._rows(df)
-        if filters.pop(INCLUDE_SEEN, False):  # from the trained history: fold-in excludes everything seen
+        include_seen = bool(filters.pop(INCLUDE_SEEN, False))
+        if customer_id in self._live:
+            events = read_history(self.store, customer_id)
+            h = history_vector(model, events)
+            if not h.empty:  # the history (include_seen: what was bought) is excluded, covering exclude_purchased
+                self.stats["foldin"] += 1
+                return foldin_recommend(model, h, k, filters, include_seen=include_seen, events=events)
+        if include_seen:
             df = model.recommend([customer_id], k=k, exclude_seen=False, filters={**filters, "exclude_purchased": True})
             return self._rows(df)
-        if customer_id in self._live:
-            h = history_vector(model, read_history(self.store, customer_id))
-            if not h.empty:  # the whole history is excluded, which covers exclude_purchased
-                self.stats["foldin"] += 1
-                return foldin_recommend(model, h, k, filters)
         df = model.recommend([customer_id], k=k, filters=filters or None)
         return self._rows(df)
 

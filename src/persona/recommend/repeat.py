@@ -46,6 +46,12 @@ REPEAT_PHRASES: dict[str, str] = {
 }
 
 
+def repeat_reason(kind: str, n: int) -> str:
+    """The reason of a product shown again: the strongest thing done with it (an event type) and how often."""
+    phrase = REPEAT_PHRASES.get(kind, "you looked at this")
+    return f"{phrase} and came back {n - 1} time{'s' if n > 2 else ''}" if n > 1 else f"{phrase} recently"
+
+
 def temporal_holdout(data: Interactions, fraction: float) -> tuple[Interactions, sp.csr_matrix]:
     """Each user's latest ``fraction`` of events held out (users with at least 3 events).
 
@@ -229,6 +235,13 @@ class RepeatRecommender(Recommender):
         raw = np.asarray(raw, dtype=np.float64)[None, :]
         return _placed(raw, ~np.asarray(seen, dtype=bool)[None, :], _strict(self.curves_["new"]))[0].astype(np.float32)
 
+    def place_seen(self, interest: np.ndarray, seen: np.ndarray) -> np.ndarray:
+        """One customer's products they already had, from their current interest in each (:func:`repeat_scores`
+        of their events), on this model's scale; other items -inf. Serves fold-in of an ``include_seen`` list."""
+        self._check_fitted()
+        row = np.asarray(interest, dtype=np.float64)[None, :]
+        return _placed(row, np.asarray(seen, dtype=bool)[None, :], _strict(self.curves_["seen"]))[0].astype(np.float32)
+
     # --- reasons and similar items: seen products say so, new ones take the base model's reason -------
     def _explain_block(self, uidx: np.ndarray, rows: list[np.ndarray]) -> list[list[str]]:
         seen_rows, new_rows = [], []
@@ -249,10 +262,8 @@ class RepeatRecommender(Recommender):
                 if not was_seen:
                     line.append(next(it))
                     continue
-                n = int(counts[int(u), int(i)])
                 kind = kinds.get(int(verbs[int(u), int(i)]) if verbs is not None else 0, "")
-                phrase = REPEAT_PHRASES.get(kind, "you looked at this")
-                line.append(f"{phrase} and came back {n - 1} time{'s' if n > 2 else ''}" if n > 1 else f"{phrase} recently")
+                line.append(repeat_reason(kind, int(counts[int(u), int(i)])))
             out.append(line)
         return out
 

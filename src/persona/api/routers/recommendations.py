@@ -59,8 +59,8 @@ async def recommendations(
     k: int = Query(10, ge=1, le=100),
     filters: str | None = Query(None, max_length=2000, description="JSON object, e.g. {\"in_stock_only\": true}"),
     include_seen: bool = Query(False, description="Products the customer viewed before may come back (bought ones stay "
-                               "out); with the repeat model they are ranked against new ones. Served from the trained "
-                               "model: events since the last training are not folded in."),
+                               "out); with the repeat model they are ranked against new ones by the customer's current "
+                               "events: one posted since the last training counts at once (fold-in)."),
     experiment: str | None = Query(None, max_length=128, description="A stored experiment whose variants name models "
                                    "(`NAME` or `NAME@VERSION`); the customer is assigned deterministically and the "
                                    "exposure logged."),
