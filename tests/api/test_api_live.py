@@ -271,7 +271,7 @@ def test_foldin_of_the_repeat_model_ranks_new_products_as_its_base_does() -> Non
     assert [r["product_id"] for r in foldin_recommend(model, h, 4)] == model.recommend(["u3"], k=4)["item_id"].tolist()
 
 
-def _shop_with_repeats() -> tuple[object, object]:
+def _shop_with_repeats(seen_ranker: str = "learned") -> tuple[object, object]:
     """40 customers browsing 12 products over time (views, carts, a few buys), with views coming back."""
     pd = __import__("pandas")
     rng = np.random.default_rng(1)
@@ -284,12 +284,14 @@ def _shop_with_repeats() -> tuple[object, object]:
             rows.append((f"u{u}", f"i{item}", str(kind), u * 1000 + n))
     df = pd.DataFrame(rows, columns=["user", "item", "event_type", "ts"])
     data = Interactions.from_frame(df, user="user", item="item", time="ts", event_type="event_type")
-    return df, make_recommender("repeat", base="ease").fit(data)
+    return df, make_recommender("repeat", base="ease", seen_ranker=seen_ranker).fit(data)
 
 
-def test_include_seen_foldin_of_a_training_history_matches_the_repeat_model() -> None:
-    df, model = _shop_with_repeats()
+@pytest.mark.parametrize("seen_ranker", ["learned", "interest"])
+def test_include_seen_foldin_of_a_training_history_matches_the_repeat_model(seen_ranker: str) -> None:
+    df, model = _shop_with_repeats(seen_ranker)
     assert model.curves_["seen"][0] > 0  # customers here do come back
+    assert (model.propensity_ is not None) == (seen_ranker == "learned")
     for cid in ("u3", "u17", "u30"):
         mine = df[df["user"] == cid].sort_values("ts", ascending=False, kind="stable")
         events = mine.rename(columns={"item": "product_id"})[["product_id", "event_type"]]
@@ -311,11 +313,12 @@ def test_include_seen_foldin_brings_back_a_product_viewed_since_training() -> No
     mine = df[df["user"] == cid].sort_values("ts", ascending=False, kind="stable")
     events = mine.rename(columns={"item": "product_id"})[["product_id", "event_type"]]
     new = next(f"i{j}" for j in range(12) if f"i{j}" not in set(mine["item"]))
-    before = foldin_recommend(model, history_vector(model, events), 5, include_seen=True, events=events)
-    assert new not in [r["product_id"] for r in before[:1]]
+    before = foldin_recommend(model, history_vector(model, events), 12, include_seen=True, events=events)
     pd = __import__("pandas")
-    now = pd.concat([pd.DataFrame({"product_id": [new] * 3, "event_type": ["view"] * 3}), events], ignore_index=True)
-    after = foldin_recommend(model, history_vector(model, now), 5, include_seen=True, events=now)
-    assert after[0]["product_id"] == new and after[0]["reason"] == "you viewed this and came back 2 times"
+    now = pd.concat([pd.DataFrame({"product_id": [new] * 3, "event_type": ["add_to_cart"] * 3}), events], ignore_index=True)
+    after = foldin_recommend(model, history_vector(model, now), 12, include_seen=True, events=now)
+    rank = {r["product_id"]: r["rank"] for r in after}
+    assert rank[new] < {r["product_id"]: r["rank"] for r in before}.get(new, 13)  # carted now: it moves up at once
+    assert next(r["reason"] for r in after if r["product_id"] == new) == "you put this in your cart and came back 2 times"
     # without include_seen the product just viewed stays out, as every other seen one
     assert new not in [r["product_id"] for r in foldin_recommend(model, history_vector(model, now), 5)]

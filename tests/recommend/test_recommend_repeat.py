@@ -96,6 +96,7 @@ def test_without_seen_items_the_list_is_the_base_models(toy, fast_params):
     ({"recency_tau": True}, "recency_tau"),
     ({"validation_fraction": 1.0}, "validation_fraction"),
     ({"depth": 0}, "depth"),
+    ({"seen_ranker": "latest"}, "seen_ranker"),
 ])
 def test_bad_parameters(toy, params, match):
     with pytest.raises(InputError, match=match):
@@ -122,3 +123,41 @@ def test_reasons_name_the_strongest_thing_the_customer_did():
     why = dict(zip(out["item_id"], out["reason"], strict=True))
     assert why["x"] == "you put this in your cart and came back 2 times"
     assert why["z"] == "you saved this recently" and why["y"] == "you viewed this recently"
+
+
+def replenishing_shop(n_users: int = 60, n_items: int = 400, events: int = 40, seed: int = 5) -> Interactions:
+    """Every fifth event a customer comes back to their *oldest* product not yet revisited (a refill), the
+    other events are new products: the opposite of "the latest product comes back first"."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for u in range(n_users):
+        fresh = iter(rng.permutation(n_items).tolist())
+        waiting: list[int] = []
+        for n in range(events):
+            if n % 5 == 4 and waiting:
+                j = waiting.pop(0)
+            else:
+                j = next(fresh)
+                waiting.append(j)
+            rows.append((f"u{u}", f"i{j}", "view", 1_700_000_000 + u * 10_000 + n * 60))
+    return Interactions.from_frame(pd.DataFrame(rows, columns=["user_id", "item_id", "event_type", "ts"]),
+                                   time="ts", event_type="event_type")
+
+
+def test_the_learned_ranker_finds_which_products_come_back():
+    data = replenishing_shop()
+    train, test = split_interactions(data, "temporal", repeats=True)
+    scores = {}
+    for ranker in ("learned", "interest"):
+        m = RepeatRecommender(base="popular", seen_ranker=ranker)
+        scores[ranker] = evaluate_recommender(m, train, test, k=5, exclude_seen=False).metrics["ndcg@5"]
+    assert scores["learned"] > scores["interest"] + 0.1, scores
+    m = RepeatRecommender(base="popular").fit(data)
+    assert m.propensity_ is not None and m.validation_["comebacks"] >= 20
+    chance = m.seen_chance_.data
+    assert ((chance > 0) & (chance < 1)).all()
+
+
+def test_too_few_comebacks_fall_back_to_the_interest_places(toy):
+    m = RepeatRecommender(base="itemknn").fit(toy)
+    assert m.propensity_ is None and m.seen_chance_ is None

@@ -16,8 +16,8 @@ the customer's row is rebuilt from the store and scored with the model's learned
 
 Items the model has never seen (new products) cannot be scored until the next retrain; they are kept
 out of the history. Seen items are not recommended again, except in an ``include_seen`` list: there only
-bought ones stay out, and the repeat model ranks the others by the customer's current recency-weighted
-interest in them (``place_seen``), so a product viewed a minute ago can come back at once.
+bought ones stay out, and the repeat model scores the others from the customer's current events
+(``seen_scores``), so a product viewed a minute ago can come back at once.
 """
 
 from __future__ import annotations
@@ -89,23 +89,6 @@ def _event_rows(model: Any, events: pd.DataFrame) -> tuple[np.ndarray, np.ndarra
         vals = pd.to_numeric(events["value"], errors="coerce").to_numpy(dtype=np.float64)
         w[is_rating & ~np.isnan(vals)] = vals[is_rating & ~np.isnan(vals)]
     return idx, w, types.map(EVENT_STRENGTH).fillna(0).to_numpy(dtype=np.int64)
-
-
-def seen_interest(model: Any, events: pd.DataFrame, tau: float) -> np.ndarray:
-    """Per item of ``model``, the customer's recency-weighted event weight on it, as the repeat model trains it.
-
-    ``events`` are newest first (as :func:`read_history` returns them); an event with r newer known events,
-    of n in all, counts its weight · exp(−r / (tau · n)) (:func:`~persona.recommend.repeat.repeat_scores`).
-    """
-    out = np.zeros(model.data_.n_items, dtype=np.float64)
-    if events.empty:
-        return out
-    idx, w, _ = _event_rows(model, events)
-    known = idx >= 0
-    n = int(known.sum())
-    r = np.arange(n, dtype=np.float64)
-    np.add.at(out, idx[known], w[known] * np.exp(-r / (float(tau) * max(n, 1))))
-    return out
 
 
 def _dense(model: Any, h: History, binary: bool) -> np.ndarray:
@@ -187,9 +170,9 @@ def foldin_recommend(model: Any, h: History, k: int, filters: Any = None, *, inc
         k: list length.
         filters: a ``Filters`` or dict of its fields (item-level rules; the history is always excluded).
         include_seen: let products the customer viewed, carted or saved come back (bought ones never do);
-            a model with ``place_seen`` (the repeat model) ranks them by ``events``, the customer's current
+            a model with ``seen_scores`` (the repeat model) ranks them by ``events``, the customer's current
             events newest first; any other model scores them as it scores the rest.
-        events: the events ``h`` was built from, newest first (needed by ``place_seen``).
+        events: the events ``h`` was built from, newest first (needed by ``seen_scores``).
 
     Returns:
         Rows ``product_id, score, rank, reason``.
@@ -201,12 +184,11 @@ def foldin_recommend(model: Any, h: History, k: int, filters: Any = None, *, inc
     data = model.data_
     scores = np.asarray(score_history(model, h), dtype=np.float32).copy()
     scores[np.isnan(scores)] = -np.inf
-    place_seen = getattr(model, "place_seen", None)
-    if include_seen and callable(place_seen) and events is not None:
-        seen = np.zeros(data.n_items, dtype=bool)
-        seen[h.items] = True
-        interest = seen_interest(model, events, float(model.recency_tau))
-        scores[h.items] = np.asarray(place_seen(interest, seen), dtype=np.float32)[h.items]
+    seen_scores = getattr(model, "seen_scores", None)
+    if include_seen and callable(seen_scores) and events is not None and not events.empty:
+        idx, w, strength = _event_rows(model, events)
+        known = idx >= 0
+        scores[h.items] = np.asarray(seen_scores(idx[known], w[known], strength[known]), dtype=np.float32)[h.items]
     hidden = h.items[h.strength == EVENT_STRENGTH["purchase"]] if include_seen else h.items
     scores[hidden] = -np.inf
     flt = Filters.coerce(filters)
