@@ -269,6 +269,9 @@ def test_foldin_of_the_repeat_model_ranks_new_products_as_its_base_does() -> Non
     new = np.setdiff1d(np.arange(data.n_items), h.items)
     np.testing.assert_allclose(folded[new], direct[new], rtol=1e-5)
     assert [r["product_id"] for r in foldin_recommend(model, h, 4)] == model.recommend(["u3"], k=4)["item_id"].tolist()
+    # the plain list is the base model's, scores included (a live customer's list reads as anyone else's)
+    base_list = foldin_recommend(model.base_, h, 4)
+    assert foldin_recommend(model, h, 4) == base_list
 
 
 def _shop_with_repeats(seen_ranker: str = "learned") -> tuple[object, object]:

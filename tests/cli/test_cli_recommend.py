@@ -270,3 +270,29 @@ def test_adapter_data_is_weighted_by_event_type_as_a_workspace_is(tmp_path):
     weights = dict(zip(data.item_ids[data.matrix.indices], data.matrix.data.tolist(), strict=True))
     assert weights == {"100": 1.0 + 3.0, "200": 3.0, "300": 5.0, "400": 0.5}
     assert set(data.log["event"].astype(str)) == {"view", "add_to_cart", "wishlist", "purchase", "share"}
+
+
+def test_train_serves_the_model_inside_repeat_where_customers_come_back(workspace):
+    store = open_store(workspace)
+    try:
+        ev = store.read_frame("SELECT customer_id, product_id, event_type FROM events")
+        views = ev[ev["event_type"] == "view"].groupby("customer_id").head(1)
+        # each customer comes back to one viewed product three times, among their other events
+        store.bulk_insert("events", [{"event_id": f"back{n}_{r}", "customer_id": c, "product_id": p, "event_type": "view",
+                                      "ts": T0 + timedelta(days=2 + 2 * r, hours=n, minutes=30)}
+                                     for n, (c, p) in enumerate(zip(views["customer_id"], views["product_id"], strict=True))
+                                     for r in range(3)])
+    finally:
+        store.dispose()
+    r = _cli(workspace, "recommend", "train", "--model", "popular", "--json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["best"] == "popular" and out["served_with_repeats"] is True and out["repeat_share"] > 0.05
+    human = _cli(workspace, "recommend", "train", "--model", "popular")
+    assert "learned comeback chance" in human.output
+    plain = json.loads(_cli(workspace, "recommend", "for", "c2", "-k", "5", "--json").stdout)["recommendations"]
+    assert all(x["reason"] and not x["reason"].startswith("you ") for x in plain)  # the discovery list, as before
+    again = json.loads(_cli(workspace, "recommend", "for", "c2", "-k", "5", "--include-seen", "--json").stdout)
+    back = views.loc[views["customer_id"] == "c2", "product_id"].iloc[0]
+    top = again["recommendations"][0]
+    assert top["item_id"] == back and top["reason"] == "you viewed this and came back 3 times"

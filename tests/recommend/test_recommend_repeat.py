@@ -161,3 +161,25 @@ def test_the_learned_ranker_finds_which_products_come_back():
 def test_too_few_comebacks_fall_back_to_the_interest_places(toy):
     m = RepeatRecommender(base="itemknn").fit(toy)
     assert m.propensity_ is None and m.seen_chance_ is None
+
+
+def test_fit_around_keeps_the_fitted_discovery_model_and_its_exact_lists():
+    data = returning_shop()
+    base = make_recommender("itemknn").fit(data)
+    m = RepeatRecommender().fit_around(base, data)
+    assert m.base_ is base and m.base == "itemknn" and m.base_params == base.get_params()
+    users = list(data.user_ids[:12])
+    for kw in ({}, {"diversity": 0.5}, {"max_per_category": 1}, {"filters": {"blocklist": ["i1", "i2"]}}):
+        pd.testing.assert_frame_equal(m.recommend(users, k=6, **kw), base.recommend(users, k=6, **kw))
+    again = m.recommend(users, k=6, exclude_seen=False)
+    seen = {(data.user_ids[u], data.item_ids[i]) for u, i in zip(*data.matrix.nonzero(), strict=True)}
+    assert np.mean([(u, i) in seen for u, i in zip(again["user_id"], again["item_id"], strict=True)]) > 0.5
+
+
+def test_fit_around_refuses_a_model_fitted_elsewhere(toy):
+    other = returning_shop()
+    with pytest.raises(InputError, match="same Interactions"):
+        RepeatRecommender().fit_around(make_recommender("popular").fit(other), toy)
+    inner = RepeatRecommender(base="popular").fit(other)
+    with pytest.raises(InputError, match="same Interactions"):
+        RepeatRecommender().fit_around(inner, other)

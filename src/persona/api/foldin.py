@@ -181,6 +181,8 @@ def foldin_recommend(model: Any, h: History, k: int, filters: Any = None, *, inc
     from persona.recommend.repeat import repeat_reason
     from persona.recommend.rules import Filters
 
+    if not include_seen and callable(getattr(model, "place_new", None)):
+        model = model.base_  # a repeat model's plain list is its discovery model's own, scores and reasons included
     data = model.data_
     scores = np.asarray(score_history(model, h), dtype=np.float32).copy()
     scores[np.isnan(scores)] = -np.inf

@@ -135,7 +135,13 @@ def retrain(
         InputError: no events with products.
     """
     from persona.data import Interactions
-    from persona.evaluate.selection import DEFAULT_MODELS, applicable_models, build_models, compare
+    from persona.evaluate.selection import (
+        DEFAULT_MODELS,
+        applicable_models,
+        build_models,
+        compare,
+        serve_repeats,
+    )
     from persona.registry import get_version, promote, register
 
     t0 = time.perf_counter()
@@ -170,11 +176,14 @@ def retrain(
     else:
         better, reason = False, f"candidate nDCG@10 {cand['ndcg@10']:.4f} <= active {act['ndcg@10']:.4f}" + (f" + {min_gain}" if min_gain else "")
     final = build_models([best.name], seed)[best.name]().fit(data)
+    base_params = final.get_params()
+    final = serve_repeats(final, data, cmp.repeat_share, seed)
     metrics = {**{k2: round(v, 6) for k2, v in best.metrics.items()}, "split": split, "holdout_foldin": cand,
                "active_holdout_foldin": act, "active_version": active_mv.version if active_mv else None,
                "event_watermark": watermark, "n_users": data.n_users, "n_items": data.n_items, "n_events": len(data.log)}
     params = {"algorithm": best.name, **{k2: v if isinstance(v, str | int | float | bool | type(None)) else repr(v)
-                                         for k2, v in final.get_params().items()}}
+                                         for k2, v in base_params.items()},
+              "served_with_repeats": final.name == "repeat" and best.name != "repeat"}
     mv = register(store, name, "recommender", final, params, metrics, activate=False)
     if better:
         mv = promote(store, name, mv.version)

@@ -44,8 +44,10 @@ def train(
         fitted, cmp, mv = train_and_register(store, data, names, split=split, seed=store.settings.seed)
     finally:
         store.dispose()
+    with_repeats = bool(mv.params.get("served_with_repeats"))
     out = {"best": cmp.best.name, "model": MODEL_NAME, "version": mv.version, "split": split,
-           "test_pairs": len(cmp.test), "comparison": cmp.table(), "skipped": skipped}
+           "test_pairs": len(cmp.test), "comparison": cmp.table(), "skipped": skipped,
+           "repeat_share": round(cmp.repeat_share, 4), "served_with_repeats": with_repeats}
     if as_json:
         emit(out, True)
         return
@@ -54,6 +56,9 @@ def train(
     for name, why in skipped.items():
         console.print(f"[dim]left out {name}: {why}[/dim]")
     console.print(f"registered [bold]{cmp.best.name}[/bold] as {MODEL_NAME} v{mv.version} (active)")
+    if with_repeats:
+        console.print(f"{cmp.repeat_share:.0%} of what customers turned to next they had already touched: "
+                      "`--include-seen` lists rank those products by their learned comeback chance")
 
 
 def _load_model(store: Any) -> Any:

@@ -28,6 +28,10 @@ log = logging.getLogger(__name__)
 DEFAULT_MODELS: tuple[str, ...] = ("popular", "itemknn", "als", "ease", "category", "hybrid")
 SPLITS = ("temporal", "stratified", "random")
 SELECT_METRIC = "ndcg@10"
+#: Share of held-out customer-product pairs the customer already had from which the chosen model is served
+#: inside the ``repeat`` model (plain lists unchanged; ``include_seen`` lists rank those products by their
+#: learned comeback chance).
+REPEAT_SERVING_SHARE = 0.05
 
 
 @dataclass
@@ -238,13 +242,34 @@ def train_and_register(
     t0 = time.perf_counter()
     model = build_models([best.name], seed)[best.name]() if best.name in _registry_names() else make_recommender(best.name)
     model.fit(data)
-    fit_all = time.perf_counter() - t0
     params = {"algorithm": best.name, **_plain(model.get_params())}
+    model = serve_repeats(model, data, cmp.repeat_share, seed)
+    fit_all = time.perf_counter() - t0
     metrics = {**{k2: round(v, 6) for k2, v in best.metrics.items()}, "split": split,
                "n_users": data.n_users, "n_items": data.n_items, "n_events": len(data.log),
-               "fit_seconds_all_data": round(fit_all, 3)}
-    mv = register(store, name, "recommender", model, params, metrics, activate=True)
+               "fit_seconds_all_data": round(fit_all, 3), "repeat_share": round(cmp.repeat_share, 4)}
+    mv = register(store, name, "recommender", model, {**params, "served_with_repeats": model.name == "repeat"
+                                                      and best.name != "repeat"}, metrics, activate=True)
     return model, cmp, mv
+
+
+def serve_repeats(model: Any, data: Interactions, repeat_share: float, seed: int = 42) -> Any:
+    """``model`` wrapped in the ``repeat`` model when customers come back (at least ``REPEAT_SERVING_SHARE`` of
+    held-out pairs were products they had), else ``model`` itself.
+
+    The wrapper's plain lists are exactly ``model``'s; its ``include_seen`` lists (API, CLI, campaigns) rank the
+    products a customer already had by their learned comeback chance. Without timestamps, or when the
+    comeback scale cannot be learned, ``model`` is served as it is.
+    """
+    from persona.recommend.repeat import RepeatRecommender
+
+    if isinstance(model, RepeatRecommender) or repeat_share < REPEAT_SERVING_SHARE or not data.has_time:
+        return model
+    try:
+        return RepeatRecommender(seed=seed).fit_around(model, data)
+    except InputError as exc:
+        log.warning("serving %s without repeat lists: %s", model.name, exc)
+        return model
 
 
 def _registry_names() -> set[str]:

@@ -193,6 +193,33 @@ class RepeatRecommender(Recommender):
     def default_reason(self) -> str:  # type: ignore[override]
         return self.base_.default_reason if hasattr(self, "base_") else "recommended for you"
 
+    def fit_around(self, model: Recommender, data: Interactions) -> RepeatRecommender:
+        """Fit this model around a discovery model already fitted on ``data`` (kept as ``base_``, not refitted).
+
+        Only the comeback scale is learned (a fresh copy of ``model`` is fitted on the validation split), so a
+        served model gains repeat lists for one more fit of its discovery model on 80% of the events.
+
+        Raises:
+            InputError: ``model`` is not fitted on this very ``data``, or is itself a repeat model.
+        """
+        if isinstance(model, RepeatRecommender) or getattr(model, "data_", None) is not data:
+            raise InputError("fit_around needs a discovery model fitted on the same Interactions",
+                             hint="fit the model on this data first, or use fit() to train both")
+        self.base, self.base_params = model.name, model.get_params()
+        self.__dict__["_prefit"] = model
+        try:
+            return self.fit(data)  # type: ignore[return-value]
+        finally:
+            self.__dict__.pop("_prefit", None)
+
+    def recommend(self, user_ids: Any, k: int = 10, *, exclude_seen: bool = True, **kwargs: Any) -> pd.DataFrame:
+        """As :meth:`Recommender.recommend`; with ``exclude_seen=True`` exactly the discovery model's list (its
+        scores, diversity re-ranking and reasons), otherwise seen and new products on one learned scale."""
+        self._check_fitted()
+        if exclude_seen:
+            return self.base_.recommend(user_ids, k, exclude_seen=True, **kwargs)
+        return super().recommend(user_ids, k, exclude_seen=False, **kwargs)
+
     def _fit(self, data: Interactions) -> None:
         if not data.has_time:
             raise InputError("the repeat recommender needs event timestamps to learn what customers come back to",
@@ -204,7 +231,8 @@ class RepeatRecommender(Recommender):
                              hint="customers need at least 3 events each")
         self.curves_ = self._learn_curves(inner, truth, users)
         self.propensity_ = self._learn_propensity(inner, truth, users) if self.seen_ranker == "learned" else None
-        self.base_ = self._base().fit(data)
+        prefit = self.__dict__.get("_prefit")
+        self.base_ = prefit if prefit is not None else self._base().fit(data)
         self.repeat_ = repeat_scores(data, float(self.recency_tau)).tocsr()
         self.item_customers_ = item_customers(data)
         self.seen_chance_ = None

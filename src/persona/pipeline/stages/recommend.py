@@ -53,11 +53,16 @@ def run(ctx: RunContext) -> StageResult:
     )
     # how much of what customers turned to next they had already touched (the comparison above leaves it out)
     repeat_share = cmp.repeat_share
+    with_repeats = bool(mv.params.get("served_with_repeats"))
     if repeat_share > 0:
+        served = (f" The {html.escape(best.name)} model is therefore served inside the <code>repeat</code> model: its "
+                  "lists stay as they are, and lists that let seen products come back (<code>--include-seen</code>, "
+                  "<code>?include_seen=true</code>, campaign groups with <code>include_seen</code>) rank them by a "
+                  "comeback chance learned from each customer's latest events." if with_repeats else "")
         section.html += (f"<p>{repeat_share:.0%} of the products customers turned to in the held-out events were ones "
                          "they had already touched. The comparison above leaves them out, as new products are what it "
                          "measures; <code>persona evaluate recommend --repeats</code> measures them too, and "
-                         "<code>persona recommend for CUSTOMER --include-seen</code> lets them come back.</p>")
+                         f"<code>persona recommend for CUSTOMER --include-seen</code> lets them come back.{served}</p>")
     section.add_figure(comparison_figure(rows, title=f"{split} holdout, top-10"))
     section.add_figure(timing_figure(rows))
     sample = model.recommend(data.user_ids[:3].tolist(), k=3) if data.n_users else None
@@ -75,6 +80,7 @@ def run(ctx: RunContext) -> StageResult:
             "versus_best": {n: {m: d.to_dict() for m, d in ms.items()} for n, ms in paired.items()},
             "skipped_models": skipped,
             "repeat_share": round(repeat_share, 4),
+            "served_with_repeats": with_repeats,
         },
         sections=[section],
         message=f"best {best.name}: nDCG@10 {best.metrics['ndcg@10']:.4f}, recall@10 {best.metrics['recall@10']:.4f}",

@@ -1,0 +1,48 @@
+"""Choosing and serving a recommender: the repeat wrapper is added only where customers come back."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from persona.data import Interactions
+from persona.evaluate.selection import REPEAT_SERVING_SHARE, compare, serve_repeats
+from persona.recommend import make_recommender
+from persona.recommend.repeat import RepeatRecommender
+
+
+def _shop(p_back: float, timed: bool = True, seed: int = 2, n_items: int = 200) -> Interactions:
+    """Customers who come back to a product of theirs with probability ``p_back`` between new finds."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for u in range(50):
+        mine: list[int] = []
+        for n in range(20):
+            j = int(rng.choice(mine)) if mine and rng.random() < p_back else int(rng.integers(n_items))
+            mine.append(j)
+            rows.append((f"u{u}", f"i{j}", u * 1000 + n))
+    df = pd.DataFrame(rows, columns=["user_id", "item_id", "ts"])
+    return Interactions.from_frame(df, time="ts" if timed else None)
+
+
+def test_a_shop_whose_customers_come_back_is_served_inside_the_repeat_model():
+    data = _shop(0.5)
+    share = compare(data, ["popular"]).repeat_share
+    assert share > REPEAT_SERVING_SHARE
+    base = make_recommender("itemknn").fit(data)
+    served = serve_repeats(base, data, share)
+    assert isinstance(served, RepeatRecommender) and served.base_ is base
+    users = list(data.user_ids[:10])
+    pd.testing.assert_frame_equal(served.recommend(users, k=5), base.recommend(users, k=5))
+    assert served.recommend(users, k=5, exclude_seen=False)["reason"].str.startswith("you ").any()
+
+
+def test_models_are_served_as_they_are_without_comebacks_or_timestamps():
+    data = _shop(0.0, n_items=5000)
+    base = make_recommender("popular").fit(data)
+    assert serve_repeats(base, data, compare(data, ["popular"]).repeat_share) is base
+    untimed = _shop(0.5, timed=False)
+    plain = make_recommender("popular").fit(untimed)
+    assert serve_repeats(plain, untimed, 0.5) is plain
+    wrapped = RepeatRecommender(base="popular").fit(_shop(0.5))
+    assert serve_repeats(wrapped, wrapped.data_, 0.5) is wrapped
