@@ -46,3 +46,17 @@ def test_models_are_served_as_they_are_without_comebacks_or_timestamps():
     assert serve_repeats(plain, untimed, 0.5) is plain
     wrapped = RepeatRecommender(base="popular").fit(_shop(0.5))
     assert serve_repeats(wrapped, wrapped.data_, 0.5) is wrapped
+
+
+def test_a_split_holding_out_only_comebacks_says_so():
+    import pytest
+
+    from persona.errors import InputError
+
+    # each customer's latest events are all products they had: nothing new to score
+    rows = [(f"u{u}", f"i{u}_{n % 4}", u * 100 + n) for u in range(20) for n in range(10)]
+    data = Interactions.from_frame(pd.DataFrame(rows, columns=["user_id", "item_id", "ts"]), time="ts")
+    with pytest.raises(InputError, match="already had") as exc:
+        compare(data, ["popular"])
+    assert "--repeats" in exc.value.hint
+    assert compare(data, ["popular"], repeats=True).repeat_share == 1.0

@@ -98,7 +98,7 @@ def split_interactions(
         InputError: unknown split, or nothing could be held out.
     """
     train, pairs, again = _held_out(data, split, fraction, seed)
-    return train, _test_frame(data, pairs if repeats else pairs[~again], split)
+    return train, _test_frame(data, pairs if repeats else pairs[~again], split, repeats_dropped=int(again.sum()) * (not repeats))
 
 
 def _held_out(data: Interactions, split: str, fraction: float, seed: int) -> tuple[Interactions, pd.DataFrame, np.ndarray]:
@@ -125,8 +125,14 @@ def _held_out(data: Interactions, split: str, fraction: float, seed: int) -> tup
     return train, pairs, again
 
 
-def _test_frame(data: Interactions, pairs: pd.DataFrame, split: str) -> pd.DataFrame:
-    """Held-out index pairs as ``user_id, item_id``; an empty test is a user mistake (too little history)."""
+def _test_frame(data: Interactions, pairs: pd.DataFrame, split: str, repeats_dropped: int = 0) -> pd.DataFrame:
+    """Held-out index pairs as ``user_id, item_id``; an empty test is a user mistake (too little history), or
+    a shop whose held-out events are all products customers had (``repeats_dropped`` of them)."""
+    if pairs.empty and repeats_dropped:
+        raise InputError(f"every product held out by the {split} split ({repeats_dropped} customer-product pairs) was one "
+                         "the customer already had, so a comparison of new products has nothing to score",
+                         hint="compare with repeats kept (`persona evaluate recommend --repeats`), or ingest more "
+                              "history so that the held-out events also hold new products")
     if pairs.empty:
         raise InputError(f"the {split} split left nothing to test on ({len(data.log)} events)",
                          hint="users need several events each; ingest more history")
@@ -197,7 +203,7 @@ def compare(
     t0 = time.perf_counter()
     factories = models if isinstance(models, dict) else build_models(list(models), seed)
     train, pairs, again = _held_out(data, split, fraction, seed)
-    test = _test_frame(data, pairs if repeats else pairs[~again], split)
+    test = _test_frame(data, pairs if repeats else pairs[~again], split, repeats_dropped=int(again.sum()) * (not repeats))
     reports = []
     for name, make in factories.items():
         rep = evaluate_recommender(make(), train, test, k=k, name=name, users=pd.unique(test["user_id"]),
