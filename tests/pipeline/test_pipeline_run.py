@@ -38,6 +38,13 @@ def test_run_on_own_data_completes_every_stage_and_is_idempotent(small_shop: Pat
     report = Path(out["report"])
     html = report.read_text(encoding="utf-8")
     assert report.is_file() and "data:image/png;base64," in html and "Campaign: a strategy per segment" in html
+    fair = stages["fairness"]  # the audit uses what the earlier stages built
+    assert fair["status"] == "ok", fair["message"]
+    assert {"gender", "age", "country"} <= set(fair["figures"]["attributes"])
+    assert {it["measure"] for it in fair["figures"]["recommendations"]} == {"ndcg@10", "recall@10", "popularity of recommended items"}
+    assert any(it["measure"] == "AUC" for it in fair["figures"]["predictions"])
+    assert {it["campaign"] for it in fair["figures"]["campaigns"]} == {"persona-run-demo"}
+    assert "Fairness: do customer groups get the same treatment?" in html
     sent = stages["campaigns"]["figures"]["sent"]
     assert sent > 0 and len(list((ws / "outbox" / "persona-run-demo").glob("*.eml"))) == sent
     again = runner.invoke(app, ["run", "--data", str(small_shop), "--workspace", str(ws), "--json"])

@@ -55,6 +55,7 @@ COMMANDS: list[tuple[str, str, str | None]] = [
     ("persona.cli.recommend", "app", "recommend"),
     ("persona.cli.evaluate", "app", "evaluate"),
     ("persona.cli.text", "app", "text"),
+    ("persona.cli.fairness", "register", None),
 ]
 
 

@@ -402,22 +402,7 @@ class Interactions:
             events = events[events["event_type"].isin(list(event_types))]
         products = store.read_table("products", ["product_id", *ITEM_SIDE_COLUMNS, "attributes"])
         products["attributes"] = products["attributes"].map(_as_dict)
-        customers = store.read_table(
-            "customers", ["customer_id", *USER_SIDE_COLUMNS, "attributes", "erased_at"]
-        )
-        customers = customers[customers["erased_at"].isna()].drop(columns=["erased_at"])
-        attrs = customers.pop("attributes").map(_as_dict)
-        customers["interests"] = [_interests(a) for a in attrs]
-        for key in ("segment", "age", "occupation"):
-            vals = [a.get(key) for a in attrs]
-            if any(v is not None for v in vals):
-                customers[key] = vals
-        seg = store.read_table("segment_memberships", ["customer_id", "method", "segment_id"])
-        if len(seg):
-            methods = list(pd.unique(seg["method"]))
-            method = segment_method or ("rfm" if "rfm" in methods else methods[0])
-            seg = seg[seg["method"] == method].set_index("customer_id")["segment_id"]
-            customers["segment"] = customers["customer_id"].map(seg).astype(object)
+        customers = read_customers(store, segment_method=segment_method)
         log.info(
             "interactions from store events=%d products=%d customers=%d",
             len(events),
@@ -435,6 +420,27 @@ class Interactions:
             items=products,
             users=customers,
         )
+
+
+def read_customers(store: Store, *, segment_method: str | None = None) -> pd.DataFrame:
+    """The workspace's customers who were not erased, as side data: ``customer_id``, gender, birth year, city,
+    country, language, declared ``interests``, ``age`` / ``occupation`` / ``segment`` where their attributes hold
+    them, and the segment of ``segment_method`` (default: rfm if present, else any). PII is never read."""
+    customers = store.read_table("customers", ["customer_id", *USER_SIDE_COLUMNS, "attributes", "erased_at"])
+    customers = customers[customers["erased_at"].isna()].drop(columns=["erased_at"])
+    attrs = customers.pop("attributes").map(_as_dict)
+    customers["interests"] = [_interests(a) for a in attrs]
+    for key in ("segment", "age", "occupation"):
+        vals = [a.get(key) for a in attrs]
+        if any(v is not None for v in vals):
+            customers[key] = vals
+    seg = store.read_table("segment_memberships", ["customer_id", "method", "segment_id"])
+    if len(seg):
+        methods = list(pd.unique(seg["method"]))
+        method = segment_method or ("rfm" if "rfm" in methods else methods[0])
+        seg = seg[seg["method"] == method].set_index("customer_id")["segment_id"]
+        customers["segment"] = customers["customer_id"].map(seg).astype(object)
+    return customers.reset_index(drop=True)
 
 
 def _with_reviews(events: pd.DataFrame, reviews: pd.DataFrame) -> pd.DataFrame:

@@ -19,4 +19,5 @@ STAGES: list[str] = [
     "persona.pipeline.stages.basket:BASKET",
     "persona.pipeline.stages.campaigns:CAMPAIGNS",
     "persona.pipeline.stages.experiments:EXPERIMENTS",
+    "persona.pipeline.stages.fairness:FAIRNESS",
 ]

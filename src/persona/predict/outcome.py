@@ -103,8 +103,9 @@ class OutcomeModel:
         self.plan_ = plan
         self.matrix_ = ModelMatrix().fit(cache.at(plan.test), data)
         bt = self._fit_gbm(cache, plan.train)
-        xt, yt, _ = stacked(cache, (plan.test,), self.horizon_days, self.labeler(), self.eligible(), self.matrix_)
+        xt, yt, kt = stacked(cache, (plan.test,), self.horizon_days, self.labeler(), self.eligible(), self.matrix_)
         p = bt.predict_proba(xt)
+        self.backtest_scores_ = pd.DataFrame({"customer_id": kt["customer_id"].to_numpy(), "y": yt.to_numpy(dtype=int), "p": p})
         metrics = classification_metrics(yt.to_numpy(), p)
         metrics["brier_uncalibrated"] = round(float(np.mean((bt.raw_proba(xt) - yt.to_numpy()) ** 2)), 4)
         base = xt[self.baseline_feature].fillna(xt[self.baseline_feature].max() + 1)  # never bought: oldest

@@ -35,13 +35,17 @@ def _top_rows(pred: pd.DataFrame, column: str, n: int) -> list[dict[str, Any]]:
     return rows
 
 
-def run_outcome(model: OutcomeModel, data: ShopData, store: Store | None, cache: FeatureCache, top: int = 10, explain: int | None = None) -> dict[str, Any]:
+def run_outcome(model: OutcomeModel, data: ShopData, store: Store | None, cache: FeatureCache, top: int = 10, explain: int | None = None,
+                fitted: dict[str, OutcomeModel] | None = None) -> dict[str, Any]:
     """Fit (backtest included), score everyone eligible and, with a store, save predictions and the model.
 
     Args:
         explain: explain only this many top-scored customers (None: all).
+        fitted: receives the fitted model under its name (e.g. for the fairness audit of its backtest).
     """
     model.fit(data, cache=cache)
+    if fitted is not None:
+        fitted[model.name] = model
     pred = model.predict(data, cache=cache, explain=explain)
     report = model.report()
     if store is not None:
@@ -53,9 +57,10 @@ def run_outcome(model: OutcomeModel, data: ShopData, store: Store | None, cache:
     return report
 
 
-def run_churn(data: ShopData, store: Store | None = None, *, horizon_days: int = 90, seed: int = 42, cache: FeatureCache | None = None, top: int = 10) -> dict[str, Any]:
+def run_churn(data: ShopData, store: Store | None = None, *, horizon_days: int = 90, seed: int = 42, cache: FeatureCache | None = None, top: int = 10,
+              fitted: dict[str, OutcomeModel] | None = None) -> dict[str, Any]:
     """Churn model: backtest metrics, importance, top customers at risk; predictions ``churn_probability``."""
-    return run_outcome(ChurnModel(horizon_days=horizon_days, seed=seed), data, store, cache or FeatureCache(data), top)
+    return run_outcome(ChurnModel(horizon_days=horizon_days, seed=seed), data, store, cache or FeatureCache(data), top, fitted=fitted)
 
 
 def run_propensity(
@@ -68,14 +73,16 @@ def run_propensity(
     cache: FeatureCache | None = None,
     top: int = 10,
     explain_categories: int | None = 500,
+    fitted: dict[str, OutcomeModel] | None = None,
 ) -> dict[str, Any]:
     """Overall and per-category purchase propensity; predictions ``purchase_propensity`` and ``propensity_<category>``.
 
     Args:
         explain_categories: per-category models explain only their top-scored customers (None: all).
+        fitted: receives the overall model under its name (see :func:`run_outcome`).
     """
     cache = cache or FeatureCache(data)
-    overall = run_outcome(PropensityModel(horizon_days=horizon_days, seed=seed), data, store, cache, top)
+    overall = run_outcome(PropensityModel(horizon_days=horizon_days, seed=seed), data, store, cache, top, fitted=fitted)
     per_cat = {}
     for c in top_categories(data, n_categories):
         m = PropensityModel(horizon_days=horizon_days, category=c, seed=seed)

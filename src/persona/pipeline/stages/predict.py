@@ -57,10 +57,11 @@ def run(ctx: RunContext) -> StageResult:
     if horizon < 14:
         return StageResult(status="skipped", message=f"{span} days of events: backtests need at least {2 * 14 + MIN_HISTORY_DAYS}")
     cache = FeatureCache(data)
+    fitted: dict[str, Any] = {}
     try:
-        churn = run_churn(data, ctx.store, horizon_days=horizon, seed=ctx.seed, cache=cache, top=5)
+        churn = run_churn(data, ctx.store, horizon_days=horizon, seed=ctx.seed, cache=cache, top=5, fitted=fitted)
         prop = run_propensity(data, ctx.store, horizon_days=min(30, horizon), seed=ctx.seed, cache=cache, top=5, n_categories=3,
-                              explain_categories=300)
+                              explain_categories=300, fitted=fitted)
         spend = run_spend(data, ctx.store, horizon_days=horizon, seed=ctx.seed, cache=cache, top=5)
     except InputError as exc:  # the data cannot carry a backtest (e.g. no purchases before any cutoff): say why
         return StageResult(status="skipped", message=str(exc))
@@ -94,6 +95,7 @@ def run(ctx: RunContext) -> StageResult:
         "scored": {"churn": churn["scored"], "propensity": prop["scored"], "spend": spend["scored"]},
     }
     ctx.artifacts["predictions"] = {"churn": churn, "propensity": prop, "spend": spend}
+    ctx.artifacts["outcome_models"] = fitted  # their backtests feed the fairness audit
     return StageResult(figures=figures, sections=[sec, sec2])
 
 

@@ -39,6 +39,7 @@ def run(ctx: RunContext) -> StageResult:
     split = "temporal" if data.has_time else "random"
     model, cmp, mv = train_and_register(ctx.store, data, models, split=split, seed=ctx.seed)
     ctx.artifacts["recommender"] = model
+    ctx.artifacts["recommend_comparison"] = cmp  # per-customer accuracy of the best model feeds the fairness audit
     rows = cmp.table()
     best = cmp.best
     paired = cmp.versus_best(["ndcg@10", "recall@10"])
