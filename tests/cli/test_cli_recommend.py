@@ -151,11 +151,27 @@ def test_evaluate_movielens_adapter_reproduces_protocol(workspace, tmp_path):
 
     folder = shared_data("ml-100k")
     r = _cli(workspace, "evaluate", "recommend", "--adapter", "movielens", str(folder), "--models", "popular",
-             "--out", str(tmp_path / "ml.html"), "--json")
+             "--out", str(tmp_path / "ml.html"), "--by", "gender,age", "--json")
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
     assert out["split"] == "stratified" and out["test_pairs"] == 24_934
     assert out["models"][0]["ndcg@10"] == pytest.approx(0.2505, abs=0.002)
+    # accuracy by customer group, ages as of 1998 (the year of the ratings), not of today
+    by = out["by_group"]
+    assert by["attributes"] == ["gender", "age"]
+    cmp = {(c["model"], c["attribute"], c["measure"]): c for c in by["comparisons"]}
+    age = {g["group"]: g["n"] for g in cmp[("popular", "age", "ndcg@10")]["groups"]}
+    assert age["under 25"] > 200 and age["25-34"] > 300 and age.get("65+", 0) < 20
+    gender = {g["group"]: g for g in cmp[("popular", "gender", "ndcg@10")]["groups"]}
+    assert set(gender) == {"male", "female"} and gender["male"]["n"] + gender["female"]["n"] == 943
+    assert "Accuracy by customer group" in (tmp_path / "ml.html").read_text(encoding="utf-8")
+
+
+def test_evaluate_by_an_attribute_the_users_lack_fails_before_training(workspace):
+    r = _cli(workspace, "evaluate", "recommend", "--models", "popular", "--by", "gender")
+    assert r.exit_code == 2 and "no 'gender' with two or more known values" in r.output
+    r = _cli(workspace, "evaluate", "recommend", "--models", "popular", "--by", "auto")
+    assert r.exit_code == 2 and "no attribute to group them by" in r.output
 
 
 def test_evaluate_recommend_default_models_follow_timestamps(workspace, tmp_path):

@@ -67,10 +67,11 @@ def _interactions_from_adapter(name: str, path: Path) -> Any:
     chunks = get_adapter(name).read(path)
     events = pd.concat(list(chunks["events"]), ignore_index=True)
     items = pd.concat(list(chunks["products"]), ignore_index=True) if "products" in chunks else None
+    users = pd.concat(list(chunks["customers"]), ignore_index=True) if "customers" in chunks else None
     weight = "value" if "value" in events.columns and events["value"].notna().any() else None
     kind = "event_type" if "event_type" in events.columns and events["event_type"].notna().any() else None
     return Interactions.from_frame(events, user="customer_id", item="product_id", weight=weight, time="timestamp",
-                                   event_type=kind, items=items)
+                                   event_type=kind, items=items, users=users)
 
 
 @app.command("recommend")
@@ -83,6 +84,7 @@ def recommend(
     k: Annotated[int, typer.Option("--k", help="List length.", min=1, max=100)] = 10,
     out: Annotated[Path | None, typer.Option("--out", help="HTML report path (default WORKSPACE/reports/evaluate-recommend.html).")] = None,
     repeats: Annotated[bool, typer.Option("--repeats", help="Keep held-out products the customer already had (viewed before, bought again) and let every model recommend seen products too; adds the repeat model to the default set.")] = False,
+    by: Annotated[str | None, typer.Option("--by", help="Also compare each model's accuracy across customer groups: comma-separated attributes (gender, age, country, language, occupation, segment), or 'auto' for those the users carry.")] = None,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -134,6 +136,11 @@ def recommend(
             msg = rep.error or f"nDCG@{k} {rep.metrics.get(f'ndcg@{k}', 0):.4f}, fit {rep.fit_seconds:.1f}s"
             console.print(f"  {rep.name}: {msg}")
 
+    groups = None
+    if by is not None:  # checked before the models are trained
+        from persona.fairness.workspace import data_groups
+
+        groups = data_groups(inter, None if by.strip() == "auto" else [a.strip() for a in by.split(",") if a.strip()])
     cmp = compare(inter, names, split=chosen, fraction=fraction, k=k, seed=settings.seed, on_result=progress, repeats=repeats)
     if cmp.best is None:
         raise InputError("no model could be evaluated: " + "; ".join(f"{r.name}: {r.error}" for r in cmp.reports),
@@ -152,13 +159,20 @@ def recommend(
     section.add_figure(comparison_figure(rows, metrics=(f"ndcg@{k}", f"recall@{k}", f"precision@{k}", f"map@{k}"),
                                          title=f"{chosen} split, top-{k}"))
     section.add_figure(timing_figure(rows))
+    sections = [section]
+    fairness = _by_group(cmp, groups, k) if groups is not None else None
+    if fairness is not None:
+        sections.append(Section(title=f"Accuracy by customer group ({', '.join(fairness.attributes)})", html=fairness.html()))
     report = out or (settings.workspace / "reports" / "evaluate-recommend.html")
-    write_html(report, "Persona: recommender evaluation", [section])
+    write_html(report, "Persona: recommender evaluation", sections)
     result = {"source": label, "split": chosen, "repeats": repeats, "k": k, "users": inter.n_users, "items": inter.n_items,
               "events": len(inter.log), "test_pairs": len(cmp.test), "best": best.name if best else None,
               "report": str(report), "models": rows,
               "versus_best": {n: {m: d.to_dict() for m, d in ms.items()} for n, ms in paired.items()},
               "skipped": skipped}
+    if fairness is not None:
+        result["by_group"] = {"attributes": fairness.attributes, "findings": fairness.findings,
+                              "comparisons": fairness.parts.get("recommendations", [])}
     if as_json:
         emit(result, True)
         return
@@ -169,6 +183,23 @@ def recommend(
     console.print(f"best: [bold]{result['best']}[/bold]; report written to {report}")
     for line in _paired_lines(result["best"], paired):
         console.print(line)
+    if fairness is not None:
+        for it in fairness.parts.get("recommendations", []):
+            if it["model"] == result["best"]:
+                console.print(f"{it['model']}: {it['sentence']}", markup=False, highlight=False)
+
+
+def _by_group(cmp: Any, groups: Any, k: int) -> Any:
+    """Every evaluated model's per-user nDCG@k and recall@k compared across the groups (see persona.fairness)."""
+    from persona.fairness import FairnessReport, recommendation_fairness
+
+    report = FairnessReport(list(groups.columns))
+    for rep in cmp.reports:
+        if rep.per_user is not None and len(rep.per_user):
+            per_user = rep.per_user.set_axis(rep.per_user.index.astype(str))
+            for c in recommendation_fairness(per_user, groups, metrics=(f"ndcg@{k}", f"recall@{k}")):
+                report.add("recommendations", c, model=rep.name)
+    return report
 
 
 def _paired_lines(best: str | None, paired: dict[str, dict[str, Any]]) -> list[str]:

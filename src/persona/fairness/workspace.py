@@ -59,6 +59,27 @@ def workspace_groups(store: Any, attributes: Sequence[str] | None = None) -> pd.
     return groups.set_axis(groups.index.astype(str))
 
 
+def data_groups(data: Any, attributes: Sequence[str] | None = None) -> pd.DataFrame:
+    """Group labels of the users of an :class:`~persona.data.Interactions` (index: user id as text), ages
+    computed in the year of its newest event (MovieLens ages are those of 1998, not of today).
+
+    Raises:
+        InputError: the users carry no attribute to group by, or not a named one.
+    """
+    users = data.users.reset_index()
+    if attributes is None:
+        attributes = [a for a in DEFAULT_ATTRIBUTES if a in present_attributes(users.rename(columns={"user_id": "customer_id"}))]
+        if not attributes:
+            raise InputError("the users carry no attribute to group them by",
+                             hint="the data needs user side data with gender, birth_year, age, country or occupation")
+    year = None
+    if data.has_time:
+        t = pd.to_datetime(data.log["time"].max(), unit="s") if pd.api.types.is_numeric_dtype(data.log["time"]) else pd.Timestamp(data.log["time"].max())
+        year = int(t.year)
+    groups = customer_groups(users, attributes, id_column="user_id", as_of_year=year)
+    return groups.set_axis(groups.index.astype(str))
+
+
 def _exposure(report: FairnessReport, model: Any, data: Any, groups: pd.DataFrame, label: str, seed: int, min_group: int) -> None:
     if model is None or data is None or data.nnz == 0:
         return
