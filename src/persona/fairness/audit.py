@@ -161,8 +161,9 @@ def campaign_selection(store: Any, campaign: str, customers: pd.Index) -> pd.Dat
     """Per customer, for the latest run of ``campaign``: in the audience, contacted, offered a discount.
 
     Returns:
-        Frame indexed by customer id (every customer in ``customers``) with boolean ``audience``,
-        ``contacted``, ``discount`` and the offered ``discount_pct`` (NaN when none); None without a run.
+        Frame indexed by customer id (every customer in ``customers``) with boolean ``audience``, ``holdout``
+        (kept out by an experiment or the global holdout, at random), ``contacted``, ``discount`` and the offered
+        ``discount_pct`` (NaN when none); None without a run.
     """
     runs = store.read_frame("SELECT id FROM campaign_runs WHERE campaign = :c ORDER BY planned_at DESC, id DESC", {"c": campaign})
     if not len(runs):
@@ -171,10 +172,12 @@ def campaign_selection(store: Any, campaign: str, customers: pd.Index) -> pd.Dat
     if not len(rows):
         return None
     rows["contacted"] = rows["status"].isin(CONTACTED)
+    rows["holdout"] = rows["status"] == "holdout"
     rows["discount_pct"] = [_discount(p) if c else np.nan for p, c in zip(rows["payload"], rows["contacted"], strict=True)]
-    per = rows.groupby("customer_id").agg(contacted=("contacted", "any"), discount_pct=("discount_pct", "max"))
+    per = rows.groupby("customer_id").agg(contacted=("contacted", "any"), holdout=("holdout", "all"), discount_pct=("discount_pct", "max"))
     out = pd.DataFrame(index=customers)
     out["audience"] = out.index.isin(per.index)
+    out["holdout"] = per["holdout"].reindex(out.index, fill_value=False).astype(bool)
     out["contacted"] = per["contacted"].reindex(out.index, fill_value=False).astype(bool)
     out["discount_pct"] = per["discount_pct"].reindex(out.index)
     out["discount"] = out["discount_pct"].fillna(0) > 0
@@ -196,15 +199,15 @@ def _discount(payload: Any) -> float:
 
 def campaign_fairness(selection: pd.DataFrame, groups: pd.DataFrame, *, min_group: int = MIN_GROUP) -> list[GroupComparison]:
     """Each attribute: who is in the audience (of all customers), who is contacted and who is offered a
-    discount (of the audience); see :func:`campaign_selection`."""
+    discount (of the audience outside the random holdouts); see :func:`campaign_selection`."""
     out = []
-    aud = selection[selection["audience"]]
+    aud = selection[selection["audience"] & ~selection["holdout"]]
     for attr in groups.columns:
         g = groups[attr]
         out.append(compare_rates(selection["audience"], g, attribute=attr, measure="in the audience", min_group=min_group))
         if len(aud) and aud["contacted"].nunique() > 1:
-            out.append(compare_rates(aud["contacted"], g, attribute=attr, measure="contacted (of the audience)", min_group=min_group))
+            out.append(compare_rates(aud["contacted"], g, attribute=attr, measure="contacted (of the audience outside holdouts)", min_group=min_group))
         if len(aud) and aud["discount"].any():
-            out.append(compare_rates(aud["discount"], g, attribute=attr, measure="offered a discount (of the audience)",
+            out.append(compare_rates(aud["discount"], g, attribute=attr, measure="offered a discount (of the audience outside holdouts)",
                                      min_group=min_group))
     return out
