@@ -184,6 +184,7 @@ def create_app(settings: Settings | None = None, *, store: Any = None) -> FastAP
         customers,
         events,
         experiments,
+        fairness,
         health,
         models,
         recommendations,
@@ -191,7 +192,7 @@ def create_app(settings: Settings | None = None, *, store: Any = None) -> FastAP
         tracking,
     )
 
-    for r in (health, tracking, events, recommendations, customers, segments, campaigns, experiments, models):
+    for r in (health, tracking, events, recommendations, customers, segments, campaigns, experiments, models, fairness):
         app.include_router(r.router, responses=ERROR_RESPONSES)
     _register_schemas(app)
     try:
