@@ -28,6 +28,21 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
 
 
 @pytest.fixture
+def workspace_shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Store, Settings]]:
+    """An initialised SQLite workspace (no global holdout, no retry back-off) and its open store."""
+    from persona.store import open_store
+    from persona.store.workspace import init_workspace
+
+    monkeypatch.delenv("PERSONA_WORKSPACE", raising=False)
+    monkeypatch.delenv("PERSONA_DATABASE_URL", raising=False)
+    settings = load_settings(tmp_path / "ws", progress=False, global_holdout=0.0, backoff_seconds=0.0)
+    init_workspace(settings)
+    store = open_store(settings)
+    yield store, settings
+    store.dispose()
+
+
+@pytest.fixture
 def store(settings: Settings) -> Iterator[Store]:
     settings.workspace.mkdir(parents=True, exist_ok=True)
     s = Store(settings)

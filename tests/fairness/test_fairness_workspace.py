@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,26 +15,19 @@ from persona.campaigns.planner import plan_campaign
 from persona.campaigns.spec import parse_spec
 from persona.campaigns.worker import Worker
 from persona.cli.main import app
-from persona.config import Settings, load_settings
+from persona.config import Settings
 from persona.errors import InputError
 from persona.fairness import exposure_fairness, prediction_fairness
 from persona.fairness.workspace import audit_workspace
-from persona.store import Store, open_store
-from persona.store.workspace import init_workspace
+from persona.store import Store
 
 runner = CliRunner()
 N = 80  # customers c00000…: even → FR, odd → DE (seed_shop)
 
 
 @pytest.fixture
-def shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Store, Settings]]:
-    monkeypatch.delenv("PERSONA_WORKSPACE", raising=False)
-    monkeypatch.delenv("PERSONA_DATABASE_URL", raising=False)
-    settings = load_settings(tmp_path / "ws", progress=False, global_holdout=0.0, backoff_seconds=0.0)
-    init_workspace(settings)
-    store = open_store(settings)
-    yield store, settings
-    store.dispose()
+def shop(workspace_shop: tuple[Store, Settings]) -> tuple[Store, Settings]:
+    return workspace_shop
 
 
 def _run(store: Store, settings: Settings, spec: str) -> None:
