@@ -18,7 +18,8 @@ from persona.store.workspace import init_workspace
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-PAGES = ["/ui", "/ui/segments", "/ui/customers", "/ui/customers/c00001", "/ui/models", "/ui/campaigns", "/ui/experiments"]
+PAGES = ["/ui", "/ui/segments", "/ui/customers", "/ui/customers/c00001", "/ui/models", "/ui/campaigns", "/ui/experiments",
+         "/ui/fairness"]
 
 
 def _port() -> int:
@@ -77,6 +78,20 @@ def test_pages_require_login(server) -> None:  # noqa: ANN001
     assert "not valid" in r.text
 
 
+def test_fairness_page_shows_the_audit(server) -> None:  # noqa: ANN001
+    import httpx
+
+    base, key = server
+    with httpx.Client(base_url=base) as c:
+        assert c.post("/ui/login", data={"api_key": key}).status_code in (200, 303)
+        r = c.get("/ui/fairness")
+        assert r.status_code == 200
+        assert "Groups by country" in r.text and "spring: in the audience by country" in r.text
+        assert "Recommendations" in r.text  # the served model's lists, by group
+        r = c.get("/ui/fairness", params={"by": "gender"})  # the seeded customers carry no gender: said on the page
+        assert r.status_code == 200 and "no &#39;gender&#39; with two or more known values" in r.text
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
 def test_every_page_renders_in_chromium(server) -> None:  # noqa: ANN001
     sync_api = pytest.importorskip("playwright.sync_api")
@@ -109,5 +124,7 @@ def test_every_page_renders_in_chromium(server) -> None:  # noqa: ANN001
         assert "promoted" in page.inner_text("#last-retrain")
         page.goto(base + "/ui/experiments")
         assert "campaign:spring" in page.inner_text("body") and page.locator("svg.chart").count() == 1  # the interval plot
+        page.goto(base + "/ui/fairness")
+        assert "No significant gap" in page.inner_text("#findings") and page.locator("section.part").count() >= 2
         browser.close()
     assert len(list(ARTIFACTS.glob("*.png"))) == len(PAGES)

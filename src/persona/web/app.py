@@ -219,6 +219,28 @@ def experiments(request: Request, u: dict = Depends(user), st: AppState = Depend
     return _page(request, "experiments.html", user=u, results=results)
 
 
+@router.get("/fairness", response_class=HTMLResponse)
+def fairness(request: Request, by: str | None = None, u: dict = Depends(user), st: AppState = Depends(state)) -> HTMLResponse:
+    from persona.fairness.workspace import audit_workspace
+
+    try:
+        report = audit_workspace(st.store, [a.strip() for a in by.split(",") if a.strip()] if by else None,
+                                 recommender=st.recs.model if st.recs.model is not None or st.recs.load() else None, seed=st.settings.seed)
+    except PersonaError as exc:  # e.g. customers without gender, age or country
+        return _page(request, "fairness.html", user=u, error=str(exc))
+    parts = []
+    for part, items in report.parts.items():
+        shown = []
+        for it in items:
+            judged = [g for g in it.get("groups", []) if g.get("judged") and isinstance(g.get("value", g.get("auc")), int | float)]
+            key = "value" if it.get("kind") else "auc"
+            chart = charts.bars([f"{g['group']} ({g['n']})" for g in judged], [float(g[key]) for g in judged]) if judged else ""
+            where = " ".join(str(it[k]) for k in ("model", "campaign") if it.get(k))
+            shown.append({**it, "where": f"{where}: " if where else "", "chart": chart})
+        parts.append((part, shown))
+    return _page(request, "fairness.html", user=u, report=report, parts=parts)
+
+
 def mount_dashboard(app: FastAPI) -> None:
     """Add the dashboard routes and the redirect to the login page."""
     app.include_router(router)
