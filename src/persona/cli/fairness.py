@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from persona.cli._common import JsonOpt, WorkspaceOpt, console, emit, settings_for
+from persona.cli._common import JsonOpt, WorkspaceOpt, console, emit
 
 
 def fairness(
@@ -27,13 +27,13 @@ def fairness(
     "predictions", "campaigns": [{"attribute", "measure", "groups": [...], "summary", "sentence"}, ...]}.
     Accuracy by group (held-out nDCG, backtest AUC) is in the report of `persona run`.
     """
+    from persona.cli.profiles import open_workspace_store
     from persona.errors import NotFoundError
     from persona.fairness.workspace import audit_workspace
     from persona.registry import load
-    from persona.store import open_store
 
     attributes = [a.strip() for a in by.split(",") if a.strip()] if by is not None else None
-    store = open_store(settings_for(workspace))
+    store = open_workspace_store(workspace)
     try:
         try:
             model: Any = load(store, "recommender")

@@ -63,6 +63,11 @@ def ingest(
     else:
         emit({k: d[k] for k in ("entity", "source", "read", "accepted", "duplicates", "rejected", "quarantine", "stubs", "seconds")},
              False, title=f"ingested {path}")
+    for col, kind in report.plaintext_pii.items():
+        from persona.cli._common import err_console
+
+        err_console.print(f"warning: column {col!r} looks like {kind} and is stored unencrypted as an attribute: reload with "
+                          f"--map {col}={'email' if kind == 'email' else 'phone'} to encrypt it", markup=False, highlight=False)
 
 
 def ingest_adapter(store: Any, name: str, path: Path) -> dict[str, Any]:

@@ -56,6 +56,7 @@ COMMANDS: list[tuple[str, str, str | None]] = [
     ("persona.cli.evaluate", "app", "evaluate"),
     ("persona.cli.text", "app", "text"),
     ("persona.cli.fairness", "register", None),
+    ("persona.cli.privacy", "app", "privacy"),
 ]
 
 

@@ -68,6 +68,8 @@ class IngestReport:
     quarantine: str | None = None
     stubs: dict[str, int] = field(default_factory=dict)
     ignored_columns: list[str] = field(default_factory=list)
+    #: extra columns whose values look like e-mail addresses or phone numbers (kept unencrypted as attributes)
+    plaintext_pii: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
     run_id: int | None = None
     resumed: bool = False
@@ -207,6 +209,8 @@ def _run(
     columns = resolve_columns(spec, list(first.frame.columns), mapping)
     if not spec.extras:
         report.ignored_columns = [c for c, t in columns.items() if t not in spec.columns]
+    else:
+        report.plaintext_pii = _pii_like_extras(spec, first.frame, columns)
     coercer = ChunkCoercer(spec, columns)
     store.ensure_indexes(spec.table)  # repairs indexes a killed bulk load left dropped
 
@@ -286,6 +290,21 @@ def _start_run(store: Any, spec: EntitySpec, source: str, fingerprint: str | Non
             entity=spec.name, source=source, started_at=started, status="running", read=0, accepted=0, duplicates=0,
             rejected=0, fingerprint=fingerprint, position=0).returning(IngestRun.id))
         return int(res.scalar_one()), 0, started
+
+
+def _pii_like_extras(spec: EntitySpec, frame: Any, columns: dict[str, str]) -> dict[str, str]:
+    """Extra columns of the first chunk that look like e-mail addresses or phone numbers (kept in plain text)."""
+    from persona.privacy.report import pii_kind
+
+    out = {}
+    for col, target in columns.items():
+        if target not in spec.columns and col in frame:
+            kind = pii_kind(frame[col].head(1000))
+            if kind is not None:
+                out[str(col)] = kind
+                log.info("ingest %s: column %r looks like %s and is kept unencrypted in %s; map it with --map %s=%s",
+                            spec.name, col, kind, spec.extras, col, "email" if kind == "email" else "phone")
+    return out
 
 
 @dataclass

@@ -1,0 +1,99 @@
+"""``persona privacy report|export|erase``: the workspace's privacy report and the data-subject rights."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from persona.cli._common import JsonOpt, WorkspaceOpt, console, emit, settings_for
+
+app = typer.Typer(help="Privacy: a report of the personal data held, export and erasure of one customer.", no_args_is_help=True)
+
+
+@app.command("report")
+def report(
+    k: Annotated[int, typer.Option("--k", help="k-anonymity threshold: combinations shared by fewer customers count as risky.")] = 5,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """PII at rest and where it leaks in plain text, re-identification risk, consent, erasure and access.
+
+    JSON output: {"pii_at_rest", "plaintext_pii", "reidentification": {"precise", "generalised"}, "consent",
+    "erasure", "access", "findings": [what needs action]}. Values are never printed, only counts and names.
+    """
+    from persona.cli.profiles import open_workspace_store
+    from persona.privacy.report import privacy_report
+
+    settings = settings_for(workspace)
+    store = open_workspace_store(workspace)
+    try:
+        rep = privacy_report(store, settings, k=k)
+    finally:
+        store.dispose()
+    if as_json:
+        emit(rep, True)
+        return
+    pii = rep["pii_at_rest"]
+    console.print(f"{pii['customers']:,} customers; encrypted at rest: "
+                  + ", ".join(f"{c} {pii[c]['stored']:,} ({pii[c]['unreadable']} of {pii[c]['checked']} sampled unreadable)"
+                              for c in ("email", "phone", "name")))
+    for name in ("precise", "generalised"):
+        r = rep["reidentification"][name]
+        if r["columns"]:
+            console.print(f"{name}: {' + '.join(r['columns'])}: {r['share_below_k']:.1%} of customers in groups under {r['k']} "
+                          f"({r['unique']:,} unique)")
+    c = rep["consent"]
+    console.print("marketing consent: " + ", ".join(f"{ch} {n:,}" for ch, n in c["marketing"].items())
+                  + f"; no consent record: {c['customers_without_any_record']:,}")
+    e = rep["erasure"]
+    console.print(f"erased customers: {e['erased']:,} ({'nothing left' if e['complete'] else 'rows left: ' + str(e['rows_left'])})")
+    console.print(f"active API keys: {rep['access']['active_keys'] or 'none'}")
+    if rep["findings"]:
+        console.print(f"\n[red]{len(rep['findings'])} finding(s):[/red]")
+        for f in rep["findings"]:
+            console.print(f"- {f}", markup=False, highlight=False)
+    else:
+        console.print("\n[green]nothing needs action[/green]")
+
+
+@app.command("export")
+def export(
+    customer_id: Annotated[str, typer.Argument(help="The customer whose data to export.")],
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Everything held about one customer, decrypted, as JSON (the right of access); the export is audited."""
+    from persona.cli.profiles import open_workspace_store
+    from persona.privacy.gdpr import export_customer
+
+    settings = settings_for(workspace)
+    store = open_workspace_store(workspace)
+    try:
+        out = export_customer(store, settings, customer_id, actor="cli")
+    finally:
+        store.dispose()
+    emit(out, True)
+
+
+@app.command("erase")
+def erase(
+    customer_id: Annotated[str, typer.Argument(help="The customer to erase.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm: erasure cannot be undone.")] = False,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Erase one customer everywhere (PII, events, reviews, profile, segments, predictions, outbox); a tombstone and
+    an audit record by pseudonym stay, so no later send reaches them. A served API forgets them at its next retrain."""
+    from persona.cli.profiles import open_workspace_store
+    from persona.errors import InputError
+    from persona.privacy.gdpr import erase_customer
+
+    if not yes:
+        raise InputError(f"erasing {customer_id!r} cannot be undone", hint="add --yes to confirm")
+    settings = settings_for(workspace)
+    store = open_workspace_store(workspace)
+    try:
+        counts = erase_customer(store, settings, customer_id, actor="cli")
+    finally:
+        store.dispose()
+    emit({"customer_id": customer_id, "erased": True, "removed": counts}, as_json, title=f"erased {customer_id}")

@@ -1,0 +1,241 @@
+"""Privacy report of a workspace: what personal data it holds, how it is protected, and where it leaks.
+
+- **PII at rest**: how many customers have an e-mail, phone or name, and whether a sample of those ciphertexts
+  opens with this workspace's key (a key swapped or lost shows here before a send fails).
+- **PII outside the encrypted columns**: customer attributes, event contexts and review texts scanned for e-mail
+  addresses and phone numbers. Ingest keeps a file's extra columns as attributes, so a ``mobile`` column lands
+  there in plain text; this names the attribute (never the values) and the ``--map`` that fixes it.
+- **Re-identification risk**: k-anonymity of the quasi-identifiers (gender, birth year, city, postcode): the share
+  of customers whose combination fewer than ``k`` customers share, next to the same with age bands and countries.
+- **Consent**: who may be contacted per channel for marketing, and who has no consent record at all.
+- **Erasure**: erased customers, and a check that nothing of theirs is left in any table.
+- **Access**: API keys by scope (unused and admin keys), and the audit log's actions.
+
+Values are never printed: only counts, column names and shares.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from persona.errors import InputError
+
+EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+# a phone number: optional +country, then 8-15 digits with the usual separators, no letters around it
+PHONE = re.compile(r"(?<![\w.])\+?\d[\d \-().]{6,18}\d(?![\w.])")
+#: an attribute is PII-like when at least this share of its non-empty values match
+ATTRIBUTE_MATCH_SHARE = 0.5
+#: how many ciphertexts of each PII column are test-decrypted
+DECRYPT_SAMPLE = 1000
+#: quasi-identifiers, most precise first, and their generalised forms
+QUASI_IDENTIFIERS = ("gender", "birth_year", "city", "zip_code")
+GENERALISED = ("gender", "age_band", "country")
+#: tables an erased customer must have no rows in
+ERASED_TABLES = ("events", "reviews", "profiles", "segment_memberships", "predictions", "assignments", "messages")
+CHANNELS = ("email", "sms", "push", "webhook")
+
+
+def _as_dict(v: Any) -> dict[str, Any]:
+    if isinstance(v, dict):
+        return v
+    if isinstance(v, str) and v:
+        try:
+            d = json.loads(v)
+        except ValueError:
+            return {}
+        return d if isinstance(d, dict) else {}
+    return {}
+
+
+def pii_kind(values: pd.Series) -> str | None:
+    """'email' or 'phone' when most non-empty values look like one, else None."""
+    text = values.dropna().astype(str).str.strip()
+    text = text[text != ""]
+    if not len(text):
+        return None
+    for kind, pattern in (("email", EMAIL), ("phone", PHONE)):
+        if text.map(lambda t, p=pattern: bool(p.fullmatch(t))).mean() >= ATTRIBUTE_MATCH_SHARE:
+            return kind
+    return None
+
+
+def pii_like_keys(records: pd.Series) -> dict[str, dict[str, Any]]:
+    """The keys of JSON objects (one per row) whose values mostly look like e-mail addresses or phone numbers.
+
+    Returns:
+        ``{key: {"kind": "email"|"phone", "rows": n}}``.
+    """
+    frame = pd.DataFrame([_as_dict(v) for v in records])
+    out = {}
+    for key in frame.columns:
+        kind = pii_kind(frame[key])
+        if kind is not None:
+            out[str(key)] = {"kind": kind, "rows": int(frame[key].notna().sum())}
+    return out
+
+
+def texts_with_pii(texts: pd.Series) -> dict[str, int]:
+    """How many texts contain an e-mail address, and how many a phone number."""
+    t = texts.dropna().astype(str)
+    return {"email": int(t.str.contains(EMAIL).sum()), "phone": int(t.str.contains(PHONE).sum())}
+
+
+def k_anonymity(frame: pd.DataFrame, columns: Sequence[str], k: int) -> dict[str, Any]:
+    """Share of rows whose combination of ``columns`` fewer than ``k`` rows share (missing values count as a value).
+
+    Returns:
+        ``{"columns", "k", "customers", "below_k", "share_below_k", "unique", "smallest_class"}``.
+    """
+    cols = [c for c in columns if c in frame]
+    if not cols or not len(frame):
+        return {"columns": cols, "k": k, "customers": int(len(frame)), "below_k": 0, "share_below_k": 0.0, "unique": 0,
+                "smallest_class": None}
+    keys = frame[cols].astype(object).where(frame[cols].notna(), "?").astype(str).agg("\x1f".join, axis=1)
+    sizes = keys.map(keys.value_counts())
+    return {"columns": cols, "k": k, "customers": int(len(frame)), "below_k": int((sizes < k).sum()),
+            "share_below_k": round(float((sizes < k).mean()), 4), "unique": int((sizes == 1).sum()),
+            "smallest_class": int(sizes.min())}
+
+
+def _age_band(birth_year: pd.Series, year: int) -> pd.Series:
+    from persona.fairness.groups import age_band
+
+    return age_band(year - pd.to_numeric(birth_year, errors="coerce"))
+
+
+def _pii_at_rest(store: Any, settings: Any, customers: pd.DataFrame) -> dict[str, Any]:
+    from persona.privacy.crypto import PIICipher
+
+    cipher = PIICipher.from_settings(settings)
+    out: dict[str, Any] = {"customers": int(len(customers))}
+    for col in ("email", "phone", "name"):
+        vals = customers[f"{col}_enc"].dropna()
+        sample = vals.sample(min(DECRYPT_SAMPLE, len(vals)), random_state=0) if len(vals) else vals
+        bad = 0
+        for token in sample:
+            try:
+                cipher.decrypt(token)
+            except InputError:
+                bad += 1
+        out[col] = {"stored": int(len(vals)), "encrypted": True, "checked": int(len(sample)), "unreadable": bad}
+    return out
+
+
+def _plaintext(store: Any, customers: pd.DataFrame) -> dict[str, Any]:
+    attrs = pii_like_keys(customers["attributes"])
+    ctx = pii_like_keys(store.read_frame("SELECT context FROM events WHERE context IS NOT NULL")["context"])
+    reviews = texts_with_pii(store.read_frame("SELECT text FROM reviews")["text"])
+    fixes = [f"persona ingest customers FILE --map {k}={'email' if v['kind'] == 'email' else 'phone'}" for k, v in attrs.items()]
+    return {"customer_attributes": attrs, "event_context": ctx, "review_texts": reviews, "fixes": fixes}
+
+
+def _reidentification(customers: pd.DataFrame, k: int) -> dict[str, Any]:
+    frame = customers.copy()
+    attrs = frame["attributes"].map(_as_dict)
+    for key in ("zip_code", "postcode", "zip"):
+        vals = attrs.map(lambda a, key=key: a.get(key))
+        if vals.notna().any():
+            frame["zip_code"] = vals
+            break
+    year = datetime.now(UTC).year
+    frame["age_band"] = _age_band(frame["birth_year"], year) if "birth_year" in frame else None
+    present = [c for c in QUASI_IDENTIFIERS if c in frame and frame[c].notna().any()]
+    general = [c for c in GENERALISED if c in frame and frame[c].notna().any() and not (c == "age_band" and "birth_year" not in present)]
+    return {"precise": k_anonymity(frame, present, k), "generalised": k_anonymity(frame, general, k)}
+
+
+def _consent(store: Any, customer_ids: list[str]) -> dict[str, Any]:
+    from persona.privacy.consent import consent_state
+
+    rows = store.read_frame("SELECT DISTINCT customer_id FROM consents")
+    has_any = set(rows["customer_id"].astype(str))
+    out: dict[str, Any] = {"customers_without_any_record": int(sum(c not in has_any for c in customer_ids)), "marketing": {}}
+    channels = store.read_frame("SELECT DISTINCT channel FROM consents")["channel"].tolist()
+    for ch in sorted(set(channels) | {"email"}):
+        state = consent_state(store, ch, "marketing", customer_ids)
+        out["marketing"][ch] = int(sum(bool(v) for v in state.values()))
+    return out
+
+
+def _erasure(store: Any) -> dict[str, Any]:
+    erased = store.read_frame("SELECT customer_id FROM customers WHERE erased_at IS NOT NULL")["customer_id"].tolist()
+    left: dict[str, int] = {}
+    for table in ERASED_TABLES:
+        n = int(store.read_frame(f"SELECT COUNT(*) AS n FROM {table} t JOIN customers c ON c.customer_id = t.customer_id "  # noqa: S608
+                                 "WHERE c.erased_at IS NOT NULL")["n"].iloc[0])
+        if n:
+            left[table] = n
+    pii = int(store.read_frame("SELECT COUNT(*) AS n FROM customers WHERE erased_at IS NOT NULL AND (email_enc IS NOT NULL OR "
+                               "phone_enc IS NOT NULL OR name_enc IS NOT NULL OR birth_year IS NOT NULL OR city IS NOT NULL)")["n"].iloc[0])
+    if pii:
+        left["customers (PII)"] = pii
+    requests = int(store.read_frame("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'erase'")["n"].iloc[0])
+    return {"erased": len(erased), "erase_requests_logged": requests, "rows_left": left, "complete": not left}
+
+
+def _access(store: Any) -> dict[str, Any]:
+    keys = store.read_frame("SELECT scope, revoked_at, last_used_at FROM api_keys")
+    live = keys[keys["revoked_at"].isna()]
+    audit = store.read_frame("SELECT action, COUNT(*) AS n FROM audit_log GROUP BY action ORDER BY action")
+    return {"active_keys": {str(s): int(n) for s, n in live["scope"].value_counts().sort_index().items()},
+            "never_used": int(live["last_used_at"].isna().sum()), "revoked": int(keys["revoked_at"].notna().sum()),
+            "audit_log": {str(a): int(n) for a, n in zip(audit["action"], audit["n"], strict=True)}}
+
+
+def _findings(rep: dict[str, Any]) -> list[str]:
+    out = []
+    for col, d in rep["pii_at_rest"].items():
+        if isinstance(d, dict) and d["unreadable"]:
+            out.append(f"{d['unreadable']} of {d['checked']} sampled {col} ciphertexts do not open with this workspace's key: "
+                       "check PERSONA_SECRET_KEY or the key file")
+    for key, v in rep["plaintext_pii"]["customer_attributes"].items():
+        out.append(f"customer attribute {key!r} holds {v['kind']}s in plain text ({v['rows']} customers): reload the file with "
+                   f"--map {key}={'email' if v['kind'] == 'email' else 'phone'} so it is encrypted")
+    for key, v in rep["plaintext_pii"]["event_context"].items():
+        out.append(f"event context field {key!r} holds {v['kind']}s in plain text ({v['rows']} events)")
+    rt = rep["plaintext_pii"]["review_texts"]
+    if rt["email"] or rt["phone"]:
+        out.append(f"review texts hold e-mail addresses ({rt['email']}) or phone numbers ({rt['phone']})")
+    pr, ge = rep["reidentification"]["precise"], rep["reidentification"]["generalised"]
+    if pr["columns"] and pr["share_below_k"] > 0.05:
+        text = (f"{pr['share_below_k']:.0%} of customers share their {' + '.join(pr['columns'])} with fewer than {pr['k'] - 1} "
+                f"others ({pr['unique']} of them with no one)")
+        if ge["columns"] and ge["columns"] != pr["columns"]:
+            text += (f"; as {' + '.join(ge['columns'])} it is {ge['share_below_k']:.0%}: share or export generalised fields, "
+                     "not the precise ones")
+        out.append(text)
+    if not rep["erasure"]["complete"]:
+        out.append(f"erased customers still have rows in: {', '.join(f'{t} ({n})' for t, n in rep['erasure']['rows_left'].items())}")
+    if rep["access"]["active_keys"].get("admin", 0) > 2:
+        out.append(f"{rep['access']['active_keys']['admin']} admin API keys are active: revoke those not needed")
+    return out
+
+
+def privacy_report(store: Any, settings: Any, *, k: int = 5) -> dict[str, Any]:
+    """The workspace's privacy report (see the module docstring); ``findings`` lists what needs action.
+
+    Raises:
+        InputError: ``k`` below 2.
+    """
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 2:
+        raise InputError(f"k must be an integer of at least 2, got {k!r}")
+    customers = store.read_frame("SELECT customer_id, email_enc, phone_enc, name_enc, gender, birth_year, city, country, attributes "
+                                 "FROM customers WHERE erased_at IS NULL")
+    rep: dict[str, Any] = {
+        "generated_at": datetime.now(UTC).isoformat(),
+        "pii_at_rest": _pii_at_rest(store, settings, customers),
+        "plaintext_pii": _plaintext(store, customers),
+        "reidentification": _reidentification(customers, int(k)),
+        "consent": _consent(store, customers["customer_id"].astype(str).tolist()),
+        "erasure": _erasure(store),
+        "access": _access(store),
+    }
+    rep["findings"] = _findings(rep)
+    return rep

@@ -1,0 +1,97 @@
+"""The privacy report on real workspaces: plain-text PII found (and fixed by --map), k-anonymity, erasure
+completeness, unreadable ciphertexts, and the ``persona privacy`` commands."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from shop_fixtures import seed_shop
+from typer.testing import CliRunner
+
+from persona.cli.main import app
+from persona.privacy.crypto import PIICipher
+from persona.privacy.report import k_anonymity, pii_kind, privacy_report, texts_with_pii
+
+runner = CliRunner()
+ENV = {"PERSONA_WORKSPACE": "", "PERSONA_GLOBAL_HOLDOUT": "0"}
+
+
+def _cli(ws: Path, *args: str):  # noqa: ANN202
+    return runner.invoke(app, [*args, "--workspace", str(ws)], env=ENV)
+
+
+def test_pii_in_extra_columns_is_flagged_at_ingest_and_in_the_report_and_map_fixes_it(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    assert _cli(ws, "init").exit_code == 0
+    f = tmp_path / "c.csv"
+    f.write_text("customer_id,mobile,backup_mail,gender,loyalty_tier\nc1,+49 170 1234567,a@b.de,female,gold\n"
+                 "c2,0170-7654321,x@y.com,male,silver\nc3,(030) 555 1234,,female,gold\n", encoding="utf-8")
+    r = _cli(ws, "ingest", "customers", str(f), "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["plaintext_pii"] == {"mobile": "phone", "backup_mail": "email"}
+    r = _cli(ws, "ingest", "customers", str(f))
+    assert "column 'mobile' looks like phone" in r.output and "--map mobile=phone" in r.output
+    r = _cli(ws, "privacy", "report", "--json")
+    assert r.exit_code == 0, r.output
+    rep = json.loads(r.stdout)
+    assert rep["plaintext_pii"]["customer_attributes"] == {"mobile": {"kind": "phone", "rows": 3},
+                                                          "backup_mail": {"kind": "email", "rows": 2}}
+    assert any("'mobile' holds phones in plain text" in x for x in rep["findings"])
+    assert "+49" not in r.stdout and "a@b.de" not in r.stdout  # counts and names only, never values
+    # the fix the report names: reload with --map, the values move into the encrypted columns
+    r = _cli(ws, "ingest", "customers", str(f), "--map", "mobile=phone", "--map", "backup_mail=email", "--json")
+    assert json.loads(r.stdout)["plaintext_pii"] == {}
+    rep = json.loads(_cli(ws, "privacy", "report", "--json").stdout)
+    assert rep["plaintext_pii"]["customer_attributes"] == {} and rep["pii_at_rest"]["phone"]["stored"] == 3
+    assert not any("plain text" in x for x in rep["findings"])
+    out = json.loads(_cli(ws, "privacy", "export", "c1").stdout)
+    assert out["customer"]["phone"] == "+49 170 1234567" and out["customer"]["attributes"] == {"loyalty_tier": "gold"}
+
+
+def test_erasure_is_checked_and_unreadable_ciphertexts_are_found(workspace_shop) -> None:  # noqa: ANN001
+    store, settings = workspace_shop
+    seed_shop(store, settings, 12)
+    ws = settings.workspace
+    r = _cli(ws, "privacy", "erase", "c00003")
+    assert r.exit_code == 2 and "add --yes" in r.output
+    r = _cli(ws, "privacy", "erase", "c00003", "--yes", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["removed"]["events"] == 1
+    rep = privacy_report(store, settings)
+    assert rep["erasure"] == {"erased": 1, "erase_requests_logged": 1, "rows_left": {}, "complete": True}
+    assert rep["pii_at_rest"]["customers"] == 11 and rep["pii_at_rest"]["email"]["unreadable"] == 0
+    # a late event of the erased customer, and an e-mail written with another key
+    store.bulk_insert("events", [{"event_id": "late", "customer_id": "c00003", "product_id": "p1", "event_type": "view",
+                                  "ts": datetime.now(UTC)}])
+    other = PIICipher(base64.urlsafe_b64decode(base64.urlsafe_b64encode(os.urandom(32))))
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE customers SET email_enc = ? WHERE customer_id = 'c00005'", (other.encrypt("x@y.z"),))
+    rep = privacy_report(store, settings)
+    assert rep["erasure"]["complete"] is False and rep["erasure"]["rows_left"] == {"events": 1}
+    assert rep["pii_at_rest"]["email"]["unreadable"] == 1
+    assert any("erased customers still have rows in: events (1)" in x for x in rep["findings"])
+    assert any("do not open with this workspace's key" in x for x in rep["findings"])
+    assert rep["consent"]["marketing"]["email"] == 11 and rep["consent"]["customers_without_any_record"] == 0
+    r = _cli(ws, "privacy", "export", "c00003")
+    assert r.exit_code == 3 and "no customer 'c00003'" in r.output
+    r = _cli(ws, "privacy", "report", "--k", "1")
+    assert r.exit_code == 2 and "k must be an integer of at least 2" in r.output
+
+
+def test_k_anonymity_and_detectors() -> None:
+    frame = pd.DataFrame({"gender": ["f", "f", "f", "m", "m", None], "city": ["A", "A", "B", "A", "A", "A"]})
+    r = k_anonymity(frame, ["gender", "city"], 2)
+    assert (r["below_k"], r["unique"], r["smallest_class"], r["share_below_k"]) == (2, 2, 1, pytest.approx(2 / 6, abs=1e-4))
+    assert k_anonymity(frame, ["gender"], 3)["below_k"] == 3  # m (2) and the missing gender, a class of its own (1)
+    assert k_anonymity(frame, ["zip"], 2)["columns"] == []
+    assert pii_kind(pd.Series(["+44 20 7946 0958", "020 7946 0959", None])) == "phone"
+    assert pii_kind(pd.Series(["a@b.co", "nope", "c@d.org"])) == "email"
+    assert pii_kind(pd.Series(["gold", "silver"])) is None and pii_kind(pd.Series(["12345", "67890"])) is None
+    assert pii_kind(pd.Series(["2026-11-20 12:00:00"])) is None  # timestamps are not phone numbers
+    assert texts_with_pii(pd.Series(["write me at joe@mail.com", "call +1 415 555 0100", "great product", None])) == {"email": 1, "phone": 1}
