@@ -45,6 +45,11 @@ def test_run_on_own_data_completes_every_stage_and_is_idempotent(small_shop: Pat
     assert any(it["measure"] == "AUC" for it in fair["figures"]["predictions"])
     assert {it["campaign"] for it in fair["figures"]["campaigns"]} == {"persona-run-demo"}
     assert "Fairness: do customer groups get the same treatment?" in html
+    priv = stages["privacy"]
+    assert priv["status"] == "ok" and priv["figures"]["erasure_complete"] is True, priv
+    assert priv["figures"]["plaintext_pii"]["customer_attributes"] == {}  # the demo files map every PII column
+    assert 0 <= priv["figures"]["share_below_k"]["generalised"] < priv["figures"]["share_below_k"]["precise"]
+    assert "Privacy: what is held and how it is protected" in html
     sent = stages["campaigns"]["figures"]["sent"]
     assert sent > 0 and len(list((ws / "outbox" / "persona-run-demo").glob("*.eml"))) == sent
     again = runner.invoke(app, ["run", "--data", str(small_shop), "--workspace", str(ws), "--json"])

@@ -187,12 +187,13 @@ def create_app(settings: Settings | None = None, *, store: Any = None) -> FastAP
         fairness,
         health,
         models,
+        privacy,
         recommendations,
         segments,
         tracking,
     )
 
-    for r in (health, tracking, events, recommendations, customers, segments, campaigns, experiments, models, fairness):
+    for r in (health, tracking, events, recommendations, customers, segments, campaigns, experiments, models, fairness, privacy):
         app.include_router(r.router, responses=ERROR_RESPONSES)
     _register_schemas(app)
     try:

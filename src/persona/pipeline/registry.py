@@ -20,4 +20,5 @@ STAGES: list[str] = [
     "persona.pipeline.stages.campaigns:CAMPAIGNS",
     "persona.pipeline.stages.experiments:EXPERIMENTS",
     "persona.pipeline.stages.fairness:FAIRNESS",
+    "persona.pipeline.stages.privacy:PRIVACY",
 ]

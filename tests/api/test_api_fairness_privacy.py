@@ -1,4 +1,4 @@
-"""``GET /v1/fairness``: the workspace audit over HTTP, with its key scope and input checks."""
+"""`GET /v1/fairness` and `GET /v1/privacy/report`: the workspace audits over HTTP, with their key scopes and input checks."""
 
 from __future__ import annotations
 
@@ -24,3 +24,14 @@ def test_fairness_endpoint_audits_stored_scores_and_refuses_bad_input(api) -> No
     assert r.status_code in (400, 422) and "unknown customer attribute" in r.text
     r = client.get("/v1/fairness", params={"top_share": 2}, headers={"x-api-key": keys["read"]})
     assert r.status_code == 422
+
+
+def test_privacy_report_needs_an_admin_key(api) -> None:  # noqa: ANN001
+    client, keys, _, _ = api
+    assert client.get("/v1/privacy/report", headers={"x-api-key": keys["read"]}).status_code == 403
+    r = client.get("/v1/privacy/report", params={"k": 3}, headers={"x-api-key": keys["admin"]})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["pii_at_rest"]["customers"] == 30 and out["reidentification"]["precise"]["k"] == 3
+    assert out["erasure"]["complete"] is True and out["access"]["active_keys"] == {"admin": 1, "read": 1, "write": 1}
+    assert client.get("/v1/privacy/report", params={"k": 1}, headers={"x-api-key": keys["admin"]}).status_code == 422
