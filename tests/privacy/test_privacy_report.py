@@ -78,6 +78,16 @@ def test_erasure_is_checked_and_unreadable_ciphertexts_are_found(workspace_shop)
     assert any("erased customers still have rows in: events (1)" in x for x in rep["findings"])
     assert any("do not open with this workspace's key" in x for x in rep["findings"])
     assert rep["consent"]["marketing"]["email"] == 11 and rep["consent"]["customers_without_any_record"] == 0
+    # personal data in an event's context and in a review's text
+    store.bulk_insert("events", [{"event_id": f"ctx{i}", "customer_id": "c00001", "product_id": "p2", "event_type": "view",
+                                  "ts": datetime.now(UTC), "context": {"referrer_mail": f"friend{i}@example.org", "page": "home"}}
+                                 for i in range(3)])
+    store.bulk_insert("reviews", [{"review_id": "r1", "customer_id": "c00001", "product_id": "p2", "rating": 5.0,
+                                   "text": "Great, mail me at joe@example.org", "ts": datetime.now(UTC)}])
+    rep = privacy_report(store, settings)
+    assert rep["plaintext_pii"]["event_context"] == {"referrer_mail": {"kind": "email", "rows": 3}}
+    assert rep["plaintext_pii"]["review_texts"] == {"email": 1, "phone": 0, "scanned": 1}
+    assert any("event context field 'referrer_mail'" in x for x in rep["findings"])
     r = _cli(ws, "privacy", "export", "c00003")
     assert r.exit_code == 3 and "no customer 'c00003'" in r.output
     r = _cli(ws, "privacy", "report", "--k", "1")

@@ -35,7 +35,6 @@ class FairnessReport:
     attributes: list[str]
     min_group: int = MIN_GROUP
     parts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
 
     def add(self, part: str, item: GroupComparison | dict[str, Any], **context: Any) -> None:
         d = item.to_dict() if isinstance(item, GroupComparison) else dict(item)
@@ -52,7 +51,7 @@ class FairnessReport:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        return {"attributes": self.attributes, "min_group": self.min_group, "findings": self.findings, "notes": self.notes, **self.parts}
+        return {"attributes": self.attributes, "min_group": self.min_group, "findings": self.findings, **self.parts}
 
     def html(self) -> str:
         """The report as HTML: findings first, then every comparison with its table."""
@@ -63,8 +62,6 @@ class FairnessReport:
         out.append("<p><b>" + ("Significant gaps:" if found else "No significant gap between groups.") + "</b></p>")
         if found:
             out.append("<ul>" + "".join(f"<li>{html.escape(f)}</li>" for f in found) + "</ul>")
-        for n in self.notes:
-            out.append(f"<p>{html.escape(n)}</p>")
         for part, items in self.parts.items():
             out.append(f"<h3>{html.escape(part.capitalize())}</h3>")
             for it in items:

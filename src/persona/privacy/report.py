@@ -34,6 +34,8 @@ PHONE = re.compile(r"(?<![\w.])\+?\d[\d \-().]{6,18}\d(?![\w.])")
 ATTRIBUTE_MATCH_SHARE = 0.5
 #: how many ciphertexts of each PII column are test-decrypted
 DECRYPT_SAMPLE = 1000
+#: how many of the newest event contexts and reviews are scanned for personal data
+SCAN_ROWS = 20_000
 #: quasi-identifiers, most precise first, and their generalised forms
 QUASI_IDENTIFIERS = ("gender", "birth_year", "city", "zip_code")
 GENERALISED = ("gender", "age_band", "country")
@@ -130,10 +132,13 @@ def _pii_at_rest(store: Any, settings: Any, customers: pd.DataFrame) -> dict[str
 
 def _plaintext(store: Any, customers: pd.DataFrame) -> dict[str, Any]:
     attrs = pii_like_keys(customers["attributes"])
-    ctx = pii_like_keys(store.read_frame("SELECT context FROM events WHERE context IS NOT NULL")["context"])
-    reviews = texts_with_pii(store.read_frame("SELECT text FROM reviews")["text"])
+    ctx = pii_like_keys(store.read_frame("SELECT context FROM events WHERE context IS NOT NULL ORDER BY id DESC LIMIT :n",
+                                         {"n": SCAN_ROWS})["context"])
+    texts = store.read_frame("SELECT text FROM reviews WHERE text IS NOT NULL ORDER BY ts DESC LIMIT :n", {"n": SCAN_ROWS})["text"]
+    reviews = {**texts_with_pii(texts), "scanned": int(len(texts))}
     fixes = [f"persona ingest customers FILE --map {k}={'email' if v['kind'] == 'email' else 'phone'}" for k, v in attrs.items()]
-    return {"customer_attributes": attrs, "event_context": ctx, "review_texts": reviews, "fixes": fixes}
+    return {"customer_attributes": attrs, "event_context": ctx, "event_contexts_scanned": SCAN_ROWS, "review_texts": reviews,
+            "fixes": fixes}
 
 
 def _reidentification(customers: pd.DataFrame, k: int) -> dict[str, Any]:
@@ -199,10 +204,11 @@ def _findings(rep: dict[str, Any]) -> list[str]:
         out.append(f"customer attribute {key!r} holds {v['kind']}s in plain text ({v['rows']} customers): reload the file with "
                    f"--map {key}={'email' if v['kind'] == 'email' else 'phone'} so it is encrypted")
     for key, v in rep["plaintext_pii"]["event_context"].items():
-        out.append(f"event context field {key!r} holds {v['kind']}s in plain text ({v['rows']} events)")
+        out.append(f"event context field {key!r} holds {v['kind']}s in plain text ({v['rows']} of the newest events)")
     rt = rep["plaintext_pii"]["review_texts"]
     if rt["email"] or rt["phone"]:
-        out.append(f"review texts hold e-mail addresses ({rt['email']}) or phone numbers ({rt['phone']})")
+        out.append(f"review texts hold e-mail addresses ({rt['email']}) or phone numbers ({rt['phone']}) "
+                   f"(of the {rt['scanned']:,} newest)")
     pr, ge = rep["reidentification"]["precise"], rep["reidentification"]["generalised"]
     if pr["columns"] and pr["share_below_k"] > 0.05:
         text = (f"{pr['share_below_k']:.0%} of customers share their {' + '.join(pr['columns'])} with fewer than {pr['k'] - 1} "
