@@ -71,6 +71,21 @@ def test_campaign_audience_and_contacts_by_country(shop) -> None:  # noqa: ANN00
     assert "de-only, everyone" in (e.value.hint or "")
 
 
+def test_campaign_plan_warns_of_a_significant_gap(shop, tmp_path: Path) -> None:  # noqa: ANN001
+    store, settings = shop
+    seed_shop(store, settings, N)
+    f = tmp_path / "de.yaml"
+    f.write_text("name: de-only\naudience: {where: \"country == 'DE'\"}\ngroups:\n  - {name: a, strategy: coupon}\nchannels: [outbox]\n")
+    r = runner.invoke(app, ["campaign", "plan", str(f), "--workspace", str(settings.workspace), "--json"], env={"PERSONA_WORKSPACE": ""})
+    assert r.exit_code == 0, r.output
+    fair = json.loads(r.stdout)["fairness"]
+    assert len(fair) == 1 and fair[0].startswith("in the audience, by country: DE 100%, FR 0%")
+    f2 = tmp_path / "all.yaml"
+    f2.write_text("name: all\ngroups:\n  - {name: a, strategy: coupon}\nchannels: [outbox]\n")
+    r = runner.invoke(app, ["campaign", "plan", str(f2), "--workspace", str(settings.workspace)], env={"PERSONA_WORKSPACE": ""})
+    assert r.exit_code == 0 and "fairness:" not in r.stdout
+
+
 def test_stored_scores_by_group_and_the_cli(shop) -> None:  # noqa: ANN001
     store, settings = shop
     ids = seed_shop(store, settings, N)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -86,7 +86,27 @@ def plan(spec_ref: SpecArg, workspace: WorkspaceOpt = None, run_key: Annotated[s
 
     settings, store = _open(workspace)
     res = plan_campaign(store, settings, _spec(store, spec_ref), run_key=run_key)
-    emit(res.to_dict(), as_json, title=f"campaign {res.campaign}: run {res.run_key}")
+    out = res.to_dict()
+    out["fairness"] = _fairness_findings(store, res.campaign)
+    emit(out, as_json, title=f"campaign {res.campaign}: run {res.run_key}")
+    if not as_json:
+        for f in out["fairness"]:
+            console.print(f"fairness: {f}", style="yellow", markup=False, highlight=False)
+
+
+def _fairness_findings(store: Any, campaign: str) -> list[str]:
+    """Significant gaps between customer groups in who this run selects, contacts and offers discounts to
+    (empty when the customers carry no gender, age, country or occupation; see ``persona fairness``)."""
+    from persona.errors import InputError
+    from persona.fairness import campaign_fairness, campaign_selection
+    from persona.fairness.workspace import workspace_groups
+
+    try:
+        groups = workspace_groups(store)
+    except InputError:
+        return []
+    sel = campaign_selection(store, campaign, groups.index)
+    return [] if sel is None else [c.sentence for c in campaign_fairness(sel, groups) if c.summary.get("significant")]
 
 
 @app.command()
