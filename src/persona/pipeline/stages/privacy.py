@@ -32,7 +32,7 @@ def run(ctx: RunContext) -> StageResult:
     figures = {"findings": found, "customers": pii["customers"], "plaintext_pii": rep["plaintext_pii"],
                "share_below_k": {n: rid[n]["share_below_k"] for n in rid}, "erasure_complete": era["complete"],
                "marketing_consent": con["marketing"]}
-    message = f"{len(found)} finding{'s' if len(found) != 1 else ''} need action" if found else "nothing needs action"
+    message = (f"{len(found)} finding{'s need' if len(found) != 1 else ' needs'} action") if found else "nothing needs action"
     return StageResult(figures=figures, message=message, sections=[Section(title="Privacy: what is held and how it is protected", html=body)])
 
 
