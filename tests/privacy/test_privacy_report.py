@@ -50,7 +50,9 @@ def test_pii_in_extra_columns_is_flagged_at_ingest_and_in_the_report_and_map_fix
     rep = json.loads(_cli(ws, "privacy", "report", "--json").stdout)
     assert rep["plaintext_pii"]["customer_attributes"] == {} and rep["pii_at_rest"]["phone"]["stored"] == 3
     assert not any("plain text" in x for x in rep["findings"])
-    out = json.loads(_cli(ws, "privacy", "export", "c1").stdout)
+    out = json.loads(_cli(ws, "privacy", "export", "c1", "--json").stdout)
+    r = _cli(ws, "privacy", "export", "c1")
+    assert r.exit_code == 0 and "held about c1" in r.stdout and "+49" not in r.stdout
     assert out["customer"]["phone"] == "+49 170 1234567" and out["customer"]["attributes"] == {"loyalty_tier": "gold"}
 
 

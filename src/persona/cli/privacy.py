@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
 
 import typer
 
 from persona.cli._common import JsonOpt, WorkspaceOpt, console, emit, settings_for
 
 app = typer.Typer(help="Privacy: a report of the personal data held, export and erasure of one customer.", no_args_is_help=True)
+
+
+@contextmanager
+def _workspace(workspace: Any) -> Iterator[tuple[Any, Any]]:
+    """Settings and the open store of an initialised workspace, disposed afterwards."""
+    from persona.cli.profiles import open_workspace_store
+
+    store = open_workspace_store(workspace)
+    try:
+        yield settings_for(workspace), store
+    finally:
+        store.dispose()
 
 
 @app.command("report")
@@ -22,15 +36,10 @@ def report(
     JSON output: {"pii_at_rest", "plaintext_pii", "reidentification": {"precise", "generalised"}, "consent",
     "erasure", "access", "findings": [what needs action]}. Values are never printed, only counts and names.
     """
-    from persona.cli.profiles import open_workspace_store
     from persona.privacy.report import privacy_report
 
-    settings = settings_for(workspace)
-    store = open_workspace_store(workspace)
-    try:
+    with _workspace(workspace) as (settings, store):
         rep = privacy_report(store, settings, k=k)
-    finally:
-        store.dispose()
     if as_json:
         emit(rep, True)
         return
@@ -61,18 +70,22 @@ def report(
 def export(
     customer_id: Annotated[str, typer.Argument(help="The customer whose data to export.")],
     workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Everything held about one customer, decrypted, as JSON (the right of access); the export is audited."""
-    from persona.cli.profiles import open_workspace_store
+    """Everything held about one customer, decrypted (the right of access); the export is audited.
+
+    JSON output: the whole export ({"customer", "consents", "events", "reviews", "profile", "segments",
+    "predictions", "messages", "experiments", "exported_at"}); the table shows how much each section holds.
+    """
     from persona.privacy.gdpr import export_customer
 
-    settings = settings_for(workspace)
-    store = open_workspace_store(workspace)
-    try:
+    with _workspace(workspace) as (settings, store):
         out = export_customer(store, settings, customer_id, actor="cli")
-    finally:
-        store.dispose()
-    emit(out, True)
+    if as_json:
+        emit(out, True)
+        return
+    emit([{"section": k, "rows": len(v) if isinstance(v, list) else 1} for k, v in out.items() if k != "exported_at"], False,
+         title=f"held about {customer_id} (--json for the data)")
 
 
 @app.command("erase")
@@ -84,16 +97,11 @@ def erase(
 ) -> None:
     """Erase one customer everywhere (PII, events, reviews, profile, segments, predictions, outbox); a tombstone and
     an audit record by pseudonym stay, so no later send reaches them. A served API forgets them at its next retrain."""
-    from persona.cli.profiles import open_workspace_store
     from persona.errors import InputError
     from persona.privacy.gdpr import erase_customer
 
     if not yes:
         raise InputError(f"erasing {customer_id!r} cannot be undone", hint="add --yes to confirm")
-    settings = settings_for(workspace)
-    store = open_workspace_store(workspace)
-    try:
+    with _workspace(workspace) as (settings, store):
         counts = erase_customer(store, settings, customer_id, actor="cli")
-    finally:
-        store.dispose()
     emit({"customer_id": customer_id, "erased": True, "removed": counts}, as_json, title=f"erased {customer_id}")

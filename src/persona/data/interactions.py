@@ -401,7 +401,7 @@ class Interactions:
         if event_types is not None:
             events = events[events["event_type"].isin(list(event_types))]
         products = store.read_table("products", ["product_id", *ITEM_SIDE_COLUMNS, "attributes"])
-        products["attributes"] = products["attributes"].map(_as_dict)
+        products["attributes"] = products["attributes"].map(as_dict)
         customers = read_customers(store, segment_method=segment_method)
         log.info(
             "interactions from store events=%d products=%d customers=%d",
@@ -428,7 +428,7 @@ def read_customers(store: Store, *, segment_method: str | None = None) -> pd.Dat
     them, and the segment of ``segment_method`` (default: rfm if present, else any). PII is never read."""
     customers = store.read_table("customers", ["customer_id", *USER_SIDE_COLUMNS, "attributes", "erased_at"])
     customers = customers[customers["erased_at"].isna()].drop(columns=["erased_at"])
-    attrs = customers.pop("attributes").map(_as_dict)
+    attrs = customers.pop("attributes").map(as_dict)
     customers["interests"] = [_interests(a) for a in attrs]
     for key in ("segment", "age", "occupation"):
         vals = [a.get(key) for a in attrs]
@@ -458,7 +458,8 @@ def _with_reviews(events: pd.DataFrame, reviews: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([events, rows], ignore_index=True) if len(events) else rows.reset_index(drop=True)
 
 
-def _as_dict(v: Any) -> dict[str, Any]:
+def as_dict(v: Any) -> dict[str, Any]:
+    """A JSON column's value as a dict (a dict, JSON text of an object, or anything else as ``{}``)."""
     if isinstance(v, dict):
         return v
     if isinstance(v, str) and v:

@@ -16,7 +16,6 @@ Values are never printed: only counts, column names and shares.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -25,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from persona.data.interactions import as_dict
 from persona.errors import InputError
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
@@ -42,18 +42,6 @@ GENERALISED = ("gender", "age_band", "country")
 #: tables an erased customer must have no rows in
 ERASED_TABLES = ("events", "reviews", "profiles", "segment_memberships", "predictions", "assignments", "messages")
 CHANNELS = ("email", "sms", "push", "webhook")
-
-
-def _as_dict(v: Any) -> dict[str, Any]:
-    if isinstance(v, dict):
-        return v
-    if isinstance(v, str) and v:
-        try:
-            d = json.loads(v)
-        except ValueError:
-            return {}
-        return d if isinstance(d, dict) else {}
-    return {}
 
 
 def pii_kind(values: pd.Series) -> str | None:
@@ -74,7 +62,7 @@ def pii_like_keys(records: pd.Series) -> dict[str, dict[str, Any]]:
     Returns:
         ``{key: {"kind": "email"|"phone", "rows": n}}``.
     """
-    frame = pd.DataFrame([_as_dict(v) for v in records])
+    frame = pd.DataFrame([as_dict(v) for v in records])
     out = {}
     for key in frame.columns:
         kind = pii_kind(frame[key])
@@ -143,7 +131,7 @@ def _plaintext(store: Any, customers: pd.DataFrame) -> dict[str, Any]:
 
 def _reidentification(customers: pd.DataFrame, k: int) -> dict[str, Any]:
     frame = customers.copy()
-    attrs = frame["attributes"].map(_as_dict)
+    attrs = frame["attributes"].map(as_dict)
     for key in ("zip_code", "postcode", "zip"):
         vals = attrs.map(lambda a, key=key: a.get(key))
         if vals.notna().any():
