@@ -19,7 +19,7 @@ from persona.store.workspace import init_workspace
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 PAGES = ["/ui", "/ui/segments", "/ui/customers", "/ui/customers/c00001", "/ui/models", "/ui/campaigns", "/ui/experiments",
-         "/ui/fairness"]
+         "/ui/fairness", "/ui/privacy"]
 
 
 def _port() -> int:
@@ -54,6 +54,7 @@ def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
                                   "event_type": "view", "ts": NOW, "value": 1.0} for i in range(40) for j in (1, 2, 3)])
     retrain(store, models=["itemknn"], split="random", max_users=50)  # a served model with a retrain report
     key = create_key(store, "read")["key"]
+    admin = create_key(store, "admin")["key"]
     port = _port()
     srv = uvicorn.Server(uvicorn.Config(create_app(settings, store=store), host="127.0.0.1", port=port, log_level="warning"))
     t = threading.Thread(target=srv.run, daemon=True)
@@ -62,7 +63,7 @@ def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
         if srv.started:
             break
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", key
+    yield f"http://127.0.0.1:{port}", key, admin
     srv.should_exit = True
     t.join(5)
     store.dispose()
@@ -71,7 +72,7 @@ def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
 def test_pages_require_login(server) -> None:  # noqa: ANN001
     import httpx
 
-    base, _ = server
+    base, _, _ = server
     r = httpx.get(base + "/ui/segments", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/ui/login"
     r = httpx.post(base + "/ui/login", data={"api_key": "pk_bad_bad"})
@@ -81,7 +82,7 @@ def test_pages_require_login(server) -> None:  # noqa: ANN001
 def test_fairness_page_shows_the_audit(server) -> None:  # noqa: ANN001
     import httpx
 
-    base, key = server
+    base, key, _ = server
     with httpx.Client(base_url=base) as c:
         assert c.post("/ui/login", data={"api_key": key}).status_code in (200, 303)
         r = c.get("/ui/fairness")
@@ -90,12 +91,25 @@ def test_fairness_page_shows_the_audit(server) -> None:  # noqa: ANN001
         assert "Recommendations" in r.text  # the served model's lists, by group
         r = c.get("/ui/fairness", params={"by": "gender"})  # the seeded customers carry no gender: said on the page
         assert r.status_code == 200 and "no &#39;gender&#39; with two or more known values" in r.text
+        r = c.get("/ui/privacy")  # a read key: the privacy report is for administrators
+        assert r.status_code == 200 and "needs an admin key" in r.text
+
+
+def test_privacy_page_for_an_admin(server) -> None:  # noqa: ANN001
+    import httpx
+
+    base, _, admin = server
+    with httpx.Client(base_url=base) as c:
+        assert c.post("/ui/login", data={"api_key": admin}).status_code in (200, 303)
+        r = c.get("/ui/privacy")
+        assert r.status_code == 200 and "email stored (encrypted)" in r.text and "Active API keys" in r.text
+        assert "40" in r.text and "@example.org" not in r.text  # counts, never values
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
 def test_every_page_renders_in_chromium(server) -> None:  # noqa: ANN001
     sync_api = pytest.importorskip("playwright.sync_api")
-    base, key = server
+    base, key, _ = server
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[

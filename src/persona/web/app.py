@@ -241,6 +241,15 @@ def fairness(request: Request, by: str | None = None, u: dict = Depends(user), s
     return _page(request, "fairness.html", user=u, report=report, parts=parts)
 
 
+@router.get("/privacy", response_class=HTMLResponse)
+def privacy(request: Request, u: dict = Depends(user), st: AppState = Depends(state)) -> HTMLResponse:
+    if u["scope"] != "admin":  # where personal data sits is for administrators, as GET /v1/privacy/report
+        return _page(request, "privacy.html", user=u, error="The privacy report needs an admin key: sign in with one.")
+    from persona.privacy.report import privacy_report
+
+    return _page(request, "privacy.html", user=u, rep=privacy_report(st.store, st.settings))
+
+
 def mount_dashboard(app: FastAPI) -> None:
     """Add the dashboard routes and the redirect to the login page."""
     app.include_router(router)
