@@ -151,3 +151,23 @@ def test_exposure_finds_a_group_pushed_to_best_sellers() -> None:
     t = {r["group"]: r["value"] for r in c.to_dict()["groups"]}
     assert t["under 25"] > 0.9 and t["65+"] < 0.6 and c.summary["significant"]
     assert exposure_fairness(recs.iloc[:0], pop, groups) == []
+
+
+def test_both_audits_on_sqlite_and_postgresql(any_store) -> None:  # noqa: ANN001
+    from persona.privacy.report import privacy_report
+    from persona.store.workspace import init_workspace
+
+    store = any_store
+    settings = store.settings.model_copy(update={"global_holdout": 0.0, "backoff_seconds": 0.0})
+    init_workspace(settings)
+    seed_shop(store, settings, N, opted_out={i for i in range(N) if i % 4 == 0})
+    _run(store, settings, "name: everyone\ngroups:\n  - {name: a, strategy: coupon, offer: {discount_pct: 10}}\nchannels: [outbox]\n")
+    rep = audit_workspace(store)
+    contacted = _item(rep, "campaigns", "contacted", campaign="everyone")
+    assert {r["group"]: r["value"] for r in contacted["groups"]} == {"DE": 1.0, "FR": 0.5}
+    disc = _item(rep, "campaigns", "offered a discount", campaign="everyone")
+    # only those contacted got the offer; the payload JSON is read alike on both databases
+    assert {r["group"]: r["value"] for r in disc["groups"]} == {"DE": 1.0, "FR": 0.5}
+    priv = privacy_report(store, settings)
+    assert priv["pii_at_rest"]["email"] == {"stored": N, "encrypted": True, "checked": N, "unreadable": 0}
+    assert priv["erasure"]["complete"] is True and priv["consent"]["marketing"]["email"] == N - N // 4
