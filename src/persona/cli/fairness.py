@@ -23,7 +23,7 @@ def fairness(
     """Audit the workspace by customer group: the active recommender's lists, the stored churn and purchase
     scores, and each campaign's audience, contacts and discounts. Gaps are tested against the other customers.
 
-    JSON output: {"attributes", "min_group", "findings": [sentences of significant gaps], "recommendations",
+    JSON output: {"attributes", "min_group", "findings": (sentences of significant gaps), "recommendations",
     "predictions", "campaigns": [{"attribute", "measure", "groups": [...], "summary", "sentence"}, ...]}.
     Accuracy by group (held-out nDCG, backtest AUC) is in the report of `persona run`.
     """

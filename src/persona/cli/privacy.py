@@ -95,8 +95,11 @@ def erase(
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Erase one customer everywhere (PII, events, reviews, profile, segments, predictions, outbox); a tombstone and
-    an audit record by pseudonym stay, so no later send reaches them. A served API forgets them at its next retrain."""
+    """Erase one customer everywhere: PII, events, reviews, profile, segments, predictions, outbox.
+
+    A tombstone and an audit record by pseudonym stay, so no later send reaches them; the live loop of a running
+    `persona serve` drops them from its served model within seconds.
+    """
     from persona.errors import InputError
     from persona.privacy.gdpr import erase_customer
 
