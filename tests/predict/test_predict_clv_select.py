@@ -105,3 +105,15 @@ def test_selected_model_on_cdnow_uses_calibration_only() -> None:
     bg_rmse = float(np.sqrt(np.mean((bg.conditional_expected_purchases(39, s["frequency"], s["recency"], s["T"]) - y) ** 2)))
     assert rmse <= bg_rmse + 0.01  # never much worse than the paper's model
     assert rmse < 0.75 * float(np.sqrt(np.mean(y**2)))  # far better than predicting no purchases
+
+
+def test_candidates_fitted_in_parallel_give_the_same_selection() -> None:
+    tx = _shop(3)
+    cal_end = pd.Timestamp("2024-09-30")
+    one = select_transaction_model(tx, cal_end, candidates=SMALL, n_jobs=1)
+    two = select_transaction_model(tx, cal_end, candidates=SMALL, n_jobs=2)  # worker processes, as on a large shop
+    assert one == two and one["candidates"]["hybrid_small"]["inner_rmse"]
+    assert clv_select._workers(None, 19_999, 14) == 1 and clv_select._workers(None, 20_000, 1) == 1
+    for bad in (0, -2, 1.5, True):
+        with pytest.raises(InputError, match="n_jobs"):
+            select_transaction_model(tx, cal_end, candidates=SMALL, n_jobs=bad)

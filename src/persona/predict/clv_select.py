@@ -13,6 +13,7 @@ calibration period.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,29 @@ def _fit_candidate(kind: str, params: dict[str, Any], tx: pd.DataFrame, end: pd.
     raise InputError(f"candidate kind {kind!r} is unknown", hint="use bgnbd, pareto_nbd, bgnbd_burst or hybrid")
 
 
+#: below this many transactions the candidates are fitted one after another (workers cost more than they save)
+PARALLEL_MIN_TRANSACTIONS = 20_000
+
+
+def _workers(n_jobs: int | None, n_transactions: int, n_jobs_to_run: int) -> int:
+    if n_jobs is None:
+        n_jobs = (os.cpu_count() or 1) if n_transactions >= PARALLEL_MIN_TRANSACTIONS else 1
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
+        raise InputError(f"n_jobs={n_jobs!r} must be a positive integer, -1 (every core) or None (automatic)")
+    wanted = (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
+    return max(1, min(wanted, n_jobs_to_run))
+
+
+def _score_candidate(kind: str, params: dict[str, Any], tx: pd.DataFrame, origin: pd.Timestamp, h: float, index: pd.Index,
+                     y: np.ndarray, freq: str, seed: int, cols: TransactionColumns) -> tuple[float, float] | str:
+    """A candidate fit up to an inner origin, scored on the inner holdout: (RMSE, total ratio), or why it failed."""
+    try:
+        pred = _fit_candidate(kind, params, tx, origin, freq, seed, cols).predict(h).reindex(index).to_numpy()
+    except InputError as exc:
+        return f"{origin.date()}: {exc}"
+    return float(np.sqrt(np.mean((pred - y) ** 2))), (float(pred.sum() / y.sum()) if y.sum() > 0 else float("nan"))
+
+
 class _SummaryModel:
     """A BTYD model bound to the summary it was fit on, with the hybrid's ``predict(t)``."""
 
@@ -76,6 +100,7 @@ def select_transaction_model(
     freq: str = "W",
     seed: int = 42,
     columns: TransactionColumns | None = None,
+    n_jobs: int | None = None,
 ) -> dict[str, Any]:
     """Score every candidate on inner backtests of the calibration period and pick one.
 
@@ -88,6 +113,8 @@ def select_transaction_model(
         inner_holdout_fractions: each gives an inner origin that leaves this fraction of the calibration span as inner holdout.
         tolerance: allowed relative error of the inner holdout total.
         freq: time unit ("W" or "D"); seed: seed of the hybrids.
+        n_jobs: candidates fitted at once (processes); None: every core from 20,000 transactions up, else 1.
+            The figures do not depend on it.
 
     Returns:
         ``{"chosen", "total_constraint_met", "origins": [{origin, horizon, actual_total}], "candidates": {name: {rmse, total_ratio, ...}}}``
@@ -113,6 +140,7 @@ def select_transaction_model(
     span = (cal_end - first).days
     unit = UNITS[freq]
     origins, scores = [], {name: {"rmse": [], "total_ratio": [], "failed": []} for name in cands}
+    jobs = []
     for frac in inner_holdout_fractions:
         origin = first + pd.Timedelta(days=int(round(span * (1 - frac))))
         s = rfm_summary(tx, origin, observation_end=cal_end, freq=freq, columns=cols)
@@ -120,14 +148,21 @@ def select_transaction_model(
         y = s["frequency_holdout"].to_numpy()
         inner_tx = tx[(days <= origin).to_numpy()]
         origins.append({"origin": str(origin.date()), "horizon": h, "actual_total": float(y.sum())})
-        for name, (kind, params) in cands.items():
-            try:
-                pred = _fit_candidate(kind, params, inner_tx, origin, freq, seed, cols).predict(h).reindex(s.index).to_numpy()
-            except InputError as exc:  # e.g. an inner period too short for a hybrid's backtests
-                scores[name]["failed"].append(f"{origin.date()}: {exc}")
-                continue
-            scores[name]["rmse"].append(float(np.sqrt(np.mean((pred - y) ** 2))))
-            scores[name]["total_ratio"].append(float(pred.sum() / y.sum()) if y.sum() > 0 else float("nan"))
+        jobs += [(name, kind, params, inner_tx, origin, h, s.index, y) for name, (kind, params) in cands.items()]
+    workers = _workers(n_jobs, len(tx), len(jobs))
+    if workers > 1:  # every fit is single-threaded and seeded: the same figures as one after another
+        from joblib import Parallel, delayed
+
+        results = Parallel(n_jobs=workers)(delayed(_score_candidate)(kind, params, itx, o, h, idx, y, freq, seed, cols)
+                                           for _, kind, params, itx, o, h, idx, y in jobs)
+    else:
+        results = [_score_candidate(kind, params, itx, o, h, idx, y, freq, seed, cols) for _, kind, params, itx, o, h, idx, y in jobs]
+    for (name, *_rest), res in zip(jobs, results, strict=True):
+        if isinstance(res, str):  # e.g. an inner period too short for a hybrid's backtests
+            scores[name]["failed"].append(res)
+        else:
+            scores[name]["rmse"].append(res[0])
+            scores[name]["total_ratio"].append(res[1])
     table: dict[str, dict[str, Any]] = {}
     for name, sc in scores.items():
         ok = not sc["failed"]
@@ -163,7 +198,7 @@ class SelectedTransactionModel:
     """The transaction model chosen by :func:`select_transaction_model`, refit on the whole calibration period.
 
     Args:
-        candidates, inner_holdout_fractions, tolerance: see :func:`select_transaction_model`.
+        candidates, inner_holdout_fractions, tolerance, n_jobs: see :func:`select_transaction_model`.
         freq: time unit ("W" or "D"); seed: seed of the hybrids.
     """
 
@@ -174,7 +209,9 @@ class SelectedTransactionModel:
         tolerance: float = 0.05,
         freq: str = "W",
         seed: int = 42,
+        n_jobs: int | None = None,
     ) -> None:
+        self.n_jobs = n_jobs
         self.candidates = candidates
         self.inner_holdout_fractions = inner_holdout_fractions
         self.tolerance = tolerance
@@ -195,7 +232,7 @@ class SelectedTransactionModel:
         tx = transactions[pd.to_datetime(transactions[cols.date]).dt.normalize() <= cal_end]
         self.selection_ = select_transaction_model(
             tx, cal_end, candidates=self.candidates, inner_holdout_fractions=self.inner_holdout_fractions,
-            tolerance=self.tolerance, freq=self.freq, seed=self.seed, columns=cols,
+            tolerance=self.tolerance, freq=self.freq, seed=self.seed, columns=cols, n_jobs=self.n_jobs,
         )
         self.chosen_ = self.selection_["chosen"]
         kind, params = (self.candidates or DEFAULT_CANDIDATES)[self.chosen_]
