@@ -86,6 +86,10 @@ class RecommendationService:
             return False
         return False
 
+    def current(self) -> Any:
+        """The served model, loading it on first use; None while no recommender is registered."""
+        return self.model if self.model is not None or self.load() else None
+
     def _require(self) -> Any:
         if self.model is None and not self.load():
             raise NotFoundError("no recommender is trained yet", hint="run `persona recommend train` or `persona run`")

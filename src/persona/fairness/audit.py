@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from persona.errors import InputError
 from persona.fairness.measures import MIN_GROUP, GroupComparison, auc_by_group, compare_means, compare_rates
 
 #: message statuses that mean the customer was (or is being) contacted
@@ -137,8 +138,6 @@ def prediction_fairness(scores: pd.DataFrame, groups: pd.DataFrame, *, top_share
     Raises:
         InputError: ``top_share`` outside (0, 1).
     """
-    from persona.errors import InputError
-
     if not 0.0 < float(top_share) < 1.0:
         raise InputError(f"top_share must lie in (0, 1), got {top_share!r}")
     s = scores.drop_duplicates("customer_id", keep="last").set_index("customer_id")

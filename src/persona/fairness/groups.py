@@ -69,16 +69,21 @@ def customer_groups(
     Args:
         customers: one row per customer with ``id_column`` and the attribute columns (``birth_year`` or ``age``
             for ``age``).
-        attributes: which of :data:`ATTRIBUTES` (default: those the customers carry, see :func:`present_attributes`).
+        attributes: which of :data:`ATTRIBUTES` (default: those of :data:`DEFAULT_ATTRIBUTES` the customers
+            carry, see :func:`present_attributes`).
         as_of_year: the year ages are computed in (default: this year).
 
     Raises:
-        InputError: an unknown attribute, or one the customers do not carry (the message lists those they do).
+        InputError: an unknown attribute, one the customers do not carry (the message lists those they do), or
+            no default attribute to group by.
     """
     if id_column not in customers:
         raise InputError(f"customers need a {id_column!r} column", hint=f"columns there are: {', '.join(map(str, customers.columns))}")
     present = present_attributes(customers)
-    chosen = list(attributes) if attributes is not None else present
+    chosen = list(attributes) if attributes is not None else [a for a in DEFAULT_ATTRIBUTES if a in present]
+    if not chosen:
+        raise InputError("the customers carry no attribute to group them by",
+                         hint="ingest customers with gender, birth_year, country or occupation to audit fairness")
     for a in chosen:
         if a not in ATTRIBUTES:
             raise InputError(f"unknown customer attribute {a!r} for a fairness check", hint=f"use one of: {', '.join(ATTRIBUTES)}")

@@ -23,7 +23,7 @@ from persona.fairness.audit import (
     prediction_fairness,
     recommendation_fairness,
 )
-from persona.fairness.groups import DEFAULT_ATTRIBUTES, customer_groups, present_attributes
+from persona.fairness.groups import customer_groups
 from persona.fairness.measures import MIN_GROUP, compare_means, compare_rates
 
 #: at most this many customers are asked for recommendations to measure exposure
@@ -42,20 +42,14 @@ def workspace_groups(store: Any, attributes: Sequence[str] | None = None) -> pd.
     """Group labels of the workspace's customers (index: customer id as text).
 
     Args:
-        attributes: which to use (default: those of :data:`DEFAULT_ATTRIBUTES` the customers carry).
+        attributes: which to use (default: those of ``DEFAULT_ATTRIBUTES`` the customers carry).
 
     Raises:
         InputError: no attribute to group by, or a named one the customers do not carry.
     """
     from persona.data.interactions import read_customers
 
-    customers = read_customers(store)
-    if attributes is None:
-        attributes = [a for a in DEFAULT_ATTRIBUTES if a in present_attributes(customers)]
-        if not attributes:
-            raise InputError("the customers carry no attribute to group them by",
-                             hint="ingest customers with gender, birth_year, country or occupation to audit fairness")
-    groups = customer_groups(customers, attributes, as_of_year=as_of_year(store))
+    groups = customer_groups(read_customers(store), attributes, as_of_year=as_of_year(store))
     return groups.set_axis(groups.index.astype(str))
 
 
@@ -66,17 +60,11 @@ def data_groups(data: Any, attributes: Sequence[str] | None = None) -> pd.DataFr
     Raises:
         InputError: the users carry no attribute to group by, or not a named one.
     """
-    users = data.users.reset_index()
-    if attributes is None:
-        attributes = [a for a in DEFAULT_ATTRIBUTES if a in present_attributes(users.rename(columns={"user_id": "customer_id"}))]
-        if not attributes:
-            raise InputError("the users carry no attribute to group them by",
-                             hint="the data needs user side data with gender, birth_year, age, country or occupation")
     year = None
     if data.has_time:
         t = pd.to_datetime(data.log["time"].max(), unit="s") if pd.api.types.is_numeric_dtype(data.log["time"]) else pd.Timestamp(data.log["time"].max())
         year = int(t.year)
-    groups = customer_groups(users, attributes, id_column="user_id", as_of_year=year)
+    groups = customer_groups(data.users.reset_index(), attributes, id_column="user_id", as_of_year=year)
     return groups.set_axis(groups.index.astype(str))
 
 

@@ -137,10 +137,10 @@ def _reidentification(customers: pd.DataFrame, k: int) -> dict[str, Any]:
         if vals.notna().any():
             frame["zip_code"] = vals
             break
-    year = datetime.now(UTC).year
-    frame["age_band"] = _age_band(frame["birth_year"], year) if "birth_year" in frame else None
+    if frame["birth_year"].notna().any():
+        frame["age_band"] = _age_band(frame["birth_year"], datetime.now(UTC).year)
     present = [c for c in QUASI_IDENTIFIERS if c in frame and frame[c].notna().any()]
-    general = [c for c in GENERALISED if c in frame and frame[c].notna().any() and not (c == "age_band" and "birth_year" not in present)]
+    general = [c for c in GENERALISED if c in frame and frame[c].notna().any()]
     return {"precise": k_anonymity(frame, present, k), "generalised": k_anonymity(frame, general, k)}
 
 

@@ -225,7 +225,7 @@ def fairness(request: Request, by: str | None = None, u: dict = Depends(user), s
 
     try:
         report = audit_workspace(st.store, [a.strip() for a in by.split(",") if a.strip()] if by else None,
-                                 recommender=st.recs.model if st.recs.model is not None or st.recs.load() else None, seed=st.settings.seed)
+                                 recommender=st.recs.current(), seed=st.settings.seed)
     except PersonaError as exc:  # e.g. customers without gender, age or country
         return _page(request, "fairness.html", user=u, error=str(exc))
     parts = []

@@ -25,7 +25,6 @@ def fairness(
     from persona.fairness.workspace import audit_workspace
 
     attributes = [a.strip() for a in by.split(",") if a.strip()] if by else None
-    model = st.recs.model if st.recs.model is not None or st.recs.load() else None
-    report = audit_workspace(st.store, attributes, campaigns=campaign, recommender=model, top_share=top_share,
+    report = audit_workspace(st.store, attributes, campaigns=campaign, recommender=st.recs.current(), top_share=top_share,
                              min_group=min_group, seed=st.settings.seed)
     return _clean(report.to_dict())

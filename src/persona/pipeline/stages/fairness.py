@@ -21,7 +21,7 @@ def run(ctx: RunContext) -> StageResult:
                                  comparison=ctx.artifacts.get("recommend_comparison"),
                                  outcome_models=ctx.artifacts.get("outcome_models"), seed=ctx.seed)
     except InputError as exc:  # no attribute to group customers by
-        return StageResult(status="skipped", message=f"{exc.message} ({exc.hint})" if exc.hint else exc.message)
+        return StageResult(status="skipped", message=str(exc))
     if not report.parts:
         return StageResult(status="skipped", message="nothing to audit: no recommender, prediction or campaign in this run")
     found = report.findings
