@@ -16,7 +16,8 @@ from typer.testing import CliRunner
 
 from persona.cli.main import app
 from persona.privacy.crypto import PIICipher
-from persona.privacy.report import k_anonymity, pii_kind, privacy_report, texts_with_pii
+from persona.privacy.detect import pii_kind, texts_with_pii
+from persona.privacy.report import k_anonymity, privacy_report
 
 runner = CliRunner()
 ENV = {"PERSONA_WORKSPACE": "", "PERSONA_GLOBAL_HOLDOUT": "0"}
@@ -94,6 +95,17 @@ def test_erasure_is_checked_and_unreadable_ciphertexts_are_found(workspace_shop)
     assert r.exit_code == 3 and "no customer 'c00003'" in r.output
     r = _cli(ws, "privacy", "report", "--k", "1")
     assert r.exit_code == 2 and "k must be an integer of at least 2" in r.output
+    r = _cli(ws, "privacy", "erase", "nobody", "--yes")
+    assert r.exit_code == 3 and "no customer 'nobody'" in r.output
+    r = _cli(ws, "privacy", "erase", "c00003", "--yes")  # twice: nothing left to erase, said so
+    assert r.exit_code == 3 and "erased already" in r.output
+
+
+def test_commands_on_a_folder_that_is_no_workspace(tmp_path: Path) -> None:
+    for args in (("privacy", "report"), ("privacy", "export", "c1"), ("privacy", "erase", "c1", "--yes"), ("fairness",)):
+        r = _cli(tmp_path / "nowhere", *args)
+        assert r.exit_code == 2 and "no Persona workspace" in r.output, args
+        assert not (tmp_path / "nowhere").exists()  # nothing created by a mistake
 
 
 def test_k_anonymity_and_detectors() -> None:

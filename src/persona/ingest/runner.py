@@ -294,7 +294,7 @@ def _start_run(store: Any, spec: EntitySpec, source: str, fingerprint: str | Non
 
 def _pii_like_extras(spec: EntitySpec, frame: Any, columns: dict[str, str]) -> dict[str, str]:
     """Extra columns of the first chunk that look like e-mail addresses or phone numbers (kept in plain text)."""
-    from persona.privacy.report import pii_kind
+    from persona.privacy.detect import pii_kind
 
     out = {}
     for col, target in columns.items():
@@ -303,7 +303,7 @@ def _pii_like_extras(spec: EntitySpec, frame: Any, columns: dict[str, str]) -> d
             if kind is not None:
                 out[str(col)] = kind
                 log.info("ingest %s: column %r looks like %s and is kept unencrypted in %s; map it with --map %s=%s",
-                            spec.name, col, kind, spec.extras, col, "email" if kind == "email" else "phone")
+                         spec.name, col, kind, spec.extras, col, "email" if kind == "email" else "phone")
     return out
 
 

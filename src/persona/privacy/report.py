@@ -16,7 +16,6 @@ Values are never printed: only counts, column names and shares.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -26,12 +25,8 @@ import pandas as pd
 
 from persona.data.interactions import as_dict
 from persona.errors import InputError
+from persona.privacy.detect import pii_like_keys, texts_with_pii
 
-EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-# a phone number: optional +country, then 8-15 digits with the usual separators, no letters around it
-PHONE = re.compile(r"(?<![\w.])\+?\d[\d \-().]{6,18}\d(?![\w.])")
-#: an attribute is PII-like when at least this share of its non-empty values match
-ATTRIBUTE_MATCH_SHARE = 0.5
 #: how many ciphertexts of each PII column are test-decrypted
 DECRYPT_SAMPLE = 1000
 #: how many of the newest event contexts and reviews are scanned for personal data
@@ -42,39 +37,6 @@ GENERALISED = ("gender", "age_band", "country")
 #: tables an erased customer must have no rows in
 ERASED_TABLES = ("events", "reviews", "profiles", "segment_memberships", "predictions", "assignments", "messages")
 CHANNELS = ("email", "sms", "push", "webhook")
-
-
-def pii_kind(values: pd.Series) -> str | None:
-    """'email' or 'phone' when most non-empty values look like one, else None."""
-    text = values.dropna().astype(str).str.strip()
-    text = text[text != ""]
-    if not len(text):
-        return None
-    for kind, pattern in (("email", EMAIL), ("phone", PHONE)):
-        if text.map(lambda t, p=pattern: bool(p.fullmatch(t))).mean() >= ATTRIBUTE_MATCH_SHARE:
-            return kind
-    return None
-
-
-def pii_like_keys(records: pd.Series) -> dict[str, dict[str, Any]]:
-    """The keys of JSON objects (one per row) whose values mostly look like e-mail addresses or phone numbers.
-
-    Returns:
-        ``{key: {"kind": "email"|"phone", "rows": n}}``.
-    """
-    frame = pd.DataFrame([as_dict(v) for v in records])
-    out = {}
-    for key in frame.columns:
-        kind = pii_kind(frame[key])
-        if kind is not None:
-            out[str(key)] = {"kind": kind, "rows": int(frame[key].notna().sum())}
-    return out
-
-
-def texts_with_pii(texts: pd.Series) -> dict[str, int]:
-    """How many texts contain an e-mail address, and how many a phone number."""
-    t = texts.dropna().astype(str)
-    return {"email": int(t.str.contains(EMAIL).sum()), "phone": int(t.str.contains(PHONE).sum())}
 
 
 def k_anonymity(frame: pd.DataFrame, columns: Sequence[str], k: int) -> dict[str, Any]:
