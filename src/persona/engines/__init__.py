@@ -1,0 +1,29 @@
+"""Compute engines: where the heavy batch work runs.
+
+``local`` (the default) runs everything in this process with pandas, NumPy and SciPy. ``spark`` runs
+the per-event aggregations of the profiles, frequent-itemset mining and ALS training on Apache Spark
+(``pip install 'persona[spark]'`` and a Java 17+ runtime), behind the same functions and estimators.
+The engine is a setting (``PERSONA_ENGINE`` or ``engine`` in ``config.toml``), never a code change.
+"""
+
+from __future__ import annotations
+
+from persona.errors import ConfigError
+
+ENGINES = ("local", "spark")
+
+
+def check_engine(name: str) -> str:
+    """The engine name, validated.
+
+    Raises:
+        ConfigError: not one of :data:`ENGINES`.
+    """
+    engine = str(name).strip().lower()
+    if engine not in ENGINES:
+        raise ConfigError(f"unknown engine {name!r}; engines are {', '.join(ENGINES)}",
+                          hint="set PERSONA_ENGINE=local (default) or PERSONA_ENGINE=spark")
+    return engine
+
+
+__all__ = ["ENGINES", "check_engine"]

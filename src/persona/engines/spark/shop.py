@@ -1,0 +1,241 @@
+"""The shop as Spark DataFrames: read from the store (JDBC on PostgreSQL), from Parquet, or from pandas.
+
+:class:`SparkShop` mirrors :class:`persona.profiles.source.ShopData`: the same columns, the same
+normalisation of events (UTC timestamps, lower-case types, a purchase's revenue filled from its value
+or quantity × list price) and never a PII column. On PostgreSQL with a JDBC driver on Spark's classpath
+the events are read by Spark in parallel id ranges, so they never pass through this process.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from sqlalchemy.engine import make_url
+
+from persona.errors import InputError
+from persona.profiles.source import (
+    CUSTOMER_COLUMNS,
+    EVENT_COLUMNS,
+    PRODUCT_COLUMNS,
+    PURCHASE_TYPES,
+    REVIEW_COLUMNS,
+    ShopData,
+    load_shop,
+)
+
+log = logging.getLogger(__name__)
+
+# Arrow types of each column as Spark receives it (strings for ids: they are compared, never summed).
+_TYPES: dict[str, pa.DataType] = {
+    "id": pa.int64(), "customer_id": pa.string(), "product_id": pa.string(), "event_type": pa.string(),
+    "ts": pa.timestamp("us", tz="UTC"), "value": pa.float64(), "quantity": pa.float64(), "revenue": pa.float64(),
+    "channel": pa.string(), "gender": pa.string(), "birth_year": pa.float64(), "country": pa.string(),
+    "created_at": pa.timestamp("us", tz="UTC"), "category": pa.string(), "brand": pa.string(), "price": pa.float64(),
+    "rating": pa.float64(), "sentiment": pa.float64(), "sent_at": pa.timestamp("us", tz="UTC"),
+}
+MESSAGE_COLUMNS = ("customer_id", "sent_at")
+JDBC_DRIVER = "org.postgresql.Driver"
+EVENT_PARTITIONS = 8  # parallel id ranges of the JDBC events read
+
+
+@dataclass
+class SparkShop:
+    """The shop's frames as Spark DataFrames (events, customers without PII, products, reviews, sent messages)."""
+
+    events: Any
+    customers: Any
+    products: Any
+    reviews: Any
+    messages: Any
+
+    @property
+    def session(self) -> Any:
+        """The Spark session the frames belong to."""
+        return self.events.sparkSession
+
+    @classmethod
+    def from_shop_data(cls, session: Any, data: ShopData) -> SparkShop:
+        """Send an in-memory :class:`ShopData` (already normalised) to Spark."""
+        return cls(
+            events=_to_spark(session, data.events, EVENT_COLUMNS),
+            customers=_to_spark(session, data.customers, CUSTOMER_COLUMNS),
+            products=_to_spark(session, data.products, PRODUCT_COLUMNS),
+            reviews=_to_spark(session, data.reviews, REVIEW_COLUMNS),
+            messages=_to_spark(session, data.messages, MESSAGE_COLUMNS),
+        )
+
+    @classmethod
+    def from_store(cls, session: Any, store: Any) -> SparkShop:
+        """The workspace's shop: read by Spark over JDBC on PostgreSQL, else through this process (SQLite)."""
+        if store.dialect == "postgresql" and jdbc_ready(session):
+            return cls.from_jdbc(session, store.settings.url)
+        if store.dialect == "postgresql":
+            log.warning("no PostgreSQL JDBC driver on Spark's classpath: the shop is read through the driver process")
+        return cls.from_shop_data(session, load_shop(store))
+
+    @classmethod
+    def from_jdbc(cls, session: Any, url: str) -> SparkShop:
+        """Read the store's tables over JDBC (events in :data:`EVENT_PARTITIONS` parallel id ranges)."""
+        from pyspark.sql import functions as F
+
+        jdbc_url, props = jdbc_options(url)
+
+        def table(name: str, columns: tuple[str, ...], **kw: Any) -> Any:
+            query = f"(SELECT {', '.join(columns)} FROM {name}) AS t"
+            return session.read.jdbc(jdbc_url, query, properties=props, **kw)
+
+        bounds = session.read.jdbc(jdbc_url, "(SELECT MIN(id) AS lo, MAX(id) AS hi FROM events) AS b", properties=props).first()
+        lo, hi = bounds["lo"], bounds["hi"]
+        if lo is None:
+            events = table("events", EVENT_COLUMNS)
+        else:
+            events = table("events", EVENT_COLUMNS, column="id", lowerBound=int(lo), upperBound=int(hi) + 1,
+                           numPartitions=EVENT_PARTITIONS)
+        products = table("products", PRODUCT_COLUMNS)
+        customers = table("customers", CUSTOMER_COLUMNS).where(F.col("customer_id").isNotNull())
+        messages = (table("messages", ("customer_id", "sent_at", "status"))
+                    .where((F.col("status") == "sent") & F.col("sent_at").isNotNull()).select(*MESSAGE_COLUMNS))
+        return cls(events=normalise_events(events, products), customers=_typed(customers, CUSTOMER_COLUMNS),
+                   products=_typed(products, PRODUCT_COLUMNS), reviews=_typed(table("reviews", REVIEW_COLUMNS), REVIEW_COLUMNS),
+                   messages=_typed(messages, MESSAGE_COLUMNS))
+
+    @classmethod
+    def from_parquet(cls, session: Any, folder: Path | str) -> SparkShop:
+        """Read ``events``, ``products`` and optionally ``customers``, ``reviews`` and ``messages`` Parquet
+        datasets (files or folders of files) from ``folder``, as a data lake holds them.
+
+        Raises:
+            InputError: ``events`` or ``products`` is missing, or a column the shop needs is absent.
+        """
+        root = Path(folder)
+        frames = {}
+        for name, columns in (("events", EVENT_COLUMNS), ("products", PRODUCT_COLUMNS), ("customers", CUSTOMER_COLUMNS),
+                              ("reviews", REVIEW_COLUMNS), ("messages", MESSAGE_COLUMNS)):
+            path = next((p for p in (root / name, root / f"{name}.parquet") if p.exists()), None)
+            if path is None:
+                if name in ("events", "products"):
+                    raise InputError(f"{root} has no {name} Parquet data ({name}/ or {name}.parquet)",
+                                     hint="write each entity as a Parquet file or folder named after it")
+                frames[name] = _to_spark(session, pd.DataFrame(columns=list(columns)), columns)
+                continue
+            df = session.read.parquet(str(path))
+            if name == "events" and "ts" not in df.columns and "timestamp" in df.columns:
+                df = df.withColumnRenamed("timestamp", "ts")
+            required = {"events": ("customer_id", "event_type", "ts"), "products": ("product_id",)}.get(name, ("customer_id",))
+            missing = [c for c in required if c not in df.columns]
+            if missing:
+                raise InputError(f"{path} lacks column(s) {missing}", hint=f"{name} need {', '.join(columns)}")
+            frames[name] = _with_columns(df, columns)
+        return cls(events=normalise_events(frames["events"], frames["products"]),
+                   customers=_typed(frames["customers"], CUSTOMER_COLUMNS),
+                   products=_typed(frames["products"], PRODUCT_COLUMNS), reviews=_typed(frames["reviews"], REVIEW_COLUMNS),
+                   messages=_typed(frames["messages"], MESSAGE_COLUMNS))
+
+
+def jdbc_options(url: str) -> tuple[str, dict[str, str]]:
+    """The JDBC URL and connection properties of a SQLAlchemy PostgreSQL URL (the password never in the URL)."""
+    u = make_url(url)
+    host = u.host or "localhost"
+    jdbc = f"jdbc:postgresql://{host}:{u.port or 5432}/{u.database or ''}"
+    props = {"driver": JDBC_DRIVER, "user": u.username or "postgres", "fetchsize": "10000"}
+    if u.password:
+        props["password"] = str(u.password)
+    return jdbc, props
+
+
+def jdbc_ready(session: Any) -> bool:
+    """Whether PostgreSQL's JDBC driver is on the session's classpath."""
+    try:
+        session.sparkContext._jvm.java.lang.Class.forName(JDBC_DRIVER, True,
+                                                          session.sparkContext._jvm.Thread.currentThread().getContextClassLoader())
+    except Exception:  # noqa: BLE001 - py4j wraps ClassNotFoundException
+        return False
+    return True
+
+
+def _spark_type(t: pa.DataType) -> str:
+    if pa.types.is_timestamp(t):
+        return "timestamp"
+    if pa.types.is_int64(t):
+        return "bigint"
+    if pa.types.is_floating(t):
+        return "double"
+    return "string"
+
+
+def _with_columns(df: Any, columns: tuple[str, ...]) -> Any:
+    """``df`` with exactly ``columns`` (absent ones as typed nulls)."""
+    from pyspark.sql import functions as F
+
+    return df.select(*[F.col(c) if c in df.columns else F.lit(None).cast(_spark_type(_TYPES[c])).alias(c) for c in columns])
+
+
+def _typed(df: Any, columns: tuple[str, ...]) -> Any:
+    """Cast each column to the shop's type (timestamps parsed as UTC when they come as text)."""
+    from pyspark.sql import functions as F
+
+    out = []
+    for c in columns:
+        kind = _spark_type(_TYPES[c])
+        col = F.col(c)
+        if kind == "timestamp":
+            col = F.to_timestamp(col) if dict(df.dtypes).get(c) == "string" else col.cast("timestamp")
+        elif c == "birth_year":
+            col = col.cast("double")
+        else:
+            col = col.cast(kind)
+        out.append(col.alias(c))
+    return df.select(*out)
+
+
+def normalise_events(events: Any, products: Any) -> Any:
+    """The events as :class:`ShopData` normalises them, in Spark (see ``persona.profiles.source``)."""
+    from pyspark.sql import functions as F
+
+    ev = _typed(_with_columns(events, EVENT_COLUMNS), EVENT_COLUMNS)
+    ev = ev.where(F.col("ts").isNotNull() & F.col("customer_id").isNotNull())
+    ev = ev.withColumn("event_type", F.lower(F.col("event_type")))
+    qty = F.coalesce(F.col("quantity"), F.lit(1.0))
+    ev = ev.withColumn("quantity", F.when(qty > 0, qty).otherwise(F.lit(1.0)))
+    price = (_typed(_with_columns(products, PRODUCT_COLUMNS), PRODUCT_COLUMNS)
+             .where(F.col("product_id").isNotNull()).groupBy("product_id").agg(F.first("price").alias("_price")))
+    ev = ev.join(F.broadcast(price), "product_id", "left")
+    filled = F.coalesce(F.col("revenue"), F.col("value"), F.col("quantity") * F.col("_price"), F.lit(0.0))
+    ev = ev.withColumn("revenue", F.when(F.col("event_type").isin(*sorted(PURCHASE_TYPES)), filled).otherwise(F.col("revenue")))
+    return ev.select(*EVENT_COLUMNS)
+
+
+def _to_spark(session: Any, frame: pd.DataFrame, columns: tuple[str, ...]) -> Any:
+    """A pandas frame as a Spark DataFrame with the shop's column types (through Arrow)."""
+    arrays = []
+    for c in columns:
+        t = _TYPES[c]
+        s = frame[c] if c in frame.columns else pd.Series(np.nan, index=frame.index)
+        if pa.types.is_timestamp(t):
+            s = pd.to_datetime(s, utc=True, errors="coerce", format="mixed")
+            arrays.append(pa.array(s, type=t, from_pandas=True))
+        elif pa.types.is_string(t):
+            arrays.append(pa.array([None if _missing(v) else str(v) for v in s], type=t))
+        elif t == pa.int64():
+            arrays.append(pa.array(pd.to_numeric(s, errors="coerce").astype("Int64"), type=t, from_pandas=True))
+        else:
+            arrays.append(pa.array(pd.to_numeric(s, errors="coerce").astype(float), type=t, from_pandas=True))
+    table = pa.Table.from_arrays(arrays, names=list(columns))
+    if table.num_rows == 0:
+        return session.createDataFrame([], ", ".join(f"{c} {_spark_type(_TYPES[c])}" for c in columns))
+    return session.createDataFrame(table)
+
+
+def _missing(v: Any) -> bool:
+    if v is None:
+        return True
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
