@@ -35,6 +35,15 @@ class Settings(BaseSettings):
     chunk_size: int = Field(default=100_000, ge=1, description="rows per ingestion chunk")
     global_holdout: float = Field(default=0.05, ge=0, lt=1, description="share of customers no campaign contacts")
     backoff_seconds: float = Field(default=30.0, ge=0, description="first retry delay of a failed send (doubles)")
+    engine: str = Field(default="local", description="where batch work runs: local (pandas/NumPy) or spark")
+    spark_master: str = Field(default="local[*]", description="Spark master URL when engine = spark")
+
+    @field_validator("engine", mode="before")
+    @classmethod
+    def _engine(cls, v: Any) -> Any:
+        from persona.engines import check_engine
+
+        return check_engine(v) if isinstance(v, str) else v
 
     @field_validator("workspace", mode="before")
     @classmethod
@@ -111,5 +120,8 @@ def write_config(settings: Settings) -> Path:
         lines.append(f'database_url = "{settings.database_url}"')
     lines.append(f"seed = {settings.seed}")
     lines.append(f"chunk_size = {settings.chunk_size}")
+    if settings.engine != "local":
+        lines.append(f'engine = "{settings.engine}"')
+        lines.append(f'spark_master = "{settings.spark_master}"')
     settings.config_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return settings.config_path

@@ -8,6 +8,8 @@ The engine is a setting (``PERSONA_ENGINE`` or ``engine`` in ``config.toml``), n
 
 from __future__ import annotations
 
+from typing import Any
+
 from persona.errors import ConfigError
 
 ENGINES = ("local", "spark")
@@ -26,4 +28,21 @@ def check_engine(name: str) -> str:
     return engine
 
 
-__all__ = ["ENGINES", "check_engine"]
+def open_shop(store: Any) -> Any:
+    """The workspace's shop for batch work on the store's engine: a pandas ``ShopData`` (local) or a
+    ``SparkShop`` (spark; read over JDBC where the store is PostgreSQL).
+
+    Raises:
+        SparkUnavailableError: the engine is spark and PySpark or Java is missing.
+    """
+    if store.settings.engine == "spark":
+        from persona.engines.spark.session import spark_session
+        from persona.engines.spark.shop import SparkShop
+
+        return SparkShop.from_store(spark_session(store.settings.spark_master), store)
+    from persona.profiles.source import load_shop
+
+    return load_shop(store)
+
+
+__all__ = ["ENGINES", "check_engine", "open_shop"]

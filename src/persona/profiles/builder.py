@@ -12,7 +12,6 @@ import pandas as pd
 
 from persona.errors import InputError, NotFittedError
 from persona.profiles.embedding import FusedEmbedding
-from persona.profiles.features import compute_features
 from persona.profiles.source import ShopData
 
 log = logging.getLogger(__name__)
@@ -42,14 +41,16 @@ class ProfileBuilder:
     def fit(self, data: ShopData, as_of: Any = None, recommender: Any = None) -> ProfileBuilder:
         """Learn the embedding space from the whole shop as of ``as_of`` (default: the newest event).
 
+        ``data`` is a :class:`ShopData`, or the Spark engine's ``SparkShop`` (features computed on Spark).
+
         Raises:
             InputError: the shop has no events and no ``as_of`` was given.
         """
         as_of = self._as_of(data, as_of)
-        feats = compute_features(data, as_of, n_categories=self.n_categories)
+        feats = data.features(as_of, n_categories=self.n_categories)
         self.embedding_ = FusedEmbedding(alpha=self.alpha, dim=self.embedding_dim, seed=self.seed).fit(feats, data, recommender, as_of)
         self.as_of_ = as_of
-        self.watermark_ = int(data.events["id"].max()) if len(data.events) else 0
+        self.watermark_ = data.max_event_id
         self._last = feats
         return self
 
@@ -74,7 +75,7 @@ class ProfileBuilder:
         ids = None if customer_ids is None else pd.Index(list(customer_ids), name="customer_id")
         feats = self._last if (ids is None and as_of == self.as_of_ and getattr(self, "_last", None) is not None) else None
         if feats is None:
-            feats = compute_features(data, as_of, ids, n_categories=self.n_categories)
+            feats = data.features(as_of, ids, n_categories=self.n_categories)
         emb = self.embedding_.transform(feats, data, as_of) if len(feats) else np.zeros((0, 1))
         out = feats.copy()
         out["embedding"] = [list(np.round(r, 5)) for r in emb]

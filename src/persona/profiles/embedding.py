@@ -24,7 +24,6 @@ import pandas as pd
 from sklearn.decomposition import PCA
 
 from persona.errors import InputError, NotFittedError
-from persona.profiles.features import AFFINITY_WEIGHTS, _kind
 from persona.profiles.source import ShopData
 
 OWN_FEATURES = (
@@ -102,7 +101,7 @@ class FusedEmbedding:
         self.own_median_ = own.median().fillna(0.0)
         own = own.fillna(self.own_median_)
         self.own_mean_, self.own_std_ = own.mean(), own.std(ddof=0).replace(0, 1.0).fillna(1.0)
-        prods = data.products.drop_duplicates("product_id")
+        prods = data.catalogue().drop_duplicates("product_id")
         self.categories_ = prods["category"].value_counts().index[: self.n_vocab].astype(str).tolist()
         self.brands_ = prods["brand"].value_counts().index[: self.n_vocab].astype(str).tolist()
         logp = np.log1p(pd.to_numeric(prods["price"], errors="coerce").clip(lower=0))
@@ -140,13 +139,11 @@ class FusedEmbedding:
     # --- transforming ------------------------------------------------------------------------------
     def _item_means(self, customers: pd.Index, data: ShopData, as_of: pd.Timestamp | None = None) -> np.ndarray:
         """y: per customer, the interaction-weighted mean of the item vectors (zeros when none), up to ``as_of``."""
-        ev = data.events[data.events["customer_id"].isin(customers) & data.events["product_id"].notna()]
-        if as_of is not None:
-            ev = ev[ev["ts"] <= as_of]
-        w = _kind(ev["event_type"]).map(AFFINITY_WEIGHTS).fillna(0.0).to_numpy()
-        item_pos = ev["product_id"].astype(str).map(self.item_index_)
+        pairs = data.interaction_weights(customers, as_of)
+        w = pairs["w"].to_numpy(dtype=float)
+        item_pos = pairs["product_id"].astype(str).map(self.item_index_)
         ok = item_pos.notna().to_numpy() & (w > 0)
-        rows = pd.Index(customers).get_indexer(ev["customer_id"])[ok]
+        rows = pd.Index(customers).get_indexer(pairs["customer_id"])[ok]
         cols = item_pos[ok].astype(int).to_numpy()
         w = w[ok]
         y = np.zeros((len(customers), self.item_matrix_.shape[1]))

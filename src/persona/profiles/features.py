@@ -10,21 +10,17 @@ import numpy as np
 import pandas as pd
 
 from persona.profiles.source import (
-    CART_TYPES,
+    AFFINITY_WEIGHTS,
     EMAIL_CLICK_TYPES,
     EMAIL_OPEN_TYPES,
     EMAIL_SENT_TYPES,
-    MESSAGE_TYPES,
-    PURCHASE_TYPES,
-    VIEW_TYPES,
     ShopData,
+    event_kind,
 )
 
 DAY = pd.Timedelta(days=1)
 TOP_CATEGORIES = 3
 TOP_BRANDS = 3
-# Weight of one interaction in the affinity shares: a purchase says more than a view.
-AFFINITY_WEIGHTS = {"purchase": 3.0, "cart": 2.0, "view": 1.0, "other": 0.5}
 
 NUMERIC_FEATURES: tuple[str, ...] = (
     "recency_days",
@@ -51,15 +47,6 @@ NUMERIC_FEATURES: tuple[str, ...] = (
     "age",
 )
 """Numeric features every profile has (NaN where undefined, e.g. recency of a non-buyer)."""
-
-
-def _kind(event_type: pd.Series) -> pd.Series:
-    out = pd.Series("other", index=event_type.index, dtype=object)
-    out[event_type.isin(PURCHASE_TYPES)] = "purchase"
-    out[event_type.isin(CART_TYPES)] = "cart"
-    out[event_type.isin(VIEW_TYPES)] = "view"
-    out[event_type.isin(MESSAGE_TYPES)] = "message"
-    return out
 
 
 def _mode(df: pd.DataFrame, key: str, value: str) -> pd.Series:
@@ -132,7 +119,7 @@ def compute_features(
     out = pd.DataFrame(index=ids)
 
     ev = data.events[(data.events["ts"] <= as_of) & data.events["customer_id"].isin(ids)].copy()
-    ev["kind"] = _kind(ev["event_type"])
+    ev["kind"] = event_kind(ev["event_type"])
     prod = data.products.drop_duplicates("product_id").set_index("product_id")
     ev["category"] = ev["product_id"].map(prod["category"])
     ev["brand"] = ev["product_id"].map(prod["brand"])

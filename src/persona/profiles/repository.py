@@ -97,20 +97,26 @@ def build_and_store(
 ) -> dict[str, Any]:
     """Build profiles and write them: everything (``full`` or first build) or only stale customers.
 
+    The full build runs on the store's engine (``settings.engine``); the incremental one reads only the
+    stale customers, locally.
+
     Returns:
-        ``{"mode": "full"|"incremental", "rebuilt": n, "profiles": total, "as_of": ..., "embedding": kind}``.
+        ``{"mode": "full"|"incremental", "rebuilt": n, "profiles": total, "embedding": kind, "alpha": α, "engine": name}``.
     """
     path = store.settings.profile_builder_path
     builder = None
     if not full and path.is_file() and store.count("profiles") > 0:
         builder = ProfileBuilder.load(path)
     if builder is None:
-        data = data if data is not None else load_shop(store)
+        if data is None:
+            from persona.engines import open_shop
+
+            data = open_shop(store)
         builder = ProfileBuilder(alpha=alpha, seed=seed).fit(data, as_of, recommender)
         frame = builder.transform(data, as_of)
         n = write_profiles(store, frame, watermark=builder.watermark_, replace_all=True)
         builder.save(path)
-        mode, rebuilt = "full", n
+        mode, rebuilt, engine = "full", n, data.engine
     else:
         stale = stale_customers(store, builder.watermark_)
         rebuilt = 0
@@ -123,10 +129,11 @@ def build_and_store(
             rebuilt = write_profiles(store, frame, watermark=wm)
             builder.watermark_ = max(builder.watermark_, wm)
             builder.save(path)
-        mode = "incremental"
+        mode, engine = "incremental", "local"
     kind = builder.embedding_.kind_
     log.info("profiles mode=%s rebuilt=%d embedding=%s", mode, rebuilt, kind)
-    return {"mode": mode, "rebuilt": rebuilt, "profiles": store.count("profiles"), "embedding": kind, "alpha": builder.alpha}
+    return {"mode": mode, "rebuilt": rebuilt, "profiles": store.count("profiles"), "embedding": kind, "alpha": builder.alpha,
+            "engine": engine}
 
 
 def _expand(rows: list[tuple[str, dict[str, Any], Any, datetime]]) -> pd.DataFrame:

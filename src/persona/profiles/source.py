@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,9 @@ EMAIL_OPEN_TYPES = frozenset({"email_open", "email_opened"})
 EMAIL_CLICK_TYPES = frozenset({"email_click", "email_clicked"})
 MESSAGE_TYPES = EMAIL_SENT_TYPES | EMAIL_OPEN_TYPES | EMAIL_CLICK_TYPES | {"unsubscribe", "email_bounce"}
 
+# Weight of one interaction in the affinity shares and the embedding: a purchase says more than a view.
+AFFINITY_WEIGHTS = {"purchase": 3.0, "cart": 2.0, "view": 1.0, "other": 0.5}
+
 # The only customer columns analytics may read: no name, e-mail, phone or city.
 CUSTOMER_COLUMNS = ("customer_id", "gender", "birth_year", "country", "created_at")
 EVENT_COLUMNS = ("id", "customer_id", "product_id", "event_type", "ts", "value", "quantity", "revenue", "channel")
@@ -35,6 +39,16 @@ def to_utc(values: pd.Series) -> pd.Series:
     return pd.to_datetime(values, utc=True, errors="coerce", format="mixed")
 
 
+def event_kind(event_type: pd.Series) -> pd.Series:
+    """Each event's kind: purchase, cart, view, message or other."""
+    out = pd.Series("other", index=event_type.index, dtype=object)
+    out[event_type.isin(PURCHASE_TYPES)] = "purchase"
+    out[event_type.isin(CART_TYPES)] = "cart"
+    out[event_type.isin(VIEW_TYPES)] = "view"
+    out[event_type.isin(MESSAGE_TYPES)] = "message"
+    return out
+
+
 @dataclass
 class ShopData:
     """The shop as frames: events, customers (no PII), products and reviews."""
@@ -44,6 +58,7 @@ class ShopData:
     products: pd.DataFrame
     reviews: pd.DataFrame
     messages: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["customer_id", "sent_at"]))
+    engine: ClassVar[str] = "local"
 
     def __post_init__(self) -> None:
         self.events = _normalise_events(self.events, self.products)
@@ -60,6 +75,32 @@ class ShopData:
         """The newest event time (the natural "as of" of a historical data set)."""
         ts = self.events["ts"]
         return None if ts.empty or ts.isna().all() else ts.max()
+
+    @property
+    def max_event_id(self) -> int:
+        """The largest event id (the watermark of an incremental profile build)."""
+        return int(self.events["id"].max()) if len(self.events) else 0
+
+    def features(self, as_of: pd.Timestamp, customer_ids: Sequence[str] | None = None, *, n_categories: int = 12) -> pd.DataFrame:
+        """Profile features as of ``as_of`` (see :func:`persona.profiles.features.compute_features`)."""
+        from persona.profiles.features import compute_features
+
+        ids = None if customer_ids is None else pd.Index(list(customer_ids), name="customer_id")
+        return compute_features(self, as_of, ids, n_categories=n_categories)
+
+    def catalogue(self) -> pd.DataFrame:
+        """The products frame (the Spark engine's shop collects it; here it is at hand)."""
+        return self.products
+
+    def interaction_weights(self, customers: Sequence[str], as_of: pd.Timestamp | None = None) -> pd.DataFrame:
+        """Rows ``customer_id, product_id, w``: each event of ``customers`` on a product up to ``as_of``, weighted
+        by what it says of interest (purchase 3, cart 2, view 1, other 0.5, messages 0)."""
+        ev = self.events[self.events["customer_id"].isin(customers) & self.events["product_id"].notna()]
+        if as_of is not None:
+            ev = ev[ev["ts"] <= as_of]
+        w = event_kind(ev["event_type"]).map(AFFINITY_WEIGHTS).fillna(0.0)
+        return pd.DataFrame({"customer_id": ev["customer_id"].to_numpy(), "product_id": ev["product_id"].to_numpy(),
+                             "w": w.to_numpy(dtype=float)})
 
     def only(self, customer_ids: Iterable[str]) -> ShopData:
         """The same shop restricted to some customers (products stay whole)."""

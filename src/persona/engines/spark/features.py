@@ -48,6 +48,15 @@ def _kind(F: Any) -> Any:
             .when(col.isin(*sorted(VIEW_TYPES)), "view").when(col.isin(*sorted(MESSAGE_TYPES)), "message").otherwise("other"))
 
 
+def affinity_weight(F: Any) -> Any:
+    """Each event's interest weight (purchase 3, cart 2, view 1, other 0.5, messages 0), as a Spark column."""
+    kind = _kind(F)
+    weight = F.lit(0.0)
+    for name, w in AFFINITY_WEIGHTS.items():
+        weight = F.when(kind == name, F.lit(w)).otherwise(weight)
+    return weight
+
+
 def _ranked_shares(ev: Any, col: str, keep: int) -> pd.DataFrame:
     """Per customer, the ``keep`` largest affinity shares of ``col`` (ties by name), and how many are positive."""
     from pyspark.sql import Window
@@ -119,10 +128,7 @@ def spark_features(shop: SparkShop, as_of: Any, customer_ids: Any = None, *, n_c
     prods["cat_median"] = prods["category"].map(cat_median)
     pinfo = spark.createDataFrame(prods.astype({"product_id": str}).astype(object).where(prods.notna(), None),
                                   "product_id string, category string, brand string, list_price double, cat_median double")
-    weight = F.lit(0.0)
-    for kind, w in AFFINITY_WEIGHTS.items():
-        weight = F.when(F.col("kind") == kind, F.lit(w)).otherwise(weight)
-    ev = (ev.withColumn("kind", _kind(F)).join(F.broadcast(pinfo), "product_id", "left").withColumn("w", weight)
+    ev = (ev.withColumn("kind", _kind(F)).withColumn("w", affinity_weight(F)).join(F.broadcast(pinfo), "product_id", "left")
           .persist(StorageLevel.MEMORY_AND_DISK))
     try:
         _orders_block(F, ev, at, as_of, ids, out)
@@ -138,7 +144,10 @@ def spark_features(shop: SparkShop, as_of: Any, customer_ids: Any = None, *, n_c
              "n_categories", "top_categories", "category_shares", "top_brands", "brand_shares", "preferred_channel",
              "preferred_hour", "preferred_dow", "email_sent", "email_open_rate", "email_click_rate", "n_reviews",
              "avg_sentiment", "age", "gender", "country", "first_seen_at", "last_purchase_at"]
-    return out[order]
+    out = out[order]
+    for c in out.columns[out.dtypes == object]:  # missing as pandas has it (NaN), never None
+        out[c] = out[c].where(out[c].notna(), np.nan)
+    return out
 
 
 def _orders_block(F: Any, ev: Any, at: Any, as_of: pd.Timestamp, ids: pd.Index, out: pd.DataFrame) -> None:

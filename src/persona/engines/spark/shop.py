@@ -9,9 +9,10 @@ the events are read by Spark in parallel id ranges, so they never pass through t
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -53,11 +54,54 @@ class SparkShop:
     products: Any
     reviews: Any
     messages: Any
+    engine: ClassVar[str] = "spark"
 
     @property
     def session(self) -> Any:
         """The Spark session the frames belong to."""
         return self.events.sparkSession
+
+    @property
+    def last_event_ts(self) -> pd.Timestamp | None:
+        """The newest event time."""
+        from pyspark.sql import functions as F
+
+        ts = self.events.agg(F.max("ts").alias("m")).first()["m"]
+        return None if ts is None else pd.Timestamp(ts).tz_localize("UTC") if pd.Timestamp(ts).tzinfo is None \
+            else pd.Timestamp(ts).tz_convert("UTC")
+
+    @property
+    def max_event_id(self) -> int:
+        """The largest event id (the watermark of an incremental profile build)."""
+        from pyspark.sql import functions as F
+
+        top = self.events.agg(F.max("id").alias("m")).first()["m"]
+        return int(top) if top is not None else 0
+
+    def features(self, as_of: pd.Timestamp, customer_ids: Sequence[str] | None = None, *, n_categories: int = 12) -> pd.DataFrame:
+        """Profile features as of ``as_of``, computed on Spark (see :func:`persona.engines.spark.features.spark_features`)."""
+        from persona.engines.spark.features import spark_features
+
+        return spark_features(self, as_of, customer_ids, n_categories=n_categories)
+
+    def catalogue(self) -> pd.DataFrame:
+        """The products frame, collected (a catalogue is small next to the events)."""
+        return self.products.toPandas()
+
+    def interaction_weights(self, customers: Sequence[str], as_of: pd.Timestamp | None = None) -> pd.DataFrame:
+        """Rows ``customer_id, product_id, w``: the summed interest weight of each customer on each product,
+        aggregated on Spark (one row per pair, as in the interaction matrix)."""
+        from pyspark.sql import functions as F
+
+        from persona.engines.spark.features import affinity_weight
+
+        ev = self.events.where(F.col("product_id").isNotNull())
+        if as_of is not None:
+            ev = ev.where(F.col("ts") <= F.lit(pd.Timestamp(as_of).to_pydatetime()))
+        wanted = self.session.createDataFrame(pd.DataFrame({"customer_id": [str(c) for c in customers]}), "customer_id string")
+        ev = ev.join(F.broadcast(wanted), "customer_id", "left_semi")
+        pairs = ev.withColumn("w", affinity_weight(F)).where(F.col("w") > 0).groupBy("customer_id", "product_id").agg(F.sum("w").alias("w"))
+        return pairs.toPandas()
 
     @classmethod
     def from_shop_data(cls, session: Any, data: ShopData) -> SparkShop:

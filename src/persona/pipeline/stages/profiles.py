@@ -32,6 +32,10 @@ def run_profiles(ctx: RunContext) -> StageResult:
     if data.last_event_ts is None:
         return StageResult(status="skipped", message="no events: nothing to profile")
     ctx.artifacts["shop_data"] = data
+    if ctx.store.settings.engine == "spark":  # the features' passes over the events run on Spark
+        from persona.engines import open_shop
+
+        data = open_shop(ctx.store)
     out = build_and_store(ctx.store, full=True, recommender=ctx.artifacts.get("recommender"), seed=ctx.seed, data=data)
     profiles = read_profiles(ctx.store)
     ctx.artifacts["profiles"] = profiles
@@ -49,10 +53,12 @@ def run_profiles(ctx: RunContext) -> StageResult:
     )
     section = Section(
         title="Customer profiles",
-        html=(f"<p>{out['profiles']:,} profiles ({buyers:,} customers have bought). Embedding z = x + α·y with α = {out['alpha']}: "
+        html=(f"<p>{out['profiles']:,} profiles ({buyers:,} customers have bought; features computed by the "
+              f"{html.escape(out['engine'])} engine). Embedding z = x + α·y with α = {out['alpha']}: "
               f"{html.escape(emb_text)}.</p>" + table_html(rows, ["feature", "count", "mean", "median", "max"])),
     )
-    return StageResult(figures={"profiles": out["profiles"], "buyers": buyers, "embedding": kind, "mode": out["mode"]}, sections=[section])
+    return StageResult(figures={"profiles": out["profiles"], "buyers": buyers, "embedding": kind, "mode": out["mode"],
+                                "engine": out["engine"]}, sections=[section])
 
 
 def run_segments(ctx: RunContext) -> StageResult:

@@ -1,0 +1,173 @@
+"""The Spark engine's profile features equal the local engine's, from every source the engine reads."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from persona.config import load_settings
+from persona.errors import ConfigError
+
+if not os.environ.get("CI"):  # CI installs the spark extra and Java: there a missing engine fails, never skips
+    pytest.importorskip("pyspark")
+
+from persona.engines.spark.session import SparkUnavailableError, spark_available, spark_session  # noqa: E402
+from persona.engines.spark.shop import SparkShop, jdbc_options, jdbc_ready  # noqa: E402
+from persona.profiles.features import compute_features  # noqa: E402
+from persona.profiles.source import ShopData, load_shop  # noqa: E402
+
+pytestmark = pytest.mark.skipif(spark_available() is not None and not os.environ.get("CI"),
+                                reason=f"Spark engine unavailable: {spark_available()}")
+
+
+@pytest.fixture(scope="module")
+def spark():
+    return spark_session("local[2]")
+
+
+@pytest.fixture(scope="module")
+def demo_files(tmp_path_factory):
+    from persona.demo import generate_shop
+
+    return generate_shop(tmp_path_factory.mktemp("demo"), customers=300, products=80, days=150, seed=5)
+
+
+@pytest.fixture(scope="module")
+def demo_data(demo_files) -> ShopData:
+    frames = {k: pd.read_csv(v) for k, v in demo_files.items()}
+    return ShopData(events=frames["events"], customers=frames["customers"], products=frames["products"], reviews=frames["reviews"])
+
+
+def _load(store, files) -> None:
+    from persona.ingest import ENTITY_ORDER, ingest_file
+    from persona.privacy.crypto import PIICipher
+
+    for entity in ENTITY_ORDER:
+        if entity in files:
+            ingest_file(store, entity, files[entity], progress=False, cipher=PIICipher(b"s" * 32))
+
+
+def assert_same_features(local: pd.DataFrame, spark: pd.DataFrame) -> None:
+    assert list(spark.columns) == list(local.columns)
+    assert list(spark.index) == list(local.index)
+    for c in local.columns:
+        a, b = spark[c], local[c]
+        if b.dtype == object:  # a missing text is None from PostgreSQL, NaN from SQLite: the same to a profile
+            a, b = a.where(a.notna(), np.nan), b.where(b.notna(), np.nan)
+        pd.testing.assert_series_equal(a, b, check_dtype=False, rtol=1e-9, check_names=False, obj=c)
+
+
+def test_features_equal_the_local_engine(spark, demo_data):
+    shop = SparkShop.from_shop_data(spark, demo_data)
+    as_of = demo_data.last_event_ts
+    assert shop.last_event_ts == as_of and shop.max_event_id == demo_data.max_event_id
+    local = compute_features(demo_data, as_of)
+    assert local["frequency"].gt(0).sum() > 50 and local["category_shares"].notna().sum() > 100  # a shop with substance
+    assert_same_features(local, shop.features(as_of))
+    earlier = as_of - pd.Timedelta(days=60)  # customers created later drop out; windows move
+    assert_same_features(compute_features(demo_data, earlier), shop.features(earlier))
+    some = list(local.index[::5])
+    assert_same_features(compute_features(demo_data, earlier, pd.Index(some, name="customer_id")), shop.features(earlier, some))
+
+
+def test_profile_builder_runs_on_the_spark_shop(spark, demo_data):
+    from persona.profiles import ProfileBuilder
+
+    local = ProfileBuilder(seed=1).fit_transform(demo_data)
+    on_spark = ProfileBuilder(seed=1).fit_transform(SparkShop.from_shop_data(spark, demo_data))
+    emb_l, emb_s = np.array(local.pop("embedding").tolist()), np.array(on_spark.pop("embedding").tolist())
+    assert emb_l.shape == emb_s.shape and emb_l.shape[1] > 1
+    np.testing.assert_allclose(emb_s, emb_l, atol=2e-5)
+    assert_same_features(local, on_spark)
+
+
+def test_parquet_lake_is_normalised_like_the_store(spark, demo_files, demo_data, tmp_path):
+    """Raw Parquet (upper-case types, text timestamps, purchases without revenue) reads as ShopData normalises it."""
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    events = pd.read_csv(demo_files["events"])
+    events["event_type"] = events["event_type"].str.upper()
+    events["timestamp"] = events["timestamp"].astype(str)
+    events.loc[events.index[::3], "revenue"] = np.nan  # filled from quantity × list price, as ShopData does
+    events.to_parquet(lake / "events.parquet")
+    pd.read_csv(demo_files["products"]).to_parquet(lake / "products.parquet")
+    (lake / "customers").mkdir()
+    pd.read_csv(demo_files["customers"]).to_parquet(lake / "customers" / "part-0.parquet")
+    shop = SparkShop.from_parquet(spark, lake)
+    data = ShopData(events=events, customers=pd.read_csv(demo_files["customers"]), products=pd.read_csv(demo_files["products"]),
+                    reviews=None)
+    assert_same_features(compute_features(data, data.last_event_ts), shop.features(data.last_event_ts))
+
+
+def test_parquet_lake_without_events_is_refused(spark, tmp_path):
+    from persona.errors import InputError
+
+    with pytest.raises(InputError, match="no events Parquet data"):
+        SparkShop.from_parquet(spark, tmp_path)
+
+
+def test_workspace_build_on_the_spark_engine(spark, demo_files, tmp_path, monkeypatch):
+    """`PERSONA_ENGINE=spark persona profiles build` stores the profiles the local engine stores."""
+    from typer.testing import CliRunner
+
+    from persona.cli.main import app
+    from persona.profiles import read_profiles
+    from persona.store import open_store
+    from persona.store.workspace import init_workspace
+
+    for engine in ("local", "spark"):
+        settings = load_settings(tmp_path / engine, progress=False, engine=engine)
+        init_workspace(settings)
+        store = open_store(settings)
+        _load(store, demo_files)
+        store.dispose()
+    monkeypatch.setenv("PERSONA_ENGINE", "spark")
+    res = CliRunner().invoke(app, ["profiles", "build", "--workspace", str(tmp_path / "spark"), "--json"])
+    assert res.exit_code == 0, res.output
+    assert '"engine": "spark"' in res.output
+    monkeypatch.setenv("PERSONA_ENGINE", "local")
+    res = CliRunner().invoke(app, ["profiles", "build", "--workspace", str(tmp_path / "local"), "--json"])
+    assert res.exit_code == 0 and '"engine": "local"' in res.output, res.output
+    frames = {}
+    for engine in ("local", "spark"):
+        store = open_store(load_settings(tmp_path / engine))
+        frames[engine] = read_profiles(store).drop(columns=["updated_at", "embedding"]).sort_index()
+        store.dispose()
+    assert len(frames["spark"]) == len(frames["local"]) > 200
+    for c in ("frequency", "monetary", "recency_days", "email_open_rate", "price_index", "preferred_hour"):
+        pd.testing.assert_series_equal(frames["spark"][c].astype(float), frames["local"][c].astype(float), rtol=1e-9, obj=c)
+    assert frames["spark"]["category_shares"].equals(frames["local"]["category_shares"])
+
+
+@pytest.mark.postgres
+def test_postgres_store_is_read_over_jdbc(spark, demo_files, pg_store):
+    if not jdbc_ready(spark):
+        pytest.fail("PostgreSQL's JDBC driver is not on Spark's classpath: apt-get install libpostgresql-jdbc-java")
+    _load(pg_store, demo_files)
+    shop = SparkShop.from_store(spark, pg_store)
+    assert shop.events.rdd.getNumPartitions() > 1  # read in parallel id ranges, not through this process
+    data = load_shop(pg_store)
+    assert_same_features(compute_features(data, data.last_event_ts), shop.features(data.last_event_ts))
+
+
+def test_jdbc_options_keep_the_password_out_of_the_url():
+    url, props = jdbc_options("postgresql+psycopg://alice:s3cret@db.example:6543/shop")
+    assert url == "jdbc:postgresql://db.example:6543/shop"
+    assert props["user"] == "alice" and props["password"] == "s3cret" and "s3cret" not in url
+
+
+def test_unknown_engine_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="unknown engine 'hadoop'"):
+        load_settings(tmp_path, engine="hadoop")
+
+
+def test_missing_java_says_what_to_install(monkeypatch, tmp_path: Path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    with pytest.raises(SparkUnavailableError, match="no Java runtime") as err:
+        spark_session()
+    assert "openjdk-17" in err.value.hint and err.value.exit_code == 2
