@@ -24,6 +24,7 @@ class BasketRules:
         min_lift: rule lift threshold (None = none).
         max_len: longest itemset (None = unlimited).
         max_itemsets: refuse to mine more itemsets than this (memory guard).
+        engine: ``"local"`` (bitset Eclat here) or ``"spark"`` (Spark's FP-growth; the same itemsets and rules).
     """
 
     def __init__(
@@ -33,15 +34,18 @@ class BasketRules:
         min_lift: float | None = None,
         max_len: int | None = None,
         max_itemsets: int | None = 5_000_000,
+        engine: str = "local",
     ) -> None:
         self.min_support = min_support
         self.min_confidence = min_confidence
         self.min_lift = min_lift
         self.max_len = max_len
         self.max_itemsets = max_itemsets
+        self.engine = engine
 
     def fit(self, baskets: Any) -> BasketRules:
-        """Mine the frequent itemsets of ``baskets`` (lists of items, or a one-hot frame/matrix).
+        """Mine the frequent itemsets of ``baskets`` (lists of items, or a one-hot frame/matrix; on the Spark
+        engine also a Spark frame with an ``items`` array column).
 
         Returns:
             self
@@ -51,9 +55,15 @@ class BasketRules:
         """
         if not (0 <= self.min_confidence <= 1):
             raise InputError(f"min_confidence={self.min_confidence!r} must be in [0, 1]", hint="e.g. 0.3")
-        self.itemsets_: FrequentItemsets = frequent_itemsets(
-            baskets, self.min_support, max_len=self.max_len, max_itemsets=self.max_itemsets
-        )
+        from persona.engines import check_engine
+
+        if check_engine(self.engine) == "spark":
+            from persona.engines.spark.basket import as_spark_baskets, spark_itemsets
+
+            self.itemsets_: FrequentItemsets = spark_itemsets(
+                as_spark_baskets(baskets), self.min_support, max_len=self.max_len, max_itemsets=self.max_itemsets)
+        else:
+            self.itemsets_ = frequent_itemsets(baskets, self.min_support, max_len=self.max_len, max_itemsets=self.max_itemsets)
         self._pairs = None
         return self
 

@@ -13,15 +13,18 @@ ByOpt = Annotated[str, typer.Option("--by", help="Order = customer+session (else
 
 
 def _fit(workspace: object, min_support: float, min_confidence: float, min_lift: float | None, by: str, max_len: int | None) -> object:
-    from persona.basket import BasketRules, baskets_from_store
+    from persona.basket import BasketRules
     from persona.cli.profiles import open_workspace_store
+    from persona.engines import open_baskets
 
     store = open_workspace_store(workspace)  # type: ignore[arg-type]
     try:
-        baskets = baskets_from_store(store, by=by)
+        engine = store.settings.engine
+        baskets = open_baskets(store, by=by)
+        return BasketRules(min_support=min_support, min_confidence=min_confidence, min_lift=min_lift, max_len=max_len,
+                           engine=engine).fit(baskets)
     finally:
         store.dispose()
-    return BasketRules(min_support=min_support, min_confidence=min_confidence, min_lift=min_lift, max_len=max_len).fit(baskets)
 
 
 def _records(frame: object) -> list[dict[str, object]]:
@@ -52,7 +55,8 @@ def rules(
     fi = model.itemsets_  # type: ignore[attr-defined]
     best = rules_frame(fi, top_rules(fi, top, by=sort, min_confidence=min_confidence, min_lift=min_lift))
     rep = {"orders": fi.n_transactions, "min_support": min_support, "min_count": fi.min_count, "itemsets": len(fi),
-           "rules": count_rules(fi, min_confidence=min_confidence, min_lift=min_lift), "top": _records(best)}
+           "rules": count_rules(fi, min_confidence=min_confidence, min_lift=min_lift), "engine": model.engine,  # type: ignore[attr-defined]
+           "top": _records(best)}
     if as_json:
         emit(rep, True)
         return

@@ -45,4 +45,17 @@ def open_shop(store: Any) -> Any:
     return load_shop(store)
 
 
-__all__ = ["ENGINES", "check_engine", "open_shop"]
+def open_baskets(store: Any, *, by: str = "session") -> Any:
+    """The workspace's orders for basket mining on the store's engine: item lists (local) or a cached Spark
+    frame with an ``items`` column (spark; the purchases never pass through this process on PostgreSQL)."""
+    if store.settings.engine == "spark":
+        from persona.engines.spark.basket import purchases, spark_baskets
+        from persona.engines.spark.session import spark_session
+
+        return spark_baskets(purchases(spark_session(store.settings.spark_master), store), by=by).cache()
+    from persona.basket.baskets import baskets_from_store
+
+    return baskets_from_store(store, by=by)
+
+
+__all__ = ["ENGINES", "check_engine", "open_baskets", "open_shop"]

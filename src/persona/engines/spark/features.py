@@ -145,7 +145,7 @@ def spark_features(shop: SparkShop, as_of: Any, customer_ids: Any = None, *, n_c
              "preferred_hour", "preferred_dow", "email_sent", "email_open_rate", "email_click_rate", "n_reviews",
              "avg_sentiment", "age", "gender", "country", "first_seen_at", "last_purchase_at"]
     out = out[order]
-    for c in out.columns[out.dtypes == object]:  # missing as pandas has it (NaN), never None
+    for c in out.select_dtypes(include="object").columns:  # missing as pandas has it (NaN), never None
         out[c] = out[c].where(out[c].notna(), np.nan)
     return out
 

@@ -14,17 +14,24 @@ SUPPORTS = (0.01, 0.005, 0.002, 0.001)
 
 def run(ctx: RunContext) -> StageResult:
     """Mine itemsets at the highest support that yields rules; report the top rules by lift."""
-    from persona.basket import BasketRules, baskets_from_store
+    from persona.basket import BasketRules
     from persona.basket.rules import count_rules, rules_frame, top_rules
+    from persona.engines import open_baskets
 
-    baskets = baskets_from_store(ctx.store)
-    multi = sum(1 for b in baskets if len(b) > 1)
-    if not baskets or multi == 0:
+    engine = ctx.store.settings.engine
+    baskets = open_baskets(ctx.store)
+    if engine == "spark":
+        from persona.engines.spark.basket import count_orders
+
+        n_orders, multi = count_orders(baskets)
+    else:
+        n_orders, multi = len(baskets), sum(1 for b in baskets if len(b) > 1)
+    if not n_orders or multi == 0:
         return StageResult(status="skipped", message="no orders with more than one product")
     model: Any = None
     n_rules = 0
     for sup in SUPPORTS:
-        model = BasketRules(min_support=sup, min_confidence=0.05, max_len=4).fit(baskets)
+        model = BasketRules(min_support=sup, min_confidence=0.05, max_len=4, engine=engine).fit(baskets)
         n_rules = count_rules(model.itemsets_, min_confidence=0.05)
         if n_rules >= 20:
             break
@@ -37,7 +44,8 @@ def run(ctx: RunContext) -> StageResult:
                          "support": r["support"], "confidence": r["confidence"], "lift": r["lift"]})
     sec = Section(
         title="Basket rules (frequently bought together)",
-        html=(f"<p>{fi.n_transactions:,} orders (purchase events grouped by customer and session, else by customer and day), "
+        html=(f"<p>{fi.n_transactions:,} orders (purchase events grouped by customer and session, else by customer and day; "
+              f"mined by the {html.escape(engine)} engine), "
               f"{multi:,} with two or more products. At min support {model.min_support} ({fi.min_count} orders) there are "
               f"{len(fi):,} frequent itemsets and {n_rules:,} rules with confidence ≥ 0.05.</p>"
               + (table_html(rows, list(rows[0])) if rows else "<p>No rules at the lowest support tried.</p>")),
@@ -49,7 +57,7 @@ def run(ctx: RunContext) -> StageResult:
              metrics={"itemsets": len(fi), "rules": n_rules}, activate=True)
     return StageResult(
         figures={"orders": fi.n_transactions, "multi_item_orders": multi, "min_support": model.min_support, "itemsets": len(fi), "rules": n_rules,
-                 "top_lift": float(rows[0]["lift"]) if rows else None},
+                 "top_lift": float(rows[0]["lift"]) if rows else None, "engine": engine},
         sections=[sec],
         message=html.escape(f"{n_rules} rules"),
     )
