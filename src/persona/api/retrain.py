@@ -149,11 +149,12 @@ def retrain(
     data = Interactions.from_store(store)
     if data.nnz == 0:
         raise InputError("the workspace has no events that name a product", hint="ingest events first")
-    cmp = compare(data, list(models or applicable_models(DEFAULT_MODELS, data)[0]), split=split, seed=seed)
+    engine = store.settings.engine
+    cmp = compare(data, list(models or applicable_models(DEFAULT_MODELS, data)[0]), split=split, seed=seed, engine=engine)
     best = cmp.best
     if best is None:
         raise InputError("no recommender could be trained: " + "; ".join(f"{r.name}: {r.error}" for r in cmp.reports))
-    candidate_split = build_models([best.name], seed)[best.name]().fit(cmp.train)
+    candidate_split = build_models([best.name], seed, engine)[best.name]().fit(cmp.train)
     cand = holdout_metrics(candidate_split, cmp.train, cmp.test, max_users=max_users, seed=seed)
     active_mv = None
     try:
@@ -175,7 +176,7 @@ def retrain(
         better, reason = True, f"same configuration as the active version, trained on {new_events} newer events"
     else:
         better, reason = False, f"candidate nDCG@10 {cand['ndcg@10']:.4f} <= active {act['ndcg@10']:.4f}" + (f" + {min_gain}" if min_gain else "")
-    final = build_models([best.name], seed)[best.name]().fit(data)
+    final = build_models([best.name], seed, engine)[best.name]().fit(data)
     base_params = final.get_params()
     final = serve_repeats(final, data, cmp.repeat_share, seed)
     metrics = {**{k2: round(v, 6) for k2, v in best.metrics.items()}, "split": split, "holdout_foldin": cand,

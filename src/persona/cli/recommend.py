@@ -47,7 +47,8 @@ def train(
     with_repeats = bool(mv.params.get("served_with_repeats"))
     out = {"best": cmp.best.name, "model": MODEL_NAME, "version": mv.version, "split": split,
            "test_pairs": len(cmp.test), "comparison": cmp.table(), "skipped": skipped,
-           "repeat_share": round(cmp.repeat_share, 4), "served_with_repeats": with_repeats}
+           "repeat_share": round(cmp.repeat_share, 4), "served_with_repeats": with_repeats,
+           "engine": mv.params.get("engine", "local")}
     if as_json:
         emit(out, True)
         return

@@ -159,8 +159,9 @@ def applicable_models(names: Sequence[str], data: Interactions) -> tuple[list[st
     return keep, skipped
 
 
-def build_models(names: Sequence[str], seed: int = 42) -> dict[str, Callable[[], Any]]:
-    """Factories of Persona recommenders by registry name (with ``seed`` where a model takes one).
+def build_models(names: Sequence[str], seed: int = 42, engine: str | None = None) -> dict[str, Callable[[], Any]]:
+    """Factories of Persona recommenders by registry name (with ``seed``, and ``engine`` when given, where a
+    model takes them).
 
     Raises:
         InputError: an unknown name.
@@ -171,7 +172,7 @@ def build_models(names: Sequence[str], seed: int = 42) -> dict[str, Callable[[],
     unknown = [n for n in names if n not in RECOMMENDERS]
     if unknown:
         raise InputError(f"unknown recommender(s) {unknown}", hint=f"choose among {sorted(RECOMMENDERS)}")
-    return {n: (lambda n=n: make_seeded(n, None, seed)) for n in dict.fromkeys(names)}
+    return {n: (lambda n=n: make_seeded(n, None, seed, engine)) for n in dict.fromkeys(names)}
 
 
 def compare(
@@ -184,6 +185,7 @@ def compare(
     seed: int = 42,
     on_result: Callable[[ModelReport], None] | None = None,
     repeats: bool = False,
+    engine: str | None = None,
 ) -> Comparison:
     """Compare recommenders on one held-out split of ``data`` (see :func:`split_interactions`).
 
@@ -196,12 +198,13 @@ def compare(
         seed: random seed of the split and the models.
         on_result: called after each model.
         repeats: keep held-out items the user already had and let the models recommend seen items too.
+        engine: passed to the models that have a Spark implementation (``"spark"``); None keeps their default.
 
     Returns:
         A :class:`Comparison`.
     """
     t0 = time.perf_counter()
-    factories = models if isinstance(models, dict) else build_models(list(models), seed)
+    factories = models if isinstance(models, dict) else build_models(list(models), seed, engine)
     train, pairs, again = _held_out(data, split, fraction, seed)
     test = _test_frame(data, pairs if repeats else pairs[~again], split, repeats_dropped=int(again.sum()) * (not repeats))
     reports = []
@@ -240,13 +243,14 @@ def train_and_register(
     from persona.recommend import make_recommender
     from persona.registry import register
 
-    cmp = compare(data, models, split=split, k=k, seed=seed, on_result=on_result)
+    engine = store.settings.engine
+    cmp = compare(data, models, split=split, k=k, seed=seed, on_result=on_result, engine=engine)
     best = cmp.best
     if best is None:
         errors = "; ".join(f"{r.name}: {r.error}" for r in cmp.reports)
         raise InputError(f"no recommender could be trained: {errors}")
     t0 = time.perf_counter()
-    model = build_models([best.name], seed)[best.name]() if best.name in _registry_names() else make_recommender(best.name)
+    model = build_models([best.name], seed, engine)[best.name]() if best.name in _registry_names() else make_recommender(best.name)
     model.fit(data)
     params = {"algorithm": best.name, **_plain(model.get_params())}
     model = serve_repeats(model, data, cmp.repeat_share, seed)

@@ -68,6 +68,8 @@ class ALSRecommender(_FactorModel):
         num_threads: CPU threads (0 = all cores).
         seed: random seed of the initial factors.
         progress: show implicit's progress bar.
+        engine: ``"local"`` (``implicit`` on this machine's cores) or ``"spark"`` (Spark ML's ALS, with the
+            penalty rescaled to Spark's per-interaction form; see :mod:`persona.engines.spark.als`).
     """
 
     name: ClassVar[str] = "als"
@@ -82,8 +84,10 @@ class ALSRecommender(_FactorModel):
         num_threads: int = 0,
         seed: int = 42,
         progress: bool = False,
+        engine: str = "local",
     ):
         self.progress = progress
+        self.engine = engine
         self.factors = factors
         self.regularization = regularization
         self.alpha = alpha
@@ -103,6 +107,9 @@ class ALSRecommender(_FactorModel):
                 continue
             if not isinstance(v, int | float) or v < 0:
                 raise InputError(f"ALS {p} must be a non-negative number, got {v!r}")
+        from persona.engines import check_engine
+
+        check_engine(self.engine)
 
     def _fit(self, data: Interactions) -> None:
         from implicit.cpu.als import AlternatingLeastSquares
@@ -112,6 +119,12 @@ class ALSRecommender(_FactorModel):
             self.regularization_ = max(0.1, AUTO_REG_PER_USER * data.nnz / used)
         else:
             self.regularization_ = float(self.regularization)
+        if self.engine == "spark":
+            from persona.engines.spark.als import spark_als_factors
+
+            self._set_factors(*spark_als_factors(self._weights(data), factors=self.factors, regularization=self.regularization_,
+                                                 alpha=float(self.alpha), iterations=self.iterations, seed=self.seed))
+            return
 
         with threadpool_limits(1, "blas"):
             model = AlternatingLeastSquares(
@@ -151,8 +164,10 @@ class BPRRecommender(_FactorModel):
         num_threads: int = 1,
         seed: int = 42,
         progress: bool = False,
+        engine: str = "local",
     ):
         self.progress = progress
+        self.engine = engine
         self.factors = factors
         self.learning_rate = learning_rate
         self.regularization = regularization

@@ -66,9 +66,13 @@ def make_recommender(name: str, **params: Any) -> Any:
         ) from exc
 
 
-def make_seeded(name: str, params: Mapping[str, Any] | None, seed: int) -> Any:
-    """:func:`make_recommender` with ``seed`` passed when the class takes one and ``params`` do not set it."""
+def make_seeded(name: str, params: Mapping[str, Any] | None, seed: int, engine: str | None = None) -> Any:
+    """:func:`make_recommender` with ``seed`` (and ``engine``, when given) passed where the class takes them and
+    ``params`` do not set them: the engine setting reaches the models that have a Spark implementation."""
     given = dict(params or {})
-    if "seed" in recommender_class(name)._param_names():
+    names = recommender_class(name)._param_names()
+    if "seed" in names:
         given.setdefault("seed", seed)
+    if engine is not None and "engine" in names:
+        given.setdefault("engine", engine)
     return make_recommender(name, **given)

@@ -74,6 +74,7 @@ def spark_session(master: str | None = None, *, jars: list[str] | None = None, c
         SparkSession.builder.master(master or "local[*]")
         .appName("persona")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.ansi.enabled", "false")  # pandas semantics: x / 0 is missing, not an error
         .config("spark.sql.shuffle.partitions", str(max(4, 2 * cores)))
