@@ -54,6 +54,20 @@ class SchemaError(InputError):
     code = "bad_schema"
 
 
+class SourceError(InputError):
+    """A database or REST API to ingest from refused what was asked: bad URL, query, credentials or response."""
+
+    code = "bad_source"
+
+
+class SourceUnavailableError(PersonaError):
+    """A database or REST API to ingest from cannot be reached, or failed part-way (after its retries)."""
+
+    code = "source_unavailable"
+    exit_code = 4
+    http_status = 502
+
+
 class NotFoundError(PersonaError):
     """An id (customer, product, model, campaign…) does not exist."""
 

@@ -1,7 +1,8 @@
-"""``persona ingest ENTITY FILE`` and ``persona ingest --adapter NAME PATH``."""
+"""``persona ingest ENTITY FILE``, ``--sql QUERY --db URL``, ``--url URL`` and ``persona ingest --adapter NAME PATH``."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,6 +11,9 @@ import typer
 from persona.cli._common import JsonOpt, WorkspaceOpt, emit, settings_for
 from persona.errors import InputError
 
+#: where ``--db`` comes from when it is not given, so that a password stays out of the shell history
+SOURCE_DB_ENV = "PERSONA_SOURCE_DB"
+
 
 def ingest(
     entity: Annotated[str | None, typer.Argument(metavar="ENTITY", help="customers, products, events, reviews or consents.", show_default=False)] = None,
@@ -17,10 +21,16 @@ def ingest(
     map_: Annotated[list[str] | None, typer.Option("--map", "-m", help="Rename a column: THEIR=OUR (repeatable).")] = None,
     fmt: Annotated[str | None, typer.Option("--format", "-f", help="csv, jsonl or parquet (default: from the file).")] = None,
     adapter: Annotated[str | None, typer.Option("--adapter", "-a", help="Read a known dataset layout (e.g. movielens) from PATH.")] = None,
+    sql: Annotated[str | None, typer.Option("--sql", help="Read the rows of this SQL query (or table name) from the database --db.", show_default=False)] = None,
+    db: Annotated[str | None, typer.Option("--db", help=f"SQLAlchemy URL of the database --sql reads (default: ${SOURCE_DB_ENV}, which keeps a password out of the shell history).", show_default=False)] = None,
+    url: Annotated[str | None, typer.Option("--url", help="Read the records of this REST API endpoint (JSON), following its next-page links.", show_default=False)] = None,
+    header: Annotated[list[str] | None, typer.Option("--header", "-H", help="HTTP header for --url: 'Name: value' (repeatable), e.g. \"Authorization: Bearer $TOKEN\".", show_default=False)] = None,
+    records_key: Annotated[str | None, typer.Option("--records-key", help="With --url: the key of the response object that holds the records (default: detected).", show_default=False)] = None,
+    max_pages: Annotated[int | None, typer.Option("--max-pages", min=1, help="With --url: the most pages to read (default 10000).", show_default=False)] = None,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Load a data file into the workspace: validated, de-duplicated, PII encrypted, rejects quarantined.
+    """Load a file, a SQL query or a REST API into the workspace: validated, de-duplicated, PII encrypted, rejects quarantined.
 
     JSON output: {"read", "accepted", "duplicates", "rejected", "quarantine", ...}; read = accepted + duplicates + rejected.
     """
@@ -28,7 +38,13 @@ def ingest(
     from persona.store import open_store
 
     mapping = parse_map(map_)
+    _check_one_source(entity, path, adapter=adapter, sql=sql, db=db, url=url, header=header, records_key=records_key,
+                      fmt=fmt, max_pages=max_pages)
     settings = settings_for(workspace)
+    if sql is not None or url is not None:
+        _ingest_pulled(settings, entity, mapping, sql=sql, db=db, url=url, header=header, records_key=records_key,
+                       max_pages=max_pages, as_json=as_json)
+        return
     if adapter:
         if path is None and entity is not None:  # `--adapter NAME PATH`: the one positional is the path
             entity, path = None, Path(entity)
@@ -47,7 +63,7 @@ def ingest(
                   for k, v in result["entities"].items()], False, title=f"ingested {path} ({adapter})")
         return
     if entity is None or path is None:
-        raise InputError("persona ingest needs an ENTITY and a FILE (or --adapter NAME PATH)",
+        raise InputError("persona ingest needs an ENTITY and a FILE (or --sql QUERY --db URL, --url URL, --adapter NAME PATH)",
                          hint="e.g. persona ingest events events.csv")
     from persona.ingest import get_spec, ingest_file
 
@@ -57,12 +73,70 @@ def ingest(
         report = ingest_file(store, entity, path, mapping=mapping, fmt=fmt)
     finally:
         store.dispose()
+    _show(report, as_json, title=f"ingested {path}")
+
+
+def _check_one_source(entity: str | None, path: Path | None, *, adapter: str | None, sql: str | None, db: str | None,
+                      url: str | None, header: list[str] | None, records_key: str | None, fmt: str | None,
+                      max_pages: int | None) -> None:
+    """Exactly one of FILE, --sql, --url and --adapter; options only where they apply."""
+    given = [name for name, value in (("FILE", path), ("--sql", sql), ("--url", url), ("--adapter", adapter)) if value is not None]
+    if adapter is not None:
+        given = [g for g in given if g != "FILE"]  # the adapter's PATH is positional (checked with --adapter)
+    if len(given) > 1:
+        raise InputError(f"persona ingest reads one source at a time, got {' and '.join(given)}",
+                         hint="give one of: FILE, --sql QUERY --db URL, --url URL, --adapter NAME PATH")
+    misplaced = [opt for opt, value, needs in (("--db", db, sql), ("--header", header, url), ("--records-key", records_key, url),
+                                               ("--max-pages", max_pages, url))
+                 if value is not None and needs is None]
+    if fmt is not None and (sql is not None or url is not None):
+        misplaced.append("--format")
+    if misplaced:
+        raise InputError(f"{', '.join(misplaced)} {'does' if len(misplaced) == 1 else 'do'} not apply here",
+                         hint="--db goes with --sql; --header, --records-key and --max-pages with --url; --format with a FILE")
+    if (sql is not None or url is not None) and entity is None:
+        raise InputError(f"{given[0]} needs an ENTITY", hint="e.g. persona ingest customers --sql customers --db sqlite:///shop.db")
+
+
+def _ingest_pulled(settings: Any, entity: str | None, mapping: dict[str, str], *, sql: str | None, db: str | None, url: str | None,
+                   header: list[str] | None, records_key: str | None, max_pages: int | None, as_json: bool) -> None:
+    """``--sql`` or ``--url``: pull the records from a database or an API."""
+    from persona.ingest import get_spec
+    from persona.ingest.sources import ingest_sql, ingest_url, parse_headers
+    from persona.ingest.sources.rest import DEFAULT_MAX_PAGES
+    from persona.store import open_store
+
+    assert entity is not None
+    get_spec(entity)
+    headers = parse_headers(header)
+    if sql is not None:
+        db = db or os.environ.get(SOURCE_DB_ENV)
+        if not db:
+            raise InputError("--sql needs the database to read: --db URL",
+                             hint=f"e.g. --db sqlite:///shop.db, or set {SOURCE_DB_ENV}=postgresql+psycopg://user:password@host/db "
+                                  "to keep the password out of the shell history")
+    store = open_store(settings)
+    try:
+        if sql is not None:
+            assert db is not None
+            report = ingest_sql(store, entity, sql, db, mapping=mapping)
+        else:
+            assert url is not None
+            report = ingest_url(store, entity, url, headers=headers, records_key=records_key, mapping=mapping,
+                                max_pages=max_pages or DEFAULT_MAX_PAGES)
+    finally:
+        store.dispose()
+    _show(report, as_json, title=f"ingested {report.source}")
+
+
+def _show(report: Any, as_json: bool, *, title: str) -> None:
+    """The report as JSON or a table, then a warning per extra column that looks like unencrypted PII."""
     d = report.as_dict()
     if as_json:
         emit(d, True)
     else:
         emit({k: d[k] for k in ("entity", "source", "read", "accepted", "duplicates", "rejected", "quarantine", "stubs", "seconds")},
-             False, title=f"ingested {path}")
+             False, title=title)
     for col, kind in report.plaintext_pii.items():
         from persona.cli._common import err_console
 

@@ -7,6 +7,10 @@ idempotent anyway (duplicates are skipped), so nothing is counted or written twi
 rejected rows reach the quarantine file before its commit, and a resumed run first trims the
 file back to the rows its committed counts cover, so each rejected row is there exactly once.
 
+Chunks from a database query or a REST API (:func:`ingest_chunks`) are committed the same way but never
+resumed: the source may have changed since, so a rerun reads it all again and the rows already stored count as
+duplicates.
+
 A large events load into an empty PostgreSQL table (up to ``ONE_TRANSACTION_ROWS``) is one
 transaction instead, in which the table's keys and indexes are suspended and rebuilt once at the end
 (:meth:`~persona.store.bulk.BulkWriter.suspend_keys`); a crash rolls all of it back, and the rerun
@@ -148,6 +152,44 @@ def frames_to_chunks(frames: Iterable[pd.DataFrame]) -> Iterator[RawChunk]:
         row += n
 
 
+def ingest_chunks(
+    store: Any,
+    entity: str,
+    chunks: Iterable[RawChunk],
+    *,
+    source: str,
+    mapping: Mapping[str, str] | None = None,
+    cipher: PIICipher | None = None,
+    progress: bool | None = None,
+    label: str | None = None,
+) -> IngestReport:
+    """Ingest raw chunks from a source of unknown size (a database query, a REST API), one transaction each.
+
+    Same validation, de-duplication, stubs and quarantine as files. An error raised by ``chunks`` stops the run
+    after the chunks before it were committed (the run is recorded as failed); there is no resume: a rerun reads
+    the source again and the rows already stored count as duplicates.
+
+    Args:
+        store: the workspace :class:`~persona.store.Store`.
+        entity: ``customers``, ``products``, ``events``, ``reviews`` or ``consents``.
+        chunks: the source's records; ``position`` is the number of records read so far.
+        source: what the report and ``ingest_runs`` name as the source (without credentials).
+        mapping: ``{their_column: our_column}``.
+        cipher: PII cipher; default the workspace's.
+        progress: show a row counter once the load takes over a second; default ``settings.progress``.
+        label: the progress bar's label; default the last part of ``source``.
+
+    Returns:
+        The counts, the quarantine file (None when nothing was rejected) and stubs created.
+
+    Raises:
+        InputError: unknown entity.
+        SchemaError: required columns missing from the first chunk.
+    """
+    return _run(store, get_spec(entity), iter(chunks), source=source, mapping=dict(mapping or {}), cipher=cipher,
+                progress=progress, fingerprint=None, total=None, label=label)
+
+
 def _missing(v: Any) -> bool:
     try:
         return bool(pd.isna(v))
@@ -173,12 +215,22 @@ def ingest_frames(
                 cipher=cipher, progress=progress, fingerprint=None, total=0)
 
 
-def _progress_bar(enabled: bool, total: int, label: str) -> Any:
-    if not enabled or total <= 0:
+def _progress_bar(enabled: bool, total: int | None, label: str) -> Any:
+    if not enabled or (total is not None and total <= 0):
         return None
     from rich.console import Console
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
+    if total is None:  # a query or an API: the size is unknown, count rows instead
+        cols = [TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed:,.0f} rows"), TimeElapsedColumn()]
+        return Progress(*cols, console=Console(stderr=True), transient=True)
     cols = [TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), TimeRemainingColumn()]
     if not label.endswith("rows"):
         cols.insert(2, DownloadColumn())
@@ -195,8 +247,10 @@ def _run(
     cipher: PIICipher | None,
     progress: bool | None,
     fingerprint: str | None,
-    total: int,
+    total: int | None,
+    label: str | None = None,
 ) -> IngestReport:
+    """Ingest ``chunks``; ``total`` is the final ``RawChunk.position`` (0: no bar, None: unknown, count rows)."""
     t0 = time.perf_counter()
     settings = store.settings
     cipher = cipher or PIICipher.from_settings(settings)
@@ -225,11 +279,15 @@ def _run(
     writer = EntityWriter(spec, cipher, started)
     report.run_id = run_id
 
-    est_rows = len(first.frame) * (total / first.position) if first.position else len(first.frame)
+    if total is None:  # unknown size: plain chunk-by-chunk transactions, nothing deferred
+        est_rows = 0.0
+    else:
+        est_rows = len(first.frame) * (total / first.position) if first.position else len(first.frame)
     defer = spec.name == "events" and est_rows >= DEFER_INDEX_ROWS and est_rows * 2 >= store.estimated_rows("events")
     one_txn = defer and store.dialect == "postgresql" and est_rows <= ONE_TRANSACTION_ROWS and store.is_empty("events")
     show = settings.progress if progress is None else progress
-    bar = _progress_bar(show and total > (1 << 20), total, source)
+    bar = _progress_bar(show and (total is None or total > (1 << 20)), total, source)
+    description = f"{spec.name} {label or Path(source).name}"
     status = "failed"
     try:
         with ExitStack() as stack:
@@ -240,15 +298,18 @@ def _run(
             elif defer:
                 stack.enter_context(store.deferred_indexes("events", keep=SQLITE_LIVE_INDEXES if store.dialect == "sqlite" else ()))
             task = None
-            if bar is not None:
+            if bar is not None and total is not None:
                 stack.enter_context(bar)
-                task = bar.add_task(f"{spec.name} {Path(source).name}", total=total)
+                task = bar.add_task(description, total=total)
             prepared = prefetch(itertools.chain([first], chunks), lambda c: _prepare_chunk(coercer, writer, store.dialect, c, position))
             stack.callback(prepared.close)
             for prep in prepared:
                 if prep is not None:
                     _commit_chunk(store, writer, quarantine, prep, report, run_id, load)
-                    if bar is not None:
+                    if bar is not None and task is None and time.perf_counter() - t0 > 1.0:  # unknown size: once it takes a while
+                        stack.enter_context(bar)
+                        task = bar.add_task(description, total=None)
+                    if task is not None:
                         bar.update(task, completed=prep.position)
             if load is not None and suspended:
                 _recount_repeats(load, report, run_id, load.restore_keys("events"))

@@ -1,0 +1,349 @@
+"""Ingest the result of a SQL query (or a whole table) from any database SQLAlchemy can reach.
+
+The query runs once, read-only where the database allows it (a read-only transaction on PostgreSQL,
+``PRAGMA query_only`` on SQLite; it is always rolled back), and its rows stream through a server-side cursor
+``chunk_size`` at a time, so memory stays bounded. A record's "line" is its 1-based row number in the result,
+and its raw text (for the quarantine file) the row as JSON.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import math
+import re
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import date, datetime, time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import create_engine, inspect
+from sqlalchemy.engine import URL, Connection, CursorResult, Engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
+
+from persona.errors import SourceError, SourceUnavailableError
+from persona.ingest.mapping import parse_map
+from persona.ingest.readers import RawChunk
+from persona.ingest.runner import IngestReport, ingest_chunks
+from persona.ingest.sources.redact import redact_url, scheme_of
+from persona.privacy.crypto import PIICipher
+
+log = logging.getLogger(__name__)
+
+#: a bare (optionally schema-qualified, optionally double-quoted) table name stands for ``SELECT * FROM`` it
+_TABLE = re.compile(r'^\s*(?:(?P<schema>"[^"]+"|[A-Za-z_][\w$]*)\.)?(?P<table>"[^"]+"|[A-Za-z_][\w$]*)\s*;?\s*$')
+CONNECT_TIMEOUT_S = 10
+URL_HINT = ("write it as dialect+driver://user:password@host:port/database, e.g. postgresql+psycopg://me@localhost/shop "
+            "or sqlite:///shop.db")
+
+
+def ingest_sql(
+    store: Any,
+    entity: str,
+    query: str,
+    url: str,
+    *,
+    mapping: Mapping[str, str] | Sequence[str] | None = None,
+    cipher: PIICipher | None = None,
+    progress: bool | None = None,
+    chunk_size: int | None = None,
+) -> IngestReport:
+    """Ingest the rows of a SQL query (or of a table, given its name) as ``entity``.
+
+    A failure part-way (the connection lost) leaves the chunks committed before it and raises; rerunning
+    reads the query again and the rows already stored count as duplicates.
+
+    Args:
+        store: the workspace :class:`~persona.store.Store`.
+        entity: ``customers``, ``products``, ``events``, ``reviews`` or ``consents``.
+        query: a ``SELECT`` (run as written, read-only) or a table name (``SELECT * FROM`` it).
+        url: the SQLAlchemy URL of the database to read, e.g. ``postgresql+psycopg://me:pw@host/shop``.
+        mapping: ``{their_column: our_column}`` or ``["their=our", …]`` (``--map``).
+        cipher: PII cipher; default the workspace's.
+        progress: show a row counter on long loads; default ``settings.progress``.
+        chunk_size: rows per fetch and per transaction; default ``settings.chunk_size``.
+
+    Returns:
+        The counts, the quarantine file and stubs created; ``source`` names the database without its password.
+
+    Raises:
+        SourceError: a malformed URL, an unknown database kind or missing driver, a table that does not exist,
+            or a query the database refuses.
+        SourceUnavailableError: the database cannot be reached, or the connection is lost part-way.
+        SchemaError: the result lacks required columns.
+    """
+    from persona.ingest.schema import get_spec
+
+    get_spec(entity)  # an unknown entity fails before connecting
+    mp = dict(mapping) if isinstance(mapping, Mapping) else parse_map(mapping)
+    size = chunk_size or store.settings.chunk_size
+    reader = SQLReader(url, query, size)
+    chunks = reader.chunks()
+    try:
+        return ingest_chunks(store, entity, chunks, source=reader.source, mapping=mp, cipher=cipher,
+                             progress=progress, label=reader.label)
+    finally:
+        try:
+            chunks.close()  # releases the connection now, not when the generator is collected
+        except ValueError:
+            pass  # still running in the runner's read-ahead thread, which closes it as it stops
+        reader.close()
+
+
+class SQLReader:
+    """One query's result, opened on construction (so mistakes surface at once) and read as raw chunks."""
+
+    def __init__(self, url: str, query: str, chunk_size: int) -> None:
+        """Connect and run ``query``.
+
+        Raises:
+            SourceError: see :func:`ingest_sql`.
+            SourceUnavailableError: the database cannot be reached.
+        """
+        if not query or not query.strip():
+            raise SourceError("the SQL query is empty", hint="give a SELECT query or a table name, e.g. --sql customers")
+        self.chunk_size = max(1, int(chunk_size))
+        self._lock = threading.Lock()
+        self._started = False
+        self._closed = False
+        self._conn: Connection | None = None
+        self._result: CursorResult | None = None
+        parsed = _parse_url(url)
+        self._password = parsed.password
+        self.shown_url = _redacted(parsed)
+        sql, self.label = _statement(query)
+        self.source = f"{self.shown_url} {_one_line(sql)}"
+        self._engine = _engine(parsed, self.shown_url)
+        try:
+            self._conn = self._connect()
+            self._result = self._execute(sql, query)
+        except BaseException:
+            self.close()
+            raise
+        self.columns = [str(k) for k in self._result.keys()]
+
+    def _connect(self) -> Connection:
+        try:
+            conn = self._engine.connect()
+        except (DBAPIError, OSError) as exc:
+            raise SourceUnavailableError(f"cannot connect to {self.shown_url}: {self._message(exc)}",
+                                         hint="check the host, port, database name and credentials of the URL "
+                                              "(--db or PERSONA_SOURCE_DB) and that the server is running") from None
+        dialect = self._engine.dialect.name
+        try:
+            if dialect == "postgresql":
+                conn = conn.execution_options(postgresql_readonly=True)
+            elif dialect == "sqlite":
+                conn.exec_driver_sql("PRAGMA query_only = ON")
+        except SQLAlchemyError as exc:  # pragma: no cover - a driver without read-only support: the rollback still holds
+            log.debug("ingest source=sql read-only mode unavailable: %s", type(exc).__name__)
+        return conn
+
+    def _execute(self, sql: str, query: str) -> CursorResult:
+        assert self._conn is not None
+        table = _TABLE.match(query)
+        if table is not None:
+            self._check_table(table.group("schema"), table.group("table"))
+        try:
+            result = self._conn.execution_options(stream_results=True, yield_per=self.chunk_size,
+                                                  no_parameters=True).exec_driver_sql(sql)
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise SourceUnavailableError(f"lost the connection to {self.shown_url} running the query: "
+                                             f"{self._message(exc)}", hint="check the server, then run the command again") from None
+            raise SourceError(f"{self.shown_url} refused the query: {self._message(exc)}",
+                              hint="check the SQL and the table and column names; it runs as written, read-only") from None
+        if not result.returns_rows:
+            result.close()
+            raise SourceError(f"the statement {_one_line(query)!r} returns no rows", hint="give a SELECT query or a table name")
+        return result
+
+    def _check_table(self, schema: str | None, table: str) -> None:
+        """A clear error, listing the tables there, when a bare table name does not exist."""
+        assert self._conn is not None
+        schema = schema.strip('"') if schema else None
+        name = table.strip('"')
+        try:
+            insp = inspect(self._conn)
+            if insp.has_table(name, schema=schema):
+                return
+            if name.lower() != name and not table.startswith('"') and insp.has_table(name.lower(), schema=schema):
+                return  # PostgreSQL folds unquoted names to lower case
+            tables = sorted(insp.get_table_names(schema=schema)) + sorted(insp.get_view_names(schema=schema))
+        except DBAPIError:
+            self._conn.rollback()  # cannot inspect (permissions): let the query itself report
+            return
+        where = f"{schema}.{name}" if schema else name
+        shown = ", ".join(tables[:30]) + (", …" if len(tables) > 30 else "")
+        raise SourceError(f"table {where!r} not found in {self.shown_url}",
+                          hint=f"tables there: {shown}" if tables else "the database has no tables: check the URL's database name")
+
+    def chunks(self) -> Iterator[RawChunk]:
+        """The result's rows, ``chunk_size`` at a time; the connection closes at the end or on an error.
+
+        Raises:
+            SourceUnavailableError: the connection is lost part-way (the message says how many rows were read).
+        """
+        with self._lock:
+            if self._closed or self._result is None:
+                return
+            self._started = True
+        keys = self.columns
+        row = 0
+        try:
+            for part in self._result.partitions(self.chunk_size):
+                rows = [tuple(r) for r in part]
+                frame = _frame(keys, rows)
+                n = len(frame)
+
+                def raw_of(i: int, _f: pd.DataFrame = frame) -> str:
+                    return json.dumps({k: _json_value(v) for k, v in zip(keys, _f.iloc[i].tolist(), strict=True)},
+                                      ensure_ascii=False, default=str)
+
+                yield RawChunk(frame=frame, lines=np.arange(row + 1, row + n + 1, dtype=np.int64), raw=raw_of, position=row + n)
+                row += n
+        except DBAPIError as exc:
+            raise SourceUnavailableError(
+                f"reading from {self.shown_url} failed after row {row}: {self._message(exc)}",
+                hint=f"the {row} rows read before it are stored; run the same command again to finish "
+                     "(rows already stored count as duplicates)") from None
+        finally:
+            self._close_now()
+        log.info("ingest source=sql url=%s rows=%d", self.shown_url, row)
+
+    def close(self) -> None:
+        """Release the connection and the engine, unless :meth:`chunks` owns them (it closes them itself)."""
+        with self._lock:
+            if self._started:
+                return
+        self._close_now()
+
+    def _close_now(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        for release in (self._result.close if self._result is not None else None,
+                        self._conn.close if self._conn is not None else None, self._engine.dispose):
+            if release is None:
+                continue
+            try:
+                release()
+            except Exception as exc:  # noqa: BLE001 - closing a broken connection must not hide the real error
+                log.debug("ingest source=sql close failed: %s", type(exc).__name__)
+
+    def _message(self, exc: BaseException) -> str:
+        """The database's own message, first line, without the password."""
+        orig = getattr(exc, "orig", None) or exc
+        lines = [s.strip() for s in str(orig).strip().splitlines() if s.strip()]
+        text = lines[0] if lines else type(orig).__name__
+        if self._password:
+            text = text.replace(str(self._password), "***")
+        return text[:500]
+
+
+def _parse_url(url: str) -> URL:
+    if not url or not str(url).strip():
+        raise SourceError("no database URL given", hint=f"pass --db URL or set PERSONA_SOURCE_DB; {URL_HINT}")
+    try:
+        parsed = make_url(str(url).strip())
+    except (ArgumentError, ValueError):
+        raise SourceError(f"cannot parse the database URL (it starts {scheme_of(str(url))})", hint=URL_HINT) from None
+    if parsed.drivername == "postgresql" and not _importable("psycopg2") and _importable("psycopg"):
+        parsed = parsed.set(drivername="postgresql+psycopg")  # the plain URL asks for psycopg2; psycopg 3 is installed
+    if parsed.get_backend_name() == "sqlite":
+        db = parsed.database
+        if not db or db == ":memory:":
+            raise SourceError("an in-memory SQLite database has nothing to read", hint="name the file: sqlite:///path/to/shop.db")
+        if not db.startswith("file:") and "uri" not in parsed.query and not Path(db).expanduser().is_file():
+            raise SourceError(f"SQLite database file not found: {db}",
+                              hint="check the path: sqlite:///relative/path.db or sqlite:////absolute/path.db")
+    return parsed
+
+
+def _redacted(parsed: URL) -> str:
+    return redact_url(parsed.render_as_string(hide_password=True))
+
+
+def _engine(parsed: URL, shown: str) -> Engine:
+    connect_args: dict[str, Any] = {}
+    if parsed.get_backend_name() == "postgresql":
+        connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
+    try:
+        return create_engine(parsed, connect_args=connect_args)
+    except NoSuchModuleError:
+        raise SourceError(f"unknown kind of database {parsed.drivername!r} in {shown}",
+                          hint="use e.g. sqlite:///FILE, postgresql+psycopg://… or mysql+pymysql://…, with the driver installed") from None
+    except ImportError as exc:
+        missing = getattr(exc, "name", None) or str(exc)
+        raise SourceError(f"the Python module {missing!r} that {parsed.drivername}:// needs is not installed",
+                          hint="install the driver's package, or name an installed driver in the URL as dialect+driver://…") from None
+    except (ArgumentError, TypeError, ValueError) as exc:
+        raise SourceError(f"cannot use the database URL {shown}: {exc}", hint=URL_HINT) from None
+
+
+def _importable(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def _statement(query: str) -> tuple[str, str]:
+    """The SQL to run and a short label: a bare table name becomes ``SELECT * FROM`` it."""
+    m = _TABLE.match(query)
+    if m is None:
+        return query.strip().rstrip(";").strip(), "query"
+    name = f"{m.group('schema')}.{m.group('table')}" if m.group("schema") else m.group("table")
+    return f"SELECT * FROM {name}", name.replace('"', "")
+
+
+def _one_line(sql: str, limit: int = 200) -> str:
+    text = " ".join(sql.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+_CONVERT = (Decimal, datetime, date, time, bytes, bytearray, memoryview, UUID)
+
+
+def _frame(keys: list[str], rows: list[tuple[Any, ...]]) -> pd.DataFrame:
+    """Rows as a frame of plain values: numeric and boolean columns typed, text and ISO dates as objects."""
+    cols: dict[int, pd.Series] = {}
+    for j in range(len(keys)):
+        values = [r[j] for r in rows]
+        if any(isinstance(v, _CONVERT) for v in values):
+            values = [_plain(v) for v in values]
+        cols[j] = pd.Series(values, dtype=object).infer_objects()
+    frame = pd.DataFrame(cols)
+    frame.columns = keys  # by position: a name the query repeats stays twice, and the header check names it
+    return frame
+
+
+def _plain(v: Any) -> Any:
+    """A database value as the plain value a JSON source would give."""
+    if isinstance(v, Decimal):
+        return float(v) if v.is_finite() else str(v)
+    if isinstance(v, datetime | date | time):
+        return v.isoformat()
+    if isinstance(v, bytes | bytearray | memoryview):
+        b = bytes(v)
+        try:
+            return b.decode("utf-8")
+        except UnicodeDecodeError:
+            return "base64:" + base64.b64encode(b).decode("ascii")
+    if isinstance(v, UUID):
+        return str(v)
+    return v
+
+
+def _json_value(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return None if v is None or v is pd.NA else v
