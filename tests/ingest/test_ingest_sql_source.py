@@ -154,7 +154,7 @@ def test_postgres_source_types_chunks_and_redacted_password(store, pg_url):
 
 @pytest.mark.postgres
 def test_postgres_connection_lost_mid_stream_keeps_whole_chunks_and_rerun_completes(store, pg_url, monkeypatch):
-    from conftest import PG_ADMIN_URL
+    from tests.conftest import PG_ADMIN_URL
 
     import persona.ingest.runner as runner
 
