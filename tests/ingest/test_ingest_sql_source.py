@@ -154,9 +154,8 @@ def test_postgres_source_types_chunks_and_redacted_password(store, pg_url):
 
 @pytest.mark.postgres
 def test_postgres_connection_lost_mid_stream_keeps_whole_chunks_and_rerun_completes(store, pg_url, monkeypatch):
-    from tests.conftest import PG_ADMIN_URL
-
     import persona.ingest.runner as runner
+    from tests.conftest import PG_ADMIN_URL
 
     engine = create_engine(pg_url)
     with engine.begin() as c:

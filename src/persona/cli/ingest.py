@@ -61,6 +61,8 @@ def ingest(
         else:
             emit([{"entity": k, **{c: v[c] for c in ("read", "accepted", "duplicates", "rejected", "quarantine")}}
                   for k, v in result["entities"].items()], False, title=f"ingested {path} ({adapter})")
+        for v in result["entities"].values():
+            _redaction_note(v.get("redacted") or {})
         return
     if entity is None or path is None:
         raise InputError("persona ingest needs an ENTITY and a FILE (or --sql QUERY --db URL, --url URL, --adapter NAME PATH)",
@@ -137,11 +139,22 @@ def _show(report: Any, as_json: bool, *, title: str) -> None:
     else:
         emit({k: d[k] for k in ("entity", "source", "read", "accepted", "duplicates", "rejected", "quarantine", "stubs", "seconds")},
              False, title=title)
+    if not as_json:
+        _redaction_note(report.redacted)
     for col, kind in report.plaintext_pii.items():
         from persona.cli._common import err_console
 
         err_console.print(f"warning: column {col!r} looks like {kind} and is stored unencrypted as an attribute: reload with "
                           f"--map {col}={'email' if kind == 'email' else 'phone'} to encrypt it", markup=False, highlight=False)
+
+
+def _redaction_note(redacted: dict[str, int]) -> None:
+    """One line when e-mail addresses or phone numbers were removed from review texts."""
+    if redacted.get("email") or redacted.get("phone"):
+        from persona.cli._common import console
+
+        console.print(f"redacted from review texts: {redacted.get('email', 0):,} e-mail address(es) and {redacted.get('phone', 0):,} "
+                      "phone number(s), stored as [email] / [phone]", markup=False, highlight=False)
 
 
 def ingest_adapter(store: Any, name: str, path: Path) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""``persona privacy report|export|erase``: the workspace's privacy report and the data-subject rights."""
+"""``persona privacy report|export|erase|redact-reviews``: the privacy report, the data-subject rights, and the
+redaction of e-mail addresses and phone numbers from stored review texts."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import typer
 
 from persona.cli._common import JsonOpt, WorkspaceOpt, console, emit, settings_for
 
-app = typer.Typer(help="Privacy: a report of the personal data held, export and erasure of one customer.", no_args_is_help=True)
+app = typer.Typer(help="Privacy: a report of the personal data held, export and erasure of one customer, redaction of review texts.",
+                  no_args_is_help=True)
 
 
 @contextmanager
@@ -108,3 +110,34 @@ def erase(
     with _workspace(workspace) as (settings, store):
         counts = erase_customer(store, settings, customer_id, actor="cli")
     emit({"customer_id": customer_id, "erased": True, "removed": counts}, as_json, title=f"erased {customer_id}")
+
+
+@app.command("redact-reviews")
+def redact_reviews(
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm: the original texts cannot be restored.")] = False,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Redact e-mail addresses and phone numbers from stored review texts, in place.
+
+    For reviews loaded before ingest redacted them (the privacy report names this command when it finds any).
+    Batches of 5,000 reviews, one transaction each; idempotent (a rerun changes 0 rows); audited. Without --yes
+    it changes nothing and says how many reviews would change. JSON output: {"reviews", "rows", "email", "phone",
+    "applied", "seconds"}.
+    """
+    from persona.errors import InputError
+    from persona.privacy.redact import redact_stored_reviews
+
+    with _workspace(workspace) as (_settings, store):
+        out = redact_stored_reviews(store, apply=yes, actor="cli")
+    if not yes and out["rows"]:
+        raise InputError(f"{out['rows']:,} of {out['reviews']:,} review texts hold {out['email']:,} e-mail address(es) and "
+                         f"{out['phone']:,} phone number(s); redacting them cannot be undone", hint="add --yes to redact them")
+    if as_json:
+        emit(out, True)
+        return
+    if not out["rows"]:
+        console.print(f"nothing to redact: none of the {out['reviews']:,} review texts holds an e-mail address or a phone number")
+        return
+    console.print(f"redacted {out['rows']:,} of {out['reviews']:,} review texts: {out['email']:,} e-mail address(es) and "
+                  f"{out['phone']:,} phone number(s) replaced by [email] / [phone]", markup=False, highlight=False)

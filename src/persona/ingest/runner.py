@@ -74,6 +74,8 @@ class IngestReport:
     ignored_columns: list[str] = field(default_factory=list)
     #: extra columns whose values look like e-mail addresses or phone numbers (kept unencrypted as attributes)
     plaintext_pii: dict[str, str] = field(default_factory=dict)
+    #: reviews: e-mail addresses and phone numbers replaced by ``[email]`` / ``[phone]`` in the texts of valid rows
+    redacted: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     run_id: int | None = None
     resumed: bool = False
@@ -255,6 +257,8 @@ def _run(
     settings = store.settings
     cipher = cipher or PIICipher.from_settings(settings)
     report = IngestReport(entity=spec.name, source=source)
+    if spec.name == "reviews":
+        report.redacted = {"email": 0, "phone": 0}
     chunks = iter(chunks)
     first = next(chunks, None)
     if first is None:
@@ -360,7 +364,7 @@ def _pii_like_extras(spec: EntitySpec, frame: Any, columns: dict[str, str]) -> d
     out = {}
     for col, target in columns.items():
         if target not in spec.columns and col in frame:
-            kind = pii_kind(frame[col].head(1000))
+            kind = pii_kind(frame[col].head(1000), str(col))
             if kind is not None:
                 out[str(col)] = kind
                 log.info("ingest %s: column %r looks like %s and is kept unencrypted in %s; map it with --map %s=%s",
@@ -417,6 +421,8 @@ def _commit_chunk(store: Any, writer: EntityWriter, quarantine: Quarantine, prep
     report.add(prep.read, result.accepted, result.duplicates, rejected)
     for k, v in result.stubs.items():
         report.stubs[k] = report.stubs.get(k, 0) + v
+    for k, v in result.redacted.items():
+        report.redacted[k] = report.redacted.get(k, 0) + v
     if report.read != report.accepted + report.duplicates + report.rejected:  # pragma: no cover - invariant
         raise DataFileError(f"internal count mismatch in {report.source}: {report}")
 

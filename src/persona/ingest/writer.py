@@ -10,6 +10,10 @@ Duplicate policy (documented in the README's data-format section):
 * consents: append-only history, de-duplicated on a hash of the whole row.
 * events, reviews and consents naming an unknown customer (or product) create a stub row
   (``is_stub``); a later CRM row for it fills the stub in.
+
+Review texts are stored with their e-mail addresses and phone numbers redacted (:mod:`persona.privacy.redact`).
+A review's derived id and its row hash are computed on the text as read, so a file loaded before redaction existed
+(and its reviews redacted in place since) is recognised as the same reviews when loaded again.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from persona.ingest.hashing import EVENT_KEYS, row_hashes
 from persona.ingest.schema import EntitySpec
 from persona.privacy.consent import consent_row_hash
 from persona.privacy.crypto import PIICipher
+from persona.privacy.redact import redact_texts
 from persona.store.bulk import BulkWriter, encode_rows
 
 _KNOWN_CAP = 2_000_000  # ids remembered per run to skip re-sending stubs; beyond it the set restarts
@@ -53,12 +58,23 @@ def unique_ids(ids: pd.Series) -> list[str]:
 
 
 @dataclass
+class _PreparedReviews:
+    """A reviews chunk with its ids, and its texts redacted: ``frame`` keeps the texts as read (ids and row hashes
+    are computed on them), ``text`` is what is stored."""
+
+    frame: pd.DataFrame
+    text: pd.Series | None
+    redacted: dict[str, int]
+
+
+@dataclass
 class WriteResult:
-    """What one chunk did to the store."""
+    """What one chunk did to the store (``redacted``: e-mail addresses and phone numbers removed from texts)."""
 
     accepted: int = 0
     duplicates: int = 0
     stubs: dict[str, int] = field(default_factory=dict)
+    redacted: dict[str, int] = field(default_factory=dict)
 
 
 class EntityWriter:
@@ -93,17 +109,23 @@ class EntityWriter:
         """The database-free part of writing a chunk (ids, hashes, encoding); safe to run in a reader thread."""
         if self.spec.name == "events" and not frame.empty:
             return self._prepare_events(frame, dialect)
+        if self.spec.name == "reviews" and not frame.empty:
+            return self._prepare_reviews(frame)
         return frame
 
     def write(self, w: BulkWriter, prepared: Any) -> WriteResult:
         """Write one chunk of valid rows (from :meth:`prepare`, or a frame as the coercer returns it)."""
         if isinstance(prepared, _PreparedEvents):
             return self._write_prepared_events(w, prepared)
+        if isinstance(prepared, _PreparedReviews):
+            return self._write_reviews(w, prepared)
         frame = prepared
         if frame.empty:
             return WriteResult()
         if self.spec.name == "events":
             return self._write_prepared_events(w, self._prepare_events(frame, w.dialect))
+        if self.spec.name == "reviews":
+            return self._write_reviews(w, self._prepare_reviews(frame))
         return getattr(self, f"_write_{self.spec.name}")(w, frame)
 
     def _prepare_events(self, f: pd.DataFrame, dialect: str) -> _PreparedEvents:
@@ -186,13 +208,22 @@ class EntityWriter:
         self._known["products"].update(to_objects(f["product_id"]).tolist())
         return WriteResult(accepted=changed, duplicates=dups)
 
-    def _write_reviews(self, w: BulkWriter, f: pd.DataFrame) -> WriteResult:
+    def _prepare_reviews(self, f: pd.DataFrame) -> _PreparedReviews:
         f = f.assign(review_id=_review_ids(f))
+        if "text" not in f.columns:
+            return _PreparedReviews(frame=f, text=None, redacted={"email": 0, "phone": 0})
+        text, redacted = redact_texts(f["text"])
+        return _PreparedReviews(frame=f, text=text, redacted=redacted)
+
+    def _write_reviews(self, w: BulkWriter, p: _PreparedReviews) -> WriteResult:
+        f = p.frame
         cols = {("ts" if c == "timestamp" else c): f[c]
                 for c in ("review_id", "customer_id", "product_id", "rating", "text", "lang", "timestamp") if c in f.columns}
+        if p.text is not None:
+            cols["text"] = p.text
         stubs = {"customers": self._stubs(w, "customers", f["customer_id"]), "products": self._stubs(w, "products", f["product_id"])}
         changed, dups = self._upsert(w, f, "reviews", "review_id", cols)
-        return WriteResult(accepted=changed, duplicates=dups, stubs=stubs)
+        return WriteResult(accepted=changed, duplicates=dups, stubs=stubs, redacted=dict(p.redacted))
 
     def _write_consents(self, w: BulkWriter, f: pd.DataFrame) -> WriteResult:
         n = len(f)

@@ -1,12 +1,25 @@
 """Personal data where it should not be: e-mail addresses and phone numbers in free columns and texts.
 
-Used by ingest (to warn about a file's extra columns, kept as plain-text attributes) and by the privacy
-report (attributes, event contexts, review texts).
+Used by ingest (to warn about a file's extra columns, kept as plain-text attributes, and to redact review texts),
+by ``persona privacy redact-reviews`` and by the privacy report (attributes, event contexts, review texts). Detection
+and redaction (:mod:`persona.privacy.redact`) share :func:`phone_matches`, so a redacted text is never reported.
+
+A phone number is 8 to 15 digits (E.164 allows at most 15; 7-digit local numbers are too like other numbers to
+tell apart) in groups split by one space, hyphen, dot, slash or parentheses, with an optional ``+`` country code,
+not glued to ASCII letters or other digits (Chinese text around it is fine: ``电话13812345678``). Without a ``+``,
+a leading ``0`` (trunk prefix) or parentheses, it needs a phone-like shape: a Chinese mobile number
+(``1[3-9]`` + 9 digits), or at least 9 digits in groups, one of them of three digits or more (US dots only as
+``555.123.4567``). Never a phone number: dates (``2026-11-24``, ``24.11.2026``), years and year ranges
+(``2019-2021``), decimals and prices (``$1,299.00``, ``1234567.89``, ``¥13800000``), IP addresses, percentages,
+times, ratings (``5/5``), lists of round numbers (``100 200 300``, ``2000-100 1000-50``), plain digit strings
+(order numbers, barcodes: ``123456789``, ``4006381333931``) and numbers after an order, invoice, tracking,
+reference, serial, SKU, item, model, ticket or ``#`` label (``order #12345678``, ``订单号12345678901``).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
@@ -14,20 +27,155 @@ import pandas as pd
 from persona.data.interactions import as_dict
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-# a phone number: optional +country, then 8-15 digits with the usual separators, no letters around it
-PHONE = re.compile(r"(?<![\w.])\+?\d[\d \-().]{6,18}\d(?![\w.])")
+#: a phone-number candidate (see the module docstring; :func:`phone_matches` applies the rest of the rules):
+#: optional +country code, up to 10 digit groups split by one separator, not glued to ASCII words, numbers, paths
+#: or times
+PHONE = re.compile(
+    r"(?<![A-Za-z0-9_.,+#@/:%\-])"
+    r"(?:\+\s?)?\(?(?=\d[\d ./()\-]{6,}\d)\d+(?:(?:[ ./\-]|\)\s?|\s?\()\d+){0,9}"
+    r"(?![A-Za-z0-9_@%]|[ .,/:\-]\d)"
+)
+#: what any text holding an e-mail address or a phone number contains (RE2 syntax, for a fast Arrow pre-filter)
+CANDIDATE_RE2 = r"@|\d[\d ./()\-]{6,}\d"
+#: how many digits a phone number has (E.164 allows at most 15)
+MIN_DIGITS, MAX_DIGITS = 8, 15
+#: digits a number in groups needs without a +, a leading 0 or parentheses (8 are room, seat and coupon numbers too)
+NO_PREFIX_MIN_DIGITS = 9
 #: an attribute is PII-like when at least this share of its non-empty values match
 ATTRIBUTE_MATCH_SHARE = 0.5
 
+_DATE = re.compile(r"\(?(?:\d{4}([./\- ])\d{1,2}\1\d{1,2}|\d{1,2}([./\- ])\d{1,2}\2(?:\d{4}|\d{2}))")
+_YEARS = re.compile(r"(?:19|20)\d\d(?:\s?[ /\-]\s?(?:19|20)\d\d)+")
+_DECIMAL = re.compile(r"\d+[.,]\d+")
+_IP = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
+_US_DOTS = re.compile(r"\d{3}\.\d{3}\.\d{4}")
+_CN_MOBILE = re.compile(r"1[3-9]\d{9}")
+_CURRENCY = "$€£¥￥₹₩元"
+_CURRENCY_CODE = re.compile(r"(?:usd|eur|gbp|cny|rmb|jpy|inr|aud|cad|chf|hkd|sgd|krw)\s*$", re.IGNORECASE)
+_CURRENCY_AFTER = re.compile(r"\s*(?:[$€£¥￥₹₩元]|(?:usd|eur|gbp|cny|rmb|jpy|inr|aud|cad|chf|hkd|sgd|krw)\b)", re.IGNORECASE)
+#: a label that makes the number after it an identifier of a thing, not of a person
+_LABEL = re.compile(
+    r"(?:\b(?:order|invoice|tracking|parcel|shipment|ref|reference|receipt|serial|sku|item|model|part|article|isbn|ean|upc"
+    r"|transaction|confirmation|booking|ticket|case|claim|batch|lot)|订单|单号|编号|货号|型号|批号|件号|#)"
+    r"\s*(?:no\.?|nr\.?|num(?:ber)?|#|号码?)?\s*[:#：]?\s*$",
+    re.IGNORECASE,
+)
+_LOOK_BACK = 24  # characters before a candidate searched for a currency or a label
+_NON_DIGIT = re.compile(r"\D+")
 
-def pii_kind(values: pd.Series) -> str | None:
-    """'email' or 'phone' when most non-empty values look like one, else None."""
+
+def _digits(s: str) -> int:
+    return len(_NON_DIGIT.sub("", s))
+
+
+def _phone_shape(s: str) -> bool:
+    """Whether a candidate on its own (no context) is shaped like a phone number."""
+    digits = _digits(s)
+    if not MIN_DIGITS <= digits <= MAX_DIGITS:
+        return False
+    body = s.lstrip("+ ")
+    if _DATE.fullmatch(body) or _YEARS.fullmatch(body) or _DECIMAL.fullmatch(body) or _IP.fullmatch(body):
+        return False
+    groups = re.findall(r"\d+", body)
+    plus, trunk, paren = s.startswith("+"), body.lstrip("(").startswith("0"), "(" in body
+    if len(groups) == 1:  # digits only
+        return plus or (trunk and 9 <= digits <= 12) or bool(_CN_MOBILE.fullmatch(body))
+    if plus or trunk or paren:
+        return True
+    if digits < NO_PREFIX_MIN_DIGITS or all(g.endswith("0") for g in groups):  # room 1607 1107; 100 200 300, 2000-100 1000-50
+        return False
+    if "." in body and not _US_DOTS.fullmatch(body):  # versions, dotted numbers: only 555.123.4567
+        return False
+    return max(len(g) for g in groups) >= 3
+
+
+def _phone_in_context(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]`` is a phone number: its shape, then no currency or label around it."""
+    if not _phone_shape(text[start:end]):
+        return False
+    before = text[max(0, start - _LOOK_BACK):start].rstrip()
+    if (before and before[-1] in _CURRENCY) or _CURRENCY_CODE.search(before) or _LABEL.search(before):
+        return False
+    return not _CURRENCY_AFTER.match(text, end)
+
+
+def _split_at_spaces(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
+    """Phone numbers within a candidate of more than 15 digits (``07700 900123 07700 900124``): the longest run of
+    its space-separated parts that is one, left to right."""
+    cuts = [start] + [i + 1 for i in range(start, end - 1) if text[i] == " " and text[i + 1] not in " )"]
+    i = 0
+    while i < len(cuts):
+        best = None
+        for j in range(i + 1, len(cuts) + 1):  # each part holds a digit: at most 15 parts are tried
+            stop = cuts[j] - 1 if j < len(cuts) else end
+            if _digits(text[cuts[i]:stop]) > MAX_DIGITS:
+                break
+            if _phone_in_context(text, cuts[i], stop):
+                best = j, stop
+        if best is None:
+            i += 1
+        else:
+            yield cuts[i], best[1]
+            i = best[0]
+
+
+def phone_matches(text: str) -> Iterator[tuple[int, int]]:
+    """The ``(start, end)`` spans of the phone numbers in ``text``, left to right (see the module docstring).
+
+    Args:
+        text: any free text; an unmatched ``(`` before a number (``(07700 900123)``) is left out of its span.
+
+    Returns:
+        An iterator of non-overlapping spans.
+    """
+    for m in PHONE.finditer(text):
+        if _digits(m.group(0)) > MAX_DIGITS:
+            spans: Iterator[tuple[int, int]] = _split_at_spaces(text, m.start(), m.end())
+        else:
+            spans = iter([(m.start(), m.end())] if _phone_in_context(text, m.start(), m.end()) else [])
+        for start, end in spans:
+            if text[start] == "(" and ")" not in text[start:end]:
+                start += 1
+            yield start, end
+
+
+def is_phone(value: str) -> bool:
+    """Whether ``value`` as a whole (an attribute's value, not a text) is a phone number.
+
+    Args:
+        value: one value, e.g. of a ``mobile`` column; surrounding spaces are ignored.
+
+    Returns:
+        True when the whole value has a phone number's shape (labels and currencies are not looked for).
+    """
+    v = value.strip()
+    return bool(PHONE.fullmatch(v)) and _phone_shape(v)
+
+
+#: a column or key named like this holds phone numbers, so bare digit strings in it count as phone numbers too
+PHONE_NAME = re.compile(r"phone|mobile|\btel\b|telephone|cell|fax|whatsapp|电话|手机", re.IGNORECASE)
+_BARE_NUMBER = re.compile(r"\+?\d{7,15}")
+
+
+def pii_kind(values: pd.Series, name: str | None = None) -> str | None:
+    """'email' or 'phone' when most non-empty values look like one, else None.
+
+    Args:
+        values: the column's values.
+        name: the column's (or key's) name; named like a phone field (``mobile``, ``tel``, ``手机`` …), its bare
+            digit strings (``5551234567``) count as phone numbers, which on their own are too like order ids.
+    """
     text = values.dropna().astype(str).str.strip()
     text = text[text != ""]
     if not len(text):
         return None
-    for kind, pattern in (("email", EMAIL), ("phone", PHONE)):
-        if text.map(lambda t, p=pattern: bool(p.fullmatch(t))).mean() >= ATTRIBUTE_MATCH_SHARE:
+    phone_named = name is not None and bool(PHONE_NAME.search(str(name)))
+
+    def phone(t: str) -> bool:
+        return is_phone(t) or (phone_named and bool(_BARE_NUMBER.fullmatch(re.sub(r"[\s\-().]", "", t))))
+
+    for kind, test in (("email", lambda t: bool(EMAIL.fullmatch(t))), ("phone", phone)):
+        if text.map(test).mean() >= ATTRIBUTE_MATCH_SHARE:
             return kind
     return None
 
@@ -41,13 +189,15 @@ def pii_like_keys(records: pd.Series) -> dict[str, dict[str, Any]]:
     frame = pd.DataFrame([as_dict(v) for v in records])
     out = {}
     for key in frame.columns:
-        kind = pii_kind(frame[key])
+        kind = pii_kind(frame[key], str(key))
         if kind is not None:
             out[str(key)] = {"kind": kind, "rows": int(frame[key].notna().sum())}
     return out
 
 
 def texts_with_pii(texts: pd.Series) -> dict[str, int]:
-    """How many texts contain an e-mail address, and how many a phone number."""
+    """How many texts contain an e-mail address, and how many a phone number (the numbers redaction replaces)."""
     t = texts.dropna().astype(str)
-    return {"email": int(t.str.contains(EMAIL).sum()), "phone": int(t.str.contains(PHONE).sum())}
+    t = t[t.str.contains(CANDIDATE_RE2, regex=True)]
+    return {"email": int(t.str.contains(EMAIL).sum()),
+            "phone": int(sum(next(phone_matches(x), None) is not None for x in t))}

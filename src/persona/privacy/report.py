@@ -4,7 +4,8 @@
   opens with this workspace's key (a key swapped or lost shows here before a send fails).
 - **PII outside the encrypted columns**: customer attributes, event contexts and review texts scanned for e-mail
   addresses and phone numbers. Ingest keeps a file's extra columns as attributes, so a ``mobile`` column lands
-  there in plain text; this names the attribute (never the values) and the ``--map`` that fixes it.
+  there in plain text; this names the attribute (never the values) and the ``--map`` that fixes it. Ingest redacts
+  review texts; those stored before that are fixed by ``persona privacy redact-reviews --yes``.
 - **Re-identification risk**: k-anonymity of the quasi-identifiers (gender, birth year, city, postcode): the share
   of customers whose combination fewer than ``k`` customers share, next to the same with age bands and countries.
 - **Consent**: who may be contacted per channel for marketing, and who has no consent record at all.
@@ -37,6 +38,8 @@ GENERALISED = ("gender", "age_band", "country")
 #: tables an erased customer must have no rows in
 ERASED_TABLES = ("events", "reviews", "profiles", "segment_memberships", "predictions", "assignments", "messages")
 CHANNELS = ("email", "sms", "push", "webhook")
+#: the command that removes e-mail addresses and phone numbers from stored review texts
+REDACT_REVIEWS = "persona privacy redact-reviews --yes"
 
 
 def k_anonymity(frame: pd.DataFrame, columns: Sequence[str], k: int) -> dict[str, Any]:
@@ -87,6 +90,8 @@ def _plaintext(store: Any, customers: pd.DataFrame) -> dict[str, Any]:
     texts = store.read_frame("SELECT text FROM reviews WHERE text IS NOT NULL ORDER BY ts DESC LIMIT :n", {"n": SCAN_ROWS})["text"]
     reviews = {**texts_with_pii(texts), "scanned": int(len(texts))}
     fixes = [f"persona ingest customers FILE --map {k}={'email' if v['kind'] == 'email' else 'phone'}" for k, v in attrs.items()]
+    if reviews["email"] or reviews["phone"]:
+        fixes.append(REDACT_REVIEWS)
     return {"customer_attributes": attrs, "event_context": ctx, "event_contexts_scanned": SCAN_ROWS, "review_texts": reviews,
             "fixes": fixes}
 
@@ -158,7 +163,7 @@ def _findings(rep: dict[str, Any]) -> list[str]:
     rt = rep["plaintext_pii"]["review_texts"]
     if rt["email"] or rt["phone"]:
         out.append(f"review texts hold e-mail addresses ({rt['email']}) or phone numbers ({rt['phone']}) "
-                   f"(of the {rt['scanned']:,} newest)")
+                   f"(of the {rt['scanned']:,} newest): run `{REDACT_REVIEWS}` to redact them (new loads are redacted)")
     pr, ge = rep["reidentification"]["precise"], rep["reidentification"]["generalised"]
     if pr["columns"] and pr["share_below_k"] > 0.05:
         text = (f"{pr['share_below_k']:.0%} of customers share their {' + '.join(pr['columns'])} with fewer than {pr['k'] - 1} "

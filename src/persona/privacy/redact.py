@@ -1,0 +1,199 @@
+"""Redaction of e-mail addresses and phone numbers from free text: ``[email]`` and ``[phone]`` take their place.
+
+Ingest redacts every review text before it is stored (files, SQL, REST and dataset adapters all pass through
+:class:`~persona.ingest.writer.EntityWriter`); :func:`redact_stored_reviews` (``persona privacy redact-reviews``)
+rewrites the texts of a store loaded before that. What counts as a phone number is decided in
+:mod:`persona.privacy.detect`, which the privacy report also uses, so a redacted text is never reported.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow.compute as pc
+
+from persona.errors import InputError
+from persona.privacy.detect import CANDIDATE_RE2, EMAIL, phone_matches
+
+log = logging.getLogger(__name__)
+
+EMAIL_TOKEN = "[email]"
+PHONE_TOKEN = "[phone]"
+#: stored reviews read, redacted and written per transaction by :func:`redact_stored_reviews`
+BATCH_ROWS = 5_000
+_STRING = pd.StringDtype("pyarrow")
+_MAX_PASSES = 3
+_GLUED = re.compile(r"\[(?:email|phone)\](?=[+(\d])")
+
+
+def _redact_phones(text: str) -> tuple[str, int]:
+    spans = list(phone_matches(text))
+    if not spans:
+        return text, 0
+    parts, pos = [], 0
+    for start, end in spans:
+        parts += [text[pos:start], PHONE_TOKEN]
+        pos = end
+    parts.append(text[pos:])
+    return "".join(parts), len(spans)
+
+
+def redact_text(text: str) -> tuple[str, dict[str, int]]:
+    """Replace each e-mail address in ``text`` with ``[email]`` and each phone number with ``[phone]``.
+
+    Args:
+        text: any free text (a review, a note), in any language.
+
+    Returns:
+        The redacted text (``text`` itself when nothing matched) and ``{"email": n, "phone": m}``, the number of
+        addresses and numbers replaced.
+
+    Raises:
+        InputError: ``text`` is not a string.
+    """
+    if not isinstance(text, str):
+        raise InputError(f"redact_text needs a string, got {type(text).__name__}", hint="pass the text, or use redact_texts for a column")
+    counts = {"email": 0, "phone": 0}
+    for _ in range(_MAX_PASSES):
+        out, n_email = EMAIL.subn(EMAIL_TOKEN, text) if "@" in text else (text, 0)
+        out, n_phone = _redact_phones(out)
+        counts["email"] += n_email
+        counts["phone"] += n_phone
+        text = out
+        if not _GLUED.search(out):  # a token glued to what follows can expose a number the token's text hid
+            break
+    return text, counts
+
+
+def redact_texts(texts: pd.Series) -> tuple[pd.Series, dict[str, int]]:
+    """:func:`redact_text` over a column: a C++ (Arrow, RE2) pre-filter picks the texts that may hold PII.
+
+    Args:
+        texts: a column of texts; missing values stay missing.
+
+    Returns:
+        The redacted column (same index and dtype; the input is not modified) and the replacement counts
+        ``{"email": n, "phone": m}`` over all texts.
+    """
+    counts = {"email": 0, "phone": 0}
+    out = texts.copy()
+    if texts.empty:
+        return out, counts
+    s = texts if texts.dtype == _STRING else texts.astype(_STRING)
+    hits = pc.fill_null(pc.match_substring_regex(s.array.__arrow_array__(), CANDIDATE_RE2), False)
+    idx = np.flatnonzero(np.asarray(hits.to_numpy(zero_copy_only=False), dtype=bool))
+    if not len(idx):
+        return out, counts
+    new = []
+    for t in s.iloc[idx].tolist():
+        r, c = redact_text(t)
+        new.append(r)
+        counts["email"] += c["email"]
+        counts["phone"] += c["phone"]
+    if counts["email"] or counts["phone"]:
+        out.iloc[idx] = pd.Series(new, dtype=out.dtype if out.dtype == _STRING else object).to_numpy()
+    return out, counts
+
+
+def _batches(store: Any, batch_rows: int) -> Any:
+    """Stored review texts, ``batch_rows`` at a time, in review-id order (keyset paging: safe while rows change)."""
+    last = None
+    while True:
+        where = "text IS NOT NULL" + ("" if last is None else " AND review_id > :last")
+        frame = store.read_frame(f"SELECT review_id, text FROM reviews WHERE {where} ORDER BY review_id LIMIT :n",  # noqa: S608
+                                 {"n": batch_rows, **({} if last is None else {"last": last})})
+        if frame.empty:
+            return
+        yield frame
+        last = str(frame["review_id"].iloc[-1])
+
+
+def redact_stored_reviews(
+    store: Any,
+    *,
+    apply: bool = True,
+    actor: str = "cli",
+    progress: bool | None = None,
+    batch_rows: int = BATCH_ROWS,
+) -> dict[str, Any]:
+    """Redact e-mail addresses and phone numbers from the stored review texts, in place (idempotent).
+
+    Each batch of ``batch_rows`` reviews is one transaction; a row is only rewritten if its text is still the one
+    read (a concurrent load wins). ``row_hash`` stays the source row's, so reloading the original file finds the
+    reviews unchanged. An audit-log entry (``redact_reviews``, counts only) records a run that changed rows; on
+    SQLite the WAL is truncated afterwards so no copy of the old texts is left in it (deleted content is already
+    overwritten: ``secure_delete``).
+
+    Args:
+        store: the workspace :class:`~persona.store.Store`.
+        apply: False: only count what would change (nothing is written).
+        actor: who asked, for the audit log.
+        progress: show a progress bar once it takes over a second; default ``settings.progress``.
+        batch_rows: reviews per transaction.
+
+    Returns:
+        ``{"reviews": scanned, "rows": rows changed (or to change), "email": n, "phone": m, "applied": apply,
+        "seconds": s}``.
+
+    Raises:
+        InputError: ``batch_rows`` below 1.
+    """
+    from sqlalchemy import bindparam, update
+
+    from persona.privacy.gdpr import audit
+    from persona.store.models import TABLES
+
+    if isinstance(batch_rows, bool) or not isinstance(batch_rows, int) or batch_rows < 1:
+        raise InputError(f"batch_rows must be a positive integer, got {batch_rows!r}", hint="e.g. 5000")
+    t0 = time.perf_counter()
+    total = store.count("reviews")
+    show = store.settings.progress if progress is None else progress
+    bar = task = None
+    out: dict[str, Any] = {"reviews": 0, "rows": 0, "email": 0, "phone": 0, "applied": apply}
+    reviews = TABLES["reviews"]
+    stmt = (update(reviews).where(reviews.c.review_id == bindparam("rid"), reviews.c.text == bindparam("old"))
+            .values(text=bindparam("new")))
+    try:
+        for frame in _batches(store, batch_rows):
+            new, counts = redact_texts(frame["text"])
+            changed = (new != frame["text"]).to_numpy(dtype=bool)
+            out["reviews"] += len(frame)
+            out["rows"] += int(changed.sum())
+            out["email"] += counts["email"]
+            out["phone"] += counts["phone"]
+            if apply and changed.any():
+                rows = [{"rid": r, "old": o, "new": n} for r, o, n in
+                        zip(frame["review_id"][changed], frame["text"][changed], new[changed], strict=True)]
+                with store.session() as s:
+                    s.connection().execute(stmt, rows)
+            if show and bar is None and time.perf_counter() - t0 > 1.0:
+                bar = _progress_bar()
+                bar.start()
+                task = bar.add_task("redacting review texts" if apply else "scanning review texts", total=total)
+            if bar is not None:
+                bar.update(task, completed=out["reviews"])
+    finally:
+        if bar is not None:
+            bar.stop()
+    if apply and out["rows"]:
+        audit(store, actor, "redact_reviews", None, {k: out[k] for k in ("rows", "email", "phone")})
+        if store.dialect == "sqlite":
+            with store.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    out["seconds"] = round(time.perf_counter() - t0, 3)
+    log.info("redact_reviews applied=%s reviews=%d rows=%d email=%d phone=%d seconds=%.2f", apply, out["reviews"],
+             out["rows"], out["email"], out["phone"], out["seconds"])
+    return out
+
+
+def _progress_bar() -> Any:
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed:,.0f} reviews"),
+                    TimeRemainingColumn(), console=Console(stderr=True), transient=True)

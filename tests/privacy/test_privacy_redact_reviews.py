@@ -1,0 +1,143 @@
+"""``persona privacy redact-reviews``: a store loaded before ingest redacted review texts is fixed in place, in
+batches, idempotently and audited; without --yes nothing changes and the count is said; the report agrees."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from persona.cli.main import app
+from persona.errors import InputError
+from persona.privacy.detect import texts_with_pii
+from persona.privacy.redact import redact_stored_reviews
+from persona.privacy.report import privacy_report
+
+runner = CliRunner()
+ENV = {"PERSONA_WORKSPACE": "", "PERSONA_GLOBAL_HOLDOUT": "0"}
+OLD = [  # review id, text as a load before redaction stored it, text after
+    ("r01", "Great! call me on +44 7700 900123 or jane@x.org", "Great! call me on [phone] or [email]"),
+    ("r02", "Arrived 2026-11-24, order 123456789, $1,299.00, 5/5", None),
+    ("r03", "很好用，电话13812345678", "很好用，电话[phone]"),
+    ("r04", "write to a.b@shop.example, twice: a.b@shop.example", "write to [email], twice: [email]"),
+    ("r05", "质量很好，2026年11月24日到货", None),
+    ("r06", None, None),
+]
+
+
+def _insert_old_reviews(store, n_clean: int = 0) -> None:  # noqa: ANN001
+    """Rows as a load before this change left them: plain-text PII in ``text``, a sentiment and a row hash."""
+    from persona.store.models import TABLES
+
+    rows = [{"review_id": rid, "customer_id": "c1", "product_id": "p1", "rating": 4.0, "text": text, "lang": "en",
+             "ts": datetime(2026, 11, 24, tzinfo=UTC), "sentiment": 0.5, "row_hash": f"hash-{rid}"} for rid, text, _ in OLD]
+    rows += [{"review_id": f"x{i:05d}", "customer_id": "c2", "product_id": "p2", "rating": 5.0, "text": f"fine {i}",
+              "lang": "en", "ts": None, "sentiment": 0.1, "row_hash": None} for i in range(n_clean)]
+    with store.session() as s:
+        s.execute(TABLES["reviews"].insert(), rows)
+
+
+def _texts(store) -> dict[str, str | None]:  # noqa: ANN001
+    got = store.read_frame("SELECT review_id, text FROM reviews WHERE review_id LIKE 'r%' ORDER BY review_id")
+    return dict(zip(got["review_id"], got["text"].where(got["text"].notna(), None), strict=True))
+
+
+def _expected() -> dict[str, str | None]:
+    return {rid: (after if after is not None else before) for rid, before, after in OLD}
+
+
+def test_stored_reviews_are_redacted_in_batches_idempotently_and_audited(any_store) -> None:  # noqa: ANN001
+    _insert_old_reviews(any_store, n_clean=7)
+    dry = redact_stored_reviews(any_store, apply=False, batch_rows=3)
+    assert {k: dry[k] for k in ("reviews", "rows", "email", "phone", "applied")} == {
+        "reviews": 12, "rows": 3, "email": 3, "phone": 2, "applied": False}
+    assert _texts(any_store)["r01"] == OLD[0][1]  # a dry run writes nothing
+    out = redact_stored_reviews(any_store, batch_rows=3, actor="test")
+    assert {k: out[k] for k in ("reviews", "rows", "email", "phone", "applied")} == {
+        "reviews": 12, "rows": 3, "email": 3, "phone": 2, "applied": True}
+    assert _texts(any_store) == _expected()
+    other = any_store.read_frame("SELECT rating, sentiment, row_hash, lang FROM reviews WHERE review_id = 'r01'").iloc[0]
+    assert (other["rating"], other["sentiment"], other["row_hash"], other["lang"]) == (4.0, 0.5, "hash-r01", "en")
+    again = redact_stored_reviews(any_store, batch_rows=3)
+    assert (again["rows"], again["email"], again["phone"]) == (0, 0, 0)
+    audit = any_store.read_frame("SELECT actor, action, subject, details FROM audit_log")
+    assert audit["action"].tolist() == ["redact_reviews"] and audit["actor"].tolist() == ["test"]  # the empty rerun is not logged
+    details = audit["details"].iloc[0]
+    assert (details if isinstance(details, dict) else json.loads(details)) == {"rows": 3, "email": 3, "phone": 2}
+    texts = any_store.read_frame("SELECT text FROM reviews")["text"]
+    assert texts_with_pii(texts) == {"email": 0, "phone": 0}
+
+
+def test_a_text_changed_since_it_was_read_is_left_to_the_newer_write(store, monkeypatch: pytest.MonkeyPatch) -> None:
+    import persona.privacy.redact as redact
+
+    _insert_old_reviews(store)
+    real = redact.redact_texts
+
+    def racing(texts: pd.Series) -> tuple[pd.Series, dict[str, int]]:
+        store.read_frame("SELECT 1")
+        with store.engine.begin() as conn:  # a load rewrites r01 between the read and the write
+            conn.exec_driver_sql("UPDATE reviews SET text = 'new text' WHERE review_id = 'r01'")
+        return real(texts)
+
+    monkeypatch.setattr(redact, "redact_texts", racing)
+    redact_stored_reviews(store)
+    assert _texts(store)["r01"] == "new text" and _texts(store)["r03"] == "很好用，电话[phone]"
+
+
+def test_batch_rows_must_be_positive(store) -> None:  # noqa: ANN001
+    with pytest.raises(InputError, match="batch_rows must be a positive integer, got 0"):
+        redact_stored_reviews(store, batch_rows=0)
+
+
+def test_report_names_the_command_and_it_refuses_without_yes_then_fixes_the_store(workspace_shop) -> None:  # noqa: ANN001
+    store, settings = workspace_shop
+    _insert_old_reviews(store)
+    ws = settings.workspace
+    rep = privacy_report(store, settings)
+    assert rep["plaintext_pii"]["review_texts"] == {"email": 2, "phone": 2, "scanned": 5}
+    assert "persona privacy redact-reviews --yes" in rep["plaintext_pii"]["fixes"]
+    assert any("review texts hold" in f and "persona privacy redact-reviews --yes" in f for f in rep["findings"])
+
+    r = runner.invoke(app, ["privacy", "redact-reviews", "--workspace", str(ws)], env=ENV)
+    assert r.exit_code == 2, r.output
+    assert "3 of 5 review texts hold 3 e-mail address(es) and 2 phone number(s)" in r.output and "--yes" in r.output
+    assert _texts(store)["r01"] == OLD[0][1]
+
+    r = runner.invoke(app, ["privacy", "redact-reviews", "--yes", "--workspace", str(ws), "--json"], env=ENV)
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert {k: out[k] for k in ("reviews", "rows", "email", "phone", "applied")} == {
+        "reviews": 5, "rows": 3, "email": 3, "phone": 2, "applied": True}
+    assert _texts(store) == _expected()
+
+    r = runner.invoke(app, ["privacy", "redact-reviews", "--yes", "--workspace", str(ws)], env=ENV)
+    assert r.exit_code == 0 and "nothing to redact" in r.output
+    r = runner.invoke(app, ["privacy", "redact-reviews", "--workspace", str(ws)], env=ENV)  # nothing left: no --yes needed
+    assert r.exit_code == 0 and "nothing to redact" in r.output
+    rep = privacy_report(store, settings)
+    assert rep["plaintext_pii"]["review_texts"] == {"email": 0, "phone": 0, "scanned": 5}
+    assert not any("review texts" in f for f in rep["findings"]) and rep["access"]["audit_log"] == {"redact_reviews": 1}
+
+
+def test_a_file_loaded_before_redaction_reloads_as_duplicates_after_the_fix(workspace_shop, tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import persona.ingest.writer as writer
+    from persona.ingest import ingest_file
+
+    store, _settings = workspace_shop
+    f = tmp_path / "amazon.csv"  # no review ids: they are derived from the content
+    f.write_text("customer_id,product_id,rating,text,timestamp\nc1,p1,5,\"call +44 7700 900123, jane@x.org\",2026-11-20\n"
+                 "c2,p1,2,meh,2026-11-21\n", encoding="utf-8")
+    with monkeypatch.context() as m:  # the load before this change: texts stored as read
+        m.setattr(writer, "redact_texts", lambda t: (t, {"email": 0, "phone": 0}))
+        assert ingest_file(store, "reviews", f).accepted == 2
+    assert texts_with_pii(store.read_frame("SELECT text FROM reviews")["text"]) == {"email": 1, "phone": 1}
+    assert redact_stored_reviews(store)["rows"] == 1
+    again = ingest_file(store, "reviews", f)
+    assert (again.accepted, again.duplicates) == (0, 2) and store.count("reviews") == 2
+    assert sorted(store.read_frame("SELECT text FROM reviews")["text"]) == ["call [phone], [email]", "meh"]
