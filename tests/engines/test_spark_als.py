@@ -63,11 +63,11 @@ def test_bad_engine_is_refused():
 
 def test_recommend_train_follows_the_engine_setting(spark, workspace_shop, monkeypatch):
     """`PERSONA_ENGINE=spark persona recommend train --model als` trains on Spark; the served model needs no Spark."""
+    from shop_fixtures import seed_shop
     from typer.testing import CliRunner
 
     from persona.cli.main import app
     from persona.registry import get_version
-    from tests.shop_fixtures import seed_shop
 
     store, settings = workspace_shop
     ids = seed_shop(store, settings, 120)

@@ -93,10 +93,10 @@ def test_spark_engine_refuses_bad_input(spark):
 
 def test_basket_cli_on_the_spark_engine(spark, workspace_shop, monkeypatch):
     """`PERSONA_ENGINE=spark persona basket rules --json` prints what the local engine prints."""
+    from shop_fixtures import seed_shop
     from typer.testing import CliRunner
 
     from persona.cli.main import app
-    from tests.shop_fixtures import seed_shop
 
     store, settings = workspace_shop
     seed_shop(store, settings, 80)
