@@ -57,6 +57,7 @@ COMMANDS: list[tuple[str, str, str | None]] = [
     ("persona.cli.text", "app", "text"),
     ("persona.cli.fairness", "register", None),
     ("persona.cli.privacy", "app", "privacy"),
+    ("persona.cli.engine", "app", "engine"),
 ]
 
 

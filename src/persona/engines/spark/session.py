@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 
 # Debian's libpostgresql-jdbc-java; added to the classpath when present so Spark reads PostgreSQL stores.
 DEBIAN_POSTGRES_JAR = Path("/usr/share/java/postgresql.jar")
+LOG_CONFIG = Path(__file__).with_name("log4j2.properties")  # the JVM logs errors only
 INSTALL_HINT = "pip install 'persona[spark]' and a Java 17+ runtime (Debian: apt-get install openjdk-17-jre-headless)"
 
 
@@ -70,6 +71,7 @@ def spark_session(master: str | None = None, *, jars: list[str] | None = None, c
     if active is not None:
         return active
     cores = os.cpu_count() or 2
+    java_opts = f"-Duser.timezone=UTC -Dlog4j2.configurationFile={LOG_CONFIG.as_uri()}"
     builder = (
         SparkSession.builder.master(master or "local[*]")
         .appName("persona")
@@ -80,8 +82,8 @@ def spark_session(master: str | None = None, *, jars: list[str] | None = None, c
         .config("spark.sql.shuffle.partitions", str(max(4, 2 * cores)))
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.sql.execution.arrow.pyspark.fallback.enabled", "false")
-        .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
-        .config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
+        .config("spark.driver.extraJavaOptions", java_opts)
+        .config("spark.executor.extraJavaOptions", java_opts)
     )
     jar_list = default_jars() if jars is None else list(jars)
     if jar_list:
