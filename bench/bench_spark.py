@@ -12,7 +12,8 @@ Three jobs, each on the same data for every row:
 Spark runs ``local[*]`` on this machine: the figures show its overhead on one machine, which is the price
 of a job that can also run on a cluster. Usage::
 
-    OPENBLAS_NUM_THREADS=1 python bench/bench_spark.py [--customers 20000] [--min-support 0.002] [--json]
+    OPENBLAS_NUM_THREADS=1 python bench/bench_spark.py [--customers 20000] [--min-support 0.002]
+        [--als-interactions 1000000] [--json]
 """
 
 from __future__ import annotations
@@ -125,11 +126,31 @@ def bench_als(spark: Any) -> list[dict[str, Any]]:
     return rows
 
 
+def bench_als_scale(interactions: int) -> list[dict[str, Any]]:
+    """Fit time of Persona's default ALS, local vs Spark, on the synthetic log of ``bench_recommend_scale.py``."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from bench_recommend_scale import synthetic_log
+
+    from persona.data import Interactions
+    from persona.recommend import make_recommender
+
+    log = synthetic_log(interactions, max(1000, interactions // 20), max(500, interactions // 50))
+    data = Interactions.from_frame(log, "user_id", "item_id")
+    rows = []
+    for label, engine in (("persona ALS local (implicit)", "local"), ("persona ALS spark (Spark ML)", "spark")):
+        model, t = _timed(lambda engine=engine: make_recommender("als", seed=42, engine=engine).fit(data))
+        rows.append({"job": f"ALS fit, synthetic {data.nnz:,} interactions", "engine": label, "seconds": round(t, 2),
+                     "rows": data.nnz, "check": f"{data.n_users:,} users x {data.n_items:,} items, 128 factors"})
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--customers", type=int, default=20_000, help="demo shop size for the profile and itemset jobs")
     ap.add_argument("--min-support", type=float, default=0.002)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--als-interactions", type=int, default=0,
+                    help="also time ALS fits on a synthetic log of this many interactions (e.g. 1000000)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     from persona.engines.spark.session import spark_available, spark_session
@@ -144,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     rows, data = bench_profiles(spark, args.customers, args.seed)
     rows += bench_itemsets(data, args.min_support)
     rows += bench_als(spark)
+    if args.als_interactions:
+        rows += bench_als_scale(args.als_interactions)
     if args.json:
         print(json.dumps({"spark": spark.version, "master": spark.sparkContext.master, "session_start_s": round(t_start, 2),
                           "rows": rows}, indent=2))

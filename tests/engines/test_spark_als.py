@@ -3,27 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 
 import numpy as np
 import pandas as pd
 import pytest
 
-if not os.environ.get("CI"):
-    pytest.importorskip("pyspark")
-
-from persona.data import Interactions  # noqa: E402
-from persona.engines.spark.session import spark_available, spark_session  # noqa: E402
-from persona.evaluate.offline import evaluate_recommender  # noqa: E402
-from persona.recommend import make_recommender  # noqa: E402
-
-pytestmark = pytest.mark.skipif(spark_available() is not None and not os.environ.get("CI"),
-                                reason=f"Spark engine unavailable: {spark_available()}")
-
-
-@pytest.fixture(scope="module")
-def spark():
-    return spark_session("local[2]")
+from persona.data import Interactions
+from persona.evaluate.offline import evaluate_recommender
+from persona.recommend import make_recommender
 
 
 def _planted(seed: int = 0) -> tuple[Interactions, pd.DataFrame]:

@@ -3,28 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 
 import numpy as np
 import pandas as pd
 import pytest
 
-if not os.environ.get("CI"):
-    pytest.importorskip("pyspark")
-
-from persona.basket import BasketRules  # noqa: E402
-from persona.basket.baskets import baskets_from_events  # noqa: E402
-from persona.engines.spark.basket import count_orders, spark_baskets  # noqa: E402
-from persona.engines.spark.session import spark_available, spark_session  # noqa: E402
-from persona.errors import InputError  # noqa: E402
-
-pytestmark = pytest.mark.skipif(spark_available() is not None and not os.environ.get("CI"),
-                                reason=f"Spark engine unavailable: {spark_available()}")
-
-
-@pytest.fixture(scope="module")
-def spark():
-    return spark_session("local[2]")
+from persona.basket import BasketRules
+from persona.basket.baskets import baskets_from_events
+from persona.engines.spark.basket import count_orders, spark_baskets
+from persona.errors import InputError
 
 
 @pytest.fixture(scope="module")

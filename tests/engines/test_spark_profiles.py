@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -10,23 +9,11 @@ import pandas as pd
 import pytest
 
 from persona.config import load_settings
+from persona.engines.spark.session import SparkUnavailableError, spark_session
+from persona.engines.spark.shop import SparkShop, jdbc_options, jdbc_ready
 from persona.errors import ConfigError
-
-if not os.environ.get("CI"):  # CI installs the spark extra and Java: there a missing engine fails, never skips
-    pytest.importorskip("pyspark")
-
-from persona.engines.spark.session import SparkUnavailableError, spark_available, spark_session  # noqa: E402
-from persona.engines.spark.shop import SparkShop, jdbc_options, jdbc_ready  # noqa: E402
-from persona.profiles.features import compute_features  # noqa: E402
-from persona.profiles.source import ShopData, load_shop  # noqa: E402
-
-pytestmark = pytest.mark.skipif(spark_available() is not None and not os.environ.get("CI"),
-                                reason=f"Spark engine unavailable: {spark_available()}")
-
-
-@pytest.fixture(scope="module")
-def spark():
-    return spark_session("local[2]")
+from persona.profiles.features import compute_features
+from persona.profiles.source import ShopData, load_shop
 
 
 @pytest.fixture(scope="module")
@@ -165,7 +152,7 @@ def test_unknown_engine_is_refused(tmp_path):
         load_settings(tmp_path, engine="hadoop")
 
 
-def test_missing_java_says_what_to_install(monkeypatch, tmp_path: Path):
+def test_missing_java_says_what_to_install(spark, monkeypatch, tmp_path: Path):
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.delenv("JAVA_HOME", raising=False)
     with pytest.raises(SparkUnavailableError, match="no Java runtime") as err:

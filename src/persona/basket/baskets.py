@@ -18,6 +18,19 @@ PURCHASES_SQL = (
 )
 
 
+def check_basket_input(columns: Any, by: str) -> None:
+    """Refuse an unknown grouping or purchase events without the columns baskets need.
+
+    Raises:
+        InputError: unknown ``by``. SchemaError: a required column is missing.
+    """
+    if by not in ("session", "day"):
+        raise InputError(f"by={by!r} is not a basket grouping", hint="use 'session' or 'day'")
+    missing = [c for c in ("customer_id", "product_id", "ts") if c not in list(columns)]
+    if missing:
+        raise SchemaError(f"purchase events lack column(s) {missing}", hint="read them with PURCHASES_SQL")
+
+
 def baskets_from_events(events: pd.DataFrame, *, by: str = "session") -> list[list[str]]:
     """Group purchase events into baskets of distinct product ids.
 
@@ -31,11 +44,7 @@ def baskets_from_events(events: pd.DataFrame, *, by: str = "session") -> list[li
     Raises:
         InputError: unknown ``by``. SchemaError: a required column is missing.
     """
-    if by not in ("session", "day"):
-        raise InputError(f"by={by!r} is not a basket grouping", hint="use 'session' or 'day'")
-    missing = [c for c in ("customer_id", "product_id", "ts") if c not in events.columns]
-    if missing:
-        raise SchemaError(f"purchase events lack column(s) {missing}", hint="read them with PURCHASES_SQL")
+    check_basket_input(events.columns, by)
     ev = events.dropna(subset=["product_id"])
     day = pd.to_datetime(ev["ts"], utc=True).dt.strftime("%Y-%m-%d")
     key = ev["customer_id"].astype(str) + "|" + day

@@ -188,10 +188,7 @@ def compute_features(
     # (the 90th percentile of daily opens); late opens trickling in on other days do not count.
     opened = data.events.loc[data.events["event_type"].isin(EMAIL_OPEN_TYPES) & (data.events["ts"] <= as_of), "ts"]
     if len(opened) and (sent == 0).any():
-        daily = opened.dt.floor("D").value_counts()
-        days = pd.DatetimeIndex(daily.index[daily >= 0.25 * daily.quantile(0.9)]).sort_values()
-        est = len(days) - days.searchsorted(first_seen.dt.floor("D").fillna(as_of + DAY))
-        sent = sent.where(sent > 0, pd.Series(est, index=ids).astype(float))
+        sent = sent.where(sent > 0, send_days_since(opened.dt.floor("D").value_counts(), first_seen, as_of))
     out["email_sent"] = sent.astype(float)
     out["email_open_rate"] = (opens / sent).clip(upper=1.0).where(sent > 0)
     out["email_click_rate"] = (clicks / sent).clip(upper=1.0).where(sent > 0)
@@ -209,6 +206,23 @@ def compute_features(
     out["first_seen_at"] = first_seen
     out["last_purchase_at"] = last_buy.reindex(ids)
     return out
+
+
+def send_days_since(daily_opens: pd.Series, first_seen: pd.Series, as_of: pd.Timestamp) -> pd.Series:
+    """Per customer, the shop's send days since they arrived, for shops that log opens but not sends.
+
+    Args:
+        daily_opens: the number of opens per (UTC) day, indexed by day.
+        first_seen: each customer's first-seen time (NaT: after ``as_of``, so no send day).
+        as_of: the point in time of the profiles.
+
+    Returns:
+        Float counts indexed like ``first_seen``: a send day has at least a quarter of a busy day's opens
+        (the 90th percentile of daily opens), so late opens trickling in on other days do not count.
+    """
+    days = pd.DatetimeIndex(daily_opens.index[daily_opens >= 0.25 * daily_opens.quantile(0.9)]).sort_values()
+    est = len(days) - days.searchsorted(first_seen.dt.floor("D").fillna(as_of + DAY))
+    return pd.Series(est, index=first_seen.index).astype(float)
 
 
 def review_score(reviews: pd.DataFrame) -> pd.Series:

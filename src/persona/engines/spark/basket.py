@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from persona.basket.baskets import PURCHASES_SQL
+from persona.basket.baskets import PURCHASES_SQL, check_basket_input
 from persona.basket.itemsets import FrequentItemsets, min_count_for
 from persona.errors import InputError, SchemaError
 
@@ -44,11 +44,7 @@ def spark_baskets(events: Any, *, by: str = "session") -> Any:
     """
     from pyspark.sql import functions as F
 
-    if by not in ("session", "day"):
-        raise InputError(f"by={by!r} is not a basket grouping", hint="use 'session' or 'day'")
-    missing = [c for c in ("customer_id", "product_id", "ts") if c not in events.columns]
-    if missing:
-        raise SchemaError(f"purchase events lack column(s) {missing}", hint="read them with PURCHASES_SQL")
+    check_basket_input(events.columns, by)
     ev = events.where(F.col("product_id").isNotNull())
     key = F.concat_ws("|", F.col("customer_id").cast("string"), F.date_format(F.col("ts").cast("timestamp"), "yyyy-MM-dd"))
     if by == "session" and "session_id" in events.columns:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from persona.engines.spark.shop import SparkShop
-from persona.profiles.features import AFFINITY_WEIGHTS, DAY, TOP_BRANDS, TOP_CATEGORIES
+from persona.profiles.features import AFFINITY_WEIGHTS, DAY, TOP_BRANDS, TOP_CATEGORIES, send_days_since
 from persona.profiles.source import (
     CART_TYPES,
     EMAIL_CLICK_TYPES,
@@ -243,10 +243,7 @@ def _message_block(F: Any, ev: Any, at: Any, as_of: pd.Timestamp, shop: SparkSho
               .groupBy(F.date_trunc("day", "ts").alias("day")).count())
     daily_frame = _pandas(opened, index="day") if (sent == 0).any() else pd.DataFrame()
     if len(daily_frame):
-        daily = daily_frame["count"]
-        days = pd.DatetimeIndex(daily.index[daily >= 0.25 * daily.quantile(0.9)]).sort_values()
-        est = len(days) - days.searchsorted(first_seen.dt.floor("D").fillna(as_of + DAY))
-        sent = sent.where(sent > 0, pd.Series(est, index=ids).astype(float))
+        sent = sent.where(sent > 0, send_days_since(daily_frame["count"], first_seen, as_of))
     out["email_sent"] = sent.astype(float)
     out["email_open_rate"] = (opens / sent).clip(upper=1.0).where(sent > 0)
     out["email_click_rate"] = (clicks / sent).clip(upper=1.0).where(sent > 0)

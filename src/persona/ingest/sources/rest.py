@@ -26,7 +26,8 @@ import pandas as pd
 from persona.errors import InputError, SourceError, SourceUnavailableError
 from persona.ingest.mapping import parse_map
 from persona.ingest.readers import BadRecord, RawChunk
-from persona.ingest.runner import IngestReport, ingest_chunks
+from persona.ingest.runner import IngestReport
+from persona.ingest.sources.pull import ingest_pulled
 from persona.ingest.sources.redact import redact_url, scheme_of
 from persona.ingest.sources.rest_pages import Entry, Page, parse_page
 from persona.privacy.crypto import PIICipher
@@ -119,16 +120,7 @@ def ingest_url(
     reader = RestReader(url, entity=entity, headers=hdrs, records_key=records_key,
                         chunk_size=chunk_size or store.settings.chunk_size, max_pages=max_pages, timeout=timeout,
                         retries=retries, backoff=backoff)
-    chunks = reader.chunks()
-    try:
-        return ingest_chunks(store, entity, chunks, source=reader.source, mapping=mp, cipher=cipher,
-                             progress=progress, label=reader.label)
-    finally:
-        try:
-            chunks.close()  # releases the connection now, not when the generator is collected
-        except ValueError:
-            pass  # still running in the runner's read-ahead thread, which closes it as it stops
-        reader.close()
+    return ingest_pulled(store, entity, reader, mapping=mp, cipher=cipher, progress=progress)
 
 
 class RestReader:

@@ -30,7 +30,8 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlch
 from persona.errors import SourceError, SourceUnavailableError
 from persona.ingest.mapping import parse_map
 from persona.ingest.readers import RawChunk
-from persona.ingest.runner import IngestReport, ingest_chunks
+from persona.ingest.runner import IngestReport
+from persona.ingest.sources.pull import ingest_pulled
 from persona.ingest.sources.redact import redact_url, scheme_of
 from persona.privacy.crypto import PIICipher
 
@@ -84,16 +85,7 @@ def ingest_sql(
     mp = dict(mapping) if isinstance(mapping, Mapping) else parse_map(mapping)
     size = chunk_size or store.settings.chunk_size
     reader = SQLReader(url, query, size)
-    chunks = reader.chunks()
-    try:
-        return ingest_chunks(store, entity, chunks, source=reader.source, mapping=mp, cipher=cipher,
-                             progress=progress, label=reader.label)
-    finally:
-        try:
-            chunks.close()  # releases the connection now, not when the generator is collected
-        except ValueError:
-            pass  # still running in the runner's read-ahead thread, which closes it as it stops
-        reader.close()
+    return ingest_pulled(store, entity, reader, mapping=mp, cipher=cipher, progress=progress)
 
 
 class SQLReader:
