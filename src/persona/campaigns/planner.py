@@ -18,10 +18,12 @@ from sqlalchemy import select
 
 from persona.campaigns.audience import customer_frame, select_audience
 from persona.campaigns.context import build_context
-from persona.campaigns.spec import CampaignSpec
+from persona.campaigns.parity import enforce_parity
+from persona.campaigns.spec import Budget, CampaignSpec
 from persona.campaigns.strategies import UPLIFT_PRIOR, plan_group
 from persona.campaigns.templates import validate_template
 from persona.config import Settings
+from persona.errors import InputError
 from persona.privacy.consent import consent_state
 from persona.store.models import Campaign, CampaignRun, Message
 
@@ -39,6 +41,8 @@ class PlanResult:
     counts: dict[str, int] = field(default_factory=dict)
     by_group: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: with ``budget.parity``: the :class:`~persona.campaigns.parity.ParityResult` as a dict, else None
+    parity: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return self.__dict__.copy()
@@ -65,6 +69,8 @@ def validate_campaign(store: Any | None, spec: CampaignSpec) -> list[str]:
     if store is not None:
         frame = customer_frame(store)
         select_audience(frame, spec)  # raises on unknown segments / fields
+        if spec.budget is not None and spec.budget.parity is not None:  # raises when the customers lack the attribute
+            _parity_labels(store, spec.budget.parity.attribute, frame["customer_id"].head(0))
     return notes
 
 
@@ -88,29 +94,73 @@ def _code_for(settings: Settings, campaign: str):  # noqa: ANN202
     return lambda cid: cipher.pseudonym(f"coupon:{campaign}:{cid}")[:8].upper()
 
 
-def _optimize(plans: pd.DataFrame, spec: CampaignSpec) -> pd.Series:
-    """Who gets a message under the budget: highest expected incremental profit per unit cost first.
+def _economics(plans: pd.DataFrame, budget: Budget) -> tuple[np.ndarray, np.ndarray]:
+    """Each customer's expected incremental profit and expected cost under the budget's economics.
 
-    Expected profit = uplift × average order value × margin − message cost − expected discount cost.
+    Expected profit = uplift × average order value × margin − message cost − expected discount cost; the cost
+    is the message plus the expected discount.
     """
-    b = spec.budget
-    assert b is not None
     aov = plans["aov"].fillna(plans["aov"].median() if plans["aov"].notna().any() else 50.0).clip(lower=1.0)
     disc = plans["discount_pct"].fillna(0) / 100.0
     p_buy = plans["base_rate"].fillna(0.05) + plans["uplift"]
-    value = plans["uplift"] * aov * b.margin - b.cost_per_message - disc * aov * p_buy
-    cost = b.cost_per_message + disc * aov * p_buy
-    order = np.argsort(-(value / cost.clip(lower=1e-6)).to_numpy(), kind="stable")
-    keep = np.zeros(len(plans), dtype=bool)
+    value = plans["uplift"] * aov * budget.margin - budget.cost_per_message - disc * aov * p_buy
+    cost = budget.cost_per_message + disc * aov * p_buy
+    return value.to_numpy(dtype=np.float64), cost.to_numpy(dtype=np.float64)
+
+
+def _greedy(value: np.ndarray, cost: np.ndarray, total: float) -> np.ndarray:
+    """Who gets a message under the budget: highest expected profit per unit cost first, skipping whoever no
+    longer fits, until the first non-positive profit. The planner passes only the live audience: outside the
+    holdouts and reachable on a channel (consent, an address), so the budget is not spent on the unreachable.
+
+    Exactly the one-by-one loop (same order, same float sums), run as prefix sums: each round takes the prefix
+    that fits, skips the customer that does not, and carries on with those of the rest that still can fit.
+    """
+    order = np.argsort(-(value / np.clip(cost, 1e-6, None)), kind="stable")
+    stop = np.flatnonzero(value[order] <= 0)
+    order = order[: stop[0]] if len(stop) else order
+    keep = np.zeros(len(value), dtype=bool)
     spent = 0.0
-    for i in order:
-        if value.iloc[i] <= 0:
+    if (cost < 0).any():  # a negative expected cost can make room again: only the plain loop is exact
+        for i in order:
+            if spent + cost[i] <= total:
+                spent += cost[i]
+                keep[i] = True
+        return keep
+    idx = order
+    while len(idx):
+        sums = np.cumsum(np.concatenate(([spent], cost[idx])))[1:]
+        over = sums > total
+        j = int(over.argmax()) if over.any() else len(idx)
+        keep[idx[:j]] = True
+        if j == len(idx):
             break
-        if spent + cost.iloc[i] > b.total:
-            continue
-        spent += cost.iloc[i]
-        keep[i] = True
-    return pd.Series(keep, index=plans.index)
+        spent = float(sums[j - 1]) if j else spent
+        rest = idx[j + 1 :]
+        idx = rest[spent + cost[rest] <= total]
+    return keep
+
+
+def _reachable(members: pd.DataFrame, channels: list[Any], consents: dict[str, dict[str, bool]]) -> pd.Series:
+    """Customers at least one of the campaign's channels may contact (consent, and an address for mail)."""
+    ok = pd.Series(False, index=members.index)
+    for ch in channels:
+        c = members["customer_id"].map(consents[ch.type]).fillna(False).astype(bool)
+        if ch.type in ("email", "outbox"):
+            c &= members["has_email"].astype(bool)
+        ok |= c
+    return ok
+
+
+def _parity_labels(store: Any, attribute: str, customer_ids: pd.Series) -> np.ndarray:
+    """The fairness audit's group label of each customer for ``attribute`` (ages in the year of the newest event)."""
+    from persona.fairness.workspace import workspace_groups
+
+    try:
+        groups = workspace_groups(store, [attribute])[attribute]
+    except InputError as exc:
+        raise InputError(f"budget.parity cannot balance by {attribute!r}: {exc.message}", hint=exc.hint) from exc
+    return customer_ids.astype(str).map(groups).fillna("unknown").to_numpy(dtype=object)
 
 
 def plan_campaign(
@@ -135,6 +185,13 @@ def plan_campaign(
         only_customers: restrict the audience (event-triggered runs).
         trigger_refs: per customer, the event that triggered the message (kept in the payload).
         recommender: a fitted recommender to use instead of the registry's.
+
+    Returns:
+        A :class:`PlanResult`; with ``budget.parity`` its ``parity`` block (see
+        :func:`persona.campaigns.parity.enforce_parity`), kept with the run so that re-planning returns it.
+
+    Raises:
+        InputError: a bad template or audience, or a parity attribute the customers do not carry.
     """
     now = now or datetime.now(UTC)
     run_key = run_key or f"{spec.name}:once"
@@ -142,7 +199,8 @@ def plan_campaign(
     with store.session() as s:
         existing = s.scalar(select(CampaignRun).where(CampaignRun.run_key == run_key))
         if existing is not None:
-            return PlanResult(spec.name, existing.id, run_key, False, counts=dict((existing.stats or {}).get("counts", {})))
+            stats = existing.stats or {}
+            return PlanResult(spec.name, existing.id, run_key, False, counts=dict(stats.get("counts", {})), parity=stats.get("parity"))
     for g in spec.groups:
         validate_template(g.template, g.strategy)
 
@@ -203,20 +261,34 @@ def plan_campaign(
     empty = members["customer_id"].map(lambda c: c in plans and plans[c]["strategy"] == "cart_abandonment" and not plans[c]["items"])
     suppress(empty.astype(bool), "suppressed", "nothing in the cart")
 
-    if spec.budget is not None and (status == "planned").any():
-        live = members[status == "planned"]
-        uplift_pred = store.read_frame("SELECT customer_id, value FROM predictions WHERE name = 'uplift'")
-        up = dict(zip(uplift_pred["customer_id"], uplift_pred["value"], strict=True))
-        rows = pd.DataFrame(
-            {
-                "uplift": [up.get(c, UPLIFT_PRIOR[plans[c]["strategy"]]) for c in live["customer_id"]],
-                "aov": live["aov"] if "aov" in live else np.nan,
-                "base_rate": live["purchase_propensity"] if "purchase_propensity" in live else np.nan,
-                "discount_pct": [plans[c]["offer"].get("discount_pct", 0) for c in live["customer_id"]],
-            },
-            index=live.index,
-        ).astype(float)
-        keep = _optimize(rows, spec)
+    parity: dict[str, Any] | None = None
+    if spec.budget is not None:
+        # the budget chooses among customers a channel may reach: nobody else would be contacted anyway
+        live = members[(status == "planned") & _reachable(members, channels, consents)]
+        value = cost = np.zeros(0)
+        if len(live):
+            uplift_pred = store.read_frame("SELECT customer_id, value FROM predictions WHERE name = 'uplift'")
+            up = dict(zip(uplift_pred["customer_id"], uplift_pred["value"], strict=True))
+            rows = pd.DataFrame(
+                {
+                    "uplift": [up.get(c, UPLIFT_PRIOR[plans[c]["strategy"]]) for c in live["customer_id"]],
+                    "aov": live["aov"] if "aov" in live else np.nan,
+                    "base_rate": live["purchase_propensity"] if "purchase_propensity" in live else np.nan,
+                    "discount_pct": [plans[c]["offer"].get("discount_pct", 0) for c in live["customer_id"]],
+                },
+                index=live.index,
+            ).astype(float)
+            value, cost = _economics(rows, spec.budget)
+        keep = _greedy(value, cost, spec.budget.total)
+        pc = spec.budget.parity
+        if pc is not None:
+            assert pc.min_group is not None  # filled in by the spec's validation
+            labels = _parity_labels(store, pc.attribute, live["customer_id"])
+            keep, pres = enforce_parity(keep, value, cost, labels, budget=spec.budget.total, min_ratio=pc.min_ratio,
+                                        min_group=pc.min_group, attribute=pc.attribute)
+            parity = pres.to_dict()
+            log.info("campaign=%s parity=%s feasible=%s swapped_in=%d swapped_out=%d", spec.name, pc.attribute,
+                     pres.feasible, pres.swapped_in, pres.swapped_out)
         suppress(pd.Series(~keep, index=live.index).reindex(members.index, fill_value=False), "suppressed", "budget")
 
     rows_out: list[dict[str, Any]] = []
@@ -252,7 +324,7 @@ def plan_campaign(
             )
     counts.update(pd.Series([r["status"] for r in rows_out], dtype=object).value_counts().to_dict() if rows_out else {})
     with store.session() as s:
-        run = CampaignRun(campaign=spec.name, run_key=run_key, planned_at=now, status="planned", stats={"counts": counts, "notes": ctx.notes})
+        run = CampaignRun(campaign=spec.name, run_key=run_key, planned_at=now, status="planned", stats={"counts": counts, "notes": ctx.notes, "parity": parity})
         s.add(run)
         s.flush()
         for r in rows_out:
@@ -261,4 +333,4 @@ def plan_campaign(
             s.execute(Message.__table__.insert(), rows_out)
         run_id = run.id
     log.info("campaign=%s run=%s planned=%d", spec.name, run_key, len(rows_out))
-    return PlanResult(spec.name, run_id, run_key, True, counts=counts, by_group=by_group, notes=ctx.notes)
+    return PlanResult(spec.name, run_id, run_key, True, counts=counts, by_group=by_group, notes=ctx.notes, parity=parity)

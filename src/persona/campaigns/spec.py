@@ -144,10 +144,61 @@ class ExperimentSpec(_Model):
         return v
 
 
+class Parity(_Model):
+    """A floor on each customer group's contact rate under the budget (see :mod:`persona.campaigns.parity`).
+
+    Every judged group (a known value with at least ``min_group`` customers in the live audience) must be
+    contacted at a rate of at least ``min_ratio`` times the highest judged group's rate; 0.8 is the four-fifths
+    rule the fairness audit checks.
+    """
+
+    attribute: str
+    min_ratio: float = 0.8
+    #: groups with fewer live customers are not judged (default: the fairness audit's ``MIN_GROUP``)
+    min_group: int | None = Field(default=None, validate_default=True)
+
+    @field_validator("attribute")
+    @classmethod
+    def _known_attribute(cls, v: str) -> str:
+        from persona.fairness.groups import ATTRIBUTES  # imported late: the fairness package pulls in scipy
+
+        if v not in ATTRIBUTES:
+            raise ValueError(f"unknown attribute {v!r} for parity; allowed: {', '.join(ATTRIBUTES)} "
+                             "(the customer groups the fairness audit builds)")
+        return v
+
+    @field_validator("min_ratio")
+    @classmethod
+    def _ratio(cls, v: float) -> float:
+        if not 0.0 < v <= 1.0:
+            raise ValueError(f"min_ratio must lie in (0, 1], got {v!r}; e.g. 0.8 for the four-fifths rule, 1 for equal rates")
+        return v
+
+    @field_validator("min_group")
+    @classmethod
+    def _group(cls, v: int | None) -> int:
+        if v is None:
+            from persona.fairness.measures import MIN_GROUP
+
+            return MIN_GROUP
+        if v < 2:
+            raise ValueError(f"min_group must be at least 2, got {v!r}; leave it out for the audit's default")
+        return v
+
+
 class Budget(_Model):
     total: float = Field(gt=0)
     cost_per_message: float = Field(default=0.0, ge=0)
     margin: float = Field(default=0.3, gt=0, le=1)
+    parity: Parity | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _parity_needs_total(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("parity") is not None and data.get("total") is None:
+            raise ValueError("`parity` constrains who the budget selects, so it needs the budget's `total`, "
+                             "e.g. budget: {total: 500, cost_per_message: 0.002, parity: {attribute: age}}")
+        return data
 
 
 class CampaignSpec(_Model):
@@ -168,6 +219,15 @@ class CampaignSpec(_Model):
     base_url: str = "http://127.0.0.1:8000"
     conversion_window_days: float = Field(default=7, gt=0)
     max_attempts: int = Field(default=5, ge=1, le=50)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _parity_needs_budget(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "parity" in data:
+            raise ValueError("`parity` applies to the budget's selection only: without a budget everyone eligible is "
+                             "contacted and there is nothing to balance; move it under `budget:` with a `total`, "
+                             "e.g. budget: {total: 500, parity: {attribute: age, min_ratio: 0.8}}")
+        return data
 
     @field_validator("channels", mode="before")
     @classmethod

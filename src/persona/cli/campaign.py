@@ -88,10 +88,17 @@ def plan(spec_ref: SpecArg, workspace: WorkspaceOpt = None, run_key: Annotated[s
     res = plan_campaign(store, settings, _spec(store, spec_ref), run_key=run_key)
     out = res.to_dict()
     out["fairness"] = _fairness_findings(store, res.campaign)
-    emit(out, as_json, title=f"campaign {res.campaign}: run {res.run_key}")
-    if not as_json:
-        for f in out["fairness"]:
-            console.print(f"fairness: {f}", style="yellow", markup=False, highlight=False)
+    if as_json:
+        emit(out, True)
+        return
+    emit({k: v for k, v in out.items() if k != "parity"}, False, title=f"campaign {res.campaign}: run {res.run_key}")
+    if res.parity is not None:
+        from persona.campaigns.parity import parity_lines
+
+        for line in parity_lines(res.parity):
+            console.print(line, style=None if res.parity.get("feasible") else "yellow", markup=False, highlight=False, soft_wrap=True)
+    for f in out["fairness"]:
+        console.print(f"fairness: {f}", style="yellow", markup=False, highlight=False)
 
 
 def _fairness_findings(store: Any, campaign: str) -> list[str]:

@@ -44,6 +44,21 @@ def demo_spec(segment_ids: list[str]) -> dict[str, Any]:
     }
 
 
+def parity_html(parity: dict[str, Any]) -> str:
+    """The plan's parity block (``budget.parity``) as HTML: its sentences and the contact rate of each group."""
+    from persona.campaigns.parity import parity_lines
+
+    rows = "".join(
+        f"<tr><td>{html.escape(g['group'])}</td><td>{g['audience']}</td>"
+        + "".join(f"<td>{'' if g[c] is None else g[c]}</td>" for c in ("contacted_before", "rate_before", "contacted_after", "rate_after"))
+        + "</tr>"
+        for g in parity["groups"]
+    )
+    return ("".join(f"<p>{html.escape(line)}</p>" for line in parity_lines(parity))
+            + f"<table><tr><th>{html.escape(parity['attribute'])}</th><th>live audience</th><th>contacted before</th>"
+            f"<th>rate before</th><th>contacted after</th><th>rate after</th></tr>{rows}</table>")
+
+
 def run(ctx: RunContext) -> StageResult:
     from persona.campaigns.planner import plan_campaign
     from persona.campaigns.spec import CampaignSpec
@@ -79,11 +94,14 @@ def run(ctx: RunContext) -> StageResult:
         for g in spec.model_dump()["groups"]
     )
     reasons = "".join(f"<li>{html.escape(str(k))}: {v}</li>" for k, v in status["suppressed_reasons"].items())
+    if plan.parity is not None:
+        res.figures["parity"] = plan.parity
     sec = Section(
         "Campaign: a strategy per segment",
         f"<table><tr><th>group</th><th>strategy</th><th>segments</th><th>customers</th></tr>{rows}</table>"
         f"<p>Sent {status['sent']} (to <code>outbox/</code>, nothing leaves the machine), held out {status['holdout']} "
         f"for measurement, suppressed {status['suppressed']}:</p><ul>{reasons}</ul>"
+        + (parity_html(plan.parity) if plan.parity is not None else "")
         + "".join(f"<p class='muted'>{html.escape(n)}</p>" for n in notes),
     )
     import matplotlib
