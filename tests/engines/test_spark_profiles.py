@@ -158,3 +158,31 @@ def test_missing_java_says_what_to_install(spark, monkeypatch, tmp_path: Path):
     with pytest.raises(SparkUnavailableError, match="no Java runtime") as err:
         spark_session()
     assert "openjdk-17" in err.value.hint and err.value.exit_code == 2
+
+
+def test_lake_build_on_spark_equals_the_local_build(spark, demo_files, tmp_path, monkeypatch):
+    """`persona profiles build --lake DIR` stores the same profiles on both engines."""
+    from typer.testing import CliRunner
+
+    from persona.cli.main import app
+    from persona.profiles import read_profiles
+    from persona.store import open_store
+    from persona.store.workspace import init_workspace
+
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    for name in ("events", "products", "customers", "reviews"):
+        pd.read_csv(demo_files[name]).to_parquet(lake / f"{name}.parquet")
+    stored = {}
+    for engine in ("local", "spark"):
+        monkeypatch.setenv("PERSONA_ENGINE", engine)
+        settings = load_settings(tmp_path / engine, progress=False)
+        init_workspace(settings)
+        res = CliRunner().invoke(app, ["profiles", "build", "--lake", str(lake), "--workspace", str(settings.workspace), "--json"])
+        assert res.exit_code == 0 and f'"engine": "{engine}"' in res.output, res.output
+        store = open_store(settings)
+        stored[engine] = read_profiles(store).drop(columns=["updated_at", "embedding"]).sort_index()
+        store.dispose()
+    assert len(stored["spark"]) == len(stored["local"]) > 200
+    for c in ("frequency", "monetary", "recency_days", "n_reviews", "avg_sentiment", "preferred_dow"):
+        pd.testing.assert_series_equal(stored["spark"][c].astype(float), stored["local"][c].astype(float), rtol=1e-9, obj=c)

@@ -39,6 +39,9 @@ def build(
     workspace: WorkspaceOpt = None,
     full: Annotated[bool, typer.Option("--full", help="Rebuild every profile, not only customers with new events.")] = False,
     alpha: Annotated[float, typer.Option("--alpha", help="Weight of the interacted items' mean vector in z = x + alpha*y.")] = 0.5,
+    lake: Annotated[Path | None, typer.Option("--lake", help="Build from a data lake's Parquet folder (events/, products/, "
+                                              "optionally customers/, reviews/, messages/) instead of the store's events; "
+                                              "always a full build.", show_default=False)] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Build profiles: all of them the first time (or with --full), then only customers with new events."""
@@ -46,10 +49,17 @@ def build(
 
     store = open_workspace_store(workspace)
     try:
+        data = None
+        if lake is not None:
+            from persona.engines import open_lake
+
+            data = open_lake(lake, store.settings)
         with busy("building profiles…", as_json, store.settings):
-            out = build_and_store(store, full=full, alpha=alpha, seed=store.settings.seed)
+            out = build_and_store(store, full=full or lake is not None, alpha=alpha, seed=store.settings.seed, data=data)
     finally:
         store.dispose()
+    if lake is not None:
+        out["lake"] = str(lake)
     emit(out, as_json, title="profiles")
 
 

@@ -8,11 +8,15 @@ The engine is a setting (``PERSONA_ENGINE`` or ``engine`` in ``config.toml``), n
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from persona.errors import ConfigError
+from persona.errors import ConfigError, InputError
 
 ENGINES = ("local", "spark")
+LAKE_ENTITIES = ("events", "products", "customers", "reviews", "messages")
+#: columns a lake's entity must have (the others are filled with missing values)
+LAKE_REQUIRED = {"events": ("customer_id", "event_type", "ts"), "products": ("product_id",)}
 
 
 def check_engine(name: str) -> str:
@@ -45,6 +49,54 @@ def open_shop(store: Any) -> Any:
     return load_shop(store)
 
 
+def lake_paths(folder: Path | str) -> dict[str, Path]:
+    """The Parquet dataset (``NAME/`` folder or ``NAME.parquet`` file) of each entity in a data-lake folder.
+
+    Raises:
+        InputError: the folder does not exist, or it has no events or no products.
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        raise InputError(f"{root} is not a folder", hint="give the folder holding events/ and products/ Parquet data")
+    found = {}
+    for name in LAKE_ENTITIES:
+        path = next((p for p in (root / name, root / f"{name}.parquet") if p.exists()), None)
+        if path is not None:
+            found[name] = path
+        elif name in ("events", "products"):
+            raise InputError(f"{root} has no {name} Parquet data ({name}/ or {name}.parquet)",
+                             hint="write each entity as a Parquet file or folder named after it")
+    return found
+
+
+def open_lake(folder: Path | str, settings: Any) -> Any:
+    """A data lake's shop on the configured engine: a ``SparkShop`` read by Spark, or a pandas ``ShopData``.
+
+    Raises:
+        InputError: see :func:`lake_paths`, or an entity lacks a column it needs.
+    """
+    if settings.engine == "spark":
+        from persona.engines.spark.session import spark_session
+        from persona.engines.spark.shop import SparkShop
+
+        return SparkShop.from_parquet(spark_session(settings.spark_master), folder)
+    import pandas as pd
+
+    from persona.profiles.source import ShopData
+
+    frames = {}
+    for name, path in lake_paths(folder).items():
+        frame = pd.read_parquet(path)
+        if name == "events" and "ts" not in frame.columns and "timestamp" in frame.columns:
+            frame = frame.rename(columns={"timestamp": "ts"})
+        missing = [c for c in LAKE_REQUIRED.get(name, ("customer_id",)) if c not in frame.columns]
+        if missing:
+            raise InputError(f"{path} lacks column(s) {missing}", hint=f"see the columns of {name} in the README")
+        frames[name] = frame
+    return ShopData(events=frames["events"], customers=frames.get("customers"), products=frames["products"],
+                    reviews=frames.get("reviews"), **({"messages": frames["messages"]} if "messages" in frames else {}))
+
+
 def open_baskets(store: Any, *, by: str = "session") -> Any:
     """The workspace's orders for basket mining on the store's engine: item lists (local) or a cached Spark
     frame with an ``items`` column (spark; the purchases never pass through this process on PostgreSQL)."""
@@ -58,4 +110,4 @@ def open_baskets(store: Any, *, by: str = "session") -> Any:
     return baskets_from_store(store, by=by)
 
 
-__all__ = ["ENGINES", "check_engine", "open_baskets", "open_shop"]
+__all__ = ["ENGINES", "LAKE_ENTITIES", "check_engine", "lake_paths", "open_baskets", "open_lake", "open_shop"]

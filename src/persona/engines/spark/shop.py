@@ -157,24 +157,21 @@ class SparkShop:
         Raises:
             InputError: ``events`` or ``products`` is missing, or a column the shop needs is absent.
         """
-        root = Path(folder)
+        from persona.engines import LAKE_REQUIRED, lake_paths
+
+        paths = lake_paths(folder)
         frames = {}
         for name, columns in (("events", EVENT_COLUMNS), ("products", PRODUCT_COLUMNS), ("customers", CUSTOMER_COLUMNS),
                               ("reviews", REVIEW_COLUMNS), ("messages", MESSAGE_COLUMNS)):
-            path = next((p for p in (root / name, root / f"{name}.parquet") if p.exists()), None)
-            if path is None:
-                if name in ("events", "products"):
-                    raise InputError(f"{root} has no {name} Parquet data ({name}/ or {name}.parquet)",
-                                     hint="write each entity as a Parquet file or folder named after it")
+            if name not in paths:
                 frames[name] = _to_spark(session, pd.DataFrame(columns=list(columns)), columns)
                 continue
-            df = session.read.parquet(str(path))
+            df = session.read.parquet(str(paths[name]))
             if name == "events" and "ts" not in df.columns and "timestamp" in df.columns:
                 df = df.withColumnRenamed("timestamp", "ts")
-            required = {"events": ("customer_id", "event_type", "ts"), "products": ("product_id",)}.get(name, ("customer_id",))
-            missing = [c for c in required if c not in df.columns]
+            missing = [c for c in LAKE_REQUIRED.get(name, ("customer_id",)) if c not in df.columns]
             if missing:
-                raise InputError(f"{path} lacks column(s) {missing}", hint=f"{name} need {', '.join(columns)}")
+                raise InputError(f"{paths[name]} lacks column(s) {missing}", hint=f"{name} need {', '.join(columns)}")
             frames[name] = _with_columns(df, columns)
         return cls(events=normalise_events(frames["events"], frames["products"]),
                    customers=_typed(frames["customers"], CUSTOMER_COLUMNS),
