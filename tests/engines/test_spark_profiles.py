@@ -186,3 +186,28 @@ def test_lake_build_on_spark_equals_the_local_build(spark, demo_files, tmp_path,
     assert len(stored["spark"]) == len(stored["local"]) > 200
     for c in ("frequency", "monetary", "recency_days", "n_reviews", "avg_sentiment", "preferred_dow"):
         pd.testing.assert_series_equal(stored["spark"][c].astype(float), stored["local"][c].astype(float), rtol=1e-9, obj=c)
+
+
+def test_pipeline_stages_run_on_the_spark_engine(spark, demo_files, tmp_path, monkeypatch):
+    """`persona run`'s profiles and basket stages on PERSONA_ENGINE=spark: same figures as locally, engine named."""
+    from persona.pipeline.stage import RunContext
+    from persona.pipeline.stages.basket import BASKET
+    from persona.pipeline.stages.profiles import PROFILES
+    from persona.store import open_store
+    from persona.store.workspace import init_workspace
+
+    figures = {}
+    for engine in ("local", "spark"):
+        monkeypatch.setenv("PERSONA_ENGINE", engine)
+        settings = load_settings(tmp_path / engine, progress=False)
+        init_workspace(settings)
+        store = open_store(settings)
+        _load(store, demo_files)
+        ctx = RunContext(settings=settings, store=store, data_dir=None, seed=1, progress=False)
+        prof, basket = PROFILES.run(ctx), BASKET.run(ctx)
+        store.dispose()
+        assert prof.status == "ok" and prof.figures["engine"] == engine and f"the {engine} engine" in prof.sections[0].html
+        assert basket.status in ("ok", "skipped"), basket.message
+        figures[engine] = (prof.figures["profiles"], prof.figures["buyers"], basket.status,
+                           {k: basket.figures.get(k) for k in ("orders", "itemsets", "rules", "min_support")})
+    assert figures["spark"] == figures["local"]

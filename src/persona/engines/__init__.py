@@ -32,9 +32,13 @@ def check_engine(name: str) -> str:
     return engine
 
 
-def open_shop(store: Any) -> Any:
+def open_shop(store: Any, loaded: Any = None) -> Any:
     """The workspace's shop for batch work on the store's engine: a pandas ``ShopData`` (local) or a
     ``SparkShop`` (spark; read over JDBC where the store is PostgreSQL).
+
+    Args:
+        store: the workspace store.
+        loaded: the store's ``ShopData`` when the caller has read it already (sent to Spark where JDBC is not used).
 
     Raises:
         SparkUnavailableError: the engine is spark and PySpark or Java is missing.
@@ -43,7 +47,9 @@ def open_shop(store: Any) -> Any:
         from persona.engines.spark.session import spark_session
         from persona.engines.spark.shop import SparkShop
 
-        return SparkShop.from_store(spark_session(store.settings.spark_master), store)
+        return SparkShop.from_store(spark_session(store.settings.spark_master), store, loaded=loaded)
+    if loaded is not None:
+        return loaded
     from persona.profiles.source import load_shop
 
     return load_shop(store)

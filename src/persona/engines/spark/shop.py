@@ -115,13 +115,14 @@ class SparkShop:
         )
 
     @classmethod
-    def from_store(cls, session: Any, store: Any) -> SparkShop:
-        """The workspace's shop: read by Spark over JDBC on PostgreSQL, else through this process (SQLite)."""
+    def from_store(cls, session: Any, store: Any, *, loaded: ShopData | None = None) -> SparkShop:
+        """The workspace's shop: read by Spark over JDBC on PostgreSQL, else through this process (SQLite), where
+        ``loaded`` (the store's shop, already read by the caller) saves reading it again."""
         if store.dialect == "postgresql" and jdbc_ready(session):
             return cls.from_jdbc(session, store.settings.url)
         if store.dialect == "postgresql":
             log.warning("no PostgreSQL JDBC driver on Spark's classpath: the shop is read through the driver process")
-        return cls.from_shop_data(session, load_shop(store))
+        return cls.from_shop_data(session, loaded if loaded is not None else load_shop(store))
 
     @classmethod
     def from_jdbc(cls, session: Any, url: str) -> SparkShop:

@@ -35,7 +35,7 @@ def run_profiles(ctx: RunContext) -> StageResult:
     if ctx.store.settings.engine == "spark":  # the features' passes over the events run on Spark
         from persona.engines import open_shop
 
-        data = open_shop(ctx.store)
+        data = open_shop(ctx.store, loaded=data)
     out = build_and_store(ctx.store, full=True, recommender=ctx.artifacts.get("recommender"), seed=ctx.seed, data=data)
     profiles = read_profiles(ctx.store)
     ctx.artifacts["profiles"] = profiles
