@@ -15,7 +15,7 @@ def test_status_reports_the_setting(tmp_path, monkeypatch):
     assert res.exit_code == 0, res.output
     out = json.loads(res.output)
     assert out["engine"] == "local" and out["spark_master"] == "local[*]"
-    assert isinstance(out["spark_ready"], bool)
+    assert isinstance(out["spark_ready"], bool) and isinstance(out["native_blas"], bool)
 
 
 def test_configured_spark_without_java_exits_2_with_the_fix(tmp_path, monkeypatch):
