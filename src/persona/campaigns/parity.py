@@ -89,6 +89,27 @@ class ParityResult:
         return d
 
 
+def take_in_order(keep: np.ndarray, idx: np.ndarray, cost: np.ndarray, limit: float) -> float:
+    """Select ``idx`` in order while the running cost stays within ``limit``, skipping whoever no longer fits
+    (exactly the one-by-one loop, run as prefix sums; costs must not be negative). Sets ``keep`` in place.
+
+    Returns:
+        The cost of the customers selected here.
+    """
+    spent = 0.0
+    while len(idx):
+        sums = np.cumsum(np.concatenate(([spent], cost[idx])))[1:]
+        over = sums > limit
+        j = int(over.argmax()) if over.any() else len(idx)
+        keep[idx[:j]] = True
+        if j == len(idx):
+            return float(sums[-1])
+        spent = float(sums[j - 1]) if j else spent
+        rest = idx[j + 1 :]
+        idx = rest[spent + cost[rest] <= limit]
+    return spent
+
+
 def _rank_within(codes: np.ndarray) -> np.ndarray:
     """Each element's position among the elements of its group that come before it (0 for the first)."""
     if not len(codes):
@@ -276,17 +297,7 @@ def _top_up(keep: np.ndarray, value: np.ndarray, cost: np.ndarray, codes: np.nda
         room = np.where(judged, np.clip(np.minimum(most, n) - k, 0, None), room)
     idx = best_first[~keep[best_first] & (value[best_first] > 0) & (cost[best_first] >= 0) & (room[codes[best_first]] > 0)]
     idx = idx[_rank_within(codes[idx]) < room[codes[idx]]]
-    spent = 0.0
-    while len(idx):  # skip whoever no longer fits, as the budget's greedy does
-        sums = np.cumsum(np.concatenate(([spent], cost[idx])))[1:]
-        over = sums > left
-        j = int(over.argmax()) if over.any() else len(idx)
-        keep[idx[:j]] = True
-        if j == len(idx):
-            break
-        spent = float(sums[j - 1]) if j else spent
-        rest = idx[j + 1 :]
-        idx = rest[spent + cost[rest] <= left]
+    take_in_order(keep, idx, cost, left)  # skip whoever no longer fits, as the budget's greedy does
 
 
 def _polish(keep: np.ndarray, value: np.ndarray, cost: np.ndarray, codes: np.ndarray, n: np.ndarray, judged: np.ndarray,

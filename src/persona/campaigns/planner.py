@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from persona.campaigns.audience import customer_frame, select_audience
 from persona.campaigns.context import build_context
-from persona.campaigns.parity import enforce_parity
+from persona.campaigns.parity import enforce_parity, take_in_order
 from persona.campaigns.spec import Budget, CampaignSpec
 from persona.campaigns.strategies import UPLIFT_PRIOR, plan_group
 from persona.campaigns.templates import validate_template
@@ -127,17 +127,7 @@ def _greedy(value: np.ndarray, cost: np.ndarray, total: float) -> np.ndarray:
                 spent += cost[i]
                 keep[i] = True
         return keep
-    idx = order
-    while len(idx):
-        sums = np.cumsum(np.concatenate(([spent], cost[idx])))[1:]
-        over = sums > total
-        j = int(over.argmax()) if over.any() else len(idx)
-        keep[idx[:j]] = True
-        if j == len(idx):
-            break
-        spent = float(sums[j - 1]) if j else spent
-        rest = idx[j + 1 :]
-        idx = rest[spent + cost[rest] <= total]
+    take_in_order(keep, order, cost, total)
     return keep
 
 
