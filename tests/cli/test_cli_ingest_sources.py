@@ -115,3 +115,21 @@ def test_source_errors_are_one_line_with_their_exit_code(ws, crm, capsys):
     code, err = _main(capsys, "ingest", "customers", "--sql", "crm", "--db", "postgresql+psycopg://u:pw-x9z@127.0.0.1:1/db",
                       "--workspace", ws)
     assert code == 4 and "error[source_unavailable]: cannot connect" in err and "pw-x9z" not in err
+
+
+def test_url_retries_and_timeout_options(ws, tmp_path, capsys):
+    events = [{"event_id": "r1", "customer_id": "c1", "event_type": "view", "timestamp": 1_700_000_000}]
+    with LoopbackAPI() as api:
+        busy = Reply({"error": "busy"}, status=503, headers={"Retry-After": "0"})
+        api.route("/flaky", busy, busy, Reply(events))
+        code, err = _main(capsys, "ingest", "events", "--url", api.url("/flaky"), "--retries", "0", "--workspace", ws)
+        assert code == 4 and "answered 503" in err and "1 time(s)" in err, err
+        assert api.hits("/flaky") == 1
+        code, out = _run("ingest", "events", "--url", api.url("/flaky"), "--retries", "1", "--timeout", "5",
+                         "--workspace", ws, "--json")
+        assert code == 0 and _counts(out)["accepted"] == 1, out
+        assert api.hits("/flaky") == 3  # the second run met a 503 and retried it once
+    f = tmp_path / "c.csv"
+    f.write_text("customer_id\nc1\n", encoding="utf-8")
+    code, err = _main(capsys, "ingest", "customers", str(f), "--timeout", "5", "--retries", "2", "--workspace", ws)
+    assert code == 2 and "--timeout, --retries do not apply here" in err

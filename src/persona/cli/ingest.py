@@ -27,6 +27,8 @@ def ingest(
     header: Annotated[list[str] | None, typer.Option("--header", "-H", help="HTTP header for --url: 'Name: value' (repeatable), e.g. \"Authorization: Bearer $TOKEN\".", show_default=False)] = None,
     records_key: Annotated[str | None, typer.Option("--records-key", help="With --url: the key of the response object that holds the records (default: detected).", show_default=False)] = None,
     max_pages: Annotated[int | None, typer.Option("--max-pages", min=1, help="With --url: the most pages to read (default 10000).", show_default=False)] = None,
+    timeout: Annotated[float | None, typer.Option("--timeout", min=0.1, help="With --url: seconds to wait for each page (default 30).", show_default=False)] = None,
+    retries: Annotated[int | None, typer.Option("--retries", min=0, help="With --url: retries of a page on 429, 5xx or a connection error (default 4, with back-off).", show_default=False)] = None,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -38,12 +40,13 @@ def ingest(
     from persona.store import open_store
 
     mapping = parse_map(map_)
+    rest = {"max_pages": max_pages, "timeout": timeout, "retries": retries}
     _check_one_source(entity, path, adapter=adapter, sql=sql, db=db, url=url, header=header, records_key=records_key,
-                      fmt=fmt, max_pages=max_pages)
+                      fmt=fmt, rest=rest)
     settings = settings_for(workspace)
     if sql is not None or url is not None:
         _ingest_pulled(settings, entity, mapping, sql=sql, db=db, url=url, header=header, records_key=records_key,
-                       max_pages=max_pages, as_json=as_json)
+                       rest={k: v for k, v in rest.items() if v is not None}, as_json=as_json)
         return
     if adapter:
         if path is None and entity is not None:  # `--adapter NAME PATH`: the one positional is the path
@@ -80,7 +83,7 @@ def ingest(
 
 def _check_one_source(entity: str | None, path: Path | None, *, adapter: str | None, sql: str | None, db: str | None,
                       url: str | None, header: list[str] | None, records_key: str | None, fmt: str | None,
-                      max_pages: int | None) -> None:
+                      rest: dict[str, Any]) -> None:
     """Exactly one of FILE, --sql, --url and --adapter; options only where they apply."""
     given = [name for name, value in (("FILE", path), ("--sql", sql), ("--url", url), ("--adapter", adapter)) if value is not None]
     if adapter is not None:
@@ -89,19 +92,20 @@ def _check_one_source(entity: str | None, path: Path | None, *, adapter: str | N
         raise InputError(f"persona ingest reads one source at a time, got {' and '.join(given)}",
                          hint="give one of: FILE, --sql QUERY --db URL, --url URL, --adapter NAME PATH")
     misplaced = [opt for opt, value, needs in (("--db", db, sql), ("--header", header, url), ("--records-key", records_key, url),
-                                               ("--max-pages", max_pages, url))
+                                               *((f"--{k.replace('_', '-')}", v, url) for k, v in rest.items()))
                  if value is not None and needs is None]
     if fmt is not None and (sql is not None or url is not None):
         misplaced.append("--format")
     if misplaced:
         raise InputError(f"{', '.join(misplaced)} {'does' if len(misplaced) == 1 else 'do'} not apply here",
-                         hint="--db goes with --sql; --header, --records-key and --max-pages with --url; --format with a FILE")
+                         hint="--db goes with --sql; --header, --records-key, --max-pages, --timeout and --retries with --url; "
+                              "--format with a FILE")
     if (sql is not None or url is not None) and entity is None:
         raise InputError(f"{given[0]} needs an ENTITY", hint="e.g. persona ingest customers --sql customers --db sqlite:///shop.db")
 
 
 def _ingest_pulled(settings: Any, entity: str | None, mapping: dict[str, str], *, sql: str | None, db: str | None, url: str | None,
-                   header: list[str] | None, records_key: str | None, max_pages: int | None, as_json: bool) -> None:
+                   header: list[str] | None, records_key: str | None, rest: dict[str, Any], as_json: bool) -> None:
     """``--sql`` or ``--url``: pull the records from a database or an API."""
     from persona.ingest import get_spec
     from persona.ingest.sources import ingest_sql, ingest_url, parse_headers
@@ -125,7 +129,7 @@ def _ingest_pulled(settings: Any, entity: str | None, mapping: dict[str, str], *
         else:
             assert url is not None
             report = ingest_url(store, entity, url, headers=headers, records_key=records_key, mapping=mapping,
-                                max_pages=max_pages or DEFAULT_MAX_PAGES)
+                                **{"max_pages": DEFAULT_MAX_PAGES, **rest})
     finally:
         store.dispose()
     _show(report, as_json, title=f"ingested {report.source}")
