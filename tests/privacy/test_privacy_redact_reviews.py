@@ -137,7 +137,54 @@ def test_a_file_loaded_before_redaction_reloads_as_duplicates_after_the_fix(work
         m.setattr(writer, "redact_texts", lambda t: (t, {"email": 0, "phone": 0}))
         assert ingest_file(store, "reviews", f).accepted == 2
     assert texts_with_pii(store.read_frame("SELECT text FROM reviews")["text"]) == {"email": 1, "phone": 1}
-    assert redact_stored_reviews(store)["rows"] == 1
+    out = redact_stored_reviews(store)
+    assert (out["rows"], out["rekeyed"], out["kept_ids"]) == (1, 1, 0)
+    assert store.read_frame("SELECT review_id FROM reviews WHERE text LIKE 'call%'")["review_id"].iloc[0].startswith("k:")
     again = ingest_file(store, "reviews", f)
     assert (again.accepted, again.duplicates) == (0, 2) and store.count("reviews") == 2
     assert sorted(store.read_frame("SELECT text FROM reviews")["text"]) == ["call [phone], [email]", "meh"]
+
+
+def _amazon(tmp_path: Path) -> Path:
+    f = tmp_path / "amazon.csv"  # no review ids: they are derived from the content
+    f.write_text("customer_id,product_id,rating,text,timestamp\nc1,p1,5,\"call +44 7700 900123, jane@x.org\",2026-11-20\n"
+                 "c2,p1,2,meh,2026-11-21\n", encoding="utf-8")
+    return f
+
+
+def test_a_derived_id_from_a_text_with_pii_is_keyed_and_stable(workspace_shop, tmp_path: Path) -> None:
+    """The id of a review whose text held PII cannot be recomputed with the public keys (no brute force of the number);
+    a review without PII keeps its public derived id; reloads are duplicates."""
+    from persona.ingest import ingest_file
+    from persona.ingest.hashing import EVENT_KEYS
+    from persona.ingest.writer import review_ids
+
+    store, _settings = workspace_shop
+    f = _amazon(tmp_path)
+    assert ingest_file(store, "reviews", f).accepted == 2
+    ids = dict(zip(store.read_frame("SELECT text, review_id FROM reviews")["text"],
+                   store.read_frame("SELECT text, review_id FROM reviews")["review_id"], strict=True))
+    assert ids["call [phone], [email]"].startswith("k:") and ids["meh"].startswith("h:")
+    raw = pd.read_csv(f).assign(timestamp=lambda d: pd.to_datetime(d["timestamp"], utc=True), rating=lambda d: d["rating"].astype(float))
+    public = review_ids(raw, keys=EVENT_KEYS)
+    assert ids["meh"] == public.iloc[1] and ids["call [phone], [email]"][2:] != public.iloc[0][2:]
+    again = ingest_file(store, "reviews", f)
+    assert (again.accepted, again.duplicates) == (0, 2) and store.count("reviews") == 2
+
+
+def test_rekeying_drops_an_older_copy_loaded_again_since(workspace_shop, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import persona.ingest.writer as writer
+    from persona.ingest import ingest_file
+
+    store, _settings = workspace_shop
+    f = _amazon(tmp_path)
+    with monkeypatch.context() as m:  # a load before redaction existed
+        m.setattr(writer, "redact_texts", lambda t: (t, {"email": 0, "phone": 0}))
+        ingest_file(store, "reviews", f)
+    ingest_file(store, "reviews", f)  # loaded again after: the redacted copy under its keyed id
+    assert store.count("reviews") == 3
+    out = redact_stored_reviews(store)
+    assert (out["rows"], out["rekeyed"], out["duplicates_removed"]) == (1, 0, 1)
+    got = store.read_frame("SELECT review_id, text FROM reviews ORDER BY text")
+    assert got["text"].tolist() == ["call [phone], [email]", "meh"] and got["review_id"].iloc[0].startswith("k:")
+    assert texts_with_pii(got["text"]) == {"email": 0, "phone": 0}

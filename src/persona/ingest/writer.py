@@ -65,6 +65,8 @@ class _PreparedReviews:
     frame: pd.DataFrame
     text: pd.Series | None
     redacted: dict[str, int]
+    #: the ids stored: ``frame``'s, except keyed (``k:``) where a derived id's text held PII
+    ids: pd.Series | None = None
 
 
 @dataclass
@@ -209,11 +211,18 @@ class EntityWriter:
         return WriteResult(accepted=changed, duplicates=dups)
 
     def _prepare_reviews(self, f: pd.DataFrame) -> _PreparedReviews:
-        f = f.assign(review_id=_review_ids(f))
         if "text" not in f.columns:
-            return _PreparedReviews(frame=f, text=None, redacted={"email": 0, "phone": 0})
+            return _PreparedReviews(frame=f.assign(review_id=review_ids(f)), text=None, redacted={"email": 0, "phone": 0},
+                                    ids=None)
         text, redacted = redact_texts(f["text"])
-        return _PreparedReviews(frame=f, text=text, redacted=redacted)
+        ids = review_ids(f)
+        derived = f["review_id"].isna() if "review_id" in f.columns else pd.Series(True, index=f.index)
+        had_pii = derived & (text.fillna("") != f["text"].fillna("")).to_numpy(dtype=bool)
+        stored = ids
+        if had_pii.any():  # an id derived from a text that held PII is keyed: it cannot be brute-forced back to it
+            stored = ids.where(~had_pii, review_ids(f[had_pii], keys=self.cipher.row_hash_keys, prefix=KEYED_REVIEW_PREFIX))
+        # the row hash covers the public id, as before keyed ids existed: a reload of an older load stays a duplicate
+        return _PreparedReviews(frame=f.assign(review_id=ids), text=text, redacted=redacted, ids=stored)
 
     def _write_reviews(self, w: BulkWriter, p: _PreparedReviews) -> WriteResult:
         f = p.frame
@@ -221,6 +230,8 @@ class EntityWriter:
                 for c in ("review_id", "customer_id", "product_id", "rating", "text", "lang", "timestamp") if c in f.columns}
         if p.text is not None:
             cols["text"] = p.text
+        if p.ids is not None:
+            cols["review_id"] = p.ids
         stubs = {"customers": self._stubs(w, "customers", f["customer_id"]), "products": self._stubs(w, "products", f["product_id"])}
         changed, dups = self._upsert(w, f, "reviews", "review_id", cols)
         return WriteResult(accepted=changed, duplicates=dups, stubs=stubs, redacted=dict(p.redacted))
@@ -246,9 +257,15 @@ class EntityWriter:
         return WriteResult(accepted=inserted, duplicates=n - inserted, stubs=stubs)
 
 
-def _review_ids(f: pd.DataFrame) -> pd.Series:
-    """Each review's id: the file's where given, else "h:" + a hash of its content (customer, product, time, rating,
-    text), so exports without ids (Amazon's) load, and a review repeated in the file or a later load is one review."""
+#: the prefix of a derived review id keyed with the workspace secret (its text held PII before redaction)
+KEYED_REVIEW_PREFIX = "k:"
+
+
+def review_ids(f: pd.DataFrame, *, keys: tuple[str, str] = EVENT_KEYS, prefix: str = "h:") -> pd.Series:
+    """Each review's id: the file's where given, else ``prefix`` + a hash of its content (customer, product, time,
+    rating, text as read), so exports without ids (Amazon's) load, and a review repeated in the file or a later load
+    is one review. The hash is keyed with ``keys``: the public ``EVENT_KEYS``, or the workspace's row-hash keys for
+    a text that held PII (``"k:"`` ids: without the secret key nobody can try phone numbers against them)."""
     given = f["review_id"] if "review_id" in f.columns else pd.Series(None, index=f.index, dtype=object)
     if given.notna().all():
         return given
@@ -258,5 +275,5 @@ def _review_ids(f: pd.DataFrame) -> pd.Series:
         "ts": ts.fillna(pd.Timestamp(0, tz="UTC")).astype("int64"),
         **{c: (f[c] if c in f.columns else None) for c in ("rating", "text")},
     }, index=f.index)
-    hashed = pd.Series(row_hashes(canon, EVENT_KEYS), index=f.index)
-    return given.where(given.notna(), "h:" + hashed)
+    hashed = pd.Series(row_hashes(canon, keys), index=f.index)
+    return given.where(given.notna(), prefix + hashed)

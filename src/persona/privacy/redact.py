@@ -9,7 +9,6 @@ rewrites the texts of a store loaded before that. What counts as a phone number 
 from __future__ import annotations
 
 import logging
-import re
 import time
 from typing import Any
 
@@ -17,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
-from persona.errors import InputError
+from persona.errors import InputError, PersonaError
 from persona.privacy.detect import CANDIDATE_RE2, EMAIL, phone_matches
 
 log = logging.getLogger(__name__)
@@ -27,8 +26,7 @@ PHONE_TOKEN = "[phone]"
 #: stored reviews read, redacted and written per transaction by :func:`redact_stored_reviews`
 BATCH_ROWS = 5_000
 _STRING = pd.StringDtype("pyarrow")
-_MAX_PASSES = 3
-_GLUED = re.compile(r"\[(?:email|phone)\](?=[+(\d])")
+_MAX_PASSES = 64  # a safety bound: real texts settle in one or two passes
 
 
 def _redact_phones(text: str) -> tuple[str, int]:
@@ -59,13 +57,15 @@ def redact_text(text: str) -> tuple[str, dict[str, int]]:
     if not isinstance(text, str):
         raise InputError(f"redact_text needs a string, got {type(text).__name__}", hint="pass the text, or use redact_texts for a column")
     counts = {"email": 0, "phone": 0}
+    # Until nothing more is found: a token glued to what follows, or a number freed from a longer run of digits,
+    # can expose a number the first pass did not see. Each pass removes digits or an "@", so this ends.
     for _ in range(_MAX_PASSES):
         out, n_email = EMAIL.subn(EMAIL_TOKEN, text) if "@" in text else (text, 0)
         out, n_phone = _redact_phones(out)
         counts["email"] += n_email
         counts["phone"] += n_phone
         text = out
-        if not _GLUED.search(out):  # a token glued to what follows can expose a number the token's text hid
+        if not (n_email or n_phone):
             break
     return text, counts
 
@@ -105,8 +105,8 @@ def _batches(store: Any, batch_rows: int) -> Any:
     last = None
     while True:
         where = "text IS NOT NULL" + ("" if last is None else " AND review_id > :last")
-        frame = store.read_frame(f"SELECT review_id, text FROM reviews WHERE {where} ORDER BY review_id LIMIT :n",  # noqa: S608
-                                 {"n": batch_rows, **({} if last is None else {"last": last})})
+        frame = store.read_frame(f"SELECT review_id, customer_id, product_id, ts, rating, text FROM reviews WHERE {where} "  # noqa: S608
+                                 "ORDER BY review_id LIMIT :n", {"n": batch_rows, **({} if last is None else {"last": last})})
         if frame.empty:
             return
         yield frame
@@ -124,8 +124,10 @@ def redact_stored_reviews(
     """Redact e-mail addresses and phone numbers from the stored review texts, in place (idempotent).
 
     Each batch of ``batch_rows`` reviews is one transaction; a row is only rewritten if its text is still the one
-    read (a concurrent load wins). ``row_hash`` stays the source row's, so reloading the original file finds the
-    reviews unchanged. An audit-log entry (``redact_reviews``, counts only) records a run that changed rows; on
+    read (a concurrent load wins). ``row_hash`` stays the source row's, and a review whose id was derived from its
+    text (``h:``, hashed with public keys, so a phone number in it could be tried against the id) gets the id ingest
+    now gives such a review, keyed with the workspace secret (``k:``); reloading the original file therefore finds
+    the reviews unchanged. A copy loaded again since under its keyed id makes the older row go. An audit-log entry (``redact_reviews``, counts only) records a run that changed rows; on
     SQLite the WAL is truncated afterwards so no copy of the old texts is left in it (deleted content is already
     overwritten: ``secure_delete``).
 
@@ -138,13 +140,15 @@ def redact_stored_reviews(
 
     Returns:
         ``{"reviews": scanned, "rows": rows changed (or to change), "email": n, "phone": m, "applied": apply,
-        "seconds": s}``.
+        "rekeyed": ids made keyed, "kept_ids": derived ids kept (not recomputable from the stored row, or no key),
+        "duplicates_removed": older copies dropped, "seconds": s}``.
 
     Raises:
         InputError: ``batch_rows`` below 1.
     """
-    from sqlalchemy import bindparam, update
+    from sqlalchemy import bindparam, delete, select, update
 
+    from persona.privacy.crypto import PIICipher
     from persona.privacy.gdpr import audit
     from persona.store.models import TABLES
 
@@ -157,7 +161,15 @@ def redact_stored_reviews(
     out: dict[str, Any] = {"reviews": 0, "rows": 0, "email": 0, "phone": 0, "applied": apply}
     reviews = TABLES["reviews"]
     stmt = (update(reviews).where(reviews.c.review_id == bindparam("rid"), reviews.c.text == bindparam("old"))
-            .values(text=bindparam("new")))
+            .values(text=bindparam("new"), review_id=bindparam("new_id")))
+    drop = delete(reviews).where(reviews.c.review_id == bindparam("rid"), reviews.c.text == bindparam("old"))
+    keys: tuple[str, str] | None = None
+    if apply and store.read_frame("SELECT COUNT(*) AS n FROM reviews WHERE review_id LIKE 'h:%'")["n"].iloc[0]:
+        try:
+            keys = PIICipher.from_settings(store.settings).row_hash_keys
+        except PersonaError as exc:  # a store without a workspace key: texts are redacted, derived ids stay
+            log.warning("redact_reviews: no workspace key (%s); derived review ids are kept", exc.code)
+    out["rekeyed"] = out["kept_ids"] = out["duplicates_removed"] = 0
     try:
         for frame in _batches(store, batch_rows):
             new, counts = redact_texts(frame["text"])
@@ -167,10 +179,23 @@ def redact_stored_reviews(
             out["email"] += counts["email"]
             out["phone"] += counts["phone"]
             if apply and changed.any():
-                rows = [{"rid": r, "old": o, "new": n} for r, o, n in
-                        zip(frame["review_id"][changed], frame["text"][changed], new[changed], strict=True)]
+                part = frame[changed]
+                new_ids, faithful = _keyed_ids(part, keys)
+                out["kept_ids"] += int((~faithful & part["review_id"].astype(str).str.startswith("h:")).sum())
                 with store.session() as s:
-                    s.connection().execute(stmt, rows)
+                    conn = s.connection()
+                    taken = set(conn.execute(select(reviews.c.review_id).where(
+                        reviews.c.review_id.in_([i for i, f in zip(new_ids, faithful, strict=True) if f])), ).scalars())
+                    rows = [{"rid": r, "old": o, "new": n, "new_id": i} for r, o, n, i in
+                            zip(part["review_id"], part["text"], new[changed], new_ids, strict=True) if i not in taken]
+                    dups = [{"rid": r, "old": o} for r, o, i in zip(part["review_id"], part["text"], new_ids, strict=True)
+                            if i in taken]  # reloaded since with its keyed id: this older copy goes
+                    if rows:
+                        conn.execute(stmt, rows)
+                        out["rekeyed"] += sum(r["new_id"] != r["rid"] for r in rows)
+                    if dups:
+                        conn.execute(drop, dups)
+                out["duplicates_removed"] += len(dups)
             if show and bar is None and time.perf_counter() - t0 > 1.0:
                 bar = _progress_bar()
                 bar.start()
@@ -189,6 +214,34 @@ def redact_stored_reviews(
     log.info("redact_reviews applied=%s reviews=%d rows=%d email=%d phone=%d seconds=%.2f", apply, out["reviews"],
              out["rows"], out["email"], out["phone"], out["seconds"])
     return out
+
+
+def _keyed_ids(part: pd.DataFrame, keys: tuple[str, str] | None) -> tuple[list[str], np.ndarray]:
+    """The id each review with PII gets: a derived ``h:`` id, when it recomputes from the stored row (so a reload
+    of the original file finds it), becomes the keyed ``k:`` id ingest now gives such a review; any other id stays.
+
+    Returns:
+        ``(ids, rekeyed)``: the new id of each row, and whether it changed.
+    """
+    from persona.ingest.writer import KEYED_REVIEW_PREFIX, review_ids
+    from persona.profiles.source import to_utc
+
+    ids = part["review_id"].astype(str)
+    rekey = np.zeros(len(part), dtype=bool)
+    derived = ids.str.startswith("h:").to_numpy()
+    if keys is None or not derived.any():
+        return ids.tolist(), rekey
+    rows = part[derived]
+    canon = pd.DataFrame({"customer_id": rows["customer_id"].astype(object), "product_id": rows["product_id"].astype(object),
+                          "timestamp": to_utc(rows["ts"]), "rating": pd.to_numeric(rows["rating"], errors="coerce"),
+                          "text": rows["text"].astype(object)}, index=rows.index)
+    faithful = (review_ids(canon) == rows["review_id"].astype(str)).to_numpy()
+    keyed = review_ids(canon, keys=keys, prefix=KEYED_REVIEW_PREFIX).to_numpy(dtype=object)
+    out = ids.to_numpy(dtype=object).copy()
+    pos = np.flatnonzero(derived)
+    out[pos[faithful]] = keyed[faithful]
+    rekey[pos[faithful]] = True
+    return out.tolist(), rekey
 
 
 def _progress_bar() -> Any:
