@@ -10,7 +10,8 @@ import pytest
 
 from persona.basket import BasketRules
 from persona.basket.baskets import baskets_from_events
-from persona.engines.spark.basket import count_orders, spark_baskets
+from persona.engines import count_orders
+from persona.engines.spark.basket import spark_baskets
 from persona.errors import InputError
 
 

@@ -75,6 +75,21 @@ def lake_paths(folder: Path | str) -> dict[str, Path]:
     return found
 
 
+def lake_renames(name: str, path: Path, columns: Any) -> dict[str, str]:
+    """The renames a lake entity's columns need (events: ``timestamp`` to ``ts``), after checking it has the
+    columns it must have.
+
+    Raises:
+        InputError: a required column is missing.
+    """
+    have = set(columns)
+    renames = {"timestamp": "ts"} if name == "events" and "ts" not in have and "timestamp" in have else {}
+    missing = [c for c in LAKE_REQUIRED.get(name, ("customer_id",)) if c not in have | set(renames.values())]
+    if missing:
+        raise InputError(f"{path} lacks column(s) {missing}", hint=f"see the columns of {name} in the README's data formats")
+    return renames
+
+
 def open_lake(folder: Path | str, settings: Any) -> Any:
     """A data lake's shop on the configured engine: a ``SparkShop`` read by Spark, or a pandas ``ShopData``.
 
@@ -93,14 +108,19 @@ def open_lake(folder: Path | str, settings: Any) -> Any:
     frames = {}
     for name, path in lake_paths(folder).items():
         frame = pd.read_parquet(path)
-        if name == "events" and "ts" not in frame.columns and "timestamp" in frame.columns:
-            frame = frame.rename(columns={"timestamp": "ts"})
-        missing = [c for c in LAKE_REQUIRED.get(name, ("customer_id",)) if c not in frame.columns]
-        if missing:
-            raise InputError(f"{path} lacks column(s) {missing}", hint=f"see the columns of {name} in the README")
-        frames[name] = frame
+        frames[name] = frame.rename(columns=lake_renames(name, path, frame.columns))
     return ShopData(events=frames["events"], customers=frames.get("customers"), products=frames["products"],
                     reviews=frames.get("reviews"), **({"messages": frames["messages"]} if "messages" in frames else {}))
+
+
+def count_orders(baskets: Any) -> tuple[int, int]:
+    """(orders, orders with two or more products) of item lists, or of the Spark engine's frame of baskets."""
+    if hasattr(baskets, "sparkSession"):
+        from pyspark.sql import functions as F
+
+        row = baskets.agg(F.count("*").alias("n"), F.sum((F.size("items") > 1).cast("long")).alias("multi")).first()
+        return int(row["n"]), int(row["multi"] or 0)
+    return len(baskets), sum(1 for b in baskets if len(set(b)) > 1)
 
 
 def open_baskets(store: Any, *, by: str = "session") -> Any:
@@ -116,4 +136,5 @@ def open_baskets(store: Any, *, by: str = "session") -> Any:
     return baskets_from_store(store, by=by)
 
 
-__all__ = ["ENGINES", "LAKE_ENTITIES", "check_engine", "lake_paths", "open_baskets", "open_lake", "open_shop"]
+__all__ = ["ENGINES", "LAKE_ENTITIES", "check_engine", "count_orders", "lake_paths", "lake_renames", "open_baskets", "open_lake",
+           "open_shop"]

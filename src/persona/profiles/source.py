@@ -32,6 +32,7 @@ CUSTOMER_COLUMNS = ("customer_id", "gender", "birth_year", "country", "created_a
 EVENT_COLUMNS = ("id", "customer_id", "product_id", "event_type", "ts", "value", "quantity", "revenue", "channel")
 PRODUCT_COLUMNS = ("product_id", "category", "brand", "price")
 REVIEW_COLUMNS = ("customer_id", "product_id", "rating", "sentiment", "ts")
+MESSAGE_COLUMNS = ("customer_id", "sent_at")  # messages sent (their PII-free part)
 
 
 def to_utc(values: pd.Series) -> pd.Series:
@@ -57,7 +58,7 @@ class ShopData:
     customers: pd.DataFrame
     products: pd.DataFrame
     reviews: pd.DataFrame
-    messages: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["customer_id", "sent_at"]))
+    messages: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(MESSAGE_COLUMNS)))
     engine: ClassVar[str] = "local"
 
     def __post_init__(self) -> None:
@@ -67,7 +68,7 @@ class ShopData:
         self.products = _frame(self.products, PRODUCT_COLUMNS)
         self.reviews = _frame(self.reviews, REVIEW_COLUMNS)
         self.reviews["ts"] = to_utc(self.reviews["ts"])
-        self.messages = _frame(self.messages, ("customer_id", "sent_at"))
+        self.messages = _frame(self.messages, MESSAGE_COLUMNS)
         self.messages["sent_at"] = to_utc(self.messages["sent_at"])
 
     @property

@@ -66,16 +66,6 @@ def as_spark_baskets(baskets: Any) -> Any:
     return spark_session().createDataFrame(rows, "items array<string>")
 
 
-def count_orders(baskets: Any) -> tuple[int, int]:
-    """(orders, orders with two or more products) of item lists or of a Spark frame of baskets."""
-    if hasattr(baskets, "sparkSession"):
-        from pyspark.sql import functions as F
-
-        row = baskets.agg(F.count("*").alias("n"), F.sum((F.size("items") > 1).cast("long")).alias("multi")).first()
-        return int(row["n"]), int(row["multi"] or 0)
-    return len(baskets), sum(1 for b in baskets if len(set(b)) > 1)
-
-
 def spark_itemsets(baskets: Any, min_support: float, *, max_len: int | None = None,
                    max_itemsets: int | None = None) -> FrequentItemsets:
     """Frequent itemsets of ``baskets`` (a Spark frame with an ``items`` array column) by Spark's FP-growth.

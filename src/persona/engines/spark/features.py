@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from persona.engines.spark.shop import SparkShop
+from persona.engines.spark.shop import SparkShop, as_utc, only_customers
 from persona.profiles.features import AFFINITY_WEIGHTS, DAY, TOP_BRANDS, TOP_CATEGORIES, send_days_since
 from persona.profiles.source import (
     CART_TYPES,
@@ -26,11 +26,6 @@ from persona.profiles.source import (
 )
 
 log = logging.getLogger(__name__)
-
-
-def _utc(ts: Any) -> pd.Timestamp:
-    t = pd.Timestamp(ts)
-    return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
 
 
 def _pandas(df: Any, index: str = "customer_id") -> pd.DataFrame:
@@ -106,7 +101,7 @@ def spark_features(shop: SparkShop, as_of: Any, customer_ids: Any = None, *, n_c
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
-    as_of = _utc(as_of)
+    as_of = as_utc(as_of)
     at = F.lit(as_of.to_pydatetime())
     spark = shop.session
     upto = shop.events.where(F.col("ts") <= at)
@@ -117,8 +112,7 @@ def spark_features(shop: SparkShop, as_of: Any, customer_ids: Any = None, *, n_c
         ev = upto
     else:
         ids = pd.Index(list(customer_ids), name="customer_id")
-        wanted = spark.createDataFrame(pd.DataFrame({"customer_id": ids.astype(str)}))
-        ev = upto.join(F.broadcast(wanted), "customer_id", "left_semi")
+        ev = only_customers(upto, ids)
     out = pd.DataFrame(index=ids)
 
     # Products are a catalogue, small next to the events: their category medians are taken here, exactly.
@@ -252,8 +246,7 @@ def _message_block(F: Any, ev: Any, at: Any, as_of: pd.Timestamp, shop: SparkSho
 def _review_block(F: Any, at: Any, shop: SparkShop, ids: pd.Index, out: pd.DataFrame) -> None:
     """Review counts and mean sentiment (the model's when present, else the rating), then demographics."""
     rv = shop.reviews.where(F.col("ts").isNull() | (F.col("ts") <= at))
-    wanted = shop.session.createDataFrame(pd.DataFrame({"customer_id": ids.astype(str)}))
-    rv = rv.join(F.broadcast(wanted), "customer_id", "left_semi")
+    rv = only_customers(rv, ids)
     lo_hi = rv.agg(F.min("sentiment").alias("lo"), F.max("sentiment").alias("hi"), F.count("sentiment").alias("n")).first()
     sent = F.col("sentiment")
     if lo_hi["n"] and lo_hi["lo"] >= 0.0 and lo_hi["hi"] <= 1.0:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -19,10 +19,10 @@ import pandas as pd
 import pyarrow as pa
 from sqlalchemy.engine import make_url
 
-from persona.errors import InputError
 from persona.profiles.source import (
     CUSTOMER_COLUMNS,
     EVENT_COLUMNS,
+    MESSAGE_COLUMNS,
     PRODUCT_COLUMNS,
     PURCHASE_TYPES,
     REVIEW_COLUMNS,
@@ -40,7 +40,6 @@ _TYPES: dict[str, pa.DataType] = {
     "created_at": pa.timestamp("us", tz="UTC"), "category": pa.string(), "brand": pa.string(), "price": pa.float64(),
     "rating": pa.float64(), "sentiment": pa.float64(), "sent_at": pa.timestamp("us", tz="UTC"),
 }
-MESSAGE_COLUMNS = ("customer_id", "sent_at")
 JDBC_DRIVER = "org.postgresql.Driver"
 EVENT_PARTITIONS = 8  # parallel id ranges of the JDBC events read
 
@@ -55,6 +54,8 @@ class SparkShop:
     reviews: Any
     messages: Any
     engine: ClassVar[str] = "spark"
+    #: interaction weights already aggregated, by (customers, as_of): the embedding's fit and transform ask twice
+    _weights: dict[Any, pd.DataFrame] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def session(self) -> Any:
@@ -67,8 +68,7 @@ class SparkShop:
         from pyspark.sql import functions as F
 
         ts = self.events.agg(F.max("ts").alias("m")).first()["m"]
-        return None if ts is None else pd.Timestamp(ts).tz_localize("UTC") if pd.Timestamp(ts).tzinfo is None \
-            else pd.Timestamp(ts).tz_convert("UTC")
+        return None if ts is None else as_utc(ts)
 
     @property
     def max_event_id(self) -> int:
@@ -95,13 +95,16 @@ class SparkShop:
 
         from persona.engines.spark.features import affinity_weight
 
+        key = (tuple(str(c) for c in customers), None if as_of is None else pd.Timestamp(as_of))
+        if key in self._weights:
+            return self._weights[key]
         ev = self.events.where(F.col("product_id").isNotNull())
         if as_of is not None:
             ev = ev.where(F.col("ts") <= F.lit(pd.Timestamp(as_of).to_pydatetime()))
-        wanted = self.session.createDataFrame(pd.DataFrame({"customer_id": [str(c) for c in customers]}), "customer_id string")
-        ev = ev.join(F.broadcast(wanted), "customer_id", "left_semi")
+        ev = only_customers(ev, customers)
         pairs = ev.withColumn("w", affinity_weight(F)).where(F.col("w") > 0).groupBy("customer_id", "product_id").agg(F.sum("w").alias("w"))
-        return pairs.toPandas()
+        self._weights = {key: pairs.toPandas()}  # only the latest: a shop is profiled at one as_of at a time
+        return self._weights[key]
 
     @classmethod
     def from_shop_data(cls, session: Any, data: ShopData) -> SparkShop:
@@ -158,7 +161,7 @@ class SparkShop:
         Raises:
             InputError: ``events`` or ``products`` is missing, or a column the shop needs is absent.
         """
-        from persona.engines import LAKE_REQUIRED, lake_paths
+        from persona.engines import lake_paths, lake_renames
 
         paths = lake_paths(folder)
         frames = {}
@@ -168,16 +171,28 @@ class SparkShop:
                 frames[name] = _to_spark(session, pd.DataFrame(columns=list(columns)), columns)
                 continue
             df = session.read.parquet(str(paths[name]))
-            if name == "events" and "ts" not in df.columns and "timestamp" in df.columns:
-                df = df.withColumnRenamed("timestamp", "ts")
-            missing = [c for c in LAKE_REQUIRED.get(name, ("customer_id",)) if c not in df.columns]
-            if missing:
-                raise InputError(f"{paths[name]} lacks column(s) {missing}", hint=f"{name} need {', '.join(columns)}")
+            for old, new in lake_renames(name, paths[name], df.columns).items():
+                df = df.withColumnRenamed(old, new)
             frames[name] = _with_columns(df, columns)
         return cls(events=normalise_events(frames["events"], frames["products"]),
                    customers=_typed(frames["customers"], CUSTOMER_COLUMNS),
                    products=_typed(frames["products"], PRODUCT_COLUMNS), reviews=_typed(frames["reviews"], REVIEW_COLUMNS),
                    messages=_typed(frames["messages"], MESSAGE_COLUMNS))
+
+
+def as_utc(ts: Any) -> pd.Timestamp:
+    """``ts`` as a UTC timestamp (a naive one is taken to be UTC, as Spark's session time zone is)."""
+    t = pd.Timestamp(ts)
+    return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+
+
+def only_customers(frame: Any, customer_ids: Any) -> Any:
+    """The rows of a Spark ``frame`` whose ``customer_id`` is one of ``customer_ids`` (a broadcast semi-join)."""
+    from pyspark.sql import functions as F
+
+    wanted = frame.sparkSession.createDataFrame(pd.DataFrame({"customer_id": [str(c) for c in customer_ids]}),
+                                                "customer_id string")
+    return frame.join(F.broadcast(wanted), "customer_id", "left_semi")
 
 
 def jdbc_options(url: str) -> tuple[str, dict[str, str]]:
@@ -228,8 +243,6 @@ def _typed(df: Any, columns: tuple[str, ...]) -> Any:
         col = F.col(c)
         if kind == "timestamp":
             col = F.to_timestamp(col) if dict(df.dtypes).get(c) == "string" else col.cast("timestamp")
-        elif c == "birth_year":
-            col = col.cast("double")
         else:
             col = col.cast(kind)
         out.append(col.alias(c))

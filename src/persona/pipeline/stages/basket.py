@@ -16,16 +16,11 @@ def run(ctx: RunContext) -> StageResult:
     """Mine itemsets at the highest support that yields rules; report the top rules by lift."""
     from persona.basket import BasketRules
     from persona.basket.rules import count_rules, rules_frame, top_rules
-    from persona.engines import open_baskets
+    from persona.engines import count_orders, open_baskets
 
     engine = ctx.store.settings.engine
     baskets = open_baskets(ctx.store)
-    if engine == "spark":
-        from persona.engines.spark.basket import count_orders
-
-        n_orders, multi = count_orders(baskets)
-    else:
-        n_orders, multi = len(baskets), sum(1 for b in baskets if len(b) > 1)
+    n_orders, multi = count_orders(baskets)
     if not n_orders or multi == 0:
         return StageResult(status="skipped", message="no orders with more than one product")
     model: Any = None
