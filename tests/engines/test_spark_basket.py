@@ -109,3 +109,11 @@ def test_basket_cli_on_the_spark_engine(spark, workspace_shop, monkeypatch):
     key = lambda r: (r["antecedents"], r["consequents"])  # noqa: E731
     assert sorted(out["spark"].pop("top"), key=key) == sorted(out["local"].pop("top"), key=key)
     assert out["spark"] == out["local"]
+
+
+def test_a_spark_frame_without_items_is_refused(spark):
+    from persona.errors import SchemaError
+
+    frame = spark.createDataFrame([(["a", "b"],)], "products array<string>")
+    with pytest.raises(SchemaError, match="needs an 'items' array column"):
+        BasketRules(engine="spark").fit(frame)

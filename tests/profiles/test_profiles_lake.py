@@ -78,3 +78,16 @@ def test_a_lake_events_file_without_timestamps_is_refused(lake, tmp_path, monkey
     settings = _workspace(tmp_path, monkeypatch)
     res = CliRunner().invoke(app, ["profiles", "build", "--lake", str(bad), "--workspace", str(settings.workspace)])
     assert res.exit_code == 2 and "lacks column(s) ['ts']" in res.output
+
+
+def test_a_lake_that_is_not_a_folder_is_refused(lake, tmp_path, monkeypatch):
+    root, _ = lake
+    settings = _workspace(tmp_path, monkeypatch)
+    for bad in (tmp_path / "nowhere", root / "products.parquet"):
+        res = CliRunner().invoke(app, ["profiles", "build", "--lake", str(bad), "--workspace", str(settings.workspace)])
+        assert res.exit_code == 2 and "is not a folder" in res.output, res.output
+    from persona.store import open_store
+
+    store = open_store(settings)
+    assert store.count("profiles") == 0  # nothing half-written
+    store.dispose()
