@@ -114,3 +114,26 @@ def test_recommendation_ab_test_serves_each_customer_their_variants_model(ws) ->
         assert {a["variant"] if "variant" in a else list(a.values())[0] for a in res.json()["arms"]} >= {"control", "recommender@2"}
         assert client.get("/v1/experiments/nope/results", headers=auth(key)).status_code == 404
         assert client.get("/v1/recommendations/u000?experiment=nope", headers=auth(key)).status_code == 404
+
+
+def test_train_sync_pulls_the_configured_sources_first(ws, tmp_path) -> None:  # noqa: ANN001
+    import sqlite3
+
+    settings, store = ws
+    assert runner.invoke(app, ["train", "--sync"]).exit_code == 2  # no source configured: refused before any work
+    pairs = store.read_frame("SELECT customer_id, product_id FROM events LIMIT 30")
+    db = tmp_path / "clicks.db"
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE clicks (event_id TEXT, customer_id TEXT, product_id TEXT, event_type TEXT, timestamp TEXT)")
+    con.executemany("INSERT INTO clicks VALUES (?, ?, ?, 'view', '2031-01-01T00:00:00Z')",
+                    [(f"new{i}", c, p) for i, (c, p) in enumerate(pairs.itertuples(index=False))])
+    con.commit()
+    con.close()
+    before = store.read_frame("SELECT MAX(id) AS m FROM events")["m"].iloc[0]
+    cfg = settings.config_path
+    cfg.write_text(cfg.read_text(encoding="utf-8") + f'\n[sources.clicks]\nentity = "events"\nsql = "clicks"\ndb = "sqlite:///{db}"\n',
+                   encoding="utf-8")
+    rep = _train("--model", "itemknn", "--sync")
+    assert [(s["name"], s["accepted"]) for s in rep["sync"]] == [("clicks", 30)]
+    trained_on = get_version(store, "recommender", rep["version"]).metrics["event_watermark"]
+    assert trained_on > before  # the candidate saw the events pulled just before it

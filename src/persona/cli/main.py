@@ -41,6 +41,7 @@ app = typer.Typer(
 COMMANDS: list[tuple[str, str, str | None]] = [
     ("persona.cli.workspace", "register", None),
     ("persona.cli.ingest", "register", None),
+    ("persona.cli.sync", "register", None),
     ("persona.cli.demo", "app", "demo"),
     ("persona.cli.run", "register", None),
     ("persona.cli.campaign", "app", "campaign"),

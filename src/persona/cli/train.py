@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import logging
-import time
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
 
 from persona.cli._common import JsonOpt, WorkspaceOpt, console, emit, settings_for
-from persona.errors import InputError
 
 log = logging.getLogger(__name__)
 models_app = typer.Typer(help="The model registry: versions, promotion, rollback.", no_args_is_help=True)
@@ -21,15 +18,6 @@ def _store(workspace: Any) -> Any:
     from persona.store import open_store
 
     return open_store(settings_for(workspace))
-
-
-def _next_run(schedule: str | None, every: float | None, now: datetime) -> float:
-    """Seconds until the next run."""
-    if every is not None:
-        return every
-    from croniter import croniter
-
-    return max(0.0, (croniter(schedule, now).get_next(datetime) - now).total_seconds())
 
 
 def _print_report(rep: dict[str, Any], as_json: bool) -> None:
@@ -53,35 +41,47 @@ def train(
     every: Annotated[float | None, typer.Option("--every", help="Retrain every SECONDS (runs until interrupted).", min=1)] = None,
     schedule: Annotated[str | None, typer.Option("--schedule", help="Retrain on a cron schedule, e.g. '0 3 * * *' (UTC).")] = None,
     max_runs: Annotated[int | None, typer.Option("--max-runs", help="Stop a scheduled loop after this many runs.", min=1)] = None,
+    sync: Annotated[bool, typer.Option("--sync", help="Pull the workspace's configured sources before each run (see persona sync).")] = False,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Build a new recommender version, compare it with the active one on a holdout, promote it only if better."""
+    """Build a new recommender version, compare it with the active one on a holdout, promote it only if better.
+
+    With --sync each run first pulls the sources configured in the workspace's config.toml (see `persona sync`).
+    """
     from persona.api.retrain import retrain
+    from persona.cli._schedule import check_schedule, repeat
 
-    if every is not None and schedule is not None:
-        raise InputError("--every and --schedule exclude each other", hint="pick one")
-    if schedule is not None:
-        from croniter import croniter
-
-        if not croniter.is_valid(schedule):
-            raise InputError(f"--schedule {schedule!r} is not a cron expression", hint="five fields: minute hour day month weekday, e.g. '0 3 * * *'")
+    check_schedule(every, schedule)
     names = [n.strip() for m in (model or []) for n in m.split(",") if n.strip()] or None
-    runs = 0
-    while True:
-        if schedule is not None:
-            time.sleep(_next_run(schedule, None, datetime.now(UTC)))
+    if sync:
+        from persona.ingest.sources.configured import load_sources, select_sources
+
+        select_sources(load_sources(settings_for(workspace)), None)  # no source configured: fail before the loop
+
+    def once() -> None:
         store = _store(workspace)
         try:
+            pulled = _sync_all(store, as_json) if sync else None
             rep = retrain(store, name=name, models=names, split=split, min_gain=min_gain, seed=store.settings.seed)
         finally:
             store.dispose()
+        if pulled is not None and as_json:
+            rep = {"sync": pulled, **rep}
         _print_report(rep, as_json)
-        runs += 1
-        if (every is None and schedule is None) or (max_runs is not None and runs >= max_runs):
-            return
-        if every is not None:
-            time.sleep(every)
+
+    repeat(once, every=every, schedule=schedule, max_runs=max_runs)
+
+
+def _sync_all(store: Any, as_json: bool) -> list[dict[str, Any]]:
+    """Pull every configured source; the per-source rows (printed as a table unless ``as_json``)."""
+    from persona.cli.sync import show_results
+    from persona.ingest.sources.configured import load_sources, sync_sources
+
+    results = [r.as_dict() for r in sync_sources(store, load_sources(store.settings))]
+    if not as_json:
+        show_results(results)
+    return results
 
 
 @models_app.command("list")

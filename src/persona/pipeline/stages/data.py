@@ -41,11 +41,23 @@ def _stored_rows(ctx: RunContext) -> dict[str, int]:
     return {t: n for t, n in counts.items() if n}
 
 
+def configured_sources(ctx: RunContext) -> list[Any]:
+    """The sources of the workspace's ``config.toml`` (``[sources.NAME]``), read once per run."""
+    if "sources" not in ctx.artifacts:
+        from persona.ingest.sources.configured import load_sources
+
+        ctx.artifacts["sources"] = load_sources(ctx.settings)
+    return ctx.artifacts["sources"]
+
+
 def run_demo(ctx: RunContext) -> StageResult:
-    """Generate the demo shop into ``<workspace>/demo`` unless the run was given a data folder or the workspace
-    already holds data of its own (ingested with ``persona ingest``): a synthetic shop is never mixed into it."""
+    """Generate the demo shop into ``<workspace>/demo`` unless the run was given a data folder, the workspace
+    has sources configured, or it already holds data of its own (ingested with ``persona ingest``): a synthetic shop
+    is never mixed into it."""
     if ctx.data_dir is not None:
         return StageResult(status="skipped", message=f"using the data in {ctx.data_dir}")
+    if sources := configured_sources(ctx):
+        return StageResult(status="skipped", message=f"pulling the workspace's {len(sources)} configured source(s) instead")
     out = ctx.settings.workspace / "demo"
     marker = out / _MARKER
     if not marker.is_file() and (held := _stored_rows(ctx)):
@@ -107,6 +119,8 @@ def run_ingest(ctx: RunContext) -> StageResult:
     from persona.ingest import ingest_file
 
     data_dir = ctx.data_dir or ctx.artifacts.get("data_dir")
+    if data_dir is None and configured_sources(ctx):
+        return _pull_sources(ctx)
     if data_dir is None and ctx.artifacts.get("own_data"):  # the later stages read the store: ingestion is done
         return StageResult(figures={"source": "workspace"},
                            message="no data folder: running on the data already in the workspace")
@@ -142,6 +156,25 @@ def run_ingest(ctx: RunContext) -> StageResult:
     ok = "events" in files and "events" not in {e.split(":")[0] for e in errors}
     return StageResult(status="ok" if ok else "failed", figures=figures, sections=[section],
                        message="; ".join(errors) if errors else ("" if "events" in files else "no events file"))
+
+
+def _pull_sources(ctx: RunContext) -> StageResult:
+    """Pull the configured sources (as ``persona sync`` does); failed when a source fails or none yields events."""
+    from persona.ingest.sources.configured import sync_sources
+
+    results = [r.as_dict() for r in sync_sources(ctx.store, configured_sources(ctx), progress=ctx.progress)]
+    failed = [r for r in results if r["status"] == "failed"]
+    cols = ["name", "entity", "kind", "source", "read", "accepted", "duplicates", "rejected", "seconds"] + (["error"] if failed else [])
+    section = Section(
+        title="Ingestion",
+        html=("<p>The sources configured in the workspace's <code>config.toml</code>, pulled in dependency order. For every "
+              "source read = accepted + duplicates + rejected; rejected rows are in the quarantine files with their row "
+              "number and reason.</p>" + _table(results, cols)),
+    )
+    has_events = ctx.store.count("events") > 0
+    message = "; ".join(f"{r['name']}: {r['error']}" for r in failed) or ("" if has_events else "the workspace holds no events")
+    return StageResult(status="failed" if failed or not has_events else "ok", figures={"sources": results},
+                       sections=[section], message=message)
 
 
 # --- quality ------------------------------------------------------------------------------------

@@ -1,0 +1,226 @@
+"""Sources named in the workspace's ``config.toml``, pulled together by ``persona sync`` and by ``persona run``.
+
+A shop that loads its CRM table and its events API every night writes them down once instead of repeating the
+``persona ingest --sql/--url`` options in a crontab::
+
+    [sources.crm]
+    entity = "customers"
+    sql = "SELECT id AS customer_id, email, updated_at FROM crm_users"
+    db_env = "CRM_DATABASE_URL"          # the URL (with its password) stays in the environment
+
+    [sources.clicks]
+    entity = "events"
+    url = "https://api.example.com/v1/events"
+    headers_env = {Authorization = "SHOP_API_AUTH"}   # header values come from the environment, never the file
+    records_key = "data"
+
+Secrets never need to sit in the file: ``db_env`` names the variable holding the database URL and ``headers_env``
+maps each header to the variable holding its value. A ``db`` URL written with a password is accepted (the workspace
+folder also holds the secret key) but reported in the sync's warnings.
+
+Sources are pulled in dependency order (customers, products, events, reviews, consents; the file's order within an
+entity). One failing source does not stop the others: each gets its own result, and the failure names the source.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import tomllib
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from persona.errors import ConfigError, InputError, PersonaError
+from persona.ingest.schema import ENTITY_ORDER
+
+Entity = Literal["customers", "products", "events", "reviews", "consents"]
+#: what a source's table in ``config.toml`` lives under
+SECTION = "sources"
+
+
+class SourceSpec(BaseModel):
+    """One ``[sources.NAME]`` table: a SQL query on a database or a REST endpoint, and how to map its columns."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    entity: Entity
+    sql: str | None = Field(default=None, description="a SELECT or a table name, run on the database `db`/`db_env`")
+    db: str | None = Field(default=None, description="SQLAlchemy URL of the database (prefer db_env for a password)")
+    db_env: str | None = Field(default=None, description="environment variable holding the database URL")
+    url: str | None = Field(default=None, description="first page of a REST endpoint")
+    headers_env: dict[str, str] = Field(default_factory=dict, description="header name -> variable holding its value")
+    records_key: str | None = None
+    max_pages: int | None = Field(default=None, ge=1)
+    timeout: float | None = Field(default=None, gt=0)
+    retries: int | None = Field(default=None, ge=0)
+    map: dict[str, str] = Field(default_factory=dict, description="their column -> our column")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> SourceSpec:
+        if (self.sql is None) == (self.url is None):
+            raise ValueError("give exactly one of sql (with db or db_env) and url")
+        if self.sql is not None:
+            if (self.db is None) == (self.db_env is None):
+                raise ValueError("a sql source needs exactly one of db and db_env")
+            rest = [k for k in ("headers_env", "records_key", "max_pages", "timeout", "retries") if k in self.model_fields_set]
+            if rest:
+                raise ValueError(f"{', '.join(rest)} only apply to a url source")
+        elif self.db is not None or self.db_env is not None:
+            raise ValueError("db and db_env only apply to a sql source")
+        return self
+
+    @property
+    def kind(self) -> str:
+        """``sql`` or ``url``."""
+        return "sql" if self.sql is not None else "url"
+
+    def database_url(self) -> str:
+        """The database URL, read from ``db_env`` when the file names a variable.
+
+        Raises:
+            ConfigError: the variable is not set.
+        """
+        if self.db is not None:
+            return self.db
+        assert self.db_env is not None
+        value = os.environ.get(self.db_env)
+        if not value:
+            raise ConfigError(f"source {self.name!r}: the environment variable {self.db_env} (its db_env) is not set",
+                              hint=f"export {self.db_env}=postgresql+psycopg://user:password@host/db before running")
+        return value
+
+    def headers(self) -> dict[str, str]:
+        """The request headers, each value read from the variable ``headers_env`` names.
+
+        Raises:
+            ConfigError: a variable is not set.
+        """
+        missing = [var for var in self.headers_env.values() if not os.environ.get(var)]
+        if missing:
+            raise ConfigError(f"source {self.name!r}: environment variable(s) {', '.join(missing)} (its headers_env) not set",
+                              hint="export each header's value, e.g. export SHOP_API_AUTH='Bearer …'")
+        return {name: os.environ[var] for name, var in self.headers_env.items()}
+
+    def password_inline(self) -> bool:
+        """True when ``db`` is written in the file with a password in it."""
+        if self.db is None:
+            return False
+        try:
+            return make_url(self.db).password is not None
+        except ArgumentError:
+            return False
+
+
+def parse_sources(doc: dict[str, Any], where: str = "config.toml") -> list[SourceSpec]:
+    """The ``[sources.NAME]`` tables of a parsed config file, in dependency order.
+
+    Raises:
+        ConfigError: a table is not a table, or a source is incomplete or has unknown keys (named with its source).
+    """
+    raw = doc.get(SECTION, {})
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: [{SECTION}] must be a table of sources, e.g. [sources.crm]",
+                          hint="see `persona sync --help`")
+    specs = []
+    for name, table in raw.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where}: sources.{name} must be a table ([sources.{name}] with entity = …)",
+                              hint="see `persona sync --help`")
+        try:
+            specs.append(SourceSpec(name=name, **table))
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'source'}: {e['msg']}" for e in exc.errors())
+            raise ConfigError(f"{where}: [sources.{name}] is invalid: {problems}",
+                              hint="a source needs entity and either sql with db/db_env, or url") from exc
+    return sorted(specs, key=lambda s: ENTITY_ORDER.index(s.entity))  # stable: the file's order within an entity
+
+
+def load_sources(settings: Any) -> list[SourceSpec]:
+    """The sources configured in the workspace's ``config.toml`` (none when the file or the section is absent).
+
+    Raises:
+        ConfigError: the file cannot be parsed or a source is invalid.
+    """
+    path = settings.config_path
+    if not path.is_file():
+        return []
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot parse {path}: {exc}", hint="fix the TOML syntax") from exc
+    return parse_sources(doc, str(path))
+
+
+def select_sources(specs: list[SourceSpec], names: list[str] | None) -> list[SourceSpec]:
+    """``specs`` limited to ``names`` (all when none are given), in dependency order.
+
+    Raises:
+        InputError: a name is not configured, or no source is.
+    """
+    if not specs:
+        raise InputError("no sources are configured in this workspace",
+                         hint="add [sources.NAME] tables to the workspace's config.toml (see `persona sync --help`)")
+    if not names:
+        return specs
+    known = {s.name for s in specs}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise InputError(f"unknown source(s) {', '.join(map(repr, unknown))}", hint=f"configured: {', '.join(sorted(known))}")
+    return [s for s in specs if s.name in set(names)]
+
+
+@dataclass
+class SyncResult:
+    """What pulling one source did: its ingest counts, or why it failed."""
+
+    name: str
+    entity: str
+    kind: str
+    status: Literal["ok", "failed"] = "ok"
+    report: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    hint: str | None = None
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """A row for ``--json`` and the run report."""
+        return {"name": self.name, "entity": self.entity, "kind": self.kind, "status": self.status, "error": self.error,
+                "hint": self.hint, "seconds": round(self.seconds, 3), **self.report}
+
+
+def pull_source(store: Any, spec: SourceSpec, *, progress: bool | None = None) -> dict[str, Any]:
+    """Ingest one configured source; the ingest report as a dict.
+
+    Raises:
+        PersonaError: what ``ingest_sql`` / ``ingest_url`` raise, and a missing environment variable.
+    """
+    from persona.ingest.sources import ingest_sql, ingest_url
+
+    if spec.sql is not None:
+        report = ingest_sql(store, spec.entity, spec.sql, spec.database_url(), mapping=spec.map, progress=progress)
+    else:
+        assert spec.url is not None
+        opts = {k: getattr(spec, k) for k in ("max_pages", "timeout", "retries") if getattr(spec, k) is not None}
+        report = ingest_url(store, spec.entity, spec.url, headers=spec.headers(), records_key=spec.records_key,
+                            mapping=spec.map, progress=progress, **opts)
+    return report.as_dict()
+
+
+def sync_sources(store: Any, specs: list[SourceSpec], *, progress: bool | None = None) -> list[SyncResult]:
+    """Pull every source in ``specs`` in order; a failing source is recorded and the next one still runs."""
+    results = []
+    for spec in specs:
+        res = SyncResult(spec.name, spec.entity, spec.kind)
+        t0 = time.perf_counter()
+        try:
+            res.report = pull_source(store, spec, progress=progress)
+        except PersonaError as exc:
+            res.status, res.error, res.hint = "failed", exc.message, exc.hint
+        res.seconds = time.perf_counter() - t0
+        results.append(res)
+    return results
