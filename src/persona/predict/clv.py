@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.special import betaln, gammaln, hyp2f1
+from scipy.special import betaln, digamma, gammaln, hyp2f1
 
 from persona.predict._btyd_base import BTYDEstimator, as_fit_rfm, as_rfm, compress
 
@@ -46,14 +46,37 @@ class BetaGeoModel(BTYDEstimator):
         rate = max(float(np.mean(x) / np.mean(T)), 1e-3)
         return np.array([0.5, 0.5 / rate, 1.0, 3.0])
 
+    @staticmethod
+    def _alive_dead(p: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The log-likelihood's two branches: alive at T (A3) and dropped out after the last purchase (A4)."""
+        r, alpha, a, b = p
+        a3 = -(r + x) * np.log(alpha + T)
+        with np.errstate(divide="ignore"):
+            a4 = np.where(x > 0, np.log(a) - np.log(b + np.maximum(x, 1) - 1) - (r + x) * np.log(alpha + tx), -np.inf)
+        return a3, a4
+
     def _loglik(self, p: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> np.ndarray:
         r, alpha, a, b = p
         a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
         a2 = betaln(a, b + x) - betaln(a, b)
-        a3 = -(r + x) * np.log(alpha + T)
-        with np.errstate(divide="ignore"):
-            a4 = np.where(x > 0, np.log(a) - np.log(b + np.maximum(x, 1) - 1) - (r + x) * np.log(alpha + tx), -np.inf)
-        return a1 + a2 + np.logaddexp(a3, a4)
+        return a1 + a2 + np.logaddexp(*self._alive_dead(p, x, tx, T))
+
+    def _loglik_grad(self, p: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> np.ndarray | None:
+        return self._grads(p, x, tx, T)[0]
+
+    def _grads(self, p: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per-row derivatives of :meth:`_loglik`: by (r, alpha, a, b) as rows of the first array, then by t_x and by T."""
+        r, alpha, a, b = p
+        a3, a4 = self._alive_dead(p, x, tx, T)
+        top = np.logaddexp(a3, a4)
+        w3, w4 = np.exp(a3 - top), np.exp(a4 - top)  # each branch's share of the likelihood (w4 = 0 without repeats)
+        d_tx, d_T = -w4 * (r + x) / (alpha + tx), -w3 * (r + x) / (alpha + T)
+        d_r = digamma(r + x) - digamma(r) + np.log(alpha) - w3 * np.log(alpha + T) - w4 * np.log(alpha + tx)
+        d_alpha = r / alpha + d_T + d_tx
+        beta_ab = digamma(a + b) - digamma(a + b + x)
+        d_a = beta_ab + w4 / a
+        d_b = beta_ab + digamma(b + x) - digamma(b) - w4 / (b + np.maximum(x, 1) - 1)
+        return np.vstack([d_r, d_alpha, d_a, d_b]), d_tx, d_T
 
     def log_likelihood(self, frequency: Any, recency: Any, T: Any) -> float:
         """Total log-likelihood of the data under the fitted parameters."""

@@ -41,6 +41,12 @@ def _stretch(a: np.ndarray, theta: float, tau: float) -> np.ndarray:
     return a + theta * tau * -np.expm1(-a / tau)
 
 
+def _stretch_grad(a: np.ndarray, theta: float, tau: float) -> tuple[np.ndarray, np.ndarray]:
+    """The derivatives of :func:`_stretch` by θ and by τ."""
+    rise = -np.expm1(-a / tau)
+    return tau * rise, theta * (rise - a / tau * np.exp(-a / tau))
+
+
 class BurstBetaGeoModel(BetaGeoModel):
     """BG/NBD whose purchase rate starts ``1 + θ`` times higher and decays to it with time constant ``τ``.
 
@@ -89,9 +95,21 @@ class BurstBetaGeoModel(BetaGeoModel):
         theta, tau = p[4], p[5]
         return super()._loglik(p[:4], x, _stretch(tx, theta, tau), _stretch(T, theta, tau))
 
+    def _loglik_grad(self, p: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> np.ndarray | None:
+        theta, tau = p[4], p[5]
+        core, d_tx, d_T = self._grads(p[:4], x, _stretch(tx, theta, tau), _stretch(T, theta, tau))
+        (tx_theta, tx_tau), (T_theta, T_tau) = _stretch_grad(tx, theta, tau), _stretch_grad(T, theta, tau)
+        return np.vstack([core, d_tx * tx_theta + d_T * T_theta, d_tx * tx_tau + d_T * T_tau])
+
     def _extra_loglik(self, p: np.ndarray) -> float:
         theta, tau = p[4], p[5]
         return float((self._age_counts * np.log1p(theta * np.exp(-self._ages / tau))).sum())
+
+    def _extra_grad(self, p: np.ndarray) -> np.ndarray:
+        theta, tau = p[4], p[5]
+        decay = np.exp(-self._ages / tau)
+        share = self._age_counts * decay / (1 + theta * decay)
+        return np.r_[np.zeros(4), share.sum(), (share * theta * self._ages / tau**2).sum()]
 
     # the BG/NBD formulas read r, alpha, a, b; the burst maps ages and horizons into stretched time
     def _p(self) -> tuple[float, ...]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 import numpy as np
-from scipy.special import gammaln
+from scipy.special import digamma, gammaln
 
 from persona.errors import InputError
 from persona.predict._btyd_base import BTYDEstimator, compress
@@ -79,6 +79,13 @@ class GammaGammaModel(BTYDEstimator):
             gammaln(p * x + q) - gammaln(p * x) - gammaln(q) + q * np.log(g)
             + (p * x - 1) * np.log(m) + p * x * np.log(x) - (p * x + q) * np.log(g + m * x)
         )
+
+    def _loglik_grad(self, prm: np.ndarray, x: np.ndarray, m: np.ndarray) -> np.ndarray | None:
+        p, q, g = prm
+        shared = digamma(p * x + q) - np.log(g + m * x)
+        return np.vstack([x * (shared - digamma(p * x) + np.log(m) + np.log(x)),
+                          shared - digamma(q) + np.log(g),
+                          q / g - (p * x + q) / (g + m * x)])
 
     def log_likelihood(self, frequency: Any, monetary_value: Any) -> float:
         """Log-likelihood of the customers with repeat purchases."""
