@@ -65,6 +65,8 @@ def test_user_mistakes_give_one_line_and_an_exit_code(shop, tmp_path: Path) -> N
     assert r.exit_code == 2 and "does not exist" in r.output
     r = _cli(settings, "campaign", "status", "nope")
     assert r.exit_code == 3 and "no campaign 'nope'" in r.output
+    r = _cli(settings, "campaign", "send", "nope")  # a mistyped name is not "sent 0"
+    assert r.exit_code == 3 and "no campaign 'nope'" in r.output
     good = tmp_path / "g.yaml"
     good.write_text("name: g\ngroups:\n  - {name: a, strategy: coupon}\nchannels: [outbox]\n")
     r = _cli(settings, "campaign", "preview", str(good), "--customer", "ghost")

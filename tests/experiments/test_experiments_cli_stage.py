@@ -108,3 +108,10 @@ def test_experiments_stage(store, settings, post) -> None:  # noqa: ANN001
     a = runner.invoke(app, ["experiments", "analyze", "campaign:demo", "--workspace", str(settings.workspace), "--json"])
     assert a.exit_code == 0, a.output
     assert json.loads(a.output)["control"] == "holdout"
+
+
+def test_without_a_workspace_experiments_say_how_to_make_one(tmp_path) -> None:  # noqa: ANN001
+    for args in (["experiments", "list"], ["experiments", "analyze", "x"]):
+        r = runner.invoke(app, [*args, "--workspace", str(tmp_path / "none")])
+        assert r.exit_code == 2 and "no Persona workspace" in r.output
+        assert not (tmp_path / "none").exists()

@@ -47,4 +47,7 @@ def test_errors_and_table() -> None:
         sample_size_proportions(0.05, 0.01, power=1.5)
     rows = power_table(0.05)
     assert [r["mde_rel"] for r in rows] == pytest.approx([0.05, 0.1, 0.2, 0.3, 0.5])
+    for bad in (2.0, 0.0, -0.1):  # not a rate: an error, not an empty table
+        with pytest.raises(InputError, match="must be a rate in"):
+            power_table(bad)
     assert all(a["n_control"] > b["n_control"] for a, b in zip(rows, rows[1:], strict=False))

@@ -117,6 +117,10 @@ def test_basket_cli_on_a_small_shop(tmp_path) -> None:  # noqa: ANN001
     code, out = _run("basket", "together", "tea", "--workspace", ws, "--json")
     assert code == 0, out
     assert {r["product_id"] for r in json.loads(out)} >= {"cup", "sugar"}
+    code, out = _run("basket", "together", "teaa", "--workspace", ws, "--json")  # a mistyped id is not "no rules"
+    assert code == 3 and "product 'teaa' is not in this workspace" in out
+    code, out = _run("basket", "together", "tea", "--min-support", "0.9", "--workspace", ws)
+    assert code == 0 and "not bought together with another product often enough" in out
 
 
 def test_evaluate_clv_user_mistakes_get_a_clear_message(tmp_path) -> None:  # noqa: ANN001

@@ -16,13 +16,23 @@ from persona.errors import NotFoundError
 from persona.store.models import Campaign
 
 
-def campaign_status(store: Any, name: str) -> dict[str, Any]:
-    """Counts and outcomes of every run of campaign ``name``."""
+def stored_campaign(store: Any, name: str) -> Campaign:
+    """The stored campaign ``name``.
+
+    Raises:
+        NotFoundError: no campaign of that name, with the names there are.
+    """
     with store.session() as s:
         row = s.get(Campaign, name)
     if row is None:
         known = store.read_frame("SELECT name FROM campaigns ORDER BY name")["name"].tolist()
         raise NotFoundError(f"no campaign {name!r}", hint=f"known campaigns: {', '.join(known) or 'none yet'}")
+    return row
+
+
+def campaign_status(store: Any, name: str) -> dict[str, Any]:
+    """Counts and outcomes of every run of campaign ``name``."""
+    row = stored_campaign(store, name)
     spec = CampaignSpec.model_validate(row.spec)
     msgs = store.read_frame(
         "SELECT message_id, customer_id, channel, variant, strategy, status, reason, attempts, sent_at FROM messages WHERE campaign = :c",

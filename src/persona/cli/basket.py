@@ -6,19 +6,24 @@ from typing import Annotated
 
 import typer
 
-from persona.cli._common import JsonOpt, WorkspaceOpt, emit
+from persona.cli._common import JsonOpt, WorkspaceOpt, console, emit
+from persona.errors import NotFoundError
 
 app = typer.Typer(help="Market-basket analysis: frequent itemsets and association rules on purchase orders.", no_args_is_help=True)
 ByOpt = Annotated[str, typer.Option("--by", help="Order = customer+session (else customer+day), or customer+day.")]
 
 
-def _fit(workspace: object, min_support: float, min_confidence: float, min_lift: float | None, by: str, max_len: int | None) -> object:
+def _fit(workspace: object, min_support: float, min_confidence: float, min_lift: float | None, by: str, max_len: int | None,
+         anchor: str | None = None) -> object:
+    """Basket rules mined on the workspace's orders; ``anchor``, when given, must be one of its products."""
     from persona.basket import BasketRules
     from persona.cli.profiles import open_workspace_store
     from persona.engines import open_baskets
 
     store = open_workspace_store(workspace)  # type: ignore[arg-type]
     try:
+        if anchor is not None and store.read_frame("SELECT 1 AS x FROM products WHERE product_id = :p", {"p": anchor}).empty:
+            raise NotFoundError(f"product {anchor!r} is not in this workspace", hint="check the id")
         engine = store.settings.engine
         baskets = open_baskets(store, by=by)
         return BasketRules(min_support=min_support, min_confidence=min_confidence, min_lift=min_lift, max_len=max_len,
@@ -75,6 +80,9 @@ def together(
     as_json: JsonOpt = False,
 ) -> None:
     """Products frequently bought together with PRODUCT_ID (pair rules, best lift first)."""
-    model = _fit(workspace, min_support, 0.0, None, by, 2)
+    model = _fit(workspace, min_support, 0.0, None, by, 2, anchor=product_id)
     rows = model.frequently_bought_together(product_id, k).to_dict(orient="records")  # type: ignore[attr-defined]
     emit(rows, as_json, title=f"bought together with {product_id}")
+    if not rows and not as_json:
+        console.print(f"{product_id} is not bought together with another product often enough for a rule at "
+                      f"--min-support {min_support} (try a lower one)", markup=False, highlight=False)

@@ -148,6 +148,10 @@ def send(
     from persona.campaigns.worker import Worker
 
     settings, store = _open(workspace)
+    if name is not None:
+        from persona.campaigns.status import stored_campaign
+
+        stored_campaign(store, name)  # a mistyped name: say so instead of "sent 0"
     stats = Worker(store, settings).run(name, max_messages=max_messages)
     emit(stats.to_dict(), as_json, title="delivery")
 

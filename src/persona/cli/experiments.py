@@ -83,10 +83,10 @@ def analyze_cmd(
                               converted=df[first])
             monitor = _monitor(result, frame)
     elif name:
-        from persona.store import Store
+        from persona.store import open_store
 
         settings = settings_for(workspace)
-        store = Store(settings)
+        store = open_store(settings)
         try:
             result = analyze_experiment(store, name, window_days=window_days, control=control, alpha=alpha,
                                         correction=correction, seed=seed)
@@ -149,9 +149,9 @@ def power_cmd(
 @app.command("list")
 def list_cmd(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
     """Stored experiments with their split and how many customers were exposed."""
-    from persona.store import Store
+    from persona.store import open_store
 
-    store = Store(settings_for(workspace))
+    store = open_store(settings_for(workspace))
     try:
         df = store.read_frame(
             "SELECT e.name, e.status, e.holdout, e.created_at, COUNT(a.customer_id) AS exposed "

@@ -53,9 +53,11 @@ def sync(
     from persona.cli._schedule import check_schedule, repeat
     from persona.ingest.sources.configured import load_sources, select_sources, sync_sources
     from persona.store import open_store
+    from persona.store.workspace import require_workspace
 
     check_schedule(every, schedule)
     settings = settings_for(workspace)
+    require_workspace(settings)
     specs = select_sources(load_sources(settings), names)
     if list_only:
         emit([describe(s) for s in specs], as_json, title="configured sources", columns=["name", "entity", "kind", "source"])

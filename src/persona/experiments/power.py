@@ -107,6 +107,8 @@ def mde_proportions(baseline: float, n_control: int, *, alpha: float = 0.05, pow
 def power_table(baseline: float, *, mdes: list[float] | None = None, alpha: float = 0.05, power: float = 0.8,
                 ratio: float = 1.0, relative: bool = True) -> list[dict[str, float]]:
     """Sample size per arm for a range of effects: what a shop of a given size can hope to detect."""
+    if not 0 < baseline < 1:
+        raise InputError(f"baseline {baseline} must be a rate in (0, 1)", hint="e.g. --baseline 0.05 for a 5% conversion rate")
     mdes = mdes or [0.05, 0.10, 0.20, 0.30, 0.50]
     rows = []
     for m in mdes:
