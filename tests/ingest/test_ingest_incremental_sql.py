@@ -216,3 +216,18 @@ def test_postgres_connection_lost_part_way_keeps_the_cursor(store, pg_source, mo
     rerun = ingest_sql(store, "customers", query, pg_url, cipher=CIPHER, since_column="seq")
     assert rerun.read == 55 and rerun.accepted == 60 - kept and store.count("customers") == 60
     assert rerun.cursor["to"] == 60
+
+
+def test_a_relative_sqlite_path_is_keyed_by_the_file_it_names(store, crm, tmp_path, monkeypatch):
+    url, _con = crm
+    query = "SELECT id AS customer_id, seq FROM crm"
+    monkeypatch.chdir(tmp_path)
+    first = ingest_sql(store, "customers", query, "sqlite:///crm.db", cipher=CIPHER, since_column="seq")
+    again = ingest_sql(store, "customers", query, url, cipher=CIPHER, since_column="seq")  # the same file, absolute
+    assert again.cursor["key"] == first.cursor["key"] and again.read == 1
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    sqlite3.connect(other / "crm.db").executescript("CREATE TABLE crm (id TEXT, seq INTEGER); INSERT INTO crm VALUES ('x1', 1);")
+    monkeypatch.chdir(other)  # another file with the same relative name has its own cursor
+    there = ingest_sql(store, "customers", query, "sqlite:///crm.db", cipher=CIPHER, since_column="seq")
+    assert there.cursor["key"] != first.cursor["key"] and there.cursor["from"] is None and there.read == 1

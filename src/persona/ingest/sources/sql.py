@@ -137,7 +137,7 @@ class SQLReader:
         self.shown_url = _redacted(parsed)
         sql, self.label = _statement(query)
         self.source = f"{self.shown_url} {_one_line(sql)}"
-        start = cursor.start([self.shown_url, " ".join(sql.split())], self.source) if cursor is not None else None
+        start = cursor.start([_identity(parsed), " ".join(sql.split())], self.source) if cursor is not None else None
         self._engine = _engine(parsed, self.shown_url)
         try:
             self._conn = self._connect()
@@ -302,6 +302,14 @@ def _parse_url(url: str) -> URL:
 
 def _redacted(parsed: URL) -> str:
     return redact_url(parsed.render_as_string(hide_password=True))
+
+
+def _identity(parsed: URL) -> str:
+    """The database as a cursor's key names it: without the password, and a SQLite file by its absolute path."""
+    db = parsed.database
+    if parsed.get_backend_name() == "sqlite" and db and not db.startswith("file:"):
+        parsed = parsed.set(database=str(Path(db).expanduser().resolve()))
+    return _redacted(parsed)
 
 
 def _engine(parsed: URL, shown: str) -> Engine:
