@@ -60,6 +60,12 @@ class SourceError(InputError):
     code = "bad_source"
 
 
+class CursorError(InputError):
+    """An incremental pull's cursor column is missing from the source, or holds values that cannot be ordered."""
+
+    code = "bad_cursor"
+
+
 class SourceUnavailableError(PersonaError):
     """A database or REST API to ingest from cannot be reached, or failed part-way (after its retries)."""
 

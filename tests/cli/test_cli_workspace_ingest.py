@@ -12,6 +12,7 @@ from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
 from persona.cli.main import app
+from persona.store.migrate import head_revision
 
 runner = CliRunner()
 
@@ -46,7 +47,7 @@ def test_init_db_status_upgrade_and_ingest(tmp_path, capsys):
     code, out = _run("init", "--workspace", str(ws), "--json")
     assert code == 0, out
     info = json.loads(out)
-    assert info["revision"] == "0001" and info["key_created"] and (ws / "config.toml").is_file()
+    assert info["revision"] == head_revision() and info["key_created"] and (ws / "config.toml").is_file()
     assert (ws / "secret.key").stat().st_mode & 0o777 == 0o600
     key = (ws / "secret.key").read_bytes()
     code, out = _run("init", "--workspace", str(ws), "--json")
@@ -72,7 +73,7 @@ def test_init_db_status_upgrade_and_ingest(tmp_path, capsys):
     code, err = _main(capsys, "ingest", "events", str(f), "--map", "uid=customer_id", "--workspace", str(ws))
     assert code == 4 and "persona db upgrade" in err and "Traceback" not in err
     code, out = _run("db", "upgrade", "--workspace", str(ws), "--json")
-    assert code == 0 and json.loads(out)["to"] == "0001"
+    assert code == 0 and json.loads(out)["to"] == head_revision()
 
 
 def test_errors_are_one_line(tmp_path, capsys):
@@ -100,7 +101,7 @@ def test_init_on_postgres(tmp_path, pg_url):
     assert code == 0, out
     assert "database_url" in (ws / "config.toml").read_text()
     code, out = _run("db", "status", "--workspace", str(ws), "--json")
-    assert code == 0 and json.loads(out)["current"] == "0001"
+    assert code == 0 and json.loads(out)["current"] == head_revision()
 
 
 def test_ingest_adapter_cli(tmp_path):

@@ -64,3 +64,16 @@ def test_open_store_requires_workspace_and_schema(tmp_path, monkeypatch):
     store = open_store(settings)
     assert store.count("events") == 0
     store.dispose()
+
+
+def test_a_database_at_the_first_revision_is_refused_until_upgraded(empty_url, tmp_path):
+    engine = make_engine(empty_url)
+    upgrade(engine, "0001")  # a workspace made before incremental pulls
+    settings = load_settings(tmp_path / "ws", database_url=empty_url)
+    store = Store(settings, engine=engine)
+    with pytest.raises(SchemaOutOfDateError, match="at revision 0001.*persona db upgrade"):
+        store.check_schema()
+    assert upgrade(engine) == head_revision()
+    store.check_schema()
+    assert store.count("source_cursors") == 0
+    engine.dispose()

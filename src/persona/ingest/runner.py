@@ -79,6 +79,8 @@ class IngestReport:
     seconds: float = 0.0
     run_id: int | None = None
     resumed: bool = False
+    #: incremental pulls: ``{"key", "column", "from", "to", "type", "missing", "full"}`` (see ``sources.cursor``)
+    cursor: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Plain dict for ``--json`` (the four counts and the quarantine path first)."""

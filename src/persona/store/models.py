@@ -151,6 +151,26 @@ class IngestRun(Base):
     position: Mapped[int | None] = mapped_column(BigInteger)  # last source line (or row) committed
 
 
+class SourceCursor(Base):
+    """Where the next incremental pull of a database query or an API starts: the largest value of a column read.
+
+    ``source_key`` names the source without secrets (a hash of the entity, the URL without password or header values,
+    the query and the column); ``cursor_value`` is the raw value as read, as text, and ``cursor_type`` says how to read
+    it back.
+    """
+
+    __tablename__ = "source_cursors"
+
+    source_key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    entity: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(Text)  # as ingest_runs.source: the URL without credentials, and the query
+    cursor_column: Mapped[str] = mapped_column(String(256))  # a column of the query, or a record field of the API
+    cursor_value: Mapped[str] = mapped_column(Text)
+    cursor_type: Mapped[str] = mapped_column(String(16))  # integer, float, decimal, timestamptz, timestamp, date, text
+    updated_at: Mapped[datetime] = mapped_column(TS)
+    run_id: Mapped[int | None] = mapped_column(BigInteger)  # the ingest_runs row that moved it last
+
+
 # --- derived entities ---------------------------------------------------------------------------
 class Profile(Base):
     __tablename__ = "profiles"

@@ -6,6 +6,10 @@ against the page, and the walk stops when there is none. 429, 5xx and connection
 exponential back-off (``Retry-After`` honoured, up to a minute a wait). A record's "line" is its running number
 across pages; its raw text (for the quarantine file) is its JSON. Header values (tokens) are sent only to the
 host of the first URL and never written to reports, logs or errors.
+
+An incremental pull (``since_param`` and ``since_field``) keeps the largest value of a record field; later runs add
+``since_param=<that value>`` to the first page's query, and the API decides what it returns (records at that value
+come back and count as duplicates; see :mod:`persona.ingest.sources.cursor`).
 """
 
 from __future__ import annotations
@@ -23,10 +27,11 @@ import httpx
 import numpy as np
 import pandas as pd
 
-from persona.errors import InputError, SourceError, SourceUnavailableError
+from persona.errors import CursorError, InputError, SourceError, SourceUnavailableError
 from persona.ingest.mapping import parse_map
 from persona.ingest.readers import BadRecord, RawChunk
 from persona.ingest.runner import IngestReport
+from persona.ingest.sources.cursor import IncrementalPull, encode_value
 from persona.ingest.sources.pull import ingest_pulled
 from persona.ingest.sources.redact import redact_url, scheme_of
 from persona.ingest.sources.rest_pages import Entry, Page, parse_page
@@ -78,11 +83,20 @@ def ingest_url(
     timeout: float = DEFAULT_TIMEOUT_S,
     retries: int = DEFAULT_RETRIES,
     backoff: float = DEFAULT_BACKOFF_S,
+    since_param: str | None = None,
+    since_field: str | None = None,
+    full: bool = False,
 ) -> IngestReport:
     """Ingest the records a REST API returns at ``url`` and its next pages as ``entity``.
 
     A failure part-way (the network down on page 5, retries exhausted) stores the records of the pages read before
     it and raises; rerunning reads the API again and the records already stored count as duplicates.
+
+    With ``since_param`` and ``since_field`` the pull is incremental: the run stores the largest value of the
+    records' ``since_field`` (as received, before ``mapping``), and the next run asks the first page with
+    ``since_param=<that value>`` added to the URL's query; the API does the filtering (records it returns again
+    count as duplicates). The cursor moves only when the run completes. Records without the field are ingested and
+    counted in the report; a first page where no record has it is an error.
 
     Args:
         store: the workspace :class:`~persona.store.Store`.
@@ -98,12 +112,18 @@ def ingest_url(
         timeout: seconds to wait for each response.
         retries: further attempts of a request that gets 429, 5xx or a connection error.
         backoff: the first wait between attempts, doubled each time (``Retry-After`` takes precedence).
+        since_param: the API's query parameter that returns only records from a value on (``updated_since``).
+        since_field: the record field whose largest value the next run passes (dots for nested fields).
+        full: with ``since_param``, read everything this once (no parameter added), then store a fresh cursor.
 
     Returns:
-        The counts, the quarantine file and stubs created; ``source`` is the URL with secret query values hidden.
+        The counts, the quarantine file and stubs created; ``source`` is the URL with secret query values hidden;
+        ``cursor`` (incremental pulls) the field and the values read from and up to.
 
     Raises:
-        InputError: malformed headers or options.
+        InputError: malformed headers or options; ``since_param`` without ``since_field`` or the other way round;
+            ``full`` without them.
+        CursorError: no record of the first page has ``since_field``, or its values cannot be ordered.
         SourceError: a bad URL, 401/403/404 or another 4xx, a body that is not JSON or holds no records, a next link
             that loops, leaves the host while headers are set, or goes past ``max_pages``.
         SourceUnavailableError: the API cannot be reached or keeps failing (429, 5xx) after the retries.
@@ -117,24 +137,56 @@ def ingest_url(
     if max_pages < 1 or retries < 0 or timeout <= 0 or backoff < 0:
         raise InputError(f"max_pages={max_pages}, retries={retries}, timeout={timeout}, backoff={backoff}",
                          hint="max_pages >= 1, retries >= 0, timeout > 0 and backoff >= 0")
+    cursor = _incremental(store, entity, since_param, since_field, full)
     reader = RestReader(url, entity=entity, headers=hdrs, records_key=records_key,
                         chunk_size=chunk_size or store.settings.chunk_size, max_pages=max_pages, timeout=timeout,
-                        retries=retries, backoff=backoff)
-    return ingest_pulled(store, entity, reader, mapping=mp, cipher=cipher, progress=progress)
+                        retries=retries, backoff=backoff, cursor=cursor, since_param=since_param)
+    return ingest_pulled(store, entity, reader, mapping=mp, cipher=cipher, progress=progress, cursor=cursor)
+
+
+def _incremental(store: Any, entity: str, since_param: str | None, since_field: str | None,
+                 full: bool) -> IncrementalPull | None:
+    """The cursor of an incremental pull, or None; the two options go together.
+
+    Raises:
+        InputError: one of ``since_param`` and ``since_field`` without the other, an empty one, or ``full`` alone.
+    """
+    example = "e.g. --since-param updated_since --since-field updated_at"
+    if (since_param is None) != (since_field is None):
+        given, missing = ("--since-param", "--since-field") if since_field is None else ("--since-field", "--since-param")
+        raise InputError(f"{given} needs {missing}: --since-param names the API's query parameter that filters, "
+                         "--since-field the record field whose largest value it is given", hint=example)
+    if since_param is None:
+        if full:
+            raise InputError("--full (full=True) applies to incremental pulls only",
+                             hint=f"add --since-param and --since-field ({example}); without them every run reads everything anyway")
+        return None
+    if not since_param.strip():
+        raise InputError("--since-param is empty", hint=example)
+    return IncrementalPull(store, entity, str(since_field), full=full, what="field")
 
 
 class RestReader:
     """The records of an API's pages as raw chunks of at most ``chunk_size`` records."""
 
     def __init__(self, url: str, *, entity: str, headers: dict[str, str], records_key: str | None, chunk_size: int,
-                 max_pages: int, timeout: float, retries: int, backoff: float) -> None:
-        """Check the URL and prepare the client (nothing is fetched yet).
+                 max_pages: int, timeout: float, retries: int, backoff: float, cursor: IncrementalPull | None = None,
+                 since_param: str | None = None) -> None:
+        """Check the URL and prepare the client (nothing is fetched yet); look up ``cursor``'s stored value.
 
         Raises:
             SourceError: the URL is not an absolute http(s) URL.
         """
         self.start = _parse_url(url)
         self.source = redact_url(str(self.start))
+        self.first = self.start  # the first page asked for: with since_param=<cursor> on an incremental run
+        self._cursor = cursor
+        if cursor is not None:
+            assert since_param is not None
+            since_param = since_param.strip()
+            start = cursor.start([self.source, since_param], self.source)
+            if start is not None:
+                self.first = self.start.copy_set_param(since_param, encode_value(start)[1])
         self.label = self.start.host + (self.start.path if self.start.path != "/" else "")
         self.entity = entity
         self.headers = headers
@@ -167,7 +219,9 @@ class RestReader:
         n = 0
         seen_object = False
         try:
-            for page in self._pages():
+            for number, page in enumerate(self._pages(), 1):
+                if self._cursor is not None:  # before any record of the page is stored
+                    self._take_cursor_values(page, number)
                 for entry in page.entries:
                     n += 1
                     if entry.reason is not None:
@@ -199,8 +253,23 @@ class RestReader:
         finally:
             self.close()
 
+    def _take_cursor_values(self, page: Page, number: int) -> None:
+        """Feed the cursor the page's values of the field; no record of the first page holding it is an error."""
+        assert self._cursor is not None
+        field = self._cursor.column
+        records = [e.value for e in page.entries if e.reason is None and isinstance(e.value, dict)]
+        values = [_field(r, field) for r in records]
+        if number == 1 and records and all(v is _ABSENT for v in values):
+            keys = sorted({str(k) for r in records[:100] for k in r})
+            shown = ", ".join(keys[:40]) + (", …" if len(keys) > 40 else "")
+            raise CursorError(f"--since-field {field!r} is in none of the {len(records)} records of the first page of "
+                              f"{self.source} (fields there: {shown})",
+                              hint="name a field the records carry, as the API sends it (before --map; dots for nested "
+                                   "fields, e.g. meta.updated_at)")
+        self._cursor.add(None if v is _ABSENT else v for v in values)
+
     def _pages(self) -> Iterator[Page]:
-        url = self.start
+        url = self.first
         seen = {str(url)}
         number = 0
         while True:
@@ -321,6 +390,21 @@ def _secret_fragments(headers: Mapping[str, str]) -> list[str]:
             out.add(value)
         out.update(w for w in value.split() if len(w) >= 6)
     return sorted(out, key=len, reverse=True)
+
+
+_ABSENT = object()
+
+
+def _field(record: dict[str, Any], path: str) -> Any:
+    """``record``'s value at ``path`` (a key, or dots into nested objects), or ``_ABSENT``."""
+    if path in record:
+        return record[path]
+    value: Any = record
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return _ABSENT
+        value = value[part]
+    return value
 
 
 def _link_next(resp: httpx.Response) -> str | None:

@@ -4,6 +4,10 @@ The query runs once, read-only where the database allows it (a read-only transac
 ``PRAGMA query_only`` on SQLite; it is always rolled back), and its rows stream through a server-side cursor
 ``chunk_size`` at a time, so memory stays bounded. A record's "line" is its 1-based row number in the result,
 and its raw text (for the quarantine file) the row as JSON.
+
+An incremental pull (``since_column``) reads everything the first time and keeps the largest value of that column;
+later runs wrap the query as ``SELECT * FROM (query) AS src WHERE src.col >= :cursor``, the cursor a bound
+parameter (see :mod:`persona.ingest.sources.cursor` for why ``>=``).
 """
 
 from __future__ import annotations
@@ -23,14 +27,17 @@ from uuid import UUID
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import bindparam, create_engine, inspect, text
 from sqlalchemy.engine import URL, Connection, CursorResult, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.sql.elements import TextClause
+from sqlalchemy.types import NullType
 
-from persona.errors import SourceError, SourceUnavailableError
+from persona.errors import CursorError, InputError, SourceError, SourceUnavailableError
 from persona.ingest.mapping import parse_map
 from persona.ingest.readers import RawChunk
 from persona.ingest.runner import IngestReport
+from persona.ingest.sources.cursor import IncrementalPull
 from persona.ingest.sources.pull import ingest_pulled
 from persona.ingest.sources.redact import redact_url, scheme_of
 from persona.privacy.crypto import PIICipher
@@ -54,11 +61,19 @@ def ingest_sql(
     cipher: PIICipher | None = None,
     progress: bool | None = None,
     chunk_size: int | None = None,
+    since_column: str | None = None,
+    full: bool = False,
 ) -> IngestReport:
     """Ingest the rows of a SQL query (or of a table, given its name) as ``entity``.
 
     A failure part-way (the connection lost) leaves the chunks committed before it and raises; rerunning
     reads the query again and the rows already stored count as duplicates.
+
+    With ``since_column`` the pull is incremental: the first run reads everything and stores the largest value of
+    that column (as read, before ``mapping``); each later run of the same query on the same database reads only the
+    rows whose value is ``>=`` it (rows at the previous largest value are read again and count as duplicates, so
+    rows that arrived with the same value after the last read are not lost). The cursor moves only when the run
+    completes. Rows whose value is NULL are read on the first (and every ``full``) run only; the report counts them.
 
     Args:
         store: the workspace :class:`~persona.store.Store`.
@@ -69,11 +84,16 @@ def ingest_sql(
         cipher: PII cipher; default the workspace's.
         progress: show a row counter on long loads; default ``settings.progress``.
         chunk_size: rows per fetch and per transaction; default ``settings.chunk_size``.
+        since_column: a column of the result that grows with new and changed rows (``updated_at``, an id…).
+        full: with ``since_column``, read everything this once, then store a fresh cursor.
 
     Returns:
-        The counts, the quarantine file and stubs created; ``source`` names the database without its password.
+        The counts, the quarantine file and stubs created; ``source`` names the database without its password;
+        ``cursor`` (incremental pulls) the column and the values read from and up to.
 
     Raises:
+        InputError: ``full`` without ``since_column``.
+        CursorError: ``since_column`` is not a column of the result, or holds values that cannot be ordered.
         SourceError: a malformed URL, an unknown database kind or missing driver, a table that does not exist,
             or a query the database refuses.
         SourceUnavailableError: the database cannot be reached, or the connection is lost part-way.
@@ -82,20 +102,24 @@ def ingest_sql(
     from persona.ingest.schema import get_spec
 
     get_spec(entity)  # an unknown entity fails before connecting
+    if full and not since_column:
+        raise InputError("full=True (--full) applies to incremental pulls only",
+                         hint="add since_column (--since-column COL); without one every run reads everything anyway")
     mp = dict(mapping) if isinstance(mapping, Mapping) else parse_map(mapping)
     size = chunk_size or store.settings.chunk_size
-    reader = SQLReader(url, query, size)
-    return ingest_pulled(store, entity, reader, mapping=mp, cipher=cipher, progress=progress)
+    cursor = IncrementalPull(store, entity, since_column, full=full) if since_column is not None else None
+    reader = SQLReader(url, query, size, cursor=cursor)
+    return ingest_pulled(store, entity, reader, mapping=mp, cipher=cipher, progress=progress, cursor=cursor)
 
 
 class SQLReader:
     """One query's result, opened on construction (so mistakes surface at once) and read as raw chunks."""
 
-    def __init__(self, url: str, query: str, chunk_size: int) -> None:
-        """Connect and run ``query``.
+    def __init__(self, url: str, query: str, chunk_size: int, *, cursor: IncrementalPull | None = None) -> None:
+        """Connect and run ``query`` (from ``cursor``'s stored value on, when it has one).
 
         Raises:
-            SourceError: see :func:`ingest_sql`.
+            SourceError, CursorError: see :func:`ingest_sql`.
             SourceUnavailableError: the database cannot be reached.
         """
         if not query or not query.strip():
@@ -106,19 +130,24 @@ class SQLReader:
         self._closed = False
         self._conn: Connection | None = None
         self._result: CursorResult | None = None
+        self._cursor = cursor
+        self._cursor_at = -1  # the cursor column's position in the result
         parsed = _parse_url(url)
         self._password = parsed.password
         self.shown_url = _redacted(parsed)
         sql, self.label = _statement(query)
         self.source = f"{self.shown_url} {_one_line(sql)}"
+        start = cursor.start([_identity(parsed), " ".join(sql.split())], self.source) if cursor is not None else None
         self._engine = _engine(parsed, self.shown_url)
         try:
             self._conn = self._connect()
-            self._result = self._execute(sql, query)
+            self._result = self._execute(sql, query, start)
+            self.columns = [str(k) for k in self._result.keys()]
+            if cursor is not None:
+                self._cursor_at = self.columns.index(_cursor_column(self.columns, cursor.column))
         except BaseException:
             self.close()
             raise
-        self.columns = [str(k) for k in self._result.keys()]
 
     def _connect(self) -> Connection:
         try:
@@ -137,14 +166,24 @@ class SQLReader:
             log.debug("ingest source=sql read-only mode unavailable: %s", type(exc).__name__)
         return conn
 
-    def _execute(self, sql: str, query: str) -> CursorResult:
+    def _execute(self, sql: str, query: str, start: Any = None) -> CursorResult:
+        """Run ``sql`` as written, or only its rows from ``start`` on (an incremental pull with a stored cursor)."""
         assert self._conn is not None
         table = _TABLE.match(query)
         if table is not None:
             self._check_table(table.group("schema"), table.group("table"))
+        streamed = self._conn.execution_options(stream_results=True, yield_per=self.chunk_size)
         try:
-            result = self._conn.execution_options(stream_results=True, yield_per=self.chunk_size,
-                                                  no_parameters=True).exec_driver_sql(sql)
+            if start is None:
+                result = streamed.execution_options(no_parameters=True).exec_driver_sql(sql)
+            else:
+                assert self._cursor is not None
+                probe = self._conn.execution_options(no_parameters=True).exec_driver_sql(
+                    f"SELECT * FROM ({sql}) AS src WHERE 1 = 0")  # the result's columns, without reading a row
+                columns = [str(k) for k in probe.keys()]
+                probe.close()
+                column = self._engine.dialect.identifier_preparer.quote_identifier(_cursor_column(columns, self._cursor.column))
+                result = streamed.execute(_since_statement(sql, column, start))
         except DBAPIError as exc:
             if exc.connection_invalidated:
                 raise SourceUnavailableError(f"lost the connection to {self.shown_url} running the query: "
@@ -191,6 +230,8 @@ class SQLReader:
         try:
             for part in self._result.partitions(self.chunk_size):
                 rows = [tuple(r) for r in part]
+                if self._cursor is not None:  # before the chunk is stored: values that cannot be ordered stop here
+                    self._cursor.add(r[self._cursor_at] for r in rows)
                 frame = _frame(keys, rows)
                 n = len(frame)
 
@@ -263,6 +304,14 @@ def _redacted(parsed: URL) -> str:
     return redact_url(parsed.render_as_string(hide_password=True))
 
 
+def _identity(parsed: URL) -> str:
+    """The database as a cursor's key names it: without the password, and a SQLite file by its absolute path."""
+    db = parsed.database
+    if parsed.get_backend_name() == "sqlite" and db and not db.startswith("file:"):
+        parsed = parsed.set(database=str(Path(db).expanduser().resolve()))
+    return _redacted(parsed)
+
+
 def _engine(parsed: URL, shown: str) -> Engine:
     connect_args: dict[str, Any] = {}
     if parsed.get_backend_name() == "postgresql":
@@ -293,6 +342,36 @@ def _statement(query: str) -> tuple[str, str]:
         return query.strip().rstrip(";").strip(), "query"
     name = f"{m.group('schema')}.{m.group('table')}" if m.group("schema") else m.group("table")
     return f"SELECT * FROM {name}", name.replace('"', "")
+
+
+def _cursor_column(columns: list[str], wanted: str) -> str:
+    """The result's column named ``wanted`` (its case ignored when that is unambiguous).
+
+    Raises:
+        CursorError: no such column; the message lists the result's columns.
+    """
+    if wanted in columns:
+        return wanted
+    folded = [c for c in columns if c.lower() == wanted.lower()]
+    if len(folded) == 1:
+        return folded[0]
+    shown = ", ".join(columns[:40]) + (", …" if len(columns) > 40 else "")
+    raise CursorError(f"--since-column {wanted!r} is not a column of the query's result (columns there: {shown})",
+                      hint="name one of those columns, as the query returns it (before --map)")
+
+
+def _since_statement(sql: str, column: str, start: Any) -> TextClause:
+    """``SELECT * FROM (sql) AS src WHERE src.column >= :cursor``, the cursor bound as a parameter, never inlined.
+
+    ``column`` is already quoted for the dialect. The query's own colons are escaped so that ``:cursor`` is the only
+    parameter (a ``'10:00'`` or ``::date`` in it stays as written); SQLAlchemy doubles ``%`` for drivers that need it.
+    The value is bound as read (no type conversion), so the database compares like with like.
+    """
+    def escaped(t: str) -> str:
+        return t.replace(":", "\\:")
+
+    statement = text(f"SELECT * FROM ({escaped(sql)}) AS src WHERE src.{escaped(column)} >= :cursor")
+    return statement.bindparams(bindparam("cursor", start, type_=NullType()))
 
 
 def _one_line(sql: str, limit: int = 200) -> str:
