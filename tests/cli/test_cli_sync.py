@@ -11,6 +11,7 @@ from loopback_http import LoopbackAPI, Reply
 from typer.testing import CliRunner
 
 from persona.cli.main import app
+from persona.cli.sync import _pulled
 
 runner = CliRunner()
 TOKEN = "sync-tok-7d6c5b4a39"
@@ -115,3 +116,22 @@ def test_scheduled_pulls_stop_after_max_runs(ws, crm):
     assert res.exit_code == 0, res.output
     first, second = (json.loads(part) for part in res.stdout.replace("]\n[", "]\n\x00[").split("\x00"))
     assert first[0]["accepted"] == 2 and second[0]["duplicates"] == 2
+
+
+def test_incremental_sources_show_where_they_read_from(ws, tmp_path):
+    db = tmp_path / "shop.db"
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE crm (customer_id TEXT, updated INTEGER)")
+    con.executemany("INSERT INTO crm VALUES (?, ?)", [("c1", 10), ("c2", 20)])
+    con.commit()
+    con.close()
+    _configure(ws, f'[sources.crm]\nentity = "customers"\nsql = "crm"\ndb = "sqlite:///{db}"\nsince_column = "updated"\n')
+    first = json.loads(_sync(ws, "--json").stdout)[0]
+    assert _pulled(first["cursor"]) == "all; next from 20"
+    second = _sync(ws)  # the table, with the pulled column
+    assert second.exit_code == 0 and "pulled" in second.stdout and "from 20" in second.stdout
+    second = json.loads(_sync(ws, "--json").stdout)[0]
+    assert (second["read"], second["duplicates"]) == (1, 1) and _pulled(second["cursor"]) == "updated >= 20; next from 20"
+    assert _pulled(None) == "all"
+    full = json.loads(_sync(ws, "--full", "--json").stdout)[0]
+    assert full["read"] == 2 and full["cursor"]["full"] is True

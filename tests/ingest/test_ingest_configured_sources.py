@@ -78,7 +78,10 @@ def test_parse_orders_by_entity_and_keeps_file_order_within_one():
     ({"entity": "events", "sql": "t"}, "exactly one of db and db_env"),
     ({"entity": "events", "sql": "t", "db": "sqlite:///x.db", "db_env": "X"}, "exactly one of db and db_env"),
     ({"entity": "events", "sql": "t", "db": "sqlite:///x.db", "records_key": "data"}, "records_key only apply to a url"),
-    ({"entity": "events", "url": "https://x", "db": "sqlite:///x.db"}, "db and db_env only apply to a sql"),
+    ({"entity": "events", "url": "https://x", "db": "sqlite:///x.db"}, "db, db_env and since_column only apply to a sql"),
+    ({"entity": "events", "url": "https://x", "since_column": "at"}, "db, db_env and since_column only apply to a sql"),
+    ({"entity": "events", "url": "https://x", "since_param": "since"}, "since_param and since_field go together"),
+    ({"entity": "events", "sql": "t", "db": "sqlite:///x.db", "since_field": "at"}, "since_field only apply to a url"),
     ({"entity": "events", "url": "https://x", "max_pages": 0}, "max_pages: Input should be greater than or equal to 1"),
     ({"entity": "events", "url": "https://x", "header": {"A": "B"}}, "header: Extra inputs are not permitted"),
 ])
@@ -227,3 +230,23 @@ def test_a_data_folder_wins_over_configured_sources(ctx, crm, tmp_path):
     assert DEMO.run(ctx).status == "skipped"
     ing = INGEST.run(ctx)
     assert ing.status == "ok" and "sources" not in ing.figures and ing.figures["events"]["accepted"] == 1
+
+
+def test_an_incremental_source_reads_only_new_rows_and_full_reads_all_once(store, tmp_path):
+    db = tmp_path / "shop.db"
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE clicks (event_id TEXT, customer_id TEXT, event_type TEXT, at INTEGER)")
+    con.executemany("INSERT INTO clicks VALUES (?, 'c1', 'view', ?)", [(f"e{i}", 1_700_000_000 + i) for i in range(5)])
+    con.commit()
+    specs = parse_sources({"sources": {"clicks": {"entity": "events", "sql": "SELECT *, at AS timestamp FROM clicks",
+                                                  "db": f"sqlite:///{db}", "since_column": "at"}}})
+    first = sync_sources(store, specs, progress=False)[0].report
+    assert (first["read"], first["accepted"]) == (5, 5) and first["cursor"]["from"] is None and first["cursor"]["to"] == 1_700_000_004
+    con.executemany("INSERT INTO clicks VALUES (?, 'c1', 'view', ?)", [(f"e{i}", 1_700_000_000 + i) for i in range(5, 8)])
+    con.commit()
+    con.close()
+    second = sync_sources(store, specs, progress=False)[0].report  # the row at the cursor, then the 3 new ones
+    assert (second["read"], second["accepted"], second["duplicates"]) == (4, 3, 1)
+    assert second["cursor"]["from"] == 1_700_000_004 and second["cursor"]["to"] == 1_700_000_007
+    again = sync_sources(store, specs, full=True, progress=False)[0].report
+    assert (again["read"], again["duplicates"]) == (8, 8) and again["cursor"]["full"] is True

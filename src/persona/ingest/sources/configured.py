@@ -7,12 +7,15 @@ A shop that loads its CRM table and its events API every night writes them down 
     entity = "customers"
     sql = "SELECT id AS customer_id, email, updated_at FROM crm_users"
     db_env = "CRM_DATABASE_URL"          # the URL (with its password) stays in the environment
+    since_column = "updated_at"          # incremental: later runs read rows with updated_at >= the largest one read
 
     [sources.clicks]
     entity = "events"
     url = "https://api.example.com/v1/events"
     headers_env = {Authorization = "SHOP_API_AUTH"}   # header values come from the environment, never the file
     records_key = "data"
+    since_param = "updated_since"        # incremental: the API gets updated_since=<largest updated_at read>
+    since_field = "updated_at"
 
 Secrets never need to sit in the file: ``db_env`` names the variable holding the database URL and ``headers_env``
 maps each header to the variable holding its value. A ``db`` URL written with a password is accepted (the workspace
@@ -59,6 +62,9 @@ class SourceSpec(BaseModel):
     timeout: float | None = Field(default=None, gt=0)
     retries: int | None = Field(default=None, ge=0)
     map: dict[str, str] = Field(default_factory=dict, description="their column -> our column")
+    since_column: str | None = Field(default=None, description="sql: pull incrementally, from the largest value read")
+    since_param: str | None = Field(default=None, description="url: the query parameter that takes the cursor")
+    since_field: str | None = Field(default=None, description="url: the record field whose largest value is the cursor")
 
     @model_validator(mode="after")
     def _one_kind(self) -> SourceSpec:
@@ -67,12 +73,22 @@ class SourceSpec(BaseModel):
         if self.sql is not None:
             if (self.db is None) == (self.db_env is None):
                 raise ValueError("a sql source needs exactly one of db and db_env")
-            rest = [k for k in ("headers_env", "records_key", "max_pages", "timeout", "retries") if k in self.model_fields_set]
+            rest = [k for k in ("headers_env", "records_key", "max_pages", "timeout", "retries", "since_param", "since_field")
+                    if k in self.model_fields_set]
             if rest:
                 raise ValueError(f"{', '.join(rest)} only apply to a url source")
-        elif self.db is not None or self.db_env is not None:
-            raise ValueError("db and db_env only apply to a sql source")
+        else:
+            if self.db is not None or self.db_env is not None or self.since_column is not None:
+                raise ValueError("db, db_env and since_column only apply to a sql source")
+            if (self.since_param is None) != (self.since_field is None):
+                raise ValueError("since_param and since_field go together (the API's filter parameter and the record "
+                                 "field whose largest value it is given)")
         return self
+
+    @property
+    def incremental(self) -> bool:
+        """True when the source keeps a cursor (``since_column``, or ``since_param`` with ``since_field``)."""
+        return self.since_column is not None or self.since_param is not None
 
     @property
     def kind(self) -> str:
@@ -193,32 +209,42 @@ class SyncResult:
                 "hint": self.hint, "seconds": round(self.seconds, 3), **self.report}
 
 
-def pull_source(store: Any, spec: SourceSpec, *, progress: bool | None = None) -> dict[str, Any]:
-    """Ingest one configured source; the ingest report as a dict.
+def pull_source(store: Any, spec: SourceSpec, *, full: bool = False, progress: bool | None = None) -> dict[str, Any]:
+    """Ingest one configured source (incrementally where it names a cursor); the ingest report as a dict.
+
+    Args:
+        full: an incremental source reads everything this once and stores a fresh cursor (others always do).
 
     Raises:
         PersonaError: what ``ingest_sql`` / ``ingest_url`` raise, and a missing environment variable.
     """
     from persona.ingest.sources import ingest_sql, ingest_url
 
+    full = full and spec.incremental
     if spec.sql is not None:
-        report = ingest_sql(store, spec.entity, spec.sql, spec.database_url(), mapping=spec.map, progress=progress)
+        report = ingest_sql(store, spec.entity, spec.sql, spec.database_url(), mapping=spec.map, progress=progress,
+                            since_column=spec.since_column, full=full)
     else:
         assert spec.url is not None
         opts = {k: getattr(spec, k) for k in ("max_pages", "timeout", "retries") if getattr(spec, k) is not None}
         report = ingest_url(store, spec.entity, spec.url, headers=spec.headers(), records_key=spec.records_key,
-                            mapping=spec.map, progress=progress, **opts)
+                            mapping=spec.map, progress=progress, since_param=spec.since_param,
+                            since_field=spec.since_field, full=full, **opts)
     return report.as_dict()
 
 
-def sync_sources(store: Any, specs: list[SourceSpec], *, progress: bool | None = None) -> list[SyncResult]:
-    """Pull every source in ``specs`` in order; a failing source is recorded and the next one still runs."""
+def sync_sources(store: Any, specs: list[SourceSpec], *, full: bool = False, progress: bool | None = None) -> list[SyncResult]:
+    """Pull every source in ``specs`` in order; a failing source is recorded and the next one still runs.
+
+    Args:
+        full: incremental sources read everything this once (see :func:`pull_source`).
+    """
     results = []
     for spec in specs:
         res = SyncResult(spec.name, spec.entity, spec.kind)
         t0 = time.perf_counter()
         try:
-            res.report = pull_source(store, spec, progress=progress)
+            res.report = pull_source(store, spec, full=full, progress=progress)
         except PersonaError as exc:
             res.status, res.error, res.hint = "failed", exc.message, exc.hint
         res.seconds = time.perf_counter() - t0
