@@ -97,6 +97,25 @@ def test_rerun_is_idempotent(store, shop_db):
     assert store.read_frame("SELECT status FROM ingest_runs ORDER BY id")["status"].tolist() == ["done", "done"]
 
 
+def test_integers_with_nulls_stay_integers_whatever_the_chunk_mix(store, tmp_path):
+    """An integer column with a NULL in one chunk only must not turn 5 into 5.0 there: a rerun in another chunk mix
+    would hash the same row differently and count it as changed."""
+    path = tmp_path / "crm.db"
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE crm (customer_id TEXT, score INTEGER, visits INTEGER)")
+    con.executemany("INSERT INTO crm VALUES (?, ?, ?)", [("c1", 5, 1), ("c2", None, 2), ("c3", 7, None), ("c4", 8, 4),
+                                                         ("c5", None, 5), ("c6", 3, 6)])
+    con.commit()
+    con.close()
+    first = ingest_sql(store, "customers", "crm", f"sqlite:///{path}", cipher=CIPHER, chunk_size=2)
+    again = ingest_sql(store, "customers", "crm", f"sqlite:///{path}", cipher=CIPHER, chunk_size=6)
+    part = ingest_sql(store, "customers", "SELECT * FROM crm WHERE customer_id IN ('c3', 'c4')", f"sqlite:///{path}", cipher=CIPHER)
+    assert [(r.accepted, r.duplicates) for r in (first, again, part)] == [(6, 0), (0, 6), (0, 2)]
+    attrs = store.read_frame("SELECT customer_id, attributes FROM customers ORDER BY customer_id")
+    assert [json.loads(a) if a else None for a in attrs["attributes"]] == [
+        {"score": 5, "visits": 1}, {"visits": 2}, {"score": 7}, {"score": 8, "visits": 4}, {"visits": 5}, {"score": 3, "visits": 6}]
+
+
 def test_user_mistakes_are_clear_errors(store, shop_db, tmp_path):
     cases = [
         ("customers", "nope", shop_db, SourceError, r"table 'nope' not found .* \(tables there: crm_customers, orders\)"),

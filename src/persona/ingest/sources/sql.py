@@ -389,10 +389,24 @@ def _frame(keys: list[str], rows: list[tuple[Any, ...]]) -> pd.DataFrame:
         values = [r[j] for r in rows]
         if any(isinstance(v, _CONVERT) for v in values):
             values = [_plain(v) for v in values]
-        cols[j] = pd.Series(values, dtype=object).infer_objects()
+        col = pd.Series(values, dtype=object)
+        # integers with a NULL stay integers: typed, they would become floats (5 -> 5.0) in this chunk only, and the
+        # same row would hash differently when read in another chunk mix (a rerun would count it as changed)
+        cols[j] = col.astype("Int64") if _ints_with_nulls(values) else col.infer_objects()
     frame = pd.DataFrame(cols)
     frame.columns = keys  # by position: a name the query repeats stays twice, and the header check names it
     return frame
+
+
+def _ints_with_nulls(values: list[Any]) -> bool:
+    """True when ``values`` are integers (not booleans) and at least one NULL."""
+    nulls = 0
+    for v in values:
+        if v is None:
+            nulls += 1
+        elif type(v) is not int:
+            return False
+    return 0 < nulls < len(values)
 
 
 def _plain(v: Any) -> Any:
