@@ -67,9 +67,9 @@ def test_stored_reviews_are_redacted_in_batches_idempotently_and_audited(any_sto
     audit = any_store.read_frame("SELECT actor, action, subject, details FROM audit_log")
     assert audit["action"].tolist() == ["redact_reviews"] and audit["actor"].tolist() == ["test"]  # the empty rerun is not logged
     details = audit["details"].iloc[0]
-    assert (details if isinstance(details, dict) else json.loads(details)) == {"rows": 3, "email": 3, "phone": 2}
+    assert (details if isinstance(details, dict) else json.loads(details)) == {"rows": 3, "email": 3, "phone": 2, "card": 0, "iban": 0}
     texts = any_store.read_frame("SELECT text FROM reviews")["text"]
-    assert texts_with_pii(texts) == {"email": 0, "phone": 0}
+    assert texts_with_pii(texts) == {"email": 0, "phone": 0, "card": 0, "iban": 0}
 
 
 def test_a_text_changed_since_it_was_read_is_left_to_the_newer_write(store, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -99,7 +99,7 @@ def test_report_names_the_command_and_it_refuses_without_yes_then_fixes_the_stor
     _insert_old_reviews(store)
     ws = settings.workspace
     rep = privacy_report(store, settings)
-    assert rep["plaintext_pii"]["review_texts"] == {"email": 2, "phone": 2, "scanned": 5}
+    assert rep["plaintext_pii"]["review_texts"] == {"email": 2, "phone": 2, "card": 0, "iban": 0, "scanned": 5}
     assert "persona privacy redact-reviews --yes" in rep["plaintext_pii"]["fixes"]
     assert any("review texts hold" in f and "persona privacy redact-reviews --yes" in f for f in rep["findings"])
 
@@ -120,7 +120,7 @@ def test_report_names_the_command_and_it_refuses_without_yes_then_fixes_the_stor
     r = runner.invoke(app, ["privacy", "redact-reviews", "--workspace", str(ws)], env=ENV)  # nothing left: no --yes needed
     assert r.exit_code == 0 and "nothing to redact" in r.output
     rep = privacy_report(store, settings)
-    assert rep["plaintext_pii"]["review_texts"] == {"email": 0, "phone": 0, "scanned": 5}
+    assert rep["plaintext_pii"]["review_texts"] == {"email": 0, "phone": 0, "card": 0, "iban": 0, "scanned": 5}
     assert not any("review texts" in f for f in rep["findings"]) and rep["access"]["audit_log"] == {"redact_reviews": 1}
 
 
@@ -136,7 +136,7 @@ def test_a_file_loaded_before_redaction_reloads_as_duplicates_after_the_fix(work
     with monkeypatch.context() as m:  # the load before this change: texts stored as read
         m.setattr(writer, "redact_texts", lambda t: (t, {"email": 0, "phone": 0}))
         assert ingest_file(store, "reviews", f).accepted == 2
-    assert texts_with_pii(store.read_frame("SELECT text FROM reviews")["text"]) == {"email": 1, "phone": 1}
+    assert texts_with_pii(store.read_frame("SELECT text FROM reviews")["text"]) == {"email": 1, "phone": 1, "card": 0, "iban": 0}
     out = redact_stored_reviews(store)
     assert (out["rows"], out["rekeyed"], out["kept_ids"]) == (1, 1, 0)
     assert store.read_frame("SELECT review_id FROM reviews WHERE text LIKE 'call%'")["review_id"].iloc[0].startswith("k:")
@@ -187,4 +187,5 @@ def test_rekeying_drops_an_older_copy_loaded_again_since(workspace_shop, tmp_pat
     assert (out["rows"], out["rekeyed"], out["duplicates_removed"]) == (1, 0, 1)
     got = store.read_frame("SELECT review_id, text FROM reviews ORDER BY text")
     assert got["text"].tolist() == ["call [phone], [email]", "meh"] and got["review_id"].iloc[0].startswith("k:")
-    assert texts_with_pii(got["text"]) == {"email": 0, "phone": 0}
+    assert texts_with_pii(got["text"]) == {"email": 0, "phone": 0, "card": 0, "iban": 0}
+
