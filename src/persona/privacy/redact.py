@@ -155,8 +155,12 @@ def redact_stored_reviews(
         except PersonaError as exc:  # a store without a workspace key: texts are redacted, derived ids stay
             log.warning("redact_reviews: no workspace key (%s); derived review ids are kept", exc.code)
     out["rekeyed"] = out["kept_ids"] = out["duplicates_removed"] = 0
+    renamed: set[str] = set()
     try:
-        for frame in _batches(store, batch_rows):
+        for batch in _batches(store, batch_rows):
+            frame = batch[~batch["review_id"].isin(renamed)]  # rekeyed (k: sorts after h:): read again, counted once
+            if frame.empty:
+                continue
             new, counts = redact_texts(frame["text"])
             changed = (new != frame["text"]).to_numpy(dtype=bool)
             out["reviews"] += len(frame)
@@ -178,6 +182,7 @@ def redact_stored_reviews(
                     if rows:
                         conn.execute(stmt, rows)
                         out["rekeyed"] += sum(r["new_id"] != r["rid"] for r in rows)
+                        renamed.update(r["new_id"] for r in rows if r["new_id"] != r["rid"])
                     if dups:
                         conn.execute(drop, dups)
                 out["duplicates_removed"] += len(dups)
