@@ -74,11 +74,14 @@ IBAN_LENGTHS: dict[str, int] = {
     "VG": 24, "XK": 20,
 }
 
+# Both patterns start with a character class and look behind only after it: Python's re then skips to the next
+# digit (letter) quickly instead of trying the look-behinds at every position (twice as fast on review texts).
 #: digit groups split by single spaces or hyphens, not glued to letters, digits or a decimal point
-_CARD_RUN = re.compile(r"(?<![A-Za-z0-9_])(?<!\d[.,])\d+(?:[ \-]\d+)*(?![A-Za-z0-9_])(?![.,]\d)")
+_CARD_RUN = re.compile(r"\d(?<![A-Za-z0-9_]\d)(?<!\d[.,]\d)\d*(?:[ \-]\d+)*(?![A-Za-z0-9_])(?![.,]\d)")
 _GROUP = re.compile(r"\d+")
 _IBAN = re.compile(
-    r"(?<![A-Za-z0-9_])[A-Za-z]{2}\d{2}(?:[A-Za-z0-9]{11,30}|(?: [A-Za-z0-9]{4}){2,7}(?: [A-Za-z0-9]{1,4})?)(?![A-Za-z0-9_])"
+    r"[A-Za-z](?<![A-Za-z0-9_][A-Za-z])[A-Za-z]\d{2}"
+    r"(?:[A-Za-z0-9]{11,30}|(?: [A-Za-z0-9]{4}){2,7}(?: [A-Za-z0-9]{1,4})?)(?![A-Za-z0-9_])"
 )
 #: what a text holding an IBAN contains (RE2 syntax, for the Arrow pre-filter; card numbers are digit runs already)
 IBAN_CANDIDATE_RE2 = r"(?i:(?:" + "|".join(sorted(IBAN_LENGTHS)) + r")\d\d ?[0-9a-z]{4})"
