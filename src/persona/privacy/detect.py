@@ -188,7 +188,7 @@ def pii_kind(values: pd.Series, name: str | None = None) -> str | None:
     def phone(t: str) -> bool:
         return is_phone(t) or (phone_named and bool(_BARE_NUMBER.fullmatch(re.sub(r"[\s\-().]", "", t))))
 
-    # cards before phones: an Amex number in groups (3782 822463 10005) is shaped like a phone number too
+    # cards before phones: in a phone-named column a bare card number (378282246310005) passes for a phone number
     for kind, test in (("email", lambda t: bool(EMAIL.fullmatch(t))), ("iban", is_iban), ("card", is_card), ("phone", phone)):
         if text.map(test).mean() >= ATTRIBUTE_MATCH_SHARE:
             return kind
