@@ -67,9 +67,9 @@ def test_stored_reviews_are_redacted_in_batches_idempotently_and_audited(any_sto
     audit = any_store.read_frame("SELECT actor, action, subject, details FROM audit_log")
     assert audit["action"].tolist() == ["redact_reviews"] and audit["actor"].tolist() == ["test"]  # the empty rerun is not logged
     details = audit["details"].iloc[0]
-    assert (details if isinstance(details, dict) else json.loads(details)) == {"rows": 3, "email": 3, "phone": 2}
+    assert (details if isinstance(details, dict) else json.loads(details)) == {"rows": 3, "email": 3, "phone": 2, "card": 0, "iban": 0}
     texts = any_store.read_frame("SELECT text FROM reviews")["text"]
-    assert texts_with_pii(texts) == {"email": 0, "phone": 0}
+    assert texts_with_pii(texts) == {"email": 0, "phone": 0, "card": 0, "iban": 0}
 
 
 def test_a_text_changed_since_it_was_read_is_left_to_the_newer_write(store, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -99,7 +99,7 @@ def test_report_names_the_command_and_it_refuses_without_yes_then_fixes_the_stor
     _insert_old_reviews(store)
     ws = settings.workspace
     rep = privacy_report(store, settings)
-    assert rep["plaintext_pii"]["review_texts"] == {"email": 2, "phone": 2, "scanned": 5}
+    assert rep["plaintext_pii"]["review_texts"] == {"email": 2, "phone": 2, "card": 0, "iban": 0, "scanned": 5}
     assert "persona privacy redact-reviews --yes" in rep["plaintext_pii"]["fixes"]
     assert any("review texts hold" in f and "persona privacy redact-reviews --yes" in f for f in rep["findings"])
 
@@ -120,7 +120,7 @@ def test_report_names_the_command_and_it_refuses_without_yes_then_fixes_the_stor
     r = runner.invoke(app, ["privacy", "redact-reviews", "--workspace", str(ws)], env=ENV)  # nothing left: no --yes needed
     assert r.exit_code == 0 and "nothing to redact" in r.output
     rep = privacy_report(store, settings)
-    assert rep["plaintext_pii"]["review_texts"] == {"email": 0, "phone": 0, "scanned": 5}
+    assert rep["plaintext_pii"]["review_texts"] == {"email": 0, "phone": 0, "card": 0, "iban": 0, "scanned": 5}
     assert not any("review texts" in f for f in rep["findings"]) and rep["access"]["audit_log"] == {"redact_reviews": 1}
 
 
@@ -136,7 +136,7 @@ def test_a_file_loaded_before_redaction_reloads_as_duplicates_after_the_fix(work
     with monkeypatch.context() as m:  # the load before this change: texts stored as read
         m.setattr(writer, "redact_texts", lambda t: (t, {"email": 0, "phone": 0}))
         assert ingest_file(store, "reviews", f).accepted == 2
-    assert texts_with_pii(store.read_frame("SELECT text FROM reviews")["text"]) == {"email": 1, "phone": 1}
+    assert texts_with_pii(store.read_frame("SELECT text FROM reviews")["text"]) == {"email": 1, "phone": 1, "card": 0, "iban": 0}
     out = redact_stored_reviews(store)
     assert (out["rows"], out["rekeyed"], out["kept_ids"]) == (1, 1, 0)
     assert store.read_frame("SELECT review_id FROM reviews WHERE text LIKE 'call%'")["review_id"].iloc[0].startswith("k:")
@@ -187,4 +187,64 @@ def test_rekeying_drops_an_older_copy_loaded_again_since(workspace_shop, tmp_pat
     assert (out["rows"], out["rekeyed"], out["duplicates_removed"]) == (1, 0, 1)
     got = store.read_frame("SELECT review_id, text FROM reviews ORDER BY text")
     assert got["text"].tolist() == ["call [phone], [email]", "meh"] and got["review_id"].iloc[0].startswith("k:")
-    assert texts_with_pii(got["text"]) == {"email": 0, "phone": 0}
+    assert texts_with_pii(got["text"]) == {"email": 0, "phone": 0, "card": 0, "iban": 0}
+
+
+def test_cards_and_ibans_stored_before_are_redacted_in_place_and_their_ids_rekeyed(any_store, tmp_path: Path,
+                                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """On SQLite and PostgreSQL: a load before card/IBAN redaction left them in plain text under public ``h:`` ids;
+    redact-reviews replaces them, rekeys those ids (``k:``), and a reload of the file finds only duplicates."""
+    import persona.ingest.writer as writer
+    from persona.ingest import ingest_file
+    from persona.privacy.crypto import create_key_file
+
+    create_key_file(any_store.settings.key_path)
+    f = tmp_path / "cards.csv"  # no review ids: derived from the content
+    f.write_text("customer_id,product_id,rating,text,timestamp\n"
+                 "c1,p1,1,\"charged twice, card 4111 1111 1111 1111\",2026-11-20\n"
+                 "c2,p1,2,我的卡号6222 0212 3456 7890 128,2026-11-21\n"
+                 "c3,p2,3,\"refund: GB82 WEST 1234 5698 7654 32, jane@x.org\",2026-11-22\n"
+                 "c4,p2,5,\"EAN 4006381333931, order 5555555555554444, great\",2026-11-23\n", encoding="utf-8")
+    with monkeypatch.context() as m:  # the load before this change: texts stored as read
+        m.setattr(writer, "redact_texts", lambda t: (t, {"email": 0, "phone": 0}))
+        assert ingest_file(any_store, "reviews", f).accepted == 4
+    assert texts_with_pii(any_store.read_frame("SELECT text FROM reviews")["text"]) == {"email": 1, "phone": 0, "card": 2, "iban": 1}
+    dry = redact_stored_reviews(any_store, apply=False)
+    assert {k: dry[k] for k in ("rows", "email", "phone", "card", "iban", "rekeyed")} == {
+        "rows": 3, "email": 1, "phone": 0, "card": 2, "iban": 1, "rekeyed": 0}
+    out = redact_stored_reviews(any_store, actor="test")
+    assert {k: out[k] for k in ("reviews", "rows", "email", "phone", "card", "iban", "rekeyed", "kept_ids")} == {
+        "reviews": 4, "rows": 3, "email": 1, "phone": 0, "card": 2, "iban": 1, "rekeyed": 3, "kept_ids": 0}
+    got = any_store.read_frame("SELECT review_id, text FROM reviews ORDER BY customer_id")
+    assert got["text"].tolist() == ["charged twice, card [card]", "我的卡号[card]", "refund: [iban], [email]",
+                                    "EAN 4006381333931, order 5555555555554444, great"]
+    assert [i[:2] for i in got["review_id"]] == ["k:", "k:", "k:", "h:"]
+    details = any_store.read_frame("SELECT details FROM audit_log WHERE action = 'redact_reviews'")["details"].iloc[0]
+    assert (details if isinstance(details, dict) else json.loads(details)) == {"rows": 3, "email": 1, "phone": 0, "card": 2, "iban": 1}
+    again = ingest_file(any_store, "reviews", f)
+    assert (again.accepted, again.duplicates) == (0, 4) and any_store.count("reviews") == 4
+    rerun = redact_stored_reviews(any_store)
+    assert (rerun["rows"], rerun["card"], rerun["iban"], rerun["rekeyed"]) == (0, 0, 0, 0)
+
+
+def test_cli_redact_reviews_counts_cards_and_ibans_in_json_and_words(workspace_shop) -> None:  # noqa: ANN001
+    from persona.store.models import TABLES
+
+    store, settings = workspace_shop
+    with store.session() as s:
+        s.execute(TABLES["reviews"].insert(), [
+            {"review_id": "r1", "customer_id": "c1", "product_id": "p1", "rating": 1.0, "text": "card 4111-1111-1111-1111"},
+            {"review_id": "r2", "customer_id": "c1", "product_id": "p1", "rating": 2.0, "text": "IBAN CH93 0076 2011 6238 5295 7"},
+        ])
+    ws = settings.workspace
+    r = runner.invoke(app, ["privacy", "redact-reviews", "--workspace", str(ws)], env=ENV)
+    assert r.exit_code == 2
+    assert ("2 of 2 review texts hold 0 e-mail address(es), 0 phone number(s), 1 card number(s) and 1 IBAN(s)"
+            in " ".join(r.output.split()))
+    r = runner.invoke(app, ["privacy", "redact-reviews", "--yes", "--workspace", str(ws), "--json"], env=ENV)
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert {k: out[k] for k in ("reviews", "rows", "email", "phone", "card", "iban", "applied")} == {
+        "reviews": 2, "rows": 2, "email": 0, "phone": 0, "card": 1, "iban": 1, "applied": True}
+    assert _texts(store) == {"r1": "card [card]", "r2": "IBAN [iban]"}
+    assert "4111" not in r.stdout and "CH93" not in r.stdout

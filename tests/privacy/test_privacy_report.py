@@ -89,7 +89,7 @@ def test_erasure_is_checked_and_unreadable_ciphertexts_are_found(workspace_shop)
                                    "text": "Great, mail me at joe@example.org", "ts": datetime.now(UTC)}])
     rep = privacy_report(store, settings)
     assert rep["plaintext_pii"]["event_context"] == {"referrer_mail": {"kind": "email", "rows": 3}}
-    assert rep["plaintext_pii"]["review_texts"] == {"email": 1, "phone": 0, "scanned": 1}
+    assert rep["plaintext_pii"]["review_texts"] == {"email": 1, "phone": 0, "card": 0, "iban": 0, "scanned": 1}
     assert any("event context field 'referrer_mail'" in x for x in rep["findings"])
     r = _cli(ws, "privacy", "export", "c00003")
     assert r.exit_code == 3 and "no customer 'c00003'" in r.output
@@ -118,4 +118,64 @@ def test_k_anonymity_and_detectors() -> None:
     assert pii_kind(pd.Series(["a@b.co", "nope", "c@d.org"])) == "email"
     assert pii_kind(pd.Series(["gold", "silver"])) is None and pii_kind(pd.Series(["12345", "67890"])) is None
     assert pii_kind(pd.Series(["2026-11-20 12:00:00"])) is None  # timestamps are not phone numbers
-    assert texts_with_pii(pd.Series(["write me at joe@mail.com", "call +1 415 555 0100", "great product", None])) == {"email": 1, "phone": 1}
+    assert texts_with_pii(pd.Series(["write me at joe@mail.com", "call +1 415 555 0100", "great product", None])) == {"email": 1, "phone": 1, "card": 0, "iban": 0}
+
+
+def test_card_numbers_and_ibans_in_attributes_contexts_and_texts_are_reported_by_count_and_name(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    assert _cli(ws, "init").exit_code == 0
+    f = tmp_path / "c.csv"
+    f.write_text("customer_id,card_number,payout_iban,barcode,gender\n"
+                 "c1,4111 1111 1111 1111,GB82 WEST 1234 5698 7654 32,4006381333931,female\n"
+                 "c2,5555-5555-5555-4444,DE89370400440532013000,5901234123457,male\n"
+                 "c3,378282246310005,,4012345678901,female\n", encoding="utf-8")
+    r = _cli(ws, "ingest", "customers", str(f), "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["plaintext_pii"] == {"card_number": "card", "payout_iban": "iban"}  # EANs are not cards
+    r = _cli(ws, "ingest", "customers", str(f))
+    text = " ".join(r.output.split())
+    assert "column 'card_number' looks like card" in text and "drop the column from the file and reload it" in text
+
+    from persona.config import load_settings
+    from persona.store import open_store
+
+    settings = load_settings(ws, progress=False)
+    store = open_store(settings)
+    try:
+        store.bulk_insert("events", [{"event_id": f"e{i}", "customer_id": "c1", "product_id": "p1", "event_type": "purchase",
+                                      "ts": datetime.now(UTC), "context": {"refund_to": "NL91 ABNA 0417 1643 00", "page": "checkout"}}
+                                     for i in range(3)])
+        store.bulk_insert("reviews", [
+            {"review_id": "r1", "customer_id": "c1", "product_id": "p1", "rating": 1.0, "text": "charged twice on 4111 1111 1111 1111",
+             "ts": datetime.now(UTC)},
+            {"review_id": "r2", "customer_id": "c2", "product_id": "p1", "rating": 2.0, "text": "我的卡号6222 0212 3456 7890 128",
+             "ts": datetime.now(UTC)},
+            {"review_id": "r3", "customer_id": "c3", "product_id": "p1", "rating": 3.0, "text": "refund to FR1420041010050500013M02606",
+             "ts": datetime.now(UTC)},
+            {"review_id": "r4", "customer_id": "c3", "product_id": "p1", "rating": 5.0, "text": "EAN 4006381333931, masked **** 1234",
+             "ts": datetime.now(UTC)},
+        ])
+    finally:
+        store.dispose()
+    r = _cli(ws, "privacy", "report", "--json")
+    assert r.exit_code == 0, r.output
+    rep = json.loads(r.stdout)
+    pii = rep["plaintext_pii"]
+    assert pii["customer_attributes"] == {"card_number": {"kind": "card", "rows": 3}, "payout_iban": {"kind": "iban", "rows": 2}}
+    assert pii["event_context"] == {"refund_to": {"kind": "iban", "rows": 3}}
+    assert pii["review_texts"] == {"email": 0, "phone": 0, "card": 2, "iban": 1, "scanned": 4}
+    assert "persona privacy redact-reviews --yes" in pii["fixes"]
+    assert "persona ingest customers FILE without the 'card_number' column" in pii["fixes"]
+    assert any("'card_number' holds card numbers in plain text (3 customers)" in x for x in rep["findings"])
+    assert any("event context field 'refund_to' holds IBANs" in x for x in rep["findings"])
+    assert any("review texts hold e-mail addresses (0), phone numbers (0), card numbers (2), IBANs (1)" in x for x in rep["findings"])
+    for value in ("4111", "5555", "3782", "GB82", "DE89", "NL91", "6222", "FR14"):
+        assert value not in r.stdout  # counts and names only, never values
+    # the fix the report names: the file without the column; redact-reviews for the texts
+    f.write_text("customer_id,barcode,gender\nc1,4006381333931,female\nc2,5901234123457,male\nc3,4012345678901,female\n",
+                 encoding="utf-8")
+    assert json.loads(_cli(ws, "ingest", "customers", str(f), "--json").stdout)["plaintext_pii"] == {}
+    assert _cli(ws, "privacy", "redact-reviews", "--yes").exit_code == 0
+    rep = json.loads(_cli(ws, "privacy", "report", "--json").stdout)
+    assert rep["plaintext_pii"]["customer_attributes"] == {}
+    assert rep["plaintext_pii"]["review_texts"] == {"email": 0, "phone": 0, "card": 0, "iban": 0, "scanned": 4}

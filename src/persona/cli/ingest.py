@@ -184,9 +184,10 @@ def _show(report: Any, as_json: bool, *, title: str) -> None:
                               "later incremental runs skip them (a --full run reads them again)", markup=False, highlight=False)
     for col, kind in report.plaintext_pii.items():
         from persona.cli._common import err_console
+        from persona.privacy.detect import pii_fix
 
-        err_console.print(f"warning: column {col!r} looks like {kind} and is stored unencrypted as an attribute: reload with "
-                          f"--map {col}={'email' if kind == 'email' else 'phone'} to encrypt it", markup=False, highlight=False)
+        err_console.print(f"warning: column {col!r} looks like {kind} and is stored unencrypted as an attribute: "
+                          f"{pii_fix(col, kind)}", markup=False, highlight=False)
 
 
 def _pulled(cursor: dict[str, Any]) -> str:
@@ -205,12 +206,13 @@ def _shown(value: Any) -> str:
 
 
 def _redaction_note(redacted: dict[str, int]) -> None:
-    """One line when e-mail addresses or phone numbers were removed from review texts."""
-    if redacted.get("email") or redacted.get("phone"):
+    """One line when personal data (e-mail addresses, phone or card numbers, IBANs) was removed from review texts."""
+    if any(redacted.values()):
         from persona.cli._common import console
+        from persona.privacy.detect import describe_counts, tokens_of
 
-        console.print(f"redacted from review texts: {redacted.get('email', 0):,} e-mail address(es) and {redacted.get('phone', 0):,} "
-                      "phone number(s), stored as [email] / [phone]", markup=False, highlight=False)
+        console.print(f"redacted from review texts: {describe_counts(redacted)}, stored as {tokens_of(redacted)}",
+                      markup=False, highlight=False)
 
 
 def ingest_adapter(store: Any, name: str, path: Path) -> dict[str, Any]:

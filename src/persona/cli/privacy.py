@@ -1,5 +1,5 @@
 """``persona privacy report|export|erase|redact-reviews``: the privacy report, the data-subject rights, and the
-redaction of e-mail addresses and phone numbers from stored review texts."""
+redaction of e-mail addresses, phone and card numbers and IBANs from stored review texts."""
 
 from __future__ import annotations
 
@@ -118,26 +118,28 @@ def redact_reviews(
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Redact e-mail addresses and phone numbers from stored review texts, in place.
+    """Redact e-mail addresses, phone and card numbers and IBANs from stored review texts, in place.
 
     For reviews loaded before ingest redacted them (the privacy report names this command when it finds any).
     Batches of 5,000 reviews, one transaction each; idempotent (a rerun changes 0 rows); audited. Without --yes
     it changes nothing and says how many reviews would change. JSON output: {"reviews", "rows", "email", "phone",
-    "applied", "seconds"}.
+    "card", "iban", "applied", "rekeyed", "kept_ids", "duplicates_removed", "seconds"}.
     """
     from persona.errors import InputError
+    from persona.privacy.detect import describe_counts, tokens_of
     from persona.privacy.redact import redact_stored_reviews
 
     with _workspace(workspace) as (_settings, store):
         out = redact_stored_reviews(store, apply=yes, actor="cli")
     if not yes and out["rows"]:
-        raise InputError(f"{out['rows']:,} of {out['reviews']:,} review texts hold {out['email']:,} e-mail address(es) and "
-                         f"{out['phone']:,} phone number(s); redacting them cannot be undone", hint="add --yes to redact them")
+        raise InputError(f"{out['rows']:,} of {out['reviews']:,} review texts hold {describe_counts(out)}; redacting them "
+                         "cannot be undone", hint="add --yes to redact them")
     if as_json:
         emit(out, True)
         return
     if not out["rows"]:
-        console.print(f"nothing to redact: none of the {out['reviews']:,} review texts holds an e-mail address or a phone number")
+        console.print(f"nothing to redact: none of the {out['reviews']:,} review texts holds an e-mail address, a phone or card "
+                      "number or an IBAN")
         return
-    console.print(f"redacted {out['rows']:,} of {out['reviews']:,} review texts: {out['email']:,} e-mail address(es) and "
-                  f"{out['phone']:,} phone number(s) replaced by [email] / [phone]", markup=False, highlight=False)
+    console.print(f"redacted {out['rows']:,} of {out['reviews']:,} review texts: {describe_counts(out)} replaced by "
+                  f"{tokens_of(out)}", markup=False, highlight=False)

@@ -44,6 +44,7 @@ from persona.ingest.readers import RawChunk, detect_format, open_reader, source_
 from persona.ingest.schema import EntitySpec, get_spec
 from persona.ingest.writer import EntityWriter
 from persona.privacy.crypto import PIICipher
+from persona.privacy.detect import no_pii
 from persona.store.bulk import BulkWriter
 from persona.store.models import IngestRun
 
@@ -260,7 +261,7 @@ def _run(
     cipher = cipher or PIICipher.from_settings(settings)
     report = IngestReport(entity=spec.name, source=source)
     if spec.name == "reviews":
-        report.redacted = {"email": 0, "phone": 0}
+        report.redacted = no_pii()
     chunks = iter(chunks)
     first = next(chunks, None)
     if first is None:
@@ -360,8 +361,9 @@ def _start_run(store: Any, spec: EntitySpec, source: str, fingerprint: str | Non
 
 
 def _pii_like_extras(spec: EntitySpec, frame: Any, columns: dict[str, str]) -> dict[str, str]:
-    """Extra columns of the first chunk that look like e-mail addresses or phone numbers (kept in plain text)."""
-    from persona.privacy.detect import pii_kind
+    """Extra columns of the first chunk that look like e-mail addresses, phone or card numbers or IBANs (kept in
+    plain text)."""
+    from persona.privacy.detect import pii_fix, pii_kind
 
     out = {}
     for col, target in columns.items():
@@ -369,8 +371,8 @@ def _pii_like_extras(spec: EntitySpec, frame: Any, columns: dict[str, str]) -> d
             kind = pii_kind(frame[col].head(1000), str(col))
             if kind is not None:
                 out[str(col)] = kind
-                log.info("ingest %s: column %r looks like %s and is kept unencrypted in %s; map it with --map %s=%s",
-                         spec.name, col, kind, spec.extras, col, "email" if kind == "email" else "phone")
+                log.info("ingest %s: column %r looks like %s and is kept unencrypted in %s; %s", spec.name, col, kind,
+                         spec.extras, pii_fix(str(col), kind))
     return out
 
 

@@ -11,7 +11,8 @@ Duplicate policy (documented in the README's data-format section):
 * events, reviews and consents naming an unknown customer (or product) create a stub row
   (``is_stub``); a later CRM row for it fills the stub in.
 
-Review texts are stored with their e-mail addresses and phone numbers redacted (:mod:`persona.privacy.redact`).
+Review texts are stored with their e-mail addresses, phone and card numbers and IBANs redacted
+(:mod:`persona.privacy.redact`).
 A review's derived id and its row hash are computed on the text as read, so a file loaded before redaction existed
 (and its reviews redacted in place since) is recognised as the same reviews when loaded again.
 """
@@ -31,6 +32,7 @@ from persona.ingest.hashing import EVENT_KEYS, row_hashes
 from persona.ingest.schema import EntitySpec
 from persona.privacy.consent import consent_row_hash
 from persona.privacy.crypto import PIICipher
+from persona.privacy.detect import no_pii
 from persona.privacy.redact import redact_texts
 from persona.store.bulk import BulkWriter, encode_rows
 
@@ -71,7 +73,8 @@ class _PreparedReviews:
 
 @dataclass
 class WriteResult:
-    """What one chunk did to the store (``redacted``: e-mail addresses and phone numbers removed from texts)."""
+    """What one chunk did to the store (``redacted``: e-mail addresses, phone and card numbers and IBANs removed
+    from texts)."""
 
     accepted: int = 0
     duplicates: int = 0
@@ -212,7 +215,7 @@ class EntityWriter:
 
     def _prepare_reviews(self, f: pd.DataFrame) -> _PreparedReviews:
         if "text" not in f.columns:
-            return _PreparedReviews(frame=f.assign(review_id=review_ids(f)), text=None, redacted={"email": 0, "phone": 0},
+            return _PreparedReviews(frame=f.assign(review_id=review_ids(f)), text=None, redacted=no_pii(),
                                     ids=None)
         text, redacted = redact_texts(f["text"])
         ids = review_ids(f)

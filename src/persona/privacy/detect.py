@@ -1,8 +1,10 @@
-"""Personal data where it should not be: e-mail addresses and phone numbers in free columns and texts.
+"""Personal data where it should not be: e-mail addresses, phone and payment card numbers and IBANs in free columns
+and texts.
 
 Used by ingest (to warn about a file's extra columns, kept as plain-text attributes, and to redact review texts),
 by ``persona privacy redact-reviews`` and by the privacy report (attributes, event contexts, review texts). Detection
-and redaction (:mod:`persona.privacy.redact`) share :func:`phone_matches`, so a redacted text is never reported.
+and redaction (:mod:`persona.privacy.redact`) share :func:`replace_pii`, which looks for each kind in turn
+(:data:`TEXT_KINDS`), so a redacted text is never reported. Card numbers and IBANs: :mod:`persona.privacy.financial`.
 
 A phone number is 8 to 15 digits (E.164 allows at most 15; 7-digit local numbers are too like other numbers to
 tell apart) in groups split by one space, hyphen, dot, slash or parentheses, with an optional ``+`` country code,
@@ -12,19 +14,32 @@ a leading ``0`` (trunk prefix) or parentheses, it needs a phone-like shape: a Ch
 ``555.123.4567``). Never a phone number: dates (``2026-11-24``, ``24.11.2026``), years and year ranges
 (``2019-2021``), decimals and prices (``$1,299.00``, ``1234567.89``, ``¥13800000``), IP addresses, percentages,
 times, ratings (``5/5``), lists of round numbers (``100 200 300``, ``2000-100 1000-50``), plain digit strings
-(order numbers, barcodes: ``123456789``, ``4006381333931``) and numbers after an order, invoice, tracking,
-reference, serial, SKU, item, model, ticket or ``#`` label (``order #12345678``, ``订单号12345678901``).
+(order numbers, barcodes: ``123456789``, ``4006381333931``), 13 digits or more written in a card's groups
+(``4111 1111 1111 1112``, Luhn-valid or not, or a parcel's number) and numbers after an order, invoice, tracking,
+reference, serial, SKU, item, model, ticket, barcode or ``#`` label (``order #12345678``, ``订单号12345678901``; see
+:mod:`persona.privacy.labels`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
 from persona.data.interactions import as_dict
+from persona.privacy.financial import (
+    IBAN_CANDIDATE_RE2,
+    card_grouped,
+    card_matches,
+    iban_matches,
+    is_card,
+    is_iban,
+)
+from persona.privacy.labels import ID_LABEL, LOOK_BACK
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 #: a phone-number candidate (see the module docstring; :func:`phone_matches` applies the rest of the rules):
@@ -35,12 +50,15 @@ PHONE = re.compile(
     r"(?:\+\s?)?\(?(?=\d[\d ./()\-]{6,}\d)\d+(?:(?:[ ./\-]|\)\s?|\s?\()\d+){0,9}"
     r"(?![A-Za-z0-9_@%]|[ .,/:\-]\d)"
 )
-#: what any text holding an e-mail address or a phone number contains (RE2 syntax, for a fast Arrow pre-filter)
-CANDIDATE_RE2 = r"@|\d[\d ./()\-]{6,}\d"
+#: what any text holding an e-mail address, a phone or card number or an IBAN contains (RE2 syntax, for a fast
+#: Arrow pre-filter): a card number is a digit run already; an IBAN may have letters between short digit groups
+CANDIDATE_RE2 = r"@|\d[\d ./()\-]{6,}\d|" + IBAN_CANDIDATE_RE2
 #: how many digits a phone number has (E.164 allows at most 15)
 MIN_DIGITS, MAX_DIGITS = 8, 15
 #: digits a number in groups needs without a +, a leading 0 or parentheses (8 are room, seat and coupon numbers too)
 NO_PREFIX_MIN_DIGITS = 9
+#: the text dtype the pre-filter reads without a copy
+STRING = pd.StringDtype("pyarrow")
 #: an attribute is PII-like when at least this share of its non-empty values match
 ATTRIBUTE_MATCH_SHARE = 0.5
 
@@ -53,14 +71,6 @@ _CN_MOBILE = re.compile(r"1[3-9]\d{9}")
 _CURRENCY = "$€£¥￥₹₩元"
 _CURRENCY_CODE = re.compile(r"(?:usd|eur|gbp|cny|rmb|jpy|inr|aud|cad|chf|hkd|sgd|krw)\s*$", re.IGNORECASE)
 _CURRENCY_AFTER = re.compile(r"\s*(?:[$€£¥￥₹₩元]|(?:usd|eur|gbp|cny|rmb|jpy|inr|aud|cad|chf|hkd|sgd|krw)\b)", re.IGNORECASE)
-#: a label that makes the number after it an identifier of a thing, not of a person
-_LABEL = re.compile(
-    r"(?:\b(?:order|invoice|tracking|parcel|shipment|ref|reference|receipt|serial|sku|item|model|part|article|isbn|ean|upc"
-    r"|transaction|confirmation|booking|ticket|case|claim|batch|lot)|订单|单号|编号|货号|型号|批号|件号|#)"
-    r"\s*(?:no\.?|nr\.?|num(?:ber)?|#|号码?)?\s*[:#：]?\s*$",
-    re.IGNORECASE,
-)
-_LOOK_BACK = 24  # characters before a candidate searched for a currency or a label
 _NON_DIGIT = re.compile(r"\D+")
 
 
@@ -78,6 +88,8 @@ def _phone_shape(s: str) -> bool:
         return False
     groups = re.findall(r"\d+", body)
     plus, trunk, paren = s.startswith("+"), body.lstrip("(").startswith("0"), "(" in body
+    if not (plus or trunk or paren) and card_grouped(body):  # 4111 1111 1111 1112: a card's (or parcel's) number
+        return False
     if len(groups) == 1:  # digits only
         return plus or (trunk and 9 <= digits <= 12) or bool(_CN_MOBILE.fullmatch(body))
     if plus or trunk or paren:
@@ -93,8 +105,8 @@ def _phone_in_context(text: str, start: int, end: int) -> bool:
     """Whether ``text[start:end]`` is a phone number: its shape, then no currency or label around it."""
     if not _phone_shape(text[start:end]):
         return False
-    before = text[max(0, start - _LOOK_BACK):start].rstrip()
-    if (before and before[-1] in _CURRENCY) or _CURRENCY_CODE.search(before) or _LABEL.search(before):
+    before = text[max(0, start - LOOK_BACK):start].rstrip()
+    if (before and before[-1] in _CURRENCY) or _CURRENCY_CODE.search(before) or ID_LABEL.search(before):
         return False
     return not _CURRENCY_AFTER.match(text, end)
 
@@ -129,6 +141,8 @@ def phone_matches(text: str) -> Iterator[tuple[int, int]]:
         An iterator of non-overlapping spans.
     """
     for m in PHONE.finditer(text):
+        if m.group(0)[0] != "0" and card_grouped(m.group(0)):  # not split into phone numbers either
+            continue
         if _digits(m.group(0)) > MAX_DIGITS:
             spans: Iterator[tuple[int, int]] = _split_at_spaces(text, m.start(), m.end())
         else:
@@ -158,7 +172,7 @@ _BARE_NUMBER = re.compile(r"\+?\d{7,15}")
 
 
 def pii_kind(values: pd.Series, name: str | None = None) -> str | None:
-    """'email' or 'phone' when most non-empty values look like one, else None.
+    """The kind of personal data (``"email"``, ``"iban"``, ``"card"`` or ``"phone"``) most non-empty values are, or None.
 
     Args:
         values: the column's values.
@@ -174,17 +188,31 @@ def pii_kind(values: pd.Series, name: str | None = None) -> str | None:
     def phone(t: str) -> bool:
         return is_phone(t) or (phone_named and bool(_BARE_NUMBER.fullmatch(re.sub(r"[\s\-().]", "", t))))
 
-    for kind, test in (("email", lambda t: bool(EMAIL.fullmatch(t))), ("phone", phone)):
+    # cards before phones: in a phone-named column a bare card number (378282246310005) passes for a phone number
+    for kind, test in (("email", lambda t: bool(EMAIL.fullmatch(t))), ("iban", is_iban), ("card", is_card), ("phone", phone)):
         if text.map(test).mean() >= ATTRIBUTE_MATCH_SHARE:
             return kind
     return None
 
 
+#: what to do about a plain-text column of each kind: map it into its encrypted column, or keep it out
+_FIXES = {"email": "reload with --map {col}=email to encrypt it", "phone": "reload with --map {col}=phone to encrypt it",
+          "card": "drop the column from the file and reload it (card numbers have no place in a marketing store)",
+          "iban": "drop the column from the file and reload it (IBANs have no place in a marketing store)"}
+#: how each kind is named in messages
+KIND_NAMES = {"email": "e-mail addresses", "phone": "phone numbers", "card": "card numbers", "iban": "IBANs"}
+
+
+def pii_fix(column: str, kind: str) -> str:
+    """What to do about a column of ``kind`` values stored in plain text (an attribute or a context field)."""
+    return _FIXES[kind].format(col=column)
+
+
 def pii_like_keys(records: pd.Series) -> dict[str, dict[str, Any]]:
-    """The keys of JSON objects (one per row) whose values mostly look like e-mail addresses or phone numbers.
+    """The keys of JSON objects (one per row) whose values mostly look like personal data (see :func:`pii_kind`).
 
     Returns:
-        ``{key: {"kind": "email"|"phone", "rows": n}}``.
+        ``{key: {"kind": "email"|"iban"|"card"|"phone", "rows": n}}``.
     """
     frame = pd.DataFrame([as_dict(v) for v in records])
     out = {}
@@ -195,9 +223,81 @@ def pii_like_keys(records: pd.Series) -> dict[str, dict[str, Any]]:
     return out
 
 
+#: the kinds of personal data found in free text, in the order they are looked for; each rule sees the text with the
+#: earlier kinds' tokens in place (an IBAN's digit groups could pass for a card number, a card's for a phone number)
+TEXT_KINDS = ("email", "iban", "card", "phone")
+#: what takes the place of each kind in a redacted text
+TOKENS = {"email": "[email]", "iban": "[iban]", "card": "[card]", "phone": "[phone]"}
+_SPANS: dict[str, Callable[[str], Iterator[tuple[int, int]]]] = {
+    "email": lambda t: ((m.start(), m.end()) for m in EMAIL.finditer(t)) if "@" in t else iter(()),
+    "iban": iban_matches,
+    "card": card_matches,
+    "phone": phone_matches,
+}
+
+
+def no_pii() -> dict[str, int]:
+    """Zero counts for every kind of :data:`TEXT_KINDS` (``{"email": 0, "phone": 0, "card": 0, "iban": 0}``)."""
+    return {"email": 0, "phone": 0, "card": 0, "iban": 0}
+
+
+def replace_pii(text: str) -> tuple[str, dict[str, int]]:
+    """One pass over ``text``: each kind of :data:`TEXT_KINDS` in turn is replaced by its token.
+
+    Redaction repeats this until nothing more is found; the report counts what the first pass finds, so a
+    redacted text is never reported.
+
+    Returns:
+        The text with tokens in place, and how many of each kind were replaced.
+    """
+    counts = no_pii()
+    for kind in TEXT_KINDS:
+        spans = list(_SPANS[kind](text))
+        if spans:
+            parts, pos = [], 0
+            for start, end in spans:
+                parts += [text[pos:start], TOKENS[kind]]
+                pos = end
+            parts.append(text[pos:])
+            text = "".join(parts)
+            counts[kind] = len(spans)
+    return text, counts
+
+
+_COUNTED = {"email": "e-mail address(es)", "phone": "phone number(s)", "card": "card number(s)", "iban": "IBAN(s)"}
+
+
+def describe_counts(counts: dict[str, int]) -> str:
+    """Counts of replaced (or found) personal data for people: ``"3 e-mail address(es) and 2 phone number(s)"``,
+    card numbers and IBANs named only when there are any."""
+    parts = [f"{counts.get(k, 0):,} {_COUNTED[k]}" for k in ("email", "phone", "card", "iban")
+             if k in ("email", "phone") or counts.get(k)]
+    return ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def tokens_of(counts: dict[str, int]) -> str:
+    """The tokens of the kinds described by :func:`describe_counts`: ``"[email] / [phone] / [card]"``."""
+    return " / ".join(TOKENS[k] for k in ("email", "phone", "card", "iban") if k in ("email", "phone") or counts.get(k))
+
+
+def candidates(texts: pd.Series) -> np.ndarray:
+    """Positions of the texts that may hold personal data: a C++ (Arrow, RE2) pre-filter with
+    :data:`CANDIDATE_RE2`, so most texts never reach the Python rules. Missing values are no candidates."""
+    s = texts if texts.dtype == STRING else texts.astype(STRING)
+    hits = pc.fill_null(pc.match_substring_regex(s.array.__arrow_array__(), CANDIDATE_RE2), False)
+    return np.flatnonzero(np.asarray(hits.to_numpy(zero_copy_only=False), dtype=bool))
+
+
 def texts_with_pii(texts: pd.Series) -> dict[str, int]:
-    """How many texts contain an e-mail address, and how many a phone number (the numbers redaction replaces)."""
-    t = texts.dropna().astype(str)
-    t = t[t.str.contains(CANDIDATE_RE2, regex=True)]
-    return {"email": int(t.str.contains(EMAIL).sum()),
-            "phone": int(sum(next(phone_matches(x), None) is not None for x in t))}
+    """How many texts contain each kind of personal data redaction replaces.
+
+    Returns:
+        ``{"email": n, "phone": n, "card": n, "iban": n}``: texts holding at least one of that kind.
+    """
+    out = no_pii()
+    if texts.empty:
+        return out
+    for t in texts.iloc[candidates(texts)].tolist():
+        for kind, n in replace_pii(str(t))[1].items():
+            out[kind] += n > 0
+    return out

@@ -1,9 +1,11 @@
-"""Redaction of e-mail addresses and phone numbers from free text: ``[email]`` and ``[phone]`` take their place.
+"""Redaction of personal data from free text: ``[email]``, ``[phone]``, ``[card]`` and ``[iban]`` take the place of
+e-mail addresses, phone numbers, payment card numbers and IBANs.
 
 Ingest redacts every review text before it is stored (files, SQL, REST and dataset adapters all pass through
 :class:`~persona.ingest.writer.EntityWriter`); :func:`redact_stored_reviews` (``persona privacy redact-reviews``)
-rewrites the texts of a store loaded before that. What counts as a phone number is decided in
-:mod:`persona.privacy.detect`, which the privacy report also uses, so a redacted text is never reported.
+rewrites the texts of a store loaded before that. What counts as each kind is decided in
+:mod:`persona.privacy.detect` (and :mod:`persona.privacy.financial`), whose :func:`~persona.privacy.detect.replace_pii`
+the privacy report also uses, so a redacted text is never reported.
 """
 
 from __future__ import annotations
@@ -14,59 +16,43 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow.compute as pc
 
 from persona.errors import InputError, PersonaError
-from persona.privacy.detect import CANDIDATE_RE2, EMAIL, phone_matches
+from persona.privacy.detect import STRING, TEXT_KINDS, TOKENS, candidates, no_pii, replace_pii
 
 log = logging.getLogger(__name__)
 
-EMAIL_TOKEN = "[email]"
-PHONE_TOKEN = "[phone]"
+EMAIL_TOKEN, PHONE_TOKEN, CARD_TOKEN, IBAN_TOKEN = (TOKENS[k] for k in ("email", "phone", "card", "iban"))
 #: stored reviews read, redacted and written per transaction by :func:`redact_stored_reviews`
 BATCH_ROWS = 5_000
-_STRING = pd.StringDtype("pyarrow")
 _MAX_PASSES = 64  # a safety bound: real texts settle in one or two passes
 
 
-def _redact_phones(text: str) -> tuple[str, int]:
-    spans = list(phone_matches(text))
-    if not spans:
-        return text, 0
-    parts, pos = [], 0
-    for start, end in spans:
-        parts += [text[pos:start], PHONE_TOKEN]
-        pos = end
-    parts.append(text[pos:])
-    return "".join(parts), len(spans)
-
-
 def redact_text(text: str) -> tuple[str, dict[str, int]]:
-    """Replace each e-mail address in ``text`` with ``[email]`` and each phone number with ``[phone]``.
+    """Replace each e-mail address, IBAN, payment card number and phone number in ``text`` with its token
+    (``[email]``, ``[iban]``, ``[card]``, ``[phone]``).
 
     Args:
         text: any free text (a review, a note), in any language.
 
     Returns:
-        The redacted text (``text`` itself when nothing matched) and ``{"email": n, "phone": m}``, the number of
-        addresses and numbers replaced.
+        The redacted text (``text`` itself when nothing matched) and ``{"email": n, "phone": n, "card": n,
+        "iban": n}``, how many of each were replaced.
 
     Raises:
         InputError: ``text`` is not a string.
     """
     if not isinstance(text, str):
         raise InputError(f"redact_text needs a string, got {type(text).__name__}", hint="pass the text, or use redact_texts for a column")
-    counts = {"email": 0, "phone": 0}
+    counts = no_pii()
     # Until nothing more is found: a token glued to what follows, or a number freed from a longer run of digits,
     # can expose a number the first pass did not see. Each pass removes digits or an "@", so this ends.
     for _ in range(_MAX_PASSES):
-        out, n_email = EMAIL.subn(EMAIL_TOKEN, text) if "@" in text else (text, 0)
-        out, n_phone = _redact_phones(out)
-        counts["email"] += n_email
-        counts["phone"] += n_phone
-        text = out
-        if not (n_email or n_phone):
+        text, found = replace_pii(text)
+        if not any(found.values()):
             break
+        for kind, n in found.items():
+            counts[kind] += n
     return text, counts
 
 
@@ -78,25 +64,23 @@ def redact_texts(texts: pd.Series) -> tuple[pd.Series, dict[str, int]]:
 
     Returns:
         The redacted column (same index and dtype; the input is not modified) and the replacement counts
-        ``{"email": n, "phone": m}`` over all texts.
+        ``{"email": n, "phone": n, "card": n, "iban": n}`` over all texts.
     """
-    counts = {"email": 0, "phone": 0}
+    counts = no_pii()
     out = texts.copy()
     if texts.empty:
         return out, counts
-    s = texts if texts.dtype == _STRING else texts.astype(_STRING)
-    hits = pc.fill_null(pc.match_substring_regex(s.array.__arrow_array__(), CANDIDATE_RE2), False)
-    idx = np.flatnonzero(np.asarray(hits.to_numpy(zero_copy_only=False), dtype=bool))
+    idx = candidates(texts)
     if not len(idx):
         return out, counts
     new = []
-    for t in s.iloc[idx].tolist():
+    for t in texts.iloc[idx].astype(STRING).tolist():
         r, c = redact_text(t)
         new.append(r)
-        counts["email"] += c["email"]
-        counts["phone"] += c["phone"]
-    if counts["email"] or counts["phone"]:
-        out.iloc[idx] = pd.Series(new, dtype=out.dtype if out.dtype == _STRING else object).to_numpy()
+        for kind, n in c.items():
+            counts[kind] += n
+    if any(counts.values()):
+        out.iloc[idx] = pd.Series(new, dtype=out.dtype if out.dtype == STRING else object).to_numpy()
     return out, counts
 
 
@@ -121,7 +105,7 @@ def redact_stored_reviews(
     progress: bool | None = None,
     batch_rows: int = BATCH_ROWS,
 ) -> dict[str, Any]:
-    """Redact e-mail addresses and phone numbers from the stored review texts, in place (idempotent).
+    """Redact e-mail addresses, phone and card numbers and IBANs from the stored review texts, in place (idempotent).
 
     Each batch of ``batch_rows`` reviews is one transaction; a row is only rewritten if its text is still the one
     read (a concurrent load wins). ``row_hash`` stays the source row's, and a review whose id was derived from its
@@ -139,7 +123,8 @@ def redact_stored_reviews(
         batch_rows: reviews per transaction.
 
     Returns:
-        ``{"reviews": scanned, "rows": rows changed (or to change), "email": n, "phone": m, "applied": apply,
+        ``{"reviews": scanned, "rows": rows changed (or to change), "email", "phone", "card", "iban": how many of
+        each were replaced (or would be), "applied": apply,
         "rekeyed": ids made keyed, "kept_ids": derived ids kept (not recomputable from the stored row, or no key),
         "duplicates_removed": older copies dropped, "seconds": s}``.
 
@@ -158,7 +143,7 @@ def redact_stored_reviews(
     total = store.count("reviews")
     show = store.settings.progress if progress is None else progress
     bar = task = None
-    out: dict[str, Any] = {"reviews": 0, "rows": 0, "email": 0, "phone": 0, "applied": apply}
+    out: dict[str, Any] = {"reviews": 0, "rows": 0, **no_pii(), "applied": apply}
     reviews = TABLES["reviews"]
     stmt = (update(reviews).where(reviews.c.review_id == bindparam("rid"), reviews.c.text == bindparam("old"))
             .values(text=bindparam("new"), review_id=bindparam("new_id")))
@@ -170,14 +155,18 @@ def redact_stored_reviews(
         except PersonaError as exc:  # a store without a workspace key: texts are redacted, derived ids stay
             log.warning("redact_reviews: no workspace key (%s); derived review ids are kept", exc.code)
     out["rekeyed"] = out["kept_ids"] = out["duplicates_removed"] = 0
+    renamed: set[str] = set()
     try:
-        for frame in _batches(store, batch_rows):
+        for batch in _batches(store, batch_rows):
+            frame = batch[~batch["review_id"].isin(renamed)]  # rekeyed (k: sorts after h:): read again, counted once
+            if frame.empty:
+                continue
             new, counts = redact_texts(frame["text"])
             changed = (new != frame["text"]).to_numpy(dtype=bool)
             out["reviews"] += len(frame)
             out["rows"] += int(changed.sum())
-            out["email"] += counts["email"]
-            out["phone"] += counts["phone"]
+            for kind, n in counts.items():
+                out[kind] += n
             if apply and changed.any():
                 part = frame[changed]
                 new_ids, faithful = _keyed_ids(part, keys)
@@ -193,6 +182,7 @@ def redact_stored_reviews(
                     if rows:
                         conn.execute(stmt, rows)
                         out["rekeyed"] += sum(r["new_id"] != r["rid"] for r in rows)
+                        renamed.update(r["new_id"] for r in rows if r["new_id"] != r["rid"])
                     if dups:
                         conn.execute(drop, dups)
                 out["duplicates_removed"] += len(dups)
@@ -206,13 +196,13 @@ def redact_stored_reviews(
         if bar is not None:
             bar.stop()
     if apply and out["rows"]:
-        audit(store, actor, "redact_reviews", None, {k: out[k] for k in ("rows", "email", "phone")})
+        audit(store, actor, "redact_reviews", None, {k: out[k] for k in ("rows", *TEXT_KINDS)})
         if store.dialect == "sqlite":
             with store.engine.connect() as conn:
                 conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     out["seconds"] = round(time.perf_counter() - t0, 3)
-    log.info("redact_reviews applied=%s reviews=%d rows=%d email=%d phone=%d seconds=%.2f", apply, out["reviews"],
-             out["rows"], out["email"], out["phone"], out["seconds"])
+    log.info("redact_reviews applied=%s reviews=%d rows=%d email=%d phone=%d card=%d iban=%d seconds=%.2f", apply,
+             out["reviews"], out["rows"], out["email"], out["phone"], out["card"], out["iban"], out["seconds"])
     return out
 
 

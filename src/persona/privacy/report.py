@@ -3,9 +3,10 @@
 - **PII at rest**: how many customers have an e-mail, phone or name, and whether a sample of those ciphertexts
   opens with this workspace's key (a key swapped or lost shows here before a send fails).
 - **PII outside the encrypted columns**: customer attributes, event contexts and review texts scanned for e-mail
-  addresses and phone numbers. Ingest keeps a file's extra columns as attributes, so a ``mobile`` column lands
-  there in plain text; this names the attribute (never the values) and the ``--map`` that fixes it. Ingest redacts
-  review texts; those stored before that are fixed by ``persona privacy redact-reviews --yes``.
+  addresses, phone and payment card numbers and IBANs. Ingest keeps a file's extra columns as attributes, so a
+  ``mobile`` or ``card_number`` column lands there in plain text; this names the attribute (never the values) and
+  the fix (``--map mobile=phone`` encrypts it; card numbers and IBANs have no encrypted column: drop them from the
+  file). Ingest redacts review texts; those stored before that are fixed by ``persona privacy redact-reviews --yes``.
 - **Re-identification risk**: k-anonymity of the quasi-identifiers (gender, birth year, city, postcode): the share
   of customers whose combination fewer than ``k`` customers share, next to the same with age bands and countries.
 - **Consent**: who may be contacted per channel for marketing, and who has no consent record at all.
@@ -26,7 +27,7 @@ import pandas as pd
 
 from persona.data.interactions import as_dict
 from persona.errors import InputError
-from persona.privacy.detect import pii_like_keys, texts_with_pii
+from persona.privacy.detect import KIND_NAMES, pii_fix, pii_like_keys, texts_with_pii
 
 #: how many ciphertexts of each PII column are test-decrypted
 DECRYPT_SAMPLE = 1000
@@ -38,7 +39,7 @@ GENERALISED = ("gender", "age_band", "country")
 #: tables an erased customer must have no rows in
 ERASED_TABLES = ("events", "reviews", "profiles", "segment_memberships", "predictions", "assignments", "messages")
 CHANNELS = ("email", "sms", "push", "webhook")
-#: the command that removes e-mail addresses and phone numbers from stored review texts
+#: the command that removes e-mail addresses, phone and card numbers and IBANs from stored review texts
 REDACT_REVIEWS = "persona privacy redact-reviews --yes"
 
 
@@ -89,8 +90,9 @@ def _plaintext(store: Any, customers: pd.DataFrame) -> dict[str, Any]:
                                          {"n": SCAN_ROWS})["context"])
     texts = store.read_frame("SELECT text FROM reviews WHERE text IS NOT NULL ORDER BY ts DESC LIMIT :n", {"n": SCAN_ROWS})["text"]
     reviews = {**texts_with_pii(texts), "scanned": int(len(texts))}
-    fixes = [f"persona ingest customers FILE --map {k}={'email' if v['kind'] == 'email' else 'phone'}" for k, v in attrs.items()]
-    if reviews["email"] or reviews["phone"]:
+    fixes = [f"persona ingest customers FILE --map {k}={v['kind']}" if v["kind"] in ("email", "phone")
+             else f"persona ingest customers FILE without the {k!r} column" for k, v in attrs.items()]
+    if any(reviews[k] for k in ("email", "phone", "card", "iban")):
         fixes.append(REDACT_REVIEWS)
     return {"customer_attributes": attrs, "event_context": ctx, "event_contexts_scanned": SCAN_ROWS, "review_texts": reviews,
             "fixes": fixes}
@@ -149,6 +151,11 @@ def _access(store: Any) -> dict[str, Any]:
             "audit_log": {str(a): int(n) for a, n in zip(audit["action"], audit["n"], strict=True)}}
 
 
+def _kind_name(kind: str) -> str:
+    """``phones``, ``emails`` as the report always said; ``card numbers``, ``IBANs``."""
+    return f"{kind}s" if kind in ("email", "phone") else KIND_NAMES[kind]
+
+
 def _findings(rep: dict[str, Any]) -> list[str]:
     out = []
     for col, d in rep["pii_at_rest"].items():
@@ -156,14 +163,15 @@ def _findings(rep: dict[str, Any]) -> list[str]:
             out.append(f"{d['unreadable']} of {d['checked']} sampled {col} ciphertexts do not open with this workspace's key: "
                        "check PERSONA_SECRET_KEY or the key file")
     for key, v in rep["plaintext_pii"]["customer_attributes"].items():
-        out.append(f"customer attribute {key!r} holds {v['kind']}s in plain text ({v['rows']} customers): reload the file with "
-                   f"--map {key}={'email' if v['kind'] == 'email' else 'phone'} so it is encrypted")
+        out.append(f"customer attribute {key!r} holds {_kind_name(v['kind'])} in plain text ({v['rows']} customers): "
+                   f"{pii_fix(key, v['kind'])}")
     for key, v in rep["plaintext_pii"]["event_context"].items():
-        out.append(f"event context field {key!r} holds {v['kind']}s in plain text ({v['rows']} of the newest events)")
+        out.append(f"event context field {key!r} holds {_kind_name(v['kind'])} in plain text ({v['rows']} of the newest events)")
     rt = rep["plaintext_pii"]["review_texts"]
-    if rt["email"] or rt["phone"]:
-        out.append(f"review texts hold e-mail addresses ({rt['email']}) or phone numbers ({rt['phone']}) "
-                   f"(of the {rt['scanned']:,} newest): run `{REDACT_REVIEWS}` to redact them (new loads are redacted)")
+    if any(rt[k] for k in ("email", "phone", "card", "iban")):
+        held = ", ".join(f"{KIND_NAMES[k]} ({rt[k]})" for k in ("email", "phone", "card", "iban") if k in ("email", "phone") or rt[k])
+        out.append(f"review texts hold {held} (texts holding each, of the {rt['scanned']:,} newest): run `{REDACT_REVIEWS}` "
+                   "to redact them (new loads are redacted)")
     pr, ge = rep["reidentification"]["precise"], rep["reidentification"]["generalised"]
     if pr["columns"] and pr["share_below_k"] > 0.05:
         text = (f"{pr['share_below_k']:.0%} of customers share their {' + '.join(pr['columns'])} with fewer than {pr['k'] - 1} "
