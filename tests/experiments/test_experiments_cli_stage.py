@@ -85,8 +85,10 @@ def _shop(store, post_exposure_purchases: bool) -> None:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("post", [False, True], ids=["awaiting", "analysed"])
-def test_experiments_stage(store, settings, post) -> None:  # noqa: ANN001
+def test_experiments_stage(workspace_shop, post) -> None:  # noqa: ANN001
     from persona.pipeline.stages.experiments import EXPERIMENTS
+
+    store, settings = workspace_shop  # an initialised workspace: the CLI below refuses anything else
 
     _shop(store, post)
     res = EXPERIMENTS.run(RunContext(settings=settings, store=store, data_dir=None, progress=False))
