@@ -16,11 +16,11 @@ Written either
   passes Luhn one time in ten and starts with 4 or 5 as often as not.
 
 Not glued to letters, digits or a decimal point (``A4111…``, ``0.4111…``); a number in a longer run of groups is
-one of its windows (``qty 2 4111 1111 1111 1111``), unless the run starts glued to a letter (``x5555 4111 1111 1111
-1111``, a serial or model number): then only a group that is a whole unbroken card number on its own is one (no
-grouped number has a group of 15 digits). An identifier label right before the run wins (``order``,
-``invoice``, ``tracking``, ``EAN``, ``条码``, ``#`` …: see :mod:`persona.privacy.labels`), except a card word
-(``card #4111…``). Masked numbers (``**** **** **** 1234``, ``xxxx-1234``) hold too few digits to match.
+one of its windows (``qty 2 4111 1111 1111 1111``), even in a run glued to a letter (``x5555 4111 1111 1111 1111``,
+where no later group starts a phone number): a card's Luhn check and issuer prefix make a chance match rare, and a
+card number left behind costs more than a serial number's redacted tail. An identifier label right before the run
+wins (``order``, ``invoice``, ``tracking``, ``EAN``, ``条码``, ``#`` …: see :mod:`persona.privacy.labels`), except
+a card word (``card #4111…``). Masked numbers (``**** **** **** 1234``, ``xxxx-1234``) hold too few digits to match.
 
 **IBANs** (ISO 13616): a country code, two check digits and the national account number, as long as the country's
 entry in :data:`IBAN_LENGTHS` says (all SEPA countries and some thirty more), compact (``DE89370400440532013000``)
@@ -78,12 +78,8 @@ IBAN_LENGTHS: dict[str, int] = {
 
 # Both patterns start with a character class and look behind only after it: Python's re then skips to the next
 # digit (letter) quickly instead of trying the look-behinds at every position (twice as fast on review texts).
-#: digit groups split by single spaces or hyphens, not glued to letters, digits or a decimal point; a run glued to a
-#: letter is matched whole as ``glued`` (``x4111 1111 1111 1111``), so that none of its later groups starts a card
-_CARD_RUN = re.compile(
-    r"\d(?:(?<=[A-Za-z_]\d)(?P<glued>)\d*(?:[ \-]\d+)*"
-    r"|(?<!\d[.,]\d)(?<!\d\d)\d*(?:[ \-]\d+)*(?![A-Za-z0-9_])(?![.,]\d))"
-)
+#: digit groups split by single spaces or hyphens, not glued to letters, digits or a decimal point
+_CARD_RUN = re.compile(r"\d(?<![A-Za-z0-9_]\d)(?<!\d[.,]\d)\d*(?:[ \-]\d+)*(?![A-Za-z0-9_])(?![.,]\d)")
 _GROUP = re.compile(r"\d+")
 _IBAN = re.compile(
     r"[A-Za-z](?<![A-Za-z0-9_][A-Za-z])[A-Za-z]\d{2}"
@@ -154,10 +150,6 @@ def card_matches(text: str) -> Iterator[tuple[int, int]]:
         if m.end() - m.start() < MIN_CARD_DIGITS or _labelled(text, m.start()):  # order 5555 5555 5555 4444: all of it
             continue
         groups = [(g.start(), g.end()) for g in _GROUP.finditer(text, m.start(), m.end())]
-        if m["glued"] is not None:  # x5555 4111 1111 1111 1111: one number, but a whole unbroken card in it is one
-            yield from ((s, e) for s, e in groups[1:]
-                        if UNBROKEN_MIN_DIGITS <= e - s <= MAX_CARD_DIGITS and is_card_number(text[s:e]))
-            continue
         i = 0
         while i < len(groups):
             found = None
