@@ -15,7 +15,9 @@ from hypothesis import strategies as st
 from persona.privacy.detect import TOKENS, no_pii, pii_kind, texts_with_pii
 from persona.privacy.financial import (
     CARD_ISSUERS,
+    IBAN_BBAN_FORMATS,
     IBAN_LENGTHS,
+    bban_pattern,
     card_brand,
     iban_valid,
     is_card,
@@ -139,6 +141,56 @@ def iban_with_check(country: str, bban: str) -> str:
     """A valid IBAN: the check digits that make ``country`` + ``bban`` pass mod 97."""
     n = int("".join(str(int(c, 36)) for c in bban + country + "00"))
     return f"{country}{98 - n % 97:02d}{bban}"
+
+
+def _positions(registry_format: str) -> str:
+    """A BBAN format one class letter per character: ``"2!a3!n"`` → ``"aannn"``."""
+    return "".join(kind * int(n) for n, kind in re.findall(r"(\d+)!([nac])", registry_format))
+
+
+def test_each_bban_format_has_its_countrys_length_and_a_registry_example() -> None:
+    examples = {iban[:2]: iban for iban in IBANS}
+    for country, fmt in IBAN_BBAN_FORMATS.items():
+        assert 4 + len(_positions(fmt)) == IBAN_LENGTHS[country], country
+        assert bban_pattern(fmt).fullmatch(examples[country][4:]), country
+    assert {"DE", "GB", "FR", "NL", "ES", "IT", "CH", "NO"} <= set(IBAN_BBAN_FORMATS)
+    with pytest.raises(ValueError, match="LENGTH!n"):
+        bban_pattern("4!a6n")
+
+
+def _format_breaking(iban: str) -> list[str]:
+    """Look-alikes of ``iban`` that pass its country's length and mod-97 but not its BBAN format: a letter where the
+    format wants a digit, a digit where it wants a letter, a lower-case letter made upper-case is no such break."""
+    bban, kinds = iban[4:], _positions(IBAN_BBAN_FORMATS[iban[:2]])
+    out = []
+    for kind, wrong in (("n", "A"), ("a", "7")):
+        if kind in kinds:
+            i = kinds.rindex(kind)
+            out.append(iban_with_check(iban[:2], bban[:i] + wrong + bban[i + 1:]))
+    return out
+
+
+@pytest.mark.parametrize("iban", IBANS)
+def test_a_look_alike_that_passes_mod_97_but_breaks_the_national_format_is_no_iban(iban: str) -> None:
+    fakes = _format_breaking(iban)
+    assert fakes
+    for fake in fakes:
+        assert len(fake) == IBAN_LENGTHS[fake[:2]] and _mod97(fake) == 1  # what the old rule alone accepted
+        assert not iban_valid(fake) and not is_iban(fake) and not is_iban(iban_print(fake)), fake
+        for form in (fake, iban_print(fake), fake.lower()):
+            assert redact_text(f"refund to {form} thanks")[1]["iban"] == 0, form
+
+
+def test_a_country_without_a_bban_format_keeps_the_length_and_mod_97_rule() -> None:
+    for country, bban in (("TR", "0006100519786457841326"), ("QA", "DOHB00001234567890ABCDEFG"), ("SA", "80000000608010167519")):
+        assert country not in IBAN_BBAN_FORMATS
+        iban = iban_with_check(country, bban)
+        assert iban_valid(iban) and redact_text(f"to {iban_print(iban)}")[0] == "to [iban]"
+    assert iban_valid(iban_with_check("TR", "A006100519786457841326"))  # a letter where TR's registry wants a digit
+
+
+def _mod97(iban: str) -> int:
+    return int("".join(str(int(c, 36)) for c in iban[4:] + iban[:4])) % 97
 
 
 def test_the_pre_filter_lets_an_iban_with_few_digits_through() -> None:
