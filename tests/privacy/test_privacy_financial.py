@@ -230,6 +230,39 @@ def test_a_luhn_valid_ean_needs_a_card_word_to_be_a_card() -> None:
     assert redact_text(grouped(visa13))[0] == "[card]"  # written in groups, it is a card
 
 
+def luhn_failing(body: str) -> str:
+    """``body`` and a check digit that makes it fail Luhn."""
+    return next(body + d for d in "0123456789" if not luhn_valid(body + d))
+
+
+@pytest.mark.parametrize("length", [16, 17, 18, 19])
+def test_a_unionpay_number_failing_luhn_is_a_card_in_groups_or_after_a_card_word(length: int) -> None:
+    number = luhn_failing("6222021234567890123"[:length - 1])
+    assert card_brand(number) == "unionpay" and not luhn_valid(number)
+    for form in (grouped(number), grouped(number, "-")):
+        assert redact_text(f"退款到 {form}，谢谢") == ("退款到 [card]，谢谢", {**no_pii(), "card": 1}), form
+        assert is_card(form)
+    for word in ("银联", "UnionPay ", "卡号：", "card no. ", "my card is ", "信用卡"):
+        assert redact_text(f"{word}{number}") == (f"{word}[card]", {**no_pii(), "card": 1}), word
+
+
+@pytest.mark.parametrize("length", [16, 17, 18, 19])
+def test_an_unbroken_unionpay_run_failing_luhn_needs_a_card_word(length: int) -> None:
+    number = luhn_failing("6212345678901234567"[:length - 1])
+    for text in (f"订单 {number} 已发货", f"transaction {number}", f"{number}", f"see {number} thanks",
+                 f"订单号{number}", f"order {grouped(number)}", f"card order #{number}"[5:]):  # labels win as before
+        assert redact_text(text) == (text, no_pii()), text
+    assert not is_card(number)
+    assert redact_text(f"paid {luhn_complete(number[:-1])} ok")[0] == "paid [card] ok"  # Luhn-valid: a card, as before
+
+
+def test_a_luhn_failing_number_of_another_brand_or_in_a_longer_run_stays() -> None:
+    for text in ("4111 1111 1111 1112", "card 5555555555554445", "6011 1111 1111 1118",  # Visa, Mastercard, Discover
+                 "6200 1000 0000 0000 0000 00",  # 22 digits in fours: a parcel's number, not part of it a card
+                 "银联 6222 0212 3456 789"):  # 15 digits: no UnionPay length
+        assert redact_text(text)[1]["card"] == 0, text
+
+
 def test_the_column_version_counts_cards_and_ibans_and_keeps_the_rest() -> None:
     texts = [t for t, _ in REDACTED] + UNCHANGED + [None]
     for dtype in (object, "string[pyarrow]"):

@@ -15,6 +15,14 @@ Written either
   ``卡``, ``信用卡``, ``银行卡`` … within 24 characters before): an EAN-13 barcode (``4006381333931``) or a GTIN-14
   passes Luhn one time in ten and starts with 4 or 5 as often as not.
 
+**UnionPay without Luhn.** Some UnionPay cards (``62``, 16–19 digits) are issued without a Luhn check digit, so a
+``62`` number that fails Luhn still counts when it is written in a card's groups (``6222 0212 3456 7890 123``) or
+comes after a card word (``银联``, ``UnionPay``, ``卡号``, ``card`` …, as for a short run), and is the whole run of
+groups (not part of a longer one): both forms say "card", and redacting a parcel or order number in fours that
+starts with 62 costs far less than leaving a card number in plain text. An unbroken ``62`` run without a card word
+still needs Luhn: shops' order and transaction numbers (Chinese ones above all) are unbroken runs of 16–19 digits,
+and any of them may start with 62.
+
 Not glued to letters, digits or a decimal point (``A4111…``, ``0.4111…``); a number in a longer run of groups is
 one of its windows (``qty 2 4111 1111 1111 1111``), even in a run glued to a letter (``x5555 4111 1111 1111 1111``,
 where no later group starts a phone number): a card's Luhn check and issuer prefix make a chance match rare, and a
@@ -136,7 +144,8 @@ def card_brand(digits: str) -> str | None:
 
 
 def is_card_number(digits: str) -> bool:
-    """Whether a string of digits is a payment card number: a known issuer's prefix and length, and Luhn-valid."""
+    """Whether a string of digits is a payment card number: a known issuer's prefix and length, and Luhn-valid (see
+    :func:`card_matches` for UnionPay numbers that are not)."""
     return card_brand(digits) is not None and luhn_valid(digits)
 
 
@@ -184,7 +193,7 @@ def card_matches(text: str) -> Iterator[tuple[int, int]]:
                 total += groups[j][1] - groups[j][0]
                 if total > MAX_CARD_DIGITS:
                     break
-                if total >= MIN_CARD_DIGITS and _is_card_window(text, groups[i:j + 1]):
+                if total >= MIN_CARD_DIGITS and _is_card_window(text, groups[i:j + 1], i == 0 and j == len(groups) - 1):
                     found = j
             if found is None:
                 i += 1
@@ -193,17 +202,22 @@ def card_matches(text: str) -> Iterator[tuple[int, int]]:
             i = found + 1
 
 
-def _is_card_window(text: str, groups: list[tuple[int, int]]) -> bool:
-    """Whether these consecutive digit groups are a card number: its shape, issuer and Luhn; a short unbroken run
-    needs a card word before it."""
+def _is_card_window(text: str, groups: list[tuple[int, int]], whole_run: bool) -> bool:
+    """Whether these consecutive digit groups (``whole_run``: all of their run) are a card number: its shape, issuer
+    and Luhn (a whole run that is a UnionPay number in groups or after a card word may fail it); a short unbroken
+    run needs a card word before it."""
     lengths = [e - s for s, e in groups]
     seps = [text[groups[k][1]] for k in range(len(groups) - 1)]
     if not _card_shape(lengths, seps):
         return False
     digits = "".join(text[s:e] for s, e in groups)
-    if not is_card_number(digits):
+    brand = card_brand(digits)
+    if brand is None:
         return False
     start = groups[0][0]
+    if not luhn_valid(digits):
+        return (brand == "unionpay" and whole_run
+                and (len(groups) > 1 or bool(CARD_WORD.search(text[max(0, start - LOOK_BACK):start]))))
     return len(groups) > 1 or len(digits) >= UNBROKEN_MIN_DIGITS or bool(CARD_WORD.search(text[max(0, start - LOOK_BACK):start]))
 
 
@@ -254,8 +268,9 @@ def is_card(value: str) -> bool:
     groups = [(g.start(), g.end()) for g in _GROUP.finditer(v)]
     lengths = [e - s for s, e in groups]
     digits = re.sub(r"\D", "", v)
-    return (MIN_CARD_DIGITS <= len(digits) <= MAX_CARD_DIGITS and _card_shape(lengths, [v[e] for _, e in groups[:-1]])
-            and is_card_number(digits))
+    if not (MIN_CARD_DIGITS <= len(digits) <= MAX_CARD_DIGITS and _card_shape(lengths, [v[e] for _, e in groups[:-1]])):
+        return False
+    return is_card_number(digits) or (len(groups) > 1 and card_brand(digits) == "unionpay")
 
 
 def is_iban(value: str) -> bool:
