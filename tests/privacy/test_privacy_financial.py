@@ -15,7 +15,9 @@ from hypothesis import strategies as st
 from persona.privacy.detect import TOKENS, no_pii, pii_kind, texts_with_pii
 from persona.privacy.financial import (
     CARD_ISSUERS,
+    IBAN_BBAN_FORMATS,
     IBAN_LENGTHS,
+    bban_pattern,
     card_brand,
     iban_valid,
     is_card,
@@ -82,6 +84,8 @@ REDACTED = [
     ("iban de89370400440532013000.", "iban [iban]."),
     ("BE68 5390 0754 7034 from my wife's account", "[iban] from my wife's account"),
     ("退款账户 FR14 2004 1010 0505 0001 3M02 606，谢谢", "退款账户 [iban]，谢谢"),
+    # a run glued to a letter is no phone number, but a card number among its later groups is still one
+    ("x5555 4111 1111 1111 1111, SN12 6011-1111-1111-1117", "x5555 [card], SN12 [card]"),
     ("call +44 7700 900123 or use card 4111-1111-1111-1111, mail jane@x.org",
      "call [phone] or use card [card], mail [email]"),
 ]
@@ -139,6 +143,56 @@ def iban_with_check(country: str, bban: str) -> str:
     return f"{country}{98 - n % 97:02d}{bban}"
 
 
+def _positions(registry_format: str) -> str:
+    """A BBAN format one class letter per character: ``"2!a3!n"`` → ``"aannn"``."""
+    return "".join(kind * int(n) for n, kind in re.findall(r"(\d+)!([nac])", registry_format))
+
+
+def test_each_bban_format_has_its_countrys_length_and_a_registry_example() -> None:
+    examples = {iban[:2]: iban for iban in IBANS}
+    for country, fmt in IBAN_BBAN_FORMATS.items():
+        assert 4 + len(_positions(fmt)) == IBAN_LENGTHS[country], country
+        assert bban_pattern(fmt).fullmatch(examples[country][4:]), country
+    assert {"DE", "GB", "FR", "NL", "ES", "IT", "CH", "NO"} <= set(IBAN_BBAN_FORMATS)
+    with pytest.raises(ValueError, match="LENGTH!n"):
+        bban_pattern("4!a6n")
+
+
+def _format_breaking(iban: str) -> list[str]:
+    """Look-alikes of ``iban`` that pass its country's length and mod-97 but not its BBAN format: a letter where the
+    format wants a digit, a digit where it wants a letter, a lower-case letter made upper-case is no such break."""
+    bban, kinds = iban[4:], _positions(IBAN_BBAN_FORMATS[iban[:2]])
+    out = []
+    for kind, wrong in (("n", "A"), ("a", "7")):
+        if kind in kinds:
+            i = kinds.rindex(kind)
+            out.append(iban_with_check(iban[:2], bban[:i] + wrong + bban[i + 1:]))
+    return out
+
+
+@pytest.mark.parametrize("iban", IBANS)
+def test_a_look_alike_that_passes_mod_97_but_breaks_the_national_format_is_no_iban(iban: str) -> None:
+    fakes = _format_breaking(iban)
+    assert fakes
+    for fake in fakes:
+        assert len(fake) == IBAN_LENGTHS[fake[:2]] and _mod97(fake) == 1  # what the old rule alone accepted
+        assert not iban_valid(fake) and not is_iban(fake) and not is_iban(iban_print(fake)), fake
+        for form in (fake, iban_print(fake), fake.lower()):
+            assert redact_text(f"refund to {form} thanks")[1]["iban"] == 0, form
+
+
+def test_a_country_without_a_bban_format_keeps_the_length_and_mod_97_rule() -> None:
+    for country, bban in (("TR", "0006100519786457841326"), ("QA", "DOHB00001234567890ABCDEFG"), ("SA", "80000000608010167519")):
+        assert country not in IBAN_BBAN_FORMATS
+        iban = iban_with_check(country, bban)
+        assert iban_valid(iban) and redact_text(f"to {iban_print(iban)}")[0] == "to [iban]"
+    assert iban_valid(iban_with_check("TR", "A006100519786457841326"))  # a letter where TR's registry wants a digit
+
+
+def _mod97(iban: str) -> int:
+    return int("".join(str(int(c, 36)) for c in iban[4:] + iban[:4])) % 97
+
+
 def test_the_pre_filter_lets_an_iban_with_few_digits_through() -> None:
     from persona.privacy.detect import CANDIDATE_RE2, candidates
 
@@ -174,6 +228,39 @@ def test_a_luhn_valid_ean_needs_a_card_word_to_be_a_card() -> None:
     assert redact_text(f"my visa {visa13}")[0] == "my visa [card]"
     assert redact_text(f"卡{visa13}")[0] == "卡[card]"
     assert redact_text(grouped(visa13))[0] == "[card]"  # written in groups, it is a card
+
+
+def luhn_failing(body: str) -> str:
+    """``body`` and a check digit that makes it fail Luhn."""
+    return next(body + d for d in "0123456789" if not luhn_valid(body + d))
+
+
+@pytest.mark.parametrize("length", [16, 17, 18, 19])
+def test_a_unionpay_number_failing_luhn_is_a_card_in_groups_or_after_a_card_word(length: int) -> None:
+    number = luhn_failing("6222021234567890123"[:length - 1])
+    assert card_brand(number) == "unionpay" and not luhn_valid(number)
+    for form in (grouped(number), grouped(number, "-")):
+        assert redact_text(f"退款到 {form}，谢谢") == ("退款到 [card]，谢谢", {**no_pii(), "card": 1}), form
+        assert is_card(form)
+    for word in ("银联", "UnionPay ", "卡号：", "card no. ", "my card is ", "信用卡"):
+        assert redact_text(f"{word}{number}") == (f"{word}[card]", {**no_pii(), "card": 1}), word
+
+
+@pytest.mark.parametrize("length", [16, 17, 18, 19])
+def test_an_unbroken_unionpay_run_failing_luhn_needs_a_card_word(length: int) -> None:
+    number = luhn_failing("6212345678901234567"[:length - 1])
+    for text in (f"订单 {number} 已发货", f"transaction {number}", f"{number}", f"see {number} thanks",
+                 f"订单号{number}", f"order {grouped(number)}", f"card order #{number}"[5:]):  # labels win as before
+        assert redact_text(text) == (text, no_pii()), text
+    assert not is_card(number)
+    assert redact_text(f"paid {luhn_complete(number[:-1])} ok")[0] == "paid [card] ok"  # Luhn-valid: a card, as before
+
+
+def test_a_luhn_failing_number_of_another_brand_or_in_a_longer_run_stays() -> None:
+    for text in ("4111 1111 1111 1112", "card 5555555555554445", "6011 1111 1111 1118",  # Visa, Mastercard, Discover
+                 "6200 1000 0000 0000 0000 00",  # 22 digits in fours: a parcel's number, not part of it a card
+                 "银联 6222 0212 3456 789"):  # 15 digits: no UnionPay length
+        assert redact_text(text)[1]["card"] == 0, text
 
 
 def test_the_column_version_counts_cards_and_ibans_and_keeps_the_rest() -> None:

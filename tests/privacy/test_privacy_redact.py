@@ -30,6 +30,15 @@ REDACTED = [
     ("QQ邮箱 12345678@qq.com", "QQ邮箱 [email]"),
     ("two: 0412 345 678 and 612 345 678.", "two: [phone] and [phone]."),
     ("both: 07700 900123 07700 900124", "both: [phone] [phone]"),
+    # after a label, a letter or # that ends before them (a glued number is one unit: see GLUED below)
+    ("Tel:+49 30 1234567", "Tel:[phone]"),
+    ("Tel:0301234567 or tel:+4930123456", "Tel:[phone] or tel:[phone]"),
+    ("call 555-123-4567", "call [phone]"),
+    ("(030) 1234 5678", "[phone]"),
+    ("#1 seller, call 0170 1234567", "#1 seller, call [phone]"),
+    ("x4111, call 0170 1234567", "x4111, call [phone]"),
+    ("at 10:30 0170 1234567", "at 10:30 [phone]"),
+    ("SN12345, 0170 1234567", "SN12345, [phone]"),
 ]
 
 #: texts with numbers that are not phone numbers (and no e-mail address): must come back unchanged
@@ -56,6 +65,17 @@ UNCHANGED = [
     "@channel thanks! contact via the app, not by mail@",
     "",
 ]
+#: numbers glued to a letter or # at their start: one unit, so no later group of theirs starts a phone number
+GLUED = [
+    "order #5555 5555 5555 4444",
+    "x4111 1111 1111 1111",
+    "#5555 5555 5555 4444 is the code",
+    "SN12345 6789 0123 4567",
+    "ab12 0170 1234567",
+    "ref_12-0170-1234567",
+    "order 1234 5678 0170 1234567",  # a label before a run too long for one phone number covers all of it
+]
+UNCHANGED += GLUED
 
 
 def _counts(redacted: str) -> dict[str, int]:
@@ -139,3 +159,14 @@ def test_a_phone_named_column_of_bare_digits_is_phone_but_an_order_id_column_is_
     assert pii_kind(bare, "mobile") == "phone" and pii_kind(bare, "Tel") == "phone" and pii_kind(bare, "手机") == "phone"
     assert pii_kind(bare, "order_id") is None and pii_kind(bare) is None
     assert pii_kind(pd.Series(["A-1234567", "B-7654321"]), "phone") is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["x", "SN", "#", "order #", "A_", "型号X"]), st.from_regex(r"\d{1,6}", fullmatch=True),
+       st.lists(st.tuples(st.sampled_from([" ", "-"]), st.from_regex(r"\d{2,5}", fullmatch=True)), min_size=1, max_size=5),
+       st.sampled_from(["", " ok", ", thanks", "。"]))
+def test_no_later_group_of_a_number_glued_to_a_letter_or_hash_starts_a_phone_number(
+        glue: str, first: str, groups: list[tuple[str, str]], after: str) -> None:
+    text = glue + first + "".join(sep + g for sep, g in groups) + after
+    out, counts = redact_text(text)
+    assert counts["phone"] == 0 and (out == text or counts["card"])  # a card number among them is still one

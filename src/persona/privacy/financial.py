@@ -15,15 +15,27 @@ Written either
   ``卡``, ``信用卡``, ``银行卡`` … within 24 characters before): an EAN-13 barcode (``4006381333931``) or a GTIN-14
   passes Luhn one time in ten and starts with 4 or 5 as often as not.
 
-Not glued to letters, digits or a decimal point (``A4111…``, ``0.4111…``); a number in a longer run of groups is
-one of its windows (``qty 2 4111 1111 1111 1111``). An identifier label right before it wins (``order``,
-``invoice``, ``tracking``, ``EAN``, ``条码``, ``#`` …: see :mod:`persona.privacy.labels`), except a card word
-(``card #4111…``). Masked numbers (``**** **** **** 1234``, ``xxxx-1234``) hold too few digits to match.
+**UnionPay without Luhn.** Some UnionPay cards (``62``, 16–19 digits) are issued without a Luhn check digit, so a
+``62`` number that fails Luhn still counts when it is written in a card's groups (``6222 0212 3456 7890 123``) or
+comes after a card word (``银联``, ``UnionPay``, ``卡号``, ``card`` …, as for a short run), and is the whole run of
+groups (not part of a longer one): both forms say "card", and redacting a parcel or order number in fours that
+starts with 62 costs far less than leaving a card number in plain text. An unbroken ``62`` run without a card word
+still needs Luhn: shops' order and transaction numbers (Chinese ones above all) are unbroken runs of 16–19 digits,
+and any of them may start with 62.
 
-**IBANs** (ISO 13616): a country code, two check digits and the national account number, as long as the country's
-entry in :data:`IBAN_LENGTHS` says (all SEPA countries and some thirty more), compact (``DE89370400440532013000``)
-or in print form (``GB82 WEST 1234 5698 7654 32``: groups of four split by single spaces), in upper or lower case,
-valid under the mod-97 check. An account number without its IBAN form (``sort code 12-34-56, account 12345678``)
+Not glued to letters, digits or a decimal point (``A4111…``, ``0.4111…``); a number in a longer run of groups is
+one of its windows (``qty 2 4111 1111 1111 1111``), even in a run glued to a letter (``x5555 4111 1111 1111 1111``,
+where no later group starts a phone number): a card's Luhn check and issuer prefix make a chance match rare, and a
+card number left behind costs more than a serial number's redacted tail. An identifier label right before the run
+wins (``order``, ``invoice``, ``tracking``, ``EAN``, ``条码``, ``#`` …: see :mod:`persona.privacy.labels`), except
+a card word (``card #4111…``). Masked numbers (``**** **** **** 1234``, ``xxxx-1234``) hold too few digits to match.
+
+**IBANs** (ISO 13616): a country code, two check digits and the national account number (BBAN), as long as the
+country's entry in :data:`IBAN_LENGTHS` says (all SEPA countries and some thirty more), compact
+(``DE89370400440532013000``) or in print form (``GB82 WEST 1234 5698 7654 32``: groups of four split by single
+spaces), in upper or lower case, valid under the mod-97 check. For the SEPA countries the BBAN must also have the
+registry's format (:data:`IBAN_BBAN_FORMATS`: DE 18 digits, GB 4 letters and 14 digits, NL 4 letters and 10
+digits …): one look-alike in 97 passes mod-97 by chance, and most of those break the format. An account number without its IBAN form (``sort code 12-34-56, account 12345678``)
 is not found.
 """
 
@@ -73,6 +85,30 @@ IBAN_LENGTHS: dict[str, int] = {
     "MR": 27, "MU": 30, "PK": 24, "PS": 29, "QA": 29, "RS": 22, "SA": 24, "SC": 31, "TL": 23, "TN": 24, "TR": 26, "UA": 29,
     "VG": 24, "XK": 20,
 }
+#: the national part (BBAN) of an IBAN per country, as the ISO 13616 registry writes it: ``n`` digits, ``a`` upper-case
+#: letters, ``c`` letters or digits (``4!a6!n8!n``: 4 letters, 6 digits, 8 digits); SEPA countries (GB, CH and NO
+#: among them). An IBAN of another country needs its length and mod-97 only
+IBAN_BBAN_FORMATS: dict[str, str] = {
+    "AD": "4!n4!n12!c", "AT": "5!n11!n", "BE": "3!n7!n2!n", "BG": "4!a4!n2!n8!c", "CH": "5!n12!c", "CY": "3!n5!n16!c",
+    "CZ": "4!n6!n10!n", "DE": "8!n10!n", "DK": "4!n9!n1!n", "EE": "2!n2!n11!n1!n", "ES": "4!n4!n1!n1!n10!n",
+    "FI": "3!n11!n", "FR": "5!n5!n11!c2!n", "GB": "4!a6!n8!n", "GI": "4!a15!c", "GR": "3!n4!n16!c", "HR": "7!n10!n",
+    "HU": "3!n4!n1!n15!n1!n", "IE": "4!a6!n8!n", "IS": "4!n2!n6!n10!n", "IT": "1!a5!n5!n12!c", "LI": "5!n12!c",
+    "LT": "5!n11!n", "LU": "3!n13!c", "LV": "4!a13!c", "MC": "5!n5!n11!c2!n", "MT": "4!a5!n18!c", "NL": "4!a10!n",
+    "NO": "4!n6!n1!n", "PL": "8!n16!n", "PT": "4!n4!n11!n2!n", "RO": "4!a16!c", "SE": "3!n16!n1!n", "SI": "5!n8!n2!n",
+    "SK": "4!n6!n10!n", "SM": "1!a5!n5!n12!c", "VA": "3!n15!n",
+}
+_BBAN_CLASS = {"n": "[0-9]", "a": "[A-Z]", "c": "[0-9A-Z]"}
+
+
+def bban_pattern(registry_format: str) -> re.Pattern[str]:
+    """The regex of a registry BBAN format string (``"4!a6!n8!n"`` → ``[A-Z]{4}[0-9]{6}[0-9]{8}``)."""
+    parts = re.findall(r"(\d+)!([nac])", registry_format)
+    if "".join(f"{n}!{k}" for n, k in parts) != registry_format:
+        raise ValueError(f"BBAN format {registry_format!r} is not a run of LENGTH!n, LENGTH!a or LENGTH!c parts")
+    return re.compile("".join(f"{_BBAN_CLASS[k]}{{{n}}}" for n, k in parts))
+
+
+_BBAN = {country: bban_pattern(f) for country, f in IBAN_BBAN_FORMATS.items()}
 
 # Both patterns start with a character class and look behind only after it: Python's re then skips to the next
 # digit (letter) quickly instead of trying the look-behinds at every position (twice as fast on review texts).
@@ -108,7 +144,8 @@ def card_brand(digits: str) -> str | None:
 
 
 def is_card_number(digits: str) -> bool:
-    """Whether a string of digits is a payment card number: a known issuer's prefix and length, and Luhn-valid."""
+    """Whether a string of digits is a payment card number: a known issuer's prefix and length, and Luhn-valid (see
+    :func:`card_matches` for UnionPay numbers that are not)."""
     return card_brand(digits) is not None and luhn_valid(digits)
 
 
@@ -156,7 +193,7 @@ def card_matches(text: str) -> Iterator[tuple[int, int]]:
                 total += groups[j][1] - groups[j][0]
                 if total > MAX_CARD_DIGITS:
                     break
-                if total >= MIN_CARD_DIGITS and _is_card_window(text, groups[i:j + 1]):
+                if total >= MIN_CARD_DIGITS and _is_card_window(text, groups[i:j + 1], i == 0 and j == len(groups) - 1):
                     found = j
             if found is None:
                 i += 1
@@ -165,24 +202,33 @@ def card_matches(text: str) -> Iterator[tuple[int, int]]:
             i = found + 1
 
 
-def _is_card_window(text: str, groups: list[tuple[int, int]]) -> bool:
-    """Whether these consecutive digit groups are a card number: its shape, issuer and Luhn; a short unbroken run
-    needs a card word before it."""
+def _is_card_window(text: str, groups: list[tuple[int, int]], whole_run: bool) -> bool:
+    """Whether these consecutive digit groups (``whole_run``: all of their run) are a card number: its shape, issuer
+    and Luhn (a whole run that is a UnionPay number in groups or after a card word may fail it); a short unbroken
+    run needs a card word before it."""
     lengths = [e - s for s, e in groups]
     seps = [text[groups[k][1]] for k in range(len(groups) - 1)]
     if not _card_shape(lengths, seps):
         return False
     digits = "".join(text[s:e] for s, e in groups)
-    if not is_card_number(digits):
+    brand = card_brand(digits)
+    if brand is None:
         return False
     start = groups[0][0]
+    if not luhn_valid(digits):
+        return (brand == "unionpay" and whole_run
+                and (len(groups) > 1 or bool(CARD_WORD.search(text[max(0, start - LOOK_BACK):start]))))
     return len(groups) > 1 or len(digits) >= UNBROKEN_MIN_DIGITS or bool(CARD_WORD.search(text[max(0, start - LOOK_BACK):start]))
 
 
 def iban_valid(iban: str) -> bool:
-    """Whether ``iban`` (compact, any case) has its country's length and passes the ISO 13616 mod-97 check."""
+    """Whether ``iban`` (compact, any case) has its country's length and national format (where
+    :data:`IBAN_BBAN_FORMATS` has it) and passes the ISO 13616 mod-97 check."""
     s = iban.upper()
     if IBAN_LENGTHS.get(s[:2]) != len(s) or not s[2:4].isdigit() or not s.isalnum() or not s.isascii():
+        return False
+    bban = _BBAN.get(s[:2])
+    if bban is not None and not bban.fullmatch(s, 4):
         return False
     return int("".join(str(int(c, 36)) for c in s[4:] + s[:4])) % 97 == 1
 
@@ -222,8 +268,9 @@ def is_card(value: str) -> bool:
     groups = [(g.start(), g.end()) for g in _GROUP.finditer(v)]
     lengths = [e - s for s, e in groups]
     digits = re.sub(r"\D", "", v)
-    return (MIN_CARD_DIGITS <= len(digits) <= MAX_CARD_DIGITS and _card_shape(lengths, [v[e] for _, e in groups[:-1]])
-            and is_card_number(digits))
+    if not (MIN_CARD_DIGITS <= len(digits) <= MAX_CARD_DIGITS and _card_shape(lengths, [v[e] for _, e in groups[:-1]])):
+        return False
+    return is_card_number(digits) or (len(groups) > 1 and card_brand(digits) == "unionpay")
 
 
 def is_iban(value: str) -> bool:
