@@ -55,7 +55,8 @@ def test_identity_names_runs_and_cursors_as_the_readers_do(store, tmp_path: Path
     assert [r["accepted"] for r in status["clicks"]["runs"]] == [3]
 
 
-def test_the_sync_lock_admits_one_holder(store):
+def test_the_sync_lock_admits_one_holder(any_store):
+    store = any_store  # a flock on SQLite, an advisory lock on PostgreSQL
     with sync_lock(store):
         with pytest.raises(BusyError, match="already running") as err, sync_lock(store):
             pass
