@@ -129,3 +129,11 @@ class ForbiddenError(AuthError):
 
     code = "forbidden"
     http_status = 403
+
+
+class BusyError(PersonaError):
+    """Another process holds the workspace lock this action needs (a campaign worker, a sync of the sources)."""
+
+    code = "busy"
+    exit_code = 8
+    http_status = 409

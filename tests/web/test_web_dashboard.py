@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
 from shop_fixtures import seed_shop
+from web_helpers import CHROMIUM, launch_chromium, serving
 
 from persona.api.keys import create_key
 from persona.config import load_settings
@@ -17,20 +14,13 @@ from persona.store import open_store
 from persona.store.workspace import init_workspace
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 PAGES = ["/ui", "/ui/segments", "/ui/customers", "/ui/customers/c00001", "/ui/models", "/ui/campaigns", "/ui/experiments",
-         "/ui/fairness", "/ui/privacy"]
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+         "/ui/fairness", "/ui/privacy", "/ui/sources"]
 
 
 @pytest.fixture
 def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
-    uvicorn = pytest.importorskip("uvicorn")
+    pytest.importorskip("uvicorn")
     from persona.api.main import create_app
     from persona.campaigns.planner import plan_campaign
     from persona.campaigns.spec import parse_spec
@@ -55,17 +45,8 @@ def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
     retrain(store, models=["itemknn"], split="random", max_users=50)  # a served model with a retrain report
     key = create_key(store, "read")["key"]
     admin = create_key(store, "admin")["key"]
-    port = _port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(settings, store=store), host="127.0.0.1", port=port, log_level="warning"))
-    t = threading.Thread(target=srv.run, daemon=True)
-    t.start()
-    for _ in range(100):
-        if srv.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", key, admin
-    srv.should_exit = True
-    t.join(5)
+    with serving(create_app(settings, store=store)) as base:
+        yield base, key, admin
     store.dispose()
 
 
@@ -112,9 +93,7 @@ def test_every_page_renders_in_chromium(server) -> None:  # noqa: ANN001
     base, key, _ = server
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
+        browser = launch_chromium(p)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(base + "/ui/customers")
         assert page.url.endswith("/ui/login")

@@ -190,10 +190,12 @@ def create_app(settings: Settings | None = None, *, store: Any = None) -> FastAP
         privacy,
         recommendations,
         segments,
+        sources,
         tracking,
     )
 
-    for r in (health, tracking, events, recommendations, customers, segments, campaigns, experiments, models, fairness, privacy):
+    for r in (health, tracking, events, recommendations, customers, segments, campaigns, experiments, models, fairness, privacy,
+              sources):
         app.include_router(r.router, responses=ERROR_RESPONSES)
     _register_schemas(app)
     try:

@@ -11,9 +11,7 @@ as ``resent_after_crash`` in the campaign status.
 
 from __future__ import annotations
 
-import fcntl
 import logging
-import os
 import queue
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
@@ -35,6 +33,7 @@ from persona.config import Settings
 from persona.errors import InputError, PersonaError
 from persona.privacy.consent import consent_state
 from persona.privacy.crypto import PIICipher
+from persona.store.locks import workspace_lock
 from persona.store.models import Campaign, Customer, Message
 
 log = logging.getLogger(__name__)
@@ -72,28 +71,10 @@ class DeliveryStats:
 @contextmanager
 def worker_lock(store: Any, settings: Settings) -> Iterator[None]:
     """Hold the workspace's delivery lock for the duration; fail clearly if another worker has it."""
-    if store.dialect == "postgresql":
-        conn = store.engine.connect()
-        try:
-            got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": PG_LOCK_KEY}).scalar()
-            if not got:
-                raise PersonaError("another campaign worker is delivering for this database", hint="wait for it to finish")
-            yield
-        finally:
-            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": PG_LOCK_KEY})
-            conn.close()
-        return
-    path = settings.workspace / "locks" / "delivery.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            raise PersonaError("another campaign worker is delivering in this workspace", hint="wait for it to finish") from exc
+    where = "database" if store.dialect == "postgresql" else "workspace"
+    with workspace_lock(store, settings, "delivery", pg_key=PG_LOCK_KEY, hint="wait for it to finish",
+                        busy=f"another campaign worker is delivering for this {where}"):
         yield
-    finally:
-        os.close(fd)
 
 
 def _quiet_until(now: datetime, tz_name: str | None, start: str, end: str) -> datetime | None:

@@ -63,7 +63,7 @@ def sync(
     as_json: JsonOpt = False,
 ) -> None:
     from persona.cli._schedule import check_schedule, repeat
-    from persona.ingest.sources.configured import load_sources, select_sources, sync_sources
+    from persona.ingest.sources.configured import describe, load_sources, select_sources, sync_sources
     from persona.store import open_store
     from persona.store.workspace import require_workspace
 
@@ -93,18 +93,6 @@ def sync(
     repeat(once, every=every, schedule=schedule, max_runs=max_runs)
     if failed:
         raise typer.Exit(1)
-
-
-
-def describe(spec: Any) -> dict[str, Any]:
-    """A configured source without its secrets: the query or the URL, the variables it reads."""
-    from persona.ingest.sources.redact import redact_url
-
-    if spec.kind == "sql":
-        where = f"${spec.db_env}" if spec.db_env else redact_url(spec.db)
-        return {"name": spec.name, "entity": spec.entity, "kind": "sql", "source": f"{spec.sql} @ {where}"}
-    env = ", ".join(f"{h} from ${v}" for h, v in spec.headers_env.items())
-    return {"name": spec.name, "entity": spec.entity, "kind": "url", "source": redact_url(spec.url) + (f" ({env})" if env else "")}
 
 
 def warn_inline_passwords(specs: list[Any]) -> None:

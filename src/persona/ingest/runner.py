@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import insert, select, update
 
-from persona.errors import DataFileError
+from persona.errors import DataFileError, PersonaError
 from persona.ingest.coerce import ChunkCoercer
 from persona.ingest.mapping import parse_map, resolve_columns
 from persona.ingest.prefetch import prefetch
@@ -295,7 +295,7 @@ def _run(
     show = settings.progress if progress is None else progress
     bar = _progress_bar(show and (total is None or total > (1 << 20)), total, source)
     description = f"{spec.name} {label or Path(source).name}"
-    status = "failed"
+    status, error = "failed", None
     try:
         with ExitStack() as stack:
             load = None
@@ -324,18 +324,29 @@ def _run(
     except KeyboardInterrupt:
         status = "interrupted"
         raise
+    except Exception as exc:
+        error = failure_message(exc)
+        raise
     finally:
         report.seconds = round(time.perf_counter() - t0, 3)
         report.quarantine = str(quarantine.path) if quarantine.written else None
         try:
             with store.session() as s:
                 s.execute(update(IngestRun).where(IngestRun.id == run_id).values(
-                    status=status, finished_at=datetime.now(UTC), quarantine=report.quarantine))
+                    status=status, finished_at=datetime.now(UTC), quarantine=report.quarantine, error=error))
         except Exception as exc:  # noqa: BLE001 - never hide the error that stopped the run
             log.warning("ingest run=%s could not record status=%s: %s", run_id, status, type(exc).__name__)
         log.info("ingest entity=%s run=%s status=%s read=%d accepted=%d duplicates=%d rejected=%d seconds=%.2f",
                  spec.name, run_id, status, report.read, report.accepted, report.duplicates, report.rejected, report.seconds)
     return report
+
+
+def failure_message(exc: BaseException) -> str:
+    """What a failed run records as its error: a :class:`PersonaError`'s message (written to hide secrets), else only
+    the exception's type, since its text may hold data or credentials."""
+    if isinstance(exc, PersonaError):
+        return exc.message[:2000]
+    return f"unexpected {type(exc).__name__} (see the log)"
 
 
 def _start_run(store: Any, spec: EntitySpec, source: str, fingerprint: str | None, started: datetime,

@@ -132,7 +132,7 @@ class Consent(Base):
 
 
 class IngestRun(Base):
-    """One ingestion of one file: its counts, quarantine file and status."""
+    """One ingestion of a file or a pulled source: its counts, quarantine file, status and, when it failed, why."""
 
     __tablename__ = "ingest_runs"
 
@@ -149,6 +149,7 @@ class IngestRun(Base):
     quarantine: Mapped[str | None] = mapped_column(Text)
     fingerprint: Mapped[str | None] = mapped_column(String(64), index=True)  # file identity: a rerun resumes
     position: Mapped[int | None] = mapped_column(BigInteger)  # last source line (or row) committed
+    error: Mapped[str | None] = mapped_column(Text)  # a failed run's message (a PersonaError's, secrets already hidden)
 
 
 class SourceCursor(Base):

@@ -1,4 +1,4 @@
-"""Dashboard routes under ``/ui``: overview, segments, customer 360, models, campaigns, experiments.
+"""Dashboard routes under ``/ui``: overview, segments, customer 360, models, campaigns, experiments, sources.
 
 Sign-in takes an API key (read scope or higher); the session is a signed, expiring, HttpOnly cookie.
 """
@@ -9,6 +9,7 @@ import json
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pandas as pd
 from fastapi import APIRouter, Depends, FastAPI, Form, Request
@@ -40,7 +41,12 @@ def _session(request: Request, st: AppState) -> dict[str, Any]:
         raise LoginRequired from None
     if not st.signer.check(sig, prefix, scope, exp) or int(exp) < time.time():
         raise LoginRequired
-    return {"prefix": prefix, "scope": scope}
+    return {"prefix": prefix, "scope": scope, "exp": exp}
+
+
+def csrf_token(st: AppState, u: dict[str, Any]) -> str:
+    """The token a dashboard form posts back: bound to the session, so another site cannot forge the action."""
+    return st.signer.sign("csrf", u["prefix"], u["exp"])
 
 
 def user(request: Request, st: AppState = Depends(state)) -> dict[str, Any]:
@@ -248,6 +254,45 @@ def privacy(request: Request, u: dict = Depends(user), st: AppState = Depends(st
     from persona.privacy.report import privacy_report
 
     return _page(request, "privacy.html", user=u, rep=privacy_report(st.store, st.settings))
+
+
+@router.get("/sources", response_class=HTMLResponse)
+def sources(request: Request, synced: str | None = None, u: dict = Depends(user), st: AppState = Depends(state)) -> HTMLResponse:
+    return _sources_page(request, u, st, synced=synced)
+
+
+@router.post("/sources/sync", response_class=HTMLResponse)
+def sources_sync(request: Request, csrf: str = Form(""), name: str = Form(""), u: dict = Depends(user),
+                 st: AppState = Depends(state)) -> Response:
+    if u["scope"] != "admin" or not st.signer.check(csrf, "csrf", u["prefix"], u["exp"]):
+        return _sources_page(request, u, st, error="This action needs an admin key and a page loaded in this session: "
+                             "reload the page and try again.", status=403)
+    from persona.api.routers.sources import run_sync
+
+    try:
+        rows = run_sync(st, [name] if name else None, full=False, actor=f"ui:{u['prefix']}")
+    except PersonaError as exc:  # another sync running (409), an unknown source, an invalid config.toml
+        return _sources_page(request, u, st, error=str(exc), status=exc.http_status)
+    return RedirectResponse("/ui/sources?" + urlencode({"synced": ",".join(r["name"] for r in rows)}), status_code=303)
+
+
+def _sources_page(request: Request, u: dict[str, Any], st: AppState, *, synced: str | None = None, error: str | None = None,
+                  status: int = 200) -> HTMLResponse:
+    """The Sources page (admin keys: a source names internal hosts), with an action's error when there is one."""
+    if u["scope"] != "admin":
+        resp = _page(request, "sources.html", user=u, denied=True)
+        resp.status_code = status
+        return resp
+    from persona.ingest.sources.configured import load_sources
+    from persona.ingest.sources.status import sources_status
+
+    try:
+        rep = sources_status(st.store, load_sources(st.settings))
+    except PersonaError as exc:  # config.toml cannot be parsed
+        rep, error = None, error or str(exc)
+    resp = _page(request, "sources.html", user=u, rep=rep, error=error, synced=synced, csrf=csrf_token(st, u))
+    resp.status_code = status
+    return resp
 
 
 def mount_dashboard(app: FastAPI) -> None:

@@ -30,15 +30,21 @@ from __future__ import annotations
 import os
 import time
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from persona.errors import ConfigError, InputError, PersonaError
+from persona.ingest.runner import failure_message
 from persona.ingest.schema import ENTITY_ORDER
+from persona.store.models import IngestRun
 
 Entity = Literal["customers", "products", "events", "reviews", "consents"]
 #: what a source's table in ``config.toml`` lives under
@@ -122,6 +128,37 @@ class SourceSpec(BaseModel):
                               hint="export each header's value, e.g. export SHOP_API_AUTH='Bearer …'")
         return {name: os.environ[var] for name, var in self.headers_env.items()}
 
+    def identity(self) -> SourceIdentity:
+        """How this source's ingest runs and cursor are named, computed as its reader does but without connecting.
+
+        Raises:
+            ConfigError: ``db_env`` names a variable that is not set.
+            SourceError: the URL cannot be parsed (or names a SQLite file that does not exist).
+        """
+        from persona.ingest.sources.cursor import source_key
+
+        if self.sql is not None:
+            from persona.ingest.sources.sql import sql_identity
+
+            shown, parts = sql_identity(self.database_url(), self.sql)
+            column = self.since_column
+        else:
+            from persona.ingest.sources.rest import url_identity
+
+            assert self.url is not None
+            shown, parts = url_identity(self.url, self.since_param)
+            column = self.since_field
+        key = source_key(self.entity, parts, column.strip()) if column is not None else None
+        return SourceIdentity(shown, key)
+
+    def run_source(self) -> str:
+        """The ``ingest_runs.source`` text of this source's runs: its identity's, else (a variable not set in this
+        process, a bad URL) its description, which is also what a failure to start is recorded under."""
+        try:
+            return self.identity().source
+        except PersonaError:
+            return describe(self)["source"]
+
     def password_inline(self) -> bool:
         """True when ``db`` is written in the file with a password in it."""
         if self.db is None:
@@ -130,6 +167,41 @@ class SourceSpec(BaseModel):
             return make_url(self.db).password is not None
         except ArgumentError:
             return False
+
+
+@dataclass(frozen=True)
+class SourceIdentity:
+    """A configured source as the store names it: ``source`` as in ``ingest_runs.source`` and reports (no secrets), and
+    ``cursor_key`` as in ``source_cursors.source_key`` (None for a source that is not incremental)."""
+
+    source: str
+    cursor_key: str | None
+
+
+def describe(spec: SourceSpec) -> dict[str, Any]:
+    """A configured source without its secrets: the query or the URL, the variables it reads."""
+    from persona.ingest.sources.redact import redact_url
+
+    if spec.sql is not None:
+        where = f"${spec.db_env}" if spec.db_env else redact_url(spec.db or "")
+        return {"name": spec.name, "entity": spec.entity, "kind": "sql", "source": f"{spec.sql} @ {where}"}
+    env = ", ".join(f"{h} from ${v}" for h, v in spec.headers_env.items())
+    return {"name": spec.name, "entity": spec.entity, "kind": "url",
+            "source": redact_url(spec.url or "") + (f" ({env})" if env else "")}
+
+
+@contextmanager
+def sync_lock(store: Any) -> Iterator[None]:
+    """Hold the workspace's sync lock: one sync of the configured sources at a time, from the CLI or the service.
+
+    Raises:
+        BusyError: another sync is running (in any process on this workspace, or on this PostgreSQL database).
+    """
+    from persona.store.locks import workspace_lock
+
+    with workspace_lock(store, store.settings, "sync", busy="a sync of the configured sources is already running",
+                        hint="wait for it to finish; `persona sync` and POST /v1/sources/sync share one lock"):
+        yield
 
 
 def parse_sources(doc: dict[str, Any], where: str = "config.toml") -> list[SourceSpec]:
@@ -234,19 +306,42 @@ def pull_source(store: Any, spec: SourceSpec, *, full: bool = False, progress: b
 
 
 def sync_sources(store: Any, specs: list[SourceSpec], *, full: bool = False, progress: bool | None = None) -> list[SyncResult]:
-    """Pull every source in ``specs`` in order; a failing source is recorded and the next one still runs.
+    """Pull every source in ``specs`` in order, holding the workspace's :func:`sync_lock`; a failing source is
+    recorded (as a failed ingest run with its error, when it failed before its run began) and the next one still runs.
 
     Args:
         full: incremental sources read everything this once (see :func:`pull_source`).
+
+    Raises:
+        BusyError: another sync of this workspace is running.
     """
     results = []
-    for spec in specs:
-        res = SyncResult(spec.name, spec.entity, spec.kind)
-        t0 = time.perf_counter()
-        try:
-            res.report = pull_source(store, spec, full=full, progress=progress)
-        except PersonaError as exc:
-            res.status, res.error, res.hint = "failed", exc.message, exc.hint
-        res.seconds = time.perf_counter() - t0
-        results.append(res)
+    with sync_lock(store):
+        for spec in specs:
+            res = SyncResult(spec.name, spec.entity, spec.kind)
+            t0, started, last_run = time.perf_counter(), datetime.now(UTC), _last_run_id(store)
+            try:
+                res.report = pull_source(store, spec, full=full, progress=progress)
+            except PersonaError as exc:
+                res.status, res.error, res.hint = "failed", exc.message, exc.hint
+                _record_failure(store, spec, exc, started, last_run)
+            res.seconds = time.perf_counter() - t0
+            results.append(res)
     return results
+
+
+def _last_run_id(store: Any) -> int:
+    with store.session() as s:
+        return int(s.scalar(select(func.max(IngestRun.id))) or 0)
+
+
+def _record_failure(store: Any, spec: SourceSpec, exc: PersonaError, started: datetime, after: int) -> None:
+    """Keep a failure that stopped a pull before its ingest run began (no connection, a variable not set, a refused
+    first page) as a failed run of 0 rows, so the source's history shows it; a run already recorded is left as is."""
+    source = spec.run_source()
+    with store.session() as s:
+        if s.scalar(select(IngestRun.id).where(IngestRun.id > after, IngestRun.entity == spec.entity,
+                                               IngestRun.source == source).limit(1)) is not None:
+            return
+        s.add(IngestRun(entity=spec.entity, source=source, started_at=started, finished_at=datetime.now(UTC),
+                        status="failed", read=0, accepted=0, duplicates=0, rejected=0, error=failure_message(exc)))

@@ -178,15 +178,14 @@ class RestReader:
             SourceError: the URL is not an absolute http(s) URL.
         """
         self.start = _parse_url(url)
-        self.source = redact_url(str(self.start))
+        self.source, identity = _named(self.start, since_param)
         self.first = self.start  # the first page asked for: with since_param=<cursor> on an incremental run
         self._cursor = cursor
         if cursor is not None:
             assert since_param is not None
-            since_param = since_param.strip()
-            start = cursor.start([self.source, since_param], self.source)
+            start = cursor.start(identity, self.source)
             if start is not None:
-                self.first = self.start.copy_set_param(since_param, encode_value(start)[1])
+                self.first = self.start.copy_set_param(since_param.strip(), encode_value(start)[1])
         self.label = self.start.host + (self.start.path if self.start.path != "/" else "")
         self.entity = entity
         self.headers = headers
@@ -368,6 +367,21 @@ class RestReader:
         for secret in self._secrets:
             text = text.replace(secret, "***")
         return text
+
+
+def url_identity(url: str, since_param: str | None = None) -> tuple[str, list[str]]:
+    """How an API endpoint is named, without fetching: as reports and ``ingest_runs`` show it (secret query values
+    hidden), and the texts its cursor key is made of (see :func:`~persona.ingest.sources.cursor.source_key`).
+
+    Raises:
+        SourceError: the URL is not an absolute http(s) URL.
+    """
+    return _named(_parse_url(url), since_param)
+
+
+def _named(start: httpx.URL, since_param: str | None) -> tuple[str, list[str]]:
+    source = redact_url(str(start))
+    return source, [source, (since_param or "").strip()]
 
 
 def _parse_url(url: str) -> httpx.URL:

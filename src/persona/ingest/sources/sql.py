@@ -136,8 +136,8 @@ class SQLReader:
         self._password = parsed.password
         self.shown_url = _redacted(parsed)
         sql, self.label = _statement(query)
-        self.source = f"{self.shown_url} {_one_line(sql)}"
-        start = cursor.start([_identity(parsed), " ".join(sql.split())], self.source) if cursor is not None else None
+        self.source, identity = _named(parsed, sql)
+        start = cursor.start(identity, self.source) if cursor is not None else None
         self._engine = _engine(parsed, self.shown_url)
         try:
             self._conn = self._connect()
@@ -279,6 +279,20 @@ class SQLReader:
         if self._password:
             text = text.replace(str(self._password), "***")
         return text[:500]
+
+
+def sql_identity(url: str, query: str) -> tuple[str, list[str]]:
+    """How a query on a database is named, without connecting: as reports and ``ingest_runs`` show it, and the texts
+    its cursor key is made of (see :func:`~persona.ingest.sources.cursor.source_key`).
+
+    Raises:
+        SourceError: the URL cannot be parsed, or names a SQLite file that does not exist.
+    """
+    return _named(_parse_url(url), _statement(query)[0])
+
+
+def _named(parsed: URL, sql: str) -> tuple[str, list[str]]:
+    return f"{_redacted(parsed)} {_one_line(sql)}", [_identity(parsed), " ".join(sql.split())]
 
 
 def _parse_url(url: str) -> URL:

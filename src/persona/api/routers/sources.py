@@ -1,0 +1,76 @@
+"""The sources configured in ``config.toml`` over HTTP: their cursors and latest runs, and pulling them now.
+
+Admin scope: a source's description names internal hosts. Pulls run synchronously, one sync per workspace at a
+time (the lock ``persona sync`` takes too: a second one gets 409), and each is written to the audit log by key.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Path
+from pydantic import BaseModel, ConfigDict, Field
+
+from persona.api.deps import AppState, require, state
+from persona.api.routers.experiments import _clean
+from persona.errors import NotFoundError
+
+router = APIRouter(prefix="/v1/sources", tags=["sources"])
+NAME = Path(..., max_length=128, description="The source's name, as in its [sources.NAME] table.")
+
+
+class SyncBody(BaseModel):
+    """Options of a pull."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    full: bool = Field(False, description="Incremental sources read everything this once and store a fresh cursor.")
+
+
+def run_sync(st: AppState, names: list[str] | None, *, full: bool, actor: str) -> list[dict[str, Any]]:
+    """Pull the configured sources ``names`` (all when None) now, and audit who asked; the rows of ``persona sync --json``.
+
+    Raises:
+        NotFoundError: a name is not configured (the hint lists the configured ones).
+        InputError: no source is configured.
+        ConfigError: ``config.toml`` is invalid.
+        BusyError: another sync of this workspace is running.
+    """
+    from persona.ingest.sources.configured import load_sources, select_sources, sync_sources
+    from persona.privacy.gdpr import audit
+
+    specs = load_sources(st.settings)
+    known = [s.name for s in specs]
+    unknown = [n for n in names or [] if n not in known]
+    if specs and unknown:
+        raise NotFoundError(f"no configured source {unknown[0]!r}",
+                            hint=f"configured: {', '.join(sorted(known))}")
+    chosen = select_sources(specs, names)
+    rows = [r.as_dict() for r in sync_sources(st.store, chosen, full=full, progress=False)]
+    audit(st.store, actor, "sync_sources", None, {"sources": [r["name"] for r in rows], "full": full,
+                                                  "failed": [r["name"] for r in rows if r["status"] == "failed"]})
+    return _clean(rows)
+
+
+@router.get("", dependencies=[Depends(require("admin"))])
+def list_sources(st: AppState = Depends(state)) -> dict[str, Any]:
+    """Every configured source (no secrets) with its kind, entity, stored cursor and latest runs; ``other_runs``
+    holds the latest runs of files and one-off pulls."""
+    from persona.ingest.sources.configured import load_sources
+    from persona.ingest.sources.status import sources_status
+
+    return _clean(sources_status(st.store, load_sources(st.settings)))
+
+
+@router.post("/sync")
+def sync_all(body: SyncBody | None = None, key: str = Depends(require("admin")),
+             st: AppState = Depends(state)) -> list[dict[str, Any]]:
+    """Pull every configured source now, in dependency order; a failing one is reported and the others still run."""
+    return run_sync(st, None, full=bool(body and body.full), actor=f"api:{key}")
+
+
+@router.post("/{name}/sync")
+def sync_one(name: str = NAME, body: SyncBody | None = None, key: str = Depends(require("admin")),
+             st: AppState = Depends(state)) -> list[dict[str, Any]]:
+    """Pull one configured source now."""
+    return run_sync(st, [name], full=bool(body and body.full), actor=f"api:{key}")
