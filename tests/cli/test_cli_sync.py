@@ -73,6 +73,16 @@ def test_sync_json_table_rerun_and_list_without_secrets(ws, crm, monkeypatch):
     assert [s["name"] for s in shown] == ["crm", "clicks"]
     assert "api_key=***" in shown[1]["source"] and "$SHOP_AUTH" in shown[1]["source"]
     assert "k-123" not in listed.stdout and TOKEN not in listed.stdout and TOKEN not in res.output
+    from persona.config import load_settings
+    from persona.store import open_store
+
+    store = open_store(load_settings(ws))
+    try:
+        audit = store.read_frame("SELECT actor, action, details FROM audit_log WHERE action = 'sync_sources' ORDER BY id")
+    finally:
+        store.dispose()
+    assert audit["actor"].tolist() == ["cli", "cli"]  # every pull is audited, from the command line too
+    assert [json.loads(d)["sources"] if isinstance(d, str) else d["sources"] for d in audit["details"]] == [["crm", "clicks"], ["clicks"]]
 
 
 def test_a_failing_source_exits_1_after_the_others_ran(ws, crm):

@@ -208,3 +208,10 @@ def test_postgres_connection_lost_mid_stream_keeps_whole_chunks_and_rerun_comple
     rep = ingest_sql(store, "events", "clicks", pg_url, cipher=CIPHER, chunk_size=10)
     assert (rep.read, rep.accepted, rep.duplicates, rep.rejected) == (100, 100 - kept, kept, 0)
     assert store.count("events") == 100
+
+
+def test_a_pull_that_finds_no_rows_is_still_recorded_as_a_run(store, shop_db):
+    rep = ingest_sql(store, "events", ORDERS + " WHERE 1 = 0", shop_db, cipher=CIPHER)
+    assert (rep.read, rep.accepted) == (0, 0) and rep.run_id is not None
+    runs = store.read_frame("SELECT id, status, \"read\", finished_at FROM ingest_runs")
+    assert runs["id"].tolist() == [rep.run_id] and runs["status"].tolist() == ["done"] and runs["finished_at"].notna().all()

@@ -74,6 +74,7 @@ def test_fairness_page_shows_the_audit(server) -> None:  # noqa: ANN001
         assert r.status_code == 200 and "no &#39;gender&#39; with two or more known values" in r.text
         r = c.get("/ui/privacy")  # a read key: the privacy report is for administrators
         assert r.status_code == 200 and "needs an admin key" in r.text
+        assert 'href="/ui/privacy"' not in c.get("/ui").text  # nor is it in a read key's navigation
 
 
 def test_privacy_page_for_an_admin(server) -> None:  # noqa: ANN001
@@ -84,6 +85,7 @@ def test_privacy_page_for_an_admin(server) -> None:  # noqa: ANN001
         assert c.post("/ui/login", data={"api_key": admin}).status_code in (200, 303)
         r = c.get("/ui/privacy")
         assert r.status_code == 200 and "email stored (encrypted)" in r.text and "Active API keys" in r.text
+        assert 'href="/ui/privacy"' in r.text
         assert "40" in r.text and "@example.org" not in r.text  # counts, never values
 
 

@@ -264,9 +264,11 @@ def _run(
         report.redacted = no_pii()
     chunks = iter(chunks)
     first = next(chunks, None)
-    if first is None:
+    if first is None:  # a header and no rows: nothing to write
+        if fingerprint is None:  # a pull that found nothing (new) is still a run: the source's history says when
+            report.run_id = _record_empty_run(store, spec, source)
         report.seconds = round(time.perf_counter() - t0, 3)
-        return report  # a header and no rows: nothing to do
+        return report
     columns = resolve_columns(spec, list(first.frame.columns), mapping)
     if not spec.extras:
         report.ignored_columns = [c for c, t in columns.items() if t not in spec.columns]
@@ -369,6 +371,16 @@ def _start_run(store: Any, spec: EntitySpec, source: str, fingerprint: str | Non
             entity=spec.name, source=source, started_at=started, status="running", read=0, accepted=0, duplicates=0,
             rejected=0, fingerprint=fingerprint, position=0).returning(IngestRun.id))
         return int(res.scalar_one()), 0, started
+
+
+def _record_empty_run(store: Any, spec: EntitySpec, source: str) -> int:
+    """Record a completed run that read no rows; its id."""
+    now = datetime.now(UTC)
+    with store.session() as s:
+        res = s.execute(insert(IngestRun).values(
+            entity=spec.name, source=source, started_at=now, finished_at=now, status="done", read=0, accepted=0,
+            duplicates=0, rejected=0, fingerprint=None, position=0).returning(IngestRun.id))
+        return int(res.scalar_one())
 
 
 def _pii_like_extras(spec: EntitySpec, frame: Any, columns: dict[str, str]) -> dict[str, str]:

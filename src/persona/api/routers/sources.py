@@ -37,7 +37,6 @@ def run_sync(st: AppState, names: list[str] | None, *, full: bool, actor: str) -
         BusyError: another sync of this workspace is running.
     """
     from persona.ingest.sources.configured import load_sources, select_sources, sync_sources
-    from persona.privacy.gdpr import audit
 
     specs = load_sources(st.settings)
     known = [s.name for s in specs]
@@ -46,9 +45,7 @@ def run_sync(st: AppState, names: list[str] | None, *, full: bool, actor: str) -
         raise NotFoundError(f"no configured source {unknown[0]!r}",
                             hint=f"configured: {', '.join(sorted(known))}")
     chosen = select_sources(specs, names)
-    rows = [r.as_dict() for r in sync_sources(st.store, chosen, full=full, progress=False)]
-    audit(st.store, actor, "sync_sources", None, {"sources": [r["name"] for r in rows], "full": full,
-                                                  "failed": [r["name"] for r in rows if r["status"] == "failed"]})
+    rows = [r.as_dict() for r in sync_sources(st.store, chosen, full=full, progress=False, actor=actor)]
     return _clean(rows)
 
 

@@ -305,16 +305,20 @@ def pull_source(store: Any, spec: SourceSpec, *, full: bool = False, progress: b
     return report.as_dict()
 
 
-def sync_sources(store: Any, specs: list[SourceSpec], *, full: bool = False, progress: bool | None = None) -> list[SyncResult]:
+def sync_sources(store: Any, specs: list[SourceSpec], *, full: bool = False, progress: bool | None = None,
+                 actor: str = "cli") -> list[SyncResult]:
     """Pull every source in ``specs`` in order, holding the workspace's :func:`sync_lock`; a failing source is
     recorded (as a failed ingest run with its error, when it failed before its run began) and the next one still runs.
 
     Args:
         full: incremental sources read everything this once (see :func:`pull_source`).
+        actor: who asked, for the audit log (``cli``, ``pipeline``, ``api:<key prefix>`` …).
 
     Raises:
         BusyError: another sync of this workspace is running.
     """
+    from persona.privacy.gdpr import audit
+
     results = []
     with sync_lock(store):
         for spec in specs:
@@ -327,6 +331,8 @@ def sync_sources(store: Any, specs: list[SourceSpec], *, full: bool = False, pro
                 _record_failure(store, spec, exc, started, last_run)
             res.seconds = time.perf_counter() - t0
             results.append(res)
+        audit(store, actor, "sync_sources", None, {"sources": [r.name for r in results], "full": full,
+                                                   "failed": [r.name for r in results if r.status == "failed"]})
     return results
 
 

@@ -162,7 +162,8 @@ def _pull_sources(ctx: RunContext) -> StageResult:
     """Pull the configured sources (as ``persona sync`` does); failed when a source fails or none yields events."""
     from persona.ingest.sources.configured import sync_sources
 
-    results = [r.as_dict() for r in sync_sources(ctx.store, configured_sources(ctx), progress=ctx.progress)]
+    results = [r.as_dict() for r in sync_sources(ctx.store, configured_sources(ctx), progress=ctx.progress,
+                                                  actor="pipeline")]
     failed = [r for r in results if r["status"] == "failed"]
     cols = ["name", "entity", "kind", "source", "read", "accepted", "duplicates", "rejected", "seconds"] + (["error"] if failed else [])
     section = Section(
