@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -20,25 +20,56 @@ from persona.errors import InputError, NotFoundError
 from persona.privacy.consent import record_consent
 from persona.store.models import Message
 
+#: how long links signed before a key rotation keep working (an unsubscribe link must work long after the send)
+LINK_GRACE = timedelta(days=400)
+
 
 class Signer:
-    """HMAC-SHA256 signatures for tracking links, keyed from the workspace secret."""
+    """HMAC-SHA256 signatures for tracking links, keyed from the workspace secret.
 
-    def __init__(self, key: bytes) -> None:
+    Args:
+        key: the signing key (derived from the workspace's current master key).
+        previous: keys that still verify but no longer sign: those of master keys retired by a key rotation in
+            the last :data:`LINK_GRACE`, so links in e-mails sent before it keep working.
+    """
+
+    def __init__(self, key: bytes, previous: tuple[bytes, ...] = ()) -> None:
         self._key = key
+        self._previous = previous
+
+    @staticmethod
+    def link_key(master_key: bytes) -> bytes:
+        """The link-signing key of a master key."""
+        from persona.privacy.crypto import PIICipher
+
+        return PIICipher(master_key).pseudonym("persona/tracking-link-key/v1").encode("ascii")
 
     @classmethod
     def from_settings(cls, settings: Any) -> Signer:
         from persona.privacy.crypto import PIICipher
+        from persona.privacy.keyfiles import retired_keys
 
-        return cls(PIICipher.from_settings(settings).pseudonym("persona/tracking-link-key/v1").encode("ascii"))
+        key = PIICipher.from_settings(settings).pseudonym("persona/tracking-link-key/v1").encode("ascii")
+        previous = tuple(cls.link_key(k) for k in retired_keys(settings.key_path, LINK_GRACE))
+        return cls(key, previous)
 
     def sign(self, *parts: str) -> str:
-        return hmac.new(self._key, "\x1f".join(parts).encode("utf-8"), hashlib.sha256).hexdigest()[:24]
+        return self._sign(self._key, parts)
+
+    @staticmethod
+    def _sign(key: bytes, parts: tuple[str, ...]) -> str:
+        return hmac.new(key, "\x1f".join(parts).encode("utf-8"), hashlib.sha256).hexdigest()[:24]
 
     def check(self, signature: str, *parts: str) -> bool:
-        """Constant-time comparison; any malformed signature (wrong length, non-ASCII) is simply invalid."""
-        return hmac.compare_digest(self.sign(*parts).encode("utf-8"), (signature or "").encode("utf-8"))
+        """Constant-time comparison; any malformed signature (wrong length, non-ASCII) is simply invalid.
+
+        A signature made with a key retired by a rotation in the last :data:`LINK_GRACE` is valid too.
+        """
+        given = (signature or "").encode("utf-8")
+        ok = False
+        for key in (self._key, *self._previous):
+            ok |= hmac.compare_digest(self._sign(key, parts).encode("utf-8"), given)
+        return ok
 
 
 def open_url(base_url: str, message_id: str) -> str:

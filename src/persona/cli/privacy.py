@@ -1,17 +1,19 @@
-"""``persona privacy report|export|erase|redact-reviews``: the privacy report, the data-subject rights, and the
-redaction of e-mail addresses, phone and card numbers and IBANs from stored review texts."""
+"""``persona privacy report|export|erase|redact-reviews|rotate-key``: the privacy report, the data-subject rights, the
+redaction of e-mail addresses, phone and card numbers and IBANs from stored review texts, and key rotation."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from persona.cli._common import JsonOpt, WorkspaceOpt, console, emit, settings_for
 
-app = typer.Typer(help="Privacy: a report of the personal data held, export and erasure of one customer, redaction of review texts.",
+app = typer.Typer(help="Privacy: a report of the personal data held, export and erasure of one customer, redaction of review texts, "
+                       "rotation of the workspace secret.",
                   no_args_is_help=True)
 
 
@@ -60,6 +62,7 @@ def report(
     e = rep["erasure"]
     console.print(f"erased customers: {e['erased']:,} ({'nothing left' if e['complete'] else 'rows left: ' + str(e['rows_left'])})")
     console.print(f"active API keys: {rep['access']['active_keys'] or 'none'}")
+    console.print(f"key last rotated: {rep['key']['last_rotated'] or 'never'}")
     if rep["findings"]:
         console.print(f"\n[red]{len(rep['findings'])} finding(s):[/red]")
         for f in rep["findings"]:
@@ -143,3 +146,59 @@ def redact_reviews(
         return
     console.print(f"redacted {out['rows']:,} of {out['reviews']:,} review texts: {describe_counts(out)} replaced by "
                   f"{tokens_of(out)}", markup=False, highlight=False)
+
+
+@app.command("rotate-key")
+def rotate_key(
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm: re-encrypt and re-key everything under a new secret.")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Settle a rotation that was interrupted: finish it if the data "
+                                         "moved to the new key, else discard the new key.")] = False,
+    new_key_file: Annotated[Path | None, typer.Option("--new-key-file", help="With PERSONA_SECRET_KEY only: where to write "
+                                                      "the new key (mode 0600), or a file holding the new key to use.",
+                                                      show_default=False)] = None,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Replace the workspace secret: PII re-encrypted, pseudonyms, e-mail hashes and keyed review ids re-derived.
+
+    All rows change in one transaction; the old key is kept as secret.key.old-<UTC time> (backups taken before stay
+    readable, and links in sent e-mails keep working). Without --yes it says how many rows would change and exits 2.
+    Restart every running service afterwards. JSON output: {"rotated", "rows": {column: n}, "pseudonyms",
+    "email_hashes", "email_hashes_dropped", "audit_subjects", "audit_subjects_kept", "review_ids_rekeyed",
+    "row_hashes_cleared", "old_key_kept", "new_key_file", "env", "old_fingerprint", "new_fingerprint", "seconds"}.
+    """
+    from persona.errors import InputError
+    from persona.privacy.rotate import resume_rotation, rotate_key, rotation_plan
+
+    with _workspace(workspace) as (settings, store):
+        if resume:
+            out = resume_rotation(store, settings, new_key_file=new_key_file)
+        elif not yes:
+            plan = rotation_plan(store)
+            emit(plan, as_json, title="a key rotation would rewrite (rows)")
+            raise InputError("nothing was changed", hint="add --yes to rotate the key")
+        else:
+            out = rotate_key(store, settings, new_key_file=new_key_file, actor="cli")
+    if as_json:
+        emit(out, True)
+        return
+    if resume:
+        messages = {"nothing": "no interrupted key rotation: nothing to do",
+                    "discarded": "the interrupted rotation had not committed: the data is under the current key; "
+                                 "the new key was discarded",
+                    "finished": f"the interrupted rotation had committed: finished, the key in use is {out['new_key_file']}"}
+        console.print(messages[out["resumed"]], markup=False, highlight=False)
+    else:
+        rows = ", ".join(f"{k} {v:,}" for k, v in out["rows"].items())
+        console.print(f"rotated the workspace key in {out['seconds']:.1f}s: re-encrypted {rows}; {out['pseudonyms']:,} "
+                      f"pseudonyms, {out['email_hashes']:,} e-mail hashes, {out['audit_subjects']:,} audit subjects and "
+                      f"{out['review_ids_rekeyed']:,} keyed review ids re-derived; {out['row_hashes_cleared']:,} row hashes "
+                      "cleared (the next load of each file rewrites its rows once)", markup=False, highlight=False)
+        console.print(f"the old key is kept at {out['old_key_kept']} (for backups taken before, and links in sent e-mails); "
+                      "delete it when neither is needed", markup=False, highlight=False)
+    if out.get("env") and out.get("rotated", out.get("resumed") == "finished"):
+        console.print(f"now set PERSONA_SECRET_KEY to the content of {out['new_key_file']} wherever Persona runs, restart "
+                      "every service, then delete that file", style="bold", markup=False, highlight=False)
+    elif out.get("rotated") or out.get("resumed") == "finished":
+        console.print("restart every running Persona service (serve, workers, schedules): they still hold the old key",
+                      style="bold", markup=False, highlight=False)

@@ -8,6 +8,8 @@ Duplicate policy (documented in the README's data-format section):
   one (same source-row hash) is a duplicate; a changed row is accepted and updates only the
   columns the file has. Within one chunk the last row of an id wins; earlier ones count as duplicates.
 * consents: append-only history, de-duplicated on a hash of the whole row.
+* a customers row of an erased customer (the tombstone keeps the id) is skipped and counted as a duplicate: the
+  tombstone is checked by id, not by the keyed row hash, so it holds after a key rotation and for a changed row.
 * events, reviews and consents naming an unknown customer (or product) create a stub row
   (``is_stub``); a later CRM row for it fills the stub in.
 
@@ -90,6 +92,7 @@ class EntityWriter:
         self.cipher = cipher
         self.started = started
         self._known: dict[str, set[str]] = {"customers": set(), "products": set()}
+        self._erased: set[str] | None = None  # tombstoned customer ids, read once per run
 
     # --- stubs ------------------------------------------------------------------------------
     def _stubs(self, w: BulkWriter, table: str, ids: pd.Series | list[str]) -> int:
@@ -185,6 +188,15 @@ class EntityWriter:
         return changed, n - changed
 
     def _write_customers(self, w: BulkWriter, f: pd.DataFrame) -> WriteResult:
+        if self._erased is None:
+            self._erased = set(w.conn.exec_driver_sql("SELECT customer_id FROM customers WHERE erased_at IS NOT NULL").scalars())
+        erased = 0
+        if self._erased:
+            gone = to_objects(f["customer_id"]).isin(self._erased).to_numpy(dtype=bool)
+            erased = int(gone.sum())
+            f = f[~gone]
+            if f.empty:
+                return WriteResult(duplicates=erased)
         cols: dict[str, pd.Series] = {"customer_id": f["customer_id"]}
         cols["customer_key"] = pd.Series(self.cipher.pseudonyms(to_objects(f["customer_id"]).tolist()), index=f.index)
         enc = self.cipher.encrypt
@@ -201,7 +213,7 @@ class EntityWriter:
         cols["is_stub"] = pd.Series(False, index=f.index)
         changed, dups = self._upsert(w, f, "customers", "customer_id", cols)
         self._known["customers"].update(to_objects(f["customer_id"]).tolist())
-        return WriteResult(accepted=changed, duplicates=dups)
+        return WriteResult(accepted=changed, duplicates=dups + erased)
 
     def _write_products(self, w: BulkWriter, f: pd.DataFrame) -> WriteResult:
         cols = {c: f[c] for c in ("product_id", "title", "description", "category", "brand", "price", "in_stock", "created_at")

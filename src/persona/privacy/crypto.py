@@ -26,6 +26,8 @@ from persona.errors import ConfigError, InputError, WorkspaceNotFoundError
 VERSION_PREFIX = b"P1"  # scheme 1: AES-256-GCM, 12-byte random nonce, 16-byte tag
 NONCE_BYTES = 12
 KEY_BYTES = 32
+#: beside the key file while a rotation runs (``persona privacy rotate-key``): the key the data is being moved to
+NEXT_KEY_SUFFIX = ".next"
 
 
 def generate_key() -> str:
@@ -48,6 +50,15 @@ def create_key_file(path: Path) -> bool:
         fh.write(generate_key() + "\n")
     os.chmod(path, 0o600)
     return True
+
+
+def load_key_file(path: Path) -> bytes:
+    """The 32-byte master key held in a key file (base64 text).
+
+    Raises:
+        ConfigError: the file does not hold 32 bytes of base64.
+    """
+    return _decode_key(path.read_text(encoding="ascii", errors="replace"), str(path))
 
 
 def _decode_key(text: str, source: str) -> bytes:
@@ -79,6 +90,8 @@ class PIICipher:
     def __init__(self, master_key: bytes) -> None:
         if len(master_key) != KEY_BYTES:
             raise ConfigError(f"master key must be {KEY_BYTES} bytes, got {len(master_key)}")
+        #: names the key without revealing it (audit records of a rotation, the privacy report)
+        self.fingerprint: str = self._derive(master_key, b"persona/key-fingerprint/v1").hex()[:16]
         self._aead = AESGCM(self._derive(master_key, b"persona/pii-encryption/v1"))
         self._pseudo_key = self._derive(master_key, b"persona/customer-pseudonym/v1")
         self._email_key = self._derive(master_key, b"persona/email-hash/v1")
@@ -95,17 +108,24 @@ class PIICipher:
 
         Raises:
             WorkspaceNotFoundError: no key is configured and the key file does not exist.
-            ConfigError: the key is malformed.
+            ConfigError: the key is malformed, or a key rotation was interrupted (``secret.key.next`` exists: the
+                data may be under either key until ``persona privacy rotate-key --resume`` settles it).
         """
         if settings.secret_key:
             return cls(_decode_key(settings.secret_key, "PERSONA_SECRET_KEY"))
         path = settings.key_path
+        pending = path.with_name(path.name + NEXT_KEY_SUFFIX)
+        if pending.exists():
+            raise ConfigError(
+                f"a key rotation of this workspace did not finish ({pending} exists)",
+                hint=f"run `persona privacy rotate-key --resume --workspace {settings.workspace}`",
+            )
         if not path.is_file():
             raise WorkspaceNotFoundError(
                 f"no secret key: {path} does not exist and PERSONA_SECRET_KEY is not set",
                 hint=f"run `persona init --workspace {settings.workspace}` (or `persona run`, which initializes)",
             )
-        return cls(_decode_key(path.read_text(encoding="ascii", errors="replace"), str(path)))
+        return cls(load_key_file(path))
 
     # --- encryption --------------------------------------------------------------------------
     def encrypt(self, value: str | None) -> bytes | None:

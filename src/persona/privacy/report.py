@@ -12,6 +12,8 @@
 - **Consent**: who may be contacted per channel for marketing, and who has no consent record at all.
 - **Erasure**: erased customers, and a check that nothing of theirs is left in any table.
 - **Access**: API keys by scope (unused and admin keys), and the audit log's actions.
+- **Key**: when the workspace secret was last rotated (``persona privacy rotate-key``, from the audit log), and
+  whether the key in use is the one that rotation moved the data to.
 
 Values are never printed: only counts, column names and shares.
 """
@@ -151,6 +153,16 @@ def _access(store: Any) -> dict[str, Any]:
             "audit_log": {str(a): int(n) for a, n in zip(audit["action"], audit["n"], strict=True)}}
 
 
+def _key(store: Any, settings: Any) -> dict[str, Any]:
+    from persona.privacy.crypto import PIICipher
+    from persona.privacy.rotate import last_rotation
+
+    last = last_rotation(store)
+    current = PIICipher.from_settings(settings).fingerprint
+    return {"fingerprint": current, "last_rotated": last["at"] if last else None,
+            "matches_last_rotation": None if last is None else last["new_fingerprint"] == current}
+
+
 def _kind_name(kind: str) -> str:
     """``phones``, ``emails`` as the report always said; ``card numbers``, ``IBANs``."""
     return f"{kind}s" if kind in ("email", "phone") else KIND_NAMES[kind]
@@ -182,6 +194,9 @@ def _findings(rep: dict[str, Any]) -> list[str]:
         out.append(text)
     if not rep["erasure"]["complete"]:
         out.append(f"erased customers still have rows in: {', '.join(f'{t} ({n})' for t, n in rep['erasure']['rows_left'].items())}")
+    if rep["key"]["matches_last_rotation"] is False:
+        out.append(f"the key in use is not the one the data was moved to on {rep['key']['last_rotated'][:10]}: set "
+                   "PERSONA_SECRET_KEY (or the key file) to the rotated key and restart every service")
     if rep["access"]["active_keys"].get("admin", 0) > 2:
         out.append(f"{rep['access']['active_keys']['admin']} admin API keys are active: revoke those not needed")
     return out
@@ -205,6 +220,7 @@ def privacy_report(store: Any, settings: Any, *, k: int = 5) -> dict[str, Any]:
         "consent": _consent(store, customers["customer_id"].astype(str).tolist()),
         "erasure": _erasure(store),
         "access": _access(store),
+        "key": _key(store, settings),
     }
     rep["findings"] = _findings(rep)
     return rep
