@@ -90,12 +90,12 @@ def import_workspace(
                           hint="set PERSONA_SECRET_KEY to the key in the export's secret.key instead, and drop --use-key")
     engine = make_engine(settings.url)
     try:
+        check_schema(engine, settings.workspace)
+        with engine.connect() as conn:
+            _check_empty(conn, settings)  # before unpacking a big archive for nothing
         with _opened(source, settings.workspace) as folder:
             manifest = read_manifest(folder, source)
             _check_revision(manifest, head_revision())
-            check_schema(engine, settings.workspace)
-            with engine.connect() as conn:
-                _check_empty(conn, settings)
             _check_files(folder, manifest, source)
             key = _choose_key(settings, folder, manifest, use_key, source)
             show = settings.progress if progress is None else progress
