@@ -82,6 +82,8 @@ class IngestReport:
     resumed: bool = False
     #: incremental pulls: ``{"key", "column", "from", "to", "type", "missing", "full"}`` (see ``sources.cursor``)
     cursor: dict[str, Any] | None = None
+    #: rows of erased customers left out (counted among the duplicates: nothing of an erased person comes back)
+    erased: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """Plain dict for ``--json`` (the four counts and the quarantine path first)."""
@@ -285,7 +287,7 @@ def _run(
     quarantine = Quarantine(quarantine_path)
     if report.resumed:
         quarantine.trim(report.rejected)  # rows of chunks that never committed go; the rerun writes them again
-    writer = EntityWriter(spec, cipher, started)
+    writer = EntityWriter(spec, cipher, started, erased=erased_customers(store))
     report.run_id = run_id
 
     if total is None:  # unknown size: plain chunk-by-chunk transactions, nothing deferred
@@ -373,6 +375,11 @@ def _start_run(store: Any, spec: EntitySpec, source: str, fingerprint: str | Non
         return int(res.scalar_one()), 0, started
 
 
+def erased_customers(store: Any) -> frozenset[str]:
+    """The ids of erased customers (their tombstones keep the id): what ingestion must never bring back."""
+    return frozenset(store.read_frame("SELECT customer_id FROM customers WHERE erased_at IS NOT NULL")["customer_id"].astype(str))
+
+
 def _record_empty_run(store: Any, spec: EntitySpec, source: str) -> int:
     """Record a completed run that read no rows; its id."""
     now = datetime.now(UTC)
@@ -446,6 +453,7 @@ def _commit_chunk(store: Any, writer: EntityWriter, quarantine: Quarantine, prep
             duplicates=IngestRun.duplicates + result.duplicates, rejected=IngestRun.rejected + rejected,
             position=prep.last_line, quarantine=str(quarantine.path) if rejected or quarantine.written else None))
     report.add(prep.read, result.accepted, result.duplicates, rejected)
+    report.erased += result.erased
     for k, v in result.stubs.items():
         report.stubs[k] = report.stubs.get(k, 0) + v
     for k, v in result.redacted.items():

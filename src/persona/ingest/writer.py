@@ -8,8 +8,10 @@ Duplicate policy (documented in the README's data-format section):
   one (same source-row hash) is a duplicate; a changed row is accepted and updates only the
   columns the file has. Within one chunk the last row of an id wins; earlier ones count as duplicates.
 * consents: append-only history, de-duplicated on a hash of the whole row.
-* a customers row of an erased customer (the tombstone keeps the id) is skipped and counted as a duplicate: the
-  tombstone is checked by id, not by the keyed row hash, so it holds after a key rotation and for a changed row.
+* a row of an erased customer (customers, events, reviews; the tombstone keeps the id) is left out and counted as
+  a duplicate (and in ``erased``): the tombstone is checked by id, not by the keyed row hash, so it holds after a key
+  rotation and for a changed row, and nothing of the person comes back from a reloaded file. Consents are the
+  exception, as in erasure itself: their history is evidence the shop keeps (it holds no PII beyond the id).
 * events, reviews and consents naming an unknown customer (or product) create a stub row
   (``is_stub``); a later CRM row for it fills the stub in.
 
@@ -49,6 +51,7 @@ class _PreparedEvents:
     rows: Any
     customers: list[str]
     products: list[str] | None
+    erased: int = 0
 
 
 def unique_ids(ids: pd.Series) -> list[str]:
@@ -71,6 +74,8 @@ class _PreparedReviews:
     redacted: dict[str, int]
     #: the ids stored: ``frame``'s, except keyed (``k:``) where a derived id's text held PII
     ids: pd.Series | None = None
+    #: rows left out because their customer was erased
+    erased: int = 0
 
 
 @dataclass
@@ -82,17 +87,27 @@ class WriteResult:
     duplicates: int = 0
     stubs: dict[str, int] = field(default_factory=dict)
     redacted: dict[str, int] = field(default_factory=dict)
+    #: rows of erased customers left out (counted among the duplicates)
+    erased: int = 0
 
 
 class EntityWriter:
     """Writes the chunks of one entity for one ingestion run."""
 
-    def __init__(self, spec: EntitySpec, cipher: PIICipher, started: datetime) -> None:
+    def __init__(self, spec: EntitySpec, cipher: PIICipher, started: datetime, erased: frozenset[str] = frozenset()) -> None:
+        """Args: ``erased``: the ids of erased customers (tombstones): their rows are left out of every entity."""
         self.spec = spec
         self.cipher = cipher
         self.started = started
+        self.erased = erased
         self._known: dict[str, set[str]] = {"customers": set(), "products": set()}
-        self._erased: set[str] | None = None  # tombstoned customer ids, read once per run
+
+    def _without_erased(self, f: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+        """``f`` without the rows of erased customers, and how many went (read-only: safe in a reader thread)."""
+        if not self.erased or f.empty or "customer_id" not in f.columns:
+            return f, 0
+        gone = to_objects(f["customer_id"]).isin(self.erased).to_numpy(dtype=bool)
+        return (f[~gone], int(gone.sum())) if gone.any() else (f, 0)
 
     # --- stubs ------------------------------------------------------------------------------
     def _stubs(self, w: BulkWriter, table: str, ids: pd.Series | list[str]) -> int:
@@ -138,6 +153,7 @@ class EntityWriter:
 
     def _prepare_events(self, f: pd.DataFrame, dialect: str) -> _PreparedEvents:
         n = len(f)
+        f, erased = self._without_erased(f)
         if "event_id" not in f.columns or f["event_id"].isna().any():
             canon = pd.DataFrame({
                 "customer_id": f["customer_id"],
@@ -161,14 +177,14 @@ class EntityWriter:
         out = out.sort_values("event_id", kind="stable")  # inserting in key order keeps the unique index's pages hot
         products = unique_ids(out["product_id"]) if "product_id" in out.columns else None
         rows = encode_rows("events", out, dialect, unique_key="event_id") if dialect in ("sqlite", "postgresql") else out
-        return _PreparedEvents(n=n, rows=rows, customers=unique_ids(out["customer_id"]), products=products)
+        return _PreparedEvents(n=n, rows=rows, customers=unique_ids(out["customer_id"]), products=products, erased=erased)
 
     def _write_prepared_events(self, w: BulkWriter, p: _PreparedEvents) -> WriteResult:
         stubs = {"customers": self._stubs(w, "customers", p.customers)}
         if p.products is not None:
             stubs["products"] = self._stubs(w, "products", p.products)
         inserted = w.insert("events", p.rows, on_conflict="ignore", key=["event_id"])
-        return WriteResult(accepted=inserted, duplicates=p.n - inserted, stubs=stubs)
+        return WriteResult(accepted=inserted, duplicates=p.n - inserted, stubs=stubs, erased=p.erased)
 
     def _upsert(self, w: BulkWriter, f: pd.DataFrame, table: str, key: str, extra_cols: dict[str, pd.Series]) -> tuple[int, int]:
         n = len(f)
@@ -188,15 +204,9 @@ class EntityWriter:
         return changed, n - changed
 
     def _write_customers(self, w: BulkWriter, f: pd.DataFrame) -> WriteResult:
-        if self._erased is None:
-            self._erased = set(w.conn.exec_driver_sql("SELECT customer_id FROM customers WHERE erased_at IS NOT NULL").scalars())
-        erased = 0
-        if self._erased:
-            gone = to_objects(f["customer_id"]).isin(self._erased).to_numpy(dtype=bool)
-            erased = int(gone.sum())
-            f = f[~gone]
-            if f.empty:
-                return WriteResult(duplicates=erased)
+        f, erased = self._without_erased(f)
+        if f.empty:
+            return WriteResult(duplicates=erased, erased=erased)
         cols: dict[str, pd.Series] = {"customer_id": f["customer_id"]}
         cols["customer_key"] = pd.Series(self.cipher.pseudonyms(to_objects(f["customer_id"]).tolist()), index=f.index)
         enc = self.cipher.encrypt
@@ -213,7 +223,7 @@ class EntityWriter:
         cols["is_stub"] = pd.Series(False, index=f.index)
         changed, dups = self._upsert(w, f, "customers", "customer_id", cols)
         self._known["customers"].update(to_objects(f["customer_id"]).tolist())
-        return WriteResult(accepted=changed, duplicates=dups + erased)
+        return WriteResult(accepted=changed, duplicates=dups + erased, erased=erased)
 
     def _write_products(self, w: BulkWriter, f: pd.DataFrame) -> WriteResult:
         cols = {c: f[c] for c in ("product_id", "title", "description", "category", "brand", "price", "in_stock", "created_at")
@@ -226,9 +236,10 @@ class EntityWriter:
         return WriteResult(accepted=changed, duplicates=dups)
 
     def _prepare_reviews(self, f: pd.DataFrame) -> _PreparedReviews:
+        f, erased = self._without_erased(f)
         if "text" not in f.columns:
             return _PreparedReviews(frame=f.assign(review_id=review_ids(f)), text=None, redacted=no_pii(),
-                                    ids=None)
+                                    ids=None, erased=erased)
         text, redacted = redact_texts(f["text"])
         ids = review_ids(f)
         derived = f["review_id"].isna() if "review_id" in f.columns else pd.Series(True, index=f.index)
@@ -237,10 +248,12 @@ class EntityWriter:
         if had_pii.any():  # an id derived from a text that held PII is keyed: it cannot be brute-forced back to it
             stored = ids.where(~had_pii, review_ids(f[had_pii], keys=self.cipher.row_hash_keys, prefix=KEYED_REVIEW_PREFIX))
         # the row hash covers the public id, as before keyed ids existed: a reload of an older load stays a duplicate
-        return _PreparedReviews(frame=f.assign(review_id=ids), text=text, redacted=redacted, ids=stored)
+        return _PreparedReviews(frame=f.assign(review_id=ids), text=text, redacted=redacted, ids=stored, erased=erased)
 
     def _write_reviews(self, w: BulkWriter, p: _PreparedReviews) -> WriteResult:
         f = p.frame
+        if f.empty:
+            return WriteResult(duplicates=p.erased, redacted=dict(p.redacted), erased=p.erased)
         cols = {("ts" if c == "timestamp" else c): f[c]
                 for c in ("review_id", "customer_id", "product_id", "rating", "text", "lang", "timestamp") if c in f.columns}
         if p.text is not None:
@@ -249,7 +262,7 @@ class EntityWriter:
             cols["review_id"] = p.ids
         stubs = {"customers": self._stubs(w, "customers", f["customer_id"]), "products": self._stubs(w, "products", f["product_id"])}
         changed, dups = self._upsert(w, f, "reviews", "review_id", cols)
-        return WriteResult(accepted=changed, duplicates=dups, stubs=stubs, redacted=dict(p.redacted))
+        return WriteResult(accepted=changed, duplicates=dups + p.erased, stubs=stubs, redacted=dict(p.redacted), erased=p.erased)
 
     def _write_consents(self, w: BulkWriter, f: pd.DataFrame) -> WriteResult:
         n = len(f)
