@@ -17,8 +17,9 @@ insert reports are that batch's new events (an id sent twice in one group counts
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import chain, repeat
 from operator import itemgetter
 from typing import Any
@@ -27,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from persona.api.eventbatch import EventRows, dump_frame, json_text
+from persona.api.live import ERASURE_CHECK_SECONDS
 
 MAX_GROUP_ROWS = 20_000  # rows merged into one transaction at most
 _KNOWN_CAP = 2_000_000  # stubbed ids remembered; beyond it the set restarts
@@ -90,6 +92,26 @@ class EventSink:
         self._cond = threading.Condition()  # guards the queue, ``_writing`` and each item's ``done``
         self._writing = False
         store.ensure_indexes(self.spec.table)
+        from persona.ingest.runner import erased_customers
+
+        #: erased customers, whose events are never stored again (as file ingestion leaves them out): read once here,
+        #: then erasures through this process (:meth:`forget`) at once and others' within ``ERASURE_CHECK_SECONDS``
+        self.erased: set[str] = set(erased_customers(store))
+        self._erased_checked, self._erased_since = time.monotonic(), datetime.now(UTC)
+
+    def forget(self, customer_id: str) -> None:
+        """An erased customer: their events are left out from now on (counted as duplicates, as ingestion does)."""
+        self.erased.add(str(customer_id))
+
+    def _check_erasures(self) -> None:
+        """Learn of erasures made by other processes (the CLI, another worker) since the last look."""
+        if time.monotonic() - self._erased_checked < ERASURE_CHECK_SECONDS:
+            return
+        self._erased_checked = time.monotonic()
+        since, self._erased_since = self._erased_since, datetime.now(UTC)
+        gone = self.store.read_frame("SELECT customer_id FROM customers WHERE erased_at >= :t",
+                                     {"t": since - timedelta(seconds=5)})  # margin for clock skew between writers
+        self.erased.update(gone["customer_id"].astype(str))
 
     def _coercer(self, columns: list[str]) -> Any:
         key = tuple(columns)
@@ -100,6 +122,7 @@ class EventSink:
 
     def write(self, rows: list[dict[str, Any]]) -> SinkResult:
         """Validate (with ingestion's coercer) and store one batch of events as the models dump them."""
+        self._check_erasures()
         return self._submit(dump_frame(rows))
 
     def write_rows(self, rows: EventRows) -> SinkResult:
@@ -108,7 +131,8 @@ class EventSink:
         The batch is hashed, de-duplicated and encoded here, in the caller's thread, so that work overlaps
         with the transaction in progress; the writer only inserts.
         """
-        return self._submit(_prepare(rows, self.store.dialect))
+        self._check_erasures()
+        return self._submit(_prepare(rows, self.store.dialect, self.erased))
 
     def _submit(self, batch: _Prepared | pd.DataFrame) -> SinkResult:
         """Queue a batch; returns once it is committed (possibly together with others).
@@ -157,7 +181,7 @@ class EventSink:
         frames = [b for b in batches if isinstance(b, pd.DataFrame)]
         coerced = iter(self._coerce_frames(frames) if frames else [])
         dialect = self.store.dialect
-        ready = [b if isinstance(b, _Prepared) else _prepare(next(coerced), dialect) for b in batches]
+        ready = [b if isinstance(b, _Prepared) else _prepare(next(coerced), dialect, self.erased) for b in batches]
         accepted = [0] * len(ready)
         if any(p.encoded is not None for p in ready):
             new_stubs: dict[str, list[str]] = {}
@@ -259,9 +283,12 @@ def _with_ids(b: EventRows) -> EventRows:
     return b
 
 
-def _prepare(b: EventRows, dialect: str) -> _Prepared:
-    """Content hashes for events without an id, the first copy of each id, encoded for the bulk writer."""
+def _prepare(b: EventRows, dialect: str, erased: set[str] | frozenset[str] = frozenset()) -> _Prepared:
+    """Content hashes for events without an id, the first copy of each id (none of an ``erased`` customer), encoded
+    for the bulk writer."""
     order = _first_copies(_with_ids(b))
+    if erased and not erased.isdisjoint(b.customer_id):
+        order = [i for i in order if b.customer_id[i] not in erased]
     if not order:
         return _Prepared(rows=b, encoded=None, customers=[], products=[])
     whole = len(order) == len(b)

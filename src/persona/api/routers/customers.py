@@ -74,4 +74,6 @@ def erase(customer_id: str, st: AppState = Depends(state)) -> dict[str, Literal[
     counts = erase_customer(st.store, st.settings, customer_id, actor="api")
     st.recs.invalidate([customer_id])
     st.recs.forget(customer_id)
+    if st.sink is not None:  # events posted for them from now on are not stored
+        st.sink.forget(customer_id)
     return {"status": "erased", "removed": counts}
