@@ -7,7 +7,8 @@
 * PostgreSQL: ``COPY`` (psycopg 3) of a CSV block written by Arrow into a temporary table, then one
   ``INSERT … SELECT … ON CONFLICT`` into the real table. A load into an empty table can suspend the
   table's keys and indexes for the rest of the transaction (:meth:`BulkWriter.suspend_keys`): rows go in by
-  plain ``COPY`` and every index is built once, by sorting, at the end.
+  plain ``COPY`` and every index is built once, by sorting, at the end (foreign keys of other tables that
+  point at it are dropped and added back, re-checked, with it).
 
 Both report how many rows were inserted (or, for upserts, inserted or changed), so callers can
 count duplicates exactly.
@@ -29,7 +30,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-from sqlalchemy import JSON, Boolean, Connection, DateTime, Float, Integer, LargeBinary, Table, inspect
+from sqlalchemy import JSON, Boolean, Connection, DateTime, Float, Integer, LargeBinary, Table, inspect, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.schema import UniqueConstraint
 
@@ -236,6 +237,7 @@ class BulkWriter:
         self.dialect = conn.dialect.name
         self._tmp_seq = 0
         self._suspended: dict[str, list[str]] = {}  # table -> the unique key its rows are de-duplicated on at the end
+        self._referencing: dict[str, list[tuple[str, str, str]]] = {}  # table -> foreign keys to it, dropped meanwhile
 
     def _table(self, name: str) -> Table:
         try:
@@ -385,6 +387,12 @@ class BulkWriter:
         much as building it by sorting). :meth:`restore_keys` must be called before the commit. DDL is
         transactional in PostgreSQL: a crash or a rollback leaves the table exactly as it was.
 
+        Foreign keys of other tables that point at this one (``messages.run_id`` → ``campaign_runs.id``)
+        depend on the key's index, so they are dropped too (their tables are locked ACCESS EXCLUSIVE until
+        the commit) and :meth:`restore_keys` adds them back with their exact definitions, as read from the
+        catalog. Adding a foreign key checks every row of its table, so nothing written while it was gone
+        escapes the check: a row that breaks it fails the restore, and with it the transaction.
+
         Returns:
             Whether the keys were suspended; False (nothing changed, lock held) when the table has rows,
             the database is not PostgreSQL, or the table lacks an integer primary key and one unique key.
@@ -405,13 +413,24 @@ class BulkWriter:
         if len(names) != 2 or None in names:  # a schema this code did not make: leave it alone
             return False
         present = {ix["name"] for ix in insp.get_indexes(t.name)}
+        referencing = self._referencing_keys(t.name)
+        for rel, name, _definition in referencing:
+            self.conn.exec_driver_sql(f'ALTER TABLE {rel} DROP CONSTRAINT "{name}"')
         for ix in t.indexes:
             if ix.name in present:
                 ix.drop(self.conn)
         for name in names:
             self.conn.exec_driver_sql(f'ALTER TABLE {t.name} DROP CONSTRAINT "{name}"')
         self._suspended[table] = key
+        self._referencing[table] = referencing
         return True
+
+    def _referencing_keys(self, table: str) -> list[tuple[str, str, str]]:
+        """The foreign keys pointing at ``table`` (self-references included): (table, name, definition) each."""
+        rows = self.conn.execute(text(
+            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE contype = 'f' AND confrelid = CAST(:t AS regclass) ORDER BY 1, 2"), {"t": table}).all()
+        return [(str(rel), str(name), str(definition)) for rel, name, definition in rows]
 
     def restore_keys(self, table: str) -> int:
         """Rebuild what :meth:`suspend_keys` dropped; rows repeating the unique key keep the first copy only.
@@ -439,6 +458,8 @@ class BulkWriter:
             self.conn.exec_driver_sql(add_unique)
         for ix in t.indexes:
             ix.create(self.conn)
+        for rel, name, definition in self._referencing.pop(table, []):  # after the keys they need
+            self.conn.exec_driver_sql(f'ALTER TABLE {rel} ADD CONSTRAINT "{name}" {definition}')
         return removed
 
     def _pg_copy_new(self, t: Table, rows: EncodedRows, key: str) -> int | None:
