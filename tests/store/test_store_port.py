@@ -190,10 +190,21 @@ def _check_reads(ws: Path, shop_customers: pd.DataFrame) -> None:
 
 
 @pytest.mark.postgres
-def test_sqlite_to_postgres_and_back(source, tmp_path, pg_url):
+def test_sqlite_to_postgres_and_back(source, tmp_path, pg_url, monkeypatch):
     """SQLite → PostgreSQL → SQLite: every export of the three holds the same rows, types and files."""
     from persona.api.keys import create_key
     from persona.privacy.gdpr import audit
+
+    suspended: list[str] = []
+    suspend = BulkWriter.suspend_keys
+
+    def spy(self: BulkWriter, table: str) -> bool:
+        done = suspend(self, table)
+        if done:
+            suspended.append(table)
+        return done
+
+    monkeypatch.setattr(BulkWriter, "suspend_keys", spy)
 
     shop = pd.read_csv(source.parent / "shop" / "customers.csv", dtype=str)
     a = tmp_path / "a.tar.gz"
@@ -208,6 +219,12 @@ def test_sqlite_to_postgres_and_back(source, tmp_path, pg_url):
     assert code == 0, out
     assert json.loads(out)["target_dialect"] == "postgresql"
     _check_reads(pg, shop)
+    assert "campaign_runs" in suspended  # referenced by messages: its foreign key was dropped and added back
+    engine = create_engine(pg_url)
+    with engine.connect() as conn:
+        fks = conn.execute(text("SELECT conname FROM pg_constraint WHERE contype = 'f' ORDER BY 1")).scalars().all()
+    engine.dispose()
+    assert fks == ["fk_assignments_experiment_experiments", "fk_campaign_runs_campaign_campaigns", "fk_messages_run_id_campaign_runs"]
 
     b = tmp_path / "b"
     code, out, _ = _cli("db", "export", str(b), "--workspace", str(pg), "--json")

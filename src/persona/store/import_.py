@@ -311,8 +311,8 @@ def load_table(writer: BulkWriter, table: Table, path: Path, chunk: int, bar: Ro
     """
     conn = writer.conn
     unique = [uc for uc in table.constraints if isinstance(uc, UniqueConstraint)]
-    # PostgreSQL, one unique key and no foreign key pointing at it: plain COPY, keys rebuilt by sorting
-    suspended = not _referenced(table) and writer.suspend_keys(table.name)
+    # PostgreSQL, an integer primary key and one unique key: plain COPY, keys (and foreign keys to them) rebuilt at the end
+    suspended = writer.suspend_keys(table.name)
     dropped = [] if suspended else _drop_plain_indexes(conn, table)
     key = list(unique[0].columns.keys()) if suspended else None
     sent = 0
@@ -330,11 +330,6 @@ def load_table(writer: BulkWriter, table: Table, path: Path, chunk: int, bar: Ro
     for ix in dropped:
         ix.create(conn)
     return sent
-
-
-def _referenced(table: Table) -> bool:
-    """Whether another table's foreign key points at this one (its primary key cannot be dropped then)."""
-    return any(fk.column.table is table for t in TABLES.values() for fk in t.foreign_keys)
 
 
 def _drop_plain_indexes(conn: Connection, table: Table) -> list[Any]:
