@@ -261,12 +261,19 @@ class BulkWriter:
             rows: a DataFrame or mappings whose keys are column names of the table.
             on_conflict: ``ignore`` (keep the stored row), ``update`` (upsert the given columns) or
                 ``error`` (raise on a duplicate).
-            key: the unique columns that define a duplicate (default: the primary key).
+            key: the unique columns that define a duplicate (default: the primary key when the rows
+                carry it, else the first unique key they carry). Rows without any of their table's keys
+                are new rows when the primary key is generated (``audit_log``: the id comes from the
+                sequence, so ``ignore`` and ``error`` both insert every row).
             change_column: for ``update``: only rows whose value here differs are rewritten (e.g. a
                 content hash); default: any updated column differs.
 
         Returns:
             Rows inserted plus rows actually changed by an update.
+
+        Raises:
+            InputError: unknown table or columns, or rows lacking ``key`` where the database would not
+                generate it (an upsert always needs it).
         """
         t = self._table(table)
         if table in self._suspended and not isinstance(rows, EncodedRows):
@@ -277,6 +284,7 @@ class BulkWriter:
             if rows.count == 0:
                 return 0
             keys = list(key) if key else _natural_key(t, rows.columns)
+            on_conflict = _policy_without_key(t, rows.columns, keys, on_conflict)
             if self.dialect == "sqlite":
                 return self._sqlite_exec(t, rows.columns, rows.payload, on_conflict, keys, change_column)
             if table in self._suspended:
@@ -297,8 +305,7 @@ class BulkWriter:
         if unknown:
             raise InputError(f"columns {unknown} are not in table {table}", hint=f"columns: {', '.join(t.c.keys())}")
         keys = list(key) if key else _natural_key(t, cols)
-        if on_conflict == "update" and not set(keys) <= set(cols):
-            raise InputError(f"upsert into {table} needs the key columns {keys} in the rows")
+        on_conflict = _policy_without_key(t, cols, keys, on_conflict)
         kinds = {c: _kind(t.c[c].type) for c in cols}
         if self.dialect == "sqlite":
             return self._sqlite(t, frame, cols, kinds, on_conflict, keys, change_column)
@@ -524,6 +531,28 @@ class BulkWriter:
 
 def _unique_constraints(t: Table) -> list[UniqueConstraint]:
     return [c for c in t.constraints if isinstance(c, UniqueConstraint)]
+
+
+def _policy_without_key(t: Table, cols: Sequence[str], keys: list[str], on_conflict: OnConflict) -> OnConflict:
+    """The conflict policy for rows that lack (some of) ``keys``; unchanged when they carry them all.
+
+    Rows without a generated primary key (a serial/identity ``id``, the rows carrying no other unique key)
+    get a fresh id each, so no row can repeat one: they are plain inserts (no ``ON CONFLICT`` target, no
+    ordering on a column they lack), and any other constraint they break raises. Anything else has no
+    key to de-duplicate on, and is refused rather than left to each database (SQLite would skip such
+    rows silently, PostgreSQL reject them).
+    """
+    if set(keys) <= set(cols):
+        return on_conflict
+    if on_conflict == "update":
+        raise InputError(f"upsert into {t.name} needs the key columns {keys} in the rows")
+    pk = list(t.primary_key.columns)
+    generated = (len(pk) == 1 and keys == [pk[0].name] and isinstance(pk[0].type, Integer)
+                 and pk[0].autoincrement in (True, "auto"))
+    if not generated:
+        raise InputError(f"rows for {t.name} lack its key {keys}", hint="add the key columns to the rows, or name the "
+                         "unique columns they carry with key=")
+    return "error"
 
 
 def _natural_key(t: Any, cols: Any) -> list[str]:
