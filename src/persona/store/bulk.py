@@ -12,6 +12,13 @@
 
 Both report how many rows were inserted (or, for upserts, inserted or changed), so callers can
 count duplicates exactly.
+
+Missing values: NaN is missing, never a value. A float NaN (numpy, Python, or pandas' nullable
+``Float64``), ``None``, ``pd.NA`` and ``NaT`` are stored as SQL NULL by every path (executemany,
+staged chunks, COPY with or without a temp table or keys), and NaN or ±inf nested in a JSON value
+(JSON has no such numbers) as ``null``. NaN is pandas' missing marker everywhere upstream, SQLite
+cannot store it (it reads back NULL), and NULL is what SQL aggregates skip, so both databases hold
+the same data. ±inf in a float column is a value and kept. JSON given as text is stored as is.
 """
 
 from __future__ import annotations
@@ -85,11 +92,25 @@ def _ts_strings(s: pd.Series) -> list[str | None]:
 
 
 def _json_text(v: Any) -> str | None:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
+    if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and math.isnan(v)):
         return None
     if isinstance(v, str):
         return v  # already serialized by the caller
-    return json.dumps(v, ensure_ascii=False, separators=(",", ":"), default=str)
+    try:
+        return json.dumps(v, ensure_ascii=False, separators=(",", ":"), default=str, allow_nan=False)
+    except ValueError:  # NaN or ±inf inside: not JSON (PostgreSQL refuses it, SQLite's json functions too)
+        return json.dumps(_finite(v), ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def _finite(v: Any) -> Any:
+    """A JSON value with every NaN and ±inf replaced by None (null), as pandas' ``to_json`` writes them."""
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    if isinstance(v, Mapping):
+        return {k: _finite(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_finite(x) for x in v]
+    return v
 
 
 def _py_column(s: pd.Series, kind: str) -> list[Any]:
