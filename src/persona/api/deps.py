@@ -43,7 +43,7 @@ class TokenBucket:
 class AppState:
     settings: Settings
     store: Any
-    signer: Any
+    keys: Any  # persona.privacy.keysource.CipherSource: the current cipher and link signer
     recs: Any
     limiter: TokenBucket
     live: Any = None  # persona.api.live.LiveLoop when the background loop runs

@@ -8,6 +8,11 @@ same content hash for events without an id, same stubs for unknown customers and
 event-id de-duplication (a unique constraint, so concurrent writers and retried batches never store an
 event twice). Rows that fail validation go to a quarantine file, as in file ingestion.
 
+Stub pseudonyms come from the workspace's current key (:class:`~persona.privacy.keysource.CipherSource`): a key
+rotation is followed within a second, and the few stubs written with the retired key in that second (after the
+rotation had rewritten the table) are re-keyed by the next write. While a rotation runs, or once this process's
+``PERSONA_SECRET_KEY`` was retired, batches are refused (503) instead of being written under the wrong key.
+
 Concurrent requests are merged (group commit): while one transaction is being written, batches that
 arrive wait and are then written together in the next one, so the database sees few, larger
 transactions under load. Within the transaction each batch is inserted on its own, so the rows each
@@ -29,6 +34,8 @@ import pandas as pd
 
 from persona.api.eventbatch import EventRows, dump_frame, json_text
 from persona.api.live import ERASURE_CHECK_SECONDS
+from persona.privacy.crypto import PIICipher
+from persona.privacy.keysource import CipherSource
 
 MAX_GROUP_ROWS = 20_000  # rows merged into one transaction at most
 _KNOWN_CAP = 2_000_000  # stubbed ids remembered; beyond it the set restarts
@@ -72,20 +79,26 @@ class _Pending:
 
 
 class EventSink:
-    """Validated, idempotent, group-committed writes of API event batches."""
+    """Validated, idempotent, group-committed writes of API event batches.
 
-    def __init__(self, store: Any) -> None:
+    Args:
+        store: the workspace store.
+        keys: where the current key comes from (the service shares one); default a new one.
+    """
+
+    def __init__(self, store: Any, keys: CipherSource | None = None) -> None:
         from persona.ingest.coerce import ChunkCoercer
         from persona.ingest.mapping import resolve_columns
         from persona.ingest.quarantine import Quarantine
         from persona.ingest.schema import get_spec
-        from persona.privacy.crypto import PIICipher
 
         self.store = store
         self.spec = get_spec("events")
         self._coercers: dict[tuple[str, ...], Any] = {}
         self._resolve = lambda cols: ChunkCoercer(self.spec, resolve_columns(self.spec, cols, {}))
-        self.cipher = PIICipher.from_settings(store.settings)
+        self.keys = keys or CipherSource(store.settings)
+        #: customer stubs written lately: (clock after commit, cipher, ids), until the key is confirmed unchanged
+        self._recent_stubs: list[tuple[float, PIICipher, list[str]]] = []
         self._known: dict[str, set[str]] = {"customers": set(), "products": set()}
         self.quarantine = Quarantine(store.settings.quarantine_dir / f"events-api-{datetime.now(UTC):%Y%m%dT%H%M%S}.csv")
         self._queue: list[_Pending] = []
@@ -98,6 +111,11 @@ class EventSink:
         #: then erasures through this process (:meth:`forget`) at once and others' within ``ERASURE_CHECK_SECONDS``
         self.erased: set[str] = set(erased_customers(store))
         self._erased_checked, self._erased_since = time.monotonic(), datetime.now(UTC)
+
+    @property
+    def cipher(self) -> PIICipher:
+        """The cipher stub pseudonyms are made with now."""
+        return self.keys.cipher()
 
     def forget(self, customer_id: str) -> None:
         """An erased customer: their events are left out from now on (counted as duplicates, as ingestion does)."""
@@ -122,6 +140,7 @@ class EventSink:
 
     def write(self, rows: list[dict[str, Any]]) -> SinkResult:
         """Validate (with ingestion's coercer) and store one batch of events as the models dump them."""
+        self.keys.writable(self.store)
         self._check_erasures()
         return self._submit(dump_frame(rows))
 
@@ -131,6 +150,7 @@ class EventSink:
         The batch is hashed, de-duplicated and encoded here, in the caller's thread, so that work overlaps
         with the transaction in progress; the writer only inserts.
         """
+        self.keys.writable(self.store)
         self._check_erasures()
         return self._submit(_prepare(rows, self.store.dialect, self.erased))
 
@@ -184,13 +204,16 @@ class EventSink:
         ready = [b if isinstance(b, _Prepared) else _prepare(next(coerced), dialect, self.erased) for b in batches]
         accepted = [0] * len(ready)
         if any(p.encoded is not None for p in ready):
+            cipher = self._rekey_stubs()
             new_stubs: dict[str, list[str]] = {}
             with self.store.bulk() as w:
-                new_stubs["customers"] = self._stubs(w, "customers", [p.customers for p in ready])
-                new_stubs["products"] = self._stubs(w, "products", [p.products for p in ready])
+                new_stubs["customers"] = self._stubs(w, "customers", [p.customers for p in ready], cipher)
+                new_stubs["products"] = self._stubs(w, "products", [p.products for p in ready], cipher)
                 for k, p in enumerate(ready):
                     if p.encoded is not None:
                         accepted[k] = w.insert("events", p.encoded, on_conflict="ignore", key=["event_id"])
+            if new_stubs["customers"]:
+                self._recent_stubs.append((self.keys.clock(), cipher, new_stubs["customers"]))
             for table, new in new_stubs.items():  # remembered once committed
                 known = self._known[table]
                 if len(known) + len(new) > _KNOWN_CAP:
@@ -205,7 +228,28 @@ class EventSink:
                                   rejected=len(b.rejected), quarantine=str(self.quarantine.path) if b.rejected else None))
         return out
 
-    def _stubs(self, w: Any, table: str, columns: list[list[str]] | list[list[str | None]]) -> list[str]:
+    def _rekey_stubs(self) -> PIICipher:
+        """Give the current key's pseudonyms to the stubs lately written with a key rotated away since; the cipher.
+
+        A stub committed before the rotation began was rewritten by it; one committed after its commit (this
+        process had not seen the new key yet) still has the old pseudonym: only such rows match the update.
+        Stubs written with the current key before it was last confirmed unchanged are dropped from the list.
+        """
+        cur = self.keys.cipher()
+        stale = [(c, ids) for _, c, ids in self._recent_stubs if c.fingerprint != cur.fingerprint]
+        if stale:
+            from sqlalchemy import text
+
+            sql = text("UPDATE customers SET customer_key = :new WHERE customer_id = :c AND customer_key = :old")
+            with self.store.engine.begin() as conn:
+                for old, ids in stale:
+                    conn.execute(sql, [{"c": c, "old": o, "new": n}
+                                       for c, o, n in zip(ids, old.pseudonyms(ids), cur.pseudonyms(ids), strict=True)])
+        confirmed = self.keys.confirmed_at
+        self._recent_stubs = [e for e in self._recent_stubs if e[1].fingerprint == cur.fingerprint and e[0] >= confirmed]
+        return cur
+
+    def _stubs(self, w: Any, table: str, columns: list[list[str]] | list[list[str | None]], cipher: PIICipher) -> list[str]:
         """Stub rows (``is_stub``) for the customers or products not seen before; returns the ids sent."""
         fresh = set(chain.from_iterable(columns))
         fresh.discard(None)
@@ -214,7 +258,7 @@ class EventSink:
             return []
         new = sorted(fresh)  # type: ignore[type-var] # None was discarded
         if table == "customers":
-            rows = pd.DataFrame({"customer_id": new, "customer_key": self.cipher.pseudonyms(new), "is_stub": True})
+            rows = pd.DataFrame({"customer_id": new, "customer_key": cipher.pseudonyms(new), "is_stub": True})
         else:
             rows = pd.DataFrame({"product_id": new, "is_stub": True})
         w.insert(table, rows, on_conflict="ignore")

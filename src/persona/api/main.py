@@ -121,7 +121,7 @@ def create_app(settings: Settings | None = None, *, store: Any = None) -> FastAP
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        from persona.campaigns.tracking import Signer
+        from persona.privacy.keysource import CipherSource
         from persona.store import open_store
 
         st = store or open_store(settings)
@@ -144,8 +144,9 @@ def create_app(settings: Settings | None = None, *, store: Any = None) -> FastAP
         from persona.api.eventsink import EventSink
 
         rate = float(os.environ.get("PERSONA_API_RATE_LIMIT", "5000"))
-        app.state.persona = AppState(settings=settings, store=st, signer=Signer.from_settings(settings), recs=recs,
-                                     limiter=TokenBucket(rate=rate, burst=rate * 2), live=live, sink=EventSink(st))
+        keys = CipherSource(settings)
+        app.state.persona = AppState(settings=settings, store=st, keys=keys, recs=recs,
+                                     limiter=TokenBucket(rate=rate, burst=rate * 2), live=live, sink=EventSink(st, keys))
         yield
         if live is not None:
             live.stop()

@@ -46,10 +46,17 @@ class Signer:
 
     @classmethod
     def from_settings(cls, settings: Any) -> Signer:
+        """The signer of the workspace's key (read now; long-running code asks a ``CipherSource`` instead)."""
         from persona.privacy.crypto import PIICipher
+
+        return cls.for_cipher(PIICipher.from_settings(settings), settings)
+
+    @classmethod
+    def for_cipher(cls, cipher: Any, settings: Any) -> Signer:
+        """The signer of ``cipher``'s key, verifying with the keys kept beside ``settings.key_path`` too."""
         from persona.privacy.keyfiles import retired_keys
 
-        key = PIICipher.from_settings(settings).pseudonym("persona/tracking-link-key/v1").encode("ascii")
+        key = cipher.pseudonym("persona/tracking-link-key/v1").encode("ascii")
         previous = tuple(cls.link_key(k) for k in retired_keys(settings.key_path, LINK_GRACE))
         return cls(key, previous)
 

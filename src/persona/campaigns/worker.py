@@ -33,6 +33,7 @@ from persona.config import Settings
 from persona.errors import InputError, PersonaError
 from persona.privacy.consent import consent_state
 from persona.privacy.crypto import PIICipher
+from persona.privacy.keysource import CipherSource
 from persona.store.locks import workspace_lock
 from persona.store.models import Campaign, Customer, Message
 
@@ -158,14 +159,24 @@ class Worker:
     ) -> None:
         self.store = store
         self.settings = settings
-        self.cipher = PIICipher.from_settings(settings)
-        self.signer = Signer.from_settings(settings)
+        #: the current key: a worker kept across a key rotation decrypts and signs with the new one
+        self.keys = CipherSource(settings)
         self.clock = clock
         self._factory = channel_factory or (lambda spec, campaign: make_channel(spec, settings.workspace, campaign))
         self._senders: dict[tuple[str, str], _Sender] = {}
         self._specs: dict[str, CampaignSpec] = {}
         self._conn: Any = None
         self._pending: list[Any] = []
+
+    @property
+    def cipher(self) -> PIICipher:
+        """The workspace's current cipher (addresses and names are decrypted with it)."""
+        return self.keys.cipher()
+
+    @property
+    def signer(self) -> Signer:
+        """The link signer of the workspace's current key."""
+        return self.keys.signer()
 
     # --- helpers -----------------------------------------------------------------------------------
     def _spec(self, name: str) -> CampaignSpec:
@@ -204,9 +215,15 @@ class Worker:
 
     # --- the loop ----------------------------------------------------------------------------------
     def run(self, campaign: str | None = None, *, max_messages: int | None = None, batch: int = 500, progress: Any = None) -> DeliveryStats:
-        """Deliver every due message (of one campaign, or all), under the workspace lock."""
+        """Deliver every due message (of one campaign, or all), under the workspace lock.
+
+        Raises:
+            KeyRotatedError: this process's ``PERSONA_SECRET_KEY`` was retired by a key rotation.
+            KeyRotationPending: a key rotation was interrupted (``persona privacy rotate-key --resume``).
+        """
         stats = DeliveryStats()
-        with worker_lock(self.store, self.settings):
+        with worker_lock(self.store, self.settings):  # a rotation holds it too: the key cannot change during a run
+            self.keys.writable(self.store, force=True)
             stats.recovered = self.recover(campaign)
             broken: set[tuple[str, str]] = set()
             done = 0

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from persona.cli._common import JsonOpt, WorkspaceOpt, console, emit, settings_for
+from persona.cli._common import JsonOpt, WorkspaceOpt, console, emit, err_console, settings_for
 
 app = typer.Typer(help="Campaigns: audiences, strategies, personal messages, exactly-once delivery.", no_args_is_help=True)
 
@@ -163,14 +163,28 @@ def worker(
     interval: Annotated[float, typer.Option(help="Seconds between passes.")] = 60.0,
     as_json: JsonOpt = False,
 ) -> None:
-    """Run schedules and triggers: plan due runs of active campaigns and deliver, every INTERVAL seconds."""
+    """Run schedules and triggers: plan due runs of active campaigns and deliver, every INTERVAL seconds.
+
+    A key rotation is followed (a pass waits while one runs); with PERSONA_SECRET_KEY the worker stops once the key
+    was rotated (it must be restarted with the new one).
+    """
     from persona.campaigns.scheduler import tick
     from persona.campaigns.worker import Worker
+    from persona.privacy.keysource import KeyRotationPending
 
     settings, store = _open(workspace)
+    delivery = Worker(store, settings)
     while True:
-        planned = tick(store, settings)
-        stats = Worker(store, settings).run()
+        try:
+            delivery.keys.writable(store, force=True)  # before planning too: coupon codes are derived from the key
+            planned = tick(store, settings)
+            stats = delivery.run()
+        except KeyRotationPending as exc:
+            if once:
+                raise
+            err_console.print(f"pass skipped: {exc.message}", markup=False, highlight=False)
+            time.sleep(interval)
+            continue
         summary = {"planned_runs": [p.run_key for p in planned], **stats.to_dict()}
         if once:
             emit(summary, as_json, title="worker pass")

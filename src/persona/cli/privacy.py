@@ -163,7 +163,8 @@ def rotate_key(
 
     All rows change in one transaction; the old key is kept as secret.key.old-<UTC time> (backups taken before stay
     readable, and links in sent e-mails keep working). Without --yes it says how many rows would change and exits 2.
-    Restart every running service afterwards. JSON output: {"rotated", "rows": {column: n}, "pseudonyms",
+    Running services follow a key file within a second; with PERSONA_SECRET_KEY restart them with the new key
+    (until then they refuse key-derived writes). JSON output: {"rotated", "rows": {column: n}, "pseudonyms",
     "email_hashes", "email_hashes_dropped", "audit_subjects", "audit_subjects_kept", "review_ids_rekeyed",
     "row_hashes_cleared", "old_key_kept", "new_key_file", "env", "old_fingerprint", "new_fingerprint", "seconds"}.
     """
@@ -200,5 +201,5 @@ def rotate_key(
         console.print(f"now set PERSONA_SECRET_KEY to the content of {out['new_key_file']} wherever Persona runs, restart "
                       "every service, then delete that file", style="bold", markup=False, highlight=False)
     elif out.get("rotated") or out.get("resumed") == "finished":
-        console.print("restart every running Persona service (serve, workers, schedules): they still hold the old key",
-                      style="bold", markup=False, highlight=False)
+        console.print("running Persona services that read this key file follow the new key within a second; restart "
+                      "any that run with a copy of the old key elsewhere", style="bold", markup=False, highlight=False)

@@ -260,7 +260,11 @@ def _run(
     """Ingest ``chunks``; ``total`` is the final ``RawChunk.position`` (0: no bar, None: unknown, count rows)."""
     t0 = time.perf_counter()
     settings = store.settings
-    cipher = cipher or PIICipher.from_settings(settings)
+    if cipher is None:
+        from persona.privacy.keysource import ensure_current_key
+
+        cipher = PIICipher.from_settings(settings)
+        ensure_current_key(store, cipher)  # a loop keyed by PERSONA_SECRET_KEY must not write under a retired key
     report = IngestReport(entity=spec.name, source=source)
     if spec.name == "reviews":
         report.redacted = no_pii()

@@ -45,7 +45,10 @@ set ``PERSONA_SECRET_KEY`` to that file's content and restart every service.
 
 One rotation at a time: the ``rotate-key`` workspace lock, and the campaign-delivery and source-sync locks so that
 neither writes under the old key meanwhile; on PostgreSQL the rewritten tables are locked against writers for the
-transaction. Services already running keep the old key in memory: they must be restarted.
+transaction. Services already running follow the key through :class:`~persona.privacy.keysource.CipherSource`:
+a rotated key file within a second (stubs they wrote with the old key in that second are re-keyed), while with
+``PERSONA_SECRET_KEY`` they refuse key-derived writes once the ``rotate_key`` record names another key, until
+restarted with the new one.
 """
 
 from __future__ import annotations

@@ -39,14 +39,14 @@ def _session(request: Request, st: AppState) -> dict[str, Any]:
         prefix, scope, exp, sig = raw.split(".")
     except ValueError:
         raise LoginRequired from None
-    if not st.signer.check(sig, prefix, scope, exp) or int(exp) < time.time():
+    if not st.keys.signer().check(sig, prefix, scope, exp) or int(exp) < time.time():
         raise LoginRequired
     return {"prefix": prefix, "scope": scope, "exp": exp}
 
 
 def csrf_token(st: AppState, u: dict[str, Any]) -> str:
     """The token a dashboard form posts back: bound to the session, so another site cannot forge the action."""
-    return st.signer.sign("csrf", u["prefix"], u["exp"])
+    return st.keys.signer().sign("csrf", u["prefix"], u["exp"])
 
 
 def user(request: Request, st: AppState = Depends(state)) -> dict[str, Any]:
@@ -77,7 +77,7 @@ def login(request: Request, api_key: str = Form(..., max_length=200), st: AppSta
     if row is None:
         return _page(request, "login.html", error="That key is not valid (or was revoked).")
     exp = str(int(time.time()) + SESSION_SECONDS)
-    value = ".".join([row.prefix, row.scope, exp, st.signer.sign(row.prefix, row.scope, exp)])
+    value = ".".join([row.prefix, row.scope, exp, st.keys.signer().sign(row.prefix, row.scope, exp)])
     resp = RedirectResponse("/ui", status_code=303)
     resp.set_cookie(COOKIE, value, max_age=SESSION_SECONDS, httponly=True, samesite="strict")
     return resp
@@ -264,7 +264,7 @@ def sources(request: Request, synced: str | None = None, u: dict = Depends(user)
 @router.post("/sources/sync", response_class=HTMLResponse)
 def sources_sync(request: Request, csrf: str = Form(""), name: str = Form(""), u: dict = Depends(user),
                  st: AppState = Depends(state)) -> Response:
-    if u["scope"] != "admin" or not st.signer.check(csrf, "csrf", u["prefix"], u["exp"]):
+    if u["scope"] != "admin" or not st.keys.signer().check(csrf, "csrf", u["prefix"], u["exp"]):
         return _sources_page(request, u, st, error="This action needs an admin key and a page loaded in this session: "
                              "reload the page and try again.", status=403)
     from persona.api.routers.sources import run_sync

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter, Depends, Response
 from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from persona.api.deps import AppState, require, state
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["health"])
 
@@ -20,7 +24,8 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 def readyz(response: Response, st: AppState = Depends(state)) -> dict[str, object]:
-    """The database answers and the schema is current (503 otherwise); says whether a model is served."""
+    """The database answers, the schema is current and the key is not retired (503 otherwise); says whether a
+    model is served and whether key-derived writes are paused by a key rotation."""
     checks: dict[str, object] = {}
     try:
         with st.store.engine.connect() as conn:
@@ -29,6 +34,14 @@ def readyz(response: Response, st: AppState = Depends(state)) -> dict[str, objec
         checks["database"] = "ok"
     except Exception as exc:  # noqa: BLE001 - readiness reports, never raises
         checks["database"] = f"error: {exc}"
+        response.status_code = 503
+    try:
+        st.keys.check_rotation(st.store)
+    except Exception as exc:  # noqa: BLE001 - the database check above reports the cause
+        log.warning("key rotation check failed: %s", exc)
+    problem = st.keys.problem()
+    checks["key"] = problem or "ok"
+    if st.keys.rotated:
         response.status_code = 503
     checks["model"] = f"{st.recs.model_name} v{st.recs.model_version}" if st.recs.model is not None else "none"
     checks["model_age_seconds"] = st.recs.freshness()["age_seconds"]

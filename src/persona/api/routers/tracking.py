@@ -31,7 +31,7 @@ def open_pixel(message_id: str, st: AppState = Depends(state)) -> Response:
             responses={302: {"description": "Redirect to the signed target"}})
 def click(message_id: str, u: str = Query(..., max_length=2048), s: str = Query(..., max_length=64, pattern=SIG), st: AppState = Depends(state)) -> RedirectResponse:
     """Records a click and redirects to the signed target URL (unsigned targets are refused)."""
-    return RedirectResponse(record_click(st.store, st.signer, message_id, u, s), status_code=302)
+    return RedirectResponse(record_click(st.store, st.keys.signer(), message_id, u, s), status_code=302)
 
 
 UNSUB_DOC = {200: {"content": {"text/html": {"schema": {"type": "string"}}}, "description": "Confirmation page"}}
@@ -41,5 +41,5 @@ UNSUB_DOC = {200: {"content": {"text/html": {"schema": {"type": "string"}}}, "de
 @router.post("/unsub/{message_id}", response_class=Response, operation_id="unsubscribe_post", responses=UNSUB_DOC)
 def unsubscribe(message_id: str, s: str = Query(..., max_length=64, pattern=SIG), st: AppState = Depends(state)) -> HTMLResponse:
     """One-click unsubscribe (RFC 8058): withdraws consent for the channel; later sends are suppressed."""
-    record_unsubscribe(st.store, st.signer, message_id, s)
+    record_unsubscribe(st.store, st.keys.signer(), message_id, s)
     return HTMLResponse("<!doctype html><title>Unsubscribed</title><p>You are unsubscribed. You will not receive these e-mails again.</p>")
