@@ -250,3 +250,25 @@ def test_an_incremental_source_reads_only_new_rows_and_full_reads_all_once(store
     assert second["cursor"]["from"] == 1_700_000_004 and second["cursor"]["to"] == 1_700_000_007
     again = sync_sources(store, specs, full=True, progress=False)[0].report
     assert (again["read"], again["duplicates"]) == (8, 8) and again["cursor"]["full"] is True
+
+
+def test_two_tenants_of_one_api_keep_their_own_cursors(store, api, monkeypatch):
+    """Same URL and parameters, different credentials: each configured source resumes from its own records."""
+    def page(tenant: str, stamps: list[int]) -> list[dict]:
+        return [{"event_id": f"{tenant}{t}", "customer_id": f"{tenant}-c", "event_type": "view", "timestamp": t,
+                 "updated": t} for t in stamps]
+
+    api.route("/v1/events", Reply(page("a", [1_700_000_900, 1_700_000_950])), Reply(page("b", [1_700_000_100])))
+    monkeypatch.setenv("TOKEN_A", "Bearer a")
+    monkeypatch.setenv("TOKEN_B", "Bearer b")
+    url = api.url("/v1/events")
+    specs = parse_sources({"sources": {
+        "tenant_a": {"entity": "events", "url": url, "headers_env": {"Authorization": "TOKEN_A"},
+                     "since_param": "since", "since_field": "updated"},
+        "tenant_b": {"entity": "events", "url": url, "headers_env": {"Authorization": "TOKEN_B"},
+                     "since_param": "since", "since_field": "updated"},
+    }})
+    a, b = sync_sources(store, specs, progress=False)
+    assert a.report["cursor"]["to"] == 1_700_000_950 and b.report["cursor"]["from"] is None  # b did not start from a's
+    assert b.report["accepted"] == 1
+    assert specs[0].identity().cursor_key == a.report["cursor"]["key"] != b.report["cursor"]["key"]

@@ -148,7 +148,7 @@ class SourceSpec(BaseModel):
             assert self.url is not None
             shown, parts = url_identity(self.url, self.since_param)
             column = self.since_field
-        key = source_key(self.entity, parts, column.strip()) if column is not None else None
+        key = source_key(self.entity, parts, column.strip(), self.cursor_scope) if column is not None else None
         return SourceIdentity(shown, key)
 
     def run_source(self) -> str:
@@ -158,6 +158,12 @@ class SourceSpec(BaseModel):
             return self.identity().source
         except PersonaError:
             return describe(self)["source"]
+
+    @property
+    def cursor_scope(self) -> str:
+        """What keeps this source's cursor its own: its name (two sources on one URL, e.g. two tenants of an API with
+        different credentials, must not share where they resume)."""
+        return f"sources.{self.name}"
 
     def password_inline(self) -> bool:
         """True when ``db`` is written in the file with a password in it."""
@@ -295,13 +301,13 @@ def pull_source(store: Any, spec: SourceSpec, *, full: bool = False, progress: b
     full = full and spec.incremental
     if spec.sql is not None:
         report = ingest_sql(store, spec.entity, spec.sql, spec.database_url(), mapping=spec.map, progress=progress,
-                            since_column=spec.since_column, full=full)
+                            since_column=spec.since_column, full=full, cursor_scope=spec.cursor_scope)
     else:
         assert spec.url is not None
         opts = {k: getattr(spec, k) for k in ("max_pages", "timeout", "retries") if getattr(spec, k) is not None}
         report = ingest_url(store, spec.entity, spec.url, headers=spec.headers(), records_key=spec.records_key,
                             mapping=spec.map, progress=progress, since_param=spec.since_param,
-                            since_field=spec.since_field, full=full, **opts)
+                            since_field=spec.since_field, full=full, cursor_scope=spec.cursor_scope, **opts)
     return report.as_dict()
 
 

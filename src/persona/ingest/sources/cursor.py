@@ -36,15 +36,18 @@ _KINDS: tuple[tuple[type, str], ...] = ((int, "integer"), (float, "float"), (Dec
 _NUMBERS = ("integer", "float")
 
 
-def source_key(entity: str, identity: Sequence[str], column: str) -> str:
+def source_key(entity: str, identity: Sequence[str], column: str, scope: str | None = None) -> str:
     """A short, stable name of one source's cursor: a hash of the entity, what identifies the source and the column.
 
     Args:
         entity: the entity ingested.
         identity: texts that tell the source apart, without secrets (the redacted URL, the query, the API parameter).
         column: the cursor column or field, as given.
+        scope: what else tells two sources apart when nothing above does, e.g. a configured source's name: two
+            ``[sources.NAME]`` on one URL with different credentials (two tenants of one API) keep their own cursors.
     """
-    text = json.dumps([entity, *identity, column], ensure_ascii=False)
+    parts = [entity, *identity, column] + ([f"scope:{scope}"] if scope else [])
+    text = json.dumps(parts, ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
@@ -121,7 +124,8 @@ class IncrementalPull:
     the run completed.
     """
 
-    def __init__(self, store: Any, entity: str, column: str, *, full: bool = False, what: str = "column") -> None:
+    def __init__(self, store: Any, entity: str, column: str, *, full: bool = False, what: str = "column",
+                 scope: str | None = None) -> None:
         """Prepare the cursor of ``column`` (nothing is read yet).
 
         Args:
@@ -130,6 +134,7 @@ class IncrementalPull:
             column: the cursor column (SQL) or record field (REST, dots for nested fields).
             full: read everything this once (ignore the stored cursor), then store a fresh one.
             what: ``"column"`` or ``"field"``, for messages.
+            scope: see :func:`source_key` (a configured source's name).
 
         Raises:
             InputError: an empty column name.
@@ -142,6 +147,7 @@ class IncrementalPull:
         self.column = str(column).strip()
         self.full = full
         self.what = what
+        self.scope = scope
         self.key: str | None = None
         self.source = ""
         self.previous: tuple[str, str] | None = None
@@ -158,7 +164,7 @@ class IncrementalPull:
         Returns:
             The value this run reads from (``>=``), or None to read everything (a first run, or ``full``).
         """
-        self.key = source_key(self.entity, identity, self.column)
+        self.key = source_key(self.entity, identity, self.column, self.scope)
         self.source = source
         with self.store.session() as s:
             row = s.get(SourceCursor, self.key)

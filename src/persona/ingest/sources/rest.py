@@ -86,6 +86,7 @@ def ingest_url(
     since_param: str | None = None,
     since_field: str | None = None,
     full: bool = False,
+    cursor_scope: str | None = None,
 ) -> IngestReport:
     """Ingest the records a REST API returns at ``url`` and its next pages as ``entity``.
 
@@ -115,6 +116,8 @@ def ingest_url(
         since_param: the API's query parameter that returns only records from a value on (``updated_since``).
         since_field: the record field whose largest value the next run passes (dots for nested fields).
         full: with ``since_param``, read everything this once (no parameter added), then store a fresh cursor.
+        cursor_scope: tells this source's cursor apart from another's on the same URL and parameters, e.g. two
+            tenants of one API with different credentials (``persona sync`` passes the configured source's name).
 
     Returns:
         The counts, the quarantine file and stubs created; ``source`` is the URL with secret query values hidden;
@@ -137,7 +140,7 @@ def ingest_url(
     if max_pages < 1 or retries < 0 or timeout <= 0 or backoff < 0:
         raise InputError(f"max_pages={max_pages}, retries={retries}, timeout={timeout}, backoff={backoff}",
                          hint="max_pages >= 1, retries >= 0, timeout > 0 and backoff >= 0")
-    cursor = _incremental(store, entity, since_param, since_field, full)
+    cursor = _incremental(store, entity, since_param, since_field, full, cursor_scope)
     reader = RestReader(url, entity=entity, headers=hdrs, records_key=records_key,
                         chunk_size=chunk_size or store.settings.chunk_size, max_pages=max_pages, timeout=timeout,
                         retries=retries, backoff=backoff, cursor=cursor, since_param=since_param)
@@ -145,7 +148,7 @@ def ingest_url(
 
 
 def _incremental(store: Any, entity: str, since_param: str | None, since_field: str | None,
-                 full: bool) -> IncrementalPull | None:
+                 full: bool, scope: str | None = None) -> IncrementalPull | None:
     """The cursor of an incremental pull, or None; the two options go together.
 
     Raises:
@@ -163,7 +166,7 @@ def _incremental(store: Any, entity: str, since_param: str | None, since_field: 
         return None
     if not since_param.strip():
         raise InputError("--since-param is empty", hint=example)
-    return IncrementalPull(store, entity, str(since_field), full=full, what="field")
+    return IncrementalPull(store, entity, str(since_field), full=full, what="field", scope=scope)
 
 
 class RestReader:

@@ -63,6 +63,7 @@ def ingest_sql(
     chunk_size: int | None = None,
     since_column: str | None = None,
     full: bool = False,
+    cursor_scope: str | None = None,
 ) -> IngestReport:
     """Ingest the rows of a SQL query (or of a table, given its name) as ``entity``.
 
@@ -86,6 +87,8 @@ def ingest_sql(
         chunk_size: rows per fetch and per transaction; default ``settings.chunk_size``.
         since_column: a column of the result that grows with new and changed rows (``updated_at``, an id…).
         full: with ``since_column``, read everything this once, then store a fresh cursor.
+        cursor_scope: tells this source's cursor apart from another's on the same database, query and column
+            (``persona sync`` passes the configured source's name).
 
     Returns:
         The counts, the quarantine file and stubs created; ``source`` names the database without its password;
@@ -107,7 +110,7 @@ def ingest_sql(
                          hint="add since_column (--since-column COL); without one every run reads everything anyway")
     mp = dict(mapping) if isinstance(mapping, Mapping) else parse_map(mapping)
     size = chunk_size or store.settings.chunk_size
-    cursor = IncrementalPull(store, entity, since_column, full=full) if since_column is not None else None
+    cursor = IncrementalPull(store, entity, since_column, full=full, scope=cursor_scope) if since_column is not None else None
     reader = SQLReader(url, query, size, cursor=cursor)
     return ingest_pulled(store, entity, reader, mapping=mp, cipher=cipher, progress=progress, cursor=cursor)
 
