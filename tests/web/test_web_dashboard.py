@@ -86,6 +86,7 @@ def test_privacy_page_for_an_admin(server) -> None:  # noqa: ANN001
         r = c.get("/ui/privacy")
         assert r.status_code == 200 and "email stored (encrypted)" in r.text and "Active API keys" in r.text
         assert 'href="/ui/privacy"' in r.text
+        assert "Secret key" in r.text and "never rotated" in r.text
         assert "40" in r.text and "@example.org" not in r.text  # counts, never values
 
 

@@ -44,6 +44,10 @@ from persona.store.portable import (
 
 log = logging.getLogger(__name__)
 
+#: rows per fetch and row group by default: memory grows with it (20,000: about 370 MB on 1M events, 100,000: 530 MB)
+#: while the export is no slower
+EXPORT_CHUNK_ROWS = 20_000
+
 
 def export_workspace(
     settings: Settings,
@@ -62,7 +66,8 @@ def export_workspace(
             (an empty folder is allowed).
         with_key: also write the workspace's secret key (mode 0600): whoever holds the copy can decrypt its PII.
         models: copy the trained model artifacts (``models/``).
-        chunk_size: rows per fetch and per Parquet row group; default ``settings.chunk_size``.
+        chunk_size: rows per fetch and per Parquet row group; default ``settings.chunk_size``, at most
+            :data:`EXPORT_CHUNK_ROWS`.
         progress: show a progress bar once the export takes over a second; default ``settings.progress``.
 
     Returns:
@@ -83,7 +88,7 @@ def export_workspace(
     out = Path(out).expanduser()
     require_workspace(settings)
     _check_destination(out)
-    chunk = int(chunk_size or settings.chunk_size)
+    chunk = int(chunk_size or min(settings.chunk_size, EXPORT_CHUNK_ROWS))
     engine = make_engine(settings.url)
     try:
         check_schema(engine, settings.workspace)
