@@ -42,6 +42,7 @@ COMMANDS: list[tuple[str, str, str | None]] = [
     ("persona.cli.workspace", "register", None),
     ("persona.cli.ingest", "register", None),
     ("persona.cli.sync", "register", None),
+    ("persona.cli.doctor", "register", None),
     ("persona.cli.demo", "app", "demo"),
     ("persona.cli.run", "register", None),
     ("persona.cli.campaign", "app", "campaign"),
