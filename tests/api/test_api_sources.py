@@ -196,3 +196,67 @@ def test_no_sources_configured(api):
     assert r.status_code == 422 and "no sources are configured" in r.json()["error"]["message"]
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/v1/sources", "/v1/sources/sync", "/v1/sources/{name}/sync"} <= set(paths)
+
+
+def _wait(client, key: str, url: str) -> dict:
+    import time
+
+    for _ in range(300):
+        job = client.get(url, headers=auth(key)).json()
+        if job["status"] != "running":
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"job still running: {job}")
+
+
+def test_background_jobs_answer_at_once_and_report_when_done(configured):
+    client, keys, store, settings = configured
+    r = client.post("/v1/sources/jobs", json={"sources": ["clicks", "crm"]}, headers=auth(keys["admin"]))
+    assert r.status_code == 202, r.text
+    started = r.json()
+    assert started["sources"] == ["crm", "clicks"] and started["url"] == f"/v1/sources/jobs/{started['id']}"
+    job = _wait(client, keys["admin"], started["url"])
+    assert job["status"] == "done" and job["error"] is None and job["failed_sources"] == []
+    assert [(row["name"], row["accepted"]) for row in job["results"]] == [("crm", 2), ("clicks", 4)]
+    assert job["finished_at"] >= job["started_at"] and job["actor"].startswith("api:")
+    listed = client.get("/v1/sources/jobs", headers=auth(keys["admin"])).json()
+    assert [j["id"] for j in listed] == [started["id"]]
+    failing = _wait(client, keys["admin"],
+                    client.post("/v1/sources/jobs", json={"sources": ["reviews"]}, headers=auth(keys["admin"])).json()["url"])
+    assert failing["status"] == "done" and failing["failed_sources"] == ["reviews"]  # the job ran; the source failed
+
+
+def test_background_job_mistakes(configured):
+    client, keys, store, settings = configured
+    admin = auth(keys["admin"])
+    r = client.post("/v1/sources/jobs", json={"sources": ["crn"]}, headers=admin)
+    assert r.status_code == 404 and "crn" in r.text  # checked before anything runs
+    assert client.get("/v1/sources/jobs", headers=admin).json() == []
+    assert client.post("/v1/sources/jobs", json={"sources": ["crm"], "bogus": 1}, headers=admin).status_code == 422
+    assert client.post("/v1/sources/jobs", headers=auth(keys["write"])).status_code == 403
+    assert client.get("/v1/sources/jobs/999", headers=admin).status_code == 404
+    with sync_lock(store):  # another process (persona sync) is pulling: the job fails with the lock's message
+        job = _wait(client, keys["admin"], client.post("/v1/sources/jobs", headers=admin).json()["url"])
+    assert job["status"] == "failed" and "already running" in job["error"]
+
+
+def test_one_background_job_at_a_time(configured, monkeypatch):
+    import threading
+
+    import persona.ingest.sources.configured as configured_mod
+
+    client, keys, store, settings = configured
+    release = threading.Event()
+
+    def slow_sync(*args, **kwargs):  # a pull that takes until the test lets it finish
+        release.wait(10)
+        return []
+
+    monkeypatch.setattr(configured_mod, "sync_sources", slow_sync)
+    first = client.post("/v1/sources/jobs", headers=auth(keys["admin"]))
+    assert first.status_code == 202 and first.json()["status"] == "running"
+    second = client.post("/v1/sources/jobs", json={"sources": ["crm"]}, headers=auth(keys["admin"]))
+    assert second.status_code == 409 and first.json()["url"] in second.text
+    release.set()
+    assert _wait(client, keys["admin"], first.json()["url"])["status"] == "done"
+    assert client.post("/v1/sources/jobs", headers=auth(keys["admin"])).status_code == 202  # free again

@@ -79,13 +79,17 @@ def test_sync_now_in_chromium(site) -> None:  # noqa: ANN001
         page.click("nav >> text=Sources")
         crm = page.locator("#source-crm")
         assert "never pulled" in crm.inner_text() and "updated_at" in crm.inner_text()
-        crm.locator("button.sync").click()
-        page.wait_for_url(base + "/ui/sources?synced=crm")
+        crm.locator("button.sync").click()  # a background job: the page refreshes until it is done
+        page.wait_for_url(base + "/ui/sources?job=*")
+        page.wait_for_selector("#synced", timeout=30_000)
+        assert page.locator("#synced").inner_text() == "Pulled: crm."
         cells = [t.strip() for t in page.locator("#source-crm td").all_inner_texts()][1:]
         assert cells[3] == "updated_at ≥ 9" and cells[5] == "done" and cells[6:10] == ["3", "2", "0", "1"]
         assert "never pulled" in page.locator("#source-gone").inner_text()
         page.click("#sync-all")
-        page.wait_for_url(base + "/ui/sources?synced=crm%2Cgone")
+        page.wait_for_url(base + "/ui/sources?job=*")
+        page.wait_for_selector("#synced", timeout=30_000)
+        assert "gone failed" in page.locator("#synced").inner_text()
         gone = page.locator("#source-gone td.bad").first
         assert "not found" in gone.inner_text() and gone.evaluate("e => getComputedStyle(e).color") == "rgb(185, 28, 28)"
         assert page.locator("#other-runs").inner_text().count("none") == 1

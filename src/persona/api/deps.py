@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from persona.api.keys import scope_allows, verify_key
+from persona.api.syncjobs import SyncJobs
 from persona.config import Settings
 from persona.errors import AuthError, ForbiddenError, PersonaError
 
@@ -50,6 +51,7 @@ class AppState:
     sink: Any = None  # persona.api.eventsink.EventSink, created on first use
     exposed: dict[str, set[str]] = field(default_factory=dict)  # experiment -> customers whose exposure is logged
     key_cache: dict[str, tuple[str, str, float]] = field(default_factory=dict)  # key -> (prefix, scope, checked_at)
+    jobs: SyncJobs = field(default_factory=SyncJobs)  # background pulls of the configured sources
 
 
 async def state(request: Request) -> AppState:

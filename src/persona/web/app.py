@@ -257,8 +257,14 @@ def privacy(request: Request, u: dict = Depends(user), st: AppState = Depends(st
 
 
 @router.get("/sources", response_class=HTMLResponse)
-def sources(request: Request, synced: str | None = None, u: dict = Depends(user), st: AppState = Depends(state)) -> HTMLResponse:
-    return _sources_page(request, u, st, synced=synced)
+def sources(request: Request, job: str | None = None, u: dict = Depends(user), st: AppState = Depends(state)) -> HTMLResponse:
+    found = None
+    if job is not None:
+        try:
+            found = st.jobs.get(job)
+        except PersonaError:  # a job of a restarted service: nothing to show
+            found = None
+    return _sources_page(request, u, st, job=found)
 
 
 @router.post("/sources/sync", response_class=HTMLResponse)
@@ -267,16 +273,14 @@ def sources_sync(request: Request, csrf: str = Form(""), name: str = Form(""), u
     if u["scope"] != "admin" or not st.keys.signer().check(csrf, "csrf", u["prefix"], u["exp"]):
         return _sources_page(request, u, st, error="This action needs an admin key and a page loaded in this session: "
                              "reload the page and try again.", status=403)
-    from persona.api.routers.sources import run_sync
-
-    try:
-        rows = run_sync(st, [name] if name else None, full=False, actor=f"ui:{u['prefix']}")
+    try:  # in the background: a long pull must not hold the page (or outlive a proxy's timeout)
+        job = st.jobs.start(st, [name] if name else None, full=False, actor=f"ui:{u['prefix']}")
     except PersonaError as exc:  # another sync running (409), an unknown source, an invalid config.toml
         return _sources_page(request, u, st, error=str(exc), status=exc.http_status)
-    return RedirectResponse("/ui/sources?" + urlencode({"synced": ",".join(r["name"] for r in rows)}), status_code=303)
+    return RedirectResponse("/ui/sources?" + urlencode({"job": job.id}), status_code=303)
 
 
-def _sources_page(request: Request, u: dict[str, Any], st: AppState, *, synced: str | None = None, error: str | None = None,
+def _sources_page(request: Request, u: dict[str, Any], st: AppState, *, job: Any = None, error: str | None = None,
                   status: int = 200) -> HTMLResponse:
     """The Sources page (admin keys: a source names internal hosts), with an action's error when there is one."""
     if u["scope"] != "admin":
@@ -290,7 +294,8 @@ def _sources_page(request: Request, u: dict[str, Any], st: AppState, *, synced: 
         rep = sources_status(st.store, load_sources(st.settings))
     except PersonaError as exc:  # config.toml cannot be parsed
         rep, error = None, error or str(exc)
-    resp = _page(request, "sources.html", user=u, rep=rep, error=error, synced=synced, csrf=csrf_token(st, u))
+    resp = _page(request, "sources.html", user=u, rep=rep, error=error, job=job, running=st.jobs.running(),
+                 csrf=csrf_token(st, u))
     resp.status_code = status
     return resp
 
