@@ -16,18 +16,10 @@ from persona.store import open_store
 QUERY = "SELECT id AS customer_id, updated_at FROM crm"
 
 
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch):
-    for var in ("PERSONA_WORKSPACE", "PERSONA_DATABASE_URL", "PERSONA_SECRET_KEY", "PERSONA_SOURCE_DB"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("PERSONA_PROGRESS", "false")
-
 
 @pytest.fixture
-def ws(tmp_path: Path) -> str:
-    path = tmp_path / "ws"
-    assert _run("init", "--workspace", str(path))[0] == 0
-    return str(path)
+def ws(cli_ws: Path) -> str:
+    return str(cli_ws)
 
 
 @pytest.fixture

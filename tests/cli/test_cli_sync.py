@@ -17,18 +17,10 @@ runner = CliRunner()
 TOKEN = "sync-tok-7d6c5b4a39"
 
 
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch):
-    for var in ("PERSONA_WORKSPACE", "PERSONA_DATABASE_URL", "PERSONA_SECRET_KEY"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("PERSONA_PROGRESS", "false")
-
 
 @pytest.fixture
-def ws(tmp_path: Path) -> Path:
-    path = tmp_path / "ws"
-    assert runner.invoke(app, ["init", "--workspace", str(path)]).exit_code == 0
-    return path
+def ws(cli_ws: Path) -> Path:
+    return cli_ws
 
 
 @pytest.fixture

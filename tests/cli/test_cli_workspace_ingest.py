@@ -17,12 +17,6 @@ from persona.store.migrate import head_revision
 runner = CliRunner()
 
 
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch):
-    for var in ("PERSONA_WORKSPACE", "PERSONA_DATABASE_URL", "PERSONA_SECRET_KEY"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("PERSONA_PROGRESS", "false")
-
 
 def _run(*args: str) -> tuple[int, str]:
     res = runner.invoke(app, list(args))

@@ -24,7 +24,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from itertools import chain, repeat
 from operator import itemgetter
 from typing import Any
@@ -35,6 +35,7 @@ import pandas as pd
 from persona.api.eventbatch import EventRows, dump_frame, json_text
 from persona.api.live import ERASURE_CHECK_SECONDS
 from persona.privacy.crypto import PIICipher
+from persona.privacy.gdpr import erased_since
 from persona.privacy.keysource import CipherSource
 
 MAX_GROUP_ROWS = 20_000  # rows merged into one transaction at most
@@ -127,9 +128,7 @@ class EventSink:
             return
         self._erased_checked = time.monotonic()
         since, self._erased_since = self._erased_since, datetime.now(UTC)
-        gone = self.store.read_frame("SELECT customer_id FROM customers WHERE erased_at >= :t",
-                                     {"t": since - timedelta(seconds=5)})  # margin for clock skew between writers
-        self.erased.update(gone["customer_id"].astype(str))
+        self.erased.update(erased_since(self.store, since))
 
     def _coercer(self, columns: list[str]) -> Any:
         key = tuple(columns)

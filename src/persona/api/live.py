@@ -14,8 +14,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
+
+from persona.privacy.gdpr import erased_since
 
 log = logging.getLogger(__name__)
 
@@ -119,9 +121,7 @@ class LiveLoop:
         if time.monotonic() - self._last_erasure_check > ERASURE_CHECK_SECONDS:
             self._last_erasure_check = time.monotonic()
             since, self._erased_since = self._erased_since, datetime.now(UTC)
-            gone = self.store.read_frame("SELECT customer_id FROM customers WHERE erased_at >= :t",
-                                         {"t": since - timedelta(seconds=5)})  # margin for clock skew between writers
-            for cid in gone["customer_id"].astype(str):
+            for cid in erased_since(self.store, since):
                 if not self.recs.is_forgotten(cid):
                     self.recs.forget(cid)
                     self.forgotten += 1

@@ -42,7 +42,12 @@ class Signer:
         """The link-signing key of a master key."""
         from persona.privacy.crypto import PIICipher
 
-        return PIICipher(master_key).pseudonym("persona/tracking-link-key/v1").encode("ascii")
+        return Signer.cipher_key(PIICipher(master_key))
+
+    @staticmethod
+    def cipher_key(cipher: Any) -> bytes:
+        """The link-signing key of a :class:`~persona.privacy.crypto.PIICipher`'s master key."""
+        return cipher.pseudonym("persona/tracking-link-key/v1").encode("ascii")
 
     @classmethod
     def from_settings(cls, settings: Any) -> Signer:
@@ -56,7 +61,7 @@ class Signer:
         """The signer of ``cipher``'s key, verifying with the keys kept beside ``settings.key_path`` too."""
         from persona.privacy.keyfiles import retired_keys
 
-        key = cipher.pseudonym("persona/tracking-link-key/v1").encode("ascii")
+        key = cls.cipher_key(cipher)
         previous = tuple(cls.link_key(k) for k in retired_keys(settings.key_path, LINK_GRACE))
         return cls(key, previous)
 

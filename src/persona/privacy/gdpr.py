@@ -9,7 +9,7 @@ their next retrain; the service also drops them from its in-memory factors at on
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -34,6 +34,17 @@ def audit(store: Any, actor: str, action: str, subject: str | None, details: dic
     """Append to the audit log (``subject`` must already be a pseudonym, never raw PII)."""
     with store.session() as s:
         s.add(AuditLog(ts=datetime.now(UTC), actor=actor, action=action, subject=subject, details=details or {}))
+
+
+#: how far back :func:`erased_since` looks before the time asked for (clock skew between writers)
+ERASURE_CLOCK_MARGIN = timedelta(seconds=5)
+
+
+def erased_since(store: Any, since: datetime) -> list[str]:
+    """The ids of customers erased at or after ``since`` (less :data:`ERASURE_CLOCK_MARGIN`), by any process: how
+    long-running code (the live loop, the API's event sink) learns of erasures it did not make."""
+    gone = store.read_frame("SELECT customer_id FROM customers WHERE erased_at >= :t", {"t": since - ERASURE_CLOCK_MARGIN})
+    return gone["customer_id"].astype(str).tolist()
 
 
 def _rows(store: Any, sql: str, cid: str) -> list[dict[str, Any]]:
