@@ -17,6 +17,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+import pandas as pd
+
 from persona.privacy.gdpr import erased_since
 
 log = logging.getLogger(__name__)
@@ -82,7 +84,8 @@ class LiveLoop:
         self.forgotten = 0
 
     def _max_id(self) -> int:
-        return int(self.store.read_frame("SELECT MAX(id) AS m FROM events")["m"].fillna(0).iloc[0])
+        m = self.store.read_frame("SELECT MAX(id) AS m FROM events")["m"].iloc[0]
+        return 0 if m is None or pd.isna(m) else int(m)
 
     def start(self) -> LiveLoop:
         """Start the thread (daemon; :meth:`stop` ends it)."""

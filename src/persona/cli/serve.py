@@ -2,25 +2,34 @@
 
 from __future__ import annotations
 
+import json
 import os
-from typing import Annotated
+import sys
+from typing import Annotated, Any
 
 import typer
 
-from persona.cli._common import WorkspaceOpt, settings_for
+from persona.cli._common import JsonOpt, WorkspaceOpt, err_console, settings_for
 
 
 def serve(
     workspace: WorkspaceOpt = None,
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
-    workers: Annotated[int, typer.Option(help="Worker processes (use several on PostgreSQL).")] = 1,
+    port: Annotated[int, typer.Option(help="TCP port (0: any free port, reported on start).", min=0, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes (use several on PostgreSQL).", min=1)] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
     precompute: Annotated[int, typer.Option(help="Compute the lists of this many customers at start (0: on first request).", min=0)] = 0,
     redis_url: Annotated[str | None, typer.Option("--redis-url", envvar="PERSONA_REDIS_URL", help="Share hot lists between workers in Redis.")] = None,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Serve the JSON API (/v1, OpenAPI at /docs), tracking links (/t) and the dashboard (/ui)."""
+    """Serve the JSON API (/v1, OpenAPI at /docs), tracking links (/t) and the dashboard (/ui).
+
+    Once the port is bound it prints where the service listens (``--json``: one JSON line on stdout with the
+    URL, the bound port, the workspace, the database and the workers; a supervisor or a script reads the port
+    from it when ``--port 0`` picked a free one), then serves until stopped.
+    """
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     from persona.store import open_store
 
@@ -34,9 +43,43 @@ def serve(
     if redis_url:
         os.environ["PERSONA_REDIS_URL"] = redis_url
     if workers > 1 and settings.is_sqlite:
-        typer.echo("note: several workers on SQLite share one writer; use PostgreSQL for write-heavy loads", err=True)
-    uvicorn.run("persona.api.main:create_app", factory=True, host=host, port=port, workers=workers, log_level=log_level,
-                access_log=False)
+        err_console.print("note: several workers on SQLite share one writer; use PostgreSQL for write-heavy loads")
+    config = uvicorn.Config("persona.api.main:create_app", factory=True, host=host, port=port, workers=workers,
+                            log_level=log_level, access_log=False)
+    try:
+        sock = config.bind_socket()
+    except SystemExit:  # uvicorn logs the OS error (address in use, permission) and exits
+        from persona.errors import ConfigError
+
+        raise ConfigError(f"cannot listen on {host}:{port}",
+                          hint="another process holds the port, or it needs privileges: pick another --port (0 picks a free one)") from None
+    sock.listen(config.backlog)  # connections queue from now on; they are answered once the app has started
+    _announce(sock.getsockname(), host, settings, workers, as_json)
+    server = uvicorn.Server(config)
+    try:
+        if workers > 1:
+            Multiprocess(config, sockets=[sock]).run()
+        else:
+            server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
+    if workers == 1 and not server.started:
+        raise typer.Exit(3)
+
+
+def _announce(bound: Any, host: str, settings: Any, workers: int, as_json: bool) -> None:
+    """Say where the service listens: one JSON line (``--json``) or a line for people on stderr."""
+    port = int(bound[1])
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{port}"
+    info = {"status": "listening", "url": url, "host": host, "port": port, "workers": workers,
+            "workspace": str(settings.workspace), "database": "sqlite" if settings.is_sqlite else "postgresql",
+            "api": f"{url}/v1", "docs": f"{url}/docs", "dashboard": f"{url}/ui", "ready": f"{url}/readyz", "pid": os.getpid()}
+    if as_json:
+        sys.stdout.write(json.dumps(info, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+    else:
+        err_console.print(f"Persona listening on {url} (dashboard {url}/ui, API docs {url}/docs); Ctrl+C stops it")
 
 
 def register(app: typer.Typer) -> None:
