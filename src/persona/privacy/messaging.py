@@ -1,0 +1,67 @@
+"""Chinese messaging ids in free text: QQ numbers and WeChat ids, replaced by ``[im]``.
+
+Neither has a shape of its own (a QQ number is 5 to 11 digits, a WeChat id 6 to 20 letters, digits, ``_`` or ``-``
+starting with a letter), so only the keyword right before one announces it; the keyword stays, the id goes
+(``加我微信 [im]``, ``QQ：[im]``).
+
+- **Keywords**: QQ (``QQ``, ``qq号``, ``QQ号码``, ``QQ账号``, ``扣扣``, ``企鹅``) and WeChat (``微信``, ``微信号``,
+  ``薇信``, ``威信``, ``v信``, ``vx``, ``wx``, ``WeChat``, ``WeChat ID``, ``weixin``), and ``加我`` (add me). A Latin
+  keyword is a word of its own on the left, and on the right it is not glued to letters (``vxlan``, ``QQ音乐`` is fine
+  but holds no id); a number may be glued to it (``QQ339546``).
+- **Between keyword and id**: spaces, a colon (``:`` / ``：``), ``is`` / ``是`` (:data:`~persona.privacy.labels.ANNOUNCE`).
+- **A QQ number** (after any keyword; WeChat ids are often QQ or phone numbers): 5 to 11 digits, no leading 0, not
+  part of a longer number, a decimal or a word, and no currency, unit or measure word after it (``QQ币 12345元``,
+  ``QQ群50000人``).
+- **A WeChat id** (after a WeChat keyword or ``加我`` only): a letter, then 5 to 19 letters, digits, ``_`` or ``-``,
+  not itself a keyword (``加我QQ 12345678``: the QQ number goes). A plain word must be announced explicitly (a colon,
+  ``is``, or the keyword ``微信号`` / ``WeChat ID``): ``WeChat: sarahliu`` is an id, ``微信 iPhone版`` and
+  ``WeChat account`` are not; with only spaces the id needs a digit, ``_`` or ``-`` (``加我微信 zhang_san88``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from persona.privacy.labels import ANNOUNCE, quantity_after
+
+_QQ_WORD = r"(?:(?<![A-Za-z0-9_])qq(?![A-Za-z])|扣扣|企鹅)(?:号码?|[账帐]号)?"
+_WECHAT_WORD = (r"(?:(?<![A-Za-z0-9_])(?:wechat|weixin|vx|wx)(?:[ \t]?id)?(?![A-Za-z])"
+                r"|(?:微信|薇信|威信|v信)(?:号码?|id)?|加我)")
+#: a keyword that may start what follows another one (``加我QQ…``): never taken for a WeChat id
+_KEYWORD_AHEAD = r"(?!(?:qq|wechat|weixin|vx|wx)(?![A-Za-z]))"
+_IM = re.compile(
+    rf"(?:(?P<qq>{_QQ_WORD})|(?P<wechat>{_WECHAT_WORD}))(?P<sep>{ANNOUNCE})"
+    rf"(?:(?P<number>[1-9]\d{{4,10}})(?![A-Za-z0-9_]|[.,]\d)|{_KEYWORD_AHEAD}(?P<id>[A-Za-z][A-Za-z0-9_-]{{5,19}})(?![A-Za-z0-9_-]))",
+    re.IGNORECASE,
+)
+_EXPLICIT_WORD = re.compile(r"(?:号码?|id)$", re.IGNORECASE)
+
+
+def _accepted(m: re.Match[str], text: str) -> bool:
+    """Whether a keyword-and-id match is a messaging id (see the module docstring)."""
+    if m.group("number"):
+        return not quantity_after(text, m.end("number"))
+    if not m.group("wechat"):
+        return False
+    explicit = bool(m.group("sep").strip()) or bool(_EXPLICIT_WORD.search(m.group("wechat")))
+    return explicit or any(c.isdigit() or c in "_-" for c in m.group("id"))
+
+
+def im_matches(text: str) -> Iterator[tuple[int, int]]:
+    """The ``(start, end)`` spans of the QQ numbers and WeChat ids in ``text`` (the ids only, not their keywords).
+
+    Args:
+        text: any free text.
+
+    Returns:
+        An iterator of non-overlapping spans, left to right.
+    """
+    pos = 0
+    while (m := _IM.search(text, pos)) is not None:
+        if _accepted(m, text):
+            span = m.span("number") if m.group("number") else m.span("id")
+            yield span
+            pos = span[1]
+        else:  # a keyword may start inside a rejected match (微信 account QQ 12345678)
+            pos = m.start() + 1
