@@ -31,7 +31,12 @@ ACCOUNT_WORD = (
     r"|(?<![A-Za-z0-9_])(?:(?:n°|no\.?|num[ée]ro)[ \t]*de[ \t]*)?compte(?:[ \t]*bancaire)?(?:[ \t]*n°)?(?![A-Za-z])"
     r"|(?:银行|收款|对公)?[账帐](?:号|户)(?:号码?)?|(?:银行)?卡号码?|银行卡(?:号码?)?)"
 )
-_ACCOUNT = re.compile(rf"{ACCOUNT_WORD}{ANNOUNCE}(?P<number>\d+(?:[ \-]\d{{2,}})*(?:(?<=\d{{4}}[ \-]\d{{4}})[ \-]\d)?)(?![A-Za-z0-9_]|[.,]\d)", re.IGNORECASE)
+#: characters before a number searched for its account word
+LOOK_BACK = 40
+#: a number that may be an account's (the word before it is checked apart: numbers are rare in text, words are not)
+_NUMBER = re.compile(r"\d(?<![A-Za-z0-9_]\d)(?<!\d[.,]\d)\d*(?:[ \-]\d{2,})*(?:(?<=\d{4}[ \-]\d{4})[ \-]\d)?"
+                     r"(?![A-Za-z0-9_]|[.,]\d)")
+_WORD_BEFORE = re.compile(rf"{ACCOUNT_WORD}{ANNOUNCE}$", re.IGNORECASE)
 MIN_ACCOUNT_DIGITS, MAX_ACCOUNT_DIGITS = 6, 20
 
 
@@ -44,8 +49,9 @@ def account_matches(text: str) -> Iterator[tuple[int, int]]:
     Returns:
         An iterator of non-overlapping spans, left to right.
     """
-    for m in _ACCOUNT.finditer(text):
-        start, end = m.span("number")
-        digits = sum(c.isdigit() for c in m.group("number"))
-        if MIN_ACCOUNT_DIGITS <= digits <= MAX_ACCOUNT_DIGITS and not quantity_after(text, end):
+    for m in _NUMBER.finditer(text):
+        start, end = m.span()
+        digits = sum(c.isdigit() for c in m.group(0))
+        if (MIN_ACCOUNT_DIGITS <= digits <= MAX_ACCOUNT_DIGITS and not quantity_after(text, end)
+                and _WORD_BEFORE.search(text, max(0, start - LOOK_BACK), start)):
             yield start, end

@@ -66,9 +66,11 @@ PHONE = re.compile(
     rf"(?:\+\s?)?\(?(?=\d[\d ./()\-]{{6,}}\d)\d+(?:{_SEP}\d+){{0,9}}"
     r"(?![A-Za-z0-9_@%]|[ .,/:\-]\d))"
 )
-#: the keywords that announce a messaging id or an account number (RE2 syntax): every keyword of
-#: :mod:`persona.privacy.messaging` and :mod:`persona.privacy.accounts` contains one of them
-KEYWORD_RE2 = r"(?i:qq|wechat|weixin|vx|wx|v信|account|acct|a/c|konto|kto|compte)|扣扣|企鹅|微信|薇信|威信|加我|[账帐][号户]|卡号|银行卡"
+#: what a text holding a messaging id or an account number contains (RE2 syntax): every keyword of
+#: :mod:`persona.privacy.messaging` and :mod:`persona.privacy.accounts` contains one of these, and a QQ number or an
+#: account number has two digits or more within their look-back after it; a WeChat id may have no digit
+KEYWORD_RE2 = (r"(?:(?i:qq|account|acct|a/c|konto|kto|compte)|扣扣|企鹅|[账帐][号户]|卡号|银行卡)[^\n]{0,40}\d\d"
+               r"|(?i:wechat|weixin|vx|wx|v信)|微信|薇信|威信|加我")
 #: what any text holding an e-mail address, a phone, card or account number, an IBAN or a messaging id contains (RE2
 #: syntax, for a fast Arrow pre-filter): a card number is a digit run already; an IBAN may have letters between short
 #: digit groups; a messaging id (5 digits) or an account number is known by its keyword

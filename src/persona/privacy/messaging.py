@@ -28,24 +28,43 @@ from persona.privacy.labels import ANNOUNCE, quantity_after
 _QQ_WORD = r"(?:(?<![A-Za-z0-9_])qq(?![A-Za-z])|扣扣|企鹅)(?:号码?|[账帐]号)?"
 _WECHAT_WORD = (r"(?:(?<![A-Za-z0-9_])(?:wechat|weixin|vx|wx)(?:[ \t]?id)?(?![A-Za-z])"
                 r"|(?:微信|薇信|威信|v信)(?:号码?|id)?|加我)")
+#: characters before a number searched for its keyword
+LOOK_BACK = 32
+#: a QQ-shaped number (the keyword before it is checked apart: numbers are rare in text, keywords' letters are not)
+_NUMBER = re.compile(r"[1-9](?<![0-9][1-9])(?<!\d[.,][1-9])\d{4,10}(?![A-Za-z0-9_]|[.,]\d)")
+_KEYWORD_BEFORE = re.compile(rf"(?:{_QQ_WORD}|{_WECHAT_WORD}){ANNOUNCE}$", re.IGNORECASE)
 #: a keyword that may start what follows another one (``加我QQ…``): never taken for a WeChat id
 _KEYWORD_AHEAD = r"(?!(?:qq|wechat|weixin|vx|wx)(?![A-Za-z]))"
-_IM = re.compile(
-    rf"(?:(?P<qq>{_QQ_WORD})|(?P<wechat>{_WECHAT_WORD}))(?P<sep>{ANNOUNCE})"
-    rf"(?:(?P<number>[1-9]\d{{4,10}})(?![A-Za-z0-9_]|[.,]\d)|{_KEYWORD_AHEAD}(?P<id>[A-Za-z][A-Za-z0-9_-]{{5,19}})(?![A-Za-z0-9_-]))",
+_WECHAT_ID = re.compile(
+    rf"(?P<wechat>{_WECHAT_WORD})(?P<sep>{ANNOUNCE}){_KEYWORD_AHEAD}(?P<id>[A-Za-z][A-Za-z0-9_-]{{5,19}})(?![A-Za-z0-9_-])",
     re.IGNORECASE,
 )
+#: what a text holding a WeChat keyword contains (lower case): the id regex runs only then
+_WECHAT_HINTS = ("wechat", "weixin", "vx", "wx", "v信", "微信", "薇信", "威信", "加我")
 _EXPLICIT_WORD = re.compile(r"(?:号码?|id)$", re.IGNORECASE)
 
 
-def _accepted(m: re.Match[str], text: str) -> bool:
-    """Whether a keyword-and-id match is a messaging id (see the module docstring)."""
-    if m.group("number"):
-        return not quantity_after(text, m.end("number"))
-    if not m.group("wechat"):
-        return False
-    explicit = bool(m.group("sep").strip()) or bool(_EXPLICIT_WORD.search(m.group("wechat")))
-    return explicit or any(c.isdigit() or c in "_-" for c in m.group("id"))
+def _numbers(text: str) -> Iterator[tuple[int, int]]:
+    """QQ-shaped numbers right after any messaging keyword, with no amount's unit after them."""
+    for m in _NUMBER.finditer(text):
+        start, end = m.span()
+        if _KEYWORD_BEFORE.search(text, max(0, start - LOOK_BACK), start) and not quantity_after(text, end):
+            yield start, end
+
+
+def _wechat_ids(text: str) -> Iterator[tuple[int, int]]:
+    """WeChat ids right after a WeChat keyword: a plain word only when announced explicitly (module docstring)."""
+    low = text.lower()
+    if not any(h in low for h in _WECHAT_HINTS):
+        return
+    pos = 0
+    while (m := _WECHAT_ID.search(text, pos)) is not None:
+        explicit = bool(m.group("sep").strip()) or bool(_EXPLICIT_WORD.search(m.group("wechat")))
+        if explicit or any(c.isdigit() or c in "_-" for c in m.group("id")):
+            yield m.span("id")
+            pos = m.end()
+        else:  # a keyword may start inside a rejected match (微信 account 加我 bob_1988)
+            pos = m.start() + 1
 
 
 def im_matches(text: str) -> Iterator[tuple[int, int]]:
@@ -57,11 +76,8 @@ def im_matches(text: str) -> Iterator[tuple[int, int]]:
     Returns:
         An iterator of non-overlapping spans, left to right.
     """
-    pos = 0
-    while (m := _IM.search(text, pos)) is not None:
-        if _accepted(m, text):
-            span = m.span("number") if m.group("number") else m.span("id")
-            yield span
-            pos = span[1]
-        else:  # a keyword may start inside a rejected match (微信 account QQ 12345678)
-            pos = m.start() + 1
+    last = 0
+    for start, end in sorted([*_numbers(text), *_wechat_ids(text)]):
+        if start >= last:
+            yield start, end
+            last = end
