@@ -38,6 +38,8 @@ _NUMBER = re.compile(r"\d(?<![A-Za-z0-9_]\d)(?<!\d[.,]\d)\d*(?:[ \-]\d{2,})*(?:(
                      r"(?![A-Za-z0-9_]|[.,]\d)")
 _WORD_BEFORE = re.compile(rf"{ACCOUNT_WORD}{ANNOUNCE}$", re.IGNORECASE)
 MIN_ACCOUNT_DIGITS, MAX_ACCOUNT_DIGITS = 6, 20
+#: what a text holding an account word contains (lower case): the rule runs only then
+_HINTS = ("account", "acct", "a/c", "konto", "kto", "compte", "账号", "帐号", "账户", "帐户", "卡号", "银行卡")
 
 
 def account_matches(text: str) -> Iterator[tuple[int, int]]:
@@ -49,6 +51,9 @@ def account_matches(text: str) -> Iterator[tuple[int, int]]:
     Returns:
         An iterator of non-overlapping spans, left to right.
     """
+    low = text.lower()
+    if not any(h in low for h in _HINTS):  # most texts: no account word, nothing to look for
+        return
     for m in _NUMBER.finditer(text):
         start, end = m.span()
         digits = sum(c.isdigit() for c in m.group(0))

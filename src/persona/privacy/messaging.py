@@ -41,6 +41,8 @@ _WECHAT_ID = re.compile(
 )
 #: what a text holding a WeChat keyword contains (lower case): the id regex runs only then
 _WECHAT_HINTS = ("wechat", "weixin", "vx", "wx", "v信", "微信", "薇信", "威信", "加我")
+#: what a text holding any messaging keyword contains (lower case): the rules run only then
+_HINTS = ("qq", "扣扣", "企鹅", *_WECHAT_HINTS)
 _EXPLICIT_WORD = re.compile(r"(?:号码?|id)$", re.IGNORECASE)
 
 
@@ -54,9 +56,6 @@ def _numbers(text: str) -> Iterator[tuple[int, int]]:
 
 def _wechat_ids(text: str) -> Iterator[tuple[int, int]]:
     """WeChat ids right after a WeChat keyword: a plain word only when announced explicitly (module docstring)."""
-    low = text.lower()
-    if not any(h in low for h in _WECHAT_HINTS):
-        return
     pos = 0
     while (m := _WECHAT_ID.search(text, pos)) is not None:
         explicit = bool(m.group("sep").strip()) or bool(_EXPLICIT_WORD.search(m.group("wechat")))
@@ -76,8 +75,12 @@ def im_matches(text: str) -> Iterator[tuple[int, int]]:
     Returns:
         An iterator of non-overlapping spans, left to right.
     """
+    low = text.lower()
+    if not any(h in low for h in _HINTS):  # most texts: no keyword, nothing to look for
+        return
+    ids = _wechat_ids(text) if any(h in low for h in _WECHAT_HINTS) else iter(())
     last = 0
-    for start, end in sorted([*_numbers(text), *_wechat_ids(text)]):
+    for start, end in sorted([*_numbers(text), *ids]):
         if start >= last:
             yield start, end
             last = end
