@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from persona.cli.main import app
 from persona.ingest import ingest_file, ingest_frames, ingest_sql
 from persona.privacy.crypto import PIICipher
-from persona.privacy.detect import texts_with_pii
+from persona.privacy.detect import no_pii, texts_with_pii
 
 CIPHER = PIICipher(b"q" * 32)
 ENV = {"PERSONA_WORKSPACE": "", "PERSONA_GLOBAL_HOLDOUT": "0"}
@@ -47,14 +47,14 @@ def _stored(store) -> pd.DataFrame:  # noqa: ANN001
 def test_a_reviews_file_is_stored_redacted_with_counts_and_other_columns_untouched(any_store, tmp_path: Path) -> None:
     rep = ingest_file(any_store, "reviews", _csv(tmp_path / "reviews.csv"), cipher=CIPHER)
     assert (rep.read, rep.accepted, rep.duplicates, rep.rejected) == (5, 5, 0, 0)  # nothing quarantined for PII
-    assert rep.redacted == {"email": 2, "phone": 4, "card": 0, "iban": 0} and rep.as_dict()["redacted"] == {"email": 2, "phone": 4, "card": 0, "iban": 0}
+    assert rep.redacted == {**no_pii(), "email": 2, "phone": 4, "card": 0, "iban": 0} and rep.as_dict()["redacted"] == {**no_pii(), "email": 2, "phone": 4, "card": 0, "iban": 0}
     got = _stored(any_store)
     assert dict(zip(got["review_id"], got["text"].where(got["text"].notna(), None), strict=True)) == STORED
     assert got["customer_id"].tolist() == ["c1", "c2", "c3", "c1", "c4"] and got["rating"].tolist() == [5, 1, 4, 3, 2]
     assert got["lang"].tolist() == ["en", "en", "zh", "en", "en"]
     assert pd.to_datetime(got["ts"], utc=True).dt.strftime("%Y-%m-%d %H:%M").tolist() == [
         "2026-11-20 10:00", "2026-11-24 08:30", "2026-11-25 12:00", "2026-11-26 12:00", "2026-11-27 12:00"]
-    assert texts_with_pii(got["text"]) == {"email": 0, "phone": 0, "card": 0, "iban": 0}
+    assert texts_with_pii(got["text"]) == no_pii()
     again = ingest_file(any_store, "reviews", tmp_path / "reviews.csv", cipher=CIPHER)
     assert (again.accepted, again.duplicates) == (0, 5)  # same source rows: duplicates, as before redaction existed
 
@@ -62,7 +62,7 @@ def test_a_reviews_file_is_stored_redacted_with_counts_and_other_columns_untouch
 def test_an_adapter_stream_and_a_sql_source_are_redacted_too(store, tmp_path: Path) -> None:
     frame = pd.DataFrame(ROWS, columns=HEADER.strip().split(","))
     rep = ingest_frames(store, "reviews", [frame.iloc[:2], frame.iloc[2:]], source="adapter:test", cipher=CIPHER)
-    assert rep.redacted == {"email": 2, "phone": 4, "card": 0, "iban": 0} and texts_with_pii(_stored(store)["text"]) == {"email": 0, "phone": 0, "card": 0, "iban": 0}
+    assert rep.redacted == {**no_pii(), "email": 2, "phone": 4, "card": 0, "iban": 0} and texts_with_pii(_stored(store)["text"]) == no_pii()
 
     db = tmp_path / "shop.db"
     con = sqlite3.connect(db)
@@ -72,7 +72,7 @@ def test_an_adapter_stream_and_a_sql_source_are_redacted_too(store, tmp_path: Pa
     con.close()
     rep = ingest_sql(store, "reviews", "shop_reviews", f"sqlite:///{db}", cipher=CIPHER,
                      mapping={"id": "review_id", "buyer": "customer_id", "sku": "product_id", "stars": "rating", "body": "text"})
-    assert rep.accepted == 1 and rep.redacted == {"email": 1, "phone": 1, "card": 0, "iban": 0}
+    assert rep.accepted == 1 and rep.redacted == {**no_pii(), "email": 1, "phone": 1, "card": 0, "iban": 0}
     text = store.read_frame("SELECT text FROM reviews WHERE review_id = 's1'")["text"].iloc[0]
     assert text == "ring me: [phone], [email]"
 
@@ -91,7 +91,7 @@ def test_cli_ingest_reports_redaction_in_json_and_one_line_for_people(tmp_path: 
     f = _csv(tmp_path / "reviews.csv")
     r = runner.invoke(app, ["ingest", "reviews", str(f), "--workspace", str(ws), "--json"], env=ENV)
     assert r.exit_code == 0, r.output
-    assert json.loads(r.stdout)["redacted"] == {"email": 2, "phone": 4, "card": 0, "iban": 0}
+    assert json.loads(r.stdout)["redacted"] == {**no_pii(), "email": 2, "phone": 4, "card": 0, "iban": 0}
     clean = tmp_path / "clean.csv"
     clean.write_text(HEADER + "r9,c1,p1,5,lovely,en,2026-11-28\n", encoding="utf-8")
     r = runner.invoke(app, ["ingest", "reviews", str(clean), "--workspace", str(ws)], env=ENV)
@@ -125,9 +125,9 @@ def test_card_numbers_and_ibans_are_redacted_on_file_and_sql_loads_and_key_the_d
     frame = pd.DataFrame(CARD_ROWS, columns=["customer_id", "product_id", "rating", "text", "timestamp"])
     frame.to_csv(f, index=False)
     rep = ingest_file(any_store, "reviews", f, cipher=CIPHER)
-    assert rep.accepted == 4 and rep.redacted == {"email": 0, "phone": 0, "card": 2, "iban": 2}
+    assert rep.accepted == 4 and rep.redacted == {**no_pii(), "email": 0, "phone": 0, "card": 2, "iban": 2}
     got = any_store.read_frame("SELECT review_id, text FROM reviews ORDER BY customer_id")
-    assert got["text"].tolist() == CARD_STORED and texts_with_pii(got["text"]) == {"email": 0, "phone": 0, "card": 0, "iban": 0}
+    assert got["text"].tolist() == CARD_STORED and texts_with_pii(got["text"]) == no_pii()
     assert [i[:2] for i in got["review_id"]] == ["k:", "k:", "k:", "h:"]  # only the untouched text keeps a public id
     public = review_ids(frame.assign(timestamp=pd.to_datetime(frame["timestamp"], utc=True), rating=frame["rating"].astype(float)))
     assert got["review_id"].iloc[3] == public.iloc[3] and got["review_id"].iloc[0][2:] != public.iloc[0][2:]
@@ -142,7 +142,7 @@ def test_card_numbers_and_ibans_are_redacted_on_file_and_sql_loads_and_key_the_d
     con.close()
     rep = ingest_sql(any_store, "reviews", "shop_reviews", f"sqlite:///{db}", cipher=CIPHER,
                      mapping={"id": "review_id", "buyer": "customer_id", "sku": "product_id", "stars": "rating", "body": "text"})
-    assert rep.redacted == {"email": 0, "phone": 0, "card": 1, "iban": 1}
+    assert rep.redacted == {**no_pii(), "email": 0, "phone": 0, "card": 1, "iban": 1}
     assert any_store.read_frame("SELECT text FROM reviews WHERE review_id = 's1'")["text"].iloc[0] == "card [card], iban [iban]"
 
 
@@ -156,3 +156,16 @@ def test_cli_ingest_names_cards_and_ibans_in_its_redaction_note(tmp_path: Path) 
     assert r.exit_code == 0, r.output
     assert ("redacted from review texts: 0 e-mail address(es), 1 phone number(s) and 1 card number(s), stored as "
             "[email] / [phone] / [card]") in " ".join(r.output.split())  # the console wraps long lines
+
+
+def test_messaging_ids_and_account_numbers_are_redacted_at_ingest_with_their_keywords_kept(any_store, tmp_path: Path) -> None:
+    rows = [("c1", "p1", 5, "好用！加我微信 zhang_san88 或 QQ：383161223 交流", "2026-11-20T10:00:00Z"),
+            ("c2", "p1", 1, "refund to account no. 12345678 or call me at 5551234567", "2026-11-21T10:00:00Z"),
+            ("c3", "p2", 4, "QQ音乐 10元, order 5551234567", "2026-11-22T10:00:00Z")]
+    f = tmp_path / "ids.csv"
+    pd.DataFrame(rows, columns=["customer_id", "product_id", "rating", "text", "timestamp"]).to_csv(f, index=False)
+    rep = ingest_file(any_store, "reviews", f, cipher=CIPHER)
+    assert rep.accepted == 3 and rep.redacted == {**no_pii(), "im": 2, "account": 1, "phone": 1}
+    got = any_store.read_frame("SELECT text FROM reviews ORDER BY customer_id")["text"].tolist()
+    assert got == ["好用！加我微信 [im] 或 QQ：[im] 交流", "refund to account no. [account] or call me at [phone]", rows[2][3]]
+    assert texts_with_pii(pd.Series(got)) == no_pii()

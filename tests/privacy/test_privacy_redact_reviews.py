@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from persona.cli.main import app
 from persona.errors import InputError
-from persona.privacy.detect import texts_with_pii
+from persona.privacy.detect import no_pii, texts_with_pii
 from persona.privacy.redact import redact_stored_reviews
 from persona.privacy.report import privacy_report
 
@@ -67,9 +67,9 @@ def test_stored_reviews_are_redacted_in_batches_idempotently_and_audited(any_sto
     audit = any_store.read_frame("SELECT actor, action, subject, details FROM audit_log")
     assert audit["action"].tolist() == ["redact_reviews"] and audit["actor"].tolist() == ["test"]  # the empty rerun is not logged
     details = audit["details"].iloc[0]
-    assert (details if isinstance(details, dict) else json.loads(details)) == {"rows": 3, "email": 3, "phone": 2, "card": 0, "iban": 0}
+    assert (details if isinstance(details, dict) else json.loads(details)) == {"rows": 3, **no_pii(), "email": 3, "phone": 2, "card": 0, "iban": 0}
     texts = any_store.read_frame("SELECT text FROM reviews")["text"]
-    assert texts_with_pii(texts) == {"email": 0, "phone": 0, "card": 0, "iban": 0}
+    assert texts_with_pii(texts) == no_pii()
 
 
 def test_a_text_changed_since_it_was_read_is_left_to_the_newer_write(store, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -99,7 +99,7 @@ def test_report_names_the_command_and_it_refuses_without_yes_then_fixes_the_stor
     _insert_old_reviews(store)
     ws = settings.workspace
     rep = privacy_report(store, settings)
-    assert rep["plaintext_pii"]["review_texts"] == {"email": 2, "phone": 2, "card": 0, "iban": 0, "scanned": 5}
+    assert rep["plaintext_pii"]["review_texts"] == {**no_pii(), "email": 2, "phone": 2, "card": 0, "iban": 0, "scanned": 5}
     assert "persona privacy redact-reviews --yes" in rep["plaintext_pii"]["fixes"]
     assert any("review texts hold" in f and "persona privacy redact-reviews --yes" in f for f in rep["findings"])
 
@@ -120,7 +120,7 @@ def test_report_names_the_command_and_it_refuses_without_yes_then_fixes_the_stor
     r = runner.invoke(app, ["privacy", "redact-reviews", "--workspace", str(ws)], env=ENV)  # nothing left: no --yes needed
     assert r.exit_code == 0 and "nothing to redact" in r.output
     rep = privacy_report(store, settings)
-    assert rep["plaintext_pii"]["review_texts"] == {"email": 0, "phone": 0, "card": 0, "iban": 0, "scanned": 5}
+    assert rep["plaintext_pii"]["review_texts"] == {**no_pii(), "scanned": 5}
     assert not any("review texts" in f for f in rep["findings"]) and rep["access"]["audit_log"] == {"redact_reviews": 1}
 
 
@@ -136,7 +136,7 @@ def test_a_file_loaded_before_redaction_reloads_as_duplicates_after_the_fix(work
     with monkeypatch.context() as m:  # the load before this change: texts stored as read
         m.setattr(writer, "redact_texts", lambda t: (t, {"email": 0, "phone": 0}))
         assert ingest_file(store, "reviews", f).accepted == 2
-    assert texts_with_pii(store.read_frame("SELECT text FROM reviews")["text"]) == {"email": 1, "phone": 1, "card": 0, "iban": 0}
+    assert texts_with_pii(store.read_frame("SELECT text FROM reviews")["text"]) == {**no_pii(), "email": 1, "phone": 1, "card": 0, "iban": 0}
     out = redact_stored_reviews(store)
     assert (out["rows"], out["rekeyed"], out["kept_ids"]) == (1, 1, 0)
     assert store.read_frame("SELECT review_id FROM reviews WHERE text LIKE 'call%'")["review_id"].iloc[0].startswith("k:")
@@ -187,7 +187,7 @@ def test_rekeying_drops_an_older_copy_loaded_again_since(workspace_shop, tmp_pat
     assert (out["rows"], out["rekeyed"], out["duplicates_removed"]) == (1, 0, 1)
     got = store.read_frame("SELECT review_id, text FROM reviews ORDER BY text")
     assert got["text"].tolist() == ["call [phone], [email]", "meh"] and got["review_id"].iloc[0].startswith("k:")
-    assert texts_with_pii(got["text"]) == {"email": 0, "phone": 0, "card": 0, "iban": 0}
+    assert texts_with_pii(got["text"]) == no_pii()
 
 
 def test_cards_and_ibans_stored_before_are_redacted_in_place_and_their_ids_rekeyed(any_store, tmp_path: Path,
@@ -208,7 +208,7 @@ def test_cards_and_ibans_stored_before_are_redacted_in_place_and_their_ids_rekey
     with monkeypatch.context() as m:  # the load before this change: texts stored as read
         m.setattr(writer, "redact_texts", lambda t: (t, {"email": 0, "phone": 0}))
         assert ingest_file(any_store, "reviews", f).accepted == 4
-    assert texts_with_pii(any_store.read_frame("SELECT text FROM reviews")["text"]) == {"email": 1, "phone": 0, "card": 2, "iban": 1}
+    assert texts_with_pii(any_store.read_frame("SELECT text FROM reviews")["text"]) == {**no_pii(), "email": 1, "phone": 0, "card": 2, "iban": 1}
     dry = redact_stored_reviews(any_store, apply=False)
     assert {k: dry[k] for k in ("rows", "email", "phone", "card", "iban", "rekeyed")} == {
         "rows": 3, "email": 1, "phone": 0, "card": 2, "iban": 1, "rekeyed": 0}
@@ -220,7 +220,7 @@ def test_cards_and_ibans_stored_before_are_redacted_in_place_and_their_ids_rekey
                                     "EAN 4006381333931, order 5555555555554444, great"]
     assert [i[:2] for i in got["review_id"]] == ["k:", "k:", "k:", "h:"]
     details = any_store.read_frame("SELECT details FROM audit_log WHERE action = 'redact_reviews'")["details"].iloc[0]
-    assert (details if isinstance(details, dict) else json.loads(details)) == {"rows": 3, "email": 1, "phone": 0, "card": 2, "iban": 1}
+    assert (details if isinstance(details, dict) else json.loads(details)) == {"rows": 3, **no_pii(), "email": 1, "phone": 0, "card": 2, "iban": 1}
     again = ingest_file(any_store, "reviews", f)
     assert (again.accepted, again.duplicates) == (0, 4) and any_store.count("reviews") == 4
     rerun = redact_stored_reviews(any_store)

@@ -206,7 +206,7 @@ def _shown(value: Any) -> str:
 
 
 def _redaction_note(redacted: dict[str, int]) -> None:
-    """One line when personal data (e-mail addresses, phone or card numbers, IBANs) was removed from review texts."""
+    """One line when personal data (e-mail addresses, phone, card or account numbers, IBANs, messaging ids) was removed from review texts."""
     if any(redacted.values()):
         from persona.cli._common import console
         from persona.privacy.detect import describe_counts, tokens_of

@@ -1,5 +1,6 @@
 """``persona privacy report|export|erase|redact-reviews|rotate-key``: the privacy report, the data-subject rights, the
-redaction of e-mail addresses, phone and card numbers and IBANs from stored review texts, and key rotation."""
+redaction of e-mail addresses, phone, card and account numbers, IBANs and messaging ids from stored review texts, and
+key rotation."""
 
 from __future__ import annotations
 
@@ -121,12 +122,12 @@ def redact_reviews(
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Redact e-mail addresses, phone and card numbers and IBANs from stored review texts, in place.
+    """Redact e-mail addresses, phone, card and account numbers, IBANs and messaging ids from stored review texts.
 
     For reviews loaded before ingest redacted them (the privacy report names this command when it finds any).
     Batches of 5,000 reviews, one transaction each; idempotent (a rerun changes 0 rows); audited. Without --yes
     it changes nothing and says how many reviews would change. JSON output: {"reviews", "rows", "email", "phone",
-    "card", "iban", "applied", "rekeyed", "kept_ids", "duplicates_removed", "seconds"}.
+    "card", "iban", "im", "account", "applied", "rekeyed", "kept_ids", "duplicates_removed", "seconds"}.
     """
     from persona.errors import InputError
     from persona.privacy.detect import describe_counts, tokens_of
@@ -141,8 +142,8 @@ def redact_reviews(
         emit(out, True)
         return
     if not out["rows"]:
-        console.print(f"nothing to redact: none of the {out['reviews']:,} review texts holds an e-mail address, a phone or card "
-                      "number or an IBAN")
+        console.print(f"nothing to redact: none of the {out['reviews']:,} review texts holds an e-mail address, a phone, card "
+                      "or account number, an IBAN or a messaging id")
         return
     console.print(f"redacted {out['rows']:,} of {out['reviews']:,} review texts: {describe_counts(out)} replaced by "
                   f"{tokens_of(out)}", markup=False, highlight=False)

@@ -1,10 +1,12 @@
-"""Personal data where it should not be: e-mail addresses, phone and payment card numbers and IBANs in free columns
-and texts.
+"""Personal data where it should not be: e-mail addresses, phone, payment card and bank account numbers, IBANs and
+messaging ids in free columns and texts.
 
 Used by ingest (to warn about a file's extra columns, kept as plain-text attributes, and to redact review texts),
 by ``persona privacy redact-reviews`` and by the privacy report (attributes, event contexts, review texts). Detection
 and redaction (:mod:`persona.privacy.redact`) share :func:`replace_pii`, which looks for each kind in turn
-(:data:`TEXT_KINDS`), so a redacted text is never reported. Card numbers and IBANs: :mod:`persona.privacy.financial`.
+(:data:`TEXT_KINDS`), so a redacted text is never reported. Card numbers and IBANs: :mod:`persona.privacy.financial`;
+QQ numbers and WeChat ids (``[im]``): :mod:`persona.privacy.messaging`; account numbers after an account word
+(``[account]``): :mod:`persona.privacy.accounts`.
 
 A phone number is 8 to 15 digits (E.164 allows at most 15; 7-digit local numbers are too like other numbers to
 tell apart) in groups split by one space, hyphen, dot, slash or parentheses, with an optional ``+`` country code,
@@ -13,7 +15,9 @@ after a letter: ``Tel:+49 30 1234567``). A run of groups whose start is glued to
 (``x4111 1111 1111 1111``, ``#5555 5555 5555 4444``, ``SN12 0170 1234567``): none of its later groups starts a
 phone number, and neither do those of a run after an identifier label (below). Without a ``+``,
 a leading ``0`` (trunk prefix) or parentheses, it needs a phone-like shape: a Chinese mobile number
-(``1[3-9]`` + 9 digits), or at least 9 digits in groups, one of them of three digits or more (US dots only as
+(``1[3-9]`` + 9 digits), a bare North American number (10 digits, the first 2–9) right after a phone word
+(``call me at 5551234567``, ``电话：…``: :data:`PHONE_WORD`; on its own it is an ISBN-10, an order number or a
+hotline as often), or at least 9 digits in groups, one of them of three digits or more (US dots only as
 ``555.123.4567``). Never a phone number: dates (``2026-11-24``, ``24.11.2026``), years and year ranges
 (``2019-2021``), decimals and prices (``$1,299.00``, ``1234567.89``, ``¥13800000``), IP addresses, percentages,
 times, ratings (``5/5``), lists of round numbers (``100 200 300``, ``2000-100 1000-50``), plain digit strings
@@ -34,6 +38,7 @@ import pandas as pd
 import pyarrow.compute as pc
 
 from persona.data.interactions import as_dict
+from persona.privacy.accounts import account_matches
 from persona.privacy.financial import (
     IBAN_CANDIDATE_RE2,
     card_grouped,
@@ -43,6 +48,7 @@ from persona.privacy.financial import (
     is_iban,
 )
 from persona.privacy.labels import ID_LABEL, LOOK_BACK, id_label_before
+from persona.privacy.messaging import im_matches
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 #: what splits a phone number's digit groups: one space, hyphen, dot or slash, or parentheses
@@ -60,9 +66,15 @@ PHONE = re.compile(
     rf"(?:\+\s?)?\(?(?=\d[\d ./()\-]{{6,}}\d)\d+(?:{_SEP}\d+){{0,9}}"
     r"(?![A-Za-z0-9_@%]|[ .,/:\-]\d))"
 )
-#: what any text holding an e-mail address, a phone or card number or an IBAN contains (RE2 syntax, for a fast
-#: Arrow pre-filter): a card number is a digit run already; an IBAN may have letters between short digit groups
-CANDIDATE_RE2 = r"@|\d[\d ./()\-]{6,}\d|" + IBAN_CANDIDATE_RE2
+#: what a text holding a messaging id or an account number contains (RE2 syntax): every keyword of
+#: :mod:`persona.privacy.messaging` and :mod:`persona.privacy.accounts` contains one of these, and a QQ number or an
+#: account number has two digits or more within their look-back after it; a WeChat id may have no digit
+KEYWORD_RE2 = (r"(?:(?i:qq|account|acct|a/c|konto|kto|compte)|扣扣|企鹅|[账帐][号户]|卡号|银行卡)[^\n]{0,40}\d\d"
+               r"|(?i:wechat|weixin|vx|wx|v信)|微信|薇信|威信|加我")
+#: what any text holding an e-mail address, a phone, card or account number, an IBAN or a messaging id contains (RE2
+#: syntax, for a fast Arrow pre-filter): a card number is a digit run already; an IBAN may have letters between short
+#: digit groups; a messaging id (5 digits) or an account number is known by its keyword
+CANDIDATE_RE2 = r"@|\d[\d ./()\-]{6,}\d|" + IBAN_CANDIDATE_RE2 + "|" + KEYWORD_RE2
 #: how many digits a phone number has (E.164 allows at most 15)
 MIN_DIGITS, MAX_DIGITS = 8, 15
 #: digits a number in groups needs without a +, a leading 0 or parentheses (8 are room, seat and coupon numbers too)
@@ -78,6 +90,10 @@ _DECIMAL = re.compile(r"\d+[.,]\d+")
 _IP = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
 _US_DOTS = re.compile(r"\d{3}\.\d{3}\.\d{4}")
 _CN_MOBILE = re.compile(r"1[3-9]\d{9}")
+_NANP = re.compile(r"[2-9]\d{9}")  # area code 2-9; 555-123-4567, the usual example, has no valid exchange
+#: a word just before a bare 10-digit number that makes it a North American phone number (``call me at 5551234567``)
+PHONE_WORD = re.compile(r"(?:\b(?:call|text|(?:tele|cell|mobile\s?)?phone|tel|cell|mobile|sms|whatsapp)\b|电话|手机)[^\d\n]{0,12}$",
+                        re.IGNORECASE)
 _CURRENCY = "$€£¥￥₹₩元"
 _CURRENCY_CODE = re.compile(r"(?:usd|eur|gbp|cny|rmb|jpy|inr|aud|cad|chf|hkd|sgd|krw)\s*$", re.IGNORECASE)
 _CURRENCY_AFTER = re.compile(r"\s*(?:[$€£¥￥₹₩元]|(?:usd|eur|gbp|cny|rmb|jpy|inr|aud|cad|chf|hkd|sgd|krw)\b)", re.IGNORECASE)
@@ -112,10 +128,12 @@ def _phone_shape(s: str) -> bool:
 
 
 def _phone_in_context(text: str, start: int, end: int) -> bool:
-    """Whether ``text[start:end]`` is a phone number: its shape, then no currency or label around it."""
-    if not _phone_shape(text[start:end]):
+    """Whether ``text[start:end]`` is a phone number: its shape (a bare North American number needs a phone word
+    before it), then no currency or label around it."""
+    window = text[max(0, start - LOOK_BACK):start]
+    if not (_phone_shape(text[start:end]) or (_NANP.fullmatch(text, start, end) and PHONE_WORD.search(window))):
         return False
-    before = text[max(0, start - LOOK_BACK):start].rstrip()
+    before = window.rstrip()
     if (before and before[-1] in _CURRENCY) or _CURRENCY_CODE.search(before) or ID_LABEL.search(before):
         return False
     return not _CURRENCY_AFTER.match(text, end)
@@ -181,27 +199,48 @@ def is_phone(value: str) -> bool:
 #: a column or key named like this holds phone numbers, so bare digit strings in it count as phone numbers too
 PHONE_NAME = re.compile(r"phone|mobile|\btel\b|telephone|cell|fax|whatsapp|电话|手机", re.IGNORECASE)
 _BARE_NUMBER = re.compile(r"\+?\d{7,15}")
+#: a column or key named like this holds messaging ids: its QQ numbers and WeChat ids count as personal data
+IM_NAME = re.compile(r"qq|wechat|weixin|(?<![A-Za-z])(?:wx|vx)(?![A-Za-z])|微信|扣扣", re.IGNORECASE)
+_IM_VALUE = re.compile(r"[1-9]\d{4,10}|[A-Za-z][A-Za-z0-9_-]{5,19}")
+#: a column or key named like this holds bank account numbers (``account_id`` alone is a shop's own account)
+ACCOUNT_NAME = re.compile(r"bank.?acc|acct|a/c|konto|compte|账号|帐号|账户|帐户|卡号|银行卡", re.IGNORECASE)
+_ACCOUNT_VALUE = re.compile(r"\d{6,20}")
 
 
 def pii_kind(values: pd.Series, name: str | None = None) -> str | None:
-    """The kind of personal data (``"email"``, ``"iban"``, ``"card"`` or ``"phone"``) most non-empty values are, or None.
+    """The kind of personal data (``"email"``, ``"iban"``, ``"card"``, ``"im"``, ``"account"`` or ``"phone"``) most
+    non-empty values are, or None.
 
     Args:
         values: the column's values.
         name: the column's (or key's) name; named like a phone field (``mobile``, ``tel``, ``手机`` …), its bare
-            digit strings (``5551234567``) count as phone numbers, which on their own are too like order ids.
+            digit strings (``5551234567``) count as phone numbers, which on their own are too like order ids. Named
+            like a messaging field (``qq``, ``wechat``, ``微信``) its QQ numbers and WeChat ids are ``"im"``, and named
+            like a bank account (``bank_account``, ``Kontonummer``, ``账号``) its 6–20 digit numbers are ``"account"``:
+            neither has a shape of its own.
     """
     text = values.dropna().astype(str).str.strip()
     text = text[text != ""]
     if not len(text):
         return None
     phone_named = name is not None and bool(PHONE_NAME.search(str(name)))
+    im_named = name is not None and bool(IM_NAME.search(str(name)))
+    account_named = name is not None and bool(ACCOUNT_NAME.search(str(name)))
 
     def phone(t: str) -> bool:
         return is_phone(t) or (phone_named and bool(_BARE_NUMBER.fullmatch(re.sub(r"[\s\-().]", "", t))))
 
-    # cards before phones: in a phone-named column a bare card number (378282246310005) passes for a phone number
-    for kind, test in (("email", lambda t: bool(EMAIL.fullmatch(t))), ("iban", is_iban), ("card", is_card), ("phone", phone)):
+    def im(t: str) -> bool:
+        return im_named and bool(_IM_VALUE.fullmatch(t))
+
+    def account(t: str) -> bool:
+        return account_named and bool(_ACCOUNT_VALUE.fullmatch(re.sub(r"[\s\-]", "", t)))
+
+    # cards before phones: in a phone-named column a bare card number (378282246310005) passes for a phone number;
+    # named ids and accounts before phones too: a Kontonummer 0532013000 has a trunk prefix's shape
+    tests = (("email", lambda t: bool(EMAIL.fullmatch(t))), ("iban", is_iban), ("card", is_card), ("im", im), ("account", account),
+             ("phone", phone))
+    for kind, test in tests:
         if text.map(test).mean() >= ATTRIBUTE_MATCH_SHARE:
             return kind
     return None
@@ -210,9 +249,12 @@ def pii_kind(values: pd.Series, name: str | None = None) -> str | None:
 #: what to do about a plain-text column of each kind: map it into its encrypted column, or keep it out
 _FIXES = {"email": "reload with --map {col}=email to encrypt it", "phone": "reload with --map {col}=phone to encrypt it",
           "card": "drop the column from the file and reload it (card numbers have no place in a marketing store)",
-          "iban": "drop the column from the file and reload it (IBANs have no place in a marketing store)"}
+          "iban": "drop the column from the file and reload it (IBANs have no place in a marketing store)",
+          "im": "drop the column from the file and reload it (messaging ids have no encrypted column)",
+          "account": "drop the column from the file and reload it (bank account numbers have no place in a marketing store)"}
 #: how each kind is named in messages
-KIND_NAMES = {"email": "e-mail addresses", "phone": "phone numbers", "card": "card numbers", "iban": "IBANs"}
+KIND_NAMES = {"email": "e-mail addresses", "phone": "phone numbers", "card": "card numbers", "iban": "IBANs",
+              "im": "messaging ids (QQ, WeChat)", "account": "bank account numbers"}
 
 
 def pii_fix(column: str, kind: str) -> str:
@@ -224,7 +266,7 @@ def pii_like_keys(records: pd.Series) -> dict[str, dict[str, Any]]:
     """The keys of JSON objects (one per row) whose values mostly look like personal data (see :func:`pii_kind`).
 
     Returns:
-        ``{key: {"kind": "email"|"iban"|"card"|"phone", "rows": n}}``.
+        ``{key: {"kind": "email"|"iban"|"card"|"im"|"account"|"phone", "rows": n}}``.
     """
     frame = pd.DataFrame([as_dict(v) for v in records])
     out = {}
@@ -237,20 +279,24 @@ def pii_like_keys(records: pd.Series) -> dict[str, dict[str, Any]]:
 
 #: the kinds of personal data found in free text, in the order they are looked for; each rule sees the text with the
 #: earlier kinds' tokens in place (an IBAN's digit groups could pass for a card number, a card's for a phone number)
-TEXT_KINDS = ("email", "iban", "card", "phone")
+TEXT_KINDS = ("email", "iban", "card", "im", "account", "phone")
 #: what takes the place of each kind in a redacted text
-TOKENS = {"email": "[email]", "iban": "[iban]", "card": "[card]", "phone": "[phone]"}
+TOKENS = {"email": "[email]", "iban": "[iban]", "card": "[card]", "im": "[im]", "account": "[account]", "phone": "[phone]"}
 _SPANS: dict[str, Callable[[str], Iterator[tuple[int, int]]]] = {
     "email": lambda t: ((m.start(), m.end()) for m in EMAIL.finditer(t)) if "@" in t else iter(()),
     "iban": iban_matches,
     "card": card_matches,
+    "im": im_matches,
+    "account": account_matches,
     "phone": phone_matches,
 }
+#: the kinds in the order people read them: e-mail addresses and phone numbers always named, the others when found
+_READ_ORDER = ("email", "phone", "card", "iban", "im", "account")
 
 
 def no_pii() -> dict[str, int]:
-    """Zero counts for every kind of :data:`TEXT_KINDS` (``{"email": 0, "phone": 0, "card": 0, "iban": 0}``)."""
-    return {"email": 0, "phone": 0, "card": 0, "iban": 0}
+    """Zero counts for every kind of :data:`TEXT_KINDS` (``{"email": 0, "iban": 0, "card": 0, "im": 0, …}``)."""
+    return dict.fromkeys(TEXT_KINDS, 0)
 
 
 def replace_pii(text: str) -> tuple[str, dict[str, int]]:
@@ -276,20 +322,20 @@ def replace_pii(text: str) -> tuple[str, dict[str, int]]:
     return text, counts
 
 
-_COUNTED = {"email": "e-mail address(es)", "phone": "phone number(s)", "card": "card number(s)", "iban": "IBAN(s)"}
+_COUNTED = {"email": "e-mail address(es)", "phone": "phone number(s)", "card": "card number(s)", "iban": "IBAN(s)",
+            "im": "messaging id(s)", "account": "account number(s)"}
 
 
 def describe_counts(counts: dict[str, int]) -> str:
     """Counts of replaced (or found) personal data for people: ``"3 e-mail address(es) and 2 phone number(s)"``,
-    card numbers and IBANs named only when there are any."""
-    parts = [f"{counts.get(k, 0):,} {_COUNTED[k]}" for k in ("email", "phone", "card", "iban")
-             if k in ("email", "phone") or counts.get(k)]
+    the other kinds (card numbers, IBANs, messaging ids, account numbers) named only when there are any."""
+    parts = [f"{counts.get(k, 0):,} {_COUNTED[k]}" for k in _READ_ORDER if k in ("email", "phone") or counts.get(k)]
     return ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def tokens_of(counts: dict[str, int]) -> str:
     """The tokens of the kinds described by :func:`describe_counts`: ``"[email] / [phone] / [card]"``."""
-    return " / ".join(TOKENS[k] for k in ("email", "phone", "card", "iban") if k in ("email", "phone") or counts.get(k))
+    return " / ".join(TOKENS[k] for k in _READ_ORDER if k in ("email", "phone") or counts.get(k))
 
 
 def candidates(texts: pd.Series) -> np.ndarray:
@@ -304,7 +350,7 @@ def texts_with_pii(texts: pd.Series) -> dict[str, int]:
     """How many texts contain each kind of personal data redaction replaces.
 
     Returns:
-        ``{"email": n, "phone": n, "card": n, "iban": n}``: texts holding at least one of that kind.
+        ``{kind: n}`` for each of :data:`TEXT_KINDS`: texts holding at least one of that kind.
     """
     out = no_pii()
     if texts.empty:

@@ -2,7 +2,9 @@
 
 Shared by the phone rules (:mod:`persona.privacy.detect`) and the card rules (:mod:`persona.privacy.financial`):
 ``order #12345678`` and ``EAN 4006381333931`` are numbers of things, never a person's phone or card, while
-``card no. 4111 …`` and ``卡号6222…`` announce a card number.
+``card no. 4111 …`` and ``卡号6222…`` announce a card number. Also what may stand between a keyword and the id it
+announces (:data:`ANNOUNCE`) and what after a number makes it an amount (:func:`quantity_after`), shared by the
+messaging-id and account rules.
 """
 
 from __future__ import annotations
@@ -30,3 +32,16 @@ CARD_LABEL = re.compile(f"(?:{_CARD_WORDS})" + _NUMBER_WORD, re.IGNORECASE)
 def id_label_before(text: str, start: int) -> bool:
     """Whether an identifier label (``order``, ``invoice``, ``EAN``, ``订单号``, ``#`` …) ends just before ``start``."""
     return bool(ID_LABEL.search(text[max(0, start - LOOK_BACK):start].rstrip()))
+
+
+#: what may stand between a keyword and the identifier it announces: spaces, a colon, ``is`` / ``是`` or both
+#: (``QQ：123…``, ``my wechat is abc_123``, ``账号是：6222…``, ``Kontonummer ist 1234…``)
+ANNOUNCE = r"[ \t]*(?:(?:(?:is|ist|est)\b|是|为)[ \t]*[:：]?|[:：])?[ \t]*"
+#: what after a number makes it an amount or a count, never an identifier (``12345元``, ``50000人``, ``20%``)
+_QUANTITY_AFTER = re.compile(r"[ \t]*(?:[$€£¥￥₹₩元块圆角%‰年月日天号个人次位条本件台万千百亿多]"
+                             r"|(?:usd|eur|gbp|cny|rmb|jpy|yuan|dollars?|euros?|points?|punkte)\b)", re.IGNORECASE)
+
+
+def quantity_after(text: str, end: int) -> bool:
+    """Whether a currency, a unit or a Chinese measure word follows the number that ends at ``end``."""
+    return bool(_QUANTITY_AFTER.match(text, end))

@@ -1,10 +1,12 @@
-"""Redaction of personal data from free text: ``[email]``, ``[phone]``, ``[card]`` and ``[iban]`` take the place of
-e-mail addresses, phone numbers, payment card numbers and IBANs.
+"""Redaction of personal data from free text: ``[email]``, ``[phone]``, ``[card]``, ``[iban]``, ``[im]`` and
+``[account]`` take the place of e-mail addresses, phone numbers, payment card numbers, IBANs, messaging ids (QQ,
+WeChat) and bank account numbers (the last two only after the keyword that announces them, which stays).
 
 Ingest redacts every review text before it is stored (files, SQL, REST and dataset adapters all pass through
 :class:`~persona.ingest.writer.EntityWriter`); :func:`redact_stored_reviews` (``persona privacy redact-reviews``)
 rewrites the texts of a store loaded before that. What counts as each kind is decided in
-:mod:`persona.privacy.detect` (and :mod:`persona.privacy.financial`), whose :func:`~persona.privacy.detect.replace_pii`
+:mod:`persona.privacy.detect` (and :mod:`~persona.privacy.financial`, :mod:`~persona.privacy.messaging`,
+:mod:`~persona.privacy.accounts`), whose :func:`~persona.privacy.detect.replace_pii`
 the privacy report also uses, so a redacted text is never reported.
 """
 
@@ -22,22 +24,23 @@ from persona.privacy.detect import STRING, TEXT_KINDS, TOKENS, candidates, no_pi
 
 log = logging.getLogger(__name__)
 
-EMAIL_TOKEN, PHONE_TOKEN, CARD_TOKEN, IBAN_TOKEN = (TOKENS[k] for k in ("email", "phone", "card", "iban"))
+EMAIL_TOKEN, PHONE_TOKEN, CARD_TOKEN, IBAN_TOKEN, IM_TOKEN, ACCOUNT_TOKEN = (
+    TOKENS[k] for k in ("email", "phone", "card", "iban", "im", "account"))
 #: stored reviews read, redacted and written per transaction by :func:`redact_stored_reviews`
 BATCH_ROWS = 5_000
 _MAX_PASSES = 64  # a safety bound: real texts settle in one or two passes
 
 
 def redact_text(text: str) -> tuple[str, dict[str, int]]:
-    """Replace each e-mail address, IBAN, payment card number and phone number in ``text`` with its token
-    (``[email]``, ``[iban]``, ``[card]``, ``[phone]``).
+    """Replace each e-mail address, IBAN, payment card number, messaging id, account number and phone number in
+    ``text`` with its token (``[email]``, ``[iban]``, ``[card]``, ``[im]``, ``[account]``, ``[phone]``).
 
     Args:
         text: any free text (a review, a note), in any language.
 
     Returns:
-        The redacted text (``text`` itself when nothing matched) and ``{"email": n, "phone": n, "card": n,
-        "iban": n}``, how many of each were replaced.
+        The redacted text (``text`` itself when nothing matched) and ``{kind: n}`` for each of
+        :data:`~persona.privacy.detect.TEXT_KINDS`, how many of each were replaced.
 
     Raises:
         InputError: ``text`` is not a string.
@@ -46,7 +49,8 @@ def redact_text(text: str) -> tuple[str, dict[str, int]]:
         raise InputError(f"redact_text needs a string, got {type(text).__name__}", hint="pass the text, or use redact_texts for a column")
     counts = no_pii()
     # Until nothing more is found: a token glued to what follows, or a number freed from a longer run of digits,
-    # can expose a number the first pass did not see. Each pass removes digits or an "@", so this ends.
+    # can expose a number the first pass did not see. Each pass removes digits, an "@" or an id after a keyword
+    # (a token is never an id), so this ends.
     for _ in range(_MAX_PASSES):
         text, found = replace_pii(text)
         if not any(found.values()):
@@ -64,7 +68,7 @@ def redact_texts(texts: pd.Series) -> tuple[pd.Series, dict[str, int]]:
 
     Returns:
         The redacted column (same index and dtype; the input is not modified) and the replacement counts
-        ``{"email": n, "phone": n, "card": n, "iban": n}`` over all texts.
+        ``{kind: n}`` over all texts.
     """
     counts = no_pii()
     out = texts.copy()
@@ -105,7 +109,8 @@ def redact_stored_reviews(
     progress: bool | None = None,
     batch_rows: int = BATCH_ROWS,
 ) -> dict[str, Any]:
-    """Redact e-mail addresses, phone and card numbers and IBANs from the stored review texts, in place (idempotent).
+    """Redact e-mail addresses, phone, card and account numbers, IBANs and messaging ids from the stored review texts,
+    in place (idempotent).
 
     Each batch of ``batch_rows`` reviews is one transaction; a row is only rewritten if its text is still the one
     read (a concurrent load wins). ``row_hash`` stays the source row's, and a review whose id was derived from its
@@ -123,8 +128,8 @@ def redact_stored_reviews(
         batch_rows: reviews per transaction.
 
     Returns:
-        ``{"reviews": scanned, "rows": rows changed (or to change), "email", "phone", "card", "iban": how many of
-        each were replaced (or would be), "applied": apply,
+        ``{"reviews": scanned, "rows": rows changed (or to change), "email", "phone", "card", "iban", "im",
+        "account": how many of each were replaced (or would be), "applied": apply,
         "rekeyed": ids made keyed, "kept_ids": derived ids kept (not recomputable from the stored row, or no key),
         "duplicates_removed": older copies dropped, "seconds": s}``.
 
@@ -201,8 +206,8 @@ def redact_stored_reviews(
             with store.engine.connect() as conn:
                 conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     out["seconds"] = round(time.perf_counter() - t0, 3)
-    log.info("redact_reviews applied=%s reviews=%d rows=%d email=%d phone=%d card=%d iban=%d seconds=%.2f", apply,
-             out["reviews"], out["rows"], out["email"], out["phone"], out["card"], out["iban"], out["seconds"])
+    log.info("redact_reviews applied=%s reviews=%d rows=%d %s seconds=%.2f", apply, out["reviews"], out["rows"],
+             " ".join(f"{k}={out[k]}" for k in TEXT_KINDS), out["seconds"])
     return out
 
 

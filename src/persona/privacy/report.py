@@ -3,10 +3,11 @@
 - **PII at rest**: how many customers have an e-mail, phone or name, and whether a sample of those ciphertexts
   opens with this workspace's key (a key swapped or lost shows here before a send fails).
 - **PII outside the encrypted columns**: customer attributes, event contexts and review texts scanned for e-mail
-  addresses, phone and payment card numbers and IBANs. Ingest keeps a file's extra columns as attributes, so a
-  ``mobile`` or ``card_number`` column lands there in plain text; this names the attribute (never the values) and
-  the fix (``--map mobile=phone`` encrypts it; card numbers and IBANs have no encrypted column: drop them from the
-  file). Ingest redacts review texts; those stored before that are fixed by ``persona privacy redact-reviews --yes``.
+  addresses, phone, payment card and bank account numbers, IBANs and messaging ids (QQ, WeChat). Ingest keeps a
+  file's extra columns as attributes, so a ``mobile`` or ``card_number`` column lands there in plain text; this names
+  the attribute (never the values) and the fix (``--map mobile=phone`` encrypts it; card and account numbers, IBANs
+  and messaging ids have no encrypted column: drop them from the file). Ingest redacts review texts; those stored
+  before that are fixed by ``persona privacy redact-reviews --yes``.
 - **Re-identification risk**: k-anonymity of the quasi-identifiers (gender, birth year, city, postcode): the share
   of customers whose combination fewer than ``k`` customers share, next to the same with age bands and countries.
 - **Consent**: who may be contacted per channel for marketing, and who has no consent record at all.
@@ -29,7 +30,7 @@ import pandas as pd
 
 from persona.data.interactions import as_dict
 from persona.errors import InputError
-from persona.privacy.detect import KIND_NAMES, pii_fix, pii_like_keys, texts_with_pii
+from persona.privacy.detect import KIND_NAMES, TEXT_KINDS, pii_fix, pii_like_keys, texts_with_pii
 
 #: how many ciphertexts of each PII column are test-decrypted
 DECRYPT_SAMPLE = 1000
@@ -41,7 +42,8 @@ GENERALISED = ("gender", "age_band", "country")
 #: tables an erased customer must have no rows in
 ERASED_TABLES = ("events", "reviews", "profiles", "segment_memberships", "predictions", "assignments", "messages")
 CHANNELS = ("email", "sms", "push", "webhook")
-#: the command that removes e-mail addresses, phone and card numbers and IBANs from stored review texts
+#: the command that removes e-mail addresses, phone, card and account numbers, IBANs and messaging ids from stored
+#: review texts
 REDACT_REVIEWS = "persona privacy redact-reviews --yes"
 
 
@@ -94,7 +96,7 @@ def _plaintext(store: Any, customers: pd.DataFrame) -> dict[str, Any]:
     reviews = {**texts_with_pii(texts), "scanned": int(len(texts))}
     fixes = [f"persona ingest customers FILE --map {k}={v['kind']}" if v["kind"] in ("email", "phone")
              else f"persona ingest customers FILE without the {k!r} column" for k, v in attrs.items()]
-    if any(reviews[k] for k in ("email", "phone", "card", "iban")):
+    if any(reviews[k] for k in TEXT_KINDS):
         fixes.append(REDACT_REVIEWS)
     return {"customer_attributes": attrs, "event_context": ctx, "event_contexts_scanned": SCAN_ROWS, "review_texts": reviews,
             "fixes": fixes}
@@ -164,7 +166,7 @@ def _key(store: Any, settings: Any) -> dict[str, Any]:
 
 
 def _kind_name(kind: str) -> str:
-    """``phones``, ``emails`` as the report always said; ``card numbers``, ``IBANs``."""
+    """``phones``, ``emails`` as the report always said; ``card numbers``, ``IBANs``, ``messaging ids (QQ, WeChat)`` …"""
     return f"{kind}s" if kind in ("email", "phone") else KIND_NAMES[kind]
 
 
@@ -180,8 +182,9 @@ def _findings(rep: dict[str, Any]) -> list[str]:
     for key, v in rep["plaintext_pii"]["event_context"].items():
         out.append(f"event context field {key!r} holds {_kind_name(v['kind'])} in plain text ({v['rows']} of the newest events)")
     rt = rep["plaintext_pii"]["review_texts"]
-    if any(rt[k] for k in ("email", "phone", "card", "iban")):
-        held = ", ".join(f"{KIND_NAMES[k]} ({rt[k]})" for k in ("email", "phone", "card", "iban") if k in ("email", "phone") or rt[k])
+    if any(rt[k] for k in TEXT_KINDS):
+        held = ", ".join(f"{KIND_NAMES[k]} ({rt[k]})" for k in ("email", "phone", "card", "iban", "im", "account")
+                         if k in ("email", "phone") or rt[k])
         out.append(f"review texts hold {held} (texts holding each, of the {rt['scanned']:,} newest): run `{REDACT_REVIEWS}` "
                    "to redact them (new loads are redacted)")
     pr, ge = rep["reidentification"]["precise"], rep["reidentification"]["generalised"]

@@ -1,0 +1,160 @@
+"""Identifiers only a keyword announces: QQ numbers and WeChat ids (``[im]``), bank account numbers after an account
+word (``[account]``) and bare North American phone numbers after a phone word; the keyword stays. Near-misses
+(``QQ音乐``, prices, order numbers, product codes, ISBNs) come back unchanged; the real corpora when present."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from persona.privacy.detect import TOKENS, describe_counts, no_pii, pii_kind, texts_with_pii, tokens_of
+from persona.privacy.redact import redact_text, redact_texts
+
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+
+#: (text, redacted text): each id replaced by its token, its keyword kept
+REDACTED = [
+    # QQ numbers (texts as written in reviews-zh)
+    ("希望和更多富爸爸粉丝交流！QQ：383161223（注明：当当）", "希望和更多富爸爸粉丝交流！QQ：[im]（注明：当当）"),
+    ("我的QQ:410073425", "我的QQ:[im]"),
+    ("东券要的加qq 673946022", "东券要的加qq [im]"),
+    ("能用就OK  QQ339546 有使用的朋友一起交流", "能用就OK  QQ[im] 有使用的朋友一起交流"),
+    ("需要的联系我呗qq42950063", "需要的联系我呗qq[im]"),
+    ("我的qq号是 12345678，扣扣 87654321，企鹅：1234567", "我的qq号是 [im]，扣扣 [im]，企鹅：[im]"),
+    ("QQ号码：10001 QQ帐号 123456789", "QQ号码：[im] QQ帐号 [im]"),
+    ("my QQ is 12345678, thanks", "my QQ is [im], thanks"),
+    # WeChat ids
+    ("加我微信 zhang_san88 详聊", "加我微信 [im] 详聊"),
+    ("微信号：sarahliu，欢迎交流", "微信号：[im]，欢迎交流"),
+    ("我的微信是：abcdefg", "我的微信是：[im]"),
+    ("微信号是wxid_abc123", "微信号是[im]"),
+    ("vx: Lily-2020 或 V信 lily2020", "vx: [im] 或 V信 [im]"),
+    ("加我 tom_cat99", "加我 [im]"),
+    ("add me on WeChat: sarahliu or wechat id zhangsan", "add me on WeChat: [im] or wechat id [im]"),
+    ("WX abc_123, weixin bob1988", "WX [im], weixin [im]"),
+    ("加我QQ 12345678", "加我QQ [im]"),  # QQ after 加我: the number goes, QQ stays
+    ("微信 383161223", "微信 [im]"),  # a WeChat id may be a QQ number
+    # bank account numbers that are not a card or an IBAN
+    ("refund to account no. 12345678 please", "refund to account no. [account] please"),
+    ("sort code 12-34-56, account 12345678", "sort code 12-34-56, account [account]"),
+    ("Acct# 000123456789 and a/c no. 98765432", "Acct# [account] and a/c no. [account]"),
+    ("bank account number: 1234 5678 90", "bank account number: [account]"),
+    ("my account number is 9876543210", "my account number is [account]"),
+    ("Bitte auf Kontonummer 0532013000 überweisen, Konto-Nr. 1234567", "Bitte auf Kontonummer [account] überweisen, Konto-Nr. [account]"),
+    ("Kto.: 12345678, Bankkonto ist 87654321", "Kto.: [account], Bankkonto ist [account]"),
+    ("virement sur le n° de compte 12345678901, compte bancaire 98765432100", "virement sur le n° de compte [account], compte bancaire [account]"),
+    ("退款请打到账号：6222021234567890123", "退款请打到账号：[account]"),
+    ("收款账号 1234567890123，银行卡号: 9558 8012 3456 7890 1", "收款账号 [account]，银行卡号: [account]"),
+    ("帐户 12345678 户名张三", "帐户 [account] 户名张三"),
+    # bare North American numbers after a phone word
+    ("call me at 5551234567", "call me at [phone]"),
+    ("text 2125550100 anytime, or phone: 4155550100", "text [phone] anytime, or phone: [phone]"),
+    ("my cell is 3125550199.", "my cell is [phone]."),
+    ("Tel. 5551234567", "Tel. [phone]"),
+    ("电话：5551234567，手机 6505550100", "电话：[phone]，手机 [phone]"),
+]
+
+#: near-misses: no id, no account number, no phone number
+UNCHANGED = [
+    # QQ / WeChat keywords without an id, and numbers that are not one
+    "QQ音乐很好用，QQ空间也不错",
+    "用了QQ10元礼券以后",
+    "QQ币 12345元，QQ群50000人，QQ 12345%",
+    "QQ2012 比 QQ2009 好用",  # a version: 4 digits
+    "qq 012345 and QQ 123456789012",  # a leading 0; 12 digits
+    "QQ 12345.67 and QQ12345abc",
+    "合上盖子的时候感觉要很用力；vx600x毕竟不是VX600 多个X就差了",
+    "WeChat account, wechat payment, WeChat groups",
+    "微信 iPhone版很好用，微信支付很方便",
+    "加我 好友 吧",
+    "vxlan 123456, wxWidgets 3.1.5, aqq 12345678",
+    "微信 account",  # a plain word needs a colon, "is" or 微信号 before it
+    # account words without an account number
+    "I had to account for 12345678 reasons",
+    "account 2019, account 12345元, account 123456789012345678901",  # a year; an amount; 21 digits
+    "账户余额 123456，京东账户有几百块钱余额",
+    "涮了第一次卡号称POS机坏了",
+    "a/c 120000 BTU, A/C unit 12345678",  # air conditioning
+    "Kundenkonto 12345678 ist neu",  # a shop's customer account, not the word Konto
+    "account 12345678.90 paid",
+    # order numbers, product codes, ISBNs, barcodes, prices, dates: bare 10 digits are never a phone
+    "order 5551234567 arrived; 订单号1411592970都7天了",
+    "ISBN 7111075897, model 2125550100, EAN 4006381333931",
+    "5551234567 and 7111075897 in the list",
+    "call 1234567890",  # no area code starts with 1
+    "phone model 5551234567",
+    "phone case 5551234567",
+    "cost 5551234567 yen after the call",
+    "call me 2026-11-24, text 2019 2020",
+    "12345元, 1299元, 价格12345678元",
+]
+
+
+def _counts(redacted: str) -> dict[str, int]:
+    return {kind: redacted.count(token) for kind, token in TOKENS.items()}
+
+
+@pytest.mark.parametrize(("text", "expected"), REDACTED)
+def test_each_announced_id_is_replaced_and_its_keyword_kept(text: str, expected: str) -> None:
+    out, counts = redact_text(text)
+    assert out == expected
+    assert counts == _counts(expected)
+    assert texts_with_pii(pd.Series([text])) == {k: int(n > 0) for k, n in _counts(expected).items()}  # the pre-filter lets it in
+    assert redact_text(out) == (out, no_pii())
+
+
+@pytest.mark.parametrize("text", UNCHANGED)
+def test_keywords_without_an_id_prices_order_numbers_and_product_codes_survive(text: str) -> None:
+    assert redact_text(text) == (text, no_pii())
+
+
+def test_cards_and_ibans_after_an_account_word_keep_their_own_tokens() -> None:
+    assert redact_text("account no. 4111 1111 1111 1111")[0] == "account no. [card]"
+    assert redact_text("账号 6222021234567890128")[0] == "账号 [card]"  # Luhn-valid UnionPay
+    assert redact_text("account DE89 3704 0044 0532 0130 00")[0] == "account [iban]"
+    assert redact_text("QQ 12345678@qq.com")[0] == "QQ [email]"
+
+
+def test_the_column_version_counts_every_kind_and_counts_are_described() -> None:
+    texts = pd.Series(["加我微信 zhang_san88", "account no. 12345678", "QQ音乐", None, "call me at 5551234567"], dtype=object)
+    out, counts = redact_texts(texts)
+    assert out.tolist()[:3] == ["加我微信 [im]", "account no. [account]", "QQ音乐"] and out.iloc[3] is None
+    assert counts == {**no_pii(), "im": 1, "account": 1, "phone": 1}
+    assert describe_counts(counts) == "0 e-mail address(es), 1 phone number(s), 1 messaging id(s) and 1 account number(s)"
+    assert tokens_of(counts) == "[email] / [phone] / [im] / [account]"
+
+
+def test_columns_named_for_messaging_ids_or_bank_accounts_are_flagged_but_shop_account_ids_are_not() -> None:
+    qq = pd.Series(["383161223", "410073425", "12345"])
+    assert pii_kind(qq, "qq") == "im" and pii_kind(qq, "QQ号") == "im" and pii_kind(qq) is None
+    assert pii_kind(pd.Series(["zhang_san88", "sarahliu", None]), "wechat_id") == "im"
+    assert pii_kind(pd.Series(["zhang_san88", "sarahliu"]), "nickname") is None
+    konto = pd.Series(["0532013000", "1234567890"])  # a trunk prefix's shape: not taken for phone numbers
+    assert pii_kind(konto, "Kontonummer") == "account" and pii_kind(konto, "bank_account") == "account"
+    assert pii_kind(pd.Series(["9558 8012 3456 7890 123"]), "银行账号") == "account"
+    assert pii_kind(pd.Series(["12345678", "87654321"]), "account_id") is None  # the shop's own account
+    assert pii_kind(pd.Series(["4111 1111 1111 1111"]), "bank_account") == "card"
+
+
+def _corpus_zh() -> list[str]:
+    lines = (DATA / "reviews-zh" / "train.tsv").read_text(encoding="utf-8").splitlines()[1:]
+    return [line.split("\t", 1)[1] for line in lines]
+
+
+@pytest.mark.skipif(not (DATA / "reviews-zh").is_dir(), reason="the shared review corpora are not present")
+def test_on_real_chinese_reviews_every_messaging_id_follows_a_qq_keyword_and_no_account_is_invented() -> None:
+    out, counts = redact_texts(pd.Series(_corpus_zh(), dtype=object))
+    ids = [t for t in out if "[im]" in t]
+    assert counts["account"] == 0 and 10 <= counts["im"] <= 15 and len(ids) == counts["im"]  # 12 when written
+    assert all(t.lower().count("qq") >= t.count("[im]") for t in ids)
+
+
+@pytest.mark.skipif(not (DATA / "amazon-beauty").is_dir(), reason="the shared review corpora are not present")
+def test_on_real_english_reviews_nothing_is_taken_for_an_id_or_account() -> None:
+    path = DATA / "amazon-beauty" / "All_Beauty_5.json"
+    texts = pd.Series([json.loads(line).get("reviewText") or "" for line in path.read_text(encoding="utf-8").splitlines()])
+    _, counts = redact_texts(texts)
+    assert counts["im"] == counts["account"] == 0
