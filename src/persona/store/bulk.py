@@ -1,6 +1,6 @@
 """Bulk writes at the fastest speed each database offers, inside one caller-owned transaction.
 
-* SQLite: ``executemany`` of ``INSERT OR IGNORE`` / ``INSERT … ON CONFLICT DO UPDATE`` on the raw
+* SQLite: ``executemany`` of ``INSERT … ON CONFLICT (key) DO NOTHING`` / ``DO UPDATE`` on the raw
   ``sqlite3`` cursor (no ORM, no per-row SQLAlchemy work). Big chunks from :func:`encode_rows` arrive
   staged as a small in-memory database (:func:`stage_rows`, built in the reader thread) and are
   written with one ``INSERT … SELECT`` that runs without the GIL.
@@ -42,6 +42,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.schema import UniqueConstraint
 
 from persona.errors import InputError
+from persona.store.integrity import INTEGRITY_ERRORS, constraint_error
 from persona.store.models import TABLES
 
 OnConflict = Literal["ignore", "update", "error"]
@@ -295,7 +296,16 @@ class BulkWriter:
         Raises:
             InputError: unknown table or columns, or rows lacking ``key`` where the database would not
                 generate it (an upsert always needs it).
+            ConstraintError: a row breaks a NOT NULL, CHECK or FOREIGN KEY constraint, or a unique key other
+                than ``key`` (or ``key`` itself, under ``error``); the caller's transaction must roll back.
         """
+        try:
+            return self._insert(table, rows, on_conflict, key, change_column)
+        except INTEGRITY_ERRORS as exc:
+            raise constraint_error(exc, table) from exc
+
+    def _insert(self, table: str, rows: pd.DataFrame | Sequence[Mapping[str, Any]] | EncodedRows, on_conflict: OnConflict,
+                key: Sequence[str] | None, change_column: str | None) -> int:
         t = self._table(table)
         if table in self._suspended and not isinstance(rows, EncodedRows):
             raise InputError(f"{table} is loading with its keys suspended: send rows encoded by encode_rows()")
@@ -362,16 +372,17 @@ class BulkWriter:
 
     def _sqlite_exec(self, t: Table, cols: list[str], data: list[tuple] | bytes, on_conflict: OnConflict, keys: list[str],
                      change_column: str | None) -> int:
-        verb = "INSERT OR IGNORE" if on_conflict == "ignore" else "INSERT"
-        tail = "" if on_conflict == "ignore" else self._conflict_sql(t, cols, on_conflict, keys, change_column, pg=False)
+        # never INSERT OR IGNORE: it also skips rows breaking NOT NULL and CHECK constraints, silently; ON CONFLICT
+        # (key) DO NOTHING skips only rows repeating the key, as on PostgreSQL, and any other violation raises
+        tail = self._conflict_sql(t, cols, on_conflict, keys, change_column, pg=False)
         raw = self.conn.connection.driver_connection
         before = raw.total_changes
         cur = raw.cursor()
         try:
             if isinstance(data, bytes):
-                self._sqlite_staged(raw, cur, f"{verb} INTO {t.name} ({', '.join(cols)})", len(cols), data, tail)
+                self._sqlite_staged(raw, cur, f"INSERT INTO {t.name} ({', '.join(cols)})", len(cols), data, tail)
             else:
-                cur.executemany(f"{verb} INTO {t.name} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}){tail}", data)
+                cur.executemany(f"INSERT INTO {t.name} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}){tail}", data)
         finally:
             cur.close()
         return raw.total_changes - before
@@ -487,7 +498,10 @@ class BulkWriter:
         for ix in t.indexes:
             ix.create(self.conn)
         for rel, name, definition in self._referencing.pop(table, []):  # after the keys they need
-            self.conn.exec_driver_sql(f'ALTER TABLE {rel} ADD CONSTRAINT "{name}" {definition}')
+            try:
+                self.conn.exec_driver_sql(f'ALTER TABLE {rel} ADD CONSTRAINT "{name}" {definition}')
+            except INTEGRITY_ERRORS as exc:
+                raise constraint_error(exc, rel) from exc
         return removed
 
     def _pg_copy_new(self, t: Table, rows: EncodedRows, key: str) -> int | None:
