@@ -16,7 +16,8 @@ count duplicates exactly.
 Missing values: NaN is missing, never a value. A float NaN (numpy, Python, or pandas' nullable
 ``Float64``), ``None``, ``pd.NA`` and ``NaT`` are stored as SQL NULL by every path (executemany,
 staged chunks, COPY with or without a temp table or keys), and NaN or ±inf nested in a JSON value
-(JSON has no such numbers) as ``null``. NaN is pandas' missing marker everywhere upstream, SQLite
+(JSON has no such numbers) as ``null``; numpy numbers and booleans nested in it stay numbers and booleans
+(:mod:`persona.jsonvalues`). NaN is pandas' missing marker everywhere upstream, SQLite
 cannot store it (it reads back NULL), and NULL is what SQL aggregates skip, so both databases hold
 the same data. ±inf in a float column is a value and kept. JSON given as text is stored as is.
 """
@@ -25,7 +26,6 @@ from __future__ import annotations
 
 import io
 import itertools
-import json
 import math
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
@@ -42,6 +42,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.schema import UniqueConstraint
 
 from persona.errors import InputError
+from persona.jsonvalues import dumps
 from persona.store.integrity import INTEGRITY_ERRORS, constraint_error
 from persona.store.models import TABLES
 
@@ -97,21 +98,7 @@ def _json_text(v: Any) -> str | None:
         return None
     if isinstance(v, str):
         return v  # already serialized by the caller
-    try:
-        return json.dumps(v, ensure_ascii=False, separators=(",", ":"), default=str, allow_nan=False)
-    except ValueError:  # NaN or ±inf inside: not JSON (PostgreSQL refuses it, SQLite's json functions too)
-        return json.dumps(_finite(v), ensure_ascii=False, separators=(",", ":"), default=str)
-
-
-def _finite(v: Any) -> Any:
-    """A JSON value with every NaN and ±inf replaced by None (null), as pandas' ``to_json`` writes them."""
-    if isinstance(v, float):
-        return v if math.isfinite(v) else None
-    if isinstance(v, Mapping):
-        return {k: _finite(x) for k, x in v.items()}
-    if isinstance(v, list | tuple):
-        return [_finite(x) for x in v]
-    return v
+    return dumps(v)  # numpy numbers as numbers; NaN or ±inf inside as null (PostgreSQL refuses them in JSON)
 
 
 def _py_column(s: pd.Series, kind: str) -> list[Any]:
