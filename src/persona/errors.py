@@ -90,6 +90,24 @@ class StoreError(PersonaError):
     http_status = 503
 
 
+class ConstraintError(StoreError):
+    """The database refused rows that break one of its rules (a NOT NULL, CHECK or foreign key constraint).
+
+    Retrying the same data cannot help, so the API answers 422 rather than the 503 of an unreachable database.
+    ``table``, ``column`` and ``constraint`` say what was broken, where the database told.
+    """
+
+    code = "constraint_violation"
+    http_status = 422
+
+    def __init__(self, message: str, *, hint: str | None = None, table: str | None = None, column: str | None = None,
+                 constraint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.table = table
+        self.column = column
+        self.constraint = constraint
+
+
 class SchemaOutOfDateError(StoreError):
     """The database schema is older (or newer) than this version of Persona."""
 

@@ -16,7 +16,6 @@ rejection reasons are those of file ingestion by construction.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,6 +25,8 @@ from typing import Any
 import orjson
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from persona.jsonvalues import dumps
 
 MAX_BATCH = 1000
 
@@ -288,7 +289,7 @@ def dump_frame(rows: list[dict[str, Any]]) -> Any:
     """The models' dumps as one frame, without the optional columns no event fills (how the sink reads a batch)."""
     import pandas as pd
 
-    frame = pd.DataFrame(rows)
+    frame = pd.DataFrame(rows, dtype=object)  # as JSON lines are read: an extra 3 stays 3, not 3.0
     empty = [c for c in frame.columns if frame[c].isna().all() and c not in ("customer_id", "event_type", "timestamp")]
     return frame.drop(columns=empty) if empty else frame
 
@@ -317,7 +318,7 @@ def _context(extras: list[tuple[int, dict[str, Any]]], n: int) -> list[dict[str,
     rows: list[dict[str, Any]] = [{}] * n
     for i, extra in extras:
         rows[i] = extra
-    frame = pd.DataFrame(rows, columns=list(names))
+    frame = pd.DataFrame(rows, columns=list(names), dtype=object)  # 3 stays 3, not 3.0
     frame = frame[[c for c in frame.columns if not frame[c].isna().all()]]
     if frame.shape[1] == 0:
         return out
@@ -328,4 +329,4 @@ def json_text(v: dict[str, Any] | str | None) -> str | None:
     """A context dict as the bulk writer stores JSON (compact, UTF-8 as is); text is JSON already."""
     if v is None or isinstance(v, str):
         return v
-    return json.dumps(v, ensure_ascii=False, separators=(",", ":"), default=str)
+    return dumps(v)

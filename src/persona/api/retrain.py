@@ -30,6 +30,7 @@ import pandas as pd
 
 from persona.api.foldin import foldin_recommend, history_vector
 from persona.errors import InputError, NotFoundError
+from persona.jsonvalues import dumps
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +199,7 @@ def retrain(
     }
     path = store.settings.models_dir / LAST_REPORT
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
+    path.write_text(dumps(report, indent=2), encoding="utf-8")
     log.info("retrain name=%s version=%d promoted=%s", name, mv.version, better)
     return report
 

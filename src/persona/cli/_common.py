@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import math
 import sys
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from persona.config import Settings, load_settings
+from persona.jsonvalues import dumps
 
 WorkspaceOpt = Annotated[
     Path | None,
@@ -31,33 +29,9 @@ def settings_for(workspace: Path | None, **overrides: Any) -> Settings:
     return load_settings(workspace, **overrides)
 
 
-def _default(o: Any) -> Any:
-    if isinstance(o, datetime | date):
-        return o.isoformat()
-    if isinstance(o, Path):
-        return str(o)
-    if hasattr(o, "item"):  # numpy scalars
-        return o.item()
-    if hasattr(o, "tolist"):
-        return o.tolist()
-    if isinstance(o, set | frozenset | tuple):
-        return list(o)
-    return str(o)
-
-
-def _clean(o: Any) -> Any:
-    if isinstance(o, float) and not math.isfinite(o):
-        return None
-    if isinstance(o, Mapping):
-        return {str(k): _clean(v) for k, v in o.items()}
-    if isinstance(o, list | tuple):
-        return [_clean(v) for v in o]
-    return o
-
-
 def to_json(data: Any) -> str:
     """JSON text for ``--json`` output (NaN becomes null, numpy and dates are converted)."""
-    return json.dumps(_clean(json.loads(json.dumps(data, default=_default, allow_nan=True))), ensure_ascii=False, indent=2)
+    return dumps(data, indent=2)
 
 
 def emit(data: Any, as_json: bool, *, title: str | None = None, columns: Iterable[str] | None = None) -> None:
@@ -93,5 +67,5 @@ def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:,.4g}" if abs(v) < 1e6 else f"{v:,.0f}"
     if isinstance(v, Mapping | list):
-        return json.dumps(v, default=_default, ensure_ascii=False)[:120]
+        return dumps(v, compact=False)[:120]
     return "" if v is None else str(v)

@@ -188,7 +188,7 @@ def extras_json(frame: pd.DataFrame) -> pd.Series | None:
     frags = []
     for c in frame.columns:
         src = frame[c]
-        if src.dtype not in (object, STRING) or _has_nested(src):
+        if src.dtype not in (object, STRING) or _has_nested(src) or (src.dtype == object and not _all_text(src)):
             return None
         arr = pa.array(as_text(src).array, pa.string())
         if pc.any(pc.match_substring_regex(arr, _OTHER_CONTROL)).as_py():
@@ -211,8 +211,10 @@ def _extras(frame: pd.DataFrame) -> pd.Series:
     values: dict[str, pd.Series] = {}
     for c in cols:
         src = frame[c]
-        if src.dtype in (object, STRING) and not _has_nested(src):
+        if src.dtype == STRING or (src.dtype == object and not _has_nested(src) and _all_text(src)):
             values[c] = as_text(src)
+        elif src.dtype == object and not _has_nested(src):
+            values[c] = _text_stripped(src)  # JSON numbers and booleans beside text: kept as they are
         else:
             values[c] = src
     present = pd.DataFrame({c: values[c].notna().to_numpy(dtype=bool) for c in cols}, index=frame.index)
@@ -235,8 +237,26 @@ def _extras(frame: pd.DataFrame) -> pd.Series:
     return out
 
 
+def _all_text(s: pd.Series) -> bool:
+    """True when every present value of an object column is text (a CSV column; not JSON numbers or booleans)."""
+    return all(isinstance(v, str) or v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
+               for v in s.to_numpy(dtype=object))
+
+
+def _text_stripped(s: pd.Series) -> pd.Series:
+    """An object column with its text stripped (empty: missing, as :func:`as_text`) and other values as they are."""
+    out = []
+    for v in s.to_numpy(dtype=object):
+        if isinstance(v, str):
+            v = v.strip() or None
+        elif v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+            v = None
+        out.append(v)
+    return pd.Series(out, index=s.index, dtype=object)
+
+
 def _has_nested(s: pd.Series) -> bool:
-    """True when an object column holds dicts or lists (JSON lines): keep them as they are."""
+    """True when an object column holds dicts, lists or arrays (JSON lines, Parquet lists): keep them as they are."""
     if s.dtype != object:
         return False
-    return any(isinstance(v, dict | list) for v in s.head(100))
+    return any(isinstance(v, dict | list | np.ndarray) for v in s.head(100))

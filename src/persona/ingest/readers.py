@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from persona.errors import DataFileError
+from persona.jsonvalues import dumps
 
 FORMATS = ("csv", "jsonl", "parquet")
 _SUFFIXES = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
@@ -363,8 +364,9 @@ def read_jsonl(path: Path, chunk_size: int) -> Iterator[RawChunk]:
                 raws.append(s)
                 lines.append(lineno)
             if recs or bad:
-                frame = pd.DataFrame.from_records(recs) if recs else pd.DataFrame()
-                frame = frame.astype(object)
+                # object columns from the start: a number stays the JSON number it was (from_records makes 3 into 3.0
+                # when another record lacks the key)
+                frame = pd.DataFrame(recs, dtype=object) if recs else pd.DataFrame()
                 yield RawChunk(frame=frame, lines=np.asarray(lines, dtype=np.int64),
                                raw=lambda i, _r=raws: _r[i], bad=bad, position=raw_fh.count)
     finally:
@@ -386,17 +388,10 @@ def read_parquet(path: Path, chunk_size: int) -> Iterator[RawChunk]:
         n = len(frame)
 
         def raw_of(i: int, _f: pd.DataFrame = frame) -> str:
-            return json.dumps({k: (None if _isna(v) else v) for k, v in _f.iloc[i].items()}, default=str, ensure_ascii=False)
+            return dumps(dict(_f.iloc[i].items()), compact=False)
 
         yield RawChunk(frame=frame, lines=np.arange(row + 1, row + n + 1, dtype=np.int64), raw=raw_of, position=row + n)
         row += n
-
-
-def _isna(v: Any) -> bool:
-    try:
-        return bool(pd.isna(v))
-    except (TypeError, ValueError):
-        return False
 
 
 def open_reader(path: Path, fmt: str, chunk_size: int) -> Iterator[RawChunk]:

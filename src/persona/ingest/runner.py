@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 import logging
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -43,6 +42,7 @@ from persona.ingest.quarantine import Quarantine
 from persona.ingest.readers import RawChunk, detect_format, open_reader, source_size
 from persona.ingest.schema import EntitySpec, get_spec
 from persona.ingest.writer import EntityWriter
+from persona.jsonvalues import dumps
 from persona.privacy.crypto import PIICipher
 from persona.privacy.detect import no_pii
 from persona.store.bulk import BulkWriter
@@ -153,7 +153,7 @@ def frames_to_chunks(frames: Iterable[pd.DataFrame]) -> Iterator[RawChunk]:
         frame = frame.reset_index(drop=True)
 
         def raw_of(i: int, _f: pd.DataFrame = frame) -> str:
-            return json.dumps({k: (None if _missing(v) else v) for k, v in _f.iloc[i].items()}, default=str, ensure_ascii=False)
+            return dumps(dict(_f.iloc[i].items()), compact=False)
 
         yield RawChunk(frame=frame, lines=np.arange(row + 1, row + n + 1, dtype=np.int64), raw=raw_of, position=row + n)
         row += n
@@ -195,13 +195,6 @@ def ingest_chunks(
     """
     return _run(store, get_spec(entity), iter(chunks), source=source, mapping=dict(mapping or {}), cipher=cipher,
                 progress=progress, fingerprint=None, total=None, label=label)
-
-
-def _missing(v: Any) -> bool:
-    try:
-        return bool(pd.isna(v))
-    except (TypeError, ValueError):
-        return False
 
 
 def ingest_frames(

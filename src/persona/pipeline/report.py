@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from datetime import UTC, datetime
@@ -10,12 +9,13 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from persona.jsonvalues import dumps
 from persona.pipeline.stage import RunContext
 
 
 def _env() -> Environment:
     env = Environment(loader=PackageLoader("persona.pipeline", "templates"), autoescape=select_autoescape(["html", "j2"]))
-    env.filters["pretty"] = lambda v: json.dumps(v, indent=2, default=str, ensure_ascii=False)
+    env.filters["pretty"] = lambda v: dumps(v, indent=2)
     return env
 
 

@@ -8,7 +8,6 @@ are ``candidate`` (never promoted) or ``retired`` (promoted once, since replaced
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -24,6 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from persona.errors import DataFileError, InputError, NotFoundError, StoreError
+from persona.jsonvalues import dumps, plain
 from persona.store.models import ModelVersion as ModelRow
 
 log = logging.getLogger(__name__)
@@ -67,22 +67,8 @@ def _check_name(name: str) -> None:
 
 
 def _jsonable(d: dict[str, Any] | None) -> dict[str, Any]:
-    """Parameters and metrics as plain JSON (numpy numbers and odd objects become numbers or text)."""
-    def conv(v: Any) -> Any:
-        if isinstance(v, dict):
-            return {str(k): conv(x) for k, x in v.items()}
-        if isinstance(v, list | tuple):
-            return [conv(x) for x in v]
-        if hasattr(v, "item") and not isinstance(v, str | bytes):
-            try:
-                return v.item()
-            except (ValueError, AttributeError):
-                return str(v)
-        if v is None or isinstance(v, bool | int | float | str):
-            return v
-        return str(v)
-
-    return conv(dict(d or {}))
+    """Parameters and metrics as plain JSON (numpy numbers, arrays and timestamps become numbers, lists and text)."""
+    return {str(k): v for k, v in plain(dict(d or {})).items()}
 
 
 def _write_artifact(target: Path, model: Any, meta: dict[str, Any]) -> None:
@@ -93,7 +79,7 @@ def _write_artifact(target: Path, model: Any, meta: dict[str, Any]) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         joblib.dump({"format": 1, "model": model}, tmp / ARTIFACT, compress=3)
-        (tmp / META).write_text(json.dumps(meta, indent=2, default=str), encoding="utf-8")
+        (tmp / META).write_text(dumps(meta, indent=2), encoding="utf-8")
         os.replace(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -1,6 +1,6 @@
 """Bulk writes at the fastest speed each database offers, inside one caller-owned transaction.
 
-* SQLite: ``executemany`` of ``INSERT OR IGNORE`` / ``INSERT … ON CONFLICT DO UPDATE`` on the raw
+* SQLite: ``executemany`` of ``INSERT … ON CONFLICT (key) DO NOTHING`` / ``DO UPDATE`` on the raw
   ``sqlite3`` cursor (no ORM, no per-row SQLAlchemy work). Big chunks from :func:`encode_rows` arrive
   staged as a small in-memory database (:func:`stage_rows`, built in the reader thread) and are
   written with one ``INSERT … SELECT`` that runs without the GIL.
@@ -16,7 +16,8 @@ count duplicates exactly.
 Missing values: NaN is missing, never a value. A float NaN (numpy, Python, or pandas' nullable
 ``Float64``), ``None``, ``pd.NA`` and ``NaT`` are stored as SQL NULL by every path (executemany,
 staged chunks, COPY with or without a temp table or keys), and NaN or ±inf nested in a JSON value
-(JSON has no such numbers) as ``null``. NaN is pandas' missing marker everywhere upstream, SQLite
+(JSON has no such numbers) as ``null``; numpy numbers and booleans nested in it stay numbers and booleans
+(:mod:`persona.jsonvalues`). NaN is pandas' missing marker everywhere upstream, SQLite
 cannot store it (it reads back NULL), and NULL is what SQL aggregates skip, so both databases hold
 the same data. ±inf in a float column is a value and kept. JSON given as text is stored as is.
 """
@@ -25,7 +26,6 @@ from __future__ import annotations
 
 import io
 import itertools
-import json
 import math
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
@@ -42,6 +42,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.schema import UniqueConstraint
 
 from persona.errors import InputError
+from persona.jsonvalues import dumps
+from persona.store.integrity import INTEGRITY_ERRORS, constraint_error
 from persona.store.models import TABLES
 
 OnConflict = Literal["ignore", "update", "error"]
@@ -96,21 +98,7 @@ def _json_text(v: Any) -> str | None:
         return None
     if isinstance(v, str):
         return v  # already serialized by the caller
-    try:
-        return json.dumps(v, ensure_ascii=False, separators=(",", ":"), default=str, allow_nan=False)
-    except ValueError:  # NaN or ±inf inside: not JSON (PostgreSQL refuses it, SQLite's json functions too)
-        return json.dumps(_finite(v), ensure_ascii=False, separators=(",", ":"), default=str)
-
-
-def _finite(v: Any) -> Any:
-    """A JSON value with every NaN and ±inf replaced by None (null), as pandas' ``to_json`` writes them."""
-    if isinstance(v, float):
-        return v if math.isfinite(v) else None
-    if isinstance(v, Mapping):
-        return {k: _finite(x) for k, x in v.items()}
-    if isinstance(v, list | tuple):
-        return [_finite(x) for x in v]
-    return v
+    return dumps(v)  # numpy numbers as numbers; NaN or ±inf inside as null (PostgreSQL refuses them in JSON)
 
 
 def _py_column(s: pd.Series, kind: str) -> list[Any]:
@@ -295,7 +283,16 @@ class BulkWriter:
         Raises:
             InputError: unknown table or columns, or rows lacking ``key`` where the database would not
                 generate it (an upsert always needs it).
+            ConstraintError: a row breaks a NOT NULL, CHECK or FOREIGN KEY constraint, or a unique key other
+                than ``key`` (or ``key`` itself, under ``error``); the caller's transaction must roll back.
         """
+        try:
+            return self._insert(table, rows, on_conflict, key, change_column)
+        except INTEGRITY_ERRORS as exc:
+            raise constraint_error(exc, table) from exc
+
+    def _insert(self, table: str, rows: pd.DataFrame | Sequence[Mapping[str, Any]] | EncodedRows, on_conflict: OnConflict,
+                key: Sequence[str] | None, change_column: str | None) -> int:
         t = self._table(table)
         if table in self._suspended and not isinstance(rows, EncodedRows):
             raise InputError(f"{table} is loading with its keys suspended: send rows encoded by encode_rows()")
@@ -362,16 +359,17 @@ class BulkWriter:
 
     def _sqlite_exec(self, t: Table, cols: list[str], data: list[tuple] | bytes, on_conflict: OnConflict, keys: list[str],
                      change_column: str | None) -> int:
-        verb = "INSERT OR IGNORE" if on_conflict == "ignore" else "INSERT"
-        tail = "" if on_conflict == "ignore" else self._conflict_sql(t, cols, on_conflict, keys, change_column, pg=False)
+        # never INSERT OR IGNORE: it also skips rows breaking NOT NULL and CHECK constraints, silently; ON CONFLICT
+        # (key) DO NOTHING skips only rows repeating the key, as on PostgreSQL, and any other violation raises
+        tail = self._conflict_sql(t, cols, on_conflict, keys, change_column, pg=False)
         raw = self.conn.connection.driver_connection
         before = raw.total_changes
         cur = raw.cursor()
         try:
             if isinstance(data, bytes):
-                self._sqlite_staged(raw, cur, f"{verb} INTO {t.name} ({', '.join(cols)})", len(cols), data, tail)
+                self._sqlite_staged(raw, cur, f"INSERT INTO {t.name} ({', '.join(cols)})", len(cols), data, tail)
             else:
-                cur.executemany(f"{verb} INTO {t.name} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}){tail}", data)
+                cur.executemany(f"INSERT INTO {t.name} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}){tail}", data)
         finally:
             cur.close()
         return raw.total_changes - before
@@ -487,7 +485,10 @@ class BulkWriter:
         for ix in t.indexes:
             ix.create(self.conn)
         for rel, name, definition in self._referencing.pop(table, []):  # after the keys they need
-            self.conn.exec_driver_sql(f'ALTER TABLE {rel} ADD CONSTRAINT "{name}" {definition}')
+            try:
+                self.conn.exec_driver_sql(f'ALTER TABLE {rel} ADD CONSTRAINT "{name}" {definition}')
+            except INTEGRITY_ERRORS as exc:
+                raise constraint_error(exc, rel) from exc
         return removed
 
     def _pg_copy_new(self, t: Table, rows: EncodedRows, key: str) -> int | None:

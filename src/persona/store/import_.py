@@ -30,7 +30,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.schema import UniqueConstraint
 
 from persona.config import Settings
-from persona.errors import ConfigError, DataFileError, InputError, SchemaOutOfDateError, StoreError
+from persona.errors import (
+    ConfigError,
+    ConstraintError,
+    DataFileError,
+    InputError,
+    SchemaOutOfDateError,
+    StoreError,
+)
 from persona.store.bulk import BulkWriter, encode_rows
 from persona.store.models import TABLES
 from persona.store.portable import (
@@ -295,7 +302,7 @@ def _load(engine: Engine, folder: Path, manifest: dict[str, Any], settings: Sett
             _rewrite_artifact_paths(conn, manifest, settings)
             if conn.dialect.name == "postgresql":
                 _reset_sequences(conn)
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, ConstraintError) as exc:
         raise StoreError(f"the import failed and was rolled back, the database is still empty: {getattr(exc, 'orig', None) or exc}",
                          hint="fix the cause and run the import again") from exc
     finally:

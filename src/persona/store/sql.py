@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from persona.config import Settings
 from persona.errors import StoreError
+from persona.jsonvalues import dumps
 from persona.store.bulk import BulkWriter, OnConflict
 from persona.store.models import TABLES, Base
 
@@ -38,12 +39,15 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def make_engine(url: str) -> Engine:
-    """Create the engine for ``url`` with the settings each database needs."""
+    """Create the engine for ``url`` with the settings each database needs.
+
+    JSON columns written through SQLAlchemy use the bulk writer's encoder: numpy numbers stay numbers, NaN is null.
+    """
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30}, json_serializer=dumps)
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
-        engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+        engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, json_serializer=dumps)
         if engine.dialect.name == "postgresql":
             event.listen(engine, "connect", _pg_session_settings)
     return engine

@@ -19,11 +19,12 @@ from fastapi.templating import Jinja2Templates
 from persona.api.deps import AppState, state
 from persona.api.keys import verify_key
 from persona.errors import PersonaError
+from persona.jsonvalues import dumps
 from persona.web import charts
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 TEMPLATES.env.globals["charts"] = charts
-TEMPLATES.env.filters["pretty"] = lambda v: json.dumps(v, indent=2, ensure_ascii=False, default=str)
+TEMPLATES.env.filters["pretty"] = lambda v: dumps(v, indent=2)
 COOKIE = "persona_session"
 SESSION_SECONDS = 8 * 3600
 router = APIRouter(prefix="/ui", include_in_schema=False)

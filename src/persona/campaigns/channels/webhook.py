@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import os
 import time
 
@@ -13,6 +12,7 @@ import httpx
 from persona.campaigns.channels.base import DeliveryResult, OutgoingMessage
 from persona.campaigns.spec import ChannelSpec
 from persona.errors import ConfigError
+from persona.jsonvalues import dumps
 
 SIGNATURE_HEADER = "X-Persona-Signature"
 TIMESTAMP_HEADER = "X-Persona-Timestamp"
@@ -44,7 +44,7 @@ class WebhookChannel:
         self._client = httpx.Client(timeout=spec.timeout)
 
     def send(self, message: OutgoingMessage) -> DeliveryResult:
-        body = json.dumps(
+        body = dumps(
             {
                 "message_id": message.message_id,
                 "campaign": message.campaign,
@@ -54,8 +54,7 @@ class WebhookChannel:
                 "unsubscribe_url": message.unsubscribe_url,
                 **{k: v for k, v in message.payload.items() if k in ("strategy", "offer", "items", "variant")},
             },
-            ensure_ascii=False,
-            default=str,
+            compact=False,
         ).encode("utf-8")
         ts = str(int(time.time()))
         headers = {

@@ -14,7 +14,6 @@ come back and count as duplicates; see :mod:`persona.ingest.sources.cursor`).
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -35,6 +34,7 @@ from persona.ingest.sources.cursor import IncrementalPull, encode_value
 from persona.ingest.sources.pull import ingest_pulled
 from persona.ingest.sources.redact import redact_url, scheme_of
 from persona.ingest.sources.rest_pages import Entry, Page, parse_page
+from persona.jsonvalues import dumps
 from persona.privacy.crypto import PIICipher
 
 log = logging.getLogger(__name__)
@@ -455,14 +455,14 @@ def _kind(value: Any) -> str:
 
 
 def _raw(entry: Entry) -> str:
-    return entry.raw if entry.raw is not None else json.dumps(entry.value, ensure_ascii=False, default=str)
+    return entry.raw if entry.raw is not None else dumps(entry.value, compact=False)
 
 
 def _chunk(recs: list[dict[str, Any]], raws: list[str | None], lines: list[int], bad: list[BadRecord], position: int) -> RawChunk:
     """Records as a JSON-lines-like chunk: one object column per key, raw text on demand."""
-    frame = pd.DataFrame.from_records(recs).astype(object) if recs else pd.DataFrame()
+    frame = pd.DataFrame(recs, dtype=object) if recs else pd.DataFrame()  # 3 stays 3, not 3.0
 
     def raw_of(i: int, _recs: list[dict[str, Any]] = recs, _raws: list[str | None] = raws) -> str:
-        return _raws[i] if _raws[i] is not None else json.dumps(_recs[i], ensure_ascii=False, default=str)
+        return _raws[i] if _raws[i] is not None else dumps(_recs[i], compact=False)
 
     return RawChunk(frame=frame, lines=np.asarray(lines, dtype=np.int64), raw=raw_of, bad=list(bad), position=position)

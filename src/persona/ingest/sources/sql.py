@@ -13,9 +13,7 @@ parameter (see :mod:`persona.ingest.sources.cursor` for why ``>=``).
 from __future__ import annotations
 
 import base64
-import json
 import logging
-import math
 import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -40,6 +38,7 @@ from persona.ingest.runner import IngestReport
 from persona.ingest.sources.cursor import IncrementalPull
 from persona.ingest.sources.pull import ingest_pulled
 from persona.ingest.sources.redact import redact_url, scheme_of
+from persona.jsonvalues import dumps
 from persona.privacy.crypto import PIICipher
 
 log = logging.getLogger(__name__)
@@ -239,8 +238,7 @@ class SQLReader:
                 n = len(frame)
 
                 def raw_of(i: int, _f: pd.DataFrame = frame) -> str:
-                    return json.dumps({k: _json_value(v) for k, v in zip(keys, _f.iloc[i].tolist(), strict=True)},
-                                      ensure_ascii=False, default=str)
+                    return dumps(dict(zip(keys, _f.iloc[i].tolist(), strict=True)), compact=False)
 
                 yield RawChunk(frame=frame, lines=np.arange(row + 1, row + n + 1, dtype=np.int64), raw=raw_of, position=row + n)
                 row += n
@@ -443,9 +441,3 @@ def _plain(v: Any) -> Any:
     return v
 
 
-def _json_value(v: Any) -> Any:
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return None if v is None or v is pd.NA else v
