@@ -337,6 +337,10 @@ def hybrid_versus(reports: list[ModelReport]) -> dict[str, Any]:
             if not r.error and not r.name.startswith("peer-") and r.per_user is not None}
     if "hybrid" not in rows or len(rows) < 2:
         return {}
+    # a model serving the hybrid's own lists (``repeat`` wraps the chosen model and, with seen items excluded,
+    # returns its lists unchanged) is no rival: a zero difference would read as "not ahead"
+    ref = rows["hybrid"][list(PAIRED)]
+    rows = {n: r for n, r in rows.items() if n == "hybrid" or not r[list(PAIRED)].equals(ref)}
     return {n: {m: d.to_dict() for m, d in ms.items()} for n, ms in versus(rows, "hybrid", PAIRED).items()}
 
 
