@@ -60,3 +60,45 @@ def test_a_split_holding_out_only_comebacks_says_so():
         compare(data, ["popular"])
     assert "--repeats" in exc.value.hint
     assert compare(data, ["popular"], repeats=True).repeat_share == 1.0
+
+
+def test_the_comparison_keeps_only_its_best_model_fitted_on_its_training_part():
+    data = _shop(0.5)
+    cmp = compare(data, ["popular", "itemknn", "ease"])
+    assert cmp.best_fitted is not None and cmp.best_fitted.name == cmp.best.name
+    inner, held, fitted = cmp.holdout()
+    assert fitted is cmp.best_fitted and fitted.data_ is inner is cmp.train
+    assert held.shape == data.matrix.shape and held.nnz >= len(cmp.test)  # repeats are held out too
+    # every held-out pair is a later event of that customer
+    users = data.user_ids[held.nonzero()[0]]
+    items = data.item_ids[held.nonzero()[1]]
+    log = pd.DataFrame({"user_id": data.user_ids[data.log["user_idx"]], "item_id": data.item_ids[data.log["item_idx"]]})
+    assert set(zip(users, items, strict=True)) <= set(zip(log["user_id"], log["item_id"], strict=True))
+    assert compare(data, ["popular"], split="random").holdout() is None  # only a temporal split stands in
+
+
+def test_serving_repeats_learns_the_comeback_scale_on_the_comparisons_split_without_another_fit(monkeypatch):
+    data = _shop(0.5)
+    cmp = compare(data, ["itemknn"])
+    base = make_recommender("itemknn").fit(data)
+    fits = []
+    monkeypatch.setattr(RepeatRecommender, "_base", lambda self: fits.append(1) or make_recommender("itemknn"))
+    served = serve_repeats(base, data, cmp.repeat_share, holdout=cmp.holdout())
+    assert isinstance(served, RepeatRecommender) and served.base_ is base and not fits
+    assert served.validation_["users"] > 0 and served.curves_["seen"][0] > 0
+    # without the holdout the model fits its discovery model once more on its own split
+    own = serve_repeats(base, data, cmp.repeat_share)
+    assert len(fits) == 1 and own.curves_.keys() == served.curves_.keys()
+    users = list(data.user_ids[:10])
+    pd.testing.assert_frame_equal(served.recommend(users, k=5), base.recommend(users, k=5))
+
+
+def test_a_holdout_from_other_data_is_refused():
+    import pytest
+
+    from persona.errors import InputError
+
+    data, other = _shop(0.5), _shop(0.5, seed=3, n_items=150)
+    base = make_recommender("itemknn").fit(data)
+    with pytest.raises(InputError, match="holdout"):
+        RepeatRecommender().fit_around(base, data, holdout=compare(other, ["itemknn"]).holdout())

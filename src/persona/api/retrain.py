@@ -155,7 +155,9 @@ def retrain(
     best = cmp.best
     if best is None:
         raise InputError("no recommender could be trained: " + "; ".join(f"{r.name}: {r.error}" for r in cmp.reports))
-    candidate_split = build_models([best.name], seed, engine)[best.name]().fit(cmp.train)
+    # the comparison kept its best model as fitted on the training part: no second fit of the same model
+    candidate_split = (cmp.best_fitted if cmp.best_fitted is not None
+                       else build_models([best.name], seed, engine)[best.name]().fit(cmp.train))
     cand = holdout_metrics(candidate_split, cmp.train, cmp.test, max_users=max_users, seed=seed)
     active_mv = None
     try:
@@ -179,7 +181,7 @@ def retrain(
         better, reason = False, f"candidate nDCG@10 {cand['ndcg@10']:.4f} <= active {act['ndcg@10']:.4f}" + (f" + {min_gain}" if min_gain else "")
     final = build_models([best.name], seed, engine)[best.name]().fit(data)
     base_params = final.get_params()
-    final = serve_repeats(final, data, cmp.repeat_share, seed)
+    final = serve_repeats(final, data, cmp.repeat_share, seed, holdout=cmp.holdout())
     metrics = {**{k2: round(v, 6) for k2, v in best.metrics.items()}, "split": split, "holdout_foldin": cand,
                "active_holdout_foldin": act, "active_version": active_mv.version if active_mv else None,
                "event_watermark": watermark, "n_users": data.n_users, "n_items": data.n_items, "n_events": len(data.log)}

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from persona.data import Interactions
 from persona.errors import InputError
@@ -46,6 +47,20 @@ class Comparison:
     #: share of the distinct held-out (user, item) pairs the user already had in training (kept in ``test``
     #: only when the comparison keeps repeats)
     repeat_share: float = 0.0
+    #: every distinct held-out (user, item) pair, repeats included, as a 0/1 matrix in ``train``'s vocabularies
+    held: sp.csr_matrix | None = None
+    #: the best model as fitted on ``train`` (the others are not kept)
+    best_fitted: Any = None
+
+    def holdout(self) -> tuple[Interactions, sp.csr_matrix, Any] | None:
+        """``(train, held-out pairs, best model fitted on train)`` of a temporal comparison, for a model that learns
+        from each customer's latest events (the ``repeat`` model's comeback scale); None otherwise."""
+        best = self.best
+        fitted = self.best_fitted
+        if (self.split != "temporal" or self.held is None or best is None or fitted is None
+                or getattr(fitted, "data_", None) is not self.train):
+            return None
+        return self.train, self.held, fitted
 
     @property
     def best(self) -> ModelReport | None:
@@ -207,16 +222,26 @@ def compare(
     factories = models if isinstance(models, dict) else build_models(list(models), seed, engine)
     train, pairs, again = _held_out(data, split, fraction, seed)
     test = _test_frame(data, pairs if repeats else pairs[~again], split, repeats_dropped=int(again.sum()) * (not repeats))
-    reports = []
+    reports: list[ModelReport] = []
+    kept: tuple[str, Any] | None = None
     for name, make in factories.items():
-        rep = evaluate_recommender(make(), train, test, k=k, name=name, users=pd.unique(test["user_id"]),
+        model = make()
+        rep = evaluate_recommender(model, train, test, k=k, name=name, users=pd.unique(test["user_id"]),
                                    per_user=True, exclude_seen=not repeats)
         reports.append(rep)
+        lead = best_model(reports, SELECT_METRIC)
+        if lead is rep:
+            kept = (name, model)  # the best so far, fitted on the training part; the others are let go
+        elif kept is not None and (lead is None or lead.name != kept[0]):
+            kept = None
         log.info("evaluated model=%s %s", name, rep.error or f"ndcg@{k}={rep.metrics.get(f'ndcg@{k}', 0):.4f}")
         if on_result is not None:
             on_result(rep)
+    held = sp.csr_matrix((np.ones(len(pairs), dtype=np.float32), (pairs["u"].to_numpy(), pairs["i"].to_numpy())),
+                         shape=data.matrix.shape)
     return Comparison(split=split, train=train, test=test, reports=reports, seconds=time.perf_counter() - t0,
-                      repeat_share=float(again.mean()) if len(again) else 0.0)
+                      repeat_share=float(again.mean()) if len(again) else 0.0, held=held,
+                      best_fitted=kept[1] if kept is not None else None)
 
 
 def train_and_register(
@@ -253,7 +278,7 @@ def train_and_register(
     model = build_models([best.name], seed, engine)[best.name]() if best.name in _registry_names() else make_recommender(best.name)
     model.fit(data)
     params = {"algorithm": best.name, **_plain(model.get_params())}
-    model = serve_repeats(model, data, cmp.repeat_share, seed)
+    model = serve_repeats(model, data, cmp.repeat_share, seed, holdout=cmp.holdout())
     fit_all = time.perf_counter() - t0
     metrics = {**{k2: round(v, 6) for k2, v in best.metrics.items()}, "split": split,
                "n_users": data.n_users, "n_items": data.n_items, "n_events": len(data.log),
@@ -263,20 +288,23 @@ def train_and_register(
     return model, cmp, mv
 
 
-def serve_repeats(model: Any, data: Interactions, repeat_share: float, seed: int = 42) -> Any:
+def serve_repeats(model: Any, data: Interactions, repeat_share: float, seed: int = 42,
+                  holdout: tuple[Interactions, sp.csr_matrix, Any] | None = None) -> Any:
     """``model`` wrapped in the ``repeat`` model when customers come back (at least ``REPEAT_SERVING_SHARE`` of
     held-out pairs were products they had), else ``model`` itself.
 
     The wrapper's plain lists are exactly ``model``'s; its ``include_seen`` lists (API, CLI, campaigns) rank the
     products a customer already had by their learned comeback chance. Without timestamps, or when the
-    comeback scale cannot be learned, ``model`` is served as it is.
+    comeback scale cannot be learned, ``model`` is served as it is. ``holdout`` (:meth:`Comparison.holdout`): the
+    comparison's temporal split and its model fitted there, which the comeback scale is learned on instead of
+    fitting the model once more on a split of its own.
     """
     from persona.recommend.repeat import RepeatRecommender
 
     if isinstance(model, RepeatRecommender) or repeat_share < REPEAT_SERVING_SHARE or not data.has_time:
         return model
     try:
-        return RepeatRecommender(seed=seed).fit_around(model, data)
+        return RepeatRecommender(seed=seed).fit_around(model, data, holdout=holdout)
     except InputError as exc:
         log.warning("serving %s without repeat lists: %s", model.name, exc)
         return model

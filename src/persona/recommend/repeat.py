@@ -193,24 +193,42 @@ class RepeatRecommender(Recommender):
     def default_reason(self) -> str:  # type: ignore[override]
         return self.base_.default_reason if hasattr(self, "base_") else "recommended for you"
 
-    def fit_around(self, model: Recommender, data: Interactions) -> RepeatRecommender:
+    def fit_around(self, model: Recommender, data: Interactions, *,
+                   holdout: tuple[Interactions, sp.csr_matrix, Recommender] | None = None) -> RepeatRecommender:
         """Fit this model around a discovery model already fitted on ``data`` (kept as ``base_``, not refitted).
 
         Only the comeback scale is learned (a fresh copy of ``model`` is fitted on the validation split), so a
-        served model gains repeat lists for one more fit of its discovery model on 80% of the events.
+        served model gains repeat lists for one more fit of its discovery model on 80% of the events; none when
+        ``holdout`` brings a split where that fit exists already.
+
+        Args:
+            model: the discovery model, fitted on ``data``.
+            data: all interactions.
+            holdout: ``(inner, held, fitted)``: earlier events (``data``'s vocabularies), the 0/1 matrix of each
+                customer's later (user, item) pairs, and a copy of ``model`` fitted on ``inner`` (a temporal model
+                comparison's split); used instead of this model's own ``validation_fraction`` split.
 
         Raises:
-            InputError: ``model`` is not fitted on this very ``data``, or is itself a repeat model.
+            InputError: ``model`` is not fitted on this very ``data``, or is itself a repeat model; ``holdout``'s
+                model is not fitted on its ``inner``, or its shapes are not ``data``'s.
         """
         if isinstance(model, RepeatRecommender) or getattr(model, "data_", None) is not data:
             raise InputError("fit_around needs a discovery model fitted on the same Interactions",
                              hint="fit the model on this data first, or use fit() to train both")
+        if holdout is not None:
+            inner, held, fitted = holdout
+            if (getattr(fitted, "data_", None) is not inner or inner.matrix.shape != data.matrix.shape
+                    or held.shape != data.matrix.shape or isinstance(fitted, RepeatRecommender)):
+                raise InputError("fit_around's holdout needs a model fitted on its inner data, in this data's vocabularies",
+                                 hint="pass Comparison.holdout() of a comparison on this data, or no holdout")
         self.base, self.base_params = model.name, model.get_params()
         self.__dict__["_prefit"] = model
+        self.__dict__["_holdout"] = holdout
         try:
             return self.fit(data)  # type: ignore[return-value]
         finally:
             self.__dict__.pop("_prefit", None)
+            self.__dict__.pop("_holdout", None)
 
     def recommend(self, user_ids: Any, k: int = 10, *, exclude_seen: bool = True, **kwargs: Any) -> pd.DataFrame:
         """As :meth:`Recommender.recommend`; with ``exclude_seen=True`` exactly the discovery model's list (its
@@ -224,12 +242,13 @@ class RepeatRecommender(Recommender):
         if not data.has_time:
             raise InputError("the repeat recommender needs event timestamps to learn what customers come back to",
                              hint="ingest events with a timestamp, or use a discovery model such as hybrid")
-        inner, truth = temporal_holdout(data, float(self.validation_fraction))
+        holdout = self.__dict__.get("_holdout")
+        inner, truth, inner_base = holdout if holdout is not None else (*temporal_holdout(data, float(self.validation_fraction)), None)
         users = np.flatnonzero((np.diff(truth.indptr) > 0) & (np.diff(inner.matrix.indptr) > 0))
         if not len(users):
             raise InputError("no customer has enough events for the repeat model's validation split",
                              hint="customers need at least 3 events each")
-        self.curves_ = self._learn_curves(inner, truth, users)
+        self.curves_ = self._learn_curves(inner, truth, users, inner_base)
         self.propensity_ = self._learn_propensity(inner, truth, users) if self.seen_ranker == "learned" else None
         prefit = self.__dict__.get("_prefit")
         self.base_ = prefit if prefit is not None else self._base().fit(data)
@@ -266,8 +285,9 @@ class RepeatRecommender(Recommender):
         # seen products better (nDCG@10 +0.0048 over the interest places, trees +0.0028) and is steady across seeds
         return make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=1000)).fit(x, y)
 
-    def _learn_curves(self, inner: Interactions, truth: sp.csr_matrix, users: np.ndarray) -> dict[str, list[float]]:
-        base = self._base().fit(inner)
+    def _learn_curves(self, inner: Interactions, truth: sp.csr_matrix, users: np.ndarray,
+                      base: Recommender | None = None) -> dict[str, list[float]]:
+        base = base if base is not None else self._base().fit(inner)
         rep = repeat_scores(inner, float(self.recency_tau)).tocsr()
         depth = min(int(self.depth), inner.n_items)
         hits = {"seen": np.zeros(depth), "new": np.zeros(depth)}
