@@ -26,6 +26,7 @@ TEMPLATES.env.globals["charts"] = charts
 TEMPLATES.env.filters["pretty"] = lambda v: json.dumps(v, indent=2, ensure_ascii=False, default=str)
 COOKIE = "persona_session"
 SESSION_SECONDS = 8 * 3600
+RECENT_JOBS = 5  # background pulls listed on the Sources page
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
 
@@ -261,8 +262,8 @@ def sources(request: Request, job: str | None = None, u: dict = Depends(user), s
     found = None
     if job is not None:
         try:
-            found = st.jobs.get(job)
-        except PersonaError:  # a job of a restarted service: nothing to show
+            found = st.jobs.get(st, job)
+        except PersonaError:  # an unknown (or long removed) job: nothing to show
             found = None
     return _sources_page(request, u, st, job=found)
 
@@ -294,8 +295,8 @@ def _sources_page(request: Request, u: dict[str, Any], st: AppState, *, job: Any
         rep = sources_status(st.store, load_sources(st.settings))
     except PersonaError as exc:  # config.toml cannot be parsed
         rep, error = None, error or str(exc)
-    resp = _page(request, "sources.html", user=u, rep=rep, error=error, job=job, running=st.jobs.running(),
-                 csrf=csrf_token(st, u))
+    resp = _page(request, "sources.html", user=u, rep=rep, error=error, job=job, running=st.jobs.running(st),
+                 jobs=st.jobs.recent(st, RECENT_JOBS), csrf=csrf_token(st, u))
     resp.status_code = status
     return resp
 
