@@ -63,7 +63,7 @@ class SyncJobs:
 
         specs = chosen_sources(st, names)
         launch = _Launch()
-        job_id = secrets.token_urlsafe(12)  # 16 characters, unguessable
+        job_id = secrets.token_hex(12)  # 24 characters, unguessable
         threading.Thread(target=self._run, args=(st.store, job_id, list(names or []), specs, full, actor, launch),
                          name=f"sync-job-{job_id}", daemon=True).start()
         launch.ready.wait()
