@@ -187,7 +187,7 @@ class SyncJobRecord(Base):
     status: Mapped[str] = mapped_column(String(16))  # running, done, failed, interrupted
     requested: Mapped[list[str]] = mapped_column(Json)  # the source names asked for; [] = all
     sources: Mapped[list[str]] = mapped_column(Json)  # the sources it pulls, in dependency order
-    full: Mapped[bool] = mapped_column(Boolean, default=False)
+    full_pull: Mapped[bool] = mapped_column(Boolean, default=False)  # 'full' is a reserved word in PostgreSQL
     requested_by: Mapped[str] = mapped_column(String(128))  # the audit's actor: api:<key prefix>, ui:<key prefix>
     started_at: Mapped[datetime] = mapped_column(TS, index=True)
     finished_at: Mapped[datetime | None] = mapped_column(TS)

@@ -73,7 +73,7 @@ def _iso(ts: datetime | None) -> str | None:
 
 
 def _entity(row: SyncJobRecord) -> SyncJob:
-    return SyncJob(id=row.id, sources=list(row.sources or []), full=bool(row.full), actor=row.requested_by,
+    return SyncJob(id=row.id, sources=list(row.sources or []), full=bool(row.full_pull), actor=row.requested_by,
                    status=cast(JobStatus, row.status), started_at=_iso(row.started_at) or "", finished_at=_iso(row.finished_at),
                    results=list(row.result or []), error=row.error, hint=row.hint, requested=list(row.requested or []),
                    host=row.host, pid=row.pid)
@@ -84,7 +84,7 @@ def create_job(store: Any, job_id: str, *, requested: list[str], sources: list[s
 
     The oldest finished jobs beyond :data:`KEEP_JOBS` are removed.
     """
-    row = SyncJobRecord(id=job_id, status="running", requested=requested, sources=sources, full=full, requested_by=actor,
+    row = SyncJobRecord(id=job_id, status="running", requested=requested, sources=sources, full_pull=full, requested_by=actor,
                         started_at=datetime.now(UTC), result=[], host=socket.gethostname()[:255], pid=os.getpid())
     with store.session() as s:
         s.add(row)

@@ -25,7 +25,7 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('requested', sa.JSON(), nullable=False),
     sa.Column('sources', sa.JSON(), nullable=False),
-    sa.Column('full', sa.Boolean(), nullable=False),
+    sa.Column('full_pull', sa.Boolean(), nullable=False),
     sa.Column('requested_by', sa.String(length=128), nullable=False),
     sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
