@@ -295,7 +295,9 @@ def _sources_page(request: Request, u: dict[str, Any], st: AppState, *, job: Any
         rep = sources_status(st.store, load_sources(st.settings))
     except PersonaError as exc:  # config.toml cannot be parsed
         rep, error = None, error or str(exc)
-    resp = _page(request, "sources.html", user=u, rep=rep, error=error, job=job, running=st.jobs.running(st),
+    # the job shown, when it still runs, keeps the page refreshing (it may finish between the two reads)
+    running = job if job is not None and job.status == "running" else st.jobs.running(st)
+    resp = _page(request, "sources.html", user=u, rep=rep, error=error, job=job, running=running,
                  jobs=st.jobs.recent(st, RECENT_JOBS), csrf=csrf_token(st, u))
     resp.status_code = status
     return resp

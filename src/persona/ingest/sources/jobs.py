@@ -48,8 +48,8 @@ class SyncJob:
 
     @property
     def seconds(self) -> float | None:
-        """How long it ran (None while running)."""
-        if not self.finished_at:
+        """How long it ran; None while running, and for an interrupted job (when its process died is not known)."""
+        if not self.finished_at or self.status not in ("done", "failed"):
             return None
         return round((datetime.fromisoformat(self.finished_at) - datetime.fromisoformat(self.started_at)).total_seconds(), 3)
 
