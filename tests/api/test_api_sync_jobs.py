@@ -106,11 +106,15 @@ def test_one_job_at_a_time_across_workers_and_a_finishing_job_is_never_interrupt
 
     a, b, key, _ = workers
     at_finish: list[str] = []
+    finished = threading.Event()
     real_finish = syncjobs_mod.finish_job
 
     def finish_read_meanwhile(store, job_id, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
-        at_finish.append(b.get(f"/v1/sources/jobs/{job_id}", headers=auth(key)).json()["status"])  # the worst moment
-        return real_finish(store, job_id, *args, **kwargs)
+        # the worst moment: the pull is over, the status not yet written; another worker reads (and probes the lock)
+        at_finish.append(b.get(f"/v1/sources/jobs/{job_id}", headers=auth(key)).json()["status"])
+        at_finish.append(b.get("/v1/sources/jobs", headers=auth(key)).json()[0]["status"])
+        real_finish(store, job_id, *args, **kwargs)
+        finished.set()
 
     monkeypatch.setattr(syncjobs_mod, "finish_job", finish_read_meanwhile)
     first = a.post("/v1/sources/jobs", headers=auth(key))
@@ -119,25 +123,15 @@ def test_one_job_at_a_time_across_workers_and_a_finishing_job_is_never_interrupt
     refused = b.post("/v1/sources/jobs", json={"sources": ["crm"]}, headers=auth(key))
     assert refused.status_code == 409 and refused.json()["error"]["code"] == "busy"
     assert url in refused.text  # the hint points at the running job
-    seen: list[str] = []
-    stop = threading.Event()
-
-    def poll() -> None:  # another worker reads while the job runs and finishes: running, then done, nothing else
-        while not stop.is_set():
-            seen.append(b.get(url, headers=auth(key)).json()["status"])
-            seen.append(b.get("/v1/sources/jobs", headers=auth(key)).json()[0]["status"])
-
-    t = threading.Thread(target=poll)
-    t.start()
-    time.sleep(0.3)
+    assert b.get(url, headers=auth(key)).json()["status"] == "running"  # the other worker probes: the runner holds the lock
+    assert b.get("/v1/sources/jobs", headers=auth(key)).json()[0]["status"] == "running"
     held_pull.set()
+    assert finished.wait(20)  # no client is used from two threads at once (TestClient's portal may hang on exit)
     final = _wait(a, key, url)
-    time.sleep(0.2)
-    stop.set()
-    t.join(10)
-    assert final["status"] == "done" and final["error"] is None and at_finish == ["running"]
-    assert "running" in seen and set(seen) <= {"running", "done"}, set(seen)
+    assert final["status"] == "done" and final["error"] is None and at_finish == ["running", "running"]
+    finished.clear()
     assert b.post("/v1/sources/jobs", headers=auth(key)).status_code == 202  # free again, from the other worker
+    assert finished.wait(20)  # its runner's reads are over before the clients close
 
 
 def test_a_running_row_without_a_lock_holder_reads_interrupted(workers):
