@@ -235,9 +235,10 @@ def test_background_job_mistakes(configured):
     assert client.post("/v1/sources/jobs", json={"sources": ["crm"], "bogus": 1}, headers=admin).status_code == 422
     assert client.post("/v1/sources/jobs", headers=auth(keys["write"])).status_code == 403
     assert client.get("/v1/sources/jobs/999", headers=admin).status_code == 404
-    with sync_lock(store):  # another process (persona sync) is pulling: the job fails with the lock's message
-        job = _wait(client, keys["admin"], client.post("/v1/sources/jobs", headers=admin).json()["url"])
-    assert job["status"] == "failed" and "already running" in job["error"]
+    with sync_lock(store):  # another process (persona sync) is pulling: 409 with the lock's message, no job written
+        r = client.post("/v1/sources/jobs", headers=admin)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "busy" and "already running" in r.json()["error"]["message"]
+    assert client.get("/v1/sources/jobs", headers=admin).json() == []
 
 
 def test_one_background_job_at_a_time(configured, monkeypatch):

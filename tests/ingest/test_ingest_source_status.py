@@ -69,6 +69,24 @@ def test_the_sync_lock_admits_one_holder(any_store):
         pass
 
 
+def test_taking_the_sync_lock_settles_jobs_left_running_by_a_dead_process(any_store):
+    from persona.ingest.sources.jobs import create_job, finish_job, get_job
+
+    store = any_store
+    create_job(store, "dead", requested=[], sources=["crm"], full=False, actor="ui:x")
+    with sync_lock(store):  # as `persona sync` takes it: the row's runner cannot be alive
+        assert get_job(store, "dead").status == "interrupted"
+        create_job(store, "alive", requested=[], sources=["crm"], full=False, actor="ui:x")  # a job of this holder
+        with pytest.raises(BusyError):
+            with sync_lock(store):  # a reader's probe while the holder runs: nothing changes
+                pass
+        assert get_job(store, "alive").status == "running"
+        finish_job(store, "alive", "done", [])
+    with sync_lock(store):
+        pass
+    assert get_job(store, "alive").status == "done" and get_job(store, "dead").status == "interrupted"
+
+
 def test_a_failure_part_way_is_kept_with_its_error(store):
     with LoopbackAPI() as api:
         api.route("/e", Reply({"data": _events(0, 2), "next": "/e2"}))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from persona.config import load_settings
 from persona.errors import SchemaOutOfDateError, WorkspaceNotFoundError
@@ -76,4 +76,36 @@ def test_a_database_at_the_first_revision_is_refused_until_upgraded(empty_url, t
     assert upgrade(engine) == head_revision()
     store.check_schema()
     assert store.count("source_cursors") == 0
+    engine.dispose()
+
+
+def test_a_database_at_0003_keeps_its_data_and_gains_sync_jobs(empty_url, tmp_path):
+    from datetime import UTC, datetime
+
+    from persona.ingest.sources.jobs import create_job, get_job, interrupt_orphans
+
+    engine = make_engine(empty_url)
+    upgrade(engine, "0003")  # a workspace made before background jobs were stored
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO ingest_runs (entity, source, started_at, status, read, accepted, duplicates, rejected, "
+                          "error) VALUES ('events', 'a.csv', :ts, 'failed', 1, 0, 0, 1, 'boom')"), {"ts": datetime.now(UTC)})
+    assert "sync_jobs" not in inspect(engine).get_table_names()
+    settings = load_settings(tmp_path / "ws", database_url=empty_url)
+    store = Store(settings, engine=engine)
+    with pytest.raises(SchemaOutOfDateError, match="at revision 0003.*persona db upgrade"):
+        store.check_schema()
+    assert upgrade(engine) == head_revision() == "0004"
+    store.check_schema()
+    assert store.read_frame("SELECT error FROM ingest_runs")["error"].tolist() == ["boom"]
+    create_job(store, "j1", requested=[], sources=["crm"], full=True, actor="api:abc")
+    assert interrupt_orphans(store) == 1 and get_job(store, "j1").status == "interrupted"
+    from alembic import command
+
+    from persona.store.migrate import alembic_config, current_revision
+
+    cfg = alembic_config(engine)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0003")
+    assert current_revision(engine) == "0003" and "sync_jobs" not in inspect(engine).get_table_names()
     engine.dispose()

@@ -93,6 +93,14 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
             store.bulk_insert("source_cursors", [{"source_key": "k" * 32, "entity": "events", "source": "sqlite:///x.db select 1",
                                                   "cursor_column": "ts", "cursor_value": "2026-03-01T00:00:00+00:00",
                                                   "cursor_type": "timestamptz", "updated_at": T0, "run_id": None}])
+            store.bulk_insert("sync_jobs", [
+                {"id": "a" * 24, "status": "done", "requested": [], "sources": ["crm", "clicks"], "full_pull": False,
+                 "requested_by": "api:pk_1234", "started_at": T0, "finished_at": T0 + timedelta(seconds=3),
+                 "result": [{"name": "crm", "status": "ok", "accepted": 2, "cursor": {"to": 30}}], "error": None,
+                 "hint": None, "host": "web-1", "pid": 4242},
+                {"id": "b" * 24, "status": "interrupted", "requested": ["crm"], "sources": ["crm"], "full_pull": True,
+                 "requested_by": "ui:pk_1234", "started_at": T0 + timedelta(minutes=1), "finished_at": None, "result": [],
+                 "error": "the service stopped during the pull", "hint": "nothing is lost", "host": None, "pid": None}])
         finally:
             store.dispose()
         code, out, _ = _cli("recommend", "train", "-m", "popular", "--workspace", str(settings.workspace), "--json")
@@ -163,6 +171,9 @@ def _check_types(export: Path) -> None:
     msgs = {m["message_id"]: m for m in pq.read_table(export / "tables/messages.parquet").to_pylist()}
     assert msgs["m1"]["sent_at"] == T0 + timedelta(minutes=1) and msgs["m0"]["sent_at"] is None
     assert json.loads(msgs["m2"]["payload"]) == {"items": ["P0001", "P0002"], "subject": "Grüße"}
+    jobs = {j["id"]: j for j in pq.read_table(export / "tables/sync_jobs.parquet").to_pylist()}
+    assert json.loads(jobs["a" * 24]["result"])[0]["cursor"] == {"to": 30} and jobs["a" * 24]["pid"] == 4242
+    assert jobs["b" * 24]["finished_at"] is None and json.loads(jobs["b" * 24]["requested"]) == ["crm"]
     audit = pq.read_table(export / "tables/audit_log.parquet").to_pylist()
     assert json.loads(audit[0]["details"]) == {"n": 1, "ü": ["ö", None, 2.5]}
 
@@ -180,6 +191,11 @@ def _check_reads(ws: Path, shop_customers: pd.DataFrame) -> None:
     store = open_store(settings)
     try:
         rows = store.read_frame("SELECT customer_id, email_enc, phone_enc, name_enc FROM customers")
+        from persona.ingest.sources.jobs import recent_jobs
+
+        jobs = recent_jobs(store)  # the background jobs came along, newest first
+        assert [(j.id, j.status, j.actor) for j in jobs] == [("b" * 24, "interrupted", "ui:pk_1234"), ("a" * 24, "done", "api:pk_1234")]
+        assert jobs[1].seconds == 3.0 and jobs[1].results[0]["accepted"] == 2 and jobs[0].requested == ["crm"]
     finally:
         store.dispose()
     got = {r.customer_id: (cipher.decrypt(r.email_enc), cipher.decrypt(r.phone_enc), cipher.decrypt(r.name_enc))
@@ -215,8 +231,8 @@ def test_sqlite_to_postgres_and_back(source, tmp_path, pg_url, monkeypatch):
     _check_types(_unpacked(a, tmp_path))
 
     pg = _new_workspace(tmp_path / "pg", pg_url, key_from=source)
-    code, out, _ = _cli("db", "import", str(a), "--workspace", str(pg), "--json")
-    assert code == 0, out
+    code, out, err = _cli("db", "import", str(a), "--workspace", str(pg), "--json")
+    assert code == 0, out + err
     assert json.loads(out)["target_dialect"] == "postgresql"
     _check_reads(pg, shop)
     assert "campaign_runs" in suspended  # referenced by messages: its foreign key was dropped and added back

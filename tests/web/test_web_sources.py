@@ -104,3 +104,43 @@ def test_sync_now_in_chromium(site) -> None:  # noqa: ANN001
         r = c.get("/ui/sources")
         assert "No sources configured" in r.text and "[sources.crm]" in r.text
         assert "SELECT * FROM crm" in r.text  # its earlier pulls now count as other runs
+
+
+def test_sync_now_then_the_recent_syncs_without_a_browser(site) -> None:  # noqa: ANN001
+    import re
+    import time
+
+    import httpx
+
+    from persona.ingest.sources.jobs import create_job
+
+    base, keys, settings = site
+    with httpx.Client(base_url=base) as c:
+        _login(c, keys["admin"])
+        page = c.get("/ui/sources").text
+        assert 'id="jobs"' not in page  # no job yet: no table
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+        r = c.post("/ui/sources/sync", data={"name": "crm", "csrf": csrf})
+        assert r.status_code == 303 and r.headers["location"].startswith("/ui/sources?job=")
+        job_id = r.headers["location"].split("=", 1)[1]
+        for _ in range(200):  # what the page's refresh does, until the job is done
+            page = c.get(r.headers["location"]).text
+            if 'id="running"' not in page:
+                break
+            assert 'http-equiv="refresh"' in page
+            time.sleep(0.05)
+        assert 'id="synced"' in page and "Pulled: crm." in page and 'http-equiv="refresh"' not in page, re.sub(r"(?s).*<h1>", "", page)[:1500]
+        row = re.search(rf'<tr id="job-{job_id}".*?</tr>', page, re.S).group(0)
+        prefix = keys["admin"].split("_")[1]
+        assert f"ui:{prefix}" in row and re.search(r"<td>\d+\.\d s</td>", row) and ">done" in row and "crm" in row
+        store = open_store(settings)
+        try:  # a worker killed during a pull left its row running
+            create_job(store, "f" * 24, requested=[], sources=["crm", "gone"], full=False, actor="api:dead")
+        finally:
+            store.dispose()
+        page = c.get("/ui/sources").text
+        assert 'id="running"' not in page  # nobody holds the lock: not running, so no refresh
+        row = re.search(r'<tr id="job-f{24}".*?</tr>', page, re.S).group(0)
+        assert "interrupted" in row and "service stopped during the pull" in row and "<td>–</td>" in row
+        page = c.get(f"/ui/sources?job={'f' * 24}").text
+        assert 'id="job-interrupted"' in page and "nothing is lost" in page

@@ -172,6 +172,31 @@ class SourceCursor(Base):
     run_id: Mapped[int | None] = mapped_column(BigInteger)  # the ingest_runs row that moved it last
 
 
+
+class SyncJobRecord(Base):
+    """A background pull of the configured sources (``POST /v1/sources/jobs``, the dashboard's Sync now).
+
+    A row says ``running`` only while its runner holds the workspace's sync lock: it is written after the lock is
+    taken and given its final status before the lock is let go. A ``running`` row that nobody holds the lock for
+    belongs to a process that died (restart, OOM kill) and is marked ``interrupted`` by the next holder or probe.
+    """
+
+    __tablename__ = "sync_jobs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # random, unguessable
+    status: Mapped[str] = mapped_column(String(16))  # running, done, failed, interrupted
+    requested: Mapped[list[str]] = mapped_column(Json)  # the source names asked for; [] = all
+    sources: Mapped[list[str]] = mapped_column(Json)  # the sources it pulls, in dependency order
+    full_pull: Mapped[bool] = mapped_column(Boolean, default=False)  # 'full' is a reserved word in PostgreSQL
+    requested_by: Mapped[str] = mapped_column(String(128))  # the audit's actor: api:<key prefix>, ui:<key prefix>
+    started_at: Mapped[datetime] = mapped_column(TS, index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(TS)
+    result: Mapped[list[dict[str, Any]] | None] = mapped_column(Json)  # each finished source's row, as persona sync --json
+    error: Mapped[str | None] = mapped_column(Text)
+    hint: Mapped[str | None] = mapped_column(Text)
+    host: Mapped[str | None] = mapped_column(String(255))  # the process that ran it, for the operator
+    pid: Mapped[int | None] = mapped_column(Integer)
+
 # --- derived entities ---------------------------------------------------------------------------
 class Profile(Base):
     __tablename__ = "profiles"

@@ -27,6 +27,7 @@ TEMPLATES.env.globals["charts"] = charts
 TEMPLATES.env.filters["pretty"] = lambda v: dumps(v, indent=2)
 COOKIE = "persona_session"
 SESSION_SECONDS = 8 * 3600
+RECENT_JOBS = 5  # background pulls listed on the Sources page
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
 
@@ -262,8 +263,8 @@ def sources(request: Request, job: str | None = None, u: dict = Depends(user), s
     found = None
     if job is not None:
         try:
-            found = st.jobs.get(job)
-        except PersonaError:  # a job of a restarted service: nothing to show
+            found = st.jobs.get(st, job)
+        except PersonaError:  # an unknown (or long removed) job: nothing to show
             found = None
     return _sources_page(request, u, st, job=found)
 
@@ -295,8 +296,10 @@ def _sources_page(request: Request, u: dict[str, Any], st: AppState, *, job: Any
         rep = sources_status(st.store, load_sources(st.settings))
     except PersonaError as exc:  # config.toml cannot be parsed
         rep, error = None, error or str(exc)
-    resp = _page(request, "sources.html", user=u, rep=rep, error=error, job=job, running=st.jobs.running(),
-                 csrf=csrf_token(st, u))
+    # the job shown, when it still runs, keeps the page refreshing (it may finish between the two reads)
+    running = job if job is not None and job.status == "running" else st.jobs.running(st)
+    resp = _page(request, "sources.html", user=u, rep=rep, error=error, job=job, running=running,
+                 jobs=st.jobs.recent(st, RECENT_JOBS), csrf=csrf_token(st, u))
     resp.status_code = status
     return resp
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from persona.api.deps import AppState, require, state
@@ -94,18 +94,21 @@ def sync_one(name: str = NAME, body: SyncBody | None = None, key: str = Depends(
 @router.post("/jobs", status_code=202)
 def start_job(body: JobBody | None = None, key: str = Depends(require("admin")), st: AppState = Depends(state)) -> dict[str, Any]:
     """Start pulling now in the background and answer at once (202) with the job: for pulls that outlast a proxy's
-    timeout. Poll ``GET /v1/sources/jobs/{id}``. One job at a time per service (409 while one runs)."""
+    timeout. Poll ``GET /v1/sources/jobs/{id}`` (any worker answers). One sync per workspace at a time (409 while a
+    job, ``persona sync`` or a key rotation runs)."""
     job = st.jobs.start(st, body.sources if body else None, full=bool(body and body.full), actor=f"api:{key}")
     return {**job.as_dict(), "url": f"/v1/sources/jobs/{job.id}"}
 
 
 @router.get("/jobs", dependencies=[Depends(require("admin"))])
-def list_jobs(st: AppState = Depends(state)) -> list[dict[str, Any]]:
-    """This service's recent background pulls, newest first."""
-    return [j.as_dict() for j in st.jobs.recent()]
+def list_jobs(limit: int = Query(50, ge=1, le=1000, description="How many jobs, newest first."),
+              st: AppState = Depends(state)) -> list[dict[str, Any]]:
+    """The workspace's recent background pulls, newest first (whichever worker ran them)."""
+    return [j.as_dict() for j in st.jobs.recent(st, limit)]
 
 
 @router.get("/jobs/{job_id}", dependencies=[Depends(require("admin"))])
 def get_job(job_id: str = Path(..., max_length=32), st: AppState = Depends(state)) -> dict[str, Any]:
-    """A background pull: running, done (with each source's counts, as ``persona sync --json``) or failed."""
-    return st.jobs.get(job_id).as_dict()
+    """A background pull: running, done (with each source's counts, as ``persona sync --json``), failed, or
+    interrupted (the service stopped during the pull: start it again, nothing is lost)."""
+    return st.jobs.get(st, job_id).as_dict()

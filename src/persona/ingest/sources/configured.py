@@ -30,8 +30,8 @@ from __future__ import annotations
 import os
 import time
 import tomllib
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -200,13 +200,18 @@ def describe(spec: SourceSpec) -> dict[str, Any]:
 def sync_lock(store: Any) -> Iterator[None]:
     """Hold the workspace's sync lock: one sync of the configured sources at a time, from the CLI or the service.
 
+    Taking it marks the background jobs left ``running`` by a process that died ``interrupted``: a job's runner
+    holds this lock for as long as its row says running (see :mod:`persona.ingest.sources.jobs`).
+
     Raises:
         BusyError: another sync is running (in any process on this workspace, or on this PostgreSQL database).
     """
+    from persona.ingest.sources.jobs import interrupt_orphans
     from persona.store.locks import workspace_lock
 
     with workspace_lock(store, store.settings, "sync", busy="a sync of the configured sources is already running",
                         hint="wait for it to finish; `persona sync` and POST /v1/sources/sync share one lock"):
+        interrupt_orphans(store)
         yield
 
 
@@ -312,13 +317,16 @@ def pull_source(store: Any, spec: SourceSpec, *, full: bool = False, progress: b
 
 
 def sync_sources(store: Any, specs: list[SourceSpec], *, full: bool = False, progress: bool | None = None,
-                 actor: str = "cli") -> list[SyncResult]:
+                 actor: str = "cli", locked: bool = False,
+                 on_result: Callable[[SyncResult], None] | None = None) -> list[SyncResult]:
     """Pull every source in ``specs`` in order, holding the workspace's :func:`sync_lock`; a failing source is
     recorded (as a failed ingest run with its error, when it failed before its run began) and the next one still runs.
 
     Args:
         full: incremental sources read everything this once (see :func:`pull_source`).
         actor: who asked, for the audit log (``cli``, ``pipeline``, ``api:<key prefix>`` …).
+        locked: the caller already holds :func:`sync_lock` (a background job holds it around its whole life).
+        on_result: called with each source's result as soon as that source is done.
 
     Raises:
         BusyError: another sync of this workspace is running.
@@ -326,7 +334,7 @@ def sync_sources(store: Any, specs: list[SourceSpec], *, full: bool = False, pro
     from persona.privacy.gdpr import audit
 
     results = []
-    with sync_lock(store):
+    with nullcontext() if locked else sync_lock(store):
         for spec in specs:
             res = SyncResult(spec.name, spec.entity, spec.kind)
             t0, started, last_run = time.perf_counter(), datetime.now(UTC), _last_run_id(store)
@@ -337,6 +345,8 @@ def sync_sources(store: Any, specs: list[SourceSpec], *, full: bool = False, pro
                 _record_failure(store, spec, exc, started, last_run)
             res.seconds = time.perf_counter() - t0
             results.append(res)
+            if on_result is not None:
+                on_result(res)
         audit(store, actor, "sync_sources", None, {"sources": [r.name for r in results], "full": full,
                                                    "failed": [r.name for r in results if r.status == "failed"]})
     return results
