@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from spark_engine_checks import _load, assert_same_features
 
 from persona.config import load_settings
 from persona.engines.spark.session import SparkUnavailableError, spark_session
@@ -27,25 +28,6 @@ def demo_files(tmp_path_factory):
 def demo_data(demo_files) -> ShopData:
     frames = {k: pd.read_csv(v) for k, v in demo_files.items()}
     return ShopData(events=frames["events"], customers=frames["customers"], products=frames["products"], reviews=frames["reviews"])
-
-
-def _load(store, files) -> None:
-    from persona.ingest import ENTITY_ORDER, ingest_file
-    from persona.privacy.crypto import PIICipher
-
-    for entity in ENTITY_ORDER:
-        if entity in files:
-            ingest_file(store, entity, files[entity], progress=False, cipher=PIICipher(b"s" * 32))
-
-
-def assert_same_features(local: pd.DataFrame, spark: pd.DataFrame) -> None:
-    assert list(spark.columns) == list(local.columns)
-    assert list(spark.index) == list(local.index)
-    for c in local.columns:
-        a, b = spark[c], local[c]
-        if b.dtype == object:  # a missing text is None from PostgreSQL, NaN from SQLite: the same to a profile
-            a, b = a.where(a.notna(), np.nan), b.where(b.notna(), np.nan)
-        pd.testing.assert_series_equal(a, b, check_dtype=False, rtol=1e-9, check_names=False, obj=c)
 
 
 def test_features_equal_the_local_engine(spark, demo_data):

@@ -1,7 +1,8 @@
 """Compute engines: where the heavy batch work runs.
 
 ``local`` (the default) runs everything in this process with pandas, NumPy and SciPy. ``spark`` runs
-the per-event aggregations of the profiles, frequent-itemset mining and ALS training on Apache Spark
+the per-event aggregations of the profiles and of the predictions (point-in-time features, label windows,
+CLV summaries, daily revenue), frequent-itemset mining and ALS training on Apache Spark
 (``pip install 'persona[spark]'`` and a Java 17+ runtime), behind the same functions and estimators.
 The engine is a setting (``PERSONA_ENGINE`` or ``engine`` in ``config.toml``), never a code change.
 """
@@ -136,5 +137,24 @@ def open_baskets(store: Any, *, by: str = "session") -> Any:
     return baskets_from_store(store, by=by)
 
 
+def open_purchases(store: Any) -> Any:
+    """The workspace's purchases for the CLV stage on the store's engine: a ``PurchaseLog`` held in this process
+    (local) or ``SparkPurchases`` whose per-customer summaries and daily revenue Spark aggregates (spark; read over
+    JDBC on PostgreSQL).
+
+    Raises:
+        InputError: (local) the workspace has no purchase events.
+        SparkUnavailableError: the engine is spark and PySpark or Java is missing.
+    """
+    if store.settings.engine == "spark":
+        from persona.engines.spark.clv import SparkPurchases
+        from persona.engines.spark.session import spark_session
+
+        return SparkPurchases.from_store(spark_session(store.settings.spark_master), store)
+    from persona.predict.clv_purchases import PurchaseLog
+
+    return PurchaseLog.from_store(store)
+
+
 __all__ = ["ENGINES", "LAKE_ENTITIES", "check_engine", "count_orders", "lake_paths", "lake_renames", "open_baskets", "open_lake",
-           "open_shop"]
+           "open_purchases", "open_shop"]

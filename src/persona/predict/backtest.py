@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from persona.errors import InputError
-from persona.profiles.features import DAY, NUMERIC_FEATURES, compute_features
+from persona.profiles.features import DAY, NUMERIC_FEATURES
 from persona.profiles.source import PURCHASE_TYPES, ShopData
 
 log = logging.getLogger(__name__)
@@ -26,6 +26,11 @@ MIN_HISTORY_DAYS = 30
 def top_level(category: pd.Series) -> pd.Series:
     """The top level of a category path ("Home > Kitchen" → "Home")."""
     return category.astype("string").str.split(">").str[0].str.strip()
+
+
+def ranked_names(counts: pd.Series) -> list[str]:
+    """The names of ``counts`` from the largest count down, ties by name (so every engine and row order agrees)."""
+    return [str(c) for c in counts.sort_index().sort_values(ascending=False, kind="stable").index]
 
 
 @dataclass(frozen=True)
@@ -57,7 +62,7 @@ def plan_backtest(data: ShopData, horizon_days: int, *, n_train: int = 3, step_d
         as_of = data.last_event_ts
     if as_of is None:
         raise InputError("no events, so there is nothing to learn from", hint="ingest events first")
-    first = data.events["ts"].min()
+    first = data.first_event_ts
     h, step = pd.Timedelta(days=int(horizon_days)), pd.Timedelta(days=step_days)
     test = as_of - h
     earliest = first + pd.Timedelta(days=MIN_HISTORY_DAYS)
@@ -84,7 +89,7 @@ class FeatureCache:
     def at(self, t: pd.Timestamp) -> pd.DataFrame:
         """Features of everyone known at ``t``."""
         if t not in self._cache:
-            self._cache[t] = compute_features(self.data, t)
+            self._cache[t] = self.data.features(t)  # the shop's engine computes them (Spark for a SparkShop)
         return self._cache[t]
 
     def matrix(self, t: pd.Timestamp, matrix: ModelMatrix) -> pd.DataFrame:
@@ -113,12 +118,37 @@ def future_orders(data: ShopData, start: pd.Timestamp, end: pd.Timestamp) -> pd.
     return buys[(buys["ts"] > start) & (buys["ts"] <= end)]
 
 
+def window_purchases(data: ShopData, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    """Rows ``customer_id, top_category, revenue``: each customer's purchase revenue in (start, end] per top-level
+    category, all the labels need; aggregated by the shop's engine (on Spark for a ``SparkShop``), cached per window."""
+    cache = data.__dict__.setdefault("_window_cache", {})
+    key = (pd.Timestamp(start), pd.Timestamp(end))
+    if key not in cache:
+        if data.engine == "spark":
+            from persona.engines.spark.predict import window_purchases as spark_window_purchases
+
+            cache[key] = spark_window_purchases(data, start, end)
+        else:
+            fo = future_orders(data, start, end)
+            cache[key] = fo.groupby(["customer_id", "top_category"], dropna=False, sort=False)["revenue"].sum().reset_index()
+    return cache[key]
+
+
+def purchase_category_counts(data: ShopData) -> pd.Series:
+    """Purchase lines per top-level category, counted by the shop's engine."""
+    if data.engine == "spark":
+        from persona.engines.spark.predict import category_counts
+
+        return category_counts(data)
+    return _purchases(data)["top_category"].dropna().value_counts()
+
+
 Labeler = Callable[[ShopData, pd.Timestamp, pd.Timestamp, pd.Index], pd.Series]
 
 
 def label_purchase(data: ShopData, t: pd.Timestamp, end: pd.Timestamp, ids: pd.Index) -> pd.Series:
     """1 when the customer buys anything in (t, end]."""
-    buyers = set(future_orders(data, t, end)["customer_id"])
+    buyers = set(window_purchases(data, t, end)["customer_id"])
     return pd.Series(ids.isin(buyers).astype(int), index=ids)
 
 
@@ -126,7 +156,7 @@ def label_category(category: str) -> Labeler:
     """1 when the customer buys in top-level ``category`` in (t, end]."""
 
     def lab(data: ShopData, t: pd.Timestamp, end: pd.Timestamp, ids: pd.Index) -> pd.Series:
-        fo = future_orders(data, t, end)
+        fo = window_purchases(data, t, end)
         buyers = set(fo.loc[fo["top_category"] == category, "customer_id"])
         return pd.Series(ids.isin(buyers).astype(int), index=ids)
 
@@ -140,7 +170,7 @@ def label_churn(data: ShopData, t: pd.Timestamp, end: pd.Timestamp, ids: pd.Inde
 
 def label_spend(data: ShopData, t: pd.Timestamp, end: pd.Timestamp, ids: pd.Index) -> pd.Series:
     """Revenue of the customer's purchases in (t, end]."""
-    fo = future_orders(data, t, end)
+    fo = window_purchases(data, t, end)
     return fo.groupby("customer_id")["revenue"].sum().reindex(ids).fillna(0.0)
 
 
@@ -162,8 +192,8 @@ class ModelMatrix:
 
     def fit(self, feats: pd.DataFrame, data: ShopData, n_categories: int = 8) -> ModelMatrix:
         """Learn the categories and channels that become columns."""
-        cats = top_level(data.products["category"].dropna()).value_counts()
-        self.categories_ = [str(c) for c in cats.index[:n_categories]]
+        cats = top_level(data.catalogue()["category"].dropna()).value_counts()
+        self.categories_ = ranked_names(cats)[:n_categories]
         ch = feats["preferred_channel"].dropna().astype(str).value_counts()
         self.channels_ = [str(c) for c in ch.index[:4]]
         self.columns_ = [*NUMERIC_FEATURES, *(f"share_{c}" for c in self.categories_), *(f"channel_{c}" for c in self.channels_)]

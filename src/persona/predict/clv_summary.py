@@ -77,32 +77,56 @@ def rfm_summary(
     cal = daily[daily["day"] <= cal_end]
     if cal.empty:
         raise InputError(f"no transactions on or before calibration end {cal_end.date()}", hint="choose a later calibration end")
+    obs_end = check_observation_end(cal_end, observation_end)
     g = cal.groupby("customer_id", sort=True)
-    first = g["day"].min()
-    last = g["day"].max()
-    n_days = g.size()
-    rev_total = g["revenue"].sum()
     first_rev = cal.drop_duplicates("customer_id", keep="first").set_index("customer_id")["revenue"]
-    freq_ = (n_days - 1).astype(float)
+    days = pd.DataFrame({"first": g["day"].min(), "last": g["day"].max(), "n_days": g.size(), "revenue": g["revenue"].sum()})
+    out = summary_from_days(days.assign(first_revenue=first_rev.reindex(days.index)), cal_end, unit)
+    if obs_end is not None:
+        hold = daily[(daily["day"] > cal_end) & (daily["day"] <= obs_end)]
+        hg = hold.groupby("customer_id")
+        add_holdout(out, pd.DataFrame({"n_days": hg.size(), "revenue": hg["revenue"].sum()}), cal_end, obs_end, unit)
+    return out
+
+
+def check_observation_end(cal_end: pd.Timestamp, observation_end: str | pd.Timestamp | None) -> pd.Timestamp | None:
+    """The holdout's last day, normalised.
+
+    Raises:
+        InputError: it is not after the calibration end.
+    """
+    if observation_end is None:
+        return None
+    obs_end = pd.Timestamp(observation_end).normalize()
+    if obs_end <= cal_end:
+        raise InputError(f"observation end {obs_end.date()} is not after calibration end {cal_end.date()}", hint="pass a later observation_end")
+    return obs_end
+
+
+def summary_from_days(days: pd.DataFrame, cal_end: pd.Timestamp, unit: float) -> pd.DataFrame:
+    """The summary from each customer's purchase days up to the calibration end: ``first``, ``last`` (days),
+    ``n_days``, ``revenue`` (total) and ``first_revenue`` (of the first day), indexed by customer_id.
+
+    Every engine reduces its transactions to these columns; the arithmetic is this one function.
+    """
+    freq_ = (days["n_days"] - 1).astype(float)
     with np.errstate(invalid="ignore", divide="ignore"):
-        monetary = np.where(freq_ > 0, (rev_total - first_rev.reindex(rev_total.index)) / freq_.replace(0, np.nan), 0.0)
+        monetary = np.where(freq_ > 0, (days["revenue"] - days["first_revenue"]) / freq_.replace(0, np.nan), 0.0)
     out = pd.DataFrame(
         {
             "frequency": freq_,
-            "recency": (last - first).dt.days / unit,
-            "T": (cal_end - first).dt.days / unit,
+            "recency": (days["last"] - days["first"]).dt.days / unit,
+            "T": (cal_end - days["first"]).dt.days / unit,
             "monetary_value": np.nan_to_num(monetary),
-            "first_purchase": first,
+            "first_purchase": days["first"],
         }
     )
     out.index.name = "customer_id"
-    if observation_end is not None:
-        obs_end = pd.Timestamp(observation_end).normalize()
-        if obs_end <= cal_end:
-            raise InputError(f"observation end {obs_end.date()} is not after calibration end {cal_end.date()}", hint="pass a later observation_end")
-        hold = daily[(daily["day"] > cal_end) & (daily["day"] <= obs_end)]
-        hg = hold.groupby("customer_id")
-        out["frequency_holdout"] = hg.size().reindex(out.index).fillna(0).astype(float)
-        out["monetary_holdout"] = (hg["revenue"].sum() / hg.size()).reindex(out.index).fillna(0.0)
-        out["duration_holdout"] = (obs_end - cal_end).days / unit
     return out
+
+
+def add_holdout(out: pd.DataFrame, hold: pd.DataFrame, cal_end: pd.Timestamp, obs_end: pd.Timestamp, unit: float) -> None:
+    """Add the holdout columns to a summary from each customer's holdout ``n_days`` and ``revenue`` (total)."""
+    out["frequency_holdout"] = hold["n_days"].reindex(out.index).fillna(0).astype(float)
+    out["monetary_holdout"] = (hold["revenue"] / hold["n_days"]).reindex(out.index).fillna(0.0)
+    out["duration_holdout"] = (obs_end - cal_end).days / unit

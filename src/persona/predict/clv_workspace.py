@@ -13,25 +13,13 @@ from persona.predict.clv import BetaGeoModel
 from persona.predict.clv_evaluate import evaluate_clv
 from persona.predict.clv_gamma_gamma import GammaGammaModel
 from persona.predict.clv_hybrid import HybridTransactionModel
-from persona.predict.clv_summary import rfm_summary
+from persona.predict.clv_purchases import PURCHASES_SQL, load_purchases, no_amounts
+
+__all__ = ["FAST_HYBRID", "PURCHASES_SQL", "load_purchases", "run_clv", "with_amounts"]
 
 log = logging.getLogger(__name__)
 #: a lighter hybrid for workspaces (a few seconds on the demo shop)
 FAST_HYBRID: dict[str, Any] = {"n_cutoffs": 6, "n_seeds": 1, "n_estimators": 200}
-PURCHASES_SQL = "SELECT customer_id, ts, revenue FROM events WHERE event_type = 'purchase'"
-
-
-def load_purchases(store: Any) -> pd.DataFrame:
-    """The workspace's purchases as DataFrame[customer_id, date, revenue] (naive UTC timestamps).
-
-    Raises:
-        InputError: the workspace has no purchase events.
-    """
-    ev = store.read_frame(PURCHASES_SQL)
-    if ev.empty:
-        raise InputError("the workspace has no purchase events", hint="ingest purchases first (persona ingest … or persona demo)")
-    ts = pd.to_datetime(ev["ts"], utc=True).dt.tz_convert(None)
-    return pd.DataFrame({"customer_id": ev["customer_id"].astype(str), "date": ts, "revenue": pd.to_numeric(ev["revenue"], errors="coerce").fillna(0.0)})
 
 
 def with_amounts(tx: pd.DataFrame) -> pd.DataFrame:
@@ -41,9 +29,7 @@ def with_amounts(tx: pd.DataFrame) -> pd.DataFrame:
         InputError: no purchase has a positive revenue (e.g. a click log whose "buy" events carry no price).
     """
     if not (tx["revenue"] > 0).any():
-        raise InputError(f"none of the workspace's {len(tx):,} purchases carries an amount: lifetime value needs "
-                         "what each purchase was worth",
-                         hint="ingest purchase events with a revenue column (or value and quantity)")
+        raise no_amounts(len(tx))
     return tx
 
 
@@ -56,6 +42,7 @@ def run_clv(
     backtest: bool = True,
     hybrid: bool = True,
     top: int = 10,
+    purchases: Any = None,
 ) -> dict[str, Any]:
     """Fit the CLV models on every purchase up to the last one and store predictions per customer.
 
@@ -67,6 +54,8 @@ def run_clv(
         horizon_days: CLV horizon; annual_discount_rate: yearly discount rate (applied monthly).
         seed: random seed; backtest: run the time-split evaluation; hybrid: use the hybrid for expected purchases.
         top: customers listed in the report.
+        purchases: the store's purchases on its engine (a :class:`PurchaseLog` or the Spark engine's
+            ``SparkPurchases``; default: :func:`persona.engines.open_purchases`).
 
     Returns:
         A report: params, log-likelihoods, backtest scores, distribution summary, top customers.
@@ -76,14 +65,19 @@ def run_clv(
     """
     if horizon_days < 1 or annual_discount_rate < 0:
         raise InputError(f"horizon_days={horizon_days}, annual_discount_rate={annual_discount_rate} are invalid", hint="horizon >= 1 day, rate >= 0")
-    tx = with_amounts(load_purchases(store))
-    end = tx["date"].max().normalize()
-    first = tx["date"].min().normalize()
-    report: dict[str, Any] = {"calibration_end": str(end.date()), "horizon_days": horizon_days, "n_purchases": int(len(tx))}
+    if purchases is None:
+        from persona.engines import open_purchases
+
+        purchases = open_purchases(store)
+    history = purchases.require_amounts()
+    first, end = history.days()
+    report: dict[str, Any] = {"calibration_end": str(end.date()), "horizon_days": horizon_days, "n_purchases": history.count(),
+                              "engine": history.engine}
     if backtest and (end - first).days >= 90:
         cut = first + (end - first) * 2 / 3
-        report["backtest"] = evaluate_clv(tx, cut.normalize(), observation_end=end, seed=seed, hybrid=hybrid, hybrid_params=FAST_HYBRID)
-    s = rfm_summary(tx, end)
+        report["backtest"] = evaluate_clv(history.transactions(), cut.normalize(), observation_end=end, seed=seed, hybrid=hybrid,
+                                          hybrid_params=FAST_HYBRID)
+    s = history.summary(end)  # one row per customer: on Spark only these rows reach this process
     x, r, T, m = s["frequency"], s["recency"], s["T"], s["monetary_value"]
     bg = BetaGeoModel().fit(x, r, T)
     gg = GammaGammaModel().fit(x, m)
@@ -93,7 +87,7 @@ def run_clv(
     hybrid_wins = "hybrid" in bt_models and bt_models["hybrid"]["holdout_rmse"] < bt_models["bgnbd"]["holdout_rmse"]
     if hybrid and (hybrid_wins or not backtest):
         try:
-            trans = HybridTransactionModel(seed=seed, **FAST_HYBRID).fit(tx, end)
+            trans = HybridTransactionModel(seed=seed, **FAST_HYBRID).fit(history.transactions(), end)
         except InputError as exc:  # history too short for rolling backtests: BG/NBD alone
             log.warning("hybrid skipped: %s", exc)
     report["model_selection"] = (

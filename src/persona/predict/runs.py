@@ -7,21 +7,19 @@ from typing import Any
 
 import pandas as pd
 
-from persona.predict.backtest import FeatureCache, top_level
+from persona.predict.backtest import FeatureCache, purchase_category_counts, ranked_names
 from persona.predict.outcome import ChurnModel, OutcomeModel, PropensityModel
 from persona.predict.repository import register_model, save_predictions
 from persona.predict.spend import SpendRegression
-from persona.profiles.source import PURCHASE_TYPES, ShopData
+from persona.profiles.source import ShopData
 from persona.store import Store
 
 log = logging.getLogger(__name__)
 
 
 def top_categories(data: ShopData, k: int = 5) -> list[str]:
-    """The ``k`` top-level categories with the most purchases."""
-    buys = data.events[data.events["event_type"].isin(PURCHASE_TYPES)]
-    cat = top_level(buys["product_id"].map(data.products.drop_duplicates("product_id").set_index("product_id")["category"]))
-    return [str(c) for c in cat.dropna().value_counts().index[:k]]
+    """The ``k`` top-level categories with the most purchase lines (ties by name), counted by the shop's engine."""
+    return ranked_names(purchase_category_counts(data))[:k]
 
 
 def _top_rows(pred: pd.DataFrame, column: str, n: int) -> list[dict[str, Any]]:

@@ -78,6 +78,12 @@ class ShopData:
         return None if ts.empty or ts.isna().all() else ts.max()
 
     @property
+    def first_event_ts(self) -> pd.Timestamp | None:
+        """The oldest event time (where a backtest's history starts)."""
+        ts = self.events["ts"]
+        return None if ts.empty or ts.isna().all() else ts.min()
+
+    @property
     def max_event_id(self) -> int:
         """The largest event id (the watermark of an incremental profile build)."""
         return int(self.events["id"].max()) if len(self.events) else 0

@@ -56,6 +56,7 @@ class SparkShop:
     engine: ClassVar[str] = "spark"
     #: interaction weights already aggregated, by (customers, as_of): the embedding's fit and transform ask twice
     _weights: dict[Any, pd.DataFrame] = field(default_factory=dict, repr=False, compare=False)
+    _catalogue: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
     @property
     def session(self) -> Any:
@@ -68,6 +69,14 @@ class SparkShop:
         from pyspark.sql import functions as F
 
         ts = self.events.agg(F.max("ts").alias("m")).first()["m"]
+        return None if ts is None else as_utc(ts)
+
+    @property
+    def first_event_ts(self) -> pd.Timestamp | None:
+        """The oldest event time."""
+        from pyspark.sql import functions as F
+
+        ts = self.events.agg(F.min("ts").alias("m")).first()["m"]
         return None if ts is None else as_utc(ts)
 
     @property
@@ -85,8 +94,10 @@ class SparkShop:
         return spark_features(self, as_of, customer_ids, n_categories=n_categories)
 
     def catalogue(self) -> pd.DataFrame:
-        """The products frame, collected (a catalogue is small next to the events)."""
-        return self.products.toPandas()
+        """The products frame, collected once (a catalogue is small next to the events)."""
+        if self._catalogue is None:
+            self._catalogue = self.products.toPandas()
+        return self._catalogue
 
     def interaction_weights(self, customers: Sequence[str], as_of: pd.Timestamp | None = None) -> pd.DataFrame:
         """Rows ``customer_id, product_id, w``: the summed interest weight of each customer on each product,

@@ -71,14 +71,15 @@ def run(ctx: RunContext) -> StageResult:
     """Fit the CLV models on the workspace's purchases, store predictions, forecast revenue."""
     import pandas as pd
 
+    from persona.engines import open_purchases
     from persona.errors import InputError
-    from persona.predict.clv_workspace import load_purchases, run_clv, with_amounts
-    from persona.predict.forecast import RevenueForecaster, revenue_series, rolling_backtest
+    from persona.predict.clv_workspace import run_clv
+    from persona.predict.forecast import RevenueForecaster, rolling_backtest
     from persona.predict.next_purchase import backtest_next_purchase
 
     try:
-        tx = with_amounts(load_purchases(ctx.store))
-        rep = run_clv(ctx.store, seed=ctx.seed, top=10)
+        history = open_purchases(ctx.store).require_amounts()  # on spark the summaries and daily revenue are Spark's
+        rep = run_clv(ctx.store, seed=ctx.seed, top=10, purchases=history)
     except InputError as exc:  # the data cannot carry the models (no amounts, no repeat buyers): say why
         return StageResult(status="skipped", message=str(exc))
     arrays = rep.pop("_arrays")
@@ -92,7 +93,7 @@ def run(ctx: RunContext) -> StageResult:
     gparams = ", ".join(f"{k} = {v:.3f}" for k, v in gg["params"].items())
     intro = (
         f"<p>BG/NBD fit on {rep['n_customers']:,} customers' purchases up to {html.escape(rep['calibration_end'])}: {params} "
-        f"(log-likelihood {bg['log_likelihood']:.1f}). Gamma-Gamma on {gg['n_customers']:,} repeat buyers: {gparams}. "
+        f"(log-likelihood {bg['log_likelihood']:.1f}; purchases summarised by the {html.escape(history.engine)} engine). Gamma-Gamma on {gg['n_customers']:,} repeat buyers: {gparams}. "
         f"Expected purchases come from the {html.escape(rep['transaction_model'])}; 12-month CLV discounts monthly at 10% a year. "
         f"Total predicted 12-month value {rep['clv_total']:,.0f}; mean P(alive) {rep['p_alive_mean']:.2f}.</p>"
     )
@@ -107,15 +108,16 @@ def run(ctx: RunContext) -> StageResult:
     if track is not None:
         sec.add_figure(_tracking_figure(track))
     figures: dict[str, Any] = {
+        "engine": history.engine,
         "bgnbd": bg["params"], "gamma_gamma": gg["params"], "clv_total": rep["clv_total"], "p_alive_mean": rep["p_alive_mean"],
         "transaction_model": rep["transaction_model"],
         "backtest": {r["model"]: {"rmse": r["holdout_rmse"], "total_predicted": r["holdout_total_predicted"], "total_actual": r["holdout_total_actual"]} for r in rows},
     }
     sections = [sec]
-    end = tx["date"].max().normalize()
-    if (end - tx["date"].min().normalize()).days >= 90:
-        figures["next_purchase_backtest"] = backtest_next_purchase(tx, end - pd.Timedelta(days=30), window_days=30)
-    series = revenue_series(tx, "D")
+    first, end = history.days()
+    if (end - first).days >= 90:
+        figures["next_purchase_backtest"] = backtest_next_purchase(history.transactions(), end - pd.Timedelta(days=30), window_days=30)
+    series = history.revenue_series("D")
     if len(series) >= 60:
         fc = RevenueForecaster(freq="D").fit(series).forecast(28)
         bt = rolling_backtest(series, freq="D", horizon=14, n_origins=3)

@@ -42,17 +42,17 @@ def _figure(reports: dict[str, dict[str, Any]]) -> Any:
 
 def run(ctx: RunContext) -> StageResult:
     """Fit every model on point-in-time features, report its backtest and store its predictions."""
+    from persona.engines import open_shop
     from persona.errors import InputError
-    from persona.predict.backtest import FeatureCache
+    from persona.predict.backtest import MIN_HISTORY_DAYS, FeatureCache
     from persona.predict.runs import run_churn, run_propensity, run_spend
-    from persona.profiles import load_shop
 
-    data = ctx.artifacts.get("shop_data") or load_shop(ctx.store)
-    if data.last_event_ts is None:
+    # the engine's shop: on spark the point-in-time features and the labels' purchase sums are computed by Spark
+    data = ctx.artifacts.get("engine_shop") or open_shop(ctx.store, loaded=ctx.artifacts.get("shop_data"))
+    last = data.last_event_ts
+    if last is None:
         return StageResult(status="skipped", message="no events")
-    from persona.predict.backtest import MIN_HISTORY_DAYS
-
-    span = int((data.last_event_ts - data.events["ts"].min()) / pd.Timedelta(days=1))
+    span = int((last - data.first_event_ts) / pd.Timedelta(days=1))
     horizon = min(90, (span - MIN_HISTORY_DAYS) // 2)  # a shop with a short history gets shorter horizons, not a failure
     if horizon < 14:
         return StageResult(status="skipped", message=f"{span} days of events: backtests need at least {2 * 14 + MIN_HISTORY_DAYS}")
@@ -72,7 +72,8 @@ def run(ctx: RunContext) -> StageResult:
     rows = [{"model": n, **{m: r["backtest"].get(m) for m in METRICS}, "recency-only AUC": r["backtest"].get("baseline", {}).get("auc"),
              "calibration": r["backtest"].get("calibration")} for n, r in reports.items()]
     plan = churn["plan"]
-    intro = (f"<p>Features are computed as of each cutoff from earlier events only; labels come from the following window. "
+    intro = (f"<p>Features are computed as of each cutoff from earlier events only (by the {html.escape(data.engine)} engine); "
+             f"labels come from the following window. "
              f"Churn trains on cutoffs {html.escape(', '.join(t[:10] for t in plan['train_cutoffs']))} and is tested at "
              f"{html.escape(plan['test_cutoff'][:10])}. Probabilities are LightGBM, calibrated on customers held out of training.</p>")
     sec = Section(title="Predictions: churn and purchase propensity (time-based backtest)",
@@ -88,6 +89,7 @@ def run(ctx: RunContext) -> StageResult:
               + table_html(spend["coefficients"][:12], ["feature", "coefficient"])),
     )
     figures = {
+        "engine": data.engine,
         "churn": {k: churn["backtest"].get(k) for k in ("auc", "pr_auc", "brier", "lift_top_decile")} | {"baseline_auc": churn["backtest"]["baseline"].get("auc")},
         "propensity": {k: prop["backtest"].get(k) for k in ("auc", "pr_auc", "brier", "lift_top_decile")} | {"baseline_auc": prop["backtest"]["baseline"].get("auc")},
         "propensity_categories": {c: r.get("backtest", {}).get("auc") for c, r in prop.get("categories", {}).items()},

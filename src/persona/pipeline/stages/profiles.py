@@ -36,6 +36,7 @@ def run_profiles(ctx: RunContext) -> StageResult:
         from persona.engines import open_shop
 
         data = open_shop(ctx.store, loaded=data)
+        ctx.artifacts["engine_shop"] = data  # later stages (predict) reuse the Spark frames
     out = build_and_store(ctx.store, full=True, recommender=ctx.artifacts.get("recommender"), seed=ctx.seed, data=data)
     profiles = read_profiles(ctx.store)
     ctx.artifacts["profiles"] = profiles
