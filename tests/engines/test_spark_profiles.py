@@ -121,6 +121,13 @@ def test_postgres_store_is_read_over_jdbc(spark, demo_files, pg_store):
     assert shop.events.rdd.getNumPartitions() > 1  # read in parallel id ranges, not through this process
     data = load_shop(pg_store)
     assert_same_features(compute_features(data, data.last_event_ts), shop.features(data.last_event_ts))
+    # the events are one snapshot for every later pass (a backtest reads them at each cutoff), until released
+    before = shop.last_event_ts
+    with pg_store.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE events SET ts = ts + interval '30 days' WHERE id = (SELECT MAX(id) FROM events)")
+    assert shop.last_event_ts == before and shop.events.is_cached
+    shop.release()
+    assert shop.last_event_ts > before and not shop.events.is_cached
 
 
 def test_jdbc_options_keep_the_password_out_of_the_url():

@@ -108,12 +108,17 @@ def build_and_store(
     if not full and path.is_file() and store.count("profiles") > 0:
         builder = ProfileBuilder.load(path)
     if builder is None:
+        opened = data is None
         if data is None:
             from persona.engines import open_shop
 
             data = open_shop(store)
-        builder = ProfileBuilder(alpha=alpha, seed=seed).fit(data, as_of, recommender)
-        frame = builder.transform(data, as_of)
+        try:
+            builder = ProfileBuilder(alpha=alpha, seed=seed).fit(data, as_of, recommender)
+            frame = builder.transform(data, as_of)
+        finally:
+            if opened and hasattr(data, "release"):
+                data.release()
         n = write_profiles(store, frame, watermark=builder.watermark_, replace_all=True)
         builder.save(path)
         mode, rebuilt, engine = "full", n, data.engine

@@ -58,6 +58,10 @@ class SparkShop:
     _weights: dict[Any, pd.DataFrame] = field(default_factory=dict, repr=False, compare=False)
     _catalogue: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
+    def release(self) -> None:
+        """Let Spark drop the events it keeps for this shop (a JDBC read's snapshot); the frames stay usable."""
+        self.events.unpersist()
+
     @property
     def session(self) -> Any:
         """The Spark session the frames belong to."""
@@ -160,9 +164,13 @@ class SparkShop:
         customers = table("customers", CUSTOMER_COLUMNS).where(F.col("customer_id").isNotNull())
         messages = (table("messages", ("customer_id", "sent_at", "status"))
                     .where((F.col("status") == "sent") & F.col("sent_at").isNotNull()).select(*MESSAGE_COLUMNS))
-        return cls(events=normalise_events(events, products), customers=_typed(customers, CUSTOMER_COLUMNS),
-                   products=_typed(products, PRODUCT_COLUMNS), reviews=_typed(table("reviews", REVIEW_COLUMNS), REVIEW_COLUMNS),
-                   messages=_typed(messages, MESSAGE_COLUMNS))
+        # one read of the events for every pass of a run (a backtest asks at each cutoff): kept by Spark after the
+        # first, which also makes them one snapshot (Spark's last id range is open, so a re-read would see new rows)
+        from pyspark import StorageLevel
+
+        return cls(events=normalise_events(events, products).persist(StorageLevel.MEMORY_AND_DISK),
+                   customers=_typed(customers, CUSTOMER_COLUMNS), products=_typed(products, PRODUCT_COLUMNS),
+                   reviews=_typed(table("reviews", REVIEW_COLUMNS), REVIEW_COLUMNS), messages=_typed(messages, MESSAGE_COLUMNS))
 
     @classmethod
     def from_parquet(cls, session: Any, folder: Path | str) -> SparkShop:
