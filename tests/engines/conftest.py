@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import pandas as pd
 import pytest
 
 
@@ -16,3 +17,20 @@ def spark():
     if reason and not os.environ.get("CI"):
         pytest.skip(f"Spark engine unavailable: {reason}")
     return spark_session("local[2]")
+
+
+@pytest.fixture(scope="module")
+def demo_files(tmp_path_factory):
+    """A small generated shop (300 customers, 150 days) as CSV files, shared by the engine suites."""
+    from persona.demo import generate_shop
+
+    return generate_shop(tmp_path_factory.mktemp("demo"), customers=300, products=80, days=150, seed=5)
+
+
+@pytest.fixture(scope="module")
+def demo_data(demo_files):
+    """The demo files as the local engine's ShopData."""
+    from persona.profiles.source import ShopData
+
+    frames = {k: pd.read_csv(v) for k, v in demo_files.items()}
+    return ShopData(events=frames["events"], customers=frames["customers"], products=frames["products"], reviews=frames["reviews"])

@@ -24,22 +24,9 @@ from persona.predict.backtest import (
     window_purchases,
 )
 from persona.predict.clv_purchases import PurchaseLog
-from persona.profiles.source import PURCHASE_TYPES, ShopData
+from persona.profiles.source import PURCHASE_TYPES
 
 RTOL = 1e-6
-
-
-@pytest.fixture(scope="module")
-def demo_files(tmp_path_factory):
-    from persona.demo import generate_shop
-
-    return generate_shop(tmp_path_factory.mktemp("demo"), customers=300, products=80, days=150, seed=5)
-
-
-@pytest.fixture(scope="module")
-def demo_data(demo_files) -> ShopData:
-    frames = {k: pd.read_csv(v) for k, v in demo_files.items()}
-    return ShopData(events=frames["events"], customers=frames["customers"], products=frames["products"], reviews=frames["reviews"])
 
 
 @pytest.fixture(scope="module")

@@ -17,19 +17,6 @@ from persona.profiles.features import compute_features
 from persona.profiles.source import ShopData, load_shop
 
 
-@pytest.fixture(scope="module")
-def demo_files(tmp_path_factory):
-    from persona.demo import generate_shop
-
-    return generate_shop(tmp_path_factory.mktemp("demo"), customers=300, products=80, days=150, seed=5)
-
-
-@pytest.fixture(scope="module")
-def demo_data(demo_files) -> ShopData:
-    frames = {k: pd.read_csv(v) for k, v in demo_files.items()}
-    return ShopData(events=frames["events"], customers=frames["customers"], products=frames["products"], reviews=frames["reviews"])
-
-
 def test_features_equal_the_local_engine(spark, demo_data):
     shop = SparkShop.from_shop_data(spark, demo_data)
     as_of = demo_data.last_event_ts
