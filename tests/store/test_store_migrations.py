@@ -94,7 +94,7 @@ def test_a_database_at_0003_keeps_its_data_and_gains_sync_jobs(empty_url, tmp_pa
     store = Store(settings, engine=engine)
     with pytest.raises(SchemaOutOfDateError, match="at revision 0003.*persona db upgrade"):
         store.check_schema()
-    assert upgrade(engine) == head_revision() == "0004"
+    assert upgrade(engine) == head_revision() == "0005"
     store.check_schema()
     assert store.read_frame("SELECT error FROM ingest_runs")["error"].tolist() == ["boom"]
     create_job(store, "j1", requested=[], sources=["crm"], full=True, actor="api:abc")

@@ -40,6 +40,7 @@ from persona.ingest.mapping import parse_map, resolve_columns
 from persona.ingest.prefetch import prefetch
 from persona.ingest.quarantine import Quarantine
 from persona.ingest.readers import RawChunk, detect_format, open_reader, source_size
+from persona.ingest.runs import this_process
 from persona.ingest.schema import EntitySpec, get_spec
 from persona.ingest.writer import EntityWriter
 from persona.jsonvalues import dumps
@@ -364,11 +365,14 @@ def _start_run(store: Any, spec: EntitySpec, source: str, fingerprint: str | Non
                 report.quarantine = prev.quarantine
                 report.resumed = True
                 prev.status = "running"
+                prev.host, prev.pid = this_process()
+                prev.error = None
                 log.info("ingest entity=%s resuming run=%s after line=%s", spec.name, prev.id, prev.position)
                 return int(prev.id), int(prev.position or 0), prev.started_at
+        host, pid = this_process()
         res = s.execute(insert(IngestRun).values(
             entity=spec.name, source=source, started_at=started, status="running", read=0, accepted=0, duplicates=0,
-            rejected=0, fingerprint=fingerprint, position=0).returning(IngestRun.id))
+            rejected=0, fingerprint=fingerprint, position=0, host=host, pid=pid).returning(IngestRun.id))
         return int(res.scalar_one()), 0, started
 
 

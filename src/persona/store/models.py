@@ -150,6 +150,8 @@ class IngestRun(Base):
     fingerprint: Mapped[str | None] = mapped_column(String(64), index=True)  # file identity: a rerun resumes
     position: Mapped[int | None] = mapped_column(BigInteger)  # last source line (or row) committed
     error: Mapped[str | None] = mapped_column(Text)  # a failed run's message (a PersonaError's, secrets already hidden)
+    host: Mapped[str | None] = mapped_column(String(255))  # the process loading it (a run it left running when it died
+    pid: Mapped[int | None] = mapped_column(Integer)  # is found by persona.ingest.runs.settle_dead_runs)
 
 
 class SourceCursor(Base):

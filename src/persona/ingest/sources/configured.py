@@ -201,17 +201,20 @@ def sync_lock(store: Any) -> Iterator[None]:
     """Hold the workspace's sync lock: one sync of the configured sources at a time, from the CLI or the service.
 
     Taking it marks the background jobs left ``running`` by a process that died ``interrupted``: a job's runner
-    holds this lock for as long as its row says running (see :mod:`persona.ingest.sources.jobs`).
+    holds this lock for as long as its row says running (see :mod:`persona.ingest.sources.jobs`); so are this host's
+    ingest runs whose process is gone (:func:`persona.ingest.runs.settle_dead_runs`).
 
     Raises:
         BusyError: another sync is running (in any process on this workspace, or on this PostgreSQL database).
     """
+    from persona.ingest.runs import settle_dead_runs
     from persona.ingest.sources.jobs import interrupt_orphans
     from persona.store.locks import workspace_lock
 
     with workspace_lock(store, store.settings, "sync", busy="a sync of the configured sources is already running",
                         hint="wait for it to finish; `persona sync` and POST /v1/sources/sync share one lock"):
         interrupt_orphans(store)
+        settle_dead_runs(store)
         yield
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import and_, not_, or_, select
 
 from persona.errors import PersonaError
+from persona.ingest.runs import settle_dead_runs
 from persona.ingest.sources.configured import SourceSpec, describe
 from persona.ingest.sources.cursor import list_cursors
 from persona.store.models import IngestRun
@@ -34,6 +35,7 @@ def sources_status(store: Any, specs: list[SourceSpec], *, runs: int = SOURCE_RU
         first; ``cursor`` is the stored one (``{"value", "type", "updated_at", "run_id"}``) or None; ``problem`` says
         why the cursor cannot be looked up in this process (a ``db_env`` variable not set here), else None.
     """
+    settle_dead_runs(store)  # a run its process left running when it died reads interrupted, with what to do
     cursors = {c["key"]: c for c in list_cursors(store)}
     shown, named = [], []
     for spec in specs:
