@@ -55,10 +55,8 @@ class Comparison:
     def holdout(self) -> tuple[Interactions, sp.csr_matrix, Any] | None:
         """``(train, held-out pairs, best model fitted on train)`` of a temporal comparison, for a model that learns
         from each customer's latest events (the ``repeat`` model's comeback scale); None otherwise."""
-        best = self.best
         fitted = self.best_fitted
-        if (self.split != "temporal" or self.held is None or best is None or fitted is None
-                or getattr(fitted, "data_", None) is not self.train):
+        if self.split != "temporal" or self.held is None or getattr(fitted, "data_", None) is not self.train:
             return None
         return self.train, self.held, fitted
 
@@ -223,17 +221,14 @@ def compare(
     train, pairs, again = _held_out(data, split, fraction, seed)
     test = _test_frame(data, pairs if repeats else pairs[~again], split, repeats_dropped=int(again.sum()) * (not repeats))
     reports: list[ModelReport] = []
-    kept: tuple[str, Any] | None = None
+    kept = None
     for name, make in factories.items():
         model = make()
         rep = evaluate_recommender(model, train, test, k=k, name=name, users=pd.unique(test["user_id"]),
                                    per_user=True, exclude_seen=not repeats)
         reports.append(rep)
-        lead = best_model(reports, SELECT_METRIC)
-        if lead is rep:
-            kept = (name, model)  # the best so far, fitted on the training part; the others are let go
-        elif kept is not None and (lead is None or lead.name != kept[0]):
-            kept = None
+        if best_model(reports, SELECT_METRIC) is rep:
+            kept = model  # the best so far, fitted on the training part; the others are let go
         log.info("evaluated model=%s %s", name, rep.error or f"ndcg@{k}={rep.metrics.get(f'ndcg@{k}', 0):.4f}")
         if on_result is not None:
             on_result(rep)
@@ -241,7 +236,7 @@ def compare(
                          shape=data.matrix.shape)
     return Comparison(split=split, train=train, test=test, reports=reports, seconds=time.perf_counter() - t0,
                       repeat_share=float(again.mean()) if len(again) else 0.0, held=held,
-                      best_fitted=kept[1] if kept is not None else None)
+                      best_fitted=kept)
 
 
 def train_and_register(

@@ -70,9 +70,10 @@ def run_pipeline(
         result.seconds = round(time.perf_counter() - t0, 3)
         ctx.results[stage.name] = result
         log.info("stage=%s status=%s seconds=%.2f", stage.name, result.status, result.seconds)
-    shop = ctx.artifacts.pop("engine_shop", None)
-    if hasattr(shop, "release"):  # the Spark engine's snapshot of the events
-        shop.release()
+    for held in ("engine_shop", "engine_purchases"):  # what the Spark engine keeps for the run's stages
+        frames = ctx.artifacts.pop(held, None)
+        if hasattr(frames, "release"):
+            frames.release()
     if report:
         from persona.pipeline.report import write_report
 

@@ -66,6 +66,10 @@ class SparkPurchases:
                            F.coalesce(F.col("revenue").cast("double"), F.lit(0.0)).alias("revenue"))
         return cls(frame)
 
+    def release(self) -> None:
+        """Let Spark drop the daily totals it keeps (they are recomputed if used again)."""
+        self._daily.unpersist()
+
     def _agg(self) -> dict[str, Any]:
         from pyspark.sql import functions as F
 

@@ -59,8 +59,12 @@ class SparkShop:
     _catalogue: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
     def release(self) -> None:
-        """Let Spark drop the events it keeps for this shop (a JDBC read's snapshot); the frames stay usable."""
+        """Let Spark drop what it keeps for this shop (a JDBC read's events, the predictions' purchase lines); the
+        frames stay usable."""
         self.events.unpersist()
+        lines = self.__dict__.pop("_purchase_lines", None)
+        if lines is not None:
+            lines.unpersist()
 
     @property
     def session(self) -> Any:

@@ -10,14 +10,13 @@ the lock does that on every acquisition. A job that is finishing still holds the
 from __future__ import annotations
 
 import logging
-import os
-import socket
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, cast
 
 from sqlalchemy import delete, select, update
 
+from persona.ingest.runs import this_process
 from persona.store.models import SyncJobRecord
 
 log = logging.getLogger(__name__)
@@ -84,8 +83,9 @@ def create_job(store: Any, job_id: str, *, requested: list[str], sources: list[s
 
     The oldest finished jobs beyond :data:`KEEP_JOBS` are removed.
     """
+    host, pid = this_process()
     row = SyncJobRecord(id=job_id, status="running", requested=requested, sources=sources, full_pull=full, requested_by=actor,
-                        started_at=datetime.now(UTC), result=[], host=socket.gethostname()[:255], pid=os.getpid())
+                        started_at=datetime.now(UTC), result=[], host=host, pid=pid)
     with store.session() as s:
         s.add(row)
         s.flush()

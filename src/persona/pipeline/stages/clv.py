@@ -78,7 +78,9 @@ def run(ctx: RunContext) -> StageResult:
     from persona.predict.next_purchase import backtest_next_purchase
 
     try:
-        history = open_purchases(ctx.store).require_amounts()  # on spark the summaries and daily revenue are Spark's
+        history = open_purchases(ctx.store)  # on spark the summaries and daily revenue are Spark's
+        ctx.artifacts["engine_purchases"] = history  # released with the run (Spark keeps its daily totals until then)
+        history.require_amounts()
         rep = run_clv(ctx.store, seed=ctx.seed, top=10, purchases=history)
     except InputError as exc:  # the data cannot carry the models (no amounts, no repeat buyers): say why
         return StageResult(status="skipped", message=str(exc))
