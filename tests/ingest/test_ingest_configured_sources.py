@@ -13,7 +13,6 @@ from persona.errors import ConfigError, InputError
 from persona.ingest.sources.configured import load_sources, parse_sources, select_sources, sync_sources
 from persona.pipeline.stage import RunContext
 from persona.pipeline.stages.data import DEMO, INGEST
-from persona.store import init_workspace, open_store
 
 TOKEN = "cfg-tok-0b1c2d3e4f"
 
@@ -29,15 +28,6 @@ def crm(tmp_path: Path) -> str:
     con.commit()
     con.close()
     return f"sqlite:///{path}"
-
-
-@pytest.fixture
-def store(settings):
-    """An initialised workspace's store (with its secret key, which customers' e-mail addresses need)."""
-    init_workspace(settings)
-    s = open_store(settings)
-    yield s
-    s.dispose()
 
 
 @pytest.fixture
@@ -114,12 +104,13 @@ def test_a_malformed_config_file_is_a_config_error(settings):
         load_sources(settings)
 
 
-def test_sync_pulls_in_order_reads_secrets_from_the_environment_and_survives_a_failing_source(store, crm, api, monkeypatch):
+def test_sync_pulls_in_order_reads_secrets_from_the_environment_and_survives_a_failing_source(initialised_store, crm, api,
+                                                                                             monkeypatch):
     api.route("/v1/events", Reply({"data": _events(6)}))
     api.route("/v1/reviews", Reply({"error": "gone"}, status=404))
     monkeypatch.setenv("CRM_URL", crm)
     monkeypatch.setenv("SHOP_AUTH", f"Bearer {TOKEN}")
-    _write_config(store.settings, f"""
+    _write_config(initialised_store.settings, f"""
 [sources.clicks]
 entity = "events"
 url = "{api.url('/v1/events')}"
@@ -137,20 +128,20 @@ sql = "crm"
 db_env = "CRM_URL"
 map = {{id = "customer_id", mail = "email", town = "city"}}
 """)
-    results = sync_sources(store, load_sources(store.settings), progress=False)
+    results = sync_sources(initialised_store, load_sources(initialised_store.settings), progress=False)
     assert [(r.name, r.status) for r in results] == [("crm", "ok"), ("clicks", "ok"), ("reviews", "failed")]
     crm_row, clicks, reviews = (r.as_dict() for r in results)
     assert (crm_row["read"], crm_row["accepted"], crm_row["rejected"]) == (3, 2, 1)
     assert (clicks["read"], clicks["accepted"]) == (6, 6)
     assert "404" in reviews["error"] and "read" not in reviews
     assert api.requests[0].headers["authorization"] == f"Bearer {TOKEN}"
-    cities = store.read_frame("SELECT customer_id, city FROM customers ORDER BY customer_id")
+    cities = initialised_store.read_frame("SELECT customer_id, city FROM customers ORDER BY customer_id")
     assert cities.values.tolist() == [["c1", "Oslo"], ["c2", "Bergen"]]
-    again = sync_sources(store, load_sources(store.settings)[:2], progress=False)  # a rerun adds nothing
+    again = sync_sources(initialised_store, load_sources(initialised_store.settings)[:2], progress=False)  # adds nothing
     assert [(r.report["accepted"], r.report["duplicates"]) for r in again] == [(0, 2), (0, 6)]
 
 
-def test_a_missing_environment_variable_fails_that_source_only(store, crm, monkeypatch):
+def test_a_missing_environment_variable_fails_that_source_only(initialised_store, crm, monkeypatch):
     monkeypatch.delenv("NOT_SET_DB", raising=False)
     monkeypatch.delenv("NOT_SET_TOKEN", raising=False)
     specs = parse_sources({"sources": {
@@ -158,7 +149,7 @@ def test_a_missing_environment_variable_fails_that_source_only(store, crm, monke
         "b": {"entity": "events", "url": "http://127.0.0.1:9/e", "headers_env": {"Authorization": "NOT_SET_TOKEN"}},
         "c": {"entity": "customers", "sql": "crm", "db": crm, "map": {"id": "customer_id"}},
     }})
-    a, c, b = sync_sources(store, specs, progress=False)
+    a, c, b = sync_sources(initialised_store, specs, progress=False)
     assert a.status == "failed" and "NOT_SET_DB" in a.error and "export NOT_SET_DB" in a.hint
     assert b.status == "failed" and "NOT_SET_TOKEN" in b.error
     assert c.status == "ok" and c.report["accepted"] == 2
@@ -174,8 +165,8 @@ def test_password_inline_is_detected():
 
 
 @pytest.fixture
-def ctx(settings, store):
-    return RunContext(settings=settings, store=store, data_dir=None, seed=3, progress=False)
+def ctx(settings, initialised_store):
+    return RunContext(settings=settings, store=initialised_store, data_dir=None, seed=3, progress=False)
 
 
 def test_pipeline_pulls_the_configured_sources_instead_of_the_demo(ctx, crm, api):
@@ -232,7 +223,7 @@ def test_a_data_folder_wins_over_configured_sources(ctx, crm, tmp_path):
     assert ing.status == "ok" and "sources" not in ing.figures and ing.figures["events"]["accepted"] == 1
 
 
-def test_an_incremental_source_reads_only_new_rows_and_full_reads_all_once(store, tmp_path):
+def test_an_incremental_source_reads_only_new_rows_and_full_reads_all_once(initialised_store, tmp_path):
     db = tmp_path / "shop.db"
     con = sqlite3.connect(db)
     con.execute("CREATE TABLE clicks (event_id TEXT, customer_id TEXT, event_type TEXT, at INTEGER)")
@@ -240,19 +231,19 @@ def test_an_incremental_source_reads_only_new_rows_and_full_reads_all_once(store
     con.commit()
     specs = parse_sources({"sources": {"clicks": {"entity": "events", "sql": "SELECT *, at AS timestamp FROM clicks",
                                                   "db": f"sqlite:///{db}", "since_column": "at"}}})
-    first = sync_sources(store, specs, progress=False)[0].report
+    first = sync_sources(initialised_store, specs, progress=False)[0].report
     assert (first["read"], first["accepted"]) == (5, 5) and first["cursor"]["from"] is None and first["cursor"]["to"] == 1_700_000_004
     con.executemany("INSERT INTO clicks VALUES (?, 'c1', 'view', ?)", [(f"e{i}", 1_700_000_000 + i) for i in range(5, 8)])
     con.commit()
     con.close()
-    second = sync_sources(store, specs, progress=False)[0].report  # the row at the cursor, then the 3 new ones
+    second = sync_sources(initialised_store, specs, progress=False)[0].report  # the row at the cursor, then the 3 new ones
     assert (second["read"], second["accepted"], second["duplicates"]) == (4, 3, 1)
     assert second["cursor"]["from"] == 1_700_000_004 and second["cursor"]["to"] == 1_700_000_007
-    again = sync_sources(store, specs, full=True, progress=False)[0].report
+    again = sync_sources(initialised_store, specs, full=True, progress=False)[0].report
     assert (again["read"], again["duplicates"]) == (8, 8) and again["cursor"]["full"] is True
 
 
-def test_two_tenants_of_one_api_keep_their_own_cursors(store, api, monkeypatch):
+def test_two_tenants_of_one_api_keep_their_own_cursors(initialised_store, api, monkeypatch):
     """Same URL and parameters, different credentials: each configured source resumes from its own records."""
     def page(tenant: str, stamps: list[int]) -> list[dict]:
         return [{"event_id": f"{tenant}{t}", "customer_id": f"{tenant}-c", "event_type": "view", "timestamp": t,
@@ -268,7 +259,7 @@ def test_two_tenants_of_one_api_keep_their_own_cursors(store, api, monkeypatch):
         "tenant_b": {"entity": "events", "url": url, "headers_env": {"Authorization": "TOKEN_B"},
                      "since_param": "since", "since_field": "updated"},
     }})
-    a, b = sync_sources(store, specs, progress=False)
+    a, b = sync_sources(initialised_store, specs, progress=False)
     assert a.report["cursor"]["to"] == 1_700_000_950 and b.report["cursor"]["from"] is None  # b did not start from a's
     assert b.report["accepted"] == 1
     assert specs[0].identity().cursor_key == a.report["cursor"]["key"] != b.report["cursor"]["key"]

@@ -1,5 +1,6 @@
 """A run its process left ``running`` when it died (SIGKILL, a restart, out of memory) reads ``interrupted`` with what
-to do, and rerunning the command resumes it; runs of live processes and of other hosts are left alone."""
+to do, and rerunning the command resumes it; runs of live processes are left alone. On PostgreSQL a run's process holds
+its lock, so another host's dead runs are settled too; SQLite can only judge this host's."""
 
 from __future__ import annotations
 
@@ -10,10 +11,14 @@ import sys
 import textwrap
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
+import pandas as pd
+import pytest
 from sqlalchemy import insert
 
-from persona.ingest import ingest_file
+from persona.errors import BusyError, SourceError
+from persona.ingest import ingest_file, ingest_frames
 from persona.ingest.runs import process_alive, settle_dead_runs, this_process
 from persona.privacy.crypto import PIICipher
 from persona.store.models import IngestRun
@@ -42,47 +47,82 @@ def test_a_file_run_records_its_process(any_store, tmp_path):
     assert (row["status"], row["host"], int(row["pid"])) == ("done", *this_process())
 
 
-def test_only_this_hosts_runs_of_dead_processes_are_settled(any_store):
+def test_runs_of_dead_processes_are_settled_and_the_others_left_alone(any_store):
     host, me = this_process()
     dead = _dead_pid()
     assert not process_alive(dead) and process_alive(me)
     gone = _run(any_store, "running", host, dead)
-    alive = _run(any_store, "running", host, me)
-    elsewhere = _run(any_store, "running", "another-host", dead)
+    alive = _run(any_store, "running", host, me)  # no lock held (as before runs took one): its live pid keeps it running
+    elsewhere = _run(any_store, "running", "another-host", dead)  # no process holds its lock
     unknown = _run(any_store, "running", None, None)  # written before runs recorded their process
     finished = _run(any_store, "done", host, dead)
-    assert settle_dead_runs(any_store) == 1 and settle_dead_runs(any_store) == 0
+    by_lock = any_store.dialect == "postgresql"  # SQLite cannot see another host's processes
+    assert settle_dead_runs(any_store) == (2 if by_lock else 1) and settle_dead_runs(any_store) == 0
     runs = any_store.read_frame("SELECT id, status, error FROM ingest_runs").set_index("id")
     assert runs.loc[gone, "status"] == "interrupted"
     assert f"pid {dead} on {host}" in runs.loc[gone, "error"] and "run the same command again" in runs.loc[gone, "error"]
-    assert [runs.loc[i, "status"] for i in (alive, elsewhere, unknown, finished)] == ["running", "running", "running", "done"]
+    assert runs.loc[elsewhere, "status"] == ("interrupted" if by_lock else "running")
+    if by_lock:
+        assert f"pid {dead} on another-host" in runs.loc[elsewhere, "error"]
+    assert [runs.loc[i, "status"] for i in (alive, unknown, finished)] == ["running", "running", "done"]
 
 
-def test_a_killed_ingest_is_settled_and_resumes(store, tmp_path):
+def _events_file(tmp_path) -> Path:
     f = tmp_path / "ev.csv"
     f.write_text("customer_id,event_type,timestamp\n" + "".join(f"c{i % 7},view,{1_600_000_000 + i}\n" for i in range(400)),
                  encoding="utf-8")
+    return f
+
+
+def _loader(store, f: Path, *, owner: tuple[str, int] | None = None, stall_after: int | None = None) -> subprocess.Popen:
+    """Another process loading ``f`` slowly (50 rows a chunk); ``owner``: the (host, pid) it records instead of its
+    own, as a loader on another machine would; ``stall_after``: chunks it writes before it stops making progress."""
     script = textwrap.dedent(f"""
         import time
+        import persona.ingest.runner as runner
         from persona.config import load_settings
         from persona.ingest import ingest_file
         from persona.ingest.writer import EntityWriter
         from persona.privacy.crypto import PIICipher
         from persona.store import Store
-        real = EntityWriter.write
-        EntityWriter.write = lambda self, w, frame: (time.sleep(0.3), real(self, w, frame))[1]  # a slow load
-        store = Store(load_settings({str(store.settings.workspace)!r}, progress=False))
+        owner, stall_after = {owner!r}, {stall_after!r}
+        if owner is not None:
+            runner.this_process = lambda: owner
+        real, calls = EntityWriter.write, []
+        def slow(self, w, frame):
+            calls.append(1)
+            time.sleep(600 if stall_after is not None and len(calls) > stall_after else 0.3)
+            return real(self, w, frame)
+        EntityWriter.write = slow
+        store = Store(load_settings({str(store.settings.workspace)!r}, database_url={store.settings.database_url!r},
+                                    progress=False))
         ingest_file(store, "events", {str(f)!r}, chunk_size=50, cipher=PIICipher(b"r" * 32))
     """)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PERSONA_")}
-    proc = subprocess.Popen([sys.executable, "-c", script], env=env)
+    return subprocess.Popen([sys.executable, "-c", script], env=env)
+
+
+def _wait_for_position(store, proc: subprocess.Popen, position: int) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        runs = store.read_frame("SELECT position FROM ingest_runs")
+        if len(runs) and int(runs["position"].iloc[0] or 0) >= position:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the loader did not commit line {position} (exit code {proc.poll()})")
+
+
+def _advisory_locks(store) -> int:
+    return int(store.read_frame(
+        "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND granted "
+        "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")["n"].iloc[0])
+
+
+def test_a_killed_ingest_is_settled_and_resumes(store, tmp_path):
+    f = _events_file(tmp_path)
+    proc = _loader(store, f)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            runs = store.read_frame("SELECT status, position FROM ingest_runs")
-            if len(runs) and int(runs["position"].iloc[0] or 0) >= 100:
-                break
-            time.sleep(0.05)
+        _wait_for_position(store, proc, 100)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
     finally:
@@ -105,3 +145,51 @@ def test_the_sources_status_shows_a_dead_run_interrupted(any_store):
     runs = sources_status(any_store, [])["other_runs"]
     assert [(r["source"], r["status"]) for r in runs] == [("crm.csv", "interrupted")]
     assert "stopped before it finished" in runs[0]["error"]
+
+
+@pytest.mark.postgres
+def test_postgres_settles_a_killed_loader_of_another_host_not_a_live_one(pg_store, tmp_path):
+    f = _events_file(tmp_path)
+    proc = _loader(pg_store, f, owner=("loader-2", 4242), stall_after=2)  # another machine's process, as its run says
+    try:
+        _wait_for_position(pg_store, proc, 100)
+        assert settle_dead_runs(pg_store) == 0  # alive: it holds its run's lock (its host is not this one)
+        with pytest.raises(BusyError, match="pid 4242 on loader-2") as err:
+            ingest_file(pg_store, "events", f, chunk_size=50, cipher=CIPHER)  # the same file: its run is taken
+        assert "wait for it to finish" in (err.value.hint or "")
+        run = pg_store.read_frame("SELECT status, host, pid FROM ingest_runs")
+        assert run[["status", "host", "pid"]].iloc[0].tolist() == ["running", "loader-2", 4242]
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    deadline = time.monotonic() + 30  # PostgreSQL ends the dead client's session (and its lock) in a moment
+    while settle_dead_runs(pg_store) == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    run = pg_store.read_frame("SELECT status, error FROM ingest_runs")
+    assert run["status"].tolist() == ["interrupted"]
+    assert "pid 4242 on loader-2" in run["error"].iloc[0] and "run the same command again" in run["error"].iloc[0]
+    rep = ingest_file(pg_store, "events", f, chunk_size=50, cipher=CIPHER)
+    assert rep.resumed and rep.read == 400 == rep.accepted + rep.duplicates + rep.rejected
+    assert pg_store.count("events") == 400
+    run = pg_store.read_frame("SELECT status, host, pid FROM ingest_runs").iloc[0]
+    assert (run["status"], run["host"], int(run["pid"])) == ("done", *this_process())
+    assert _advisory_locks(pg_store) == 0
+
+
+@pytest.mark.postgres
+def test_postgres_a_run_holds_its_lock_while_it_loads_and_lets_go_when_it_fails(pg_store):
+    held = []
+
+    def frames():
+        yield pd.DataFrame({"customer_id": ["c1", "c2"], "event_type": "view", "timestamp": [1_600_000_000, 1_600_000_001]})
+        held.append(_advisory_locks(pg_store))  # read from another connection while the run is under way
+        raise SourceError("the source broke off", hint="pull it again")
+
+    with pytest.raises(SourceError):
+        ingest_frames(pg_store, "events", frames(), source="api", cipher=CIPHER)
+    assert held == [1] and _advisory_locks(pg_store) == 0  # pg_locks covers the pool's idle connections too
+    run = pg_store.read_frame("SELECT status, error FROM ingest_runs").iloc[0]
+    assert (run["status"], run["error"]) == ("failed", "the source broke off")
+    assert settle_dead_runs(pg_store) == 0

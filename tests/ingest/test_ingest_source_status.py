@@ -13,22 +13,13 @@ from persona.errors import BusyError
 from persona.ingest.sources.configured import parse_sources, sync_lock, sync_sources
 from persona.ingest.sources.cursor import list_cursors
 from persona.ingest.sources.status import sources_status
-from persona.store import init_workspace, open_store
-
-
-@pytest.fixture
-def store(settings):
-    init_workspace(settings)
-    s = open_store(settings)
-    yield s
-    s.dispose()
 
 
 def _events(a: int, b: int) -> list[dict]:
     return [{"event_id": f"e{i}", "customer_id": "c1", "event_type": "view", "timestamp": 1_700_000_000 + i, "at": i} for i in range(a, b)]
 
 
-def test_identity_names_runs_and_cursors_as_the_readers_do(store, tmp_path: Path, monkeypatch):
+def test_identity_names_runs_and_cursors_as_the_readers_do(initialised_store, tmp_path: Path, monkeypatch):
     con = sqlite3.connect(tmp_path / "crm.db")
     con.execute("CREATE TABLE crm (customer_id TEXT, updated_at INTEGER)")
     con.executemany("INSERT INTO crm VALUES (?, ?)", [("c1", 1), ("c2", 2)])
@@ -42,15 +33,15 @@ def test_identity_names_runs_and_cursors_as_the_readers_do(store, tmp_path: Path
             "clicks": {"entity": "events", "url": api.url("/e?token=s3cr3tvalue"), "since_param": "from ",
                        "since_field": "at"},
         }})
-        results = sync_sources(store, specs, progress=False)
+        results = sync_sources(initialised_store, specs, progress=False)
     assert [r.status for r in results] == ["ok", "ok"], [r.error for r in results]
-    stored = {c["key"]: c for c in list_cursors(store)}
+    stored = {c["key"]: c for c in list_cursors(initialised_store)}
     for spec, res in zip(specs, results, strict=True):
         ident = spec.identity()
         assert ident.cursor_key == res.report["cursor"]["key"] and ident.cursor_key in stored
         assert ident.source == res.report["source"] == stored[ident.cursor_key]["source"]
-    assert "s3cr3tvalue" not in str(sources_status(store, specs))
-    status = {s["name"]: s for s in sources_status(store, specs)["sources"]}
+    assert "s3cr3tvalue" not in str(sources_status(initialised_store, specs))
+    status = {s["name"]: s for s in sources_status(initialised_store, specs)["sources"]}
     assert status["crm"]["cursor"]["value"] == 2 and status["clicks"]["cursor"]["value"] == 2
     assert [r["accepted"] for r in status["clicks"]["runs"]] == [3]
 
@@ -87,13 +78,13 @@ def test_taking_the_sync_lock_settles_jobs_left_running_by_a_dead_process(any_st
     assert get_job(store, "alive").status == "done" and get_job(store, "dead").status == "interrupted"
 
 
-def test_a_failure_part_way_is_kept_with_its_error(store):
+def test_a_failure_part_way_is_kept_with_its_error(initialised_store):
     with LoopbackAPI() as api:
         api.route("/e", Reply({"data": _events(0, 2), "next": "/e2"}))
         api.route("/e2", Reply({"error": "nope"}, status=403))
         specs = parse_sources({"sources": {"clicks": {"entity": "events", "url": api.url("/e"), "retries": 0}}})
-        (res,) = sync_sources(store, specs, progress=False)
+        (res,) = sync_sources(initialised_store, specs, progress=False)
     assert res.status == "failed" and "403" in res.error
-    runs = sources_status(store, specs)["sources"][0]["runs"]
+    runs = sources_status(initialised_store, specs)["sources"][0]["runs"]
     assert len(runs) == 1  # the runner's own record, not a second one
     assert (runs[0]["status"], runs[0]["read"]) == ("failed", 2) and "403" in runs[0]["error"]

@@ -34,13 +34,13 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import insert, select, update
 
-from persona.errors import DataFileError, PersonaError
+from persona.errors import BusyError, DataFileError, PersonaError
 from persona.ingest.coerce import ChunkCoercer
 from persona.ingest.mapping import parse_map, resolve_columns
 from persona.ingest.prefetch import prefetch
 from persona.ingest.quarantine import Quarantine
 from persona.ingest.readers import RawChunk, detect_format, open_reader, source_size
-from persona.ingest.runs import this_process
+from persona.ingest.runs import CLAIM_WAIT_SECONDS, RunOwner, this_process
 from persona.ingest.schema import EntitySpec, get_spec
 from persona.ingest.writer import EntityWriter
 from persona.jsonvalues import dumps
@@ -278,69 +278,70 @@ def _run(
     store.ensure_indexes(spec.table)  # repairs indexes a killed bulk load left dropped
 
     started = datetime.now(UTC)
-    run_id, position, run_started = _start_run(store, spec, source, fingerprint, started, report)
-    # named after the run (its first start), so a resumed run finds the file even if no commit recorded its path
-    quarantine_path = Path(report.quarantine) if report.quarantine else settings.quarantine_dir / (
-        f"{spec.name}-{run_started:%Y%m%dT%H%M%S}-run{run_id}.csv")
-    quarantine = Quarantine(quarantine_path)
-    if report.resumed:
-        quarantine.trim(report.rejected)  # rows of chunks that never committed go; the rerun writes them again
-    writer = EntityWriter(spec, cipher, started, erased=erased_customers(store))
-    report.run_id = run_id
+    with RunOwner(store) as owner:  # on PostgreSQL, the lock that tells any host this run is alive
+        run_id, position, run_started = _start_run(owner, spec, source, fingerprint, started, report)
+        # named after the run (its first start), so a resumed run finds the file even if no commit recorded its path
+        quarantine_path = Path(report.quarantine) if report.quarantine else settings.quarantine_dir / (
+            f"{spec.name}-{run_started:%Y%m%dT%H%M%S}-run{run_id}.csv")
+        quarantine = Quarantine(quarantine_path)
+        if report.resumed:
+            quarantine.trim(report.rejected)  # rows of chunks that never committed go; the rerun writes them again
+        writer = EntityWriter(spec, cipher, started, erased=erased_customers(store))
+        report.run_id = run_id
 
-    if total is None:  # unknown size: plain chunk-by-chunk transactions, nothing deferred
-        est_rows = 0.0
-    else:
-        est_rows = len(first.frame) * (total / first.position) if first.position else len(first.frame)
-    defer = spec.name == "events" and est_rows >= DEFER_INDEX_ROWS and est_rows * 2 >= store.estimated_rows("events")
-    one_txn = defer and store.dialect == "postgresql" and est_rows <= ONE_TRANSACTION_ROWS and store.is_empty("events")
-    show = settings.progress if progress is None else progress
-    bar = _progress_bar(show and (total is None or total > (1 << 20)), total, source)
-    description = f"{spec.name} {label or Path(source).name}"
-    status, error = "failed", None
-    try:
-        with ExitStack() as stack:
-            load = None
-            if one_txn:
-                load = stack.enter_context(store.bulk())
-                suspended = load.suspend_keys("events")
-            elif defer:
-                stack.enter_context(store.deferred_indexes("events", keep=SQLITE_LIVE_INDEXES if store.dialect == "sqlite" else ()))
-            task = None
-            if bar is not None and total is not None:
-                stack.enter_context(bar)
-                task = bar.add_task(description, total=total)
-            prepared = prefetch(itertools.chain([first], chunks), lambda c: _prepare_chunk(coercer, writer, store.dialect, c, position))
-            stack.callback(prepared.close)
-            for prep in prepared:
-                if prep is not None:
-                    _commit_chunk(store, writer, quarantine, prep, report, run_id, load)
-                    if bar is not None and task is None and time.perf_counter() - t0 > 1.0:  # unknown size: once it takes a while
-                        stack.enter_context(bar)
-                        task = bar.add_task(description, total=None)
-                    if task is not None:
-                        bar.update(task, completed=prep.position)
-            if load is not None and suspended:
-                _recount_repeats(load, report, run_id, load.restore_keys("events"))
-        status = "done"
-    except KeyboardInterrupt:
-        status = "interrupted"
-        raise
-    except Exception as exc:
-        error = failure_message(exc)
-        raise
-    finally:
-        report.seconds = round(time.perf_counter() - t0, 3)
-        report.quarantine = str(quarantine.path) if quarantine.written else None
+        if total is None:  # unknown size: plain chunk-by-chunk transactions, nothing deferred
+            est_rows = 0.0
+        else:
+            est_rows = len(first.frame) * (total / first.position) if first.position else len(first.frame)
+        defer = spec.name == "events" and est_rows >= DEFER_INDEX_ROWS and est_rows * 2 >= store.estimated_rows("events")
+        one_txn = defer and store.dialect == "postgresql" and est_rows <= ONE_TRANSACTION_ROWS and store.is_empty("events")
+        show = settings.progress if progress is None else progress
+        bar = _progress_bar(show and (total is None or total > (1 << 20)), total, source)
+        description = f"{spec.name} {label or Path(source).name}"
+        status, error = "failed", None
         try:
-            with store.session() as s:
-                s.execute(update(IngestRun).where(IngestRun.id == run_id).values(
-                    status=status, finished_at=datetime.now(UTC), quarantine=report.quarantine, error=error))
-        except Exception as exc:  # noqa: BLE001 - never hide the error that stopped the run
-            log.warning("ingest run=%s could not record status=%s: %s", run_id, status, type(exc).__name__)
-        log.info("ingest entity=%s run=%s status=%s read=%d accepted=%d duplicates=%d rejected=%d seconds=%.2f",
-                 spec.name, run_id, status, report.read, report.accepted, report.duplicates, report.rejected, report.seconds)
-    return report
+            with ExitStack() as stack:
+                load = None
+                if one_txn:
+                    load = stack.enter_context(store.bulk())
+                    suspended = load.suspend_keys("events")
+                elif defer:
+                    stack.enter_context(store.deferred_indexes("events", keep=SQLITE_LIVE_INDEXES if store.dialect == "sqlite" else ()))
+                task = None
+                if bar is not None and total is not None:
+                    stack.enter_context(bar)
+                    task = bar.add_task(description, total=total)
+                prepared = prefetch(itertools.chain([first], chunks), lambda c: _prepare_chunk(coercer, writer, store.dialect, c, position))
+                stack.callback(prepared.close)
+                for prep in prepared:
+                    if prep is not None:
+                        _commit_chunk(store, writer, quarantine, prep, report, run_id, load)
+                        if bar is not None and task is None and time.perf_counter() - t0 > 1.0:  # unknown size: once it takes a while
+                            stack.enter_context(bar)
+                            task = bar.add_task(description, total=None)
+                        if task is not None:
+                            bar.update(task, completed=prep.position)
+                if load is not None and suspended:
+                    _recount_repeats(load, report, run_id, load.restore_keys("events"))
+            status = "done"
+        except KeyboardInterrupt:
+            status = "interrupted"
+            raise
+        except Exception as exc:
+            error = failure_message(exc)
+            raise
+        finally:
+            report.seconds = round(time.perf_counter() - t0, 3)
+            report.quarantine = str(quarantine.path) if quarantine.written else None
+            try:
+                with store.session() as s:
+                    s.execute(update(IngestRun).where(IngestRun.id == run_id).values(
+                        status=status, finished_at=datetime.now(UTC), quarantine=report.quarantine, error=error))
+            except Exception as exc:  # noqa: BLE001 - never hide the error that stopped the run
+                log.warning("ingest run=%s could not record status=%s: %s", run_id, status, type(exc).__name__)
+            log.info("ingest entity=%s run=%s status=%s read=%d accepted=%d duplicates=%d rejected=%d seconds=%.2f",
+                     spec.name, run_id, status, report.read, report.accepted, report.duplicates, report.rejected, report.seconds)
+        return report
 
 
 def failure_message(exc: BaseException) -> str:
@@ -351,15 +352,27 @@ def failure_message(exc: BaseException) -> str:
     return f"unexpected {type(exc).__name__} (see the log)"
 
 
-def _start_run(store: Any, spec: EntitySpec, source: str, fingerprint: str | None, started: datetime,
+def _start_run(owner: RunOwner, spec: EntitySpec, source: str, fingerprint: str | None, started: datetime,
                report: IngestReport) -> tuple[int, int, datetime]:
-    """Resume the unfinished run of the same file, or start a new one; returns (run id, last committed line, its start)."""
-    with store.session() as s:
+    """Resume the unfinished run of the same file, or start a new one, and claim it for this process; returns (run id,
+    last committed line, its start).
+
+    Raises:
+        BusyError: on PostgreSQL, another live process is loading that run (the same file, started twice).
+    """
+    with owner.session() as s:
         if fingerprint:
-            prev = s.execute(
-                select(IngestRun).where(IngestRun.fingerprint == fingerprint, IngestRun.status.in_(("running", "failed", "interrupted")))
-                .order_by(IngestRun.id.desc()).limit(1)
-            ).scalar_one_or_none()
+            unfinished = (IngestRun.fingerprint == fingerprint, IngestRun.status.in_(("running", "failed", "interrupted")))
+            prev = s.execute(select(IngestRun).where(*unfinished).order_by(IngestRun.id.desc()).limit(1)).scalar_one_or_none()
+            if prev is not None:
+                if not owner.claim(s, int(prev.id), wait=CLAIM_WAIT_SECONDS):
+                    raise BusyError(f"{spec.name} run {prev.id} of this file is still being loaded by pid {prev.pid} on "
+                                    f"{prev.host}", hint="wait for it to finish (GET /v1/sources lists the runs); if "
+                                    "that process is stuck, stop it and run this again: it resumes after the last "
+                                    "committed line")
+                # read again now that its lock is ours: it may have finished while we waited
+                prev = s.execute(select(IngestRun).where(IngestRun.id == prev.id, *unfinished)
+                                 .execution_options(populate_existing=True)).scalar_one_or_none()
             if prev is not None:
                 report.add(prev.read, prev.accepted, prev.duplicates, prev.rejected)
                 report.quarantine = prev.quarantine
@@ -370,10 +383,13 @@ def _start_run(store: Any, spec: EntitySpec, source: str, fingerprint: str | Non
                 log.info("ingest entity=%s resuming run=%s after line=%s", spec.name, prev.id, prev.position)
                 return int(prev.id), int(prev.position or 0), prev.started_at
         host, pid = this_process()
-        res = s.execute(insert(IngestRun).values(
+        run_id = int(s.execute(insert(IngestRun).values(
             entity=spec.name, source=source, started_at=started, status="running", read=0, accepted=0, duplicates=0,
-            rejected=0, fingerprint=fingerprint, position=0, host=host, pid=pid).returning(IngestRun.id))
-        return int(res.scalar_one()), 0, started
+            rejected=0, fingerprint=fingerprint, position=0, host=host, pid=pid).returning(IngestRun.id)).scalar_one())
+        if not owner.claim(s, run_id):  # a new id: nobody else can hold its lock
+            raise BusyError(f"the lock of new {spec.name} run {run_id} is held by another session",
+                            hint="check pg_locks for an advisory lock of another application on this database")
+        return run_id, 0, started
 
 
 def erased_customers(store: Any) -> frozenset[str]:

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -73,9 +73,14 @@ class Store:
         return self.engine.dialect.name
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A transaction: committed on success, rolled back on any error."""
-        with self._sessions() as s:
+    def session(self, conn: Connection | None = None) -> Iterator[Session]:
+        """A transaction: committed on success, rolled back on any error.
+
+        Args:
+            conn: a connection the caller holds out of the pool (for what must happen on it, e.g. taking a session
+                lock in the same transaction); default a pooled one for the transaction's duration.
+        """
+        with Session(conn, expire_on_commit=False) if conn is not None else self._sessions() as s:
             try:
                 yield s
                 s.commit()

@@ -201,8 +201,9 @@ def sync_lock(store: Any) -> Iterator[None]:
     """Hold the workspace's sync lock: one sync of the configured sources at a time, from the CLI or the service.
 
     Taking it marks the background jobs left ``running`` by a process that died ``interrupted``: a job's runner
-    holds this lock for as long as its row says running (see :mod:`persona.ingest.sources.jobs`); so are this host's
-    ingest runs whose process is gone (:func:`persona.ingest.runs.settle_dead_runs`).
+    holds this lock for as long as its row says running (see :mod:`persona.ingest.sources.jobs`); so are the ingest
+    runs whose process is gone (:func:`persona.ingest.runs.settle_dead_runs`: any host's on PostgreSQL, this host's on
+    SQLite).
 
     Raises:
         BusyError: another sync is running (in any process on this workspace, or on this PostgreSQL database).
