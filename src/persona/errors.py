@@ -94,18 +94,20 @@ class ConstraintError(StoreError):
     """The database refused rows that break one of its rules (a NOT NULL, CHECK or foreign key constraint).
 
     Retrying the same data cannot help, so the API answers 422 rather than the 503 of an unreachable database.
-    ``table``, ``column`` and ``constraint`` say what was broken, where the database told.
+    ``table``, ``column`` and ``constraint`` say what was broken, where the database told; ``rule`` which kind of
+    rule it was: ``"NOT NULL"``, ``"CHECK"``, ``"UNIQUE"`` or ``"FOREIGN KEY"`` (None when the database did not say).
     """
 
     code = "constraint_violation"
     http_status = 422
 
     def __init__(self, message: str, *, hint: str | None = None, table: str | None = None, column: str | None = None,
-                 constraint: str | None = None) -> None:
+                 constraint: str | None = None, rule: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.table = table
         self.column = column
         self.constraint = constraint
+        self.rule = rule
 
 
 class SchemaOutOfDateError(StoreError):

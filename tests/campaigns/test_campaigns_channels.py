@@ -230,3 +230,29 @@ def test_cross_sell_uses_the_registered_basket_rules(shop) -> None:  # noqa: ANN
     pay = store.read_frame("SELECT payload FROM messages WHERE customer_id = 'c00001'")["payload"].iloc[0]
     items = (pay if isinstance(pay, dict) else json.loads(pay))["items"]
     assert items[0]["product_id"] == "p2" and items[0]["reason"] == "often bought with Product 1"
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_export_writes_numpy_values_as_json_numbers(tmp_path, fmt) -> None:  # noqa: ANN001
+    import csv
+
+    import numpy as np
+
+    from persona.campaigns.channels.base import OutgoingMessage
+    from persona.campaigns.channels.files import ExportChannel
+
+    payload = {"strategy": "coupon", "offer": {"discount": np.float64(0.15), "min_spend": np.int64(50),
+                                              "stackable": np.bool_(False), "cap": np.float64("nan")},
+               "items": [{"product_id": np.int64(1042)}, {"product_id": "p7"}]}  # integer ids, read from Parquet
+    msg = OutgoingMessage("m1", "spring", "c1", "c1@example.org", "Hi", "<p>Hi</p>", "Hi", "https://x/u", payload)
+    path = tmp_path / f"spring.{fmt}"
+    channel = ExportChannel(path, fmt)
+    assert channel.send(msg).outcome == "sent"
+    channel.close()
+    with path.open(encoding="utf-8", newline="") as fh:
+        row = next(csv.DictReader(fh)) if fmt == "csv" else json.loads(fh.readline())
+    assert json.loads(row["offer"]) == {"discount": 0.15, "min_spend": 50, "stackable": False, "cap": None}
+    assert json.loads(row["items"]) == [1042, "p7"]
+    again = ExportChannel(path, fmt)
+    assert again.send(msg).duplicate  # the id is read back: sent once
+    again.close()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from persona.errors import InputError, NotFoundError
+from persona.errors import ConstraintError, InputError, NotFoundError
 from persona.registry import get_version, list_models, load, promote, register, rollback
 
 
@@ -84,3 +85,35 @@ def test_same_behaviour_on_every_database(any_store):
     assert [m.status for m in list_models(any_store, "pg")] == ["active", "retired"]
     assert load(any_store, "pg") == {"v": 1}
     assert rollback(any_store, "pg").version == 2
+
+
+def test_a_version_taken_meanwhile_is_retried_under_the_next_number(any_store):
+    from sqlalchemy import event, insert
+
+    from persona.store.models import ModelVersion as ModelRow
+
+    raced = []
+
+    def another_process_registers_first(conn, cursor, statement, *_args):  # noqa: ANN001, ANN202
+        if statement.startswith("INSERT INTO models") and not raced:
+            raced.append(statement)
+            with any_store.engine.begin() as other:
+                other.execute(insert(ModelRow).values(name="reco", version=1, kind="recommender", status="candidate",
+                                                      created_at=datetime.now(UTC)))
+
+    event.listen(any_store.engine, "before_cursor_execute", another_process_registers_first)
+    try:
+        mine = register(any_store, "reco", "recommender", {"w": 1})
+    finally:
+        event.remove(any_store.engine, "before_cursor_execute", another_process_registers_first)
+    assert raced and mine.version == 2
+    assert [m.version for m in list_models(any_store, "reco")] == [1, 2]
+    assert sorted(p.name for p in (Path(any_store.settings.models_dir) / "reco").iterdir()) == ["v2"]
+
+
+def test_a_row_the_database_refuses_is_reported_at_once_not_retried(store):
+    with pytest.raises(ConstraintError) as info:
+        register(store, "reco", None, {"w": 1})  # no kind: models.kind is NOT NULL
+    assert (info.value.table, info.value.column, info.value.rule) == ("models", "kind", "NOT NULL")
+    assert not list((Path(store.settings.models_dir) / "reco").iterdir())  # its artifact was removed with it
+    assert list_models(store, "reco") == []

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import pandas as pd
 import pytest
+from db_rules import add_check
 
 import persona.store.bulk as bulk
 from persona.errors import ConstraintError, StoreError
@@ -64,19 +65,8 @@ def test_a_null_under_upsert_raises_too(any_store) -> None:  # noqa: ANN001
     assert any_store.count("reviews") == 0
 
 
-def _add_price_check(store) -> None:  # noqa: ANN001
-    """A shop's own rule on its database: prices are never negative (SQLite needs the table rebuilt for it)."""
-    with store.engine.begin() as conn:
-        if store.dialect == "postgresql":
-            conn.exec_driver_sql("ALTER TABLE products ADD CONSTRAINT price_not_negative CHECK (price >= 0)")
-            return
-        ddl = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'products'").scalar()
-        conn.exec_driver_sql("DROP TABLE products")
-        conn.exec_driver_sql(ddl.rstrip().rstrip(")") + ", CONSTRAINT price_not_negative CHECK (price >= 0))")
-
-
 def test_a_check_violation_raises_and_names_the_constraint(any_store) -> None:  # noqa: ANN001
-    _add_price_check(any_store)
+    add_check(any_store.engine, "products", "price_not_negative", "price >= 0")  # a shop's own rule
     rows = pd.DataFrame({"product_id": ["p1", "p2"], "price": [1.0, -5.0], "is_stub": False})
     with pytest.raises(ConstraintError) as info:
         any_store.bulk_insert("products", rows, on_conflict="ignore")

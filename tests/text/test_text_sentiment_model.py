@@ -143,3 +143,14 @@ def test_nbsvm_companion_mix_and_persistence(tmp_path: Path) -> None:
         SentimentModel("en", min_df=1, nb_C=0).fit(texts, y)
     with pytest.raises(InputError, match="nb_mix"):
         SentimentModel("en", min_df=1, nb_C=1.0, nb_mix=1.5).fit(texts, y)
+
+
+def test_numpy_parameters_and_metrics_are_saved_as_numbers(tmp_path: Path) -> None:
+    texts, y = _tiny()
+    m = SentimentModel("en", min_df=np.int64(1), C=np.float64(2.0)).fit(texts, y)  # e.g. from a grid search
+    metrics = {"accuracy": np.float64(0.875), "n": np.int64(36), "balanced": np.bool_(True),
+               "per_class": np.array([0.5, 1.0]), "auc": np.float64("nan")}
+    m2 = SentimentModel.load(m.save(tmp_path / "np", metrics=metrics))
+    assert m2.metrics_ == {"accuracy": 0.875, "n": 36, "balanced": True, "per_class": [0.5, 1.0], "auc": None}
+    assert type(m2.metrics_["n"]) is int and type(m2.get_params()["C"]) is float and m2.get_params()["C"] == 2.0
+    assert m2.get_params()["min_df"] == 1

@@ -20,9 +20,8 @@ from typing import Any
 
 import joblib
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 
-from persona.errors import DataFileError, InputError, NotFoundError, StoreError
+from persona.errors import ConstraintError, DataFileError, InputError, NotFoundError, StoreError
 from persona.jsonvalues import dumps, plain
 from persona.store.models import ModelVersion as ModelRow
 
@@ -138,9 +137,11 @@ def register(
                 s.add(row)
                 s.flush()
                 entity = _entity(row)
-        except IntegrityError:  # another process took this version number: retry with the next
+        except ConstraintError as exc:
             shutil.rmtree(target, ignore_errors=True)
-            continue
+            if exc.rule != "UNIQUE":
+                raise
+            continue  # another process took this version number: retry with the next
         log.info("registered model name=%s version=%d kind=%s", name, version, kind)
         return promote(store, name, version) if activate else entity
     raise StoreError(f"could not allocate a version for model {name!r}", hint="retry; another process is registering")

@@ -41,7 +41,7 @@ from sqlalchemy import JSON, Boolean, Connection, DateTime, Float, Integer, Larg
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.schema import UniqueConstraint
 
-from persona.errors import InputError
+from persona.errors import ConstraintError, InputError
 from persona.jsonvalues import dumps
 from persona.store.integrity import INTEGRITY_ERRORS, constraint_error
 from persona.store.models import TABLES
@@ -477,7 +477,7 @@ class BulkWriter:
         try:
             with self.conn.begin_nested():
                 self.conn.exec_driver_sql(add_unique)
-        except IntegrityError:  # the load repeated some keys: keep the first (lowest id) of each
+        except (IntegrityError, ConstraintError):  # the load repeated some keys: keep the first (lowest id) of each
             same = " AND ".join(f"a.{c} = b.{c}" for c in key)
             removed = int(self.conn.exec_driver_sql(
                 f"DELETE FROM {t.name} a USING {t.name} b WHERE {same} AND a.{pk} > b.{pk}").rowcount)  # noqa: S608

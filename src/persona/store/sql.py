@@ -16,6 +16,7 @@ from persona.config import Settings
 from persona.errors import StoreError
 from persona.jsonvalues import dumps
 from persona.store.bulk import BulkWriter, OnConflict
+from persona.store.integrity import raise_constraint_errors
 from persona.store.models import TABLES, Base
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,8 @@ def make_engine(url: str) -> Engine:
     """Create the engine for ``url`` with the settings each database needs.
 
     JSON columns written through SQLAlchemy use the bulk writer's encoder: numpy numbers stay numbers, NaN is null.
+    A statement the database refuses for a constraint raises :class:`~persona.errors.ConstraintError`, whatever the
+    write path (see :func:`~persona.store.integrity.raise_constraint_errors`).
     """
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30}, json_serializer=dumps)
@@ -50,7 +53,7 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, json_serializer=dumps)
         if engine.dialect.name == "postgresql":
             event.listen(engine, "connect", _pg_session_settings)
-    return engine
+    return raise_constraint_errors(engine)
 
 
 def _pg_session_settings(dbapi_conn: Any, _record: Any) -> None:
@@ -65,7 +68,7 @@ class Store:
 
     def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
         self.settings = settings
-        self.engine = engine or make_engine(settings.url)
+        self.engine = raise_constraint_errors(engine) if engine is not None else make_engine(settings.url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @property
@@ -79,6 +82,10 @@ class Store:
         Args:
             conn: a connection the caller holds out of the pool (for what must happen on it, e.g. taking a session
                 lock in the same transaction); default a pooled one for the transaction's duration.
+
+        Raises:
+            ConstraintError: the database refused a row (NOT NULL, CHECK, UNIQUE, FOREIGN KEY); nothing was written.
+            StoreError: the database cannot be reached.
         """
         with Session(conn, expire_on_commit=False) if conn is not None else self._sessions() as s:
             try:

@@ -25,6 +25,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from persona.errors import DataFileError, InputError, NotFittedError
+from persona.jsonvalues import dumps
 from persona.text.language import check_lang, detect_languages
 from persona.text.lexicon import lexicon_feature_names, lexicon_features
 from persona.text.tokenize import char_text, tokenize
@@ -306,7 +307,7 @@ class SentimentModel:
             "metrics": metrics or getattr(self, "metrics_", {}) or {},
         }
         arrays: dict[str, np.ndarray] = {
-            "meta": np.frombuffer(json.dumps(meta, ensure_ascii=False).encode("utf-8"), dtype=np.uint8),
+            "meta": np.frombuffer(dumps(meta).encode("utf-8"), dtype=np.uint8),
             "coef": self.coef_.astype(np.float32),
             "intercept": np.array([self.intercept_]),
             "word_idf": self.word_vec_.idf_.astype(np.float32),

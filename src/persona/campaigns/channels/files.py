@@ -13,6 +13,7 @@ from pathlib import Path
 
 from persona.campaigns.channels.base import DeliveryResult, OutgoingMessage
 from persona.campaigns.channels.email import build_email
+from persona.jsonvalues import dumps
 
 
 class OutboxChannel:
@@ -74,13 +75,13 @@ class ExportChannel:
             if message.to_address
             else "",
             "strategy": message.payload.get("strategy", ""),
-            "offer": json.dumps(message.payload.get("offer", {}), ensure_ascii=False),
-            "items": json.dumps([i.get("product_id") for i in message.payload.get("items", [])]),
+            "offer": dumps(message.payload.get("offer", {}), compact=False),  # numpy numbers stay numbers
+            "items": dumps([i.get("product_id") for i in message.payload.get("items", [])], compact=False),
         }
         if self.fmt == "csv":
             csv.writer(self._fh).writerow([row[f] for f in self.FIELDS])
         else:
-            self._fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            self._fh.write(dumps(row, compact=False) + "\n")
         self._fh.flush()
         os.fsync(self._fh.fileno())
         self._seen.add(message.message_id)
