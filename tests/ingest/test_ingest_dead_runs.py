@@ -193,3 +193,19 @@ def test_postgres_a_run_holds_its_lock_while_it_loads_and_lets_go_when_it_fails(
     run = pg_store.read_frame("SELECT status, error FROM ingest_runs").iloc[0]
     assert (run["status"], run["error"]) == ("failed", "the source broke off")
     assert settle_dead_runs(pg_store) == 0
+
+
+def test_a_failure_just_after_the_run_starts_is_recorded_not_left_running(any_store, tmp_path, monkeypatch):
+    import persona.ingest.runner as runner
+
+    def broken(_store):
+        raise OSError("disk went away")
+
+    monkeypatch.setattr(runner, "erased_customers", broken)  # fails after the run row exists, before any chunk
+    f = tmp_path / "ev.csv"
+    f.write_text("customer_id,event_type,timestamp\nc1,view,1600000000\n", encoding="utf-8")
+    with pytest.raises(OSError):
+        ingest_file(any_store, "events", f, cipher=CIPHER)
+    row = any_store.read_frame("SELECT status, error FROM ingest_runs").iloc[0]
+    assert row["status"] == "failed" and "OSError" in row["error"]
+    assert settle_dead_runs(any_store) == 0

@@ -284,22 +284,22 @@ def _run(
         quarantine_path = Path(report.quarantine) if report.quarantine else settings.quarantine_dir / (
             f"{spec.name}-{run_started:%Y%m%dT%H%M%S}-run{run_id}.csv")
         quarantine = Quarantine(quarantine_path)
-        if report.resumed:
-            quarantine.trim(report.rejected)  # rows of chunks that never committed go; the rerun writes them again
-        writer = EntityWriter(spec, cipher, started, erased=erased_customers(store))
         report.run_id = run_id
-
-        if total is None:  # unknown size: plain chunk-by-chunk transactions, nothing deferred
-            est_rows = 0.0
-        else:
-            est_rows = len(first.frame) * (total / first.position) if first.position else len(first.frame)
-        defer = spec.name == "events" and est_rows >= DEFER_INDEX_ROWS and est_rows * 2 >= store.estimated_rows("events")
-        one_txn = defer and store.dialect == "postgresql" and est_rows <= ONE_TRANSACTION_ROWS and store.is_empty("events")
-        show = settings.progress if progress is None else progress
-        bar = _progress_bar(show and (total is None or total > (1 << 20)), total, source)
-        description = f"{spec.name} {label or Path(source).name}"
         status, error = "failed", None
-        try:
+        try:  # from here on the run ends with its status recorded, whatever fails (the trim, the reads below)
+            if report.resumed:
+                quarantine.trim(report.rejected)  # rows of chunks that never committed go; the rerun writes them again
+            writer = EntityWriter(spec, cipher, started, erased=erased_customers(store))
+
+            if total is None:  # unknown size: plain chunk-by-chunk transactions, nothing deferred
+                est_rows = 0.0
+            else:
+                est_rows = len(first.frame) * (total / first.position) if first.position else len(first.frame)
+            defer = spec.name == "events" and est_rows >= DEFER_INDEX_ROWS and est_rows * 2 >= store.estimated_rows("events")
+            one_txn = defer and store.dialect == "postgresql" and est_rows <= ONE_TRANSACTION_ROWS and store.is_empty("events")
+            show = settings.progress if progress is None else progress
+            bar = _progress_bar(show and (total is None or total > (1 << 20)), total, source)
+            description = f"{spec.name} {label or Path(source).name}"
             with ExitStack() as stack:
                 load = None
                 if one_txn:
