@@ -159,13 +159,15 @@ def test_cli_ingest_names_cards_and_ibans_in_its_redaction_note(tmp_path: Path) 
 
 
 def test_messaging_ids_and_account_numbers_are_redacted_at_ingest_with_their_keywords_kept(any_store, tmp_path: Path) -> None:
-    rows = [("c1", "p1", 5, "好用！加我微信 zhang_san88 或 QQ：383161223 交流", "2026-11-20T10:00:00Z"),
-            ("c2", "p1", 1, "refund to account no. 12345678 or call me at 5551234567", "2026-11-21T10:00:00Z"),
+    rows = [("c1", "p1", 5, "好用！加我微信 zhang_san88 或 QQ：383161223 交流，QQ群12345678", "2026-11-20T10:00:00Z"),
+            ("c2", "p1", 1, "refund to account no. 12345678 or RIB 30004 00550 0001234567K 58 or call me at 5551234567",
+             "2026-11-21T10:00:00Z"),
             ("c3", "p2", 4, "QQ音乐 10元, order 5551234567", "2026-11-22T10:00:00Z")]
     f = tmp_path / "ids.csv"
     pd.DataFrame(rows, columns=["customer_id", "product_id", "rating", "text", "timestamp"]).to_csv(f, index=False)
     rep = ingest_file(any_store, "reviews", f, cipher=CIPHER)
-    assert rep.accepted == 3 and rep.redacted == {**no_pii(), "im": 2, "account": 1, "phone": 1}
+    assert rep.accepted == 3 and rep.redacted == {**no_pii(), "im": 3, "account": 2, "phone": 1}
     got = any_store.read_frame("SELECT text FROM reviews ORDER BY customer_id")["text"].tolist()
-    assert got == ["好用！加我微信 [im] 或 QQ：[im] 交流", "refund to account no. [account] or call me at [phone]", rows[2][3]]
+    assert got == ["好用！加我微信 [im] 或 QQ：[im] 交流，QQ群[im]",
+                   "refund to account no. [account] or RIB [account] or call me at [phone]", rows[2][3]]
     assert texts_with_pii(pd.Series(got)) == no_pii()

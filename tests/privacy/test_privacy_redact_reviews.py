@@ -248,3 +248,26 @@ def test_cli_redact_reviews_counts_cards_and_ibans_in_json_and_words(workspace_s
         "reviews": 2, "rows": 2, "email": 0, "phone": 0, "card": 1, "iban": 1, "applied": True}
     assert _texts(store) == {"r1": "card [card]", "r2": "IBAN [iban]"}
     assert "4111" not in r.stdout and "CH93" not in r.stdout
+
+
+def test_group_numbers_glued_and_alphanumeric_accounts_are_counted_by_the_report_and_the_cli(workspace_shop) -> None:  # noqa: ANN001
+    from persona.store.models import TABLES
+
+    store, settings = workspace_shop
+    with store.session() as s:
+        s.execute(TABLES["reviews"].insert(), [
+            {"review_id": "r1", "customer_id": "c1", "product_id": "p1", "rating": 1.0, "text": "有问题加群8757013，QQ群 500人"},
+            {"review_id": "r2", "customer_id": "c1", "product_id": "p1", "rating": 2.0, "text": "RIB : 30004 00550 0001234567K 58"},
+            {"review_id": "r3", "customer_id": "c1", "product_id": "p1", "rating": 3.0, "text": "refund to account12345678"},
+        ])
+    rep = privacy_report(store, settings)
+    assert rep["plaintext_pii"]["review_texts"] == {**no_pii(), "im": 1, "account": 2, "scanned": 3}
+    r = runner.invoke(app, ["privacy", "redact-reviews", "--workspace", str(settings.workspace)], env=ENV)
+    assert r.exit_code == 2
+    assert ("3 of 3 review texts hold 0 e-mail address(es), 0 phone number(s), 1 messaging id(s) and 2 account number(s)"
+            in " ".join(r.output.split()))
+    r = runner.invoke(app, ["privacy", "redact-reviews", "--yes", "--workspace", str(settings.workspace), "--json"], env=ENV)
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert {k: out[k] for k in ("rows", "im", "account", "applied")} == {"rows": 3, "im": 1, "account": 2, "applied": True}
+    assert _texts(store) == {"r1": "有问题加群[im]，QQ群 500人", "r2": "RIB : [account]", "r3": "refund to account[account]"}

@@ -8,12 +8,21 @@ found first (:mod:`persona.privacy.financial`), so ``卡号 6222 0212 3456 7890 
 - **Account words**: English ``account``, ``bank account``, ``acct``, each with an optional ``no.`` / ``nr.`` /
   ``number`` / ``#``, and ``a/c`` with one of those or a colon (alone it is air conditioning); German
   ``Kontonummer``, ``Konto``, ``Bankkonto``, ``Konto-Nr.``, ``Kto.``; French ``compte``, ``compte bancaire``,
-  ``n° de compte``, ``numéro de compte``; Chinese ``账号`` / ``帐号``, ``账户`` / ``帐户``, ``银行账号``, ``收款账号``,
-  ``卡号``, ``银行卡(号)``. Latin words are words of their own (``Kundenkonto`` is not ``Konto``).
+  ``n° de compte``, ``numéro de compte``, ``RIB``; Chinese ``账号`` / ``帐号``, ``账户`` / ``帐户``, ``银行账号``,
+  ``收款账号``, ``卡号``, ``银行卡(号)``. Latin words are words of their own on the left (``Kundenkonto`` is not
+  ``Konto``); a number may be glued to them (``account12345678``, ``账号6222…``), letters may not.
 - **Between word and number**: spaces, a colon, ``is`` / ``ist`` / ``est`` / ``是`` (:data:`~persona.privacy.labels.ANNOUNCE`).
 - **The number**: 6 to 20 digits, unbroken or in groups of two digits or more split by single spaces or hyphens
   (``1234 5678 90``; a last group of one after fours, as cards are written: ``9558 8012 3456 7890 1``), not part of a longer number, a decimal or a word, and no currency, unit or measure word after it
   (``账户余额`` has no number right after the word; ``账户 12345元`` is an amount).
+- **An alphanumeric account id**: one word of ASCII letters and digits (hyphens inside allowed, at most 34
+  characters, an IBAN's longest) holding a letter and at least 6 digits (``Konto: DE12ABC3456789``,
+  ``compte 0001234567K``): no ordinary word has six digits, product names rarely do (``iPhone12``, ``MP3``).
+- **A French RIB** (relevé d'identité bancaire): bank code (5 digits), branch code (5), account number (11 letters or
+  digits) and the RIB key (2), whose key is valid (the 23 characters, letters mapped to digits by the RIB table,
+  are a multiple of 97). In its four groups split by single spaces or hyphens (``30004 00550 0001234567K 58``) the key
+  is check enough to find it anywhere; run together (``3000400550…``) it needs an account word first. A RIB-shaped
+  run whose key fails is left whole, not cut into shorter numbers.
 """
 
 from __future__ import annotations
@@ -29,17 +38,64 @@ ACCOUNT_WORD = (
     r"|(?<![A-Za-z0-9_])a/c(?:[ \t]*(?:no\.?|nr\.?|num(?:ber)?|#)|(?=[ \t]*[:：]))"
     r"|(?<![A-Za-z0-9_])(?:bank)?(?:konto(?:nummer|[ \t-]?nr\.?)?|kto\.?(?:[ \t-]?nr\.?)?)(?![A-Za-z])"
     r"|(?<![A-Za-z0-9_])(?:(?:n°|no\.?|num[ée]ro)[ \t]*de[ \t]*)?compte(?:[ \t]*bancaire)?(?:[ \t]*n°)?(?![A-Za-z])"
+    r"|(?<![A-Za-z0-9_])rib(?![A-Za-z])"
     r"|(?:银行|收款|对公)?[账帐](?:号|户)(?:号码?)?|(?:银行)?卡号码?|银行卡(?:号码?)?)"
 )
 #: characters before a number searched for its account word
 LOOK_BACK = 40
-#: a number that may be an account's (the word before it is checked apart: numbers are rare in text, words are not)
-_NUMBER = re.compile(r"\d(?<![A-Za-z0-9_]\d)(?<!\d[.,]\d)\d*(?:[ \-]\d{2,})*(?:(?<=\d{4}[ \-]\d{4})[ \-]\d)?"
+#: a number that may be an account's (the word before it is checked apart: numbers are rare in text, words are not);
+#: glued to a letter on the left only as the end of an account word (``account12345678``), which that check sees
+_NUMBER = re.compile(r"\d(?<![0-9_]\d)(?<!\d[.,]\d)\d*(?:[ \-]\d{2,})*(?:(?<=\d{4}[ \-]\d{4})[ \-]\d)?"
                      r"(?![A-Za-z0-9_]|[.,]\d)")
+#: a word of ASCII letters and digits (hyphens inside) that may be an alphanumeric account id
+_ALNUM_ID = re.compile(r"[A-Za-z0-9](?<![A-Za-z0-9_\-][A-Za-z0-9])(?<!\d[.,]\d)[A-Za-z0-9]*(?:-[A-Za-z0-9]+)*"
+                       r"(?![A-Za-z0-9_\-]|[.,]\d)")
+#: a French RIB's shape: bank, branch, account, key; in groups split by one kind of separator, or run together
+_RIB = re.compile(r"\d(?<![A-Za-z0-9_]\d)(?<!\d[.,]\d)\d{4}(?P<sep>[ \-]?)\d{5}(?P=sep)[A-Za-z0-9]{11}(?P=sep)\d{2}"
+                  r"(?![A-Za-z0-9_]|[.,]\d)")
+#: the RIB table (each letter of an account number stands for a digit: A, J → 1; B, K, S → 2 …); separators go
+_RIB_DIGITS = str.maketrans({" ": None, "-": None, **{c: str(d) for d, letters in enumerate(
+    ("", "AJ", "BKS", "CLT", "DMU", "ENV", "FOW", "GPX", "HQY", "IRZ")) for c in letters}})
+RIB_LENGTH = 23
 _WORD_BEFORE = re.compile(rf"{ACCOUNT_WORD}{ANNOUNCE}$", re.IGNORECASE)
 MIN_ACCOUNT_DIGITS, MAX_ACCOUNT_DIGITS = 6, 20
+#: the longest alphanumeric account id (an IBAN's longest)
+MAX_ALNUM_ID_LENGTH = 34
 #: what a text holding an account word contains (lower case): the rule runs only then
-_HINTS = ("account", "acct", "a/c", "konto", "kto", "compte", "账号", "帐号", "账户", "帐户", "卡号", "银行卡")
+_HINTS = ("account", "acct", "a/c", "konto", "kto", "compte", "rib", "账号", "帐号", "账户", "帐户", "卡号", "银行卡")
+
+
+def rib_valid(rib: str) -> bool:
+    """Whether a RIB (bank, branch, account, key: 23 characters, run together or split by spaces or hyphens) has a
+    valid key: with the account's letters mapped to digits by the RIB table, the number is a multiple of 97."""
+    digits = rib.upper().translate(_RIB_DIGITS)
+    return len(digits) == RIB_LENGTH and digits.isascii() and digits.isdigit() and int(digits) % 97 == 0
+
+
+def _announced(text: str, start: int) -> bool:
+    """Whether an account word (then spaces, a colon, ``is`` …) ends right before ``start``."""
+    return bool(_WORD_BEFORE.search(text, max(0, start - LOOK_BACK), start))
+
+
+def _candidates(text: str, has_word: bool) -> Iterator[tuple[int, int, bool]]:
+    """``(start, end, redact)`` for each RIB-shaped run (``redact``: its key is valid and, run together, an account
+    word announces it) and, when ``has_word`` (the text holds an account word), each number and alphanumeric id."""
+    for m in _RIB.finditer(text):
+        yield m.start(), m.end(), rib_valid(m.group(0)) and (bool(m.group("sep")) or _announced(text, m.start()))
+    if not has_word:
+        return
+    for m in _NUMBER.finditer(text):
+        start, end = m.span()
+        digits = sum(c.isdigit() for c in m.group(0))
+        if MIN_ACCOUNT_DIGITS <= digits <= MAX_ACCOUNT_DIGITS and not quantity_after(text, end) and _announced(text, start):
+            yield start, end, True
+    for m in _ALNUM_ID.finditer(text):
+        start, end = m.span()
+        word = m.group(0)
+        if (end - start <= MAX_ALNUM_ID_LENGTH and any(c.isalpha() for c in word)
+                and sum(c.isdigit() for c in word) >= MIN_ACCOUNT_DIGITS and not quantity_after(text, end)
+                and _announced(text, start)):
+            yield start, end, True
 
 
 def account_matches(text: str) -> Iterator[tuple[int, int]]:
@@ -49,14 +105,13 @@ def account_matches(text: str) -> Iterator[tuple[int, int]]:
         text: any free text; card numbers and IBANs should be replaced first (they would pass for account numbers).
 
     Returns:
-        An iterator of non-overlapping spans, left to right.
+        An iterator of non-overlapping spans, left to right; where candidates overlap, the longest that starts first
+        decides (a RIB-shaped run whose key fails hides the numbers inside it).
     """
     low = text.lower()
-    if not any(h in low for h in _HINTS):  # most texts: no account word, nothing to look for
-        return
-    for m in _NUMBER.finditer(text):
-        start, end = m.span()
-        digits = sum(c.isdigit() for c in m.group(0))
-        if (MIN_ACCOUNT_DIGITS <= digits <= MAX_ACCOUNT_DIGITS and not quantity_after(text, end)
-                and _WORD_BEFORE.search(text, max(0, start - LOOK_BACK), start)):
-            yield start, end
+    last = 0
+    for start, end, redact in sorted(_candidates(text, any(h in low for h in _HINTS)), key=lambda c: (c[0], -c[1])):
+        if start >= last:
+            if redact:
+                yield start, end
+            last = end

@@ -68,12 +68,15 @@ PHONE = re.compile(
 )
 #: what a text holding a messaging id or an account number contains (RE2 syntax): every keyword of
 #: :mod:`persona.privacy.messaging` and :mod:`persona.privacy.accounts` contains one of these, and a QQ number or an
-#: account number has two digits or more within their look-back after it; a WeChat id may have no digit
-KEYWORD_RE2 = (r"(?:(?i:qq|account|acct|a/c|konto|kto|compte)|扣扣|企鹅|[账帐][号户]|卡号|银行卡)[^\n]{0,40}\d\d"
+#: account number (an alphanumeric one too: two of its digits have only letters between them) has two digits or more
+#: within their look-back after it; a WeChat id may have no digit
+KEYWORD_RE2 = (r"(?:(?i:qq|q群|account|acct|a/c|konto|kto|compte|rib)|扣扣|企鹅|加群|群号|[账帐][号户]|卡号|银行卡)"
+               r"[^\n]{0,40}\d[A-Za-z]*\d"
                r"|(?i:wechat|weixin|vx|wx|v信)|微信|薇信|威信|加我")
 #: what any text holding an e-mail address, a phone, card or account number, an IBAN or a messaging id contains (RE2
-#: syntax, for a fast Arrow pre-filter): a card number is a digit run already; an IBAN may have letters between short
-#: digit groups; a messaging id (5 digits) or an account number is known by its keyword
+#: syntax, for a fast Arrow pre-filter): a card number is a digit run already (so is a RIB's bank and branch code); an
+#: IBAN may have letters between short digit groups; a messaging id (5 digits) or an account number is known by its
+#: keyword
 CANDIDATE_RE2 = r"@|\d[\d ./()\-]{6,}\d|" + IBAN_CANDIDATE_RE2 + "|" + KEYWORD_RE2
 #: how many digits a phone number has (E.164 allows at most 15)
 MIN_DIGITS, MAX_DIGITS = 8, 15

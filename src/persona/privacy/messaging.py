@@ -1,17 +1,18 @@
-"""Chinese messaging ids in free text: QQ numbers and WeChat ids, replaced by ``[im]``.
+"""Chinese messaging ids in free text: QQ numbers, QQ group numbers and WeChat ids, replaced by ``[im]``.
 
 Neither has a shape of its own (a QQ number is 5 to 11 digits, a WeChat id 6 to 20 letters, digits, ``_`` or ``-``
 starting with a letter), so only the keyword right before one announces it; the keyword stays, the id goes
 (``加我微信 [im]``, ``QQ：[im]``).
 
-- **Keywords**: QQ (``QQ``, ``qq号``, ``QQ号码``, ``QQ账号``, ``扣扣``, ``企鹅``) and WeChat (``微信``, ``微信号``,
+- **Keywords**: QQ (``QQ``, ``qq号``, ``QQ号码``, ``QQ账号``, ``扣扣``, ``企鹅``), QQ groups (``QQ群``, ``qq群号``,
+  ``Q群``, ``加群`` (join the group), ``群号``; ``群`` alone is too common a word) and WeChat (``微信``, ``微信号``,
   ``薇信``, ``威信``, ``v信``, ``vx``, ``wx``, ``WeChat``, ``WeChat ID``, ``weixin``), and ``加我`` (add me). A Latin
   keyword is a word of its own on the left, and on the right it is not glued to letters (``vxlan``, ``QQ音乐`` is fine
-  but holds no id); a number may be glued to it (``QQ339546``).
+  but holds no id); an id may be glued to it (``QQ339546``, ``QQ群12345678``, ``微信abc_12345``).
 - **Between keyword and id**: spaces, a colon (``:`` / ``：``), ``is`` / ``是`` (:data:`~persona.privacy.labels.ANNOUNCE`).
-- **A QQ number** (after any keyword; WeChat ids are often QQ or phone numbers): 5 to 11 digits, no leading 0, not
-  part of a longer number, a decimal or a word, and no currency, unit or measure word after it (``QQ币 12345元``,
-  ``QQ群50000人``).
+- **A QQ number** (after any keyword; WeChat ids are often QQ or phone numbers; a QQ group's number has the same
+  shape): 5 to 11 digits, no leading 0, not part of a longer number, a decimal or a word, and no currency, unit or
+  measure word after it (``QQ币 12345元``, ``QQ群50000人``).
 - **A WeChat id** (after a WeChat keyword or ``加我`` only): a letter, then 5 to 19 letters, digits, ``_`` or ``-``,
   not itself a keyword (``加我QQ 12345678``: the QQ number goes). A plain word must be announced explicitly (a colon,
   ``is``, or the keyword ``微信号`` / ``WeChat ID``): ``WeChat: sarahliu`` is an id, ``微信 iPhone版`` and
@@ -25,7 +26,8 @@ from collections.abc import Iterator
 
 from persona.privacy.labels import ANNOUNCE, quantity_after
 
-_QQ_WORD = r"(?:(?<![A-Za-z0-9_])qq(?![A-Za-z])|扣扣|企鹅)(?:号码?|[账帐]号)?"
+_QQ_WORD = (r"(?:(?:(?<![A-Za-z0-9_])qq(?![A-Za-z])|扣扣|企鹅)群?(?:号码?|[账帐]号)?"
+            r"|(?:(?<![A-Za-z0-9_])q群|加群)(?:号码?)?|群号码?)")
 _WECHAT_WORD = (r"(?:(?<![A-Za-z0-9_])(?:wechat|weixin|vx|wx)(?:[ \t]?id)?(?![A-Za-z])"
                 r"|(?:微信|薇信|威信|v信)(?:号码?|id)?|加我)")
 #: characters before a number searched for its keyword
@@ -42,12 +44,12 @@ _WECHAT_ID = re.compile(
 #: what a text holding a WeChat keyword contains (lower case): the id regex runs only then
 _WECHAT_HINTS = ("wechat", "weixin", "vx", "wx", "v信", "微信", "薇信", "威信", "加我")
 #: what a text holding any messaging keyword contains (lower case): the rules run only then
-_HINTS = ("qq", "扣扣", "企鹅", *_WECHAT_HINTS)
+_HINTS = ("qq", "扣扣", "企鹅", "q群", "加群", "群号", *_WECHAT_HINTS)
 _EXPLICIT_WORD = re.compile(r"(?:号码?|id)$", re.IGNORECASE)
 
 
 def _numbers(text: str) -> Iterator[tuple[int, int]]:
-    """QQ-shaped numbers right after any messaging keyword, with no amount's unit after them."""
+    """QQ-shaped numbers (QQ and QQ group numbers) right after any messaging keyword, with no amount's unit after them."""
     for m in _NUMBER.finditer(text):
         start, end = m.span()
         if _KEYWORD_BEFORE.search(text, max(0, start - LOOK_BACK), start) and not quantity_after(text, end):

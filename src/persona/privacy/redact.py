@@ -1,6 +1,7 @@
 """Redaction of personal data from free text: ``[email]``, ``[phone]``, ``[card]``, ``[iban]``, ``[im]`` and
 ``[account]`` take the place of e-mail addresses, phone numbers, payment card numbers, IBANs, messaging ids (QQ,
-WeChat) and bank account numbers (the last two only after the keyword that announces them, which stays).
+WeChat) and bank account numbers (the last two only after the keyword that announces them, which stays; a French
+RIB, whose key is checked, also on its own when written in its groups).
 
 Ingest redacts every review text before it is stored (files, SQL, REST and dataset adapters all pass through
 :class:`~persona.ingest.writer.EntityWriter`); :func:`redact_stored_reviews` (``persona privacy redact-reviews``)
