@@ -45,10 +45,15 @@ def workspace_lock(store: Any, settings: Any, name: str, *, busy: str, hint: str
         try:
             if not conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
                 raise BusyError(busy, hint=hint)
+            # a session lock outlives the transaction that took it: end that transaction, so the connection waits
+            # "idle" (not "idle in transaction", which a server's idle_in_transaction_session_timeout would cut,
+            # dropping the lock) and holds no snapshot back from vacuum for the job's duration
+            conn.commit()
             try:
                 yield
             finally:
                 conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                conn.commit()
         finally:
             conn.close()
         return
