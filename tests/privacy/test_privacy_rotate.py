@@ -292,6 +292,16 @@ def test_one_rotation_at_a_time(sqlite_shop) -> None:  # noqa: ANN001
     assert not (settings.key_path.parent / "secret.key.next").exists()
 
 
+def test_a_rotation_settles_the_sync_job_a_dead_process_left_running(sqlite_shop) -> None:  # noqa: ANN001
+    from persona.ingest.sources.jobs import create_job, get_job
+    from persona.privacy.rotate import rotate_key
+
+    store, settings, _data = sqlite_shop
+    orphan = create_job(store, "orphan0000000000", requested=[], sources=["crm"], full=False, actor="ui:dead")
+    rotate_key(store, settings)
+    assert get_job(store, orphan.id).status == "interrupted"
+
+
 def test_with_the_key_in_the_environment_the_new_key_goes_to_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from persona.campaigns.tracking import Signer, record_unsubscribe
     from persona.privacy.report import privacy_report

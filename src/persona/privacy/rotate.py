@@ -347,6 +347,7 @@ def _details(value: Any) -> dict[str, Any]:
 def _exclusive(store: Any, settings: Any) -> Iterator[None]:
     """Hold the rotation, campaign-delivery and source-sync locks of the workspace."""
     from persona.campaigns.worker import PG_LOCK_KEY
+    from persona.ingest.sources.configured import sync_lock
     from persona.store.locks import workspace_lock
 
     with ExitStack() as stack:
@@ -354,8 +355,7 @@ def _exclusive(store: Any, settings: Any) -> Iterator[None]:
                                            hint="wait for it to finish"))
         stack.enter_context(workspace_lock(store, settings, "delivery", pg_key=PG_LOCK_KEY,
                                            busy="a campaign worker is delivering", hint="stop it, rotate, then restart it"))
-        stack.enter_context(workspace_lock(store, settings, "sync", busy="a sync of the configured sources is running",
-                                           hint="wait for it to finish"))
+        stack.enter_context(sync_lock(store))  # settles the sync jobs and ingest runs that dead processes left running
         yield
 
 
