@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from sqlalchemy import text
 
@@ -30,3 +32,29 @@ def test_postgres_the_lock_connection_is_idle_not_idle_in_transaction(pg_store):
         assert other.execute(text(probe), {"k": key}).scalar() == "idle"
     with pg_store.engine.connect() as other:
         assert other.execute(text(probe), {"k": key}).scalar() is None
+
+
+@pytest.mark.postgres
+def test_postgres_a_server_idle_session_timeout_does_not_end_a_held_lock(pg_store):
+    key = advisory_key("job")
+    probe = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted " \
+            "AND ((classid::bigint << 32) | objid::bigint) = (:k)::bigint"
+    with pg_store.engine.connect() as conn:
+        db = conn.execute(text("SELECT current_database()")).scalar()
+        conn.execute(text(f'ALTER DATABASE "{db}" SET idle_session_timeout = \'300ms\''))
+        conn.commit()
+    pg_store.engine.dispose()  # new connections get the timeout
+    try:
+        with _lock(pg_store):
+            time.sleep(1.0)  # the holder sits idle for longer than the server allows
+            with pg_store.engine.connect() as other:
+                assert other.execute(text(probe), {"k": key}).scalar() == 1
+            with pytest.raises(BusyError):  # still held: a second holder is refused
+                with _lock(pg_store):
+                    pass
+        with pg_store.engine.connect() as other:
+            assert other.execute(text(probe), {"k": key}).scalar() == 0
+    finally:
+        with pg_store.engine.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{db}" RESET idle_session_timeout'))
+            conn.commit()

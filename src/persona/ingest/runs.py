@@ -34,7 +34,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from persona.errors import StoreError
-from persona.store.locks import advisory_key
+from persona.store.locks import advisory_key, lock_connection, release_lock_connection
 from persona.store.models import IngestRun
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ class RunOwner:
     def __enter__(self) -> RunOwner:
         if self._store.dialect == "postgresql":
             try:
-                self._conn = self._store.engine.connect()
+                self._conn = lock_connection(self._store.engine)
             except OperationalError as exc:
                 raise StoreError(f"database error: {exc.orig}", hint="check that the database is reachable") from exc
         return self
@@ -117,27 +117,13 @@ class RunOwner:
         return True
 
     def release(self) -> None:
-        """Unlock every claimed run and give the connection back (closed for good when unlocking fails, so that no
-        pooled connection keeps a run looking alive)."""
+        """Unlock every claimed run and give the connection back (discarded when unlocking fails, so that no pooled
+        connection keeps a run looking alive)."""
         conn, self._conn = self._conn, None
         if conn is None:
             return
         keys, self._keys = self._keys, []
-        try:
-            if conn.in_transaction():
-                conn.rollback()
-            for key in keys:
-                conn.execute(select(func.pg_advisory_unlock(key)))
-            conn.commit()
-        except Exception as exc:  # noqa: BLE001 - never hide the error that stopped the run; closing unlocks anyway
-            conn.invalidate()  # its session, and so its locks, end with it
-            log.warning("ingest runs=%s could not be unlocked (%s): their connection is closed instead",
-                        len(keys), type(exc).__name__)
-        except BaseException:
-            conn.invalidate()
-            raise
-        finally:
-            conn.close()
+        release_lock_connection(conn, tuple(keys))
 
 
 def settle_dead_runs(store: Any) -> int:

@@ -9,19 +9,56 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Connection, Engine, text
 
 from persona.errors import BusyError
+
+log = logging.getLogger(__name__)
 
 
 def advisory_key(name: str) -> int:
     """A stable signed 64-bit PostgreSQL advisory-lock key for the lock called ``name``."""
     return int.from_bytes(hashlib.sha256(f"persona/lock/{name}".encode()).digest()[:8], "big", signed=True)
+
+
+def lock_connection(engine: Engine) -> Connection:
+    """A PostgreSQL connection, out of the pool until closed, on which to hold session locks for a job's length.
+
+    A lock holder waits idle for as long as its job runs, so a server ``idle_session_timeout`` (PostgreSQL 14+) would
+    end its session and the locks with it, and the job would look dead while it runs: the timeout is switched off on
+    this connection. Give it back with :func:`release_lock_connection`.
+    """
+    conn = engine.connect()
+    if conn.dialect.server_version_info >= (14,):
+        conn.execute(text("SET idle_session_timeout = 0"))
+        conn.commit()
+    return conn
+
+
+def release_lock_connection(conn: Connection, unlock: tuple[int, ...] = ()) -> None:
+    """Unlock the advisory locks ``unlock`` held on a :func:`lock_connection`, restore the server's idle timeout and
+    return it to the pool. Never raises: a connection that fails meanwhile is discarded instead, which ends its session
+    and so every lock on it (an error that stopped the job is not hidden by one of the clean-up)."""
+    try:
+        if conn.in_transaction():
+            conn.rollback()
+        for key in unlock:
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+        if conn.dialect.server_version_info >= (14,):
+            conn.execute(text("RESET idle_session_timeout"))
+        conn.commit()
+    except Exception as exc:  # noqa: BLE001 - see the docstring
+        log.warning("a lock connection could not be released (%s): it is closed instead, its locks end with it",
+                    type(exc).__name__)
+        conn.invalidate()
+    finally:
+        conn.close()
 
 
 @contextmanager
@@ -41,21 +78,19 @@ def workspace_lock(store: Any, settings: Any, name: str, *, busy: str, hint: str
     """
     if store.dialect == "postgresql":
         key = advisory_key(name) if pg_key is None else pg_key
-        conn = store.engine.connect()
+        conn = lock_connection(store.engine)
+        held: tuple[int, ...] = ()
         try:
             if not conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
                 raise BusyError(busy, hint=hint)
+            held = (key,)
             # a session lock outlives the transaction that took it: end that transaction, so the connection waits
             # "idle" (not "idle in transaction", which a server's idle_in_transaction_session_timeout would cut,
             # dropping the lock) and holds no snapshot back from vacuum for the job's duration
             conn.commit()
-            try:
-                yield
-            finally:
-                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-                conn.commit()
+            yield
         finally:
-            conn.close()
+            release_lock_connection(conn, held)
         return
     path = settings.workspace / "locks" / f"{name}.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
