@@ -86,6 +86,10 @@ def test_running_service_follows_promotion_and_rollback(ws) -> None:  # noqa: AN
         assert models["last_retrain"]["promoted"] is True and models["drift"]["events_since_training"] == 0
         assert client.post("/v1/models/recommender/promote/9", headers=auth(key)).status_code == 404
         assert client.post("/v1/models/recommender/rollback", headers=auth(create_key(store, "read")["key"])).status_code == 403
+        register(store, "propensity_服装", "propensity", {"w": 1}, {}, {})  # a category's model: names in any script
+        r = client.post("/v1/models/propensity_服装/promote/1", headers=auth(key))
+        assert r.status_code == 200 and r.json()["status"] == "active", r.text
+        assert client.post("/v1/models/_hidden/promote/1", headers=auth(key)).status_code == 422
 
 
 def test_recommendation_ab_test_serves_each_customer_their_variants_model(ws) -> None:  # noqa: ANN001

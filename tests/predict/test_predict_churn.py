@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,10 +12,12 @@ from synthshop_predict import make_shop, write_to_store
 from typer.testing import CliRunner
 
 from persona.errors import InputError, NotFittedError
+from persona.jsonvalues import plain
 from persona.predict.backtest import FeatureCache, label_churn, plan_backtest
 from persona.predict.outcome import ChurnModel
 from persona.predict.runs import run_churn
 from persona.profiles import ShopData
+from persona.registry import get_version, list_models, load
 from persona.store import Store
 
 
@@ -89,9 +92,15 @@ def test_run_churn_stores_predictions_and_registers_model(store: Store, shop: Sh
     details = got["details"].iloc[0]
     details = json.loads(details) if isinstance(details, str) else details
     assert "top_factors" in details
-    reg = store.read_frame("SELECT name, version, kind, artifact_path FROM models WHERE name = 'churn_probability'")
-    assert reg["kind"].iloc[0] == "churn" and reg["artifact_path"].iloc[0].endswith(".joblib")
-    assert ChurnModel.load(reg["artifact_path"].iloc[0]).horizon_days == 60
+    mv = get_version(store, "churn_probability")
+    assert (mv.version, mv.kind, mv.status, mv.params) == (1, "churn", "active", {"horizon_days": 60})
+    assert mv.metrics == plain(rep["backtest"]) and Path(mv.artifact_path).parent.name == "churn_probability"
+    assert load(store, "churn_probability").horizon_days == 60
+    again = run_churn(shop, store, horizon_days=30, top=5)  # a retrain: the new version is the active one
+    assert again["model_version"] == 2
+    assert [(m.version, m.status) for m in list_models(store, "churn_probability")] == [(1, "retired"), (2, "active")]
+    assert load(store, "churn_probability").horizon_days == 30 and load(store, "churn_probability", 1).horizon_days == 60
+    assert set(store.read_frame("SELECT model_version FROM predictions WHERE name = 'churn_probability'")["model_version"]) == {2}
 
 
 def test_cli_predict_churn(tmp_path, monkeypatch) -> None:  # noqa: ANN001

@@ -62,15 +62,22 @@ def test_predict_clv_stores_predictions(cdnow_ws: str) -> None:
     assert rep["n_customers"] == 2357 and rep["predictions"] == ["clv_12m", "p_alive", "expected_purchases_90d"]
     assert rep["clv_total"] > 0 and 0 < rep["p_alive_mean"] < 1
     from persona.config import load_settings
+    from persona.registry import get_version, load
     from persona.store import open_store
 
     store = open_store(load_settings(cdnow_ws))
     try:
-        n = store.read_frame("SELECT name, COUNT(*) AS n FROM predictions GROUP BY name")
+        n = store.read_frame("SELECT name, COUNT(*) AS n, MIN(model_version) AS lo, MAX(model_version) AS hi "
+                             "FROM predictions GROUP BY name")
+        mv, fitted = get_version(store, "clv"), load(store, "clv")
     finally:
         store.dispose()
     counts = dict(zip(n["name"], n["n"], strict=True))
     assert counts["clv_12m"] == counts["p_alive"] == counts["expected_purchases_90d"] == 2357
+    assert (mv.kind, mv.status, rep["model_version"]) == ("clv", "active", mv.version)
+    assert set(n.loc[n["name"].isin(rep["predictions"]), ["lo", "hi"]].to_numpy().ravel()) == {mv.version}
+    assert set(fitted) == {"bgnbd", "gamma_gamma", "transactions"} and mv.params["transactions"] == type(fitted["transactions"]).__name__
+    assert fitted["bgnbd"].params_ == mv.params["bgnbd"] == rep["bgnbd"]["params"]
 
 
 def test_predict_forecast_and_next_purchase(cdnow_ws: str) -> None:

@@ -88,3 +88,27 @@ def test_cli_build_and_show(tmp_path, monkeypatch) -> None:  # noqa: ANN001
     res = runner.invoke(app, ["profiles", "show", "ZZZ", "--workspace", str(ws)])
     assert res.exit_code != 0
     assert isinstance(res.exception, NotFoundError) or "no profile" in res.output
+
+
+def test_profiles_store_features_as_json_values(any_store: Store) -> None:
+    import numpy as np
+    import pandas as pd
+
+    from persona.profiles.repository import write_profiles
+
+    frame = pd.DataFrame({
+        "orders": np.array([3, 0], dtype=np.int64),
+        "monetary": [np.float64(12.5), np.nan],
+        "last_purchase": [pd.Timestamp("2024-01-05 12:00", tz="UTC"), pd.NaT],
+        "top_category": ["007", pd.NA],
+        "shares": [{"Home": np.float64(0.75), "Books": np.inf}, {}],
+        "embedding": [np.array([0.5, -1.0]), np.array([np.nan, 2.0])],
+    }, index=pd.Index(["A", "B"], name="customer_id"))
+    assert write_profiles(any_store, frame, watermark=7) == 2
+    a, b = get_profile(any_store, "A"), get_profile(any_store, "B")
+    assert a["features"] == {"orders": 3, "monetary": 12.5, "last_purchase": "2024-01-05T12:00:00+00:00",
+                             "top_category": "007", "shares": {"Home": 0.75, "Books": None}, "events_watermark": 7}
+    assert b["features"] == {"orders": 0, "monetary": None, "last_purchase": None, "top_category": None, "shares": {},
+                             "events_watermark": 7}
+    assert (a["embedding"], b["embedding"]) == ([0.5, -1.0], [None, 2.0])
+    assert type(a["features"]["orders"]) is int and type(a["features"]["monetary"]) is float

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from persona.errors import ConstraintError, InputError, NotFoundError
+from persona.errors import ConstraintError, InputError, NotFoundError, StoreError
 from persona.registry import get_version, list_models, load, promote, register, rollback
 
 
@@ -88,27 +88,81 @@ def test_same_behaviour_on_every_database(any_store):
 
 
 def test_a_version_taken_meanwhile_is_retried_under_the_next_number(any_store):
-    from sqlalchemy import event, insert
-
-    from persona.store.models import ModelVersion as ModelRow
+    from sqlalchemy import event
 
     raced = []
 
     def another_process_registers_first(conn, cursor, statement, *_args):  # noqa: ANN001, ANN202
         if statement.startswith("INSERT INTO models") and not raced:
             raced.append(statement)
-            with any_store.engine.begin() as other:
-                other.execute(insert(ModelRow).values(name="reco", version=1, kind="recommender", status="candidate",
-                                                      created_at=datetime.now(UTC)))
+            register(any_store, "reco", "recommender", {"theirs": 1}, {"by": "them"})
 
     event.listen(any_store.engine, "before_cursor_execute", another_process_registers_first)
     try:
-        mine = register(any_store, "reco", "recommender", {"w": 1})
+        mine = register(any_store, "reco", "recommender", {"mine": 1}, {"by": "me"})
     finally:
         event.remove(any_store.engine, "before_cursor_execute", another_process_registers_first)
     assert raced and mine.version == 2
-    assert [m.version for m in list_models(any_store, "reco")] == [1, 2]
-    assert sorted(p.name for p in (Path(any_store.settings.models_dir) / "reco").iterdir()) == ["v2"]
+    assert [(m.version, m.params) for m in list_models(any_store, "reco")] == [(1, {"by": "them"}), (2, {"by": "me"})]
+    assert (load(any_store, "reco", 1), load(any_store, "reco", 2)) == ({"theirs": 1}, {"mine": 1})  # each its own
+    assert sorted(p.name for p in (Path(any_store.settings.models_dir) / "reco").iterdir()) == ["v1", "v2"]
+
+
+def _register_many(workspace: str, url: str | None, worker: int, n: int, start) -> None:  # noqa: ANN001
+    """One process of the race: ``n`` versions of ``raced``, each model naming its process and turn."""
+    from persona.config import load_settings
+    from persona.store import Store
+
+    store = Store(load_settings(workspace, database_url=url, progress=False))
+    start.wait(60)
+    try:
+        for i in range(n):
+            register(store, "raced", "recommender", {"worker": worker, "turn": i}, {"worker": worker, "turn": i})
+    finally:
+        store.dispose()
+
+
+def test_processes_registering_at_once_each_keep_their_own_versions(any_store):
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    start = ctx.Event()
+    url = None if any_store.dialect == "sqlite" else any_store.settings.url
+    workers, turns = 3, 8
+    procs = [ctx.Process(target=_register_many, args=(str(any_store.settings.workspace), url, w, turns, start))
+             for w in range(workers)]
+    for proc in procs:
+        proc.start()
+    start.set()
+    for proc in procs:
+        proc.join(120)
+    assert [proc.exitcode for proc in procs] == [0] * workers
+    versions = list_models(any_store, "raced")
+    assert [m.version for m in versions] == list(range(1, workers * turns + 1))
+    assert sorted((m.params["worker"], m.params["turn"]) for m in versions) == [
+        (w, i) for w in range(workers) for i in range(turns)]
+    for m in versions:  # every version's artifact is the model its row describes
+        assert load(any_store, "raced", m.version) == m.params
+        assert Path(m.artifact_path).name == f"v{m.version}"
+    root = Path(any_store.settings.models_dir) / "raced"
+    assert sorted(p.name for p in root.iterdir()) == sorted(f"v{m.version}" for m in versions)  # no leftovers
+
+
+def test_a_folder_no_version_owns_is_replaced_by_the_version_that_takes_its_number(store):
+    stale = Path(store.settings.models_dir) / "reco" / "v1"
+    stale.mkdir(parents=True)
+    (stale / "model.joblib").write_bytes(b"left by a process that crashed before its commit")
+    mv = register(store, "reco", "recommender", {"w": 1})
+    assert mv.version == 1 and load(store, "reco", 1) == {"w": 1}
+    assert sorted(p.name for p in stale.parent.iterdir()) == ["v1"]
+
+
+def test_names_in_any_script_are_registered(store):
+    mv = register(store, "propensity_服装", "propensity", {"w": 1}, activate=True)
+    assert load(store, "propensity_服装") == {"w": 1} and mv.artifact_path.endswith("propensity_服装/v1")
+    for bad in ("_hidden", "a/b", ".", "x" * 129, "reco\n"):
+        with pytest.raises(InputError, match="invalid model name"):
+            register(store, bad, "x", 1)
 
 
 def test_a_row_the_database_refuses_is_reported_at_once_not_retried(store):
@@ -117,3 +171,38 @@ def test_a_row_the_database_refuses_is_reported_at_once_not_retried(store):
     assert (info.value.table, info.value.column, info.value.rule) == ("models", "kind", "NOT NULL")
     assert not list((Path(store.settings.models_dir) / "reco").iterdir())  # its artifact was removed with it
     assert list_models(store, "reco") == []
+
+
+def test_giving_up_after_every_number_was_taken_leaves_no_artifact(store):
+    from sqlalchemy import event, insert
+
+    from persona.store.models import ModelVersion as ModelRow
+
+    busy = []
+
+    def others_always_first(conn, cursor, statement, parameters, *_args):  # noqa: ANN001, ANN202
+        if statement.startswith("INSERT INTO models") and not busy:  # not for the other's own insert
+            busy.append(statement)
+            try:
+                with store.engine.begin() as other:  # SQLite: parameters[1] is the version being inserted
+                    other.execute(insert(ModelRow).values(name="reco", version=parameters[1], kind="theirs",
+                                                          status="candidate", created_at=datetime.now(UTC)))
+            finally:
+                busy.clear()
+
+    event.listen(store.engine, "before_cursor_execute", others_always_first)
+    try:
+        with pytest.raises(StoreError, match="could not allocate a version for model 'reco' in 5 attempts") as info:
+            register(store, "reco", "mine", {"w": 1})
+    finally:
+        event.remove(store.engine, "before_cursor_execute", others_always_first)
+    assert "run the command again" in info.value.hint
+    assert [m.kind for m in list_models(store, "reco")] == ["theirs"] * 5
+    assert list((Path(store.settings.models_dir) / "reco").iterdir()) == []
+
+
+def test_an_unwritable_models_folder_is_a_store_error_that_says_so(store):
+    Path(store.settings.models_dir).write_text("a file where the models folder should be")
+    with pytest.raises(StoreError, match="cannot write the artifact of model 'reco'") as info:
+        register(store, "reco", "recommender", {"w": 1})
+    assert "writable" in info.value.hint and list_models(store) == []

@@ -94,7 +94,7 @@ def test_a_database_at_0003_keeps_its_data_and_gains_sync_jobs(empty_url, tmp_pa
     store = Store(settings, engine=engine)
     with pytest.raises(SchemaOutOfDateError, match="at revision 0003.*persona db upgrade"):
         store.check_schema()
-    assert upgrade(engine) == head_revision() == "0005"
+    assert upgrade(engine) == head_revision() == "0006"
     store.check_schema()
     assert store.read_frame("SELECT error FROM ingest_runs")["error"].tolist() == ["boom"]
     create_job(store, "j1", requested=[], sources=["crm"], full=True, actor="api:abc")
@@ -108,4 +108,57 @@ def test_a_database_at_0003_keeps_its_data_and_gains_sync_jobs(empty_url, tmp_pa
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, "0003")
     assert current_revision(engine) == "0003" and "sync_jobs" not in inspect(engine).get_table_names()
+    engine.dispose()
+
+
+def test_a_database_at_0005_keeps_its_prediction_models_loadable_with_one_active_version(empty_url, tmp_path):
+    from datetime import UTC, datetime
+
+    from alembic import command
+
+    from persona.errors import DataFileError
+    from persona.persistence import save_estimator
+    from persona.registry import get_version, list_models, load, register, rollback
+    from persona.store.migrate import alembic_config, current_revision
+
+    engine = make_engine(empty_url)
+    upgrade(engine, "0005")
+    settings = load_settings(tmp_path / "ws", database_url=empty_url, progress=False)
+    now = datetime.now(UTC)
+    rows = []  # as the prediction stages wrote them before 0006: every version active, one model file each
+    for v in (1, 2, 3):
+        path = save_estimator({"churn": v}, settings.models_dir / f"churn_probability-v{v}.joblib")
+        rows.append({"name": "churn_probability", "version": v, "kind": "churn", "params": '{"horizon_days": 90}',
+                     "metrics": '{"auc": 0.7}', "artifact_path": str(path), "status": "active", "created_at": now})
+    rows.append({"name": "clv", "version": 1, "kind": "clv", "params": '{"bgnbd": {"r": 0.2}}', "metrics": "{}",
+                 "artifact_path": None, "status": "active", "created_at": now})
+    for v, status in ((1, "retired"), (2, "active"), (3, "candidate")):  # the registry's own rows are left as they are
+        rows.append({"name": "recommender", "version": v, "kind": "recommender", "params": "{}", "metrics": "{}",
+                     "artifact_path": str(settings.models_dir / "recommender" / f"v{v}"), "status": status,
+                     "created_at": now})
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO models (name, version, kind, params, metrics, artifact_path, status, created_at) "
+                          "VALUES (:name, :version, :kind, :params, :metrics, :artifact_path, :status, :created_at)"),
+                     rows)
+    assert upgrade(engine) == head_revision() == "0006"
+    store = Store(settings, engine=engine)
+    store.check_schema()
+    statuses = {(m.name, m.version): m.status for m in list_models(store)}
+    assert statuses == {("churn_probability", 1): "retired", ("churn_probability", 2): "retired",
+                        ("churn_probability", 3): "active", ("clv", 1): "active", ("recommender", 1): "retired",
+                        ("recommender", 2): "active", ("recommender", 3): "candidate"}
+    mv = get_version(store, "churn_probability")
+    assert (mv.version, mv.params, mv.metrics) == (3, {"horizon_days": 90}, {"auc": 0.7})
+    assert load(store, "churn_probability") == {"churn": 3} and load(store, "churn_probability", 1) == {"churn": 1}
+    with pytest.raises(DataFileError, match="'clv' v1 was registered without an artifact"):
+        load(store, "clv")
+    new = register(store, "churn_probability", "churn", {"churn": 4}, activate=True)  # the next one, in the registry's layout
+    assert (new.version, new.artifact_path) == (4, str(settings.models_dir / "churn_probability" / "v4"))
+    assert [m.status for m in list_models(store, "churn_probability")] == ["retired", "retired", "retired", "active"]
+    assert rollback(store, "churn_probability").version == 3 and load(store, "churn_probability") == {"churn": 3}
+    cfg = alembic_config(engine)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0005")
+    assert current_revision(engine) == "0005"
     engine.dispose()

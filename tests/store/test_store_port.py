@@ -448,6 +448,32 @@ def test_a_failed_import_leaves_the_target_empty(source, tmp_path, monkeypatch, 
     assert _cli("db", "import", str(exp), "--workspace", str(target))[0] == 0  # and it can simply be run again
 
 
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_an_import_the_target_refuses_is_a_constraint_violation(source, tmp_path, request, backend):
+    """Rows the target's own rules refuse end the import as a constraint violation (exit 4, HTTP 422), not a 503."""
+    from db_rules import add_check
+
+    from persona.errors import ConstraintError
+    from persona.store.import_ import import_workspace
+
+    exp = tmp_path / "exp"
+    assert _cli("db", "export", str(exp), "--workspace", str(source))[0] == 0
+    url = request.getfixturevalue("pg_url") if backend == "postgres" else None
+    target = _new_workspace(tmp_path / "t", url, key_from=source)
+    engine = create_engine(load_settings(target).url)
+    add_check(engine, "campaigns", "drafts_only", "status = 'draft'")  # the export's campaign is active
+    engine.dispose()
+    res = runner.invoke(app, ["db", "import", str(exp), "--workspace", str(target)])
+    assert res.exit_code == 4, res.output
+    assert res.output.strip().splitlines() == [res.output.strip()]  # one line, no traceback
+    assert res.output.startswith("error[constraint_violation]: the database refused rows for campaigns")
+    assert "drafts_only" in res.output and "rolled back" in res.output
+    with pytest.raises(ConstraintError) as info:
+        import_workspace(load_settings(target, progress=False), exp)
+    assert (info.value.table, info.value.rule, info.value.http_status) == ("campaigns", "CHECK", 422)
+    assert _all_empty(target) and not (target / "models").exists()
+
+
 def _cli_raise(*args: str) -> None:
     res = runner.invoke(app, list(args), catch_exceptions=False)
     raise AssertionError(f"expected an exception, got exit {res.exit_code}: {res.output}")

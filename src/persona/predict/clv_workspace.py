@@ -100,10 +100,13 @@ def run_clv(
     )
     p_alive = bg.probability_alive(x, r, T)
     e90 = trans.conditional_expected_purchases(90 / 7.0, x, r, T)
-    from persona.predict.repository import register_model, save_predictions
+    from persona.predict.repository import save_predictions
+    from persona.registry import register
 
-    version = register_model(store, "clv", "clv", {"bgnbd": bg.params_, "gamma_gamma": gg.params_, "transactions": type(trans).__name__},
-                             {"bgnbd_log_likelihood": bg.log_likelihood_, **({"backtest": report["backtest"]["models"]} if "backtest" in report else {})})
+    version = register(store, "clv", "clv", {"bgnbd": bg, "gamma_gamma": gg, "transactions": trans},
+                       {"bgnbd": bg.params_, "gamma_gamma": gg.params_, "transactions": type(trans).__name__},
+                       {"bgnbd_log_likelihood": bg.log_likelihood_, **({"backtest": report["backtest"]["models"]} if "backtest" in report else {})},
+                       activate=True).version
     clv_name = "clv_12m" if horizon_days == 365 else f"clv_{horizon_days}d"
     ids = s.index
     save_predictions(store, clv_name, pd.Series(clv, index=ids), model_version=version)

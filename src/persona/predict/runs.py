@@ -9,9 +9,10 @@ import pandas as pd
 
 from persona.predict.backtest import FeatureCache, purchase_category_counts, ranked_names
 from persona.predict.outcome import ChurnModel, OutcomeModel, PropensityModel
-from persona.predict.repository import register_model, save_predictions
+from persona.predict.repository import save_predictions
 from persona.predict.spend import SpendRegression
 from persona.profiles.source import ShopData
+from persona.registry import register
 from persona.store import Store
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,8 @@ def run_outcome(model: OutcomeModel, data: ShopData, store: Store | None, cache:
     pred = model.predict(data, cache=cache, explain=explain)
     report = model.report()
     if store is not None:
-        version = register_model(store, model.name, "churn" if isinstance(model, ChurnModel) else "propensity", {"horizon_days": model.horizon_days}, report["backtest"], model)
+        version = register(store, model.name, "churn" if isinstance(model, ChurnModel) else "propensity", model,
+                           {"horizon_days": model.horizon_days}, report["backtest"], activate=True).version
         save_predictions(store, model.name, pred["probability"], [{"top_factors": f} for f in pred["factors"]], version)
         report["model_version"] = version
     report["scored"] = int(len(pred))
@@ -100,7 +102,8 @@ def run_spend(data: ShopData, store: Store | None = None, *, horizon_days: int =
     pred = model.predict(data, cache=cache)
     report = model.report()
     if store is not None:
-        version = register_model(store, model.name, "spend", {"horizon_days": horizon_days}, report["backtest"], model)
+        version = register(store, model.name, "spend", model, {"horizon_days": horizon_days}, report["backtest"],
+                           activate=True).version
         save_predictions(store, model.name, pred["spend"], None, version)
         report["model_version"] = version
     report["scored"] = int(len(pred))

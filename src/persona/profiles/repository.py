@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import logging
-import math
 from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from sqlalchemy import delete, insert, select
 
@@ -21,36 +19,19 @@ from persona.store.models import Profile
 log = logging.getLogger(__name__)
 
 
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, pd.Timestamp | datetime):
-        return None if pd.isna(v) else pd.Timestamp(v).isoformat()
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if isinstance(v, dict):
-        return {str(k): _jsonable(x) for k, x in v.items()}
-    if isinstance(v, list | tuple | np.ndarray):
-        return [_jsonable(x) for x in v]
-    if v is None or v is pd.NaT:
-        return None
-    try:
-        if pd.isna(v):
-            return None
-    except (TypeError, ValueError):
-        pass
-    return v
-
-
 def profile_rows(frame: pd.DataFrame, updated_at: datetime, watermark: int) -> list[dict[str, Any]]:
-    """Rows for the ``profiles`` table: features as JSON, the embedding, the build time."""
+    """Rows for the ``profiles`` table: features, the embedding, the build time.
+
+    Features and embedding are left as the frame holds them: the store writes JSON columns with its one encoder
+    (:mod:`persona.jsonvalues`), which turns numpy numbers and arrays into numbers and lists, timestamps into
+    ISO 8601 text and NaN, NaT and ``pd.NA`` into null.
+    """
     cols = [c for c in frame.columns if c != "embedding"]
     rows = []
     for cid, rec in zip(frame.index, frame[cols].to_dict(orient="records"), strict=True):
-        feats = {k: _jsonable(v) for k, v in rec.items()}
-        feats["events_watermark"] = watermark
         emb = frame.at[cid, "embedding"] if "embedding" in frame else None
-        rows.append({"customer_id": str(cid), "features": feats, "embedding": _jsonable(emb), "updated_at": updated_at})
+        rows.append({"customer_id": str(cid), "features": {**rec, "events_watermark": watermark}, "embedding": emb,
+                     "updated_at": updated_at})
     return rows
 
 

@@ -1,9 +1,14 @@
 """Model registry: every trained model with its version, parameters, metrics and artifact.
 
-Artifacts live under ``settings.models_dir/<name>/v<N>/`` (``model.joblib`` and ``meta.json``),
-written to a temporary folder first and renamed into place, so a crash never leaves a half-written
-version. Rows live in the ``models`` table. At most one version of a name is ``active``; the others
-are ``candidate`` (never promoted) or ``retired`` (promoted once, since replaced).
+Artifacts live under ``settings.models_dir/<name>/v<N>/`` (``model.joblib`` and ``meta.json``). Rows live in the
+``models`` table, whose unique (name, version) allocates version numbers: an artifact is written to a temporary
+folder of its own and renamed to ``v<N>`` only while its process holds the uncommitted row for N, so neither a
+crash nor another process registering the same name at the same time can leave a half-written version, delete
+another's artifact or mix up two. At most one version of a name is ``active``; the others are ``candidate``
+(never promoted) or ``retired`` (promoted once, since replaced).
+
+Versions the prediction stages saved before they registered here (workspaces from before schema revision 0006)
+name a single model file as their artifact instead of a folder; :func:`load` reads both.
 """
 
 from __future__ import annotations
@@ -27,10 +32,14 @@ from persona.store.models import ModelVersion as ModelRow
 
 log = logging.getLogger(__name__)
 
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+#: a model name: a letter or digit, then letters, digits, '_', '-', '.' (any script: categories name models)
+NAME_PATTERN = r"^[^\W_][\w.-]{0,127}$"
+NAME_RE = re.compile(NAME_PATTERN)
 ARTIFACT = "model.joblib"
 META = "meta.json"
 STATUSES = ("candidate", "active", "retired")
+#: version numbers tried before giving up when other processes keep taking them first
+ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -60,29 +69,23 @@ def _entity(row: ModelRow) -> ModelVersion:
 
 
 def _check_name(name: str) -> None:
-    if not isinstance(name, str) or not NAME_RE.match(name):
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):  # fullmatch: '$' would let a final newline in
         raise InputError(f"invalid model name {name!r}",
                          hint="use 1-128 letters, digits, '_', '-' or '.', starting with a letter or digit")
 
 
-def _jsonable(d: dict[str, Any] | None) -> dict[str, Any]:
-    """Parameters and metrics as plain JSON (numpy numbers, arrays and timestamps become numbers, lists and text)."""
-    return {str(k): v for k, v in plain(dict(d or {})).items()}
+def _place(tmp: Path, target: Path) -> None:
+    """Rename the finished artifact folder ``tmp`` to ``target``; the caller holds the row of ``target``'s version.
 
-
-def _write_artifact(target: Path, model: Any, meta: dict[str, Any]) -> None:
-    """Write ``model`` and ``meta`` into ``target`` atomically (temp folder + rename)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    A folder already there belongs to no registered version (a process that crashed, or whose commit failed, after
+    renaming): it is moved aside and removed, never merged with this one.
+    """
     if target.exists():
-        raise StoreError(f"artifact folder {target} already exists", hint="remove it or register under a new version")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        joblib.dump({"format": 1, "model": model}, tmp / ARTIFACT, compress=3)
-        (tmp / META).write_text(dumps(meta, indent=2), encoding="utf-8")
-        os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        stale = Path(tempfile.mkdtemp(prefix=f".stale-{target.name}.", dir=target.parent))
+        os.replace(target, stale / target.name)
+        shutil.rmtree(stale, ignore_errors=True)
+        log.warning("replaced an artifact folder no version owned path=%s", target)
+    os.replace(tmp, target)
 
 
 def register(
@@ -96,6 +99,10 @@ def register(
     activate: bool = False,
 ) -> ModelVersion:
     """Save a trained model as the next version of ``name``.
+
+    The artifact is written once, to a temporary folder; the version number is then taken by inserting its row
+    (another process that took it first makes this one try the next), and the folder becomes ``v<N>`` before that
+    row is committed.
 
     Args:
         store: the workspace store (its settings give ``models_dir``).
@@ -111,40 +118,63 @@ def register(
 
     Raises:
         InputError: invalid name.
+        ConstraintError: the database refused the row for another reason than a version taken meanwhile.
         StoreError: the artifact or the row cannot be written.
     """
     _check_name(name)
     root = Path(store.settings.models_dir) / name
-    params_j, metrics_j = _jsonable(params), _jsonable(metrics)
-    for _attempt in range(5):
-        with store.session() as s:
-            latest = s.scalar(select(func.max(ModelRow.version)).where(ModelRow.name == name)) or 0
-        version = int(latest) + 1
-        target = root / f"v{version}"
-        if target.exists():  # an artifact without a row (a crash between the two): skip its number
-            shutil.rmtree(target, ignore_errors=True) if not (target / META).exists() else None
-            if target.exists():
-                version_dirs = [int(p.name[1:]) for p in root.glob("v*") if p.name[1:].isdigit()]
-                version = max([version, *version_dirs]) + 1
-                target = root / f"v{version}"
-        now = datetime.now(UTC)
-        _write_artifact(target, model, {"name": name, "version": version, "kind": kind, "params": params_j,
-                                        "metrics": metrics_j, "created_at": now.isoformat()})
+    params_j, metrics_j = plain(dict(params or {})), plain(dict(metrics or {}))
+    entity = None
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".new-", dir=root))  # a name no other process can hold
         try:
-            with store.session() as s:
-                row = ModelRow(name=name, version=version, kind=kind, params=params_j, metrics=metrics_j,
-                               artifact_path=str(target), status="candidate", created_at=now)
-                s.add(row)
-                s.flush()
-                entity = _entity(row)
-        except ConstraintError as exc:
-            shutil.rmtree(target, ignore_errors=True)
-            if exc.rule != "UNIQUE":
-                raise
-            continue  # another process took this version number: retry with the next
-        log.info("registered model name=%s version=%d kind=%s", name, version, kind)
-        return promote(store, name, version) if activate else entity
-    raise StoreError(f"could not allocate a version for model {name!r}", hint="retry; another process is registering")
+            joblib.dump({"format": 1, "model": model}, tmp / ARTIFACT, compress=3)
+            for _attempt in range(ATTEMPTS):
+                entity = _claim(store, tmp, name, kind, params_j, metrics_j)
+                if entity is not None:
+                    break
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)  # gone once placed; otherwise what a failed attempt left
+    except OSError as exc:
+        raise StoreError(f"cannot write the artifact of model {name!r} under {root}: {exc}",
+                         hint="check that the models folder is writable and its disk has free space") from exc
+    if entity is None:
+        raise StoreError(f"could not allocate a version for model {name!r} in {ATTEMPTS} attempts",
+                         hint="other processes keep registering this name: run the command again")
+    log.info("registered model name=%s version=%d kind=%s", name, entity.version, kind)
+    return promote(store, name, entity.version) if activate else entity
+
+
+def _claim(store: Any, tmp: Path, name: str, kind: str, params: dict[str, Any],
+           metrics: dict[str, Any]) -> ModelVersion | None:
+    """Take the next version of ``name`` for the artifact folder ``tmp``; None when another process took it first.
+
+    The row is inserted, ``tmp`` (with its ``meta.json``) renamed to ``v<N>`` while that row is still uncommitted,
+    and then the row committed: only the process holding the row ever writes ``v<N>``.
+    """
+    with store.session() as s:
+        version = int(s.scalar(select(func.max(ModelRow.version)).where(ModelRow.name == name)) or 0) + 1
+    target = tmp.parent / f"v{version}"
+    now = datetime.now(UTC)
+    placed = False
+    try:
+        with store.session() as s:
+            row = ModelRow(name=name, version=version, kind=kind, params=params, metrics=metrics,
+                           artifact_path=str(target), status="candidate", created_at=now)
+            s.add(row)
+            s.flush()  # takes the version: another process inserting it waits for this commit, then fails
+            (tmp / META).write_text(dumps({"name": name, "version": version, "kind": kind, "params": params,
+                                           "metrics": metrics, "created_at": now.isoformat()}, indent=2),
+                                    encoding="utf-8")
+            _place(tmp, target)
+            placed = True
+            entity = _entity(row)
+    except ConstraintError as exc:
+        if exc.rule != "UNIQUE" or placed:
+            raise
+        return None  # another process took this version number
+    return entity
 
 
 def _rows(s: Any, name: str) -> list[ModelRow]:
@@ -181,7 +211,11 @@ def load(store: Any, name: str, version: int | None = None) -> Any:
         DataFileError: the artifact is missing or unreadable.
     """
     mv = get_version(store, name, version)
-    path = Path(mv.artifact_path) / ARTIFACT
+    if not mv.artifact_path:  # CLV versions saved before schema 0006 kept only their parameters
+        raise DataFileError(f"model {name!r} v{mv.version} was registered without an artifact (its parameters only)",
+                            hint="retrain it, or promote another version")
+    artifact = Path(mv.artifact_path)
+    path = artifact if artifact.is_file() else artifact / ARTIFACT  # a file: saved before schema 0006
     if not path.is_file():
         raise DataFileError(f"the artifact of model {name!r} v{mv.version} is missing at {path}",
                             hint="retrain it, or promote another version")

@@ -32,7 +32,6 @@ from sqlalchemy.schema import UniqueConstraint
 from persona.config import Settings
 from persona.errors import (
     ConfigError,
-    ConstraintError,
     DataFileError,
     InputError,
     SchemaOutOfDateError,
@@ -84,6 +83,8 @@ def import_workspace(
         SchemaOutOfDateError: the export was made at another schema revision, or the target is not at head.
         InputError: the target database already holds data, or ``--use-key`` without a key in the export.
         ConfigError: the target's key cannot decrypt the exported PII.
+        ConstraintError: the target database refused exported rows (e.g. a CHECK the shop added); nothing was written.
+        StoreError: the database failed during the load; nothing was written.
     """
     from persona.store.migrate import check_schema, head_revision
     from persona.store.sql import make_engine
@@ -302,7 +303,7 @@ def _load(engine: Engine, folder: Path, manifest: dict[str, Any], settings: Sett
             _rewrite_artifact_paths(conn, manifest, settings)
             if conn.dialect.name == "postgresql":
                 _reset_sequences(conn)
-    except (SQLAlchemyError, ConstraintError) as exc:
+    except SQLAlchemyError as exc:  # a ConstraintError (rows the target refuses) goes through as it is: 422, not 503
         raise StoreError(f"the import failed and was rolled back, the database is still empty: {getattr(exc, 'orig', None) or exc}",
                          hint="fix the cause and run the import again") from exc
     finally:

@@ -7,9 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Depends, Path
 
 from persona.api.deps import AppState, require, state
+from persona.registry.models import NAME_PATTERN
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
-NAME = Path(..., max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+NAME = Path(..., max_length=128, pattern=NAME_PATTERN)
 
 
 def serving_status(st: AppState) -> dict[str, Any]:
