@@ -9,7 +9,7 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
-from persona.jsonvalues import dumps, plain
+from persona.jsonvalues import dumps, plain, utc_iso
 
 
 def test_numpy_scalars_and_arrays_keep_their_types() -> None:
@@ -52,3 +52,12 @@ def test_layouts_and_plain() -> None:
     assert dumps({"a": 1}, compact=False) == '{"a": 1}'
     assert dumps({"a": 1}, indent=2) == '{\n  "a": 1\n}'
     assert plain({"a": np.int64(1), "b": np.array([0.5])}) == {"a": 1, "b": [0.5]}
+
+
+def test_a_stored_timestamp_reads_as_utc_iso_text_from_either_database():
+    expected = "2026-12-07T01:00:00.250000+00:00"
+    assert utc_iso(datetime(2026, 12, 7, 1, 0, 0, 250000)) == expected  # SQLite through the ORM: naive UTC
+    assert utc_iso("2026-12-07 01:00:00.250000") == expected  # SQLite through a plain query: text
+    assert utc_iso(pd.Timestamp("2026-12-07 02:00:00.25", tz="Europe/Paris")) == expected  # aware, another zone
+    assert utc_iso(datetime(2026, 12, 7, 1, 0, 0, 250000, tzinfo=UTC)) == expected
+    assert utc_iso(None) is None and utc_iso(pd.NaT) is None and utc_iso(float("nan")) is None

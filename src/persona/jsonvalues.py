@@ -107,3 +107,23 @@ def dumps(value: Any, *, compact: bool = True, indent: int | None = None) -> str
 def plain(value: Any) -> Any:
     """``value`` as JSON-native Python values (what :func:`dumps` would write, read back): for ORM JSON columns."""
     return json.loads(dumps(value))
+
+
+def utc_iso(value: Any) -> str | None:
+    """A stored timestamp as ISO 8601 UTC text, the same from either database.
+
+    Args:
+        value: a ``datetime`` / ``pd.Timestamp`` (PostgreSQL gives them aware, SQLite naive: naive means UTC), the text
+            SQLite gives back through a plain query, or None / NaT.
+
+    Returns:
+        ``"2026-12-07T01:00:00+00:00"``-style text, or None.
+    """
+    import pandas as pd
+
+    if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
+        return None
+    ts = pd.Timestamp(value)
+    if ts is pd.NaT:
+        return None
+    return (ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")).isoformat()

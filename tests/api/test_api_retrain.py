@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -113,6 +114,8 @@ def test_recommendation_ab_test_serves_each_customer_their_variants_model(ws) ->
         assert len(exp) == 20 and dict(zip(exp["customer_id"], exp["variant"], strict=True)) == expected.to_dict()
         listed = client.get("/v1/experiments", headers=auth(key)).json()
         assert listed[0]["name"] == "recs-ab" and listed[0]["exposures"] == 20
+        created = datetime.fromisoformat(listed[0]["created_at"])  # ISO 8601 in UTC, on either database
+        assert created.utcoffset() == timedelta(0) and "T" in listed[0]["created_at"]
         res = client.get("/v1/experiments/recs-ab/results", headers=auth(key))
         assert res.status_code == 200, res.text
         assert {a["variant"] if "variant" in a else list(a.values())[0] for a in res.json()["arms"]} >= {"control", "recommender@2"}

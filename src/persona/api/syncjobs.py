@@ -103,19 +103,19 @@ class SyncJobs:
     @staticmethod
     def _pull(store: Any, job: SyncJob, specs: list[Any]) -> None:
         """Pull (the caller holds the sync lock), keeping each finished source's row, and write the final status."""
-        from persona.api.routers.experiments import _clean
         from persona.ingest.sources import configured
+        from persona.jsonvalues import plain
 
         rows: list[dict[str, Any]] = []
 
         def finished(res: Any) -> None:
-            rows.append(_clean(res.as_dict()))
+            rows.append(plain(res.as_dict()))
             record_progress(store, job.id, rows)
 
         try:
             results = configured.sync_sources(store, specs, full=job.full, progress=False, actor=job.actor, locked=True,
                                               on_result=finished)
-            finish_job(store, job.id, "done", _clean([r.as_dict() for r in results]))
+            finish_job(store, job.id, "done", plain([r.as_dict() for r in results]))
         except PersonaError as exc:  # the store went away, the audit could not be written
             finish_job(store, job.id, "failed", rows, error=exc.message, hint=exc.hint)
         except Exception as exc:  # noqa: BLE001 - a job must always end with a status

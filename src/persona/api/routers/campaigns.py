@@ -11,6 +11,7 @@ from persona.campaigns.planner import plan_campaign, save_campaign, validate_cam
 from persona.campaigns.spec import CampaignSpec, parse_spec
 from persona.campaigns.status import campaign_status
 from persona.errors import NotFoundError
+from persona.jsonvalues import utc_iso
 from persona.store.models import Campaign
 
 router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"])
@@ -28,7 +29,7 @@ def _stored(st: AppState, name: str) -> CampaignSpec:
 @router.get("", dependencies=[Depends(require("read"))])
 def list_campaigns(st: AppState = Depends(state)) -> list[dict[str, Any]]:
     df = st.store.read_frame("SELECT name, status, updated_at FROM campaigns ORDER BY name")
-    return [{"name": r.name, "status": r.status, "updated_at": str(r.updated_at)} for r in df.itertuples()]
+    return [{"name": r.name, "status": r.status, "updated_at": utc_iso(r.updated_at)} for r in df.itertuples()]
 
 
 @router.post("/validate", dependencies=[Depends(require("read"))])

@@ -2,32 +2,14 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Query
 
 from persona.api.deps import AppState, require, state
+from persona.jsonvalues import plain, utc_iso
 
 router = APIRouter(prefix="/v1/experiments", tags=["experiments"])
-
-
-def _clean(v: Any) -> Any:
-    """JSON-safe: NaN/inf become null, numpy scalars plain numbers."""
-    if isinstance(v, dict):
-        return {str(k): _clean(x) for k, x in v.items()}
-    if isinstance(v, list | tuple):
-        return [_clean(x) for x in v]
-    if hasattr(v, "item") and not isinstance(v, str | bytes):
-        try:
-            v = v.item()
-        except (ValueError, AttributeError):
-            return str(v)
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if v is None or isinstance(v, bool | int | float | str):
-        return v
-    return str(v)
 
 
 @router.get("", dependencies=[Depends(require("read"))])
@@ -36,8 +18,8 @@ def list_experiments(st: AppState = Depends(state)) -> list[dict[str, Any]]:
     df = st.store.read_frame("SELECT name, variants, holdout, status, created_at FROM experiments ORDER BY name")
     counts = st.store.read_frame("SELECT experiment, COUNT(*) AS n FROM assignments GROUP BY experiment")
     n = dict(zip(counts["experiment"], counts["n"], strict=True))
-    return [_clean({"name": r.name, "variants": r.variants, "holdout": r.holdout, "status": r.status,
-                    "created_at": str(r.created_at), "exposures": int(n.get(r.name, 0))}) for r in df.itertuples()]
+    return [plain({"name": r.name, "variants": r.variants, "holdout": r.holdout, "status": r.status,
+                    "created_at": utc_iso(r.created_at), "exposures": int(n.get(r.name, 0))}) for r in df.itertuples()]
 
 
 @router.get("/{name}/results", dependencies=[Depends(require("read"))])
@@ -50,7 +32,7 @@ def results(
     from persona.experiments.analysis import analyze_experiment
 
     res = analyze_experiment(st.store, name, window_days=window_days)
-    return _clean({"experiment": name, **res.to_dict()})
+    return plain({"experiment": name, **res.to_dict()})
 
 
 @router.get("/{name}/interleaving", dependencies=[Depends(require("read"))])
@@ -58,4 +40,4 @@ def interleaving(name: str = Path(..., max_length=128), st: AppState = Depends(s
     """Live team-draft interleaving: impressions, wins per ranker, preference with interval, sign test, verdict."""
     from persona.experiments.live_interleaving import analyze_live_interleaving
 
-    return _clean({"experiment": name, **analyze_live_interleaving(st.store, name).to_dict()})
+    return plain({"experiment": name, **analyze_live_interleaving(st.store, name).to_dict()})

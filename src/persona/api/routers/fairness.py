@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query
 
 from persona.api.deps import AppState, require, state
-from persona.api.routers.experiments import _clean
+from persona.jsonvalues import plain
 
 router = APIRouter(prefix="/v1/fairness", tags=["fairness"])
 
@@ -27,4 +27,4 @@ def fairness(
     attributes = [a.strip() for a in by.split(",") if a.strip()] if by else None
     report = audit_workspace(st.store, attributes, campaigns=campaign, recommender=st.recs.current(), top_share=top_share,
                              min_group=min_group, seed=st.settings.seed)
-    return _clean(report.to_dict())
+    return plain(report.to_dict())

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query
 
 from persona.api.deps import AppState, require, state
-from persona.api.routers.experiments import _clean
+from persona.jsonvalues import plain
 
 router = APIRouter(prefix="/v1/privacy", tags=["privacy"])
 
@@ -17,4 +17,4 @@ def report(k: int = Query(5, ge=2, le=1000, description="k-anonymity threshold."
     """As ``persona privacy report --json``: PII at rest and in plain text, re-identification risk, consent, erasure, access."""
     from persona.privacy.report import privacy_report
 
-    return _clean(privacy_report(st.store, st.settings, k=k))
+    return plain(privacy_report(st.store, st.settings, k=k))

@@ -14,8 +14,8 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from persona.api.deps import AppState, require, state
-from persona.api.routers.experiments import _clean
 from persona.errors import NotFoundError
+from persona.jsonvalues import plain
 
 router = APIRouter(prefix="/v1/sources", tags=["sources"])
 NAME = Path(..., max_length=128, description="The source's name, as in its [sources.NAME] table.")
@@ -58,7 +58,7 @@ def run_sync(st: AppState, names: list[str] | None, *, full: bool, actor: str) -
     from persona.ingest.sources.configured import sync_sources
 
     rows = [r.as_dict() for r in sync_sources(st.store, chosen_sources(st, names), full=full, progress=False, actor=actor)]
-    return _clean(rows)
+    return plain(rows)
 
 
 class JobBody(SyncBody):
@@ -74,7 +74,7 @@ def list_sources(st: AppState = Depends(state)) -> dict[str, Any]:
     from persona.ingest.sources.configured import load_sources
     from persona.ingest.sources.status import sources_status
 
-    return _clean(sources_status(st.store, load_sources(st.settings)))
+    return plain(sources_status(st.store, load_sources(st.settings)))
 
 
 @router.post("/sync")

@@ -17,6 +17,7 @@ from typing import Any, Literal, cast
 from sqlalchemy import delete, select, update
 
 from persona.ingest.runs import this_process
+from persona.jsonvalues import utc_iso
 from persona.store.models import SyncJobRecord
 
 log = logging.getLogger(__name__)
@@ -65,15 +66,9 @@ class SyncJob:
                 "seconds": self.seconds, "failed_sources": self.failed_sources}
 
 
-def _iso(ts: datetime | None) -> str | None:
-    if ts is None:
-        return None
-    return (ts if ts.tzinfo else ts.replace(tzinfo=UTC)).astimezone(UTC).isoformat()  # SQLite gives naive UTC back
-
-
 def _entity(row: SyncJobRecord) -> SyncJob:
     return SyncJob(id=row.id, sources=list(row.sources or []), full=bool(row.full_pull), actor=row.requested_by,
-                   status=cast(JobStatus, row.status), started_at=_iso(row.started_at) or "", finished_at=_iso(row.finished_at),
+                   status=cast(JobStatus, row.status), started_at=utc_iso(row.started_at) or "", finished_at=utc_iso(row.finished_at),
                    results=list(row.result or []), error=row.error, hint=row.hint, requested=list(row.requested or []),
                    host=row.host, pid=row.pid)
 
