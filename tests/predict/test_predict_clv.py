@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import integrate, optimize
+from scipy.special import gammaln, hyp2f1
 from shared_data import shared_data
 
 from persona.errors import InputError, NotFittedError
@@ -52,6 +54,9 @@ def test_pareto_nbd_reproduces_the_published_fit(summary: pd.DataFrame) -> None:
     p = m.params_  # Fader & Hardie (2005) note: r=0.5533, alpha=10.5776, s=0.6061, beta=11.6650, LL=-9595.0
     assert round(p["r"], 2) == 0.55 and round(p["alpha"], 1) == 10.6 and round(p["s"], 2) == 0.61 and round(p["beta"], 1) == 11.7
     assert round(m.log_likelihood_, 1) == -9595.0
+    # the optimum itself (the paper's solver stopped a little short of it): a faster fit must give none of it away
+    assert m.converged_ and m.log_likelihood_ == pytest.approx(-9594.976178940, abs=1e-6)
+    np.testing.assert_allclose([p["r"], p["alpha"], p["s"], p["beta"]], [0.553277, 10.577683, 0.606240, 11.66873], rtol=1e-5)
     pred = m.conditional_expected_purchases(39, summary["frequency"], summary["recency"], summary["T"])
     assert round(float(np.sqrt(np.mean((pred - summary["frequency_holdout"]) ** 2))), 3) == 1.603
 
@@ -193,6 +198,68 @@ def test_analytic_gradients_match_central_differences() -> None:
     f, m = x[x > 0], np.linspace(5.0, 80.0, int((x > 0).sum()))
     g = np.array([6.2, 3.7, 15.4])
     np.testing.assert_allclose(gg._loglik_grad(g, f, m), _numeric_gradient(lambda z: gg._loglik(z, f, m), g), rtol=1e-5, atol=1e-6)
+
+
+def _pareto_closed_form(p: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> np.ndarray:
+    """Fader & Hardie's (2005) Pareto/NBD log-likelihood with the Gauss 2F1 (scipy's 2F1 is exact here for moderate s)."""
+    r, alpha, s, beta = p
+    rho = r + s + x
+    m, b2 = (alpha, s + 1) if alpha >= beta else (beta, r + x)
+
+    def part(t: np.ndarray) -> np.ndarray:
+        return hyp2f1(rho, b2, rho + 1, abs(alpha - beta) / (m + t)) / (m + t) ** rho
+
+    alive = (alpha + T) ** -(r + x) * (beta / (beta + T)) ** s
+    return gammaln(r + x) - gammaln(r) + r * np.log(alpha) + np.log(alive + s / rho * beta**s * (part(tx) - part(T)))
+
+
+def test_pareto_nbd_quadrature_equals_the_closed_form_and_its_gradient_is_exact() -> None:
+    x, tx, T = _rows()
+    m = ParetoNBDModel()
+    for p in (np.array([0.5533, 10.5776, 0.6061, 11.665]), np.array([2.0, 0.5, 5.0, 0.3]), np.array([1.2, 7.0, 40.0, 2600.0])):
+        np.testing.assert_allclose(m._loglik(p, x, tx, T), _pareto_closed_form(p, x, tx, T), rtol=0, atol=1e-11)
+    for p in (np.array([0.5533, 10.5776, 0.6061, 11.665]), np.array([2.0, 0.5, 5.0, 0.3]), np.array([1.2, 7.0, 1e6, 1e6 / 0.015])):
+        # by log-parameter, so that beta = 7e7 moves by a relative step too
+        numeric = _numeric_gradient(lambda q: m._loglik(np.exp(q), x, tx, T), np.log(p))
+        np.testing.assert_allclose(m._loglik_grad(p, x, tx, T) * p[:, None], numeric, rtol=1e-5, atol=1e-6)
+
+
+def _simulate_one_death_rate(n: int, r: float, alpha: float, mu: float, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pareto/NBD customers who all die at the same rate mu (the s -> infinity limit), watched 5 to 52 weeks."""
+    rng = np.random.default_rng(seed)
+    T = rng.uniform(5, 52, n)
+    watched = np.minimum(rng.exponential(1 / mu, n), T)
+    x = rng.poisson(rng.gamma(r, 1 / alpha, n) * watched).astype(float)
+    return x, np.where(x > 0, watched * rng.random(n) ** (1 / np.maximum(x, 1)), 0.0), T
+
+
+def test_pareto_nbd_follows_the_ridge_to_one_death_rate_for_all(monkeypatch: pytest.MonkeyPatch) -> None:
+    # one death rate for everyone: the likelihood keeps rising as s and beta grow together, towards the limit model
+    x, tx, T = _simulate_one_death_rate(800, 1.0, 5.0, 0.03, seed=0)
+    evaluations = []
+    full = ParetoNBDModel._loglik_and_grad
+    monkeypatch.setattr(ParetoNBDModel, "_loglik_and_grad", lambda self, *a: evaluations.append(1) or full(self, *a))
+    m = ParetoNBDModel().fit(x, tx, T)
+    r, alpha, s, beta = m._p()
+    mu = s / beta
+    assert m.converged_ and s > 1e6 and len(evaluations) < 150  # the Nelder-Mead walk took 3,305 evaluations on these data
+
+    def limit_nll(q: np.ndarray) -> float:  # the limit model: r, alpha and one death rate
+        lim.params_ = {"r": np.exp(q[0]), "alpha": np.exp(q[1]), "s": 1e15, "beta": 1e15 / np.exp(q[2])}
+        return -lim.log_likelihood(x, tx, T)
+
+    lim = ParetoNBDModel()
+    best = optimize.minimize(limit_nll, np.log([0.5, 1.0, 0.1]), method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 4000})
+    assert m.log_likelihood_ >= -best.fun - 1e-6
+    # and it predicts as the limit model does: P(alive) by direct integration, expected purchases with exponential lifetimes
+    rows = slice(0, 40)
+    dead = [mu * integrate.quad(lambda u, x=x_, T=T_: np.exp(-mu * (u - T)) * ((alpha + T) / (alpha + u)) ** (r + x), tx_, T_, epsabs=0, epsrel=1e-12)[0]
+            for x_, tx_, T_ in zip(x[rows], tx[rows], T[rows], strict=True)]
+    p_alive = 1 / (1 + np.array(dead))
+    np.testing.assert_allclose(m.probability_alive(x[rows], tx[rows], T[rows]), p_alive, rtol=1e-8)
+    np.testing.assert_allclose(m.conditional_expected_purchases(10, x[rows], tx[rows], T[rows]),
+                               (r + x[rows]) / (alpha + T[rows]) * -np.expm1(-10 * mu) / mu * p_alive, rtol=1e-8)
+    np.testing.assert_allclose(m.expected_purchases(10.0), r / alpha * -np.expm1(-10 * mu) / mu, rtol=1e-8)
 
 
 def test_the_analytic_fit_is_at_least_as_good_as_numeric_differences(summary: pd.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -86,6 +86,10 @@ class BTYDEstimator:
         """Gradient of :meth:`_extra_loglik` with respect to ``params`` (default zero)."""
         return np.zeros(len(params))
 
+    def _loglik_and_grad(self, params: np.ndarray, *data: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """:meth:`_loglik` and :meth:`_loglik_grad` at once (a model whose two share costly terms computes them once)."""
+        return self._loglik(params, *data), self._loglik_grad(params, *data)
+
     # -- fitting --------------------------------------------------------------------------------
     def _validate_params(self) -> None:
         if not (isinstance(self.penalizer, int | float) and self.penalizer >= 0):
@@ -98,23 +102,26 @@ class BTYDEstimator:
         has one (else numeric differences), polished by Nelder-Mead when BFGS stops short of convergence."""
         n = weights.sum()
 
+        def penalised(p: np.ndarray, ll: np.ndarray) -> float:  # called under np.errstate(all="ignore")
+            val = -((weights * ll).sum() + self._extra_loglik(p)) / n + self.penalizer * float((p**2).sum())
+            return float(val) if np.isfinite(val) else 1e100
+
         def nll(logp: np.ndarray) -> float:
             if np.abs(logp).max() > 30:  # far outside any sensible parameter range
                 return 1e100
             p = np.exp(logp)
             with np.errstate(all="ignore"):
-                ll = self._loglik(p, *data)
-                extra = self._extra_loglik(p)
-            val = -((weights * ll).sum() + extra) / n + self.penalizer * float((p**2).sum())
-            return float(val) if np.isfinite(val) else 1e100
+                return penalised(p, self._loglik(p, *data))
 
         def nll_and_grad(logp: np.ndarray) -> tuple[float, np.ndarray]:
-            val = nll(logp)
-            if val >= 1e100:
-                return val, np.zeros_like(logp)
+            if np.abs(logp).max() > 30:
+                return 1e100, np.zeros_like(logp)
             p = np.exp(logp)
             with np.errstate(all="ignore"):
-                g = self._loglik_grad(p, *data)
+                ll, g = self._loglik_and_grad(p, *data)
+                val = penalised(p, ll)
+                if val >= 1e100:
+                    return val, np.zeros_like(logp)
                 assert g is not None
                 grad = -((g * weights).sum(axis=1) + self._extra_grad(p)) * p / n + 2 * self.penalizer * p**2
             return (val, grad) if np.isfinite(grad).all() else (1e100, np.zeros_like(logp))
