@@ -8,7 +8,7 @@ Gamma-Gamma spend and the CLV formula live in :mod:`persona.predict.clv_gamma_ga
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 from scipy.special import betaln, digamma, gammaln, hyp2f1
@@ -27,18 +27,11 @@ def _gauss_legendre(n: int) -> tuple[np.ndarray, np.ndarray]:
 _GL_NODES, _GL_WEIGHTS = _gauss_legendre(32)
 
 
-class BetaGeoModel(BTYDEstimator):
-    """BG/NBD: Poisson purchases with gamma heterogeneity; after each purchase the customer drops out w.p. p ~ Beta(a, b).
+class _RepeatModel(BTYDEstimator):
+    """A model of repeat purchases fitted on each customer's (frequency, recency, T)."""
 
-    Args:
-        penalizer: L2 penalty on the parameters (0 = plain maximum likelihood, as in the paper).
-        max_iter: optimizer iterations.
-    """
-
-    param_names = ("r", "alpha", "a", "b")
-
-    def fit(self, frequency: Any, recency: Any, T: Any) -> BetaGeoModel:
-        """Fit r, alpha, a, b by maximum likelihood.
+    def fit(self, frequency: Any, recency: Any, T: Any) -> Self:
+        """Fit the parameters (``param_names``) by maximum likelihood.
 
         Args:
             frequency: repeat purchases per customer; recency: age at last purchase; T: age at calibration end.
@@ -53,6 +46,17 @@ class BetaGeoModel(BTYDEstimator):
         data, w = compress(*as_fit_rfm(frequency, recency, T))
         self._mle(data, w)
         return self
+
+
+class BetaGeoModel(_RepeatModel):
+    """BG/NBD: Poisson purchases with gamma heterogeneity; after each purchase the customer drops out w.p. p ~ Beta(a, b).
+
+    Args:
+        penalizer: L2 penalty on the parameters (0 = plain maximum likelihood, as in the paper).
+        max_iter: optimizer iterations.
+    """
+
+    param_names = ("r", "alpha", "a", "b")
 
     def _initial(self, x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> np.ndarray:
         rate = max(float(np.mean(x) / np.mean(T)), 1e-3)
@@ -152,7 +156,7 @@ class BetaGeoModel(BTYDEstimator):
         return (alpha + T_) * (2.0 ** (1.0 / (r + x)) - 1.0)
 
 
-class ParetoNBDModel(BTYDEstimator):
+class ParetoNBDModel(_RepeatModel):
     """Pareto/NBD: Poisson purchases (rate ~ Gamma(r, alpha)) and exponential lifetimes (rate ~ Gamma(s, beta)).
 
     The likelihood (Fader & Hardie 2005) is "alive at T" plus "died unseen between the last purchase and T"; the
@@ -164,23 +168,6 @@ class ParetoNBDModel(BTYDEstimator):
     """
 
     param_names = ("r", "alpha", "s", "beta")
-
-    def fit(self, frequency: Any, recency: Any, T: Any) -> ParetoNBDModel:
-        """Fit r, alpha, s, beta by maximum likelihood.
-
-        Args:
-            frequency: repeat purchases per customer; recency: age at last purchase; T: age at calibration end.
-
-        Returns:
-            self
-
-        Raises:
-            InputError: invalid parameters or inputs.
-        """
-        self._validate_params()
-        data, w = compress(*as_fit_rfm(frequency, recency, T))
-        self._mle(data, w)
-        return self
 
     def _initial(self, x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> np.ndarray:
         rate = max(float(np.mean(x) / np.mean(T)), 1e-3)
