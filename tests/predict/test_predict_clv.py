@@ -12,7 +12,7 @@ from shared_data import shared_data
 from persona.errors import InputError, NotFittedError
 from persona.predict.clv import BetaGeoModel, ParetoNBDModel
 from persona.predict.clv_gamma_gamma import GammaGammaModel
-from persona.predict.clv_summary import rfm_summary
+from persona.predict.clv_summary import PurchaseDays, rfm_summary
 
 
 @pytest.fixture(scope="module")
@@ -158,6 +158,22 @@ def test_summary_merges_same_day_and_validates() -> None:
         rfm_summary(tx, "2024-01-29", freq="M")
     with pytest.raises(InputError):
         rfm_summary(tx, "2023-01-01")
+
+
+def test_purchase_days_summarise_any_cutoff_as_the_history_up_to_it(cdnow: pd.DataFrame) -> None:
+    days = PurchaseDays(cdnow)
+    for cut, obs in (("1997-02-15", "1997-06-30"), ("1997-09-30", "1998-06-30"), ("1997-09-30", None)):
+        upto = cdnow[cdnow["date"] <= (obs or cut)]  # rows after the period must not matter, to the last bit
+        pd.testing.assert_frame_equal(days.summary(cut, observation_end=obs, freq="D"),
+                                      rfm_summary(upto, cut, observation_end=obs, freq="D"), check_exact=True)
+
+
+def test_purchase_days_count_recent_days_once_per_day() -> None:
+    tx = pd.DataFrame({"customer_id": ["a", "a", "a", "a", "b", "c"],
+                       "date": pd.to_datetime(["2024-01-01 09:00", "2024-01-20 09:00", "2024-01-20 18:00", "2024-01-28 09:00", "2024-01-02 09:00", "2024-02-01 09:00"])})
+    recent = PurchaseDays(tx).recent_days(pd.Timestamp("2024-01-28"), 8)  # 2024-01-21 to 2024-01-28
+    assert recent.to_dict() == {"a": 1}
+    assert PurchaseDays(tx).recent_days(pd.Timestamp("2024-01-28"), 9).to_dict() == {"a": 2}
 
 
 @pytest.mark.parametrize("model", [BetaGeoModel, ParetoNBDModel])

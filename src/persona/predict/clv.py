@@ -71,17 +71,24 @@ class BetaGeoModel(_RepeatModel):
             a4 = np.where(x > 0, np.log(a) - np.log(b + np.maximum(x, 1) - 1) - (r + x) * np.log(alpha + tx), -np.inf)
         return a3, a4
 
-    def _loglik(self, p: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> np.ndarray:
+    @staticmethod
+    def _purchase_terms(p: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """The log-likelihood's terms that do not depend on recency and T (A1 + A2)."""
         r, alpha, a, b = p
-        a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
-        a2 = betaln(a, b + x) - betaln(a, b)
-        return a1 + a2 + np.logaddexp(*self._alive_dead(p, x, tx, T))
+        return gammaln(r + x) - gammaln(r) + r * np.log(alpha) + (betaln(a, b + x) - betaln(a, b))
+
+    def _loglik(self, p: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> np.ndarray:
+        return self._purchase_terms(p, x) + np.logaddexp(*self._alive_dead(p, x, tx, T))
 
     def _loglik_grad(self, p: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> np.ndarray | None:
-        return self._grads(p, x, tx, T)[0]
+        return self._loglik_and_grad(p, x, tx, T)[1]
 
-    def _grads(self, p: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per-row derivatives of :meth:`_loglik`: by (r, alpha, a, b) as rows of the first array, then by t_x and by T."""
+    def _loglik_and_grad(self, p: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        ll, grad, _d_tx, _d_T = self._loglik_terms(p, x, tx, T)
+        return ll, grad
+
+    def _loglik_terms(self, p: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per-row :meth:`_loglik` and its derivatives: by (r, alpha, a, b) as rows of the second array, then by t_x and by T."""
         r, alpha, a, b = p
         a3, a4 = self._alive_dead(p, x, tx, T)
         top = np.logaddexp(a3, a4)
@@ -92,7 +99,7 @@ class BetaGeoModel(_RepeatModel):
         beta_ab = digamma(a + b) - digamma(a + b + x)
         d_a = beta_ab + w4 / a
         d_b = beta_ab + digamma(b + x) - digamma(b) - w4 / (b + np.maximum(x, 1) - 1)
-        return np.vstack([d_r, d_alpha, d_a, d_b]), d_tx, d_T
+        return self._purchase_terms(p, x) + top, np.vstack([d_r, d_alpha, d_a, d_b]), d_tx, d_T
 
     def log_likelihood(self, frequency: Any, recency: Any, T: Any) -> float:
         """Total log-likelihood of the data under the fitted parameters."""

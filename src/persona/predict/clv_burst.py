@@ -95,11 +95,11 @@ class BurstBetaGeoModel(BetaGeoModel):
         theta, tau = p[4], p[5]
         return super()._loglik(p[:4], x, _stretch(tx, theta, tau), _stretch(T, theta, tau))
 
-    def _loglik_grad(self, p: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> np.ndarray | None:
+    def _loglik_and_grad(self, p: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         theta, tau = p[4], p[5]
-        core, d_tx, d_T = self._grads(p[:4], x, _stretch(tx, theta, tau), _stretch(T, theta, tau))
+        ll, core, d_tx, d_T = self._loglik_terms(p[:4], x, _stretch(tx, theta, tau), _stretch(T, theta, tau))
         (tx_theta, tx_tau), (T_theta, T_tau) = _stretch_grad(tx, theta, tau), _stretch_grad(T, theta, tau)
-        return np.vstack([core, d_tx * tx_theta + d_T * T_theta, d_tx * tx_tau + d_T * T_tau])
+        return ll, np.vstack([core, d_tx * tx_theta + d_T * T_theta, d_tx * tx_tau + d_T * T_tau])
 
     def _extra_loglik(self, p: np.ndarray) -> float:
         theta, tau = p[4], p[5]

@@ -20,14 +20,14 @@ import pandas as pd
 from persona.errors import InputError, NotFittedError
 from persona.persistence import load_estimator, save_estimator
 from persona.predict.clv import BetaGeoModel
-from persona.predict.clv_summary import UNITS, TransactionColumns, rfm_summary
+from persona.predict.clv_summary import UNITS, PurchaseDays, TransactionColumns
 
 log = logging.getLogger(__name__)
 
 FEATURES = ("x", "gap", "rate", "p_alive", "e_next", "n_recent_4w", "n_recent_13w")
 
 
-def _features(daily_counts: pd.DataFrame, summary: pd.DataFrame, model: BetaGeoModel, cutoff: pd.Timestamp, unit: float) -> pd.DataFrame:
+def _features(days: PurchaseDays, summary: pd.DataFrame, model: BetaGeoModel, cutoff: pd.Timestamp, unit: float) -> pd.DataFrame:
     x, tx, T = summary["frequency"].to_numpy(), summary["recency"].to_numpy(), summary["T"].to_numpy()
     f = pd.DataFrame(
         {
@@ -39,11 +39,8 @@ def _features(daily_counts: pd.DataFrame, summary: pd.DataFrame, model: BetaGeoM
         },
         index=summary.index,
     )
-    d = daily_counts[daily_counts["day"] <= cutoff]
-    age_days = (cutoff - d["day"]).dt.days
     for weeks in (4, 13):
-        recent = d[age_days < 7 * weeks].groupby("customer_id").size()
-        f[f"n_recent_{weeks}w"] = recent.reindex(summary.index).fillna(0).to_numpy()
+        f[f"n_recent_{weeks}w"] = days.recent_days(cutoff, 7 * weeks).reindex(summary.index).fillna(0).to_numpy()
     return f
 
 
@@ -122,10 +119,10 @@ class HybridTransactionModel:
         unit = UNITS[self.freq]
         cal_end = pd.Timestamp(calibration_end).normalize()
         tx = transactions[pd.to_datetime(transactions[cols.date]).dt.normalize() <= cal_end]
-        summary = rfm_summary(tx, cal_end, freq=self.freq, columns=cols)
+        days = PurchaseDays(tx, cols)
+        summary = days.summary(cal_end, freq=self.freq)
         self.bgnbd_ = BetaGeoModel().fit(summary["frequency"], summary["recency"], summary["T"])
-        daily = self._daily(tx, cols)
-        first_day = daily["day"].min()
+        first_day = days.first_day()
         span = (cal_end - first_day).days
         last_cut = span - self.min_horizon_days
         first_cut = max(int(span * self.first_cut_fraction), 14)
@@ -138,14 +135,14 @@ class HybridTransactionModel:
         X, y, offset = [], [], []
         for d in cut_days:
             cut = first_day + pd.Timedelta(days=int(d))
-            s = rfm_summary(tx, cut, observation_end=cal_end, freq=self.freq, columns=cols)
+            s = days.summary(cut, observation_end=cal_end, freq=self.freq)
             m = self.bgnbd_
             if self.refit_per_cutoff:
                 m = BetaGeoModel()
                 m.warm_start_ = np.array(list(self.bgnbd_.params_.values()))
                 m.fit(s["frequency"], s["recency"], s["T"])
             h = float(s["duration_holdout"].iloc[0])
-            f = _features(daily, s, m, cut, unit)
+            f = _features(days, s, m, cut, unit)
             f["horizon"] = h
             X.append(f)
             y.append(s["frequency_holdout"].to_numpy())
@@ -163,16 +160,11 @@ class HybridTransactionModel:
             self.boosters_.append(b)
         self.calibration_end_ = cal_end
         self.summary_ = summary
-        self.features_ = _features(daily, summary, self.bgnbd_, cal_end, unit)[list(FEATURES)]
+        self.features_ = _features(days, summary, self.bgnbd_, cal_end, unit)[list(FEATURES)]
         self.backtest_cutoffs_ = [str((first_day + pd.Timedelta(days=int(d))).date()) for d in cut_days]
         self.n_training_rows_ = len(ya)
         log.info("hybrid cutoffs=%d rows=%d", len(cut_days), len(ya))
         return self
-
-    @staticmethod
-    def _daily(tx: pd.DataFrame, cols: TransactionColumns) -> pd.DataFrame:
-        day = pd.to_datetime(tx[cols.date]).dt.normalize()
-        return pd.DataFrame({"customer_id": tx[cols.customer].astype(str).to_numpy(), "day": day.to_numpy()}).drop_duplicates()
 
     def _feature_names(self) -> list[str]:
         return [*FEATURES, "horizon"] if self.horizon_feature else list(FEATURES)

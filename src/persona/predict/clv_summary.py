@@ -68,25 +68,78 @@ def rfm_summary(
         InputError: unknown ``freq`` or an observation end before the calibration end.
         SchemaError: a required column is missing.
     """
+    _unit(freq)
+    return PurchaseDays(transactions, columns).summary(calibration_end, observation_end=observation_end, freq=freq)
+
+
+def _unit(freq: str) -> float:
+    """Days per time unit of ``freq``.
+
+    Raises:
+        InputError: unknown ``freq``.
+    """
     if freq not in UNITS:
         raise InputError(f"freq={freq!r} is not supported", hint=f"use one of {sorted(UNITS)}")
-    unit = UNITS[freq]
-    cols = columns or TransactionColumns()
-    daily = _daily(transactions, cols)
-    cal_end = pd.Timestamp(calibration_end).normalize()
-    cal = daily[daily["day"] <= cal_end]
-    if cal.empty:
-        raise InputError(f"no transactions on or before calibration end {cal_end.date()}", hint="choose a later calibration end")
-    obs_end = check_observation_end(cal_end, observation_end)
-    g = cal.groupby("customer_id", sort=True)
-    first_rev = cal.drop_duplicates("customer_id", keep="first").set_index("customer_id")["revenue"]
-    days = pd.DataFrame({"first": g["day"].min(), "last": g["day"].max(), "n_days": g.size(), "revenue": g["revenue"].sum()})
-    out = summary_from_days(days.assign(first_revenue=first_rev.reindex(days.index)), cal_end, unit)
-    if obs_end is not None:
-        hold = daily[(daily["day"] > cal_end) & (daily["day"] <= obs_end)]
-        hg = hold.groupby("customer_id")
-        add_holdout(out, pd.DataFrame({"n_days": hg.size(), "revenue": hg["revenue"].sum()}), cal_end, obs_end, unit)
-    return out
+    return UNITS[freq]
+
+
+class PurchaseDays:
+    """Each customer's purchase days (and their revenue) as sorted arrays, prepared once for many summaries.
+
+    Rolling backtests summarise one history at many cut-offs; this reads and groups the transactions once and
+    answers each cut-off with array operations.
+
+    Args:
+        transactions: one row per transaction with customer, date and (optional) revenue columns.
+        columns: column names of ``transactions``.
+
+    Raises:
+        SchemaError: a required column is missing.
+    """
+
+    def __init__(self, transactions: pd.DataFrame, columns: TransactionColumns | None = None) -> None:
+        daily = _daily(transactions, columns or TransactionColumns())  # sorted by customer, then day
+        self.code, self.customers = pd.factorize(daily["customer_id"])  # codes ascend with the sorted ids
+        self.day = daily["day"].to_numpy()
+        self.revenue = daily["revenue"].to_numpy()
+
+    def first_day(self) -> pd.Timestamp:
+        """The first purchase day (NaT when there is none)."""
+        return pd.Timestamp(self.day.min()) if len(self.day) else pd.NaT
+
+    def summary(self, calibration_end: str | pd.Timestamp, *, observation_end: str | pd.Timestamp | None = None,
+                freq: str = "W") -> pd.DataFrame:
+        """The summary of :func:`rfm_summary` at ``calibration_end`` (same arguments, same frame)."""
+        unit = _unit(freq)
+        cal_end = pd.Timestamp(calibration_end).normalize()
+        cal = self.day <= cal_end.to_datetime64()
+        if not cal.any():
+            raise InputError(f"no transactions on or before calibration end {cal_end.date()}", hint="choose a later calibration end")
+        obs_end = check_observation_end(cal_end, observation_end)
+        code, day, revenue = self.code[cal], self.day[cal], self.revenue[cal]
+        starts = np.flatnonzero(np.r_[True, code[1:] != code[:-1]])
+        ends = np.r_[starts[1:], len(code)] - 1
+        days = pd.DataFrame(
+            {"first": day[starts], "last": day[ends], "n_days": ends - starts + 1,
+             # pandas' grouped sum (compensated): the same totals as a groupby on the customer ids
+             "revenue": pd.Series(revenue).groupby(code).sum().to_numpy(), "first_revenue": revenue[starts]},
+            index=pd.Index(self.customers[code[starts]], name="customer_id"),
+        )
+        out = summary_from_days(days, cal_end, unit)
+        if obs_end is not None:
+            hold = (self.day > cal_end.to_datetime64()) & (self.day <= obs_end.to_datetime64())
+            g = pd.Series(self.revenue[hold]).groupby(self.code[hold])
+            totals = pd.DataFrame({"n_days": g.size(), "revenue": g.sum()})
+            totals.index = self.customers[totals.index]
+            add_holdout(out, totals, cal_end, obs_end, unit)
+        return out
+
+    def recent_days(self, cutoff: pd.Timestamp, days: int) -> pd.Series:
+        """Purchase days per customer in the ``days`` days up to and including ``cutoff`` (customers with none left out)."""
+        stop = cutoff.to_datetime64()
+        recent = (self.day <= stop) & (self.day > stop - np.timedelta64(days, "D"))
+        counts = np.bincount(self.code[recent], minlength=len(self.customers))
+        return pd.Series(counts, index=self.customers)[counts > 0]
 
 
 def check_observation_end(cal_end: pd.Timestamp, observation_end: str | pd.Timestamp | None) -> pd.Timestamp | None:
