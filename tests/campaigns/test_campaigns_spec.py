@@ -145,3 +145,22 @@ def test_include_seen_picks_viewed_products_never_bought_ones() -> None:
     again = picks("name: x\ngroups:\n  - {name: all, strategy: recommendations, items: 4, include_seen: true}\n")
     assert "p1" not in plain and "p2" not in plain  # c1 viewed p1 and bought p2
     assert "p1" in again and "p2" not in again
+
+
+def test_new_arrivals_put_the_favourite_category_first_and_show_catalogue_fields() -> None:
+    from persona.campaigns.strategies import StrategyContext, plan_group
+
+    products = pd.DataFrame({"title": ["one", None, "three", "four"], "price": [1.5, None, 3.0, 4.0],
+                             "category": ["a", "b", None, "b"],
+                             "attributes": [{"image_url": "http://img/1"}, None, "{}", {}]},
+                            index=pd.Index(["p1", "p2", "p3", "p4"], name="product_id"))
+    spec = parse_spec("name: x\ngroups:\n  - {name: all, strategy: new_arrivals, items: 3}\n")
+    ctx = StrategyContext(spec=spec, products=products, bestsellers=[], new_arrivals=["p1", "p2", "p3", "p4"],
+                          favourite_category={"c1": "b"})
+    plans = {p["customer_id"]: p["items"] for p in plan_group(pd.DataFrame({"customer_id": ["c1", "c2"]}), spec.groups[0], ctx)}
+    assert [(i["product_id"], i["reason"]) for i in plans["c1"]] == [("p2", "new in b"), ("p4", "new in b"), ("p1", "new in a")]
+    assert [(i["product_id"], i["reason"]) for i in plans["c2"]] == [("p1", "new in a"), ("p2", "new in b"), ("p3", "new")]
+    shown = {i["product_id"]: (i["title"], i["price"], i["image_url"]) for i in plans["c2"]}
+    assert shown == {"p1": ("one", 1.5, "http://img/1"), "p2": ("p2", None, None), "p3": ("three", 3.0, None)}
+    assert ctx.item("p9", "r") | {"url": None} == {"product_id": "p9", "title": "p9", "price": None, "url": None,
+                                                    "image_url": None, "reason": "r"}

@@ -282,12 +282,16 @@ def plan_campaign(
         suppress(pd.Series(~keep, index=live.index).reindex(members.index, fill_value=False), "suppressed", "budget")
 
     rows_out: list[dict[str, Any]] = []
-    for i, cid in members["customer_id"].items():
+    group_strategy: dict[str, str] = {}
+    for g in spec.groups:  # the first group of a name, as the audience assigns
+        group_strategy.setdefault(g.name, g.strategy)
+    columns = (members["customer_id"], status, reason, variant, members["group"], members["has_email"])
+    for cid, st0, why0, arm, group, has_email in zip(*(c.tolist() for c in columns), strict=True):
         for ch in channels:
-            st, why = status[i], reason[i]
+            st, why = st0, why0
             if st == "planned" and not consents[ch.type].get(cid, False):
                 st, why = "suppressed", f"no {consent_channel(ch.type)} consent for {spec.purpose}"
-            if st == "planned" and ch.type in ("email", "outbox") and not bool(members.at[i, "has_email"]):
+            if st == "planned" and ch.type in ("email", "outbox") and not bool(has_email):
                 st, why = "suppressed", "no e-mail address"
             plan = plans.get(cid, {})
             rows_out.append(
@@ -296,10 +300,10 @@ def plan_campaign(
                     "campaign": spec.name,
                     "customer_id": cid,
                     "channel": ch.type,
-                    "variant": variant[i],
-                    "strategy": plan.get("strategy") or next(g.strategy for g in spec.groups if g.name == members.at[i, "group"]),
+                    "variant": arm,
+                    "strategy": plan.get("strategy") or group_strategy[group],
                     "payload": {
-                        "group": members.at[i, "group"],
+                        "group": group,
                         "offer": plan.get("offer", {}),
                         "items": plan.get("items", []),
                         "template": plan.get("template"),

@@ -44,15 +44,26 @@ class StrategyContext:
     notes: list[str] = field(default_factory=list)
     product_url: str = "{base_url}/p/{product_id}"
 
+    def __post_init__(self) -> None:
+        """Index what messages show of each product once, so that picking items is a dict lookup."""
+        p = self.products
+        attributes = p["attributes"] if "attributes" in p.columns else [None] * len(p)
+        #: product_id -> (title, price, image_url) as a message shows them
+        self._shown: dict[str, tuple[str, float | None, Any]] = {
+            pid: (title if isinstance(title, str) else pid, float(price) if pd.notna(price) else None,
+                  attrs.get("image_url") if isinstance(attrs, dict) else None)
+            for pid, title, price, attrs in zip(p.index, p["title"], p["price"], attributes, strict=True)
+        }
+
     def item(self, pid: str, reason: str) -> dict[str, Any]:
-        row = self.products.loc[pid] if pid in self.products.index else None
-        attrs = row.get("attributes") if row is not None else None
+        """A message's item: the product's title, price, link and image (its id alone when unknown)."""
+        title, price, image_url = self._shown.get(pid, (pid, None, None))
         return {
             "product_id": pid,
-            "title": (row["title"] if row is not None and isinstance(row["title"], str) else pid),
-            "price": (float(row["price"]) if row is not None and pd.notna(row["price"]) else None),
+            "title": title,
+            "price": price,
             "url": self.product_url.format(base_url=self.spec.base_url.rstrip("/"), product_id=pid),
-            "image_url": attrs.get("image_url") if isinstance(attrs, dict) else None,
+            "image_url": image_url,
             "reason": reason,
         }
 
@@ -97,6 +108,15 @@ def _offer(ctx: StrategyContext, group: Group, strategy: str, cid: str) -> dict[
     }
 
 
+def _new_arrivals(ctx: StrategyContext, fav: str | None, k: int) -> list[tuple[str, str]]:
+    """The ``k`` newest products, those of the favourite category ``fav`` first, each with its reason."""
+    category = ctx.products.loc[ctx.new_arrivals, "category"].tolist()
+    pool = list(zip(ctx.new_arrivals, category, strict=True))
+    if fav is not None:
+        pool = [pc for pc in pool if pc[1] == fav] + [pc for pc in pool if pc[1] != fav]
+    return [(p, f"new in {c}" if pd.notna(c) else "new") for p, c in pool[:k]]
+
+
 def plan_group(members: pd.DataFrame, group: Group, ctx: StrategyContext) -> list[dict[str, Any]]:
     """Offer and items for every customer of one group."""
     cids = [str(c) for c in members["customer_id"]]
@@ -107,13 +127,12 @@ def plan_group(members: pd.DataFrame, group: Group, ctx: StrategyContext) -> lis
         picks = _recommend(ctx, cids, k, group.include_seen)
     elif s == "new_arrivals":
         picks = {}
+        by_fav: dict[str | None, list[tuple[str, str]]] = {}  # the picks depend only on the favourite category
         for cid in cids:
             fav = ctx.favourite_category.get(cid)
-            pool = ctx.new_arrivals
-            if fav is not None:
-                in_fav = [p for p in pool if ctx.products.at[p, "category"] == fav]
-                pool = in_fav + [p for p in pool if p not in set(in_fav)]
-            picks[cid] = [(p, f"new in {ctx.products.at[p, 'category']}" if pd.notna(ctx.products.at[p, "category"]) else "new") for p in pool[:k]]
+            if fav not in by_fav:
+                by_fav[fav] = _new_arrivals(ctx, fav, k)
+            picks[cid] = by_fav[fav]
     elif s == "cross_sell":
         picks = {}
         if ctx.related is None:
