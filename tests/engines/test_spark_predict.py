@@ -13,6 +13,7 @@ from spark_engine_checks import _load, assert_same_features
 
 from persona.config import load_settings
 from persona.engines.spark.clv import SparkPurchases
+from persona.engines.spark.features import spark_features_at
 from persona.engines.spark.shop import SparkShop
 from persona.predict.backtest import (
     FeatureCache,
@@ -24,6 +25,7 @@ from persona.predict.backtest import (
     window_purchases,
 )
 from persona.predict.clv_purchases import PurchaseLog
+from persona.profiles.features import compute_features
 from persona.profiles.source import PURCHASE_TYPES
 
 RTOL = 1e-6
@@ -92,6 +94,35 @@ def test_a_cutoff_on_an_event_counts_it_in_the_features_and_not_in_the_label(dem
     pd.testing.assert_frame_equal(a, b, check_dtype=False, rtol=RTOL)
     on_t = set(buys.loc[buys["ts"] == t, "customer_id"]) - set(buys.loc[(buys["ts"] > t) & (buys["ts"] <= end), "customer_id"])
     assert on_t and not on_t & set(a["customer_id"])  # a purchase at t is history, not the label
+
+
+def test_features_of_many_cutoffs_in_one_pass_equal_the_local_engine(demo_data, spark_shop):
+    """One Spark pass for several cutoffs (one on a purchase, one before any event: customers known only by their
+    creation) gives each cutoff the local engine's features, also for given customers."""
+    buys = demo_data.events[demo_data.events["event_type"].isin(PURCHASE_TYPES)]
+    cutoffs = [buys["ts"].iloc[len(buys) // 3], demo_data.first_event_ts - pd.Timedelta(days=1), demo_data.last_event_ts]
+    for t, frame in zip(cutoffs, spark_features_at(spark_shop, cutoffs), strict=True):
+        assert_same_features(compute_features(demo_data, t), frame)
+    some = sorted(buys["customer_id"].unique())[:25]
+    for t, frame in zip(cutoffs, spark_features_at(spark_shop, cutoffs, some), strict=True):
+        assert_same_features(compute_features(demo_data, t, pd.Index(some, name="customer_id")), frame)
+
+
+def test_warming_the_backtests_fills_every_cutoff_and_label_window_as_the_local_engine(demo_data, spark_shop):
+    plans = [plan_backtest(spark_shop, h) for h in (30, 45)]
+    remote = FeatureCache(spark_shop)
+    remote.warm(plans)
+    cutoffs = {t for p in plans for t in p.cutoffs}
+    assert len(cutoffs) >= 6 and set(remote._cache) == cutoffs
+    assert {w for p in plans for w in p.label_windows} <= set(spark_shop.__dict__["_window_cache"])
+    local = FeatureCache(demo_data)
+    for t in sorted(cutoffs):
+        assert_same_features(local.at(t), remote.at(t))
+    for p in plans:
+        for start, end in p.label_windows:
+            a = window_purchases(spark_shop, start, end).sort_values(["customer_id", "top_category"]).reset_index(drop=True)
+            b = window_purchases(demo_data, start, end).sort_values(["customer_id", "top_category"]).reset_index(drop=True)
+            pd.testing.assert_frame_equal(a, b, check_dtype=False, rtol=RTOL)
 
 
 def test_backtest_metrics_equal_the_local_engine(demo_data, spark_shop):

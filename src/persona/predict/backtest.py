@@ -8,7 +8,7 @@ backtest never trains on anything that happened after the moment it is tested at
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +42,17 @@ class BacktestPlan:
     test: pd.Timestamp
     final: tuple[pd.Timestamp, ...]
     as_of: pd.Timestamp
+
+    @property
+    def cutoffs(self) -> tuple[pd.Timestamp, ...]:
+        """Every cutoff whose features the plan's models read (training, test, final and scoring), oldest first."""
+        return tuple(sorted({*self.train, self.test, *self.final, self.as_of}))
+
+    @property
+    def label_windows(self) -> tuple[tuple[pd.Timestamp, pd.Timestamp], ...]:
+        """The (cutoff, cutoff + horizon] windows of the plan's labels, oldest first."""
+        h = pd.Timedelta(days=self.horizon_days)
+        return tuple((t, t + h) for t in sorted({*self.train, self.test, *self.final}))
 
     def describe(self) -> dict[str, object]:
         """Dates as ISO strings (for reports and ``--json``)."""
@@ -92,6 +103,24 @@ class FeatureCache:
             self._cache[t] = self.data.features(t)  # the shop's engine computes them (Spark for a SparkShop)
         return self._cache[t]
 
+    def warm(self, plans: Iterable[BacktestPlan]) -> None:
+        """Compute what the plans' backtests read and is not cached yet, the features of every cutoff and the
+        purchases of every label window: on Spark in one pass for all cutoffs and one for all windows (the local
+        engine computes each when first asked)."""
+        if self.data.engine != "spark":
+            return
+        from persona.engines.spark.features import spark_features_at
+        from persona.engines.spark.predict import purchases_per_window
+
+        plans = list(plans)
+        todo = sorted({t for p in plans for t in p.cutoffs} - self._cache.keys())
+        if todo:
+            self._cache.update(zip(todo, spark_features_at(self.data, todo), strict=True))
+        windows = _window_cache(self.data)
+        todo_windows = sorted({w for p in plans for w in p.label_windows} - windows.keys())
+        if todo_windows:
+            windows.update(zip(todo_windows, purchases_per_window(self.data, todo_windows), strict=True))
+
     def matrix(self, t: pd.Timestamp, matrix: ModelMatrix) -> pd.DataFrame:
         """The model matrix of everyone known at ``t`` (cached per cutoff and column set)."""
         key = (t, tuple(matrix.columns_))
@@ -118,10 +147,15 @@ def future_orders(data: ShopData, start: pd.Timestamp, end: pd.Timestamp) -> pd.
     return buys[(buys["ts"] > start) & (buys["ts"] <= end)]
 
 
+def _window_cache(data: ShopData) -> dict[tuple[pd.Timestamp, pd.Timestamp], pd.DataFrame]:
+    """The label windows' purchase sums already aggregated for this shop object, by (start, end)."""
+    return data.__dict__.setdefault("_window_cache", {})
+
+
 def window_purchases(data: ShopData, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
     """Rows ``customer_id, top_category, revenue``: each customer's purchase revenue in (start, end] per top-level
     category, all the labels need; aggregated by the shop's engine (on Spark for a ``SparkShop``), cached per window."""
-    cache = data.__dict__.setdefault("_window_cache", {})
+    cache = _window_cache(data)
     key = (pd.Timestamp(start), pd.Timestamp(end))
     if key not in cache:
         if data.engine == "spark":

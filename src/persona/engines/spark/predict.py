@@ -2,11 +2,13 @@
 
 The churn, propensity and spend labels of a cutoff t need, per customer, only whether they bought in
 (t, t + horizon], in which top-level categories, and for how much. Spark computes exactly that, one row
-per (customer, top-level category) of the window, so no purchase line ever reaches this process.
+per (customer, top-level category) of the window, for all of a backtest's windows in one pass, so no purchase
+line ever reaches this process.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
@@ -40,15 +42,22 @@ def purchase_lines(shop: SparkShop) -> Any:
 def window_purchases(shop: SparkShop, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
     """Rows ``customer_id, top_category, revenue``: the revenue of each customer's purchase lines in (start, end]
     per top-level category (a missing category is its own row), aggregated on Spark."""
+    return purchases_per_window(shop, [(start, end)])[0]
+
+
+def purchases_per_window(shop: SparkShop, windows: Sequence[tuple[pd.Timestamp, pd.Timestamp]]) -> list[pd.DataFrame]:
+    """:func:`window_purchases` of every window, in their order, from one Spark pass: each purchase line is paired with
+    the windows holding it (a join with the small window table) and summed per (window, customer, category)."""
     from pyspark.sql import functions as F
 
-    lines = purchase_lines(shop)
-    lo, hi = F.lit(as_utc(start).to_pydatetime()), F.lit(as_utc(end).to_pydatetime())
-    agg = (lines.where((F.col("ts") > lo) & (F.col("ts") <= hi)).groupBy("customer_id", "top_category")
-           .agg(F.sum("revenue").alias("revenue")))
-    out = agg.toPandas()
-    out["revenue"] = out["revenue"].astype(float)
-    return out[["customer_id", "top_category", "revenue"]]
+    table = shop.session.createDataFrame([(k, as_utc(lo).to_pydatetime(), as_utc(hi).to_pydatetime()) for k, (lo, hi) in enumerate(windows)],
+                                         "k int, lo timestamp, hi timestamp")
+    inside = (F.col("ts") > F.col("lo")) & (F.col("ts") <= F.col("hi"))
+    agg = (purchase_lines(shop).join(F.broadcast(table), inside).groupBy("k", "customer_id", "top_category")
+           .agg(F.sum("revenue").alias("revenue")).toPandas())
+    agg["revenue"] = agg["revenue"].astype(float)
+    parts = dict(tuple(agg.groupby("k", sort=False))) if len(agg) else {}
+    return [parts.get(k, agg.iloc[:0])[["customer_id", "top_category", "revenue"]].reset_index(drop=True) for k in range(len(windows))]
 
 
 def category_counts(shop: SparkShop) -> pd.Series:

@@ -57,11 +57,13 @@ class SparkShop:
     #: interaction weights already aggregated, by (customers, as_of): the embedding's fit and transform ask twice
     _weights: dict[Any, pd.DataFrame] = field(default_factory=dict, repr=False, compare=False)
     _catalogue: pd.DataFrame | None = field(default=None, repr=False, compare=False)
+    _span: tuple[pd.Timestamp | None, pd.Timestamp | None] | None = field(default=None, repr=False, compare=False)
 
     def release(self) -> None:
-        """Let Spark drop what it keeps for this shop (a JDBC read's events, the predictions' purchase lines); the
-        frames stay usable."""
+        """Let Spark drop what it keeps for this shop (a JDBC read's events, the predictions' purchase lines) and forget
+        the event span taken from them; the frames stay usable."""
         self.events.unpersist()
+        self._span = None
         lines = self.__dict__.pop("_purchase_lines", None)
         if lines is not None:
             lines.unpersist()
@@ -74,18 +76,22 @@ class SparkShop:
     @property
     def last_event_ts(self) -> pd.Timestamp | None:
         """The newest event time."""
-        from pyspark.sql import functions as F
-
-        ts = self.events.agg(F.max("ts").alias("m")).first()["m"]
-        return None if ts is None else as_utc(ts)
+        return self._event_span()[1]
 
     @property
     def first_event_ts(self) -> pd.Timestamp | None:
         """The oldest event time."""
+        return self._event_span()[0]
+
+    def _event_span(self) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+        """The oldest and newest event times, aggregated once (every backtest plan asks for both; the frames are
+        one snapshot)."""
         from pyspark.sql import functions as F
 
-        ts = self.events.agg(F.min("ts").alias("m")).first()["m"]
-        return None if ts is None else as_utc(ts)
+        if self._span is None:
+            row = self.events.agg(F.min("ts").alias("lo"), F.max("ts").alias("hi")).first()
+            self._span = (None if row["lo"] is None else as_utc(row["lo"]), None if row["hi"] is None else as_utc(row["hi"]))
+        return self._span
 
     @property
     def max_event_id(self) -> int:

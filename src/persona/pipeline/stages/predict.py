@@ -44,7 +44,7 @@ def run(ctx: RunContext) -> StageResult:
     """Fit every model on point-in-time features, report its backtest and store its predictions."""
     from persona.engines import open_shop
     from persona.errors import InputError
-    from persona.predict.backtest import MIN_HISTORY_DAYS, FeatureCache
+    from persona.predict.backtest import MIN_HISTORY_DAYS, FeatureCache, plan_backtest
     from persona.predict.runs import run_churn, run_propensity, run_spend
 
     # the engine's shop: on spark the point-in-time features and the labels' purchase sums are computed by Spark
@@ -59,6 +59,8 @@ def run(ctx: RunContext) -> StageResult:
     cache = FeatureCache(data)
     fitted: dict[str, Any] = {}
     try:
+        # the three models' backtests (their default plans): on Spark every cutoff's features and label window in two passes
+        cache.warm(plan_backtest(data, h) for h in (horizon, min(30, horizon)))
         churn = run_churn(data, ctx.store, horizon_days=horizon, seed=ctx.seed, cache=cache, top=5, fitted=fitted)
         prop = run_propensity(data, ctx.store, horizon_days=min(30, horizon), seed=ctx.seed, cache=cache, top=5, n_categories=3,
                               explain_categories=300, fitted=fitted)
