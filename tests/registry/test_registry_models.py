@@ -206,3 +206,20 @@ def test_an_unwritable_models_folder_is_a_store_error_that_says_so(store):
     with pytest.raises(StoreError, match="cannot write the artifact of model 'reco'") as info:
         register(store, "reco", "recommender", {"w": 1})
     assert "writable" in info.value.hint and list_models(store) == []
+
+
+def test_temporary_folders_a_crashed_registration_left_are_swept_recent_ones_kept(store):
+    import os
+
+    root = Path(store.settings.models_dir) / "m"
+    old, recent, stale = root / ".new-crashed", root / ".new-running", root / ".stale-v3.abc"
+    for d in (old, recent, stale):
+        d.mkdir(parents=True)
+        (d / "model.joblib").write_bytes(b"x" * 10)
+    two_hours_ago = datetime.now(UTC).timestamp() - 7200
+    for d in (old, stale):
+        os.utime(d, (two_hours_ago, two_hours_ago))
+    register(store, "m", "test", {"a": 1}, {}, {})
+    assert not old.exists() and not stale.exists()
+    assert recent.exists()  # may be another process's registration in progress
+    assert sorted(p.name for p in root.iterdir()) == [".new-running", "v1"]

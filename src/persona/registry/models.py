@@ -74,6 +74,24 @@ def _check_name(name: str) -> None:
                          hint="use 1-128 letters, digits, '_', '-' or '.', starting with a letter or digit")
 
 
+#: a temporary artifact folder older than this was left by a process that died while registering (a registration
+#: takes seconds), so the next registration of the name removes it
+LEFTOVER_SECONDS = 3600.0
+
+
+def _sweep_leftovers(root: Path) -> None:
+    """Remove the temporary folders (``.new-*``, ``.stale-*``) under ``root`` that crashed registrations left behind;
+    recent ones may belong to a registration still running in another process and are kept."""
+    horizon = datetime.now(UTC).timestamp() - LEFTOVER_SECONDS
+    for leftover in [*root.glob(".new-*"), *root.glob(".stale-*")]:
+        try:
+            if leftover.is_dir() and leftover.stat().st_mtime < horizon:
+                shutil.rmtree(leftover, ignore_errors=True)
+                log.info("removed a leftover artifact folder path=%s", leftover)
+        except OSError:  # gone meanwhile (another process swept it)
+            continue
+
+
 def _place(tmp: Path, target: Path) -> None:
     """Rename the finished artifact folder ``tmp`` to ``target``; the caller holds the row of ``target``'s version.
 
@@ -127,6 +145,7 @@ def register(
     entity = None
     try:
         root.mkdir(parents=True, exist_ok=True)
+        _sweep_leftovers(root)
         tmp = Path(tempfile.mkdtemp(prefix=".new-", dir=root))  # a name no other process can hold
         try:
             joblib.dump({"format": 1, "model": model}, tmp / ARTIFACT, compress=3)
