@@ -37,7 +37,6 @@ NAME_PATTERN = r"^[^\W_][\w.-]{0,127}$"
 NAME_RE = re.compile(NAME_PATTERN)
 ARTIFACT = "model.joblib"
 META = "meta.json"
-STATUSES = ("candidate", "active", "retired")
 #: version numbers tried before giving up when other processes keep taking them first
 ATTEMPTS = 5
 
