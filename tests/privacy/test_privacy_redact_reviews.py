@@ -41,6 +41,16 @@ def _insert_old_reviews(store, n_clean: int = 0) -> None:  # noqa: ANN001
         s.execute(TABLES["reviews"].insert(), rows)
 
 
+def _insert_texts(store, *texts: str) -> None:  # noqa: ANN001
+    """Store one review per text (ids r1, r2, …; ratings 1, 2, …) written before redaction existed."""
+    from persona.store.models import TABLES
+
+    with store.session() as s:
+        s.execute(TABLES["reviews"].insert(), [
+            {"review_id": f"r{i}", "customer_id": "c1", "product_id": "p1", "rating": float(i), "text": t}
+            for i, t in enumerate(texts, start=1)])
+
+
 def _texts(store) -> dict[str, str | None]:  # noqa: ANN001
     got = store.read_frame("SELECT review_id, text FROM reviews WHERE review_id LIKE 'r%' ORDER BY review_id")
     return dict(zip(got["review_id"], got["text"].where(got["text"].notna(), None), strict=True))
@@ -228,14 +238,8 @@ def test_cards_and_ibans_stored_before_are_redacted_in_place_and_their_ids_rekey
 
 
 def test_cli_redact_reviews_counts_cards_and_ibans_in_json_and_words(workspace_shop) -> None:  # noqa: ANN001
-    from persona.store.models import TABLES
-
     store, settings = workspace_shop
-    with store.session() as s:
-        s.execute(TABLES["reviews"].insert(), [
-            {"review_id": "r1", "customer_id": "c1", "product_id": "p1", "rating": 1.0, "text": "card 4111-1111-1111-1111"},
-            {"review_id": "r2", "customer_id": "c1", "product_id": "p1", "rating": 2.0, "text": "IBAN CH93 0076 2011 6238 5295 7"},
-        ])
+    _insert_texts(store, "card 4111-1111-1111-1111", "IBAN CH93 0076 2011 6238 5295 7")
     ws = settings.workspace
     r = runner.invoke(app, ["privacy", "redact-reviews", "--workspace", str(ws)], env=ENV)
     assert r.exit_code == 2
@@ -251,15 +255,8 @@ def test_cli_redact_reviews_counts_cards_and_ibans_in_json_and_words(workspace_s
 
 
 def test_group_numbers_glued_and_alphanumeric_accounts_are_counted_by_the_report_and_the_cli(workspace_shop) -> None:  # noqa: ANN001
-    from persona.store.models import TABLES
-
     store, settings = workspace_shop
-    with store.session() as s:
-        s.execute(TABLES["reviews"].insert(), [
-            {"review_id": "r1", "customer_id": "c1", "product_id": "p1", "rating": 1.0, "text": "有问题加群8757013，QQ群 500人"},
-            {"review_id": "r2", "customer_id": "c1", "product_id": "p1", "rating": 2.0, "text": "RIB : 30004 00550 0001234567K 58"},
-            {"review_id": "r3", "customer_id": "c1", "product_id": "p1", "rating": 3.0, "text": "refund to account12345678"},
-        ])
+    _insert_texts(store, "有问题加群8757013，QQ群 500人", "RIB : 30004 00550 0001234567K 58", "refund to account12345678")
     rep = privacy_report(store, settings)
     assert rep["plaintext_pii"]["review_texts"] == {**no_pii(), "im": 1, "account": 2, "scanned": 3}
     r = runner.invoke(app, ["privacy", "redact-reviews", "--workspace", str(settings.workspace)], env=ENV)
