@@ -87,32 +87,40 @@ def test_same_behaviour_on_every_database(any_store):
     assert rollback(any_store, "pg").version == 2
 
 
-def test_a_version_taken_meanwhile_is_retried_under_the_next_number(any_store):
+def test_a_version_a_lockless_writer_took_meanwhile_is_retried_under_the_next_number(pg_store, monkeypatch):
+    """A writer that takes no lock (an older Persona; on SQLite none can interleave: one writer at a time) inserts
+    the version this registration read as next: this one retries under the next number, each keeps its artifact."""
     from sqlalchemy import event
+
+    import persona.registry.models as models
 
     raced = []
 
-    def another_process_registers_first(conn, cursor, statement, *_args):  # noqa: ANN001, ANN202
+    def lockless_writer_registers_first(conn, cursor, statement, *_args):  # noqa: ANN001, ANN202
         if statement.startswith("INSERT INTO models") and not raced:
             raced.append(statement)
-            register(any_store, "reco", "recommender", {"theirs": 1}, {"by": "them"})
+            with monkeypatch.context() as m:
+                m.setattr(models, "transaction_lock", lambda *_a: None)
+                register(pg_store, "reco", "recommender", {"theirs": 1}, {"by": "them"})
 
-    event.listen(any_store.engine, "before_cursor_execute", another_process_registers_first)
+    event.listen(pg_store.engine, "before_cursor_execute", lockless_writer_registers_first)
     try:
-        mine = register(any_store, "reco", "recommender", {"mine": 1}, {"by": "me"})
+        mine = register(pg_store, "reco", "recommender", {"mine": 1}, {"by": "me"})
     finally:
-        event.remove(any_store.engine, "before_cursor_execute", another_process_registers_first)
+        event.remove(pg_store.engine, "before_cursor_execute", lockless_writer_registers_first)
     assert raced and mine.version == 2
-    assert [(m.version, m.params) for m in list_models(any_store, "reco")] == [(1, {"by": "them"}), (2, {"by": "me"})]
-    assert (load(any_store, "reco", 1), load(any_store, "reco", 2)) == ({"theirs": 1}, {"mine": 1})  # each its own
-    assert sorted(p.name for p in (Path(any_store.settings.models_dir) / "reco").iterdir()) == ["v1", "v2"]
+    assert [(m.version, m.params) for m in list_models(pg_store, "reco")] == [(1, {"by": "them"}), (2, {"by": "me"})]
+    assert (load(pg_store, "reco", 1), load(pg_store, "reco", 2)) == ({"theirs": 1}, {"mine": 1})  # each its own
+    assert sorted(p.name for p in (Path(pg_store.settings.models_dir) / "reco").iterdir()) == ["v1", "v2"]
 
 
 def _register_many(workspace: str, url: str | None, worker: int, n: int, start) -> None:  # noqa: ANN001
     """One process of the race: ``n`` versions of ``raced``, each model naming its process and turn."""
+    import persona.registry.models as models
     from persona.config import load_settings
     from persona.store import Store
 
+    models.ATTEMPTS = 1  # registrations of a name take turns: none may lose a race and need a second number
     store = Store(load_settings(workspace, database_url=url, progress=False))
     start.wait(60)
     try:
@@ -126,14 +134,13 @@ def test_processes_registering_at_once_each_keep_their_own_versions(any_store):
     import multiprocessing
 
     ctx = multiprocessing.get_context("spawn")
-    start = ctx.Event()
-    url = None if any_store.dialect == "sqlite" else any_store.settings.url
     workers, turns = 3, 8
+    start = ctx.Barrier(workers)  # each waits, its imports done and store open, until all are ready
+    url = None if any_store.dialect == "sqlite" else any_store.settings.url
     procs = [ctx.Process(target=_register_many, args=(str(any_store.settings.workspace), url, w, turns, start))
              for w in range(workers)]
     for proc in procs:
         proc.start()
-    start.set()
     for proc in procs:
         proc.join(120)
     assert [proc.exitcode for proc in procs] == [0] * workers
@@ -173,10 +180,13 @@ def test_a_row_the_database_refuses_is_reported_at_once_not_retried(store):
     assert list_models(store, "reco") == []
 
 
-def test_giving_up_after_every_number_was_taken_leaves_no_artifact(store):
+def test_giving_up_after_every_number_was_taken_leaves_no_artifact(pg_store):
+    """Writers that take no lock (an older Persona) take every number first: the registration gives up cleanly."""
     from sqlalchemy import event, insert
 
     from persona.store.models import ModelVersion as ModelRow
+
+    store = pg_store
 
     busy = []
 
@@ -184,8 +194,9 @@ def test_giving_up_after_every_number_was_taken_leaves_no_artifact(store):
         if statement.startswith("INSERT INTO models") and not busy:  # not for the other's own insert
             busy.append(statement)
             try:
-                with store.engine.begin() as other:  # SQLite: parameters[1] is the version being inserted
-                    other.execute(insert(ModelRow).values(name="reco", version=parameters[1], kind="theirs",
+                version = parameters["version"] if isinstance(parameters, dict) else parameters[1]
+                with store.engine.begin() as other:  # a lockless writer: the advisory lock does not stop it
+                    other.execute(insert(ModelRow).values(name="reco", version=version, kind="theirs",
                                                           status="candidate", created_at=datetime.now(UTC)))
             finally:
                 busy.clear()

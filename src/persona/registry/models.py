@@ -1,8 +1,9 @@
 """Model registry: every trained model with its version, parameters, metrics and artifact.
 
 Artifacts live under ``settings.models_dir/<name>/v<N>/`` (``model.joblib`` and ``meta.json``). Rows live in the
-``models`` table, whose unique (name, version) allocates version numbers: an artifact is written to a temporary
-folder of its own and renamed to ``v<N>`` only while its process holds the uncommitted row for N, so neither a
+``models`` table. Registrations of one name take turns (a lock per name held by the transaction that reads the
+highest version and inserts the next, whose unique (name, version) still guards against writers that take no lock):
+an artifact is written to a temporary folder of its own and renamed to ``v<N>`` only while its process holds the uncommitted row for N, so neither a
 crash nor another process registering the same name at the same time can leave a half-written version, delete
 another's artifact or mix up two. At most one version of a name is ``active``; the others are ``candidate``
 (never promoted) or ``retired`` (promoted once, since replaced).
@@ -28,6 +29,7 @@ from sqlalchemy import func, select
 
 from persona.errors import ConstraintError, DataFileError, InputError, NotFoundError, StoreError
 from persona.jsonvalues import dumps, plain
+from persona.store.locks import transaction_lock
 from persona.store.models import ModelVersion as ModelRow
 
 log = logging.getLogger(__name__)
@@ -37,7 +39,7 @@ NAME_PATTERN = r"^[^\W_][\w.-]{0,127}$"
 NAME_RE = re.compile(NAME_PATTERN)
 ARTIFACT = "model.joblib"
 META = "meta.json"
-#: version numbers tried before giving up when other processes keep taking them first
+#: version numbers tried before giving up when writers that take no lock (an older Persona) keep taking them first
 ATTEMPTS = 5
 
 
@@ -117,9 +119,9 @@ def register(
 ) -> ModelVersion:
     """Save a trained model as the next version of ``name``.
 
-    The artifact is written once, to a temporary folder; the version number is then taken by inserting its row
-    (another process that took it first makes this one try the next), and the folder becomes ``v<N>`` before that
-    row is committed.
+    The artifact is written once, to a temporary folder; the version number is then taken by inserting its row while
+    holding the name's lock (another registration of the name waits for this one to commit), and the folder becomes
+    ``v<N>`` before that row is committed.
 
     Args:
         store: the workspace store (its settings give ``models_dir``).
@@ -166,22 +168,23 @@ def register(
 
 def _claim(store: Any, tmp: Path, name: str, kind: str, params: dict[str, Any],
            metrics: dict[str, Any]) -> ModelVersion | None:
-    """Take the next version of ``name`` for the artifact folder ``tmp``; None when another process took it first.
+    """Take the next version of ``name`` for the artifact folder ``tmp``; None when a writer that took no lock took it
+    first.
 
     The row is inserted, ``tmp`` (with its ``meta.json``) renamed to ``v<N>`` while that row is still uncommitted,
     and then the row committed: only the process holding the row ever writes ``v<N>``.
     """
-    with store.session() as s:
-        version = int(s.scalar(select(func.max(ModelRow.version)).where(ModelRow.name == name)) or 0) + 1
-    target = tmp.parent / f"v{version}"
     now = datetime.now(UTC)
     placed = False
     try:
         with store.session() as s:
+            transaction_lock(s, f"model-version/{name}")  # registrations of one name take turns: no lost races
+            version = int(s.scalar(select(func.max(ModelRow.version)).where(ModelRow.name == name)) or 0) + 1
+            target = tmp.parent / f"v{version}"
             row = ModelRow(name=name, version=version, kind=kind, params=params, metrics=metrics,
                            artifact_path=str(target), status="candidate", created_at=now)
             s.add(row)
-            s.flush()  # takes the version: another process inserting it waits for this commit, then fails
+            s.flush()  # takes the version (the unique key catches a writer that took no lock)
             (tmp / META).write_text(dumps({"name": name, "version": version, "kind": kind, "params": params,
                                            "metrics": metrics, "created_at": now.isoformat()}, indent=2),
                                     encoding="utf-8")
@@ -191,7 +194,7 @@ def _claim(store: Any, tmp: Path, name: str, kind: str, params: dict[str, Any],
     except ConstraintError as exc:
         if exc.rule != "UNIQUE" or placed:
             raise
-        return None  # another process took this version number
+        return None  # a writer that took no lock took this version number
     return entity
 
 

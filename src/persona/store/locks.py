@@ -27,6 +27,19 @@ def advisory_key(name: str) -> int:
     return int.from_bytes(hashlib.sha256(f"persona/lock/{name}".encode()).digest()[:8], "big", signed=True)
 
 
+def transaction_lock(session: Any, name: str) -> None:
+    """Serialise the writers of ``name``: this session's transaction holds a lock called ``name`` until it ends.
+
+    Call it first in the transaction, before any read the write depends on (e.g. the next number of a sequence).
+    PostgreSQL takes a transaction-scoped advisory lock, waiting for another transaction that holds it; SQLite starts
+    the transaction as the database's one writer (``BEGIN IMMEDIATE``), waiting up to its busy timeout.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": advisory_key(name)})
+    elif session.get_bind().dialect.name == "sqlite":
+        session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def lock_connection(engine: Engine) -> Connection:
     """A PostgreSQL connection, out of the pool until closed, on which to hold session locks for a job's length.
 
