@@ -5,7 +5,8 @@ other seeds (1, 2, 3 by default); every configuration is fitted on each dev trai
 test part. A configuration is a registered model with optional JSON parameters (``ease``,
 ``'dlae:{"lambda_": 300}'``), the default hybrid (``hybrid``), or the default hybrid with extra registered members
 (``hybrid+bpr``, ``hybrid+bpr+userknn``; the default set is passed as an explicit model list, so its size guards
-are not applied: every member fits on MovieLens 100K). Each configuration is compared with the first one, per user
+are not applied: every member fits on MovieLens 100K), or a hybrid of named members only
+(``'hybrid:{"models": ["ease-local", "als"]}'``). Each configuration is compared with the first one, per user
 averaged over the dev splits (mean difference and 95% interval).
 
     python bench/bench_movielens_dev.py --specs hybrid hybrid+bpr bpr
@@ -44,6 +45,7 @@ def build(spec: str) -> Any:
     if name == "hybrid" or name.startswith("hybrid+"):
         extra = [m for m in name.split("+")[1:] if m]
         models = None if not extra else [*DEFAULT_MODELS, *(m for m in extra if m not in DEFAULT_MODELS)]
+        models = given.pop("models", models)  # an explicit member list: 'hybrid:{"models": ["ease-local", "als"]}'
         return HybridRecommender(models=models, seed=SEED, **given)
     model = make_recommender(name, **given)
     if "seed" in model._param_names() and "seed" not in given:
