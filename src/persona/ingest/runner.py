@@ -278,7 +278,8 @@ def _run(
     store.ensure_indexes(spec.table)  # repairs indexes a killed bulk load left dropped
 
     started = datetime.now(UTC)
-    with RunOwner(store) as owner:  # on PostgreSQL, the lock that tells any host this run is alive
+    # the lock that tells any process judging the run that it is alive; let go after its final status is written
+    with RunOwner(store) as owner:
         run_id, position, run_started = _start_run(owner, spec, source, fingerprint, started, report)
         # named after the run (its first start), so a resumed run finds the file even if no commit recorded its path
         quarantine_path = Path(report.quarantine) if report.quarantine else settings.quarantine_dir / (
@@ -358,7 +359,7 @@ def _start_run(owner: RunOwner, spec: EntitySpec, source: str, fingerprint: str 
     last committed line, its start).
 
     Raises:
-        BusyError: on PostgreSQL, another live process is loading that run (the same file, started twice).
+        BusyError: another live process is loading that run (the same file, started twice).
     """
     with owner.session() as s:
         if fingerprint:
@@ -388,7 +389,7 @@ def _start_run(owner: RunOwner, spec: EntitySpec, source: str, fingerprint: str 
             rejected=0, fingerprint=fingerprint, position=0, host=host, pid=pid).returning(IngestRun.id)).scalar_one())
         if not owner.claim(s, run_id):  # a new id: nobody else can hold its lock
             raise BusyError(f"the lock of new {spec.name} run {run_id} is held by another session",
-                            hint="check pg_locks for an advisory lock of another application on this database")
+                            hint=owner.held_elsewhere_hint(run_id))
         return run_id, 0, started
 
 

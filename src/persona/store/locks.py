@@ -13,6 +13,7 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, text
@@ -20,6 +21,11 @@ from sqlalchemy import Connection, Engine, text
 from persona.errors import BusyError
 
 log = logging.getLogger(__name__)
+
+
+def locks_dir(settings: Any) -> Path:
+    """The folder of the workspace's lock files (SQLite): ``WORKSPACE/locks``."""
+    return Path(settings.workspace) / "locks"
 
 
 def advisory_key(name: str) -> int:
@@ -105,7 +111,7 @@ def workspace_lock(store: Any, settings: Any, name: str, *, busy: str, hint: str
         finally:
             release_lock_connection(conn, held)
         return
-    path = settings.workspace / "locks" / f"{name}.lock"
+    path = locks_dir(settings) / f"{name}.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)  # a new descriptor: flock also excludes holders in this process
     try:

@@ -202,8 +202,8 @@ def sync_lock(store: Any) -> Iterator[None]:
 
     Taking it marks the background jobs left ``running`` by a process that died ``interrupted``: a job's runner
     holds this lock for as long as its row says running (see :mod:`persona.ingest.sources.jobs`); so are the ingest
-    runs whose process is gone (:func:`persona.ingest.runs.settle_dead_runs`: any host's on PostgreSQL, this host's on
-    SQLite).
+    runs whose process is gone (:func:`persona.ingest.runs.settle_dead_runs`: any host's, by the lock its loader
+    holds).
 
     Raises:
         BusyError: another sync is running (in any process on this workspace, or on this PostgreSQL database).
