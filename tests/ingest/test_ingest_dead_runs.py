@@ -340,3 +340,17 @@ def test_a_failure_just_after_the_run_starts_is_recorded_not_left_running(any_st
     assert row["status"] == "failed" and "OSError" in row["error"]
     assert settle_dead_runs(any_store) == 0
     assert _lock_files(any_store) == []
+
+
+def test_sqlite_a_run_whose_lock_file_cannot_be_made_fails_with_a_store_error_and_records_nothing(store, tmp_path):
+    from persona.errors import StoreError
+    from persona.store.locks import locks_dir
+
+    locks_dir(store.settings).parent.mkdir(parents=True, exist_ok=True)
+    locks_dir(store.settings).write_text("a file where the locks folder should be")
+    f = tmp_path / "ev.csv"
+    f.write_text("customer_id,event_type,timestamp\nc1,view,1600000000\n", encoding="utf-8")
+    with pytest.raises(StoreError, match="cannot lock .* for ingest run") as info:
+        ingest_file(store, "events", f, cipher=CIPHER)
+    assert "writable" in info.value.hint
+    assert store.count("ingest_runs") == 0 and store.count("events") == 0  # the run's row went with its transaction

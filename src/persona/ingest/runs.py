@@ -184,7 +184,12 @@ class RunOwner:
         deadline = time.monotonic() + wait
         if self._store.dialect != "postgresql":
             path = run_lock_path(self._store.settings, run_id)
-            fd = _lock_run_file(path, deadline)
+            try:
+                fd = _lock_run_file(path, deadline)
+            except OSError as exc:  # e.g. a read-only workspace, or a network filesystem without a lock service
+                raise StoreError(f"cannot lock {path} for ingest run {run_id}: {exc}",
+                                 hint="the workspace's locks folder must be writable and on a filesystem that "
+                                      "supports flock (a local disk, or NFS with its lock service)") from exc
             if fd is None:
                 return False
             self._files.append((fd, path))
