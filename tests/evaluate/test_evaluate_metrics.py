@@ -131,3 +131,30 @@ def test_intra_list_diversity():
     assert intra_list_diversity(apart, vectors, ids) == pytest.approx(1.0)
     both = pd.concat([same, apart.assign(user_id=2)])
     assert intra_list_diversity(both, vectors, ids) == pytest.approx(0.5)
+
+
+def test_intra_list_diversity_equals_the_pairwise_mean_of_every_list():
+    """Each list's 1 − mean pairwise cosine, averaged: checked by brute force on lists with repeated items, items
+    without any vector (zero rows), unknown items and one-item lists (skipped), under string and int user ids."""
+    rng = np.random.default_rng(3)
+    dense = rng.random((30, 12)) * (rng.random((30, 12)) < 0.3)
+    dense[[4, 9]] = 0.0  # items no one has: zero vectors
+    ids = [f"i{k}" for k in range(30)]
+    users = ["a", "b", 7, "c", "d"]
+    lens = [10, 10, 2, 1, 6]
+    recs = pd.DataFrame({"user_id": np.repeat(np.array(users, dtype=object), lens),
+                         "item_id": [ids[k] for k in rng.integers(0, 30, sum(lens))]})
+    recs.loc[[0, 1], "item_id"] = recs.loc[0, "item_id"]  # an item twice in one list
+    recs.loc[12, "item_id"] = "unknown"
+    norm = np.linalg.norm(dense, axis=1)
+    unit = dense / np.where(norm > 0, norm, 1.0)[:, None]
+    expected = []
+    for _, items in recs.groupby("user_id", sort=False)["item_id"]:
+        rows = [ids.index(i) for i in items if i in ids]
+        if len(rows) < 2:
+            continue
+        sim = unit[rows] @ unit[rows].T
+        expected.append(1.0 - (sim.sum() - np.trace(sim)) / (len(rows) * (len(rows) - 1)))
+    assert len(expected) == 4  # user c's list of one is skipped
+    assert intra_list_diversity(recs, sp.csr_matrix(dense), ids) == pytest.approx(float(np.mean(expected)), abs=1e-12)
+    assert intra_list_diversity(recs.iloc[:0], sp.csr_matrix(dense), ids) == 0.0

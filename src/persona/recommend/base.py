@@ -133,6 +133,17 @@ class Recommender:
     def is_fitted(self) -> bool:
         return hasattr(self, "data_")
 
+    @property
+    def cold_start_(self) -> ColdStart:
+        """Scores for users without history, learned from the training data the first time they are needed: a model
+        fitted only to be compared or blended (a hybrid's members, each validation fold's) never needs them, and
+        :meth:`save` (and pickling) stores them with the model."""
+        self._check_fitted()
+        cs = self.__dict__.get("cold_start_")
+        if cs is None:
+            cs = self.__dict__["cold_start_"] = ColdStart().fit(self.data_)
+        return cs
+
     def _check_fitted(self) -> None:
         if not self.is_fitted:
             raise NotFittedError(self)
@@ -162,8 +173,8 @@ class Recommender:
         self._validate_params()
         t0 = time.perf_counter()
         self.data_ = interactions
+        self.__dict__.pop("cold_start_", None)  # fitted again: the cold-start scores of the old data go
         self._fit(interactions)
-        self.cold_start_ = ColdStart().fit(interactions)
         self.fit_seconds_ = time.perf_counter() - t0
         log.info(
             "fitted %s users=%d items=%d seconds=%.2f",
@@ -586,6 +597,8 @@ class Recommender:
 
     # --- persistence ---------------------------------------------------------------------------
     def __getstate__(self) -> dict[str, Any]:
+        if self.is_fitted:
+            self.cold_start_  # noqa: B018 - learned now, so a loaded model serves new users at once
         return {k: v for k, v in self.__dict__.items() if not k.endswith("_cache")}
 
     def save(self, path: str | Path) -> Path:
