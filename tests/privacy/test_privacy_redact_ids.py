@@ -65,6 +65,11 @@ REDACTED = [
     ("account12345678, acct#12345678, acctno 87654321", "account[account], acct#[account], acctno [account]"),
     ("账号6222020200112233", "账号[account]"),  # fails Luhn: not a card
     ("Kontonummer0532013000, compte98765432100", "Kontonummer[account], compte[account]"),
+    # alphanumeric ids glued to a Latin account word: the joint shows (a digit, or a capital after a small letter)
+    ("accountAB123456, KontoDE12ABC3456", "account[account], Konto[account]"),
+    ("KontonummerDE12ABC3456 und acct1234AB5678", "Kontonummer[account] und acct[account]"),
+    ("accountNoAB123456, bankaccountXY987654321", "accountNo[account], bankaccount[account]"),
+    ("ACCOUNT1234AB5678 and compteFR1234567X", "ACCOUNT[account] and compte[account]"),
     # alphanumeric account ids
     ("account AB123456CD please", "account [account] please"),
     ("Konto: DE12ABC3456789", "Konto: [account]"),  # not an IBAN (wrong length)
@@ -109,7 +114,10 @@ UNCHANGED = [
     "a/c 120000 BTU, A/C unit 12345678",  # air conditioning
     "Kundenkonto 12345678 ist neu",  # a shop's customer account, not the word Konto
     "account 12345678.90 paid",
-    "myaccount12345678, Kundenkonto12345678, accountAB123456",  # not a word of their own; glued letters
+    "myaccount12345678, Kundenkonto12345678, myaccountAB123456, KundenkontoAB123456",  # not a word of their own
+    "accounting2023, accountability, accounting202312, Accountant123456",  # a longer word: no joint shows
+    "ACCOUNTING202312, ACCOUNTAB123456, accountsAB123456, accountNotes123456",  # capitals only; longer words
+    "accountAB12345, accountAB123456元, ribbon123456, RIBBON123456, Ribbon2023ab1234",  # 5 digits; an amount
     "account iPhone12, account B07XJ8C8F5, 账号 zhangsan2019",  # fewer than 6 digits
     "Acct v1.2.3456789 and account 1024x768.5",
     # RIBs: a wrong key (left whole); run together without an account word (a URL's digits)
