@@ -50,6 +50,13 @@ REDACTED = [
     # ids glued to their keyword
     ("QQ123456789 或 QQ群12345678", "QQ[im] 或 QQ群[im]"),
     ("微信abc_12345，wx13812345678", "微信[im]，wx[im]"),
+    # WeChat ids with underscores, also when they start like a keyword (wx_…, qq_…); wechat_id / wechat-id as keywords
+    ("微信 user_123456", "微信 [im]"),
+    ("wechat: john_doe_88, vx：abc_12345", "wechat: [im], vx：[im]"),
+    ("微信 wx_abc123，vx: qq_123456，wechat wechat_fan88", "微信 [im]，vx: [im]，wechat [im]"),
+    ("加我微信 wx-123456 谢谢", "加我微信 [im] 谢谢"),
+    ("wechat_id: john_doe_88 / wechat-id: jane_doe_99", "wechat_id: [im] / wechat-id: [im]"),
+    ("加我qq12345678", "加我qq[im]"),  # QQ glued to its number after 加我: still the QQ number that goes
     # bank account numbers that are not a card or an IBAN
     ("refund to account no. 12345678 please", "refund to account no. [account] please"),
     ("sort code 12-34-56, account 12345678", "sort code 12-34-56, account [account]"),
@@ -106,6 +113,9 @@ UNCHANGED = [
     "加我 好友 吧",
     "vxlan 123456, wxWidgets 3.1.5, aqq 12345678",
     "微信 account",  # a plain word needs a colon, "is" or 微信号 before it
+    "微信 支付很方便，wechat pay and wechat group chats, WeChat groups",
+    "wx_abc123 and wechat_fan88 on their own, my_wechat abc_12345",  # a keyword run on with _ is no keyword
+    "加我 好友 wechat_id",
     # account words without an account number
     "I had to account for 12345678 reasons",
     "account 2019, account 12345元, account 123456789012345678901",  # a year; an amount; 21 digits
