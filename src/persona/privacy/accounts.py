@@ -128,12 +128,15 @@ def _candidates(text: str, has_word: bool) -> Iterator[tuple[int, int, bool]]:
         if MIN_ACCOUNT_DIGITS <= digits <= MAX_ACCOUNT_DIGITS and not quantity_after(text, end) and _announced(text, start):
             yield start, end, True
     for m in _ALNUM_ID.finditer(text):
+        word = m.group(0)
+        if word.isalpha() or word.isdigit() or sum(c.isdigit() for c in word) < MIN_ACCOUNT_DIGITS:  # most words
+            continue
         start, end = m.span()
         if quantity_after(text, end):
             continue
-        if is_alnum_account_id(m.group(0)) and _announced(text, start):
+        if is_alnum_account_id(word) and _announced(text, start):
             yield start, end, True
-        elif (glued := _glued_id(m.group(0))) is not None:  # accountAB123456: the word is no id's, what follows is
+        elif (glued := _glued_id(word)) is not None:  # accountAB123456: the word is no id's, what follows is
             yield start + glued, end, True
 
 
