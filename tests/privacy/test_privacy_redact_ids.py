@@ -1,8 +1,10 @@
 """Identifiers only a keyword announces: QQ numbers, QQ group numbers and WeChat ids (``[im]``), bank account numbers
 and alphanumeric account ids after an account word (``[account]``), French RIBs (key checked) and bare North American
 phone numbers after a phone word; the keyword stays, also when the id is glued to it. Near-misses (``QQ音乐``, group
-sizes, prices, order numbers, product codes, ISBNs, RIBs with a wrong key) come back unchanged; the real corpora when
-present."""
+sizes, prices, order numbers, product codes, ISBNs, RIBs with a wrong key, words that merely start like a keyword:
+``accounting2023``) come back unchanged; the real corpora when present. Columns: messaging ids and bank account numbers
+(alphanumeric ids too) in columns named for them, French RIBs under any name; columns of things (SKUs, order ids,
+hashes, UUIDs, ISBNs, barcodes) are never flagged."""
 
 from __future__ import annotations
 
@@ -13,8 +15,17 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from persona.privacy.accounts import rib_valid
-from persona.privacy.detect import TOKENS, describe_counts, no_pii, pii_kind, texts_with_pii, tokens_of
+from persona.privacy.accounts import is_rib, rib_valid
+from persona.privacy.detect import (
+    TOKENS,
+    describe_counts,
+    is_isbn,
+    no_pii,
+    pii_kind,
+    pii_like_keys,
+    texts_with_pii,
+    tokens_of,
+)
 from persona.privacy.redact import redact_text, redact_texts
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -50,6 +61,13 @@ REDACTED = [
     # ids glued to their keyword
     ("QQ123456789 或 QQ群12345678", "QQ[im] 或 QQ群[im]"),
     ("微信abc_12345，wx13812345678", "微信[im]，wx[im]"),
+    # WeChat ids with underscores, also when they start like a keyword (wx_…, qq_…); wechat_id / wechat-id as keywords
+    ("微信 user_123456", "微信 [im]"),
+    ("wechat: john_doe_88, vx：abc_12345", "wechat: [im], vx：[im]"),
+    ("微信 wx_abc123，vx: qq_123456，wechat wechat_fan88", "微信 [im]，vx: [im]，wechat [im]"),
+    ("加我微信 wx-123456 谢谢", "加我微信 [im] 谢谢"),
+    ("wechat_id: john_doe_88 / wechat-id: jane_doe_99", "wechat_id: [im] / wechat-id: [im]"),
+    ("加我qq12345678", "加我qq[im]"),  # QQ glued to its number after 加我: still the QQ number that goes
     # bank account numbers that are not a card or an IBAN
     ("refund to account no. 12345678 please", "refund to account no. [account] please"),
     ("sort code 12-34-56, account 12345678", "sort code 12-34-56, account [account]"),
@@ -65,6 +83,11 @@ REDACTED = [
     ("account12345678, acct#12345678, acctno 87654321", "account[account], acct#[account], acctno [account]"),
     ("账号6222020200112233", "账号[account]"),  # fails Luhn: not a card
     ("Kontonummer0532013000, compte98765432100", "Kontonummer[account], compte[account]"),
+    # alphanumeric ids glued to a Latin account word: the joint shows (a digit, or a capital after a small letter)
+    ("accountAB123456, KontoDE12ABC3456", "account[account], Konto[account]"),
+    ("KontonummerDE12ABC3456 und acct1234AB5678", "Kontonummer[account] und acct[account]"),
+    ("accountNoAB123456, bankaccountXY987654321", "accountNo[account], bankaccount[account]"),
+    ("ACCOUNT1234AB5678 and compteFR1234567X", "ACCOUNT[account] and compte[account]"),
     # alphanumeric account ids
     ("account AB123456CD please", "account [account] please"),
     ("Konto: DE12ABC3456789", "Konto: [account]"),  # not an IBAN (wrong length)
@@ -101,6 +124,9 @@ UNCHANGED = [
     "加我 好友 吧",
     "vxlan 123456, wxWidgets 3.1.5, aqq 12345678",
     "微信 account",  # a plain word needs a colon, "is" or 微信号 before it
+    "微信 支付很方便，wechat pay and wechat group chats, WeChat groups",
+    "wx_abc123 and wechat_fan88 on their own, my_wechat abc_12345",  # a keyword run on with _ is no keyword
+    "加我 好友 wechat_id",
     # account words without an account number
     "I had to account for 12345678 reasons",
     "account 2019, account 12345元, account 123456789012345678901",  # a year; an amount; 21 digits
@@ -109,7 +135,10 @@ UNCHANGED = [
     "a/c 120000 BTU, A/C unit 12345678",  # air conditioning
     "Kundenkonto 12345678 ist neu",  # a shop's customer account, not the word Konto
     "account 12345678.90 paid",
-    "myaccount12345678, Kundenkonto12345678, accountAB123456",  # not a word of their own; glued letters
+    "myaccount12345678, Kundenkonto12345678, myaccountAB123456, KundenkontoAB123456",  # not a word of their own
+    "accounting2023, accountability, accounting202312, Accountant123456",  # a longer word: no joint shows
+    "ACCOUNTING202312, ACCOUNTAB123456, accountsAB123456, accountNotes123456",  # capitals only; longer words
+    "accountAB12345, accountAB123456元, ribbon123456, RIBBON123456, Ribbon2023ab1234",  # 5 digits; an amount
     "account iPhone12, account B07XJ8C8F5, 账号 zhangsan2019",  # fewer than 6 digits
     "Acct v1.2.3456789 and account 1024x768.5",
     # RIBs: a wrong key (left whole); run together without an account word (a URL's digits)
@@ -181,6 +210,61 @@ def test_columns_named_for_messaging_ids_or_bank_accounts_are_flagged_but_shop_a
     assert pii_kind(pd.Series(["9558 8012 3456 7890 123"]), "银行账号") == "account"
     assert pii_kind(pd.Series(["12345678", "87654321"]), "account_id") is None  # the shop's own account
     assert pii_kind(pd.Series(["4111 1111 1111 1111"]), "bank_account") == "card"
+
+
+#: valid RIBs (the key checks) and the same with a wrong key
+RIBS = ["30004 00550 0001234567K 58", "20041010050500013M02606", "30002-00550-0000157841Z-25", "10107 00175 00034567890 49",
+"18206000216501234567A05", "30066 10021 000104557C6 73"]
+BAD_RIBS = ["30004 00550 0001234567K 25", "20041010050500013M02607", "30002-00550-0000157841Z-26", "10107 00175 00034567890 48"]
+#: realistic columns of things, not people, with the names they have in shop exports
+THINGS = {
+    "sku": ["AB-12345-X", "CD-67890-Y", "EF-24680-Z", "GH-13579-W"],
+    "order_id": ["ORD-2023-000123", "ORD-2023-000124", "1000234567", "1000234568"],
+    "hash": ["c4ca4238a0b923820dcc509a6f75849b", "c81e728d9d4c2f636f067f89cc14862c", "eccbc87e4b5ce2fe28308fd9f2a7baf3",
+             "a87ff679a2f3e71d9181a67b7542122c"],
+    "sha1": ["356a192b7913b04c54574d18c28d46e6395428ab", "da4b9237bacccdf19c0760cab7aec4a8359010b0",
+             "77de68daecd823babbb58edb1c8e14d7106e83bb"],
+    "uuid": ["0f8fad5b-d9cb-469f-a165-70867728950e", "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+             "6ba7b810-9dad-11d1-80b4-00c04fd430c8"],
+    "isbn": ["978-3-16-148410-0", "978-0-306-40615-7", "9780306406157", "0-306-40615-2", "080442957X"],
+    "ean": ["4006381333931", "5901234123457", "4012345678901", "0012345678905"],
+    "asin": ["B00006L9LC", "B0009RF9DW", "B00012345X", "B000052YAN"],
+    "user_session": ["26dd6e6e-4dac-4778-8d2c-92e149dab885", "3f0a2ea4-5f1d-4a0e-9e6b-c6c7d3c1d2b4"],
+    "account_id": ["cus_ABC1234567", "cus_XYZ7654321", "acc-000123456"],  # the shop's own accounts
+}
+
+
+def test_rib_columns_are_accounts_under_any_name_and_only_with_a_valid_key() -> None:
+    assert all(is_rib(r) for r in RIBS) and not any(is_rib(r) for r in BAD_RIBS)
+    assert not is_rib("30004 00550-0001234567K 58") and not is_rib("x30004005500001234567K58")  # mixed separators
+    ribs = pd.Series([*RIBS, None, ""])
+    assert pii_kind(ribs) == "account" and pii_kind(ribs, "reference") == "account" and pii_kind(ribs, "RIB") == "account"
+    assert pii_kind(ribs, "bank_account") == "account"
+    assert pii_kind(pd.Series(BAD_RIBS)) is None and pii_kind(pd.Series(BAD_RIBS), "ref") is None
+    assert pii_like_keys(pd.Series([{"rib": r, "note": "ok"} for r in RIBS])) == {"rib": {"kind": "account", "rows": len(RIBS)}}
+
+
+def test_columns_named_like_a_bank_account_hold_alphanumeric_ids_too() -> None:
+    ids = pd.Series(["0001234567K", "DE12ABC3456789", "X-1234-5678", "AB 123 456 CD", None])
+    for name in ("bank_account", "Kontonummer", "n° de compte", "账号", "acct_no"):
+        assert pii_kind(ids, name) == "account", name
+    assert pii_kind(ids) is None and pii_kind(ids, "account_id") is None and pii_kind(ids, "customer_ref") is None
+    assert pii_kind(pd.Series(["GIRO2023", "ABC12345", "SPAR-01"]), "konto_typ") is None  # fewer than 6 digits
+    assert pii_kind(pd.Series(["GB82 WEST 1234 5698 7654 32", "de89370400440532013000"]), "bank_account") == "iban"
+
+
+@pytest.mark.parametrize("name", sorted(THINGS))
+def test_columns_of_things_skus_order_ids_hashes_uuids_isbns_and_barcodes_are_not_flagged(name: str) -> None:
+    values = pd.Series(THINGS[name])
+    assert pii_kind(values, name) is None and pii_kind(values) is None
+    assert pii_like_keys(pd.Series([{name: v} for v in THINGS[name]])) == {}
+
+
+def test_isbns_are_no_phone_numbers_unless_the_column_is_named_for_phones() -> None:
+    assert is_isbn("978-3-16-148410-0") and is_isbn("080442957x") and not is_isbn("978-3-16-148410-1")
+    assert not is_isbn("+49 30 1234567") and not is_isbn("0-306-40615-3")
+    assert pii_kind(pd.Series(["+44 20 7946 0958", "020 7946 0959"])) == "phone"
+    assert pii_kind(pd.Series(["0-306-40615-2", "030 6406152"]), "mobile") == "phone"
 
 
 _QQ_KEYWORD = re.compile(r"qq|加群|群号", re.IGNORECASE)

@@ -10,19 +10,22 @@ found first (:mod:`persona.privacy.financial`), so ``卡号 6222 0212 3456 7890 
   ``Kontonummer``, ``Konto``, ``Bankkonto``, ``Konto-Nr.``, ``Kto.``; French ``compte``, ``compte bancaire``,
   ``n° de compte``, ``numéro de compte``, ``RIB``; Chinese ``账号`` / ``帐号``, ``账户`` / ``帐户``, ``银行账号``,
   ``收款账号``, ``卡号``, ``银行卡(号)``. Latin words are words of their own on the left (``Kundenkonto`` is not
-  ``Konto``); a number may be glued to them (``account12345678``, ``账号6222…``), letters may not.
+  ``Konto``); a number may be glued to them (``account12345678``, ``账号6222…``), and so may an alphanumeric id
+  (below) where the joint shows: it starts with a digit, or with a capital after the word's small letter
+  (``accountAB123456``, ``KontoDE12ABC3456``, ``acct1234AB5678``; never ``accounting202312`` or ``ACCOUNTING202312``).
 - **Between word and number**: spaces, a colon, ``is`` / ``ist`` / ``est`` / ``是`` (:data:`~persona.privacy.labels.ANNOUNCE`).
 - **The number**: 6 to 20 digits, unbroken or in groups of two digits or more split by single spaces or hyphens
   (``1234 5678 90``; a last group of one after fours, as cards are written: ``9558 8012 3456 7890 1``), not part of a longer number, a decimal or a word, and no currency, unit or measure word after it
   (``账户余额`` has no number right after the word; ``账户 12345元`` is an amount).
-- **An alphanumeric account id**: one word of ASCII letters and digits (hyphens inside allowed, at most 34
-  characters, an IBAN's longest) holding a letter and at least 6 digits (``Konto: DE12ABC3456789``,
+- **An alphanumeric account id** (:func:`is_alnum_account_id`): one word of ASCII letters and digits (hyphens inside
+  allowed, at most 34 characters, an IBAN's longest) holding a letter and at least 6 digits (``Konto: DE12ABC3456789``,
   ``compte 0001234567K``): no ordinary word has six digits, product names rarely do (``iPhone12``, ``MP3``).
 - **A French RIB** (relevé d'identité bancaire): bank code (5 digits), branch code (5), account number (11 letters or
   digits) and the RIB key (2), whose key is valid (the 23 characters, letters mapped to digits by the RIB table,
   are a multiple of 97). In its four groups split by single spaces or hyphens (``30004 00550 0001234567K 58``) the key
   is check enough to find it anywhere; run together (``3000400550…``) it needs an account word first. A RIB-shaped
-  run whose key fails is left whole, not cut into shorter numbers.
+  run whose key fails is left whole, not cut into shorter numbers. :func:`is_rib` tells the same of a column's value
+  (:func:`persona.privacy.detect.pii_kind`).
 """
 
 from __future__ import annotations
@@ -61,6 +64,12 @@ _WORD_BEFORE = re.compile(rf"{ACCOUNT_WORD}{ANNOUNCE}$", re.IGNORECASE)
 MIN_ACCOUNT_DIGITS, MAX_ACCOUNT_DIGITS = 6, 20
 #: the longest alphanumeric account id (an IBAN's longest)
 MAX_ALNUM_ID_LENGTH = 34
+#: the shape of an alphanumeric account id: ASCII letters and digits, hyphens inside
+_ALNUM_SHAPE = re.compile(r"[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*")
+#: a Latin account word (with ``no`` / ``nr`` / ``number`` run on) at the start of a word an id is glued to
+#: (``accountAB123456``, ``accountNoAB123456``, ``KontonummerDE12ABC3456``)
+_GLUED_WORD = re.compile(r"(?:(?:bank)?account|acct)(?:no|nr|num(?:ber)?)?|(?:bank)?konto(?:nummer|nr)?|kto(?:nr)?|compte|rib",
+                         re.IGNORECASE)
 #: what a text holding an account word contains (lower case): the rule runs only then
 _HINTS = ("account", "acct", "a/c", "konto", "kto", "compte", "rib", "账号", "帐号", "账户", "帐户", "卡号", "银行卡")
 
@@ -72,6 +81,34 @@ def rib_valid(rib: str) -> bool:
     return len(digits) == RIB_LENGTH and digits.isascii() and digits.isdigit() and int(digits) % 97 == 0
 
 
+def is_rib(value: str) -> bool:
+    """Whether ``value`` as a whole (a column's value, not a text) is a French RIB with a valid key: bank code,
+    branch code, account number (11 letters or digits) and key, run together or in its four groups split by single
+    spaces or hyphens; surrounding spaces are ignored."""
+    v = value.strip()
+    return bool(_RIB.fullmatch(v)) and rib_valid(v)
+
+
+def is_alnum_account_id(word: str) -> bool:
+    """Whether ``word`` may be an alphanumeric account id (``0001234567K``, ``DE12ABC3456789``): ASCII letters and
+    digits (hyphens inside), at most :data:`MAX_ALNUM_ID_LENGTH` characters, a letter and at least
+    :data:`MIN_ACCOUNT_DIGITS` digits."""
+    return (len(word) <= MAX_ALNUM_ID_LENGTH and bool(_ALNUM_SHAPE.fullmatch(word)) and any(c.isalpha() for c in word)
+            and sum(c.isdigit() for c in word) >= MIN_ACCOUNT_DIGITS)
+
+
+def _glued_id(word: str) -> int | None:
+    """Where an alphanumeric account id glued to a Latin account word starts in ``word`` (``accountAB123456`` → 7),
+    or None: the id holds a letter (digits alone are :data:`_NUMBER`'s) and the joint shows (a digit, or a capital
+    after a small letter), so ``accounting202312`` and ``ACCOUNTING202312`` are no account word with an id."""
+    m = _GLUED_WORD.match(word)
+    if m is None or m.end() == len(word):
+        return None
+    rest, last = word[m.end():], word[m.end() - 1]
+    joint = rest[0].isdigit() or (rest[0].isupper() and last.islower())
+    return m.end() if joint and any(c.isalpha() for c in rest) and is_alnum_account_id(rest) else None
+
+
 def _announced(text: str, start: int) -> bool:
     """Whether an account word (then spaces, a colon, ``is`` …) ends right before ``start``."""
     return bool(_WORD_BEFORE.search(text, max(0, start - LOOK_BACK), start))
@@ -79,7 +116,8 @@ def _announced(text: str, start: int) -> bool:
 
 def _candidates(text: str, has_word: bool) -> Iterator[tuple[int, int, bool]]:
     """``(start, end, redact)`` for each RIB-shaped run (``redact``: its key is valid and, run together, an account
-    word announces it) and, when ``has_word`` (the text holds an account word), each number and alphanumeric id."""
+    word announces it) and, when ``has_word`` (the text holds an account word), each number and alphanumeric id
+    announced by one or glued to one."""
     for m in _RIB.finditer(text):
         yield m.start(), m.end(), rib_valid(m.group(0)) and (bool(m.group("sep")) or _announced(text, m.start()))
     if not has_word:
@@ -90,12 +128,16 @@ def _candidates(text: str, has_word: bool) -> Iterator[tuple[int, int, bool]]:
         if MIN_ACCOUNT_DIGITS <= digits <= MAX_ACCOUNT_DIGITS and not quantity_after(text, end) and _announced(text, start):
             yield start, end, True
     for m in _ALNUM_ID.finditer(text):
-        start, end = m.span()
         word = m.group(0)
-        if (end - start <= MAX_ALNUM_ID_LENGTH and any(c.isalpha() for c in word)
-                and sum(c.isdigit() for c in word) >= MIN_ACCOUNT_DIGITS and not quantity_after(text, end)
-                and _announced(text, start)):
+        if word.isalpha() or word.isdigit() or sum(c.isdigit() for c in word) < MIN_ACCOUNT_DIGITS:  # most words
+            continue
+        start, end = m.span()
+        if quantity_after(text, end):
+            continue
+        if is_alnum_account_id(word) and _announced(text, start):
             yield start, end, True
+        elif (glued := _glued_id(word)) is not None:  # accountAB123456: the word is no id's, what follows is
+            yield start + glued, end, True
 
 
 def account_matches(text: str) -> Iterator[tuple[int, int]]:

@@ -38,7 +38,7 @@ import pandas as pd
 import pyarrow.compute as pc
 
 from persona.data.interactions import as_dict
-from persona.privacy.accounts import account_matches
+from persona.privacy.accounts import account_matches, is_alnum_account_id, is_rib
 from persona.privacy.financial import (
     IBAN_CANDIDATE_RE2,
     card_grouped,
@@ -199,6 +199,18 @@ def is_phone(value: str) -> bool:
     return bool(PHONE.fullmatch(v)) and _phone_shape(v)
 
 
+def is_isbn(value: str) -> bool:
+    """Whether ``value`` as a whole is an ISBN: 13 digits starting 978 or 979 that pass the EAN check, or 9 digits
+    and a check digit or ``X`` that pass the ISBN-10 check (mod 11), run together or split by hyphens or spaces
+    (``978-3-16-148410-0``, ``0-306-40615-2``). A column of them has a phone number's shape, not its meaning."""
+    d = re.sub(r"[\s\-]", "", value).upper()
+    if len(d) == 13 and d.isascii() and d.isdigit() and d[:3] in ("978", "979"):
+        return sum(int(c) * (3 if i % 2 else 1) for i, c in enumerate(d)) % 10 == 0
+    if len(d) == 10 and d[:9].isascii() and d[:9].isdigit() and (d[9].isdigit() or d[9] == "X"):
+        return sum((10 - i) * (10 if c == "X" else int(c)) for i, c in enumerate(d)) % 11 == 0
+    return False
+
+
 #: a column or key named like this holds phone numbers, so bare digit strings in it count as phone numbers too
 PHONE_NAME = re.compile(r"phone|mobile|\btel\b|telephone|cell|fax|whatsapp|电话|手机", re.IGNORECASE)
 _BARE_NUMBER = re.compile(r"\+?\d{7,15}")
@@ -208,6 +220,7 @@ _IM_VALUE = re.compile(r"[1-9]\d{4,10}|[A-Za-z][A-Za-z0-9_-]{5,19}")
 #: a column or key named like this holds bank account numbers (``account_id`` alone is a shop's own account)
 ACCOUNT_NAME = re.compile(r"bank.?acc|acct|a/c|konto|compte|账号|帐号|账户|帐户|卡号|银行卡", re.IGNORECASE)
 _ACCOUNT_VALUE = re.compile(r"\d{6,20}")
+_SPACES = re.compile(r"\s+")
 
 
 def pii_kind(values: pd.Series, name: str | None = None) -> str | None:
@@ -219,8 +232,11 @@ def pii_kind(values: pd.Series, name: str | None = None) -> str | None:
         name: the column's (or key's) name; named like a phone field (``mobile``, ``tel``, ``手机`` …), its bare
             digit strings (``5551234567``) count as phone numbers, which on their own are too like order ids. Named
             like a messaging field (``qq``, ``wechat``, ``微信``) its QQ numbers and WeChat ids are ``"im"``, and named
-            like a bank account (``bank_account``, ``Kontonummer``, ``账号``) its 6–20 digit numbers are ``"account"``:
-            neither has a shape of its own.
+            like a bank account (``bank_account``, ``Kontonummer``, ``账号``) its 6–20 digit numbers and alphanumeric
+            account ids (a letter and at least 6 digits: ``0001234567K``, ``DE12ABC3456789``) are ``"account"``:
+            neither has a shape of its own. French RIBs whose key is valid (``30004 00550 0001234567K 58``) are
+            ``"account"`` under any name: the key is check enough, as an IBAN's is. ISBNs (``978-3-16-148410-0``)
+            are no phone numbers, unless the column is named like a phone field.
     """
     text = values.dropna().astype(str).str.strip()
     text = text[text != ""]
@@ -231,13 +247,18 @@ def pii_kind(values: pd.Series, name: str | None = None) -> str | None:
     account_named = name is not None and bool(ACCOUNT_NAME.search(str(name)))
 
     def phone(t: str) -> bool:
-        return is_phone(t) or (phone_named and bool(_BARE_NUMBER.fullmatch(re.sub(r"[\s\-().]", "", t))))
+        if phone_named:
+            return is_phone(t) or bool(_BARE_NUMBER.fullmatch(re.sub(r"[\s\-().]", "", t)))
+        return is_phone(t) and not is_isbn(t)  # 978-3-16-148410-0 is a book's
 
     def im(t: str) -> bool:
         return im_named and bool(_IM_VALUE.fullmatch(t))
 
     def account(t: str) -> bool:
-        return account_named and bool(_ACCOUNT_VALUE.fullmatch(re.sub(r"[\s\-]", "", t)))
+        if is_rib(t):
+            return True
+        return account_named and (bool(_ACCOUNT_VALUE.fullmatch(re.sub(r"[\s\-]", "", t)))
+                                  or is_alnum_account_id(_SPACES.sub("", t)))
 
     # cards before phones: in a phone-named column a bare card number (378282246310005) passes for a phone number;
     # named ids and accounts before phones too: a Kontonummer 0532013000 has a trunk prefix's shape
