@@ -253,6 +253,13 @@ def test_columns_named_like_a_bank_account_hold_alphanumeric_ids_too() -> None:
     assert pii_kind(pd.Series(["GB82 WEST 1234 5698 7654 32", "de89370400440532013000"]), "bank_account") == "iban"
 
 
+def test_dates_in_a_column_named_like_an_account_are_no_account_numbers() -> None:
+    for dates in (["2023-01-05", "2024-11-30"], ["20230105", "20241130"], ["05.01.2023", "30/11/2024"],
+                  ["2023-01-05 10:30:00", "2024-11-30T08:15:00Z"]):
+        assert pii_kind(pd.Series(dates), "acct_opened") is None, dates
+    assert pii_kind(pd.Series(["20231305", "0532013000"]), "acct_no") == "account"  # month 13: not a date
+
+
 @pytest.mark.parametrize("name", sorted(THINGS))
 def test_columns_of_things_skus_order_ids_hashes_uuids_isbns_and_barcodes_are_not_flagged(name: str) -> None:
     values = pd.Series(THINGS[name])

@@ -220,6 +220,11 @@ _IM_VALUE = re.compile(r"[1-9]\d{4,10}|[A-Za-z][A-Za-z0-9_-]{5,19}")
 #: a column or key named like this holds bank account numbers (``account_id`` alone is a shop's own account)
 ACCOUNT_NAME = re.compile(r"bank.?acc|acct|a/c|konto|compte|账号|帐号|账户|帐户|卡号|银行卡", re.IGNORECASE)
 _ACCOUNT_VALUE = re.compile(r"\d{6,20}")
+#: a date or a time stamp as a column holds one (``2023-01-05``, ``05.01.2023``, ``20230105``, ``2023-01-05 10:30``):
+#: an ``acct_opened`` column's dates are no account numbers
+_DATE_VALUE = re.compile(r"(?:19|20)\d\d(?P<s>[-/.]?)(?:0[1-9]|1[0-2])(?P=s)(?:0[1-9]|[12]\d|3[01])"
+                         r"(?:[ T]\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:?\d\d)?)?"
+                         r"|(?:0[1-9]|[12]\d|3[01])[-/.](?:0[1-9]|1[0-2])[-/.](?:19|20)\d\d")
 _SPACES = re.compile(r"\s+")
 
 
@@ -257,8 +262,9 @@ def pii_kind(values: pd.Series, name: str | None = None) -> str | None:
     def account(t: str) -> bool:
         if is_rib(t):
             return True
-        return account_named and (bool(_ACCOUNT_VALUE.fullmatch(re.sub(r"[\s\-]", "", t)))
-                                  or is_alnum_account_id(_SPACES.sub("", t)))
+        if not account_named or _DATE_VALUE.fullmatch(t):
+            return False
+        return bool(_ACCOUNT_VALUE.fullmatch(re.sub(r"[\s\-]", "", t))) or is_alnum_account_id(_SPACES.sub("", t))
 
     # cards before phones: in a phone-named column a bare card number (378282246310005) passes for a phone number;
     # named ids and accounts before phones too: a Kontonummer 0532013000 has a trunk prefix's shape
