@@ -1,6 +1,6 @@
-"""``persona privacy report|export|erase|redact-reviews|rotate-key``: the privacy report, the data-subject rights, the
-redaction of e-mail addresses, phone, card and account numbers, IBANs and messaging ids from stored review texts, and
-key rotation."""
+"""``persona privacy report|export|erase|redact-reviews|rotate-key|vacuum``: the privacy report, the data-subject
+rights, the redaction of e-mail addresses, phone, card and account numbers, IBANs and messaging ids from stored review
+texts, key rotation, and reclaiming the old row versions those leave in the database files."""
 
 from __future__ import annotations
 
@@ -147,6 +147,38 @@ def redact_reviews(
         return
     console.print(f"redacted {out['rows']:,} of {out['reviews']:,} review texts: {describe_counts(out)} replaced by "
                   f"{tokens_of(out)}", markup=False, highlight=False)
+
+
+@app.command("vacuum")
+def vacuum(
+    full: Annotated[bool, typer.Option("--full", help="Rewrite each table (PostgreSQL VACUUM FULL: locks each table "
+                                       "against reads and writes while it is rewritten) or rebuild the file (SQLite).")] = False,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Reclaim the old row versions an erasure, a redaction or a key rotation left in the database files.
+
+    On PostgreSQL an erased or redacted row's previous version stays in its table file until VACUUM reclaims it,
+    and autovacuum may not get there for weeks; the privacy report names the tables that still hold some. Plain
+    vacuum frees them for reuse without blocking anyone; --full rewrites the tables so nothing of them stays. On
+    SQLite deleted content is overwritten at once; this truncates the write-ahead log (--full: rebuilds the file).
+    Audited. JSON output: {"database", "full", "tables": {table: {"dead_before", "dead_after", "seconds"}}, "seconds"}
+    on PostgreSQL; {"database", "full", "free_pages_before", "free_pages_after", "seconds"} on SQLite.
+    """
+    from persona.privacy.vacuum import vacuum as run_vacuum
+
+    with _workspace(workspace) as (_settings, store):
+        out = run_vacuum(store, full=full, actor="cli")
+    if as_json:
+        emit(out, True)
+        return
+    if "tables" in out:
+        emit([{"table": t, **d} for t, d in out["tables"].items() if d["dead_before"] or d["seconds"] >= 0.1], False,
+             title=f"vacuumed {len(out['tables'])} tables{' (full)' if full else ''} in {out['seconds']:.1f} s "
+                   "(dead row versions as PostgreSQL estimates them)")
+    else:
+        console.print(f"SQLite: write-ahead log truncated{'; file rebuilt' if full else ''}; free pages "
+                      f"{out['free_pages_before']:,} → {out['free_pages_after']:,} ({out['seconds']:.1f} s)")
 
 
 @app.command("rotate-key")

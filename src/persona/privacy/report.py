@@ -11,7 +11,9 @@
 - **Re-identification risk**: k-anonymity of the quasi-identifiers (gender, birth year, city, postcode): the share
   of customers whose combination fewer than ``k`` customers share, next to the same with age bands and countries.
 - **Consent**: who may be contacted per channel for marketing, and who has no consent record at all.
-- **Erasure**: erased customers, and a check that nothing of theirs is left in any table.
+- **Erasure**: erased customers, and a check that nothing of theirs is left in any table; on PostgreSQL, the tables
+  whose files still hold old row versions from before the last erasure, redaction or key rotation
+  (:func:`persona.privacy.vacuum.pending`; ``persona privacy vacuum`` reclaims them).
 - **Access**: API keys by scope (unused and admin keys), and the audit log's actions.
 - **Key**: when the workspace secret was last rotated (``persona privacy rotate-key``, from the audit log), and
   whether the key in use is the one that rotation moved the data to.
@@ -31,6 +33,7 @@ import pandas as pd
 from persona.data.interactions import as_dict
 from persona.errors import InputError
 from persona.privacy.detect import KIND_NAMES, TEXT_KINDS, pii_fix, pii_like_keys, texts_with_pii
+from persona.privacy.vacuum import pending
 
 #: how many ciphertexts of each PII column are test-decrypted
 DECRYPT_SAMPLE = 1000
@@ -197,6 +200,10 @@ def _findings(rep: dict[str, Any]) -> list[str]:
         out.append(text)
     if not rep["erasure"]["complete"]:
         out.append(f"erased customers still have rows in: {', '.join(f'{t} ({n})' for t, n in rep['erasure']['rows_left'].items())}")
+    if rep["erasure"]["old_row_versions"]:
+        held = ", ".join(f"{t} ({n:,})" for t, n in rep["erasure"]["old_row_versions"].items())
+        out.append(f"old row versions from before the last erasure, redaction or key rotation are still in the table "
+                   f"files of {held}: run `persona privacy vacuum` to reclaim them (--full to rewrite the tables)")
     if rep["key"]["matches_last_rotation"] is False:
         out.append(f"the key in use is not the one the data was moved to on {rep['key']['last_rotated'][:10]}: set "
                    "PERSONA_SECRET_KEY (or the key file) to the rotated key and restart every service")
@@ -221,7 +228,7 @@ def privacy_report(store: Any, settings: Any, *, k: int = 5) -> dict[str, Any]:
         "plaintext_pii": _plaintext(store, customers),
         "reidentification": _reidentification(customers, int(k)),
         "consent": _consent(store, customers["customer_id"].astype(str).tolist()),
-        "erasure": _erasure(store),
+        "erasure": {**_erasure(store), "old_row_versions": pending(store)},
         "access": _access(store),
         "key": _key(store, settings),
     }
