@@ -86,6 +86,9 @@ def test_errors_are_one_line(tmp_path, capsys):
         assert code == 2, (args, err)
         assert needle in err and "Traceback" not in err, err
         assert len(err.strip().splitlines()) <= 3
+    (tmp_path / "passwd.csv").write_text("root:x:0:0:root\ndaemon:x:1:1:daemon\n", encoding="utf-8")  # no emoji made of the user's text
+    code, err = _main(capsys, "ingest", "events", str(tmp_path / "passwd.csv"), "--workspace", str(ws))
+    assert code == 2 and "root:x:0:0:root" in err and "\u274c" not in err, err
 
 
 @pytest.mark.postgres

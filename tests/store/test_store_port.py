@@ -321,6 +321,34 @@ def test_export_refuses_an_existing_destination_and_an_old_schema(source, tmp_pa
     assert not (tmp_path / "o.tar").exists()
 
 
+def test_an_export_into_a_folder_that_cannot_be_written_is_a_clear_error(source, tmp_path):
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    code, _, err = _cli("db", "export", str(blocked / "out.tar"), "--workspace", str(source))
+    line = _one_line(err)
+    assert code == 2 and "cannot write the export to" in line and "Traceback" not in err
+    assert blocked.read_text() == "not a folder"
+
+
+def test_a_file_system_error_about_a_path_is_one_line_not_a_traceback(source, tmp_path, monkeypatch):
+    import persona.store.export as export
+
+    def vanished(*_a, **_k):
+        raise FileNotFoundError(2, "No such file or directory", str(tmp_path / "gone.parquet"))
+
+    monkeypatch.setattr(export, "_dump_tables", vanished)
+    code, _, err = _cli("db", "export", str(tmp_path / "o"), "--workspace", str(source))
+    assert code == 2 and "error[io]: No such file or directory" in err and "gone.parquet" in err
+    assert "Traceback" not in err and not (tmp_path / "o").exists()
+
+    def full(*_a, **_k):
+        raise OSError(28, "No space left on device", str(tmp_path / "t.parquet"))
+
+    monkeypatch.setattr(export, "_dump_tables", full)
+    code, _, err = _cli("db", "export", str(tmp_path / "o"), "--workspace", str(source))
+    assert code == 4 and "No space left on device" in err and "free space" in err
+
+
 def test_an_interrupted_export_leaves_nothing(source, tmp_path, monkeypatch):
     import persona.store.export as export
 

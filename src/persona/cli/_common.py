@@ -20,8 +20,8 @@ WorkspaceOpt = Annotated[
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of a table.")]
 
-console = Console()
-err_console = Console(stderr=True)
+console = Console(emoji=False)  # user data is printed as written: `root:x:0` is no :x: emoji
+err_console = Console(stderr=True, emoji=False)
 
 
 def settings_for(workspace: Path | None, **overrides: Any) -> Settings:

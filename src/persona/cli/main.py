@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import importlib
 import logging
 import sys
@@ -13,9 +14,14 @@ from typer.core import TyperGroup
 from persona.cli._common import err_console
 from persona.errors import PersonaError
 
+#: file-system errors about the path itself (a user's mistake: exit 2); the others (a full disk …) exit 4
+PATH_ERRNOS = frozenset({errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EACCES, errno.EPERM, errno.EROFS,
+                         errno.EEXIST, errno.ENAMETOOLONG, errno.ELOOP})
+
 
 class PersonaGroup(TyperGroup):
-    """The root command: turns a user mistake into one line on stderr and its exit code (no traceback)."""
+    """The root command: turns a user mistake into one line on stderr and its exit code (no traceback), and so a
+    file-system error about a path (a folder that cannot be written, a file that vanished)."""
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -23,6 +29,16 @@ class PersonaGroup(TyperGroup):
         except PersonaError as exc:
             err_console.print(f"error[{exc.code}]: {exc}", style="red", markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
+        except OSError as exc:
+            if exc.filename is None:  # not about a path the user gave: a bug's traceback is worth more
+                raise
+            where = exc.filename if exc.filename2 is None else f"{exc.filename} → {exc.filename2}"
+            user_path = exc.errno in PATH_ERRNOS
+            hint = ("check the path and its permissions" if user_path
+                    else "check the disk (free space, quota, health) and run the command again")
+            err_console.print(f"error[io]: {exc.strerror or exc}: {where} ({hint})", style="red", markup=False,
+                              highlight=False, soft_wrap=True)
+            raise typer.Exit(2 if user_path else 4) from None
         except KeyboardInterrupt:
             err_console.print("interrupted: nothing half-written was kept; run the command again to finish")
             raise typer.Exit(130) from None

@@ -93,8 +93,12 @@ def export_workspace(
     try:
         check_schema(engine, settings.workspace)
         revision = current_revision(engine)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+        except OSError as exc:
+            raise InputError(f"cannot write the export to {out}: {exc.strerror or exc}",
+                             hint=f"choose a destination in a folder you can write to ({out.parent} is not)") from exc
         try:
             (staging / TABLES_DIR).mkdir()
             created = datetime.now(UTC)
