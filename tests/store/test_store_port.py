@@ -408,6 +408,8 @@ def test_import_refuses_a_target_with_data_and_a_wrong_key(source, tmp_path):
     code, _, err = _cli("db", "import", str(exp), "--workspace", str(source))
     line = _one_line(err)
     assert code == 2 and "already holds data" in line and "persona init --workspace NEW" in line
+    code, _, err = _cli("db", "import", str(tmp_path / "typo.tar"), "--workspace", str(source))
+    assert code == 2 and "typo.tar does not exist" in _one_line(err)  # the plainer mistake is named first
 
     target = _new_workspace(tmp_path / "t")  # its own, new key
     key = (target / "secret.key").read_bytes()

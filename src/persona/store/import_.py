@@ -93,6 +93,8 @@ def import_workspace(
     t0 = time.perf_counter()
     source = Path(source).expanduser()
     require_workspace(settings)
+    if not source.exists():  # the plainest mistake first, before the target's checks
+        raise DataFileError(f"{source} does not exist", hint="pass the folder or archive written by `persona db export`")
     if use_key and settings.secret_key:
         raise ConfigError("--use-key installs the export's key file, but PERSONA_SECRET_KEY is set and overrides any key file",
                           hint="set PERSONA_SECRET_KEY to the key in the export's secret.key instead, and drop --use-key")
