@@ -40,6 +40,17 @@ def test_every_route_refuses_missing_and_wrong_keys(api, method: str, path: str)
     assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
 
 
+def test_unknown_routes_and_methods_answer_in_the_error_shape(api) -> None:  # noqa: ANN001
+    client, keys, *_ = api
+    r = client.get("/v1/nosuch", headers=auth(keys["read"]))
+    assert r.status_code == 404 and r.json()["error"] == {"code": "not_found", "message": "no route GET /v1/nosuch",
+                                                          "hint": "the API's routes are listed at /docs"}
+    r = client.get("/v1/customers/c00001", headers=auth(keys["admin"]))  # the route takes DELETE only
+    err = r.json()["error"]
+    assert r.status_code == 405 and err["code"] == "method_not_allowed" and "DELETE" in err["hint"]
+    assert "DELETE" in r.headers["allow"]
+
+
 def test_scopes_are_enforced(api) -> None:  # noqa: ANN001
     client, keys, *_ = api
     ev = {"events": [{"customer_id": "c1", "event_type": "view", "timestamp": "2026-11-01T10:00:00Z"}]}

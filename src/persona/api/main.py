@@ -15,6 +15,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from prometheus_client import Counter, Histogram
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from persona import __version__
 from persona.api.deps import AppState, TokenBucket
@@ -179,6 +180,21 @@ def create_app(settings: Settings | None = None, *, store: Any = None) -> FastAP
     async def bad_request(_: Request, exc: RequestValidationError) -> JSONResponse:
         details = [{"loc": list(e.get("loc", [])), "msg": e.get("msg", "")} for e in exc.errors()]
         return JSONResponse({"error": {"code": "bad_input", "message": "invalid request", "details": details}}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # the framework's own answers (no such route, a method the route does not take) in the API's error shape
+        route = f"{request.method} {request.url.path}"
+        if exc.status_code == 404:
+            resp = _error(404, "not_found", f"no route {route}", "the API's routes are listed at /docs")
+        elif exc.status_code == 405:
+            resp = _error(405, "method_not_allowed", f"{route} is not allowed",
+                          f"this path takes {exc.headers.get('Allow', 'other methods') if exc.headers else 'other methods'}")
+        else:
+            resp = _error(exc.status_code, "http_error", str(exc.detail))
+        if exc.headers:
+            resp.headers.update(exc.headers)
+        return resp
 
     from persona.api.routers import (
         campaigns,
