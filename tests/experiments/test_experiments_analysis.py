@@ -126,3 +126,19 @@ def test_constant_outcome_is_flagged_as_uninformative() -> None:
     res = analyze(df, "v", "y", revenue="r", n_boot=50)
     assert sum("carries no information" in n for n in res.notes) == 2
     assert not res.comparisons.significant.any()
+
+
+def test_wilson_intervals_are_exact_at_no_and_all_successes():
+    """0 of n → lower bound 0 and n of n → upper bound 1 exactly (not ±1e-19), as scalars for scalars; inside, the
+    textbook Wilson interval (statsmodels' proportion_confint, method='wilson')."""
+    import numpy as np
+    from statsmodels.stats.proportion import proportion_confint
+
+    from persona.experiments.inference import wilson_interval
+
+    lo, hi = wilson_interval(0, 2562)
+    assert lo == 0.0 and isinstance(lo, np.floating) and hi > 0
+    lo, hi = wilson_interval(np.array([0, 3, 274]), np.array([274, 274, 274]))
+    assert lo[0] == 0.0 and hi[2] == 1.0
+    ref = proportion_confint(3, 274, alpha=0.05, method="wilson")
+    assert np.allclose((lo[1], hi[1]), ref, rtol=1e-12)

@@ -135,3 +135,18 @@ def test_explanations_say_what_distinguishes_a_segment() -> None:
     assert sum(e["revenue_share"] for e in res.explanation.values()) == pytest.approx(1.0, abs=1e-3)
     with pytest.raises(InputError, match="unknown segmentation method"):
         segment_profiles(df, "hierarchical")
+
+
+def test_explanations_follow_the_means_they_show_when_the_logged_feature_points_the_other_way():
+    """Modest spenders among many who never bought and a few big spenders: above the typical customer (the logged
+    feature the segments are measured on), below the mean a few big spenders lift. The words match the numbers."""
+    from persona.segments.explain import describe_name, distinguishing
+
+    spend = np.array([0.0] * 60 + [30.0] * 30 + [1000.0] * 10)
+    raw = pd.DataFrame({"monetary": spend})
+    labels = pd.Series(["none"] * 60 + ["modest"] * 30 + ["big"] * 10)
+    feats = distinguishing(raw, np.log1p(raw), labels, top=1)
+    modest = feats["modest"][0]
+    assert modest["effect_size"] > 0 and modest["higher"] is False  # above in logs, below the plain mean of 109
+    assert modest["text"].startswith("spend 3.6× less than average (total spend 30 vs 109)"), modest["text"]
+    assert describe_name(feats["modest"]) == "low-spending" and describe_name(feats["big"]) == "high-spending"

@@ -25,7 +25,8 @@ def wilson_interval(successes: np.ndarray | float, n: np.ndarray | float, alpha:
         denom = 1.0 + z * z / n
         centre = (p + z * z / (2 * n)) / denom
         half = z / denom * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return centre - half, centre + half
+    # exact at the edges: no successes → 0, all → 1 (the difference of the two terms leaves ±1e-19 otherwise)
+    return np.where(x == 0, 0.0, centre - half)[()], np.where(x == n, 1.0, centre + half)[()]
 
 
 def newcombe_interval(x1: np.ndarray | float, n1: np.ndarray | float, x2: np.ndarray | float, n2: np.ndarray | float,

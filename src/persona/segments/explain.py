@@ -44,9 +44,18 @@ ADJECTIVES: dict[str, tuple[str, str]] = {
 }
 
 
+def _higher(seg: float, pop: float, d: float) -> bool:
+    """Whether the segment is above the population on a feature, as the means shown beside the phrase say.
+
+    The effect size ``d`` is measured on the logged feature, whose mean can lie on the other side from the plain one (a
+    segment of modest spenders among many who never bought: above the typical customer, below the mean that a few big
+    spenders lift), so the phrase and the name follow the plain means and ``d`` only where those are equal."""
+    return seg > pop if seg != pop else d > 0
+
+
 def _phrase(feature: str, seg: float, pop: float, d: float) -> str:
     label, up, down = PHRASES.get(feature, (feature, f"{feature} higher than average", f"{feature} lower than average"))
-    higher = d > 0
+    higher = _higher(seg, pop, d)
     if seg > 0 and pop > 0 and "{r}" in (up if higher else down):
         r = seg / pop if higher else pop / seg
         return (up if higher else down).format(r=f"{r:.1f}") + f" ({label} {seg:,.3g} vs {pop:,.3g})"
@@ -76,6 +85,7 @@ def distinguishing(raw: pd.DataFrame, logged: pd.DataFrame, labels: pd.Series, t
                 "effect_size": round(float(d[f]), 3),
                 "segment_mean": round(float(seg_r.at[sid, f]), 4),
                 "population_mean": round(float(pop_mean_r[f]), 4),
+                "higher": _higher(float(seg_r.at[sid, f]), float(pop_mean_r[f]), float(d[f])),
                 "text": _phrase(f, float(seg_r.at[sid, f]), float(pop_mean_r[f]), float(d[f])),
             }
             for f in best
@@ -89,7 +99,7 @@ def describe_name(features: list[dict[str, Any]]) -> str:
     for f in features[:2]:
         adj = ADJECTIVES.get(f["feature"])
         if adj:
-            words.append(adj[0] if f["effect_size"] > 0 else adj[1])
+            words.append(adj[0] if f.get("higher", f["effect_size"] > 0) else adj[1])
     return ", ".join(words) if words else "average"
 
 

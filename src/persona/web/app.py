@@ -19,12 +19,38 @@ from fastapi.templating import Jinja2Templates
 from persona.api.deps import AppState, state
 from persona.api.keys import verify_key
 from persona.errors import PersonaError
-from persona.jsonvalues import dumps
+from persona.jsonvalues import dumps, utc_iso
 from persona.web import charts
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 TEMPLATES.env.globals["charts"] = charts
 TEMPLATES.env.filters["pretty"] = lambda v: dumps(v, indent=2)
+TEMPLATES.env.filters["num"] = charts.number  # 12,345 and 0.427, never 1.234e+04
+
+
+def _when(value: object) -> str:
+    """A stored time stamp as people read it: ``2025-11-29 06:31:16 UTC`` (either database; '' when none)."""
+    iso = utc_iso(value)
+    return "" if iso is None else f"{iso[:10]} {iso[11:19]} UTC"
+
+
+TEMPLATES.env.filters["when"] = _when
+
+#: at most this many of a model's top-level number metrics are shown in its row (the rest unfold)
+HEADLINE_METRICS = 6
+
+
+def _headline(metrics: object) -> list[tuple[str, float]]:
+    """A model's top-level number metrics (``auc``, ``ndcg@10`` …), the first :data:`HEADLINE_METRICS`; nested ones
+    (a backtest's per-model tables) stay in the unfolded JSON."""
+    if not isinstance(metrics, dict):
+        return []
+    out = [(str(k), float(v)) for k, v in metrics.items()
+           if isinstance(v, int | float) and not isinstance(v, bool) and v == v]
+    return out[:HEADLINE_METRICS]
+
+
+TEMPLATES.env.filters["headline"] = _headline
 COOKIE = "persona_session"
 SESSION_SECONDS = 8 * 3600
 RECENT_JOBS = 5  # background pulls listed on the Sources page
@@ -144,7 +170,9 @@ def customer(request: Request, customer_id: str, u: dict = Depends(user), st: Ap
     prof = s.read_frame("SELECT features FROM profiles WHERE customer_id = :c", {"c": customer_id})
     feats = _json(prof["features"].iloc[0]) if len(prof) else {}
     preds = s.read_frame("SELECT name, value FROM predictions WHERE customer_id = :c ORDER BY name", {"c": customer_id})
-    segs = s.read_frame("SELECT method, segment_id FROM segment_memberships WHERE customer_id = :c", {"c": customer_id})
+    segs = s.read_frame("SELECT m.method, m.segment_id, g.name FROM segment_memberships m LEFT JOIN segments g "
+                        "ON g.method = m.method AND g.segment_id = m.segment_id WHERE m.customer_id = :c ORDER BY m.method",
+                        {"c": customer_id})
     hist = s.read_frame("SELECT ts, event_type, product_id, revenue FROM events WHERE customer_id = :c ORDER BY ts DESC LIMIT 30", {"c": customer_id})
     msgs = s.read_frame("SELECT campaign, channel, status, reason, sent_at FROM messages WHERE customer_id = :c ORDER BY id DESC LIMIT 10", {"c": customer_id})
     try:

@@ -8,6 +8,22 @@ from html import escape
 PALETTE = ("#2563eb", "#16a34a", "#ea580c", "#9333ea", "#0891b2", "#dc2626", "#ca8a04", "#4b5563")
 
 
+def number(v: float, *, sign: bool = False) -> str:
+    """A value as people read it: ``81,200`` and ``237,625`` (never ``8.12e+04``), ``31.98``, ``0.427``, ``-0.031``;
+    ``sign``: with its + or − (an effect)."""
+    v = float(v)
+    if v != v:
+        return "n/a"
+    if abs(v) < 1e-12:  # float noise around zero (1.08e-19) is zero
+        v = 0.0
+    plus = "+" if sign and v > 0 else ""
+    if abs(v) >= 1000 or (v.is_integer() and abs(v) < 1e15):
+        return f"{plus}{v:,.0f}"
+    if abs(v) >= 1:  # money and counts per day: two decimals at most (31.98, 32.7)
+        return plus + f"{v:.2f}".rstrip("0").rstrip(".")
+    return f"{plus}{v:.3g}" if abs(v) >= 1e-4 else f"{plus}{v:.2e}"
+
+
 def bars(labels: Sequence[str], values: Sequence[float], *, width: int = 640, bar_h: int = 22, unit: str = "") -> str:
     """Horizontal bar chart."""
     if not values:
@@ -21,7 +37,7 @@ def bars(labels: Sequence[str], values: Sequence[float], *, width: int = 640, ba
         w = (width - label_w - 90) * (v / top)
         parts.append(f"<text x='{label_w - 6}' y='{y + bar_h * 0.65:.1f}' text-anchor='end' font-size='12'>{escape(str(lab))[:32]}</text>")
         parts.append(f"<rect x='{label_w}' y='{y + 3}' width='{max(w, 1):.1f}' height='{bar_h - 6}' fill='{PALETTE[i % len(PALETTE)]}'/>")
-        parts.append(f"<text x='{label_w + w + 4:.1f}' y='{y + bar_h * 0.65:.1f}' font-size='12'>{v:,.4g}{unit}</text>")
+        parts.append(f"<text x='{label_w + w + 4:.1f}' y='{y + bar_h * 0.65:.1f}' font-size='12'>{number(v)}{unit}</text>")
     parts.append("</svg>")
     return "".join(parts)
 
@@ -36,7 +52,7 @@ def line(xs: Sequence[str], series: dict[str, Sequence[float]], *, width: int = 
     n = max(len(xs) - 1, 1)
     out = [f"<svg role='img' class='chart' width='{width}' height='{height}' viewBox='0 0 {width} {height}'>",
            f"<line x1='{pad_l}' y1='{10 + ih}' x2='{pad_l + iw}' y2='{10 + ih}' stroke='#999'/>",
-           f"<text x='4' y='16' font-size='11'>{top:,.4g}</text>"]
+           f"<text x='4' y='16' font-size='11'>{number(top)}</text>"]
     for j, (name, vals) in enumerate(series.items()):
         pts = " ".join(f"{pad_l + iw * i / n:.1f},{10 + ih - ih * (v / top):.1f}" for i, v in enumerate(vals))
         color = PALETTE[j % len(PALETTE)]
@@ -69,6 +85,6 @@ def intervals(labels: Sequence[str], est: Sequence[float], lo: Sequence[float], 
         out.append(f"<text x='{label_w - 6}' y='{y + 4}' text-anchor='end' font-size='12'>{escape(lab)}</text>")
         out.append(f"<line x1='{x(a):.1f}' y1='{y}' x2='{x(b):.1f}' y2='{y}' stroke='{color}' stroke-width='3'/>")
         out.append(f"<circle cx='{x(e):.1f}' cy='{y}' r='5' fill='{color}'/>")
-        out.append(f"<text x='{x(b) + 6:.1f}' y='{y + 4}' font-size='11'>{e:+.4g} [{a:+.3g}, {b:+.3g}]</text>")
+        out.append(f"<text x='{x(b) + 6:.1f}' y='{y + 4}' font-size='11'>{number(e, sign=True)} [{number(a, sign=True)}, {number(b, sign=True)}]</text>")
     out.append("</svg>")
     return "".join(out)
