@@ -11,7 +11,7 @@ from persona.web.charts import bars, intervals, line, number
     (81200, "81,200"), (35550.0, "35,550"), (237625.4, "237,625"), (7472, "7,472"), (731, "731"), (0, "0"),
     (0.42713, "0.427"), (12.5, "12.5"), (31.98, "31.98"), (153.274, "153.27"), (2.0001, "2"), (-0.031, "-0.031"),
     (-12.346, "-12.35"), (0.00001234, "1.23e-05"), (1.08e-19, "0"),
-    (float("nan"), "n/a"),
+    (float("nan"), "n/a"), (None, "–"),
 ])
 def test_numbers_are_never_in_scientific_notation_where_people_count(value, text):
     assert number(value) == text

@@ -8,9 +8,11 @@ from html import escape
 PALETTE = ("#2563eb", "#16a34a", "#ea580c", "#9333ea", "#0891b2", "#dc2626", "#ca8a04", "#4b5563")
 
 
-def number(v: float, *, sign: bool = False) -> str:
+def number(v: float | None, *, sign: bool = False) -> str:
     """A value as people read it: ``81,200`` and ``237,625`` (never ``8.12e+04``), ``31.98``, ``0.427``, ``-0.031``;
     ``sign``: with its + or − (an effect)."""
+    if v is None:
+        return "–"
     v = float(v)
     if v != v:
         return "n/a"
