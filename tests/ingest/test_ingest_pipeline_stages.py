@@ -45,6 +45,8 @@ def test_demo_ingest_quality(ctx, monkeypatch):
     assert q.figures["rows"]["customers"] == 120 and q.figures["rows"]["events"] == ing.figures["events"]["accepted"]
     assert sum(q.figures["events_by_type"].values()) == q.figures["rows"]["events"]
     assert q.figures["time_range"]["first"] < q.figures["time_range"]["last"]
+    assert q.figures["time_range"]["first"].endswith("+00:00")  # ISO 8601 UTC, the same from either database
+    assert " UTC to " in q.sections[0].html and ".000000" not in q.sections[0].html
     assert q.sections[0].images and "<table>" in q.sections[0].html
 
 

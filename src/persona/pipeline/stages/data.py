@@ -8,6 +8,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from persona.jsonvalues import utc_iso
 from persona.pipeline.stage import RunContext, Section, Stage, StageResult
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,11 @@ def _fmt(v: Any) -> str:
 
 
 # --- demo ---------------------------------------------------------------------------------------
+def _readable(iso: str | None) -> str:
+    """An ISO 8601 UTC time stamp as the report shows it: ``2025-01-01 03:06:37 UTC``."""
+    return "–" if iso is None else html.escape(f"{iso[:10]} {iso[11:19]} UTC")
+
+
 def _stored_rows(ctx: RunContext) -> dict[str, int]:
     """Rows per entity table that hold any (customers, products, events, reviews)."""
     counts = {t: ctx.store.count(t) for t in ("customers", "products", "events", "reviews")}
@@ -210,8 +216,7 @@ def quality_summary(store: Any) -> dict[str, Any]:
         "rows": counts,
         "stubs": {"customers": int(one["stub_customers"]), "products": int(one["stub_products"])},
         "events_by_type": {str(r.event_type): int(r.n) for r in by_type.itertuples()},
-        "time_range": {"first": None if one["first_event"] is None else str(one["first_event"]),
-                       "last": None if one["last_event"] is None else str(one["last_event"])},
+        "time_range": {"first": utc_iso(one["first_event"]), "last": utc_iso(one["last_event"])},
         "null_rates": nulls,
         "quarantine": {"rows": int(one["quarantined_rows"]), "files": int(one["quarantine_files"])},
     }
@@ -251,7 +256,7 @@ def run_quality(ctx: RunContext) -> StageResult:
     types = [{"event_type": k, "events": v} for k, v in q["events_by_type"].items()]
     nulls = [{"column": f"{t}.{c}", "null rate": v} for t, cs in q["null_rates"].items() for c, v in cs.items()]
     html_text = (
-        f"<p>Events from {html.escape(str(q['time_range']['first']))} to {html.escape(str(q['time_range']['last']))}; "
+        f"<p>Events from {_readable(q['time_range']['first'])} to {_readable(q['time_range']['last'])}; "
         f"{q['quarantine']['rows']:,} rows quarantined in {q['quarantine']['files']} file(s).</p>"
         + _table(rows, ["table", "rows", "stubs"]) + _table(types, ["event_type", "events"]) + _table(nulls, ["column", "null rate"])
     )
