@@ -122,5 +122,6 @@ def test_every_page_renders_in_chromium(server) -> None:  # noqa: ANN001
         assert "campaign:spring" in page.inner_text("body") and page.locator("svg.chart").count() == 1  # the interval plot
         page.goto(base + "/ui/fairness")
         assert "No significant gap" in page.inner_text("#findings") and page.locator("section.part").count() >= 2
+        assert page.locator("details.audit").count() >= 2 and page.locator("details.audit[open]").count() == 0  # folded
         browser.close()
     assert len(list(ARTIFACTS.glob("*.png"))) == len(PAGES)
