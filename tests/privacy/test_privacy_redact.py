@@ -39,6 +39,8 @@ REDACTED = [
     ("x4111, call 0170 1234567", "x4111, call [phone]"),
     ("at 10:30 0170 1234567", "at 10:30 [phone]"),
     ("SN12345, 0170 1234567", "SN12345, [phone]"),
+    ("ring 0-306-40615-3 now", "ring [phone] now"),  # ISBN-shaped but its check digit fails: a phone number
+    ("call +978 316 148 4100", "call [phone]"),  # a + makes it a phone number, whatever the digits
 ]
 
 #: texts with numbers that are not phone numbers (and no e-mail address): must come back unchanged
@@ -52,6 +54,9 @@ UNCHANGED = [
     "tracking number: 0123 4567 8901",
     "invoice 20261124-0042 attached, SKU 400638133393",
     "ISBN 978-3-16-148410-0, EAN 4006381333931",
+    "ISBN-13: 978-3-16-148410-0; ISBN-10 0306406152; EAN-13: 4006381333931",  # labels with their length
+    "a great read (978-3-16-148410-0), the sequel is 979-10-90636-07-1 and 9783161484100",  # ISBNs without a label
+    "the old edition, 0-306-40615-2, is better",  # an ISBN-10 in its four groups
     "bought one in 2019, 2020 and 2021; used it 2019-2021 and 2019 2020 2021 2022",
     "from 2026-11-24 2026-11-30 2026-12-07",
     "5/5, 10/10, 4.5/5 stars, 100%",

@@ -173,7 +173,9 @@ def test_rotation_moves_every_derived_value_and_nothing_is_lost(shop) -> None:  
     # the report says when, and that the key in use is the rotated one
     rep = privacy_report(store, settings)
     assert rep["key"]["last_rotated"] and rep["key"]["matches_last_rotation"] is True
-    assert not [f for f in rep["findings"] if "key" in f]
+    # nothing says the key is wrong (on PostgreSQL the old ciphertexts' row versions may be pending a vacuum: that
+    # finding names `persona privacy vacuum`, once the server's statistics have caught up with the rotation)
+    assert not [f for f in rep["findings"] if "key" in f and "persona privacy vacuum" not in f]
     assert rep["pii_at_rest"]["email"]["unreadable"] == 0
 
 

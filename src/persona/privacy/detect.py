@@ -130,9 +130,22 @@ def _phone_shape(s: str) -> bool:
     return max(len(g) for g in groups) >= 3
 
 
+def _isbn_shaped(s: str) -> bool:
+    """Whether a candidate is a book's number rather than a phone's: an ISBN-13 (978 or 979 and a valid check digit,
+    run together or in groups; no ``+``: +978 and +979 are no country's code), or an ISBN-10 written as ISBNs are, in
+    four groups split by hyphens or spaces, the last one the check digit (``0-306-40615-2``)."""
+    body = s.strip().strip("()")  # a candidate may take in the bracket before it: (978-3-16-148410-0)
+    if body.startswith("+") or not is_isbn(body):
+        return False
+    groups = re.split(r"[\s-]+", body)
+    return len(_NON_DIGIT.sub("", body)) == 13 or (len(groups) == 4 and len(groups[-1]) == 1)
+
+
 def _phone_in_context(text: str, start: int, end: int) -> bool:
     """Whether ``text[start:end]`` is a phone number: its shape (a bare North American number needs a phone word
-    before it), then no currency or label around it."""
+    before it; an ISBN is a book's), then no currency or label around it."""
+    if _isbn_shaped(text[start:end]):
+        return False
     window = text[max(0, start - LOOK_BACK):start]
     if not (_phone_shape(text[start:end]) or (_NANP.fullmatch(text, start, end) and PHONE_WORD.search(window))):
         return False

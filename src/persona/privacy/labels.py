@@ -16,7 +16,8 @@ LOOK_BACK = 24
 _NUMBER_WORD = r"\s*(?:no\.?|nr\.?|num(?:ber)?|#|号码?)?\s*[:#：]?\s*$"
 #: a label that makes the number after it an identifier of a thing, not of a person
 ID_LABEL = re.compile(
-    r"(?:\b(?:order|invoice|tracking|parcel|shipment|ref|reference|receipt|serial|sku|item|model|part|article|isbn|ean|upc"
+    r"(?:\b(?:order|invoice|tracking|parcel|shipment|ref|reference|receipt|serial|sku|item|model|part|article"
+    r"|isbn(?:[- ]?1[03])?|ean(?:[- ]?1[38])?|upc(?:[- ]?a)?"
     r"|gtin|barcode|transaction|confirmation|booking|ticket|case|claim|batch|lot)|订单|单号|编号|货号|型号|批号|件号|条码|条形码|#)"
     + _NUMBER_WORD,
     re.IGNORECASE,
