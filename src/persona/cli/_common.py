@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from persona.config import Settings, load_settings
+from persona.display import number
 from persona.jsonvalues import dumps
 
 WorkspaceOpt = Annotated[
@@ -65,7 +66,7 @@ def emit(data: Any, as_json: bool, *, title: str | None = None, columns: Iterabl
 
 def _fmt(v: Any) -> str:
     if isinstance(v, float):
-        return f"{v:,.4g}" if abs(v) < 1e6 else f"{v:,.0f}"
+        return number(v)  # 12,345.6 → 12,346, never 1.235e+04
     if isinstance(v, Mapping | list):
         return dumps(v, compact=False)[:120]
     return "" if v is None else str(v)

@@ -18,23 +18,16 @@ from fastapi.templating import Jinja2Templates
 
 from persona.api.deps import AppState, state
 from persona.api.keys import verify_key
+from persona.display import number, when
 from persona.errors import PersonaError
-from persona.jsonvalues import dumps, utc_iso
+from persona.jsonvalues import dumps
 from persona.web import charts
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 TEMPLATES.env.globals["charts"] = charts
 TEMPLATES.env.filters["pretty"] = lambda v: dumps(v, indent=2)
-TEMPLATES.env.filters["num"] = charts.number  # 12,345 and 0.427, never 1.234e+04
-
-
-def _when(value: object) -> str:
-    """A stored time stamp as people read it: ``2025-11-29 06:31:16 UTC`` (either database; '' when none)."""
-    iso = utc_iso(value)
-    return "" if iso is None else f"{iso[:10]} {iso[11:19]} UTC"
-
-
-TEMPLATES.env.filters["when"] = _when
+TEMPLATES.env.filters["num"] = number  # 12,345 and 0.4271, never 1.234e+04
+TEMPLATES.env.filters["when"] = when  # 2025-11-29 06:31:16 UTC
 
 #: at most this many of a model's top-level number metrics are shown in its row (the rest unfold)
 HEADLINE_METRICS = 6

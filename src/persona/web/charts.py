@@ -5,25 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
+from persona.display import number
+
 PALETTE = ("#2563eb", "#16a34a", "#ea580c", "#9333ea", "#0891b2", "#dc2626", "#ca8a04", "#4b5563")
-
-
-def number(v: float | None, *, sign: bool = False) -> str:
-    """A value as people read it: ``81,200`` and ``237,625`` (never ``8.12e+04``), ``31.98``, ``0.427``, ``-0.031``;
-    ``sign``: with its + or − (an effect)."""
-    if v is None:
-        return "–"
-    v = float(v)
-    if v != v:
-        return "n/a"
-    if abs(v) < 1e-12:  # float noise around zero (1.08e-19) is zero
-        v = 0.0
-    plus = "+" if sign and v > 0 else ""
-    if abs(v) >= 1000 or (v.is_integer() and abs(v) < 1e15):
-        return f"{plus}{v:,.0f}"
-    if abs(v) >= 1:  # money and counts per day: two decimals at most (31.98, 32.7)
-        return plus + f"{v:.2f}".rstrip("0").rstrip(".")
-    return f"{plus}{v:.3g}" if abs(v) >= 1e-4 else f"{plus}{v:.2e}"
 
 
 def bars(labels: Sequence[str], values: Sequence[float], *, width: int = 640, bar_h: int = 22, unit: str = "") -> str:
