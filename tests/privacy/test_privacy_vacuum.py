@@ -89,3 +89,19 @@ def test_cli_vacuum_prints_json_and_a_summary(workspace_shop):
     assert json.loads(r.stdout)["database"] == "sqlite"
     r = runner.invoke(app, ["privacy", "vacuum", "--full", "--workspace", str(settings.workspace)], env=ENV)
     assert r.exit_code == 0 and "file rebuilt" in r.output, r.output
+
+
+@pytest.mark.postgres
+def test_postgres_a_slow_vacuum_shows_its_progress(pg_store, monkeypatch, capsys):
+    import itertools
+
+    import persona.privacy.vacuum as vac
+
+    clock = itertools.count(0.0, 2.0)  # every table takes two seconds
+    monkeypatch.setattr(vac.time, "perf_counter", lambda: next(clock))
+    started = []
+    real = vac._progress_bar
+    monkeypatch.setattr(vac, "_progress_bar", lambda total: started.append(total) or real(total))
+    out = vac.vacuum(pg_store, progress=True)
+    assert started == [len(out["tables"])] and out["seconds"] > 1
+    assert vac.vacuum(pg_store, progress=False)["tables"] and started == [len(out["tables"])]  # asked not to: none

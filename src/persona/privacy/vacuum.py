@@ -64,7 +64,8 @@ def pending(store: Any) -> dict[str, int]:
     SQLite, where deleted content is overwritten at once, and when nothing was erased, redacted or rotated."""
     if store.dialect != "postgresql":
         return {}
-    last = store.read_frame("SELECT MAX(ts) AS ts FROM audit_log WHERE action IN ('erase', 'redact_reviews', 'rotate_key')")
+    actions = ", ".join(f"'{a}'" for a in ERASING_ACTIONS)
+    last = store.read_frame(f"SELECT MAX(ts) AS ts FROM audit_log WHERE action IN ({actions})")  # noqa: S608 - constants
     since = _as_utc(last["ts"].iloc[0]) if len(last) and last["ts"].notna().iloc[0] else None
     if since is None:
         return {}
@@ -76,13 +77,25 @@ def pending(store: Any) -> dict[str, int]:
     return out
 
 
-def vacuum(store: Any, *, full: bool = False, actor: str = "cli") -> dict[str, Any]:
+def _progress_bar(total: int) -> Any:
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn
+
+    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} tables"),
+                   console=Console(stderr=True), transient=True)
+    bar.start()
+    bar.add_task("vacuuming", total=total)
+    return bar
+
+
+def vacuum(store: Any, *, full: bool = False, actor: str = "cli", progress: bool | None = None) -> dict[str, Any]:
     """Reclaim the old row versions of every Persona table (see the module docstring); audited.
 
     Args:
         store: the workspace store.
         full: rewrite each table (PostgreSQL ``VACUUM FULL``, locking it meanwhile) or rebuild the file (SQLite).
         actor: who asked, for the audit log.
+        progress: show a progress bar once the vacuum takes over a second; default ``settings.progress``.
 
     Returns:
         ``{"database", "full", "tables": {table: {"dead_before", "dead_after", "seconds"}}, "seconds"}`` on PostgreSQL
@@ -96,14 +109,24 @@ def vacuum(store: Any, *, full: bool = False, actor: str = "cli") -> dict[str, A
         before = _stats(store)
         tables = [t for t in TABLES if t in before]
         done: dict[str, dict[str, Any]] = {}
-        with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            for table in tables:
-                t1 = time.perf_counter()
-                if full:
-                    conn.execute(text(f'VACUUM (FULL) "{table}"'))
-                # after FULL too: a rewrite leaves the server's dead-row count and last-vacuum time as they were
-                conn.execute(text(f'VACUUM "{table}"'))
-                done[table] = {"dead_before": before[table]["dead"], "seconds": round(time.perf_counter() - t1, 3)}
+        show = store.settings.progress if progress is None else progress
+        bar = None
+        try:
+            with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                for i, table in enumerate(tables):
+                    if show and bar is None and time.perf_counter() - t0 > 1.0:
+                        bar = _progress_bar(len(tables))
+                    if bar is not None:
+                        bar.update(bar.task_ids[0], completed=i, description=f"vacuuming {table}")
+                    t1 = time.perf_counter()
+                    if full:
+                        conn.execute(text(f'VACUUM (FULL) "{table}"'))
+                    # after FULL too: a rewrite leaves the server's dead-row count and last-vacuum time as they were
+                    conn.execute(text(f'VACUUM "{table}"'))
+                    done[table] = {"dead_before": before[table]["dead"], "seconds": round(time.perf_counter() - t1, 3)}
+        finally:
+            if bar is not None:
+                bar.stop()
         after = _stats(store)
         for table, d in done.items():
             d["dead_after"] = after.get(table, {}).get("dead", 0)
