@@ -34,3 +34,16 @@ def test_command_line_tables_print_large_floats_in_full():
     from persona.cli._common import _fmt
 
     assert (_fmt(12345.6), _fmt(0.42713), _fmt(3), _fmt(None)) == ("12,346", "0.4271", "3", "")
+
+
+def test_piped_tables_are_not_cut_at_eighty_characters(tmp_path):
+    """Written to a pipe or a file, a table keeps every column whole (Rich would cut at 80 characters)."""
+    import subprocess
+    import sys
+
+    code = ("from persona.cli._common import emit; "
+            "emit([{'metric': 'converted', 'bootstrap_ci_high': 0.001497, 'relative_lift': 'n/a', 'p_adjusted': 1.0, "
+            "'significant': False, 'difference': 0.0, 'bootstrap_ci_low': 0.0, 'variant': 'A'}], False)")
+    env = {k: v for k, v in __import__("os").environ.items() if k != "COLUMNS"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60).stdout
+    assert "bootstrap_ci_high" in out and "significant" in out and "…" not in out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -21,8 +22,17 @@ WorkspaceOpt = Annotated[
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of a table.")]
 
-console = Console(emoji=False)  # user data is printed as written: `root:x:0` is no :x: emoji
-err_console = Console(stderr=True, emoji=False)
+
+def _width(stream: Any) -> int | None:
+    """The terminal's width on a terminal; piped or redirected, wide enough that no table column is cut (``COLUMNS``
+    still rules where set)."""
+    return None if stream.isatty() or os.environ.get("COLUMNS") else PIPED_WIDTH
+
+
+#: the width of tables written to a pipe or a file (Rich would cut them at 80 characters)
+PIPED_WIDTH = 200
+console = Console(emoji=False, width=_width(sys.stdout))  # user data is printed as written: `root:x:0` is no :x: emoji
+err_console = Console(stderr=True, emoji=False, width=_width(sys.stderr))
 
 
 def settings_for(workspace: Path | None, **overrides: Any) -> Settings:
