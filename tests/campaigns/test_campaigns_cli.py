@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from shop_fixtures import seed_shop
 from typer.testing import CliRunner
 
@@ -131,3 +133,64 @@ def test_purchase_and_churn_risk_triggers_fire_once_per_event(shop) -> None:  # 
     planned = store.read_frame("SELECT campaign, customer_id FROM messages ORDER BY campaign")
     assert planned.values.tolist() == [["save", "c00001"], ["xsell", "c00002"]]
     assert tick(store, settings, now=now + timedelta(minutes=10)) == []  # each triggering event is answered once
+
+
+def test_validate_lists_every_mistake_with_its_line_and_suggests_the_field_meant(shop, tmp_path: Path) -> None:  # noqa: ANN001
+    store, settings = shop
+    seed_shop(store, settings, 6)
+    f = tmp_path / "c.yaml"
+    f.write_text("name: typos\n"
+                 "audience:\n"
+                 "  segments: [rfm:nosuch]\n"
+                 "  where: \"countyr == 'DE'\"\n"
+                 "groups:\n"
+                 "  - {name: vip, when: \"zzz > 1\", strategy: coupon}\n"
+                 "  - {name: rest, strategy: recommendations, template: missing.j2}\n"
+                 "channels: [outbox]\n")
+    r = _cli(settings, "campaign", "validate", str(f))
+    assert r.exit_code == 2
+    err = " ".join(r.output.split())  # as one line, whatever the wrapping
+    assert "4 problem(s)" in err
+    assert f"{f}:7:" in err and "groups.1.template" in err and f"{tmp_path / 'missing.j2'} does not exist" in err
+    assert f"{f}:3:" in err and "audience.segments: no 'rfm' segments exist yet" in err
+    assert f"{f}:4:" in err and "audience.where" in err and "did you mean country?" in err
+    assert f"{f}:6:" in err and "groups.0.when" in err and "zzz" in err
+    f.write_text("name: one\naudience: {where: \"birth_yaer < 1990\"}\ngroups: [{name: a, strategy: coupon}]\n"
+                 "channels: [outbox]\n")
+    r = _cli(settings, "campaign", "validate", str(f))
+    out = " ".join(r.output.split())
+    assert r.exit_code == 2 and "problem(s)" not in out and f"{f}:2:" in out and "did you mean birth_year?" in out
+
+
+@pytest.mark.parametrize(("offer", "message"), [
+    ("{discount_pct: 150}", "discount_pct must be a percentage from 0 to 100, got 150"),
+    ("{discount_pct: -5}", "got -5"),
+    ("{discount_pct: '15%'}", "got '15%'"),
+    ("{valid_days: 0}", "valid_days must be a whole number of days"),
+    ("{code_prefix: 'WIN BACK!'}", "code_prefix must be 1-16 letters"),
+])
+def test_offers_are_checked_where_they_are_written(offer: str, message: str) -> None:
+    from persona.campaigns.spec import parse_spec
+    from persona.errors import InputError
+
+    with pytest.raises(InputError, match=re.escape(message)) as info:
+        parse_spec(f"name: x\ngroups:\n  - {{name: a, strategy: coupon, offer: {offer}}}\n", "x.yaml")
+    assert "x.yaml:3:" in str(info.value) and "groups.0.offer" in str(info.value)
+    parse_spec("name: x\ngroups:\n  - {name: a, strategy: coupon, offer: {discount_pct: 15, valid_days: 30, "
+               "code_prefix: WIN-BACK, headline: 'any other key reaches the templates'}}\n")
+
+
+def test_a_template_file_is_found_from_the_campaign_files_folder(shop, tmp_path: Path) -> None:  # noqa: ANN001
+    store, settings = shop
+    seed_shop(store, settings, 4)
+    folder = tmp_path / "campaigns"
+    folder.mkdir()
+    (folder / "mine.j2").write_text("{% block subject %}Hi {{ customer.first_name }}{% endblock %}"
+                                    "{% block text %}x{% endblock %}{% block html %}x{% endblock %}")
+    f = folder / "c.yaml"
+    f.write_text("name: own\ngroups:\n  - {name: all, strategy: recommendations, template: mine.j2}\nchannels: [outbox]\n")
+    r = _cli(settings, "campaign", "create", str(f), "--json")  # run from another folder: the tests' own
+    assert r.exit_code == 0, r.output
+    stored = store.read_frame("SELECT spec FROM campaigns WHERE name = 'own'")["spec"].iloc[0]
+    spec = json.loads(stored) if isinstance(stored, str) else stored
+    assert spec["groups"][0]["template"] == str(folder / "mine.j2")  # the worker finds it from wherever it runs

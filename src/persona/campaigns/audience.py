@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -98,15 +99,55 @@ def check_segments(frame: pd.DataFrame, refs: list[str]) -> None:
 
 
 def check_fields(frame: pd.DataFrame, text: str | None) -> None:
-    """Validate a predicate's fields against the audience table, naming the command that adds a missing one."""
+    """Validate a predicate's fields against the audience table, naming the command that adds a missing one, or the
+    fields its name is close to (a typo)."""
     if not text:
         return
     pred = Predicate(text)
     missing = sorted(pred.fields - set(frame.columns))
     if missing:
         tips = sorted({PRODUCERS[m] for m in missing if m in PRODUCERS})
-        hint = f"run {' and '.join(f'`{t}`' for t in tips)} first" if tips else f"available: {', '.join(sorted(frame.columns))}"
+        if tips:
+            hint = f"run {' and '.join(f'`{t}`' for t in tips)} first"
+        else:
+            close = {m: difflib.get_close_matches(m, [str(c) for c in frame.columns], n=3, cutoff=0.75) for m in missing}
+            guesses = "; ".join(f"{m}: did you mean {' or '.join(c)}?" for m, c in close.items() if c)
+            hint = guesses or f"the fields: {_field_names(frame)}"
         raise InputError(f"predicate {text!r} uses field(s) not available: {', '.join(missing)}", hint=hint)
+
+
+def _field_names(frame: pd.DataFrame) -> str:
+    """The audience table's fields, each family of per-category or per-brand shares named once (``category_shares_<category>``)."""
+    names, families = [], set()
+    for c in sorted(str(c) for c in frame.columns):
+        family = next((f for f in ("category_shares", "brand_shares") if c.startswith(f + "_")), None)
+        if family is None:
+            names.append(c)
+        elif family not in families:
+            families.add(family)
+            names.append(f"{family}_<{family.split('_')[0]}>")
+    return ", ".join(names)
+
+
+def audience_problems(frame: pd.DataFrame, spec: CampaignSpec) -> list[tuple[tuple[Any, ...], str]]:
+    """Every unknown segment and every predicate field the audience table lacks, each with where it is in the spec
+    (``("groups", 1, "when")``) and what is wrong: all of them at once, not only the first."""
+    checks: list[tuple[tuple[Any, ...], Any, Any]] = []
+    a = spec.audience
+    checks += [(("audience", "segments"), check_segments, a.segments), (("audience", "where"), check_fields, a.where),
+               (("audience", "exclude_segments"), check_segments, a.exclude_segments),
+               (("audience", "exclude_where"), check_fields, a.exclude_where)]
+    for i, g in enumerate(spec.groups):
+        checks += [(("groups", i, "segments"), check_segments, g.segments), (("groups", i, "when"), check_fields, g.when)]
+    out = []
+    for loc, check, value in checks:
+        if not value:
+            continue
+        try:
+            check(frame, value)
+        except InputError as exc:
+            out.append((loc, str(exc)))
+    return out
 
 
 @dataclass

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
-from persona.campaigns.audience import customer_frame, select_audience
+from persona.campaigns.audience import audience_problems, customer_frame, select_audience
 from persona.campaigns.context import build_context
 from persona.campaigns.parity import enforce_parity, take_in_order
 from persona.campaigns.spec import Budget, CampaignSpec
@@ -59,18 +59,36 @@ def consent_channel(channel_type: str) -> str:
 
 
 def validate_campaign(store: Any | None, spec: CampaignSpec) -> list[str]:
-    """Check everything that can be checked before sending: templates, segments, predicate fields.
+    """Check everything that can be checked before sending: templates, segments, predicate fields, the parity
+    attribute.
 
-    Returns notes (warnings); raises InputError on the first real mistake.
+    Returns notes (warnings).
+
+    Raises:
+        InputError: listing every mistake found, each as ``source:line:column: field: problem`` (where the spec came
+            from a file), not only the first.
     """
-    for g in spec.groups:
-        validate_template(g.template, g.strategy)
+    problems: list[tuple[tuple[Any, ...], str]] = []
+    for i, g in enumerate(spec.groups):
+        try:
+            validate_template(g.template, g.strategy)
+        except InputError as exc:
+            problems.append((("groups", i, "template"), str(exc)))
     notes: list[str] = []
     if store is not None:
         frame = customer_frame(store)
-        select_audience(frame, spec)  # raises on unknown segments / fields
+        problems += audience_problems(frame, spec)
         if spec.budget is not None and spec.budget.parity is not None:  # raises when the customers lack the attribute
-            _parity_labels(store, spec.budget.parity.attribute, frame["customer_id"].head(0))
+            try:
+                _parity_labels(store, spec.budget.parity.attribute, frame["customer_id"].head(0))
+            except InputError as exc:
+                problems.append((("budget", "parity", "attribute"), str(exc)))
+    if len(problems) == 1:  # one mistake: its own message and hint, located
+        loc, message = problems[0]
+        raise InputError(f"{spec.where(loc)}: {'.'.join(map(str, loc))}: {message}")
+    if problems:
+        lines = [f"{spec.where(loc)}: {'.'.join(map(str, loc))}: {message}" for loc, message in problems]
+        raise InputError(f"{len(lines)} problem(s) in the campaign spec:\n  " + "\n  ".join(lines))
     return notes
 
 

@@ -7,7 +7,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from persona.errors import InputError
 
@@ -16,6 +24,10 @@ RECOMMENDING = ("coupon", "recommendations", "winback")
 STRATEGIES = ("coupon", "new_arrivals", "recommendations", "winback", "cross_sell", "cart_abandonment")
 ChannelType = Literal["email", "webhook", "export", "outbox"]
 _TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+#: a group's ``template`` with one of these endings names a file (otherwise a built-in template's name)
+TEMPLATE_SUFFIXES = (".j2", ".jinja", ".html", ".txt")
 
 
 class _Model(BaseModel):
@@ -56,6 +68,21 @@ class Group(_Model):
     @classmethod
     def _listify(cls, v: Any) -> Any:
         return [v] if isinstance(v, str) else v
+
+    @field_validator("offer")
+    @classmethod
+    def _offer(cls, v: dict[str, Any]) -> dict[str, Any]:
+        # the keys the coupon is made of; any other key reaches the templates as written
+        pct = v.get("discount_pct")
+        if pct is not None and (isinstance(pct, bool) or not isinstance(pct, int | float) or not 0 <= pct <= 100):
+            raise ValueError(f"discount_pct must be a percentage from 0 to 100, got {pct!r} (15 means 15% off)")
+        days = v.get("valid_days")
+        if days is not None and (isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 3650):
+            raise ValueError(f"valid_days must be a whole number of days from 1 to 3650, got {days!r}")
+        prefix = v.get("code_prefix")
+        if prefix is not None and not (isinstance(prefix, str) and re.fullmatch(r"[A-Za-z0-9_-]{1,16}", prefix)):
+            raise ValueError(f"code_prefix must be 1-16 letters, digits, '_' or '-', got {prefix!r}")
+        return v
 
     @model_validator(mode="after")
     def _seen_needs_picks(self) -> Group:
@@ -206,6 +233,9 @@ class CampaignSpec(_Model):
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
     description: str = ""
+    #: where each value sits in the file it was parsed from (for the checks made after parsing: :meth:`where`)
+    _marks: dict[tuple[Any, ...], tuple[int, int]] = PrivateAttr(default_factory=dict)
+    _source: str = PrivateAttr(default="<campaign>")
     purpose: str = "marketing"
     audience: Audience = Field(default_factory=Audience)
     groups: list[Group] = Field(min_length=1)
@@ -228,6 +258,12 @@ class CampaignSpec(_Model):
                              "contacted and there is nothing to balance; move it under `budget:` with a `total`, "
                              "e.g. budget: {total: 500, parity: {attribute: age, min_ratio: 0.8}}")
         return data
+
+    def where(self, loc: tuple[Any, ...]) -> str:
+        """``source:line:column`` of the value at ``loc`` (e.g. ``("groups", 0, "when")``) in the parsed file, or the
+        source's name alone for a spec that did not come from a file (one stored, or built in code)."""
+        pos = _locate(self._marks, loc)
+        return f"{self._source}:{pos[0]}:{pos[1]}" if pos else self._source
 
     @field_validator("channels", mode="before")
     @classmethod
@@ -279,7 +315,9 @@ def parse_spec(text: str, source: str = "<campaign>") -> CampaignSpec:
         raise InputError(f"{source}: a campaign spec must be a YAML mapping with at least `name` and `groups`")
     marks = _marks(node)
     try:
-        return CampaignSpec.model_validate(data)
+        spec = CampaignSpec.model_validate(data)
+        spec._marks, spec._source = marks, source
+        return spec
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
@@ -303,4 +341,8 @@ def load_spec(path: str | Path) -> CampaignSpec:
         text = p.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(f"{p} is not UTF-8 text", hint="save the campaign spec as UTF-8 YAML") from exc
-    return parse_spec(text, source=str(p))
+    spec = parse_spec(text, source=str(p))
+    for g in spec.groups:  # a template file is named from the spec's folder, wherever the command or the worker runs
+        if g.template and Path(g.template).suffix in TEMPLATE_SUFFIXES and not Path(g.template).is_absolute():
+            g.template = str((p.parent / g.template).resolve())
+    return spec

@@ -23,6 +23,7 @@ from jinja2 import (
 )
 from jinja2.sandbox import SandboxedEnvironment
 
+from persona.campaigns.spec import TEMPLATE_SUFFIXES
 from persona.errors import InputError
 
 LANGS = ("en", "zh")
@@ -55,7 +56,7 @@ def _template_name(template: str | None, lang: str) -> tuple[str, str | None]:
     if not template:
         return f"message.{lang}.j2", None
     p = Path(template)
-    if p.suffix in (".j2", ".jinja", ".html", ".txt"):
+    if p.suffix in TEMPLATE_SUFFIXES:
         return p.name, str(p.parent.resolve())
     return f"{template}.{lang}.j2", None
 
