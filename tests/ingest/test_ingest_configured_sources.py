@@ -73,7 +73,10 @@ def test_parse_orders_by_entity_and_keeps_file_order_within_one():
     ({"entity": "events", "url": "https://x", "since_param": "since"}, "since_param and since_field go together"),
     ({"entity": "events", "sql": "t", "db": "sqlite:///x.db", "since_field": "at"}, "since_field only apply to a url"),
     ({"entity": "events", "url": "https://x", "max_pages": 0}, "max_pages: Input should be greater than or equal to 1"),
-    ({"entity": "events", "url": "https://x", "header": {"A": "B"}}, "header: Extra inputs are not permitted"),
+    ({"entity": "events", "url": "https://x", "header": {"A": "B"}}, "header: unknown key (did you mean headers_env?)"),
+    ({"entity": "events", "sql": "t", "db": "sqlite:///x.db", "sincecolumn": "at"},
+     "sincecolumn: unknown key (did you mean since_column?)"),
+    ({"entity": "events", "url": "https://x", "zzz": 1}, "zzz: unknown key (known: entity, sql, db, db_env, url,"),
 ])
 def test_an_invalid_source_is_named_with_what_is_wrong(table, expected):
     with pytest.raises(ConfigError) as err:

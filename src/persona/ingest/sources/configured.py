@@ -27,6 +27,7 @@ entity). One failing source does not stop the others: each gets its own result, 
 
 from __future__ import annotations
 
+import difflib
 import os
 import time
 import tomllib
@@ -237,10 +238,20 @@ def parse_sources(doc: dict[str, Any], where: str = "config.toml") -> list[Sourc
         try:
             specs.append(SourceSpec(name=name, **table))
         except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'source'}: {e['msg']}" for e in exc.errors())
+            problems = "; ".join(_problem(e) for e in exc.errors())
             raise ConfigError(f"{where}: [sources.{name}] is invalid: {problems}",
                               hint="a source needs entity and either sql with db/db_env, or url") from exc
     return sorted(specs, key=lambda s: ENTITY_ORDER.index(s.entity))  # stable: the file's order within an entity
+
+
+def _problem(err: Any) -> str:
+    """One validation error of a source's table, in words; an unknown key with the key it is close to."""
+    field = ".".join(str(p) for p in err["loc"]) or "source"
+    if err["type"] == "extra_forbidden":
+        known = [f for f in SourceSpec.model_fields if f != "name"]
+        close = difflib.get_close_matches(field.replace("-", "_"), known, n=1, cutoff=0.7)
+        return f"{field}: unknown key" + (f" (did you mean {close[0]}?)" if close else f" (known: {', '.join(known)})")
+    return f"{field}: {err['msg']}"
 
 
 def load_sources(settings: Any) -> list[SourceSpec]:
