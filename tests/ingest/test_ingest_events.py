@@ -82,8 +82,24 @@ def test_event_ids_given_and_context_kept(store, tmp_path):
 
 def test_unknown_event_types_kept(store, tmp_path):
     f = _write(tmp_path / "ev.csv", "customer_id,event_type,timestamp\nc1,Loyalty Points Redeemed,2020-01-01\n")
-    ingest_file(store, "events", f, cipher=CIPHER)
+    report = ingest_file(store, "events", f, cipher=CIPHER)
     assert store.read_frame("SELECT event_type FROM events")["event_type"].tolist() == ["loyalty_points_redeemed"]
+    assert report.unknown_event_types == {"loyalty_points_redeemed": 1}
+
+
+def test_events_of_types_persona_does_not_use_are_counted_and_named(store, tmp_path, capsys):
+    from persona.cli.ingest import _show
+
+    rows = "".join(f"c{i},{t},2020-01-0{1 + i % 9}\n" for i, t in enumerate(["order_completed"] * 3 + ["view", "purchase"]
+                                                                            + ["page_ping"] * 2))
+    f = _write(tmp_path / "ev.csv", "customer_id,event_type,timestamp\n" + rows + "c9,,2020-01-01\n")
+    report = ingest_file(store, "events", f, cipher=CIPHER)
+    assert report.unknown_event_types == {"order_completed": 3, "page_ping": 2} and report.rejected == 1
+    _show(report, False, title="ingested")
+    err = " ".join(capsys.readouterr().err.split())
+    assert "5 event(s) read of types Persona does not use" in err and "order_completed (3), page_ping (2)" in err
+    assert "(order_completed → purchase)" in err
+    assert report.as_dict()["unknown_event_types"] == {"order_completed": 3, "page_ping": 2}  # in --json too
 
 
 def test_chunks_and_large_load_rebuild_indexes(store, tmp_path, monkeypatch):

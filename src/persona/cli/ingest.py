@@ -182,6 +182,17 @@ def _show(report: Any, as_json: bool, *, title: str) -> None:
             c = report.cursor
             err_console.print(f"warning: {c['missing']:,} row(s) had no {c['column']} value: they do not move the cursor, and "
                               "later incremental runs skip them (a --full run reads them again)", markup=False, highlight=False)
+    if report.unknown_event_types and not as_json:
+        from persona.cli._common import err_console
+        from persona.ingest.schema import KNOWN_EVENT_TYPES
+
+        n = sum(report.unknown_event_types.values())
+        top = sorted(report.unknown_event_types.items(), key=lambda kv: -kv[1])
+        named = ", ".join(f"{t} ({c:,})" for t, c in top[:5]) + (f" and {len(top) - 5} more" if len(top) > 5 else "")
+        err_console.print(f"note: {n:,} event(s) read of types Persona does not use (kept as they are): {named}; profiles, "
+                          "segments, predictions and recommendations read the known types "
+                          f"({', '.join(KNOWN_EVENT_TYPES)}): rename a type in the file if it means one of them "
+                          "(order_completed → purchase)", markup=False, highlight=False)
     for col, kind in report.plaintext_pii.items():
         from persona.cli._common import err_console
         from persona.privacy.detect import pii_fix

@@ -41,7 +41,7 @@ from persona.ingest.prefetch import prefetch
 from persona.ingest.quarantine import Quarantine
 from persona.ingest.readers import RawChunk, detect_format, open_reader, source_size
 from persona.ingest.runs import CLAIM_WAIT_SECONDS, RunOwner, this_process
-from persona.ingest.schema import EntitySpec, get_spec
+from persona.ingest.schema import KNOWN_EVENT_TYPES, EntitySpec, get_spec
 from persona.ingest.writer import EntityWriter
 from persona.jsonvalues import dumps
 from persona.privacy.crypto import PIICipher
@@ -85,6 +85,8 @@ class IngestReport:
     cursor: dict[str, Any] | None = None
     #: rows of erased customers left out (counted among the duplicates: nothing of an erased person comes back)
     erased: int = 0
+    #: events: valid rows whose type Persona does not use (kept as they are), by type: ``{"order_completed": 5000}``
+    unknown_event_types: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain dict for ``--json`` (the four counts and the quarantine path first)."""
@@ -433,6 +435,8 @@ class _Prepared:
     read: int
     last_line: int
     position: int
+    #: events: valid rows by type, of the types Persona does not use
+    unknown_types: dict[str, int] = field(default_factory=dict)
 
 
 def _prepare_chunk(coercer: ChunkCoercer, writer: EntityWriter, dialect: str, chunk: RawChunk, resume_after: int) -> _Prepared | None:
@@ -455,8 +459,9 @@ def _prepare_chunk(coercer: ChunkCoercer, writer: EntityWriter, dialect: str, ch
     rejected_rows = [(int(lines[i]), str(coerced.reasons.iat[i]), raw(int(i))) for i in np.flatnonzero(~ok)]
     rejected_rows += [(b.line, b.reason, b.raw) for b in bad]
     last_line = max(int(lines.max()) if len(lines) else 0, max((b.line for b in bad), default=0))
-    return _Prepared(valid=writer.prepare(coerced.frame[ok], dialect), rejected_rows=sorted(rejected_rows), read=len(frame) + len(bad),
-                     last_line=last_line, position=chunk.position)
+    valid = coerced.frame[ok]
+    return _Prepared(valid=writer.prepare(valid, dialect), rejected_rows=sorted(rejected_rows), read=len(frame) + len(bad),
+                     last_line=last_line, position=chunk.position, unknown_types=_unknown_types(valid))
 
 
 def _commit_chunk(store: Any, writer: EntityWriter, quarantine: Quarantine, prep: _Prepared, report: IngestReport,
@@ -476,8 +481,19 @@ def _commit_chunk(store: Any, writer: EntityWriter, quarantine: Quarantine, prep
         report.stubs[k] = report.stubs.get(k, 0) + v
     for k, v in result.redacted.items():
         report.redacted[k] = report.redacted.get(k, 0) + v
+    for t, n in prep.unknown_types.items():
+        report.unknown_event_types[t] = report.unknown_event_types.get(t, 0) + n
     if report.read != report.accepted + report.duplicates + report.rejected:  # pragma: no cover - invariant
         raise DataFileError(f"internal count mismatch in {report.source}: {report}")
+
+
+def _unknown_types(valid: pd.DataFrame) -> dict[str, int]:
+    """A chunk's valid events of types Persona does not use, by type (a shop's ``order_completed`` is no purchase to
+    the profiles, RFM, CLV or the recommenders until it is named ``purchase``); empty for other entities."""
+    if "event_type" not in valid.columns or valid.empty:
+        return {}
+    types = valid["event_type"]
+    return {str(t): int(n) for t, n in types[~types.isin(KNOWN_EVENT_TYPES)].value_counts().items()}
 
 
 def _recount_repeats(load: BulkWriter, report: IngestReport, run_id: int, removed: int) -> None:
