@@ -79,6 +79,8 @@ def test_train_for_similar(workspace):
     assert all(x["reason"] for x in recs)
     r_human = _cli(workspace, "recommend", "for", "c2", "-k", "3")
     assert r_human.exit_code == 0 and recs[0]["item_id"] in r_human.stdout
+    title = f"{'garden' if int(recs[0]['item_id'][1:]) < 8 else 'kitchen'} thing {recs[0]['item_id'][1:]}"
+    assert title in r_human.stdout  # people read the product's title beside its id
 
     # a customer the store knows but who has no events: cold start, not an error
     r = _cli(workspace, "recommend", "for", "c_new", "-k", "2", "--json")
@@ -94,6 +96,8 @@ def test_train_for_similar(workspace):
     sim = json.loads(r.stdout)
     assert sim["basis"] == "interactions" and len(sim["similar"]) == 3
     assert all(x["similar_item_id"] != "p1" for x in sim["similar"])
+    r_human = _cli(workspace, "recommend", "similar", "p1", "-k", "3")
+    assert r_human.exit_code == 0 and "garden thing" in r_human.stdout
     r = _cli(workspace, "recommend", "similar", "nothing")
     assert r.exit_code == 3
 

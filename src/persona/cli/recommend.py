@@ -93,13 +93,25 @@ def for_customer(
         model = _load_model(store)
         recs = (model.recommend([customer_id], k=k, exclude_seen=False, filters={"exclude_purchased": True})
                 if include_seen else model.recommend([customer_id], k=k))
+        titles = {} if as_json else _titles(store, recs["item_id"].astype(str).tolist())
     finally:
         store.dispose()
     rows = recs.drop(columns=["user_id"]).to_dict(orient="records")
     if as_json:
         emit({"customer_id": customer_id, "recommendations": rows}, True)
         return
-    emit(rows, False, title=f"top {k} for {customer_id}", columns=["rank", "item_id", "score", "reason"])
+    rows = [{**r, "product": titles.get(str(r["item_id"]), "")} for r in rows]
+    emit(rows, False, title=f"top {k} for {customer_id}", columns=["rank", "item_id", "product", "score", "reason"])
+
+
+def _titles(store: Any, product_ids: list[str]) -> dict[str, str]:
+    """The titles of ``product_ids`` (those that have one), for the tables people read."""
+    if not product_ids:
+        return {}
+    marks = ", ".join(f":p{i}" for i in range(len(product_ids)))
+    df = store.read_frame(f"SELECT product_id, title FROM products WHERE product_id IN ({marks})",  # noqa: S608
+                          {f"p{i}": p for i, p in enumerate(product_ids)})
+    return {str(p): str(t) for p, t in zip(df["product_id"], df["title"], strict=True) if t is not None and t == t}
 
 
 @app.command("similar")
@@ -123,13 +135,16 @@ def similar(
 
             out = make_recommender("content").fit(Interactions.from_store(store)).similar_items([product_id], k=k)
             basis = "content"
+        titles = {} if as_json else _titles(store, out["similar_item_id"].astype(str).tolist())
     finally:
         store.dispose()
     rows = out.drop(columns=["item_id"]).to_dict(orient="records")
     if as_json:
         emit({"product_id": product_id, "basis": basis, "similar": rows}, True)
         return
-    emit(rows, False, title=f"similar to {product_id} (by {basis})", columns=["rank", "similar_item_id", "score", "reason"])
+    rows = [{**r, "product": titles.get(str(r["similar_item_id"]), "")} for r in rows]
+    emit(rows, False, title=f"similar to {product_id} (by {basis})",
+         columns=["rank", "similar_item_id", "product", "score", "reason"])
 
 
 @app.command("versions")
