@@ -47,3 +47,13 @@ def test_piped_tables_are_not_cut_at_eighty_characters(tmp_path):
     env = {k: v for k, v in __import__("os").environ.items() if k != "COLUMNS"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60).stdout
     assert "bootstrap_ci_high" in out and "significant" in out and "…" not in out
+
+
+def test_command_line_tables_print_time_stamps_one_way():
+    from persona.cli._common import _fmt
+
+    assert _fmt("2026-12-07 03:45:52.785832") == "2026-12-07 03:45:52 UTC"  # SQLite's text
+    assert _fmt("2026-12-07T04:31:45.663097+01:00") == "2026-12-07 03:31:45 UTC"  # ISO with an offset
+    assert _fmt(datetime(2026, 12, 7, 3, 45, 52, tzinfo=UTC)) == "2026-12-07 03:45:52 UTC"  # PostgreSQL's
+    assert _fmt("2026-13-45 99:99:99") == "2026-13-45 99:99:99"  # shaped like one but no time: as written
+    assert _fmt("order 2026-12-07 03:45:52") == "order 2026-12-07 03:45:52"  # text around it: as written

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from persona.config import Settings, load_settings
-from persona.display import number
+from persona.display import number, when
 from persona.jsonvalues import dumps
 
 WorkspaceOpt = Annotated[
@@ -26,7 +28,8 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JS
 def _width(stream: Any) -> int | None:
     """The terminal's width on a terminal; piped or redirected, wide enough that no table column is cut (``COLUMNS``
     still rules where set)."""
-    return None if stream.isatty() or os.environ.get("COLUMNS") else PIPED_WIDTH
+    tty = getattr(stream, "isatty", None)
+    return None if (tty is not None and tty()) or os.environ.get("COLUMNS") else PIPED_WIDTH
 
 
 #: the width of tables written to a pipe or a file (Rich would cut them at 80 characters)
@@ -74,9 +77,18 @@ def emit(data: Any, as_json: bool, *, title: str | None = None, columns: Iterabl
         console.print(data)
 
 
+#: a time stamp as the databases give them back as text (``2026-12-07 03:45:52.785832``, ``2026-12-07T03:31:45+00:00``)
+_STAMP = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?")
+
+
 def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return number(v)  # 12,345.6 → 12,346, never 1.235e+04
+    if isinstance(v, datetime) or (isinstance(v, str) and _STAMP.fullmatch(v)):
+        try:
+            return when(v)  # one format whichever database and column: 2026-12-07 03:45:52 UTC
+        except (ValueError, TypeError):
+            return str(v)
     if isinstance(v, Mapping | list):
         return dumps(v, compact=False)[:120]
     return "" if v is None else str(v)
