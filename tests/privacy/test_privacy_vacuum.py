@@ -92,16 +92,23 @@ def test_cli_vacuum_prints_json_and_a_summary(workspace_shop):
 
 
 @pytest.mark.postgres
-def test_postgres_a_slow_vacuum_shows_its_progress(pg_store, monkeypatch, capsys):
+def test_postgres_a_slow_vacuum_shows_its_progress(pg_store, monkeypatch):
     import itertools
 
     import persona.privacy.vacuum as vac
+    from persona.store import portable
 
     clock = itertools.count(0.0, 2.0)  # every table takes two seconds
-    monkeypatch.setattr(vac.time, "perf_counter", lambda: next(clock))
-    started = []
-    real = vac._progress_bar
-    monkeypatch.setattr(vac, "_progress_bar", lambda total: started.append(total) or real(total))
+    monkeypatch.setattr(portable.time, "perf_counter", lambda: next(clock))
+    shown = []
+
+    class Spy(portable.RowProgress):
+        def close(self) -> None:
+            shown.append((self._bar is not None, self.unit, self.done))
+            super().close()
+
+    monkeypatch.setattr(vac, "RowProgress", Spy)
     out = vac.vacuum(pg_store, progress=True)
-    assert started == [len(out["tables"])] and out["seconds"] > 1
-    assert vac.vacuum(pg_store, progress=False)["tables"] and started == [len(out["tables"])]  # asked not to: none
+    assert shown == [(True, "tables", len(out["tables"]))] and out["seconds"] > 1
+    vac.vacuum(pg_store, progress=False)  # asked not to: none
+    assert shown[1] == (False, "tables", len(out["tables"]))

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from persona.campaigns.audience import audience_problems, customer_frame, select_audience
 from persona.campaigns.context import build_context
 from persona.campaigns.parity import enforce_parity, take_in_order
-from persona.campaigns.spec import Budget, CampaignSpec
+from persona.campaigns.spec import Budget, CampaignSpec, problems_error
 from persona.campaigns.strategies import UPLIFT_PRIOR, plan_group
 from persona.campaigns.templates import validate_template
 from persona.config import Settings
@@ -83,12 +83,11 @@ def validate_campaign(store: Any | None, spec: CampaignSpec) -> list[str]:
                 _parity_labels(store, spec.budget.parity.attribute, frame["customer_id"].head(0))
             except InputError as exc:
                 problems.append((("budget", "parity", "attribute"), str(exc)))
-    if len(problems) == 1:  # one mistake: its own message and hint, located
-        loc, message = problems[0]
-        raise InputError(f"{spec.where(loc)}: {'.'.join(map(str, loc))}: {message}")
-    if problems:
-        lines = [f"{spec.where(loc)}: {'.'.join(map(str, loc))}: {message}" for loc, message in problems]
-        raise InputError(f"{len(lines)} problem(s) in the campaign spec:\n  " + "\n  ".join(lines))
+    lines = [f"{spec.where(loc)}: {'.'.join(map(str, loc))}: {message}" for loc, message in problems]
+    if len(lines) == 1:  # one mistake: its own message and hint, located
+        raise InputError(lines[0])
+    if lines:
+        raise problems_error(lines)
     return notes
 
 

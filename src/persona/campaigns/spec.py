@@ -262,8 +262,7 @@ class CampaignSpec(_Model):
     def where(self, loc: tuple[Any, ...]) -> str:
         """``source:line:column`` of the value at ``loc`` (e.g. ``("groups", 0, "when")``) in the parsed file, or the
         source's name alone for a spec that did not come from a file (one stored, or built in code)."""
-        pos = _locate(self._marks, loc)
-        return f"{self._source}:{pos[0]}:{pos[1]}" if pos else self._source
+        return _place(self._marks, self._source, loc)
 
     @field_validator("channels", mode="before")
     @classmethod
@@ -285,6 +284,17 @@ def _marks(node: yaml.Node, path: tuple[Any, ...] = ()) -> dict[tuple[Any, ...],
         for i, item in enumerate(node.value):
             out.update(_marks(item, (*path, i)))
     return out
+
+
+def _place(marks: dict[tuple[Any, ...], tuple[int, int]], source: str, loc: tuple[Any, ...], *, key: bool = False) -> str:
+    """``source:line:column`` of ``loc`` (see :func:`_locate`), or ``source`` alone where it is not in the document."""
+    pos = _locate(marks, loc, key=key)
+    return f"{source}:{pos[0]}:{pos[1]}" if pos else source
+
+
+def problems_error(lines: list[str]) -> InputError:
+    """One error listing every located problem of a campaign spec (``source:line:column: field: problem``)."""
+    return InputError(f"{len(lines)} problem(s) in the campaign spec:\n  " + "\n  ".join(lines))
 
 
 def _locate(marks: dict[tuple[Any, ...], tuple[int, int]], loc: tuple[Any, ...], *, key: bool = False) -> tuple[int, int] | None:
@@ -322,14 +332,13 @@ def parse_spec(text: str, source: str = "<campaign>") -> CampaignSpec:
         lines = []
         for err in exc.errors():
             loc = tuple(err["loc"])
-            pos = _locate(marks, loc, key=err["type"] == "extra_forbidden")
-            where = f"{source}:{pos[0]}:{pos[1]}" if pos else source
+            where = _place(marks, source, loc, key=err["type"] == "extra_forbidden")
             field = ".".join(str(x) for x in loc) or "(top level)"
             msg = err["msg"].removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
                 msg = "unknown field (check the spelling; see `persona campaign validate --help`)"
             lines.append(f"{where}: {field}: {msg}")
-        raise InputError(f"{len(lines)} problem(s) in the campaign spec:\n  " + "\n  ".join(lines)) from exc
+        raise problems_error(lines) from exc
 
 
 def load_spec(path: str | Path) -> CampaignSpec:

@@ -21,13 +21,15 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
 
+from persona.jsonvalues import utc_iso
 from persona.privacy.gdpr import audit
 from persona.store.models import TABLES
+from persona.store.portable import RowProgress
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +52,9 @@ def _stats(store: Any) -> dict[str, dict[str, Any]]:
 
 
 def _as_utc(t: Any) -> datetime | None:
-    if t is None:
-        return None
-    t = t.to_pydatetime() if hasattr(t, "to_pydatetime") else t
-    if isinstance(t, str):
-        t = datetime.fromisoformat(t)
-    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+    """A time stamp from either database (aware, naive meaning UTC, or text) as an aware UTC datetime."""
+    iso = utc_iso(t)
+    return None if iso is None else datetime.fromisoformat(iso)
 
 
 def pending(store: Any) -> dict[str, int]:
@@ -75,17 +74,6 @@ def pending(store: Any) -> dict[str, int]:
         if table in PERSONAL_TABLES and st["dead"] > 0 and (vacuumed is None or vacuumed < since):
             out[table] = st["dead"]
     return out
-
-
-def _progress_bar(total: int) -> Any:
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn
-
-    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} tables"),
-                   console=Console(stderr=True), transient=True)
-    bar.start()
-    bar.add_task("vacuuming", total=total)
-    return bar
 
 
 def vacuum(store: Any, *, full: bool = False, actor: str = "cli", progress: bool | None = None) -> dict[str, Any]:
@@ -109,24 +97,19 @@ def vacuum(store: Any, *, full: bool = False, actor: str = "cli", progress: bool
         before = _stats(store)
         tables = [t for t in TABLES if t in before]
         done: dict[str, dict[str, Any]] = {}
-        show = store.settings.progress if progress is None else progress
-        bar = None
+        bar = RowProgress(store.settings.progress if progress is None else progress, len(tables), "vacuuming", "tables")
         try:
             with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                for i, table in enumerate(tables):
-                    if show and bar is None and time.perf_counter() - t0 > 1.0:
-                        bar = _progress_bar(len(tables))
-                    if bar is not None:
-                        bar.update(bar.task_ids[0], completed=i, description=f"vacuuming {table}")
+                for table in tables:
                     t1 = time.perf_counter()
                     if full:
                         conn.execute(text(f'VACUUM (FULL) "{table}"'))
                     # after FULL too: a rewrite leaves the server's dead-row count and last-vacuum time as they were
                     conn.execute(text(f'VACUUM "{table}"'))
                     done[table] = {"dead_before": before[table]["dead"], "seconds": round(time.perf_counter() - t1, 3)}
+                    bar.advance(1, table)
         finally:
-            if bar is not None:
-                bar.stop()
+            bar.close()
         after = _stats(store)
         for table, d in done.items():
             d["dead_after"] = after.get(table, {}).get("dead", 0)

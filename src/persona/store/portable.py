@@ -110,12 +110,14 @@ def read_manifest(folder: Path, shown_as: Path) -> dict[str, Any]:
 
 
 class RowProgress:
-    """A row-count progress bar on stderr that appears only once the work has taken more than a second."""
+    """A progress bar on stderr, counting rows (or ``unit``), that appears only once the work has taken more than a
+    second."""
 
-    def __init__(self, enabled: bool, total: int, verb: str) -> None:
+    def __init__(self, enabled: bool, total: int, verb: str, unit: str = "rows") -> None:
         self.enabled = enabled and total > 0
         self.total = total
         self.verb = verb
+        self.unit = unit
         self.done = 0
         self._t0 = time.perf_counter()
         self._bar: Any = None
@@ -130,7 +132,7 @@ class RowProgress:
             from rich.console import Console
             from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-            self._bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed:,.0f} rows"),
+            self._bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed:,.0f} " + self.unit),
                                  TimeRemainingColumn(), console=Console(stderr=True), transient=True)
             self._bar.start()
             self._task = self._bar.add_task(self.verb, total=self.total)

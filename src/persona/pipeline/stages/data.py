@@ -8,6 +8,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from persona.display import when
 from persona.jsonvalues import utc_iso
 from persona.pipeline.stage import RunContext, Section, Stage, StageResult
 
@@ -36,11 +37,6 @@ def _fmt(v: Any) -> str:
 
 
 # --- demo ---------------------------------------------------------------------------------------
-def _readable(iso: str | None) -> str:
-    """An ISO 8601 UTC time stamp as the report shows it: ``2025-01-01 03:06:37 UTC``."""
-    return "–" if iso is None else html.escape(f"{iso[:10]} {iso[11:19]} UTC")
-
-
 def _stored_rows(ctx: RunContext) -> dict[str, int]:
     """Rows per entity table that hold any (customers, products, events, reviews)."""
     counts = {t: ctx.store.count(t) for t in ("customers", "products", "events", "reviews")}
@@ -256,7 +252,7 @@ def run_quality(ctx: RunContext) -> StageResult:
     types = [{"event_type": k, "events": v} for k, v in q["events_by_type"].items()]
     nulls = [{"column": f"{t}.{c}", "null rate": v} for t, cs in q["null_rates"].items() for c, v in cs.items()]
     html_text = (
-        f"<p>Events from {_readable(q['time_range']['first'])} to {_readable(q['time_range']['last'])}; "
+        f"<p>Events from {when(q['time_range']['first']) or '–'} to {when(q['time_range']['last']) or '–'}; "
         f"{q['quarantine']['rows']:,} rows quarantined in {q['quarantine']['files']} file(s).</p>"
         + _table(rows, ["table", "rows", "stubs"]) + _table(types, ["event_type", "events"]) + _table(nulls, ["column", "null rate"])
     )
