@@ -130,10 +130,12 @@ def test_fast_path_stores_and_rejects_exactly_like_file_ingestion(any_store: Sto
     pd.testing.assert_frame_equal(mine, theirs)
     assert sum(e.startswith("h:") for e in mine["event_id"]) == 3  # content hashes (no id or a blank one), as ingestion's
     assert {"add_to_cart", "custom_thing", "email_open"} <= set(mine["event_type"])  # unknown types are kept
+    assert res.unknown_event_types == rep.unknown_event_types == {"custom_thing": 1}  # and named, as ingestion names them
     assert _stubs(any_store, "customers") == _stubs(ref_store, "customers")
     assert _stubs(any_store, "products") == _stubs(ref_store, "products")
     again = sink.write_rows(read_batch(_body(TRICKY)).rows)  # a client retry: nothing new, the same rejections
     assert (again.accepted, again.duplicates, again.rejected) == (0, len(TRICKY) - 5, 5)
+    assert again.unknown_event_types == {"custom_thing": 1}  # duplicates count too, as in file ingestion
     assert len(_events(any_store)) == len(mine)
 
 

@@ -93,6 +93,31 @@ def test_events_are_idempotent_and_validated(api) -> None:  # noqa: ANN001
     assert big.status_code == 413
 
 
+def test_events_of_types_persona_does_not_use_are_stored_and_named(api) -> None:  # noqa: ANN001
+    client, keys, store, _ = api
+    h = auth(keys["write"])
+
+    def ev(i: int, event_type: str, **more: object) -> dict:
+        return {"event_id": f"u-{i}", "customer_id": "c00002", "product_id": "p1", "event_type": event_type,
+                "timestamp": "2026-11-01T10:00:00Z", **more}
+
+    batch = {"events": [ev(0, "view"), ev(1, "purchase"), ev(2, "Order Completed"), ev(3, "order-completed"),
+                        ev(4, "page_ping"), ev(5, "page_ping", timestamp="1850-01-01T00:00:00Z")]}  # the last: rejected
+    r = client.post("/v1/events", json=batch, headers=h)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["received"], body["accepted"], body["rejected"]) == (6, 5, 1)  # stored as before, not refused
+    assert body["unknown_event_types"] == {"order_completed": 2, "page_ping": 1}
+    stored = store.read_frame("SELECT event_type FROM events WHERE event_id LIKE 'u-%'")["event_type"]
+    assert sorted(stored) == ["order_completed", "order_completed", "page_ping", "purchase", "view"]
+    slow = {"events": [ev(6, "Order Completed", value="2.5"), ev(7, "view")]}  # a numeric string: the models' path
+    assert client.post("/v1/events", json=slow, headers=h).json()["unknown_event_types"] == {"order_completed": 1}
+    known = client.post("/v1/events", json={"events": [ev(8, "view"), ev(9, "add_to_cart")]}, headers=h).json()
+    assert known["accepted"] == 2 and known["unknown_event_types"] == {}
+    field = client.get("/openapi.json").json()["components"]["schemas"]["EventResult"]["properties"]["unknown_event_types"]
+    assert field["additionalProperties"] == {"type": "integer"} and "order_completed → purchase" in field["description"]
+
+
 def test_recommendations_without_a_model_say_what_to_do(api) -> None:  # noqa: ANN001
     client, keys, *_ = api
     r = client.get("/v1/recommendations/c00001", headers=auth(keys["read"]))
