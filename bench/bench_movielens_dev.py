@@ -9,6 +9,9 @@ are not applied: every member fits on MovieLens 100K), or a hybrid of named memb
 (``'hybrid:{"models": ["ease-local", "als"]}'``). Each configuration is compared with the first one, per user
 averaged over the dev splits (mean difference and 95% interval).
 
+``--split temporal`` judges on the benchmark's temporal split instead: its training part (all but the last 20% of each
+user's ratings) is split again the same way, so there is one dev split, whatever the seeds.
+
     python bench/bench_movielens_dev.py --specs hybrid hybrid+bpr bpr
 """
 
@@ -29,7 +32,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_movielens import DEFAULT_DATA, SEED, load_items, load_ml100k, training_set  # noqa: E402
 
-from persona.evaluate import stratified_split  # noqa: E402
+from persona.evaluate import stratified_split, temporal_user_split  # noqa: E402
 from persona.evaluate.offline import evaluate_recommender  # noqa: E402
 from persona.evaluate.significance import paired_difference  # noqa: E402
 from persona.recommend import make_recommender  # noqa: E402
@@ -58,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="ml-100k.inter (RecBole atomic file) path")
     ap.add_argument("--specs", nargs="+", default=["hybrid"], help="configurations; the first is the reference")
     ap.add_argument("--dev-seeds", default="1,2,3", help="seeds of the dev splits (never 42, the benchmark's)")
+    ap.add_argument("--split", choices=["stratified", "temporal"], default="stratified",
+                    help="which of the benchmark's splits the dev splits are carved from")
     args = ap.parse_args(argv)
     seeds = [int(s) for s in args.dev_seeds.split(",")]
     if SEED in seeds:
@@ -67,10 +72,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"MovieLens 100K not found at {args.data}", file=sys.stderr)
         return 2
     df, items = load_ml100k(args.data), load_items(args.data)
-    outer_train, _ = stratified_split(df, 0.75, filter_by="item", seed=SEED)
+    if args.split == "temporal":
+        outer_train, _ = temporal_user_split(df, fraction=0.2, time="timestamp")
+        seeds = seeds[:1]  # the temporal dev split does not depend on a seed
+    else:
+        outer_train, _ = stratified_split(df, 0.75, filter_by="item", seed=SEED)
     per_user: dict[str, list[pd.DataFrame]] = {s: [] for s in args.specs}
     for seed in seeds:
-        tr, te = stratified_split(outer_train, 0.75, filter_by="item", seed=seed)
+        if args.split == "temporal":
+            tr, te = temporal_user_split(outer_train, fraction=0.2, time="timestamp")
+        else:
+            tr, te = stratified_split(outer_train, 0.75, filter_by="item", seed=seed)
         train = training_set(tr, items)
         for spec in args.specs:
             model = build(spec)

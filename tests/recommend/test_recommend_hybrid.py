@@ -244,3 +244,102 @@ def test_default_guard_keeps_the_random_folds_score():
     # None: the random folds may lose what the validation cannot tell from noise (one standard error)
     noisy = HybridRecommender(models={"itemknn": {}, "ease": {}}, tune=False, recency_tolerance=None).fit(data)
     assert noisy.validation_["random_objective"] > 0 and sum(noisy.weights_.values()) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_curve_weights_extrapolate_along_the_log_size_line():
+    from persona.recommend.hybrid import curve_weights
+
+    # normalised 0.5 / 0.5 on the folds, 0.8 / 0.2 on less data: each share moves on by steps × its change
+    out = curve_weights({"a": 2.0, "b": 2.0}, {"a": 0.8, "b": 0.2}, 0.5)
+    assert out == pytest.approx({"a": 4.0 * 0.35, "b": 4.0 * 0.65})
+    # a share that would go negative becomes zero; a member missing from the smaller blend had weight zero there
+    assert curve_weights({"a": 1.0, "b": 1.0}, {"a": 0.1, "b": 0.9}, 2.0) == pytest.approx({"a": 2.0, "b": 0.0})
+    assert curve_weights({"a": 1.0, "b": 3.0}, {"b": 1.0}, 1.0) == pytest.approx({"a": 0.5 * 4, "b": 0.5 * 4})
+    # no change between the two sizes, or nothing to extrapolate from: the folds' weights stand
+    assert curve_weights({"a": 1.0, "b": 3.0}, {"a": 0.5, "b": 1.5}, 1.0) == pytest.approx({"a": 1.0, "b": 3.0})
+    assert curve_weights({"a": 1.0, "b": 3.0}, {}, 1.0) == {"a": 1.0, "b": 3.0}
+
+
+def test_without_drops_the_marked_cells_from_matrix_and_log():
+    from persona.recommend.hybrid import _held_share, _without
+
+    data = _groups(n_users=10)
+    m = data.matrix.tocsr()
+    held = _held_share(m, np.random.default_rng(0).random(m.nnz), 0.25)
+    counts = np.diff(m.indptr)
+    rows = np.repeat(np.arange(m.shape[0]), counts)
+    # a quarter of each user's items (rounded), never from users with fewer than three
+    assert (np.bincount(rows[held], minlength=m.shape[0]) == np.round(0.25 * counts)).all()
+    small = _without(data, held)
+    assert small.nnz == data.nnz - held.sum()
+    assert (small.matrix.toarray() > 0).sum() == small.nnz
+    gone = set(zip(rows[held], m.indices[held], strict=True))
+    log_pairs = set(zip(small.log["user_idx"], small.log["item_idx"], strict=True))
+    assert not gone & log_pairs and len(log_pairs) == small.nnz
+
+
+def _overlapping_tastes(n_users: int = 300, n_items: int = 60, seed: int = 0) -> Interactions:
+    """Each user draws from two overlapping taste groups and from a global popularity curve."""
+    rng = np.random.default_rng(seed)
+    pop = 1.0 / (1 + np.arange(n_items)) ** 1.2
+    rows = []
+    for u in range(n_users):
+        g, h = u % 6, (u // 6) % 5
+        picks = [*rng.choice(np.arange(10 * g, 10 * g + 10), 4, replace=False),
+                 *rng.choice(np.arange(12 * h, 12 * h + 12), 3, replace=False),
+                 *rng.choice(n_items, 4, replace=False, p=pop / pop.sum())]
+        rows += [(f"u{u}", f"i{j}", 1_700_000_000 + 60 * n + u) for n, j in enumerate(dict.fromkeys(picks))]
+    return Interactions.from_frame(pd.DataFrame(rows, columns=["user_id", "item_id", "ts"]), time="ts")
+
+
+def test_learning_curve_refits_members_on_less_data_and_extrapolates():
+    from persona.recommend.hybrid import CURVE_SHARE, curve_weights
+
+    data = _groups(n_users=120)
+    specs = {"itemknn": {}, "popular": {}, "ease": {}}
+    rec = HybridRecommender(models=specs, learning_curve=True)
+    folds = rec._folds(data)
+    assert [f.mode for f in folds] == ["random", "random", "temporal"]
+    fitted_on = []
+    fit_member = rec._member
+
+    def member(name, params, on):
+        fitted_on.append((name, [f.inner.nnz for f in on]))
+        return fit_member(name, params, on)
+
+    rec._member = member
+    report: dict = {}
+    given = {"itemknn": 0.6, "popular": 0.4, "itemknn~recent": 0.5, "ease": 0.0}
+    out = rec._learning_curve(folds, specs, given, report)
+    # every base member is fitted again on every fold, each time without a quarter of each user's inner items
+    assert [name for name, _ in fitted_on] == ["itemknn", "popular", "ease"]
+    for _, sizes in fitted_on:
+        for small, fold in zip(sizes, folds, strict=True):
+            counts = np.diff(fold.inner.matrix.tocsr().indptr)
+            assert small == (counts - np.where(counts < 3, 0, np.round((1 - CURVE_SHARE) * counts))).sum()
+    curve = report["learning_curve"]
+    assert curve["steps"] == pytest.approx(np.log(1 / 0.8) / np.log(1 / CURVE_SHARE), abs=1e-4)
+    assert {n: v for n, v in curve["folds"].items() if v} == {"itemknn": 0.6, "popular": 0.4}
+    assert sum(curve["smaller"].values()) == pytest.approx(1.0, abs=1e-4)
+    moved = curve_weights({"itemknn": 0.6, "popular": 0.4, "ease": 0.0}, curve["smaller"], curve["steps"])
+    # the base members' weights move (at the same total); the recency member keeps its weight
+    assert out == pytest.approx({**moved, "itemknn~recent": 0.5}, abs=1e-4)
+    assert {n: v for n, v in curve["extrapolated"].items() if v} == pytest.approx(
+        {n: v for n, v in moved.items() if v}, abs=1e-4)
+    # one base member alone has nothing to extrapolate
+    assert rec._learning_curve(folds, specs, {"itemknn": 1.0, "popular": 0.0}, {}) == {"itemknn": 1.0, "popular": 0.0}
+
+
+def test_learning_curve_sets_the_final_weights_when_switched_on():
+    data = _overlapping_tastes()
+    models = {"itemknn": {}, "popular": {}, "userknn": {}}
+    on = HybridRecommender(models=models, recency=False, learning_curve=True).fit(data)
+    off = HybridRecommender(models=models, recency=False).fit(data)
+    assert "learning_curve" not in off.validation_
+    curve = on.validation_["learning_curve"]
+    assert sum(v > 0 for v in curve["folds"].values()) >= 2  # item-kNN and user-kNN on this data
+    assert curve["extrapolated"] != pytest.approx(curve["folds"], abs=0.05)  # the smaller data's blend differs
+    assert {n: w for n, w in off.weights_.items() if w > 0} == pytest.approx(
+        {n: v for n, v in curve["folds"].items() if v > 0}, abs=1e-4)
+    assert {n: w for n, w in on.weights_.items() if w > 0} == pytest.approx(
+        {n: v for n, v in curve["extrapolated"].items() if v > 0}, abs=1e-4)

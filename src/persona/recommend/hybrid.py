@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -55,6 +55,9 @@ DEFAULT_RECENCY_TAU = 0.25
 #: Weights of the random folds' listwise loss beside the latest items' loss, tried while the blend moves
 #: towards each user's latest items (the first that keeps the random folds' score and helps wins: largest first).
 GUARD_WEIGHTS = (64.0, 32.0, 16.0, 8.0, 4.0, 2.0, 1.0)
+#: With ``learning_curve`` on, the blend is learned a second time with its members fitted on this share of each
+#: validation fold's inner data, and the weights are extrapolated to the full training data.
+CURVE_SHARE = 0.75
 MAX_ENTRY = 1_000_000  # cells per block when scoring (b × n_items)
 MAX_VALIDATION_CELLS = 20_000_000  # validation users × items held while learning weights (80 MB per model)
 
@@ -171,6 +174,51 @@ def _ndcg_recall_rows(blend: np.ndarray, labels: np.ndarray, n_true: np.ndarray,
     return (hits * disc).sum(axis=1) / idcg, hits.sum(axis=1) / n_true
 
 
+def _held_share(m: sp.csr_matrix, key: np.ndarray, fraction: float) -> np.ndarray:
+    """Mask of the stored cells of ``m`` that are each user's ``fraction`` of items with the highest ``key``.
+
+    Users with fewer than three items keep them all.
+    """
+    counts = np.diff(m.indptr)
+    rows = np.repeat(np.arange(m.shape[0]), counts)
+    order = np.lexsort((-key, rows))  # per user, highest key (newest, or random) first
+    pos = np.empty(len(rows), dtype=np.int64)
+    pos[order] = np.arange(len(rows)) - np.repeat(m.indptr[:-1], counts)
+    n_out = np.round(fraction * counts).astype(np.int64)
+    n_out[counts < 3] = 0
+    return pos < n_out[rows]
+
+
+def _without(data: Interactions, held: np.ndarray) -> Interactions:
+    """``data`` without the stored cells marked in ``held`` (in its matrix and its event log)."""
+    m = data.matrix.tocsr()
+    rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
+    keep = ~held
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows[keep], minlength=m.shape[0]))])
+    inner_m = sp.csr_matrix((m.data[keep], m.indices[keep], indptr), shape=m.shape)
+    lg = data.log
+    if len(lg):
+        pairs = pd.MultiIndex.from_arrays([lg["user_idx"].to_numpy(), lg["item_idx"].to_numpy()])
+        lg = lg[~pairs.isin(pd.MultiIndex.from_arrays([rows[held], m.indices[held]]))].reset_index(drop=True)
+    return Interactions(inner_m, data.user_ids, data.item_ids, lg, data.items, data.users)
+
+
+def curve_weights(fold_w: Mapping[str, float], small_w: Mapping[str, float], steps: float) -> dict[str, float]:
+    """Blend weights extrapolated along a log-linear learning curve, at the scale of ``fold_w``.
+
+    ``fold_w`` was learned with the members fitted on the folds' inner data, ``small_w`` on a smaller share of it;
+    both are normalised to sum to one, and each weight moves ``steps`` times its change from ``small_w`` to
+    ``fold_w`` further (``steps`` = log(full / inner size) / log(inner / smaller size)). Negative weights become zero.
+    """
+    total = sum(fold_w.values())
+    small_total = sum(small_w.values())
+    if total <= 0 or small_total <= 0:
+        return dict(fold_w)
+    out = {n: max(0.0, v / total + steps * (v / total - small_w.get(n, 0.0) / small_total)) for n, v in fold_w.items()}
+    s = sum(out.values())
+    return {n: total * v / s for n, v in out.items()} if s > 0 else dict(fold_w)
+
+
 class HybridRecommender(Recommender):
     """Weighted blend of base recommenders with weights learned on a validation split of the training data.
 
@@ -215,6 +263,14 @@ class HybridRecommender(Recommender):
             tell from noise).
         objective: the validation score that picks settings and recency decay and guards the random folds:
             ``"ndcg+recall"`` (default, sum of both at ``k``) or ``"ndcg"``.
+        learning_curve: correct the base members' blend weights for the data the members lose to the validation
+            folds (off by default). Every base member is fitted again on ``CURVE_SHARE`` of each fold's inner data,
+            the blend is learned there too, and each weight moves on along the line through the two (log data size →
+            weight) to the size of the full training data (negative weights become zero). Motivation: on MovieLens
+            100K the blend's lead over ease-local shrinks from 6% at half the training data to 1% at 90%, so weights
+            learned on folds fit a smaller data set than the final model's. Measured on nine dev splits of the
+            benchmark's training part it changed nDCG@10 and Recall@10 by +0.0004 each (95% intervals about
+            ±0.001) for a third more fit time, so it is not the default.
         significance: a tuning-grid setting replaces the default one only when its mean validation gain exceeds
             this many standard errors of the paired per-user gains (guards against fitting noise).
         seed: random seed of the validation split and of the base models that take one.
@@ -244,6 +300,7 @@ class HybridRecommender(Recommender):
         recency_tau: float | str = "auto",
         recency_tolerance: float | None = 0.0,
         objective: str = "ndcg+recall",
+        learning_curve: bool = False,
         significance: float = 1.0,
         seed: int = 42,
     ):
@@ -266,6 +323,7 @@ class HybridRecommender(Recommender):
         self.recency_tau = recency_tau
         self.recency_tolerance = recency_tolerance
         self.objective = objective
+        self.learning_curve = learning_curve
         self.significance = significance
         self.seed = seed
 
@@ -350,35 +408,19 @@ class HybridRecommender(Recommender):
         """Training data minus a held-out share of each user's items, and the held-out (user, item) matrix."""
         m = data.matrix.tocsr()
         rng = np.random.default_rng(seed)
-        counts = np.diff(m.indptr)
-        rows = np.repeat(np.arange(m.shape[0]), counts)
         if mode == "temporal" and data.has_time:
+            rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
             lg = data.log
             last = pd.DataFrame({"u": lg["user_idx"].to_numpy(), "i": lg["item_idx"].to_numpy(),
                                  "t": lg["time"].to_numpy()}).groupby(["u", "i"])["t"].max()
             key = last.reindex(pd.MultiIndex.from_arrays([rows, m.indices])).to_numpy()
             key = np.nan_to_num(key, nan=-np.inf) + rng.random(len(rows)) * 1e-6
         else:
-            key = rng.random(len(rows))
-        order = np.lexsort((-key, rows))  # per user, newest (or random) first
-        pos = np.empty(len(rows), dtype=np.int64)
-        starts = np.repeat(m.indptr[:-1], counts)
-        pos[order] = np.arange(len(rows)) - starts
-        n_out = np.round(self.validation_fraction * counts).astype(np.int64)
-        n_out[counts < 3] = 0
-        held = pos < n_out[rows]
-        keep = ~held
-        inner_m = sp.csr_matrix((m.data[keep], m.indices[keep], np.concatenate([[0], np.cumsum(np.bincount(rows[keep], minlength=m.shape[0]))])),
-                                shape=m.shape)
-        val = sp.csr_matrix((np.ones(held.sum(), dtype=np.float32), (rows[held], m.indices[held])), shape=m.shape)
-        lg = data.log
-        if len(lg):
-            pairs = pd.MultiIndex.from_arrays([lg["user_idx"].to_numpy(), lg["item_idx"].to_numpy()])
-            vcoo = val.tocoo()
-            held_pairs = pd.MultiIndex.from_arrays([vcoo.row, vcoo.col])
-            lg = lg[~pairs.isin(held_pairs)].reset_index(drop=True)
-        inner = Interactions(inner_m, data.user_ids, data.item_ids, lg, data.items, data.users)
-        return inner, val
+            key = rng.random(m.nnz)
+        held = _held_share(m, key, self.validation_fraction)
+        coo = m.tocoo()
+        val = sp.csr_matrix((np.ones(held.sum(), dtype=np.float32), (coo.row[held], coo.col[held])), shape=m.shape)
+        return _without(data, held), val
 
     def _folds(self, data: Interactions) -> list[_Fold]:
         """Validation folds carved from the training data (random shares of each user's items, and its latest)."""
@@ -507,12 +549,43 @@ class HybridRecommender(Recommender):
                 report["models"][name + RECENT] = {"params": {**params[name], "tau": self.recency_tau_},
                                                    "ndcg": round(float(np.concatenate([r[0] for r in rows]).mean()), 5),
                                                    "recall": round(float(np.concatenate([r[1] for r in rows]).mean()), 5)}
+        if self.learning_curve:
+            w = self._learning_curve(folds, params, w, report)
         total = sum(w.values())
         self.params_ = params
         self.weights_ = {n: round(v / total, 6) for n, v in w.items()}
         report["blend_objective"] = round(score, 5)
         self.validation_ = report
         log.info("hybrid validation users=%d blend=%.4f weights=%s", report["users"], score, self.weights_)
+
+    def _learning_curve(self, folds: list[_Fold], params: dict[str, dict[str, Any]], w: dict[str, float],
+                        report: dict[str, Any]) -> dict[str, float]:
+        """The blend ``w`` learned on ``folds``, extrapolated to the full training data (see ``learning_curve``).
+
+        Every base member is fitted again on ``CURVE_SHARE`` of each fold's inner data (same settings, same held-out
+        items), the same validation learns their blend there, and :func:`curve_weights` moves the base members'
+        weights on to the full data. The ``~recent`` members keep their weights (they are chosen on the latest items
+        and only where the random folds lose nothing, which the smaller data cannot judge again).
+        """
+        plain = [n for n in params if n in w]
+        if sum(w[n] > 0 for n in plain) < 2:
+            return w
+        small = []
+        for i, f in enumerate(folds):
+            rng = np.random.default_rng(self.seed + 1000 + i)
+            held = _held_share(f.inner.matrix.tocsr(), rng.random(f.inner.nnz), 1.0 - CURVE_SHARE)
+            small.append(replace(f, inner=_without(f.inner, held)))
+        learned, _ = self._blend_weights(small, {n: self._member(n, params[n], small)[0] for n in plain}, {})
+        steps = float(np.log(1.0 / (1.0 - self.validation_fraction)) / np.log(1.0 / CURVE_SHARE))
+        moved = curve_weights({n: w[n] for n in plain}, learned, steps)
+
+        def shares(d: Mapping[str, float]) -> dict[str, float]:
+            total = max(sum(d.get(n, 0.0) for n in plain), 1e-12)
+            return {n: round(d.get(n, 0.0) / total, 5) for n in plain if d.get(n, 0.0) > 0 or w[n] > 0}
+
+        report["learning_curve"] = {"share": CURVE_SHARE, "steps": round(steps, 4), "folds": shares(w),
+                                    "smaller": shares(learned), "extrapolated": shares(moved)}
+        return {n: moved.get(n, v) for n, v in w.items()}
 
     def _blend_weights(self, folds: list[_Fold], raw_z: dict[str, list[np.ndarray]], report: dict[str, Any],
                        first: Mapping[str, float] | None = None,
