@@ -1,8 +1,10 @@
 """Identifiers only a keyword announces: QQ numbers, QQ group numbers and WeChat ids (``[im]``), bank account numbers
 and alphanumeric account ids after an account word (``[account]``), French RIBs (key checked) and bare North American
-phone numbers after a phone word; the keyword stays, also when the id is glued to it. Near-misses (``QQ音乐``, group
-sizes, prices, order numbers, product codes, ISBNs, RIBs with a wrong key, words that merely start like a keyword:
-``accounting2023``) come back unchanged; the real corpora when present. Columns: messaging ids and bank account numbers
+phone numbers after a phone word; the keyword stays, also when the id is glued to it or joined by a hyphen
+(``account-AB123456``). Near-misses (``QQ音乐``, group sizes, prices, order numbers, product codes, ISBNs, RIBs with a
+wrong key, words that merely start like a keyword: ``accounting2023``; hyphenated words that join an account word to a
+page's name, a thing's number or a date: ``account-settings-123456789``, ``account-SKU-AB123456``,
+``account-2019-12-31``) come back unchanged; the real corpora when present. Columns: messaging ids and bank account numbers
 (alphanumeric ids too) in columns named for them, French RIBs under any name; columns of things (SKUs, order ids,
 hashes, UUIDs, ISBNs, barcodes) are never flagged."""
 
@@ -88,6 +90,21 @@ REDACTED = [
     ("KontonummerDE12ABC3456 und acct1234AB5678", "Kontonummer[account] und acct[account]"),
     ("accountNoAB123456, bankaccountXY987654321", "accountNo[account], bankaccount[account]"),
     ("ACCOUNT1234AB5678 and compteFR1234567X", "ACCOUNT[account] and compte[account]"),
+    # ids joined to a Latin account word by a hyphen, in one hyphenated word: the word and the hyphen stay
+    ("account-AB123456, acct-12345678, ACCT-1234-5678-90", "account-[account], acct-[account], ACCT-[account]"),
+    ("Konto-DE12345678 und Kto-Nr-12345678, Kontonummer-0532013000", "Konto-[account] und Kto-Nr-[account], Kontonummer-[account]"),
+    ("account-no-AB123456, account-number-AB-123456, accountNo-X-1234-5678", "account-no-[account], account-number-[account], accountNo-[account]"),
+    ("compte-FR1234567X, RIB-0001234567K, Bankkonto-1234567", "compte-[account], RIB-[account], Bankkonto-[account]"),
+    ("my-account-AB123456, savings-account-12345678, bank-account-ID-12345678", "my-account-[account], savings-account-[account], bank-account-[account]"),
+    ("refund to account-AB123456.", "refund to account-[account]."),
+    # a dash between word and id: an en or em dash, a hyphen with a space after it or after no Latin letter
+    ("account – 12345678, Konto—DE12345678, account - AB-123456", "account – [account], Konto—[account], account - [account]"),
+    ("账户-AB123456，账号-6222020200112233，Konto-Nr.-DE12345678", "账户-[account]，账号-[account]，Konto-Nr.-[account]"),
+    ("account-no. 12345678, Acct-No: AB123456", "account-no. [account], Acct-No: [account]"),
+    ("RIB-30004005500001234567K58", "RIB-[account]"),  # a RIB run together, its key valid, joined to its word
+    ("account 12345678-9abc", "account [account]"),  # the whole code, not its head
+    # the same ids after a colon, Konto-Nr. or a Chinese word, found before
+    ("acct:AB123456, Konto-Nr. DE12345678, 账户AB123456", "acct:[account], Konto-Nr. [account], 账户[account]"),
     # alphanumeric account ids
     ("account AB123456CD please", "account [account] please"),
     ("Konto: DE12ABC3456789", "Konto: [account]"),  # not an IBAN (wrong length)
@@ -141,6 +158,21 @@ UNCHANGED = [
     "accountAB12345, accountAB123456元, ribbon123456, RIBBON123456, Ribbon2023ab1234",  # 5 digits; an amount
     "account iPhone12, account B07XJ8C8F5, 账号 zhangsan2019",  # fewer than 6 digits
     "Acct v1.2.3456789 and account 1024x768.5",
+    # hyphenated words that are no account word and its id: things' numbers, pages, codes, dates, shorter ids
+    "SKU-AB123456, order-AB123456, invoice-AB123456, ORD-2023-000123, REF-12345678",
+    "account-SKU-AB123456, account-order-AB123456, acct-ref-12345678, account-ITEM-AB123456",  # a thing's number
+    "account-settings-123456789, account-overview-AB123456, https://x.com/account-settings/123456789",  # a page
+    "https://x.com/account/0f8fad5b-d9cb-469f-a165-70867728950e, account-6ba7b810-9dad-11d1-80b4-00c04fd430c8",
+    "account 12345678-1234-5678-9abc-def012345678, account-12345678-1234-5678-9abc-def012345678",  # a UUID's head
+    "account SKU-AB123456, account: order-AB123456, 账户 REF-12345678, Konto – SKU-AB123456",  # a thing's number
+    "RIB-30004005500001234567K25",  # a wrong key
+    "account-2019-12-31, account 2019-12-31, account – 31-12-2019, 账户-2019 12 31",  # dates
+    "account-v2.10.3, account-#ff00aa, account-ff00aa12, account-978-3-16-148410-0",
+    "accounting-AB123456, accounts-AB123456, myaccount-AB123456, Kundenkonto-AB123456, ribbon-123456",
+    "AB-RIB-123456, XY-ACCT-12345678, account-AB12345, account-123456元, account-12345",  # a code's part; too short
+    "account_AB123456 in the log, /account/AB123456/edit, account.AB123456",  # code and addresses
+    "account -1234567 this month",  # a balance
+    "customer no. AB-123456, Kundennummer 12345678, customer-AB123456",  # a shop's own customer numbers
     # RIBs: a wrong key (left whole); run together without an account word (a URL's digits)
     "RIB : 30004 00550 0001234567K 25",
     "colis 30004005500001234567K58",
