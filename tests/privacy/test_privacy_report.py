@@ -180,3 +180,25 @@ def test_card_numbers_and_ibans_in_attributes_contexts_and_texts_are_reported_by
     rep = json.loads(_cli(ws, "privacy", "report", "--json").stdout)
     assert rep["plaintext_pii"]["customer_attributes"] == {}
     assert rep["plaintext_pii"]["review_texts"] == {**no_pii(), "scanned": 4}
+
+
+@pytest.mark.parametrize("left", [{"row_hash": "f" * 16}, {"country": "DE"}, {"email_hash": "e" * 64},
+                                  {"attributes": {"tier": "gold"}}, {"created_at": datetime(2025, 1, 1, tzinfo=UTC)}])
+def test_the_erasure_check_covers_every_column_erasure_blanks(any_store, left) -> None:  # noqa: ANN001
+    from shop_fixtures import seed_shop
+    from sqlalchemy import update
+
+    from persona.privacy.crypto import create_key_file
+    from persona.privacy.gdpr import erase_customer
+    from persona.store.models import TABLES
+
+    settings = any_store.settings
+    create_key_file(settings.key_path)
+    seed_shop(any_store, settings, 4)
+    erase_customer(any_store, settings, "c00001")
+    assert privacy_report(any_store, settings)["erasure"]["rows_left"] == {}  # the JSON null erasure writes holds nothing
+    customers = TABLES["customers"]
+    with any_store.engine.begin() as conn:  # a tombstone that kept one of the values erasure blanks
+        conn.execute(update(customers).where(customers.c.customer_id == "c00001").values(**left))
+    rep = privacy_report(any_store, settings)
+    assert rep["erasure"]["rows_left"] == {"customers (PII)": 1} and rep["erasure"]["complete"] is False

@@ -42,6 +42,7 @@ def report(
     "erasure", "access", "findings": [what needs action]}. Values are never printed, only counts and names.
     """
     from persona.privacy.report import privacy_report
+    from persona.privacy.scope import PII_FIELDS
 
     with _workspace(workspace) as (settings, store):
         rep = privacy_report(store, settings, k=k)
@@ -51,7 +52,7 @@ def report(
     pii = rep["pii_at_rest"]
     console.print(f"{pii['customers']:,} customers; encrypted at rest: "
                   + ", ".join(f"{c} {pii[c]['stored']:,} ({pii[c]['unreadable']} of {pii[c]['checked']} sampled unreadable)"
-                              for c in ("email", "phone", "name")))
+                              for c in PII_FIELDS))
     for name in ("precise", "generalised"):
         r = rep["reidentification"][name]
         if r["columns"]:

@@ -38,6 +38,7 @@ from persona.privacy.consent import consent_row_hash
 from persona.privacy.crypto import PIICipher
 from persona.privacy.detect import no_pii
 from persona.privacy.redact import redact_texts
+from persona.privacy.scope import PII_FIELDS
 from persona.store.bulk import BulkWriter, encode_rows
 
 _KNOWN_CAP = 2_000_000  # ids remembered per run to skip re-sending stubs; beyond it the set restarts
@@ -210,7 +211,7 @@ class EntityWriter:
         cols: dict[str, pd.Series] = {"customer_id": f["customer_id"]}
         cols["customer_key"] = pd.Series(self.cipher.pseudonyms(to_objects(f["customer_id"]).tolist()), index=f.index)
         enc = self.cipher.encrypt
-        for c in ("email", "phone", "name"):
+        for c in PII_FIELDS:
             if c in f.columns:
                 cols[f"{c}_enc"] = to_objects(f[c]).map(lambda v: None if v is None else enc(v))
         if "email" in f.columns:

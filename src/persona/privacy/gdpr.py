@@ -3,7 +3,8 @@
 Erasure removes PII, events, reviews, profile, segment memberships, predictions, exposures and outbox
 rows, keeps a tombstone (the id and ``erased_at``) so that no later send can reach the person, and
 writes an audit record that names the person only by pseudonym. Served models forget the person at
-their next retrain; the service also drops them from its in-memory factors at once.
+their next retrain; the service also drops them from its in-memory factors at once. The tables erasure
+empties, the customer columns it blanks and what it keeps are listed once, in :mod:`persona.privacy.scope`.
 """
 
 from __future__ import annotations
@@ -16,18 +17,8 @@ from sqlalchemy import delete, select, update
 
 from persona.errors import NotFoundError
 from persona.privacy.crypto import PIICipher
-from persona.store.models import (
-    Assignment,
-    AuditLog,
-    Consent,
-    Customer,
-    Event,
-    Message,
-    Prediction,
-    Profile,
-    Review,
-    SegmentMembership,
-)
+from persona.privacy.scope import ERASED_CUSTOMER_COLUMNS, ERASED_TABLES
+from persona.store.models import TABLES, AuditLog, Consent, Customer
 
 
 def audit(store: Any, actor: str, action: str, subject: str | None, details: dict[str, Any] | None = None) -> None:
@@ -116,18 +107,15 @@ def erase_customer(store: Any, settings: Any, customer_id: str, *, actor: str = 
         if c is None or c.erased_at is not None:
             raise NotFoundError(f"no customer {customer_id!r}", hint="it may have been erased already")
         key = c.customer_key
-        for name, model in (
-            ("events", Event), ("reviews", Review), ("profiles", Profile), ("segment_memberships", SegmentMembership),
-            ("predictions", Prediction), ("assignments", Assignment), ("messages", Message),
-        ):
-            counts[name] = int(s.execute(delete(model).where(model.customer_id == customer_id)).rowcount or 0)
-        # consent history is evidence the shop must keep; it holds no PII beyond the id
+        for name in ERASED_TABLES:
+            table = TABLES[name]
+            counts[name] = int(s.execute(delete(table).where(table.c.customer_id == customer_id)).rowcount or 0)
+        # consent history is evidence the shop must keep (scope.KEPT_TABLES); it holds no PII beyond the id
         counts["consents_kept"] = len(list(s.scalars(select(Consent.id).where(Consent.customer_id == customer_id))))
         s.execute(
             update(Customer)
             .where(Customer.customer_id == customer_id)
-            .values(email_enc=None, phone_enc=None, name_enc=None, email_hash=None, gender=None, birth_year=None, city=None,
-                    country=None, timezone=None, language=None, attributes=None, erased_at=datetime.now(UTC))
+            .values(**dict.fromkeys(ERASED_CUSTOMER_COLUMNS), erased_at=datetime.now(UTC))
         )
         s.add(AuditLog(ts=datetime.now(UTC), actor=actor, action="erase", subject=key, details=counts))
     if store.dialect == "sqlite":  # deleted pages are zeroed (secure_delete) and the WAL copy is truncated

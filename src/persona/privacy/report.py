@@ -11,7 +11,8 @@
 - **Re-identification risk**: k-anonymity of the quasi-identifiers (gender, birth year, city, postcode): the share
   of customers whose combination fewer than ``k`` customers share, next to the same with age bands and countries.
 - **Consent**: who may be contacted per channel for marketing, and who has no consent record at all.
-- **Erasure**: erased customers, and a check that nothing of theirs is left in any table; on PostgreSQL, the tables
+- **Erasure**: erased customers, and a check that nothing of theirs is left in any table or tombstone column that
+  erasure clears (:mod:`persona.privacy.scope`); on PostgreSQL, the tables
   whose files still hold old row versions from before the last erasure, redaction or key rotation
   (:func:`persona.privacy.vacuum.pending`; ``persona privacy vacuum`` reclaims them).
 - **Access**: API keys by scope (unused and admin keys), and the audit log's actions.
@@ -29,11 +30,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sqlalchemy import JSON
 
 from persona.data.interactions import as_dict
 from persona.errors import InputError
 from persona.privacy.detect import KIND_NAMES, TEXT_KINDS, pii_fix, pii_like_keys, texts_with_pii
+from persona.privacy.scope import ERASED_CUSTOMER_COLUMNS, ERASED_TABLES, PII_COLUMNS, PII_FIELDS
 from persona.privacy.vacuum import pending
+from persona.store.models import TABLES
 
 #: how many ciphertexts of each PII column are test-decrypted
 DECRYPT_SAMPLE = 1000
@@ -42,8 +46,6 @@ SCAN_ROWS = 20_000
 #: quasi-identifiers, most precise first, and their generalised forms
 QUASI_IDENTIFIERS = ("gender", "birth_year", "city", "zip_code")
 GENERALISED = ("gender", "age_band", "country")
-#: tables an erased customer must have no rows in
-ERASED_TABLES = ("events", "reviews", "profiles", "segment_memberships", "predictions", "assignments", "messages")
 CHANNELS = ("email", "sms", "push", "webhook")
 #: the command that removes e-mail addresses, phone, card and account numbers, IBANs and messaging ids from stored
 #: review texts
@@ -78,7 +80,7 @@ def _pii_at_rest(store: Any, settings: Any, customers: pd.DataFrame) -> dict[str
 
     cipher = PIICipher.from_settings(settings)
     out: dict[str, Any] = {"customers": int(len(customers))}
-    for col in ("email", "phone", "name"):
+    for col in PII_FIELDS:
         vals = customers[f"{col}_enc"].dropna()
         sample = vals.sample(min(DECRYPT_SAMPLE, len(vals)), random_state=0) if len(vals) else vals
         bad = 0
@@ -133,6 +135,14 @@ def _consent(store: Any, customer_ids: list[str]) -> dict[str, Any]:
     return out
 
 
+def _holds_value(column: str) -> str:
+    """SQL that is true where ``customers.<column>`` holds a value (a JSON column's ``null`` holds none: erasure
+    writes that)."""
+    if isinstance(TABLES["customers"].c[column].type, JSON):
+        return f"({column} IS NOT NULL AND CAST({column} AS TEXT) <> 'null')"
+    return f"{column} IS NOT NULL"
+
+
 def _erasure(store: Any) -> dict[str, Any]:
     erased = store.read_frame("SELECT customer_id FROM customers WHERE erased_at IS NOT NULL")["customer_id"].tolist()
     left: dict[str, int] = {}
@@ -141,8 +151,8 @@ def _erasure(store: Any) -> dict[str, Any]:
                                  "WHERE c.erased_at IS NOT NULL")["n"].iloc[0])
         if n:
             left[table] = n
-    pii = int(store.read_frame("SELECT COUNT(*) AS n FROM customers WHERE erased_at IS NOT NULL AND (email_enc IS NOT NULL OR "
-                               "phone_enc IS NOT NULL OR name_enc IS NOT NULL OR birth_year IS NOT NULL OR city IS NOT NULL)")["n"].iloc[0])
+    held = " OR ".join(_holds_value(c) for c in ERASED_CUSTOMER_COLUMNS)
+    pii = int(store.read_frame(f"SELECT COUNT(*) AS n FROM customers WHERE erased_at IS NOT NULL AND ({held})")["n"].iloc[0])  # noqa: S608
     if pii:
         left["customers (PII)"] = pii
     requests = int(store.read_frame("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'erase'")["n"].iloc[0])
@@ -220,8 +230,8 @@ def privacy_report(store: Any, settings: Any, *, k: int = 5) -> dict[str, Any]:
     """
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 2:
         raise InputError(f"k must be an integer of at least 2, got {k!r}")
-    customers = store.read_frame("SELECT customer_id, email_enc, phone_enc, name_enc, gender, birth_year, city, country, attributes "
-                                 "FROM customers WHERE erased_at IS NULL")
+    customers = store.read_frame(f"SELECT customer_id, {', '.join(PII_COLUMNS)}, gender, birth_year, city, country, "  # noqa: S608
+                                 "attributes FROM customers WHERE erased_at IS NULL")
     rep: dict[str, Any] = {
         "generated_at": datetime.now(UTC).isoformat(),
         "pii_at_rest": _pii_at_rest(store, settings, customers),

@@ -3,7 +3,8 @@
 What depends on the master key (HKDF-split in :class:`~persona.privacy.crypto.PIICipher`), and what a rotation does
 with each:
 
-* ``customers.email_enc / phone_enc / name_enc`` (AES-256-GCM): decrypted with the old key, encrypted with the new.
+* ``customers.email_enc / phone_enc / name_enc`` (AES-256-GCM; :data:`persona.privacy.scope.PII_COLUMNS`): decrypted
+  with the old key, encrypted with the new.
   A ciphertext the old key cannot open stops the rotation before anything is written (nothing is ever left under
   a key nobody has).
 * ``customers.customer_key`` (keyed pseudonym): recomputed from ``customers.customer_id``, which is stored in clear,
@@ -66,12 +67,12 @@ from sqlalchemy import Connection, bindparam, distinct, select, text, update
 from persona.errors import ConfigError, InputError, PersonaError, StoreError
 from persona.privacy.crypto import PIICipher, generate_key, load_key_file
 from persona.privacy.keyfiles import keep_old_key, next_key_path, promote_next_key, write_key_file
+from persona.privacy.scope import PII_COLUMNS, PII_FIELDS
 from persona.store.models import TABLES
 
 log = logging.getLogger(__name__)
 
 ROTATE_ACTION = "rotate_key"
-PII_COLUMNS = ("email", "phone", "name")
 RESUME_HINT = "run `persona privacy rotate-key --resume`"
 
 
@@ -86,7 +87,7 @@ def rotation_plan(store: Any) -> dict[str, int]:
     one = lambda sql: int(store.read_frame(sql)["n"].iloc[0])  # noqa: E731
     plan = {"customers": one("SELECT COUNT(*) AS n FROM customers")}
     for col in PII_COLUMNS:
-        plan[f"{col}_enc"] = one(f"SELECT COUNT(*) AS n FROM customers WHERE {col}_enc IS NOT NULL")  # noqa: S608
+        plan[col] = one(f"SELECT COUNT(*) AS n FROM customers WHERE {col} IS NOT NULL")  # noqa: S608
     plan["email_hash"] = one("SELECT COUNT(*) AS n FROM customers WHERE email_hash IS NOT NULL")
     plan["audit_subjects"] = one("SELECT COUNT(DISTINCT subject) AS n FROM audit_log WHERE subject IS NOT NULL")
     plan["keyed_review_ids"] = one("SELECT COUNT(*) AS n FROM reviews WHERE review_id LIKE 'k:%'")
@@ -253,13 +254,13 @@ def _rewrite(conn: Connection, old: PIICipher, new: PIICipher, *, batch_rows: in
     cleared = conn.execute(update(products).where(products.c.row_hash.is_not(None)).values(row_hash=None)).rowcount or 0
     cleared += conn.execute(update(reviews).where(reviews.c.row_hash.is_not(None)).values(row_hash=None)).rowcount or 0
     subjects = set(conn.execute(select(distinct(audit.c.subject)).where(audit.c.subject.is_not(None))).scalars())
-    rows_done = dict.fromkeys((f"{c}_enc" for c in PII_COLUMNS), 0)
+    rows_done = dict.fromkeys(PII_COLUMNS, 0)
     out: dict[str, Any] = {"rows": rows_done, "pseudonyms": 0, "email_hashes": 0, "email_hashes_dropped": 0}
     remap: dict[str, str] = {}
     stmt = (update(customers).where(customers.c.customer_id == bindparam("b_id"))
-            .values(customer_key=bindparam("b_key"), email_enc=bindparam("b_email"), phone_enc=bindparam("b_phone"),
-                    name_enc=bindparam("b_name"), email_hash=bindparam("b_hash"), row_hash=None))
-    cols = [customers.c[c] for c in ("customer_id", "customer_key", "email_enc", "phone_enc", "name_enc", "email_hash", "row_hash")]
+            .values(customer_key=bindparam("b_key"), **{f"{c}_enc": bindparam(f"b_{c}") for c in PII_FIELDS},
+                    email_hash=bindparam("b_hash"), row_hash=None))
+    cols = [customers.c[c] for c in ("customer_id", "customer_key", *PII_COLUMNS, "email_hash", "row_hash")]
     last: str | None = None
     while True:
         q = select(*cols).order_by(customers.c.customer_id).limit(batch_rows)
@@ -272,7 +273,7 @@ def _rewrite(conn: Connection, old: PIICipher, new: PIICipher, *, batch_rows: in
         for r in batch:
             p = {"b_id": r.customer_id, "b_key": new.pseudonym(r.customer_id)}
             plain: dict[str, str | None] = {}
-            for c in PII_COLUMNS:
+            for c in PII_FIELDS:
                 token = getattr(r, f"{c}_enc")
                 plain[c] = _open(old, token, c)
                 p[f"b_{c}"] = new.encrypt(plain[c])

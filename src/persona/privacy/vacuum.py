@@ -28,14 +28,12 @@ from sqlalchemy import text
 
 from persona.jsonvalues import utc_iso
 from persona.privacy.gdpr import audit
+from persona.privacy.scope import PERSONAL_TABLES
 from persona.store.models import TABLES
 from persona.store.portable import RowProgress
 
 log = logging.getLogger(__name__)
 
-#: tables whose old row versions hold personal data once an erasure, a redaction or a rotation has run
-PERSONAL_TABLES = ("customers", "consents", "events", "reviews", "profiles", "segment_memberships", "predictions",
-                   "assignments", "messages", "audit_log")
 #: the audit actions that leave old versions of personal data behind
 ERASING_ACTIONS = ("erase", "redact_reviews", "rotate_key")
 

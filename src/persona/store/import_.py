@@ -42,7 +42,6 @@ from persona.store.models import TABLES
 from persona.store.portable import (
     KEY_FILE,
     MODELS_DIR,
-    PII_COLUMNS,
     RowProgress,
     is_archive,
     read_manifest,
@@ -244,6 +243,8 @@ def _choose_key(settings: Settings, folder: Path, manifest: dict[str, Any], use_
 
 def _key_sample(path: Path) -> dict[str, list[Any]]:
     """Up to KEY_SAMPLE ciphertexts and (customer id, pseudonym) pairs from the exported customers."""
+    from persona.privacy.scope import PII_COLUMNS
+
     out: dict[str, list[Any]] = {"ciphertexts": [], "pseudonyms": []}
     cols = ["customer_id", "customer_key", *PII_COLUMNS]
     for batch in pq.ParquetFile(path).iter_batches(batch_size=1024, columns=cols):

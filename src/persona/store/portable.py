@@ -27,7 +27,6 @@ TABLES_DIR = "tables"
 MODELS_DIR = "models"
 KEY_FILE = "secret.key"
 ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz")
-PII_COLUMNS = ("email_enc", "phone_enc", "name_enc")
 
 
 def is_archive(path: Path) -> bool:

@@ -9,12 +9,13 @@ from persona.pipeline.stage import RunContext, Section, Stage, StageResult
 
 def run(ctx: RunContext) -> StageResult:
     from persona.privacy.report import privacy_report
+    from persona.privacy.scope import PII_FIELDS
 
     rep = privacy_report(ctx.store, ctx.settings)
     pii, rid, con, era = rep["pii_at_rest"], rep["reidentification"], rep["consent"], rep["erasure"]
     items = [f"{pii['customers']:,} customers; e-mail {pii['email']['stored']:,}, phone {pii['phone']['stored']:,}, name "
              f"{pii['name']['stored']:,} stored, all encrypted (AES-256-GCM); a sample of each opens with this workspace's key"
-             + ("" if not any(pii[c]["unreadable"] for c in ("email", "phone", "name")) else " except the ones named below") + "."]
+             + ("" if not any(pii[c]["unreadable"] for c in PII_FIELDS) else " except the ones named below") + "."]
     for name in ("precise", "generalised"):
         r = rid[name]
         if r["columns"]:
