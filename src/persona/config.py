@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     backoff_seconds: float = Field(default=30.0, ge=0, description="first retry delay of a failed send (doubles)")
     engine: str = Field(default="local", description="where batch work runs: local (pandas/NumPy) or spark")
     spark_master: str = Field(default="local[*]", description="Spark master URL when engine = spark")
+    models_keep: int | None = Field(default=None, ge=1, description="after each registration of a model, prune its "
+                                    "artifacts beyond this many newest versions (see `persona models prune`); None: keep all")
 
     @field_validator("engine", mode="before")
     @classmethod

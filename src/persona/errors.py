@@ -82,6 +82,13 @@ class NotFoundError(PersonaError):
     http_status = 404
 
 
+class PrunedError(NotFoundError):
+    """A model version's artifact was deleted by retention (``persona models prune``); only its record is kept."""
+
+    code = "pruned"
+    http_status = 410
+
+
 class StoreError(PersonaError):
     """The database cannot be reached or rejected an operation."""
 

@@ -94,7 +94,7 @@ def test_a_database_at_0003_keeps_its_data_and_gains_sync_jobs(empty_url, tmp_pa
     store = Store(settings, engine=engine)
     with pytest.raises(SchemaOutOfDateError, match="at revision 0003.*persona db upgrade"):
         store.check_schema()
-    assert upgrade(engine) == head_revision() == "0006"
+    assert upgrade(engine) == head_revision() == "0007"
     store.check_schema()
     assert store.read_frame("SELECT error FROM ingest_runs")["error"].tolist() == ["boom"]
     create_job(store, "j1", requested=[], sources=["crm"], full=True, actor="api:abc")
@@ -140,7 +140,7 @@ def test_a_database_at_0005_keeps_its_prediction_models_loadable_with_one_active
         conn.execute(text("INSERT INTO models (name, version, kind, params, metrics, artifact_path, status, created_at) "
                           "VALUES (:name, :version, :kind, :params, :metrics, :artifact_path, :status, :created_at)"),
                      rows)
-    assert upgrade(engine) == head_revision() == "0006"
+    assert upgrade(engine) == head_revision() == "0007"
     store = Store(settings, engine=engine)
     store.check_schema()
     statuses = {(m.name, m.version): m.status for m in list_models(store)}
@@ -161,4 +161,48 @@ def test_a_database_at_0005_keeps_its_prediction_models_loadable_with_one_active
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, "0005")
     assert current_revision(engine) == "0005"
+    engine.dispose()
+
+
+def test_a_database_at_0006_gains_pruned_at_keeps_its_versions_and_can_prune_them(empty_url, tmp_path):
+    from datetime import UTC, datetime
+
+    from alembic import command
+
+    from persona.errors import PrunedError
+    from persona.persistence import save_estimator
+    from persona.registry import list_models, load, prune
+    from persona.store.migrate import alembic_config, current_revision
+
+    engine = make_engine(empty_url)
+    upgrade(engine, "0006")  # a workspace made before retention
+    settings = load_settings(tmp_path / "ws", database_url=empty_url, progress=False)
+    now = datetime.now(UTC)
+    rows = []
+    for v, status in ((1, "retired"), (2, "retired"), (3, "active"), (4, "candidate")):
+        folder = settings.models_dir / "recommender" / f"v{v}"
+        save_estimator({"format": 1, "model": {"v": v}}, folder / "model.joblib")
+        rows.append({"name": "recommender", "version": v, "kind": "recommender", "params": "{}", "metrics": '{"ndcg@10": 0.1}',
+                     "artifact_path": str(folder), "status": status, "created_at": now})
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO models (name, version, kind, params, metrics, artifact_path, status, created_at) "
+                          "VALUES (:name, :version, :kind, :params, :metrics, :artifact_path, :status, :created_at)"), rows)
+    assert upgrade(engine) == head_revision() == "0007"
+    store = Store(settings, engine=engine)
+    store.check_schema()
+    assert [(m.version, m.status, m.pruned_at) for m in list_models(store)] == [
+        (1, "retired", None), (2, "retired", None), (3, "active", None), (4, "candidate", None)]
+    assert [load(store, "recommender", v) for v in (1, 2, 3, 4)] == [{"v": 1}, {"v": 2}, {"v": 3}, {"v": 4}]
+    report = prune(store, "recommender", keep=1)  # keeps v4 (newest), v3 (active), v2 (rollback target)
+    assert [v.version for v in report.pruned] == [1] and report.freed_bytes > 0
+    assert not (settings.models_dir / "recommender" / "v1").exists()
+    with pytest.raises(PrunedError, match=r"v1: it was pruned"):
+        load(store, "recommender", 1)
+    cfg = alembic_config(engine)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0006")
+    assert current_revision(engine) == "0006" and "pruned_at" not in {c["name"] for c in inspect(engine).get_columns("models")}
+    with engine.connect() as conn:  # revision 0006 reads the pruned row as neither active nor retired
+        assert conn.execute(text("SELECT status FROM models WHERE version = 1")).scalar() == "pruned"
     engine.dispose()

@@ -50,6 +50,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorBody, "description": "The key's scope does not cover this route"},
     404: {"model": ErrorBody, "description": "No such resource"},
     409: {"model": ErrorBody, "description": "Conflict with the stored state"},
+    410: {"model": ErrorBody, "description": "Gone: deleted by retention (a pruned model version)"},
     413: {"model": ErrorBody, "description": "Request body too large"},
     422: {"model": ErrorBody, "description": "Invalid request"},
     429: {"model": ErrorBody, "description": "Rate limit exceeded"},

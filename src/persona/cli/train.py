@@ -1,4 +1,4 @@
-"""``persona train`` (once, ``--every SECONDS`` or ``--schedule CRON``) and ``persona models list|promote|rollback``."""
+"""``persona train`` (once, ``--every SECONDS`` or ``--schedule CRON``) and ``persona models list|promote|rollback|prune``."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from typing import Annotated, Any
 
 import typer
 
-from persona.cli._common import JsonOpt, WorkspaceOpt, console, emit, settings_for
+from persona.cli._common import JsonOpt, WorkspaceOpt, console, emit, err_console, settings_for
 
 log = logging.getLogger(__name__)
-models_app = typer.Typer(help="The model registry: versions, promotion, rollback.", no_args_is_help=True)
+models_app = typer.Typer(help="The model registry: versions, promotion, rollback, retention.", no_args_is_help=True)
 NameOpt = Annotated[str, typer.Option("--name", help="Registry name of the served recommender.")]
 
 
@@ -87,7 +87,8 @@ def _sync_all(store: Any, as_json: bool) -> list[dict[str, Any]]:
 @models_app.command("list")
 def list_(name: Annotated[str | None, typer.Argument(help="Only this model.")] = None, workspace: WorkspaceOpt = None,
           as_json: JsonOpt = False) -> None:
-    """Every version with its status and headline metrics."""
+    """Every version with its status and headline metrics (pruned versions too: their artifact is gone, their record
+    stays)."""
     from persona.registry import list_models
 
     store = _store(workspace)
@@ -99,8 +100,10 @@ def list_(name: Annotated[str | None, typer.Argument(help="Only this model.")] =
         emit(rows, True)
         return
     table = [{"name": r["name"], "version": r["version"], "status": r["status"], "algorithm": r["params"].get("algorithm"),
-              "ndcg@10": r["metrics"].get("ndcg@10"), "created_at": r["created_at"]} for r in rows]
-    emit(table, False, title="models")
+              "ndcg@10": r["metrics"].get("ndcg@10"), "created_at": r["created_at"], "pruned_at": r["pruned_at"]}
+             for r in rows]
+    columns = ["name", "version", "status", "algorithm", "ndcg@10", "created_at"]
+    emit(table, False, title="models", columns=columns + (["pruned_at"] if any(r["pruned_at"] for r in rows) else []))
 
 
 @models_app.command("promote")
@@ -127,6 +130,71 @@ def rollback_(name: Annotated[str, typer.Argument(help="Model name.")] = "recomm
         emit(rollback(store, name).to_dict(), as_json, title="active")
     finally:
         store.dispose()
+
+
+def _size(n: int) -> str:
+    """Bytes as people read them: 812 B, 4.2 KiB, 37.5 MiB, 1.3 GiB."""
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024:
+            return f"{n} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"
+
+
+@models_app.command("prune")
+def prune_(
+    name: Annotated[str | None, typer.Argument(help="Only this model (default: every model).", show_default=False)] = None,
+    keep: Annotated[int | None, typer.Option("--keep", help="How many of the newest versions of each model keep their "
+                                             "artifacts (at least 1).", show_default=False)] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only show what would be deleted and the space it frees.")] = False,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Delete the artifacts of old versions beyond the KEEP newest; their records stay in `persona models list`.
+
+    Never deleted: the version in production, the one `rollback` would return to, and versions that an experiment,
+    the stored predictions or a recent interleaving test name. A pruned version cannot be loaded or promoted again.
+    """
+    from persona.errors import InputError
+    from persona.registry import prune
+
+    if keep is None:
+        raise InputError("persona models prune needs --keep N", hint="e.g. --keep 3 keeps the three newest versions "
+                         "of each model (and any still in use); add --dry-run to see the plan first")
+    store = _store(workspace)
+    try:
+        report = prune(store, name, keep=keep, dry_run=dry_run)
+    finally:
+        store.dispose()
+    if as_json:
+        emit(report.to_dict(), True)
+    else:
+        _print_prune(report)
+    if report.errors:
+        for path, why in report.errors.items():
+            err_console.print(f"warning: could not delete {path}: {why} (its version is pruned; fix the permissions and "
+                              "run `persona models prune` again to delete it)", style="yellow", markup=False,
+                              highlight=False, soft_wrap=True)
+        raise typer.Exit(4)
+
+
+def _print_prune(report: Any) -> None:
+    verb = "would prune" if report.dry_run else "pruned"
+    rows = [{"name": m.name, "version": v.version, "status": v.status,
+             "action": verb if v.action == "prune" else "keep", "why": "; ".join(v.why),
+             "size": _size(v.bytes) if v.action == "prune" else ""} for m in report.models for v in m.versions]
+    if rows:
+        emit(rows, False, title=f"model retention: keep the {report.keep} newest" + (" (dry run)" if report.dry_run else ""))
+    n, names = len(report.pruned), sum(1 for m in report.models if m.pruned)
+    if not n:
+        console.print(f"nothing to prune: no model has versions beyond the {report.keep} newest that are not in use")
+        return
+    what = f"{n} version{'s' if n != 1 else ''} of {names} model{'s' if names != 1 else ''}"
+    if report.dry_run:
+        console.print(f"would prune {what}, freeing {_size(report.freed_bytes)} (dry run: nothing was changed)")
+    else:
+        console.print(f"pruned {what}: freed {_size(report.freed_bytes)}")
 
 
 def register(app: typer.Typer) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,6 +11,16 @@ from sqlalchemy import delete, insert, select
 
 from persona.store import Store
 from persona.store.models import Prediction
+
+#: the predictions the registry model ``clv`` writes: ``clv_12m`` (or ``clv_<DAYS>d``) and these two; every other
+#: model's predictions are named after the model (``churn_probability``, ``propensity_<category>``, ``predicted_spend``)
+CLV_PREDICTIONS = ("p_alive", "expected_purchases_90d")
+_CLV = re.compile(r"clv_(12m|\d+d)")
+
+
+def made_by(prediction: str) -> str:
+    """The registry name of the model whose version a stored prediction called ``prediction`` records."""
+    return "clv" if prediction in CLV_PREDICTIONS or _CLV.fullmatch(prediction) else prediction
 
 
 def save_predictions(store: Store, name: str, values: pd.Series, details: list[dict[str, Any]] | None = None, model_version: int | None = None) -> int:

@@ -9,5 +9,6 @@ from persona.registry.models import (
     register,
     rollback,
 )
+from persona.registry.retention import PruneReport, prune
 
-__all__ = ["ModelVersion", "get_version", "list_models", "load", "promote", "register", "rollback"]
+__all__ = ["ModelVersion", "PruneReport", "get_version", "list_models", "load", "promote", "prune", "register", "rollback"]

@@ -6,7 +6,9 @@ highest version and inserts the next, whose unique (name, version) still guards 
 an artifact is written to a temporary folder of its own and renamed to ``v<N>`` only while its process holds the uncommitted row for N, so neither a
 crash nor another process registering the same name at the same time can leave a half-written version, delete
 another's artifact or mix up two. At most one version of a name is ``active``; the others are ``candidate``
-(never promoted) or ``retired`` (promoted once, since replaced).
+(never promoted), ``retired`` (promoted once, since replaced) or ``pruned`` (its artifact deleted by retention,
+:mod:`persona.registry.retention`; its row stays as the record of what was trained, and it can no longer be loaded
+or promoted). Promotions take the same lock as registrations and retention, so none of them acts on a stale view.
 
 Versions the prediction stages saved before they registered here (workspaces from before schema revision 0006)
 name a single model file as their artifact instead of a folder; :func:`load` reads both.
@@ -27,7 +29,16 @@ from typing import Any
 import joblib
 from sqlalchemy import func, select
 
-from persona.errors import ConstraintError, DataFileError, InputError, NotFoundError, StoreError
+from persona.display import when
+from persona.errors import (
+    ConstraintError,
+    DataFileError,
+    InputError,
+    NotFoundError,
+    PersonaError,
+    PrunedError,
+    StoreError,
+)
 from persona.jsonvalues import dumps, plain
 from persona.store.locks import transaction_lock
 from persona.store.models import ModelVersion as ModelRow
@@ -41,6 +52,8 @@ ARTIFACT = "model.joblib"
 META = "meta.json"
 #: version numbers tried before giving up when writers that take no lock (an older Persona) keep taking them first
 ATTEMPTS = 5
+#: the status of a version whose artifact retention deleted
+PRUNED = "pruned"
 
 
 @dataclass(frozen=True)
@@ -55,18 +68,30 @@ class ModelVersion:
     artifact_path: str
     status: str
     created_at: datetime | None
+    pruned_at: datetime | None = None
+
+    @property
+    def pruned(self) -> bool:
+        """Whether retention deleted this version's artifact (its record is all that is left)."""
+        return self.status == PRUNED
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly fields (for ``--json`` output and the API)."""
         d = asdict(self)
         d["created_at"] = self.created_at.isoformat() if self.created_at else None
+        d["pruned_at"] = self.pruned_at.isoformat() if self.pruned_at else None
         return d
 
 
 def _entity(row: ModelRow) -> ModelVersion:
     return ModelVersion(name=row.name, version=int(row.version), kind=row.kind, params=dict(row.params or {}),
                         metrics=dict(row.metrics or {}), artifact_path=row.artifact_path or "",
-                        status=row.status, created_at=row.created_at)
+                        status=row.status, created_at=row.created_at, pruned_at=row.pruned_at)
+
+
+def lock_name(name: str) -> str:
+    """The transaction lock that registrations, promotions and retention of model ``name`` take turns on."""
+    return f"model-version/{name}"
 
 
 def _check_name(name: str) -> None:
@@ -121,7 +146,8 @@ def register(
 
     The artifact is written once, to a temporary folder; the version number is then taken by inserting its row while
     holding the name's lock (another registration of the name waits for this one to commit), and the folder becomes
-    ``v<N>`` before that row is committed.
+    ``v<N>`` before that row is committed. With ``settings.models_keep`` set, the name is then pruned to that many
+    newest versions (:func:`persona.registry.retention.prune`; a failure there is logged, never raised).
 
     Args:
         store: the workspace store (its settings give ``models_dir``).
@@ -163,7 +189,30 @@ def register(
         raise StoreError(f"could not allocate a version for model {name!r} in {ATTEMPTS} attempts",
                          hint="other processes keep registering this name: run the command again")
     log.info("registered model name=%s version=%d kind=%s", name, entity.version, kind)
-    return promote(store, name, entity.version) if activate else entity
+    registered = promote(store, name, entity.version) if activate else entity
+    _retain(store, name)
+    return registered
+
+
+def _retain(store: Any, name: str) -> None:
+    """Automatic retention (``settings.models_keep``): prune ``name`` beyond that many newest versions.
+
+    The registration has succeeded whatever happens here: a failure is logged, and whatever it left (rows marked,
+    folders not yet deleted) the next prune finishes.
+    """
+    keep = getattr(store.settings, "models_keep", None)
+    if not keep:
+        return
+    from persona.registry.retention import prune
+
+    try:
+        report = prune(store, name, keep=keep, progress=False)
+    except (PersonaError, OSError) as exc:
+        log.warning("automatic retention of model name=%s keep=%d failed: %s", name, keep, exc)
+        return
+    if report.pruned:
+        log.info("automatic retention name=%s keep=%d pruned=%s freed_bytes=%d", name, keep,
+                 [v.version for v in report.pruned], report.freed_bytes)
 
 
 def _claim(store: Any, tmp: Path, name: str, kind: str, params: dict[str, Any],
@@ -178,7 +227,7 @@ def _claim(store: Any, tmp: Path, name: str, kind: str, params: dict[str, Any],
     placed = False
     try:
         with store.session() as s:
-            transaction_lock(s, f"model-version/{name}")  # registrations of one name take turns: no lost races
+            transaction_lock(s, lock_name(name))  # registrations of one name take turns: no lost races
             version = int(s.scalar(select(func.max(ModelRow.version)).where(ModelRow.name == name)) or 0) + 1
             target = tmp.parent / f"v{version}"
             row = ModelRow(name=name, version=version, kind=kind, params=params, metrics=metrics,
@@ -202,53 +251,106 @@ def _rows(s: Any, name: str) -> list[ModelRow]:
     return list(s.scalars(select(ModelRow).where(ModelRow.name == name).order_by(ModelRow.version)))
 
 
+def _select(s: Any, name: str, version: int | None) -> ModelRow:
+    """The row of ``version`` of ``name``, else of its current version (see :func:`current`), in session ``s``."""
+    rows = _rows(s, name)
+    if not rows:
+        known = sorted({r for r in s.scalars(select(ModelRow.name).distinct())})
+        raise NotFoundError(f"no model named {name!r} is registered",
+                            hint=f"registered: {known}" if known else "train one first, e.g. `persona recommend train`")
+    if version is not None:
+        match = [r for r in rows if r.version == int(version)]
+        if not match:
+            raise NotFoundError(f"model {name!r} has no version {version}",
+                                hint=f"versions: {[r.version for r in rows]}")
+        return match[0]
+    live = [r for r in rows if r.status != PRUNED] or rows
+    active = [r for r in live if r.status == "active"]
+    return active[-1] if active else live[-1]
+
+
+def current(versions: list[ModelVersion]) -> ModelVersion | None:
+    """The version in production among ``versions`` (of one name): the active one, else the latest not pruned."""
+    live = [v for v in versions if not v.pruned]
+    active = [v for v in live if v.status == "active"]
+    return active[-1] if active else (live[-1] if live else None)
+
+
+def rollback_target(versions: list[ModelVersion]) -> ModelVersion | None:
+    """The version :func:`rollback` would re-activate among ``versions`` (of one name, by version); None if none.
+
+    The newest retired version below the current one, else the newest retired one, else the newest below it; a
+    pruned version is never one (its artifact is gone).
+    """
+    now = current(versions)
+    if now is None:
+        return None
+    live = [v for v in versions if not v.pruned and v.version != now.version]
+    retired = [v for v in live if v.status == "retired"]
+    below = [v for v in retired if v.version < now.version]
+    choice = below or retired or [v for v in live if v.version < now.version]
+    return choice[-1] if choice else None
+
+
+def _pruned_error(store: Any, mv: ModelVersion, action: str) -> PrunedError:
+    """What to say when ``action`` (load, promote) meets a pruned version: when, and which versions can be used."""
+    loadable = [m.version for m in list_models(store, mv.name) if not m.pruned]
+    on = f" on {when(mv.pruned_at)}" if mv.pruned_at else ""
+    return PrunedError(f"cannot {action} model {mv.name!r} v{mv.version}: it was pruned{on} (its artifact was deleted; "
+                       "its parameters and metrics are kept in `persona models list`)",
+                       hint=f"loadable versions of {mv.name!r}: {loadable}; use one of them, or train a new version"
+                       if loadable else "no version of it can be loaded: train a new one")
+
+
 def get_version(store: Any, name: str, version: int | None = None) -> ModelVersion:
-    """The record of one version: ``version``, else the active one, else the latest.
+    """The record of one version: ``version``, else the active one, else the latest not pruned.
+
+    A pruned version's record is returned as it is (``status == "pruned"``): it is the audit record of that model.
 
     Raises:
         NotFoundError: no such model or version.
     """
     with store.session() as s:
-        rows = _rows(s, name)
-        if not rows:
-            known = sorted({r for r in s.scalars(select(ModelRow.name).distinct())})
-            raise NotFoundError(f"no model named {name!r} is registered",
-                                hint=f"registered: {known}" if known else "train one first, e.g. `persona recommend train`")
-        if version is not None:
-            match = [r for r in rows if r.version == int(version)]
-            if not match:
-                raise NotFoundError(f"model {name!r} has no version {version}",
-                                    hint=f"versions: {[r.version for r in rows]}")
-            return _entity(match[0])
-        active = [r for r in rows if r.status == "active"]
-        return _entity(active[-1] if active else rows[-1])
+        return _entity(_select(s, name, version))
 
 
 def load(store: Any, name: str, version: int | None = None) -> Any:
-    """Load a registered model: ``version``, else the active one, else the latest.
+    """Load a registered model: ``version``, else the active one, else the latest not pruned.
 
     Raises:
         NotFoundError: no such model or version.
+        PrunedError: retention deleted that version's artifact (the message lists the versions that can be loaded).
         DataFileError: the artifact is missing or unreadable.
     """
     mv = get_version(store, name, version)
+    if mv.pruned:
+        raise _pruned_error(store, mv, "load")
     if not mv.artifact_path:  # CLV versions saved before schema 0006 kept only their parameters
         raise DataFileError(f"model {name!r} v{mv.version} was registered without an artifact (its parameters only)",
                             hint="retrain it, or promote another version")
     artifact = Path(mv.artifact_path)
     path = artifact if artifact.is_file() else artifact / ARTIFACT  # a file: saved before schema 0006
     if not path.is_file():
+        _raise_if_pruned_meanwhile(store, mv)
         raise DataFileError(f"the artifact of model {name!r} v{mv.version} is missing at {path}",
                             hint="retrain it, or promote another version")
     try:
         payload = joblib.load(path)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad artifact
+        _raise_if_pruned_meanwhile(store, mv)
         raise DataFileError(f"cannot read {path}: {exc}", hint="retrain the model with this version of Persona") from exc
     return payload["model"] if isinstance(payload, dict) and "model" in payload else payload
 
 
+def _raise_if_pruned_meanwhile(store: Any, mv: ModelVersion) -> None:
+    """A prune that committed after ``mv`` was read deletes its artifact under the reader: say so, not 'missing'."""
+    again = get_version(store, mv.name, mv.version)
+    if again.pruned:
+        raise _pruned_error(store, again, "load")
+
+
 def list_models(store: Any, name: str | None = None) -> list[ModelVersion]:
-    """Every registered version (of one name, or of all), by name then version."""
+    """Every registered version (of one name, or of all), by name then version; pruned ones included."""
     with store.session() as s:
         q = select(ModelRow).order_by(ModelRow.name, ModelRow.version)
         if name is not None:
@@ -259,20 +361,28 @@ def list_models(store: Any, name: str | None = None) -> list[ModelVersion]:
 def promote(store: Any, name: str, version: int) -> ModelVersion:
     """Make ``version`` the active version of ``name``; the previously active one is retired.
 
+    It takes the name's lock (as registrations and retention do), so a version being pruned is never promoted.
+
     Raises:
         NotFoundError: no such model or version.
+        PrunedError: that version was pruned (the message lists the versions that can be promoted).
     """
-    get_version(store, name, version)  # raises a clear NotFoundError
     with store.session() as s:
-        target = None
-        for r in _rows(s, name):
-            if r.version == int(version):
-                r.status = "active"
-                target = r
-            elif r.status == "active":
-                r.status = "retired"
-        s.flush()
-        entity = _entity(target)
+        transaction_lock(s, lock_name(name))
+        target = _select(s, name, version)
+        if target.status == PRUNED:
+            pruned = _entity(target)
+        else:
+            pruned = None
+            for r in _rows(s, name):
+                if r.version == int(version):
+                    r.status = "active"
+                elif r.status == "active":
+                    r.status = "retired"
+            s.flush()
+            entity = _entity(target)
+    if pruned is not None:  # outside the transaction: the message reads the other versions
+        raise _pruned_error(store, pruned, "promote")
     log.info("promoted model name=%s version=%d", name, version)
     return entity
 
@@ -281,7 +391,7 @@ def rollback(store: Any, name: str) -> ModelVersion:
     """Re-activate an earlier version: the newest retired version below the active one (else the newest retired).
 
     Retired versions are the ones that were active before, so this steps back to the model in use
-    before the latest promotion.
+    before the latest promotion. Pruned versions are skipped.
 
     Returns:
         The version now active.
@@ -289,13 +399,9 @@ def rollback(store: Any, name: str) -> ModelVersion:
     Raises:
         NotFoundError: no such model, or no earlier version to roll back to.
     """
-    current = get_version(store, name)
-    with store.session() as s:
-        rows = [_entity(r) for r in _rows(s, name)]
-    retired = [r for r in rows if r.status == "retired" and r.version != current.version]
-    below = [r for r in retired if r.version < current.version]
-    choice = (below or retired or [r for r in rows if r.version < current.version])
-    if not choice:
-        raise NotFoundError(f"model {name!r} has no version before v{current.version} to roll back to",
-                            hint="list versions with list_models")
-    return promote(store, name, choice[-1].version)
+    now = get_version(store, name)
+    target = rollback_target(list_models(store, name))
+    if target is None:
+        raise NotFoundError(f"model {name!r} has no version before v{now.version} to roll back to",
+                            hint="list versions with `persona models list`")
+    return promote(store, name, target.version)

@@ -257,8 +257,9 @@ class ModelVersion(Base):
     params: Mapped[dict[str, Any] | None] = mapped_column(Json)
     metrics: Mapped[dict[str, Any] | None] = mapped_column(Json)
     artifact_path: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="candidate")  # candidate, active, retired
+    status: Mapped[str] = mapped_column(String(16), default="candidate")  # candidate, active, retired, pruned
     created_at: Mapped[datetime] = mapped_column(TS)
+    pruned_at: Mapped[datetime | None] = mapped_column(TS)  # when retention deleted its artifact (the row stays)
 
 
 class Campaign(Base):
