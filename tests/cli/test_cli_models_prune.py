@@ -123,3 +123,14 @@ def test_automatic_retention_from_the_environment(ws: Path, monkeypatch: pytest.
         store.dispose()
     assert _folders(ws, "reco") == ["v2", "v4", "v7"]
     assert _folders(ws, "churn") == ["v1", "v2"]  # only the name just registered is pruned
+
+
+def test_list_names_an_unknown_model_and_says_when_nothing_is_registered(ws: Path, tmp_path: Path) -> None:
+    res = _cli(ws, "models", "list", "recco")
+    assert res.exit_code == 3 and res.output.startswith("error[not_found]: no model named 'recco' is registered")
+    assert "'churn', 'reco'" in res.output
+    empty = load_settings(tmp_path / "empty", progress=False)
+    init_workspace(empty)
+    res = _cli(empty.workspace, "models", "list")
+    assert res.exit_code == 0 and "no model is registered yet" in res.output
+    assert json.loads(_cli(empty.workspace, "models", "list", "--json").output) == []

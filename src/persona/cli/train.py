@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from persona.cli._common import JsonOpt, WorkspaceOpt, console, emit, err_console, settings_for
+from persona.errors import NotFoundError
 
 log = logging.getLogger(__name__)
 models_app = typer.Typer(help="The model registry: versions, promotion, rollback, retention.", no_args_is_help=True)
@@ -94,10 +95,17 @@ def list_(name: Annotated[str | None, typer.Argument(help="Only this model.")] =
     store = _store(workspace)
     try:
         rows = [mv.to_dict() for mv in list_models(store, name)]
+        if name is not None and not rows:
+            known = sorted({mv.name for mv in list_models(store)})
+            raise NotFoundError(f"no model named {name!r} is registered",
+                                hint=f"registered: {known}" if known else "no model is registered yet")
     finally:
         store.dispose()
     if as_json:
         emit(rows, True)
+        return
+    if not rows:  # an unknown NAME is an error (above); an empty registry is not
+        console.print("no model is registered yet (`persona run` or `persona recommend train` registers one)")
         return
     table = [{"name": r["name"], "version": r["version"], "status": r["status"], "algorithm": r["params"].get("algorithm"),
               "ndcg@10": r["metrics"].get("ndcg@10"), "created_at": r["created_at"], "pruned_at": r["pruned_at"]}
