@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from api_helpers import auth
@@ -160,12 +161,17 @@ def test_export_then_erase_leaves_no_trace(api) -> None:  # noqa: ANN001
     assert r.status_code == 200 and r.json()["removed"]["events"] == 1
     assert client.get("/v1/customers/c00003/export", headers=h).status_code == 404
     assert client.get("/v1/customers/c00003/profile", headers=h).status_code == 404
-    assert client.delete("/v1/customers/c00003", headers=h).status_code == 404
+    first = r.json()["erased_at"]
+    again = client.delete("/v1/customers/c00003", headers=h)  # idempotent: nothing left, the first erasure's time kept
+    assert again.status_code == 200, again.text
+    assert {k: again.json()[k] for k in ("again", "changed", "cleared", "erased_at")} == {
+        "again": True, "changed": False, "cleared": [], "erased_at": first}
+    assert client.delete("/v1/customers/nobody", headers=h).status_code == 404
     row = store.read_frame("SELECT email_enc, name_enc, erased_at FROM customers WHERE customer_id = 'c00003'")
     assert row["email_enc"].iloc[0] is None and row["erased_at"].iloc[0] is not None
     assert store.count("events") == 29
     audit = store.read_frame("SELECT action, subject FROM audit_log")
-    assert set(audit["action"]) == {"export", "erase"} and "c00003" not in " ".join(audit["subject"])
+    assert set(audit["action"]) == {"export", "erase", "erase_checked"} and "c00003" not in " ".join(audit["subject"])
     store.dispose()
     raw = b"".join(p.read_bytes() for p in settings.workspace.glob("persona.db*"))
     assert b"c00003@example.org" not in raw and b"Name3 Last" not in raw
@@ -194,6 +200,15 @@ def test_events_posted_for_an_erased_customer_are_not_stored(api) -> None:  # no
     assert (late["accepted"], late["duplicates"]) == (0, 2)
     left = store.read_frame("SELECT COUNT(*) AS n FROM events WHERE customer_id IN ('c00003', 'c00004')")["n"].iloc[0]
     assert left == 0
+    # nor quarantined: a rejected event of an erased customer is left out (a duplicate), another's is quarantined
+    bad = [{"event_id": f"bad{cid}", "customer_id": cid, "event_type": "view", "product_id": "p0001",
+            "timestamp": "1850-01-01T00:00:00Z"}
+           for cid in ("c00003", "c00005")]
+    r = client.post("/v1/events", json={"events": bad}, headers=auth(keys["write"]))
+    assert r.status_code == 200, r.text
+    assert (r.json()["rejected"], r.json()["duplicates"]) == (1, 1)
+    text = Path(r.json()["quarantine"]).read_text(encoding="utf-8")
+    assert "c00005" in text and "c00003" not in text
 
 
 def test_consent_change_through_the_api_applies_to_the_next_send(api) -> None:  # noqa: ANN001

@@ -187,3 +187,55 @@ def test_pipeline_stages_run_on_the_spark_engine(spark, demo_files, tmp_path, mo
         figures[engine] = (prof.figures["profiles"], prof.figures["buyers"], basket.status,
                            {k: basket.figures.get(k) for k in ("orders", "itemsets", "rules", "min_support")})
     assert figures["spark"] == figures["local"]
+
+
+def test_erased_customers_stay_out_of_the_spark_shop(spark, demo_files, demo_data, tmp_path):
+    """A lake read with the workspace's erased ids, and a store's shop, describe no erased customer."""
+    from persona.privacy.gdpr import erase_customer
+
+    gone = str(demo_data.events.loc[demo_data.events["event_type"] == "purchase", "customer_id"].value_counts().index[0])
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    pd.read_csv(demo_files["events"]).to_parquet(lake / "events.parquet")
+    pd.read_csv(demo_files["products"]).to_parquet(lake / "products.parquet")
+    pd.read_csv(demo_files["customers"]).to_parquet(lake / "customers.parquet")
+    shop = SparkShop.from_parquet(spark, lake, erased=frozenset({gone}))
+    feats = shop.features(demo_data.last_event_ts)
+    assert gone not in feats.index and len(feats) == len(compute_features(demo_data, demo_data.last_event_ts)) - 1
+
+    settings = load_settings(tmp_path / "ws", progress=False, engine="spark")
+    from persona.store import open_store
+    from persona.store.workspace import init_workspace
+
+    init_workspace(settings)
+    store = open_store(settings)
+    try:
+        _load(store, demo_files)
+        erase_customer(store, settings, gone)
+        store.bulk_insert("events", [{"event_id": "late", "customer_id": gone, "product_id": None, "event_type": "view",
+                                      "ts": demo_data.last_event_ts.to_pydatetime()}])  # a straggler: never read
+        from_store = SparkShop.from_store(spark, store)
+        assert from_store.customers.where(f"customer_id = '{gone}'").count() == 0
+        assert from_store.events.where(f"customer_id = '{gone}'").count() == 0
+        assert gone not in from_store.features(demo_data.last_event_ts).index
+    finally:
+        store.dispose()
+
+
+@pytest.mark.postgres
+def test_erased_customers_stay_out_of_a_jdbc_read(spark, demo_files, pg_store):
+    if not jdbc_ready(spark):
+        pytest.skip("PostgreSQL's JDBC driver is not on Spark's classpath: apt-get install libpostgresql-jdbc-java")
+    from persona.privacy.crypto import create_key_file
+    from persona.privacy.gdpr import erase_customer
+
+    _load(pg_store, demo_files)
+    gone = str(pg_store.read_frame("SELECT customer_id FROM events WHERE event_type = 'purchase' GROUP BY customer_id "
+                                   "ORDER BY COUNT(*) DESC LIMIT 1")["customer_id"].iloc[0])
+    create_key_file(pg_store.settings.key_path)
+    erase_customer(pg_store, pg_store.settings, gone)
+    pg_store.bulk_insert("events", [{"event_id": "late", "customer_id": gone, "product_id": None, "event_type": "view",
+                                     "ts": pd.Timestamp("2030-01-01", tz="UTC").to_pydatetime()}])
+    shop = SparkShop.from_store(spark, pg_store)
+    assert shop.customers.where(f"customer_id = '{gone}'").count() == 0
+    assert shop.events.where(f"customer_id = '{gone}'").count() == 0

@@ -3,13 +3,15 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 
 from persona.ingest import ingest_file
-from persona.privacy.gdpr import erase_customer
+from persona.jsonvalues import utc_iso
+from persona.privacy.gdpr import erase_customer, finish_erasures
 from persona.privacy.report import privacy_report
 from persona.privacy.scope import ERASED_CUSTOMER_COLUMNS, ERASED_TABLES, KEPT_CUSTOMER_COLUMNS
 
@@ -57,8 +59,9 @@ def test_erasure_empties_every_listed_table_and_blanks_every_listed_column(works
     before = store.read_frame("SELECT * FROM customers WHERE customer_id = 'c2'").iloc[0]
     assert before[list(ERASED_CUSTOMER_COLUMNS)].notna().all(), "the fixture must fill every column erasure blanks"
 
-    counts = erase_customer(store, settings, "c2")
-    assert counts == {**dict.fromkeys(ERASED_TABLES, 1), "consents_kept": 1}
+    out = erase_customer(store, settings, "c2")
+    assert out["removed"] == {**dict.fromkeys(ERASED_TABLES, 1), "consents_kept": 1}
+    assert (out["again"], out["changed"], out["cleared"]) == (False, True, list(ERASED_CUSTOMER_COLUMNS))
     for table in ERASED_TABLES:
         assert store.read_frame(f"SELECT COUNT(*) AS n FROM {table} WHERE customer_id = 'c2'")["n"].iloc[0] == 0, table  # noqa: S608
     tomb = store.read_frame("SELECT * FROM customers WHERE customer_id = 'c2'").iloc[0]
@@ -70,3 +73,101 @@ def test_erasure_empties_every_listed_table_and_blanks_every_listed_column(works
     other = store.read_frame("SELECT row_hash, created_at, city FROM customers WHERE customer_id = 'c1'").iloc[0]
     assert other.notna().all()
     assert privacy_report(store, settings)["erasure"]["rows_left"] == {}
+
+
+def _as_an_older_version_left_it(store, cid: str) -> None:  # noqa: ANN001
+    """The tombstone an erasure of an older version left (row hash and created_at kept), and a profile a full rebuild
+    of that version wrote back."""
+    from sqlalchemy import update
+
+    from persona.store.models import TABLES
+
+    customers = TABLES["customers"]
+    with store.engine.begin() as conn:
+        conn.execute(update(customers).where(customers.c.customer_id == cid)
+                     .values(row_hash="f" * 16, created_at=datetime(2025, 1, 1, tzinfo=UTC)))
+    store.bulk_insert("profiles", [{"customer_id": cid, "features": {"orders": 0}, "updated_at": T0}])
+
+
+def test_erasing_again_finishes_a_tombstone_and_keeps_the_first_erasure_time(any_store) -> None:  # noqa: ANN001
+    from shop_fixtures import seed_shop
+
+    from persona.privacy.crypto import create_key_file
+
+    settings = any_store.settings
+    create_key_file(settings.key_path)
+    seed_shop(any_store, settings, 4)
+    first = erase_customer(any_store, settings, "c00001")
+    _as_an_older_version_left_it(any_store, "c00001")
+    rep = privacy_report(any_store, settings)
+    assert rep["erasure"]["rows_left"] == {"profiles": 1, "customers (PII)": 1}
+    assert any("erased customers still have rows in: profiles (1), customers (PII) (1): run "
+               "`persona privacy erase --all-erased --yes` to finish their erasure" in f for f in rep["findings"])
+
+    again = erase_customer(any_store, settings, "c00001")
+    assert (again["again"], again["changed"], again["cleared"]) == (True, True, ["created_at", "row_hash"])
+    assert again["removed"] == {**dict.fromkeys(ERASED_TABLES, 0), "profiles": 1, "consents_kept": 1}
+    assert again["erased_at"] == first["erased_at"]
+    stored = any_store.read_frame("SELECT erased_at FROM customers WHERE customer_id = 'c00001'")["erased_at"].iloc[0]
+    assert utc_iso(stored) == first["erased_at"]  # the first erasure's time is kept
+    assert privacy_report(any_store, settings)["erasure"]["complete"] is True
+
+    third = erase_customer(any_store, settings, "c00001")  # nothing left: said so, audited apart
+    assert (third["again"], third["changed"], third["cleared"], third["quarantine"]["rows"]) == (True, False, [], 0)
+    audit = any_store.read_frame("SELECT action, subject, details FROM audit_log ORDER BY id")
+    assert audit["action"].tolist() == ["erase", "erase", "erase_checked"]
+    assert audit["subject"].nunique() == 1 and "c00001" not in "".join(audit["subject"])
+    details = [json.loads(d) if isinstance(d, str) else d for d in audit["details"]]
+    assert "again" not in details[0] and details[1]["again"] is True and details[1]["cleared"] == ["created_at", "row_hash"]
+    assert details[1]["profiles"] == 1 and details[1]["first_erased_at"] == first["erased_at"]
+    assert privacy_report(any_store, settings)["erasure"]["erase_requests_logged"] == 2
+
+    _as_an_older_version_left_it(any_store, "c00001")  # every tombstone at once: counted first, then finished
+    plan = finish_erasures(any_store, settings, apply=False)
+    assert {k: plan[k] for k in ("tombstones", "finished", "removed", "cleared", "applied")} == {
+        "tombstones": 1, "finished": 1, "removed": {"profiles": 1}, "cleared": {"created_at": 1, "row_hash": 1}, "applied": False}
+    assert privacy_report(any_store, settings)["erasure"]["complete"] is False
+    assert finish_erasures(any_store, settings)["finished"] == 1
+    assert privacy_report(any_store, settings)["erasure"]["complete"] is True
+    assert finish_erasures(any_store, settings)["finished"] == 0
+
+
+def test_all_erased_finishes_every_tombstone_at_once(workspace_shop) -> None:  # noqa: ANN001
+    from shop_fixtures import seed_shop
+    from typer.testing import CliRunner
+
+    from persona.cli.main import app
+
+    store, settings = workspace_shop
+    seed_shop(store, settings, 6)
+    for cid in ("c00001", "c00002", "c00004"):
+        erase_customer(store, settings, cid)
+    for cid in ("c00001", "c00004"):
+        _as_an_older_version_left_it(store, cid)
+
+    def cli(*args: str):  # noqa: ANN202
+        return CliRunner().invoke(app, ["privacy", "erase", *args, "--workspace", str(settings.workspace)],
+                                  env={"PERSONA_WORKSPACE": ""})
+
+    r = cli("--all-erased", "--json")  # without --yes: what it would change, nothing changed
+    assert r.exit_code == 2 and "add --yes" in r.output
+    plan = json.loads(r.stdout)
+    assert (plan["tombstones"], plan["finished"], plan["applied"]) == (3, 2, False)
+    assert plan["removed"] == {"profiles": 2} and plan["cleared"] == {"created_at": 2, "row_hash": 2}
+    assert privacy_report(store, settings)["erasure"]["rows_left"] == {"profiles": 2, "customers (PII)": 2}
+    r = cli("--all-erased", "--yes")
+    assert r.exit_code == 0, r.output
+    assert "finished the erasure of 2 of 3 erased customers: profiles 2; tombstone column(s) created_at (2), row_hash (2)" \
+        in " ".join(r.output.split())
+    assert privacy_report(store, settings)["erasure"]["complete"] is True
+    assert "c0000" not in r.output  # counts only: no id of an erased person is printed
+    r = cli("--all-erased", "--yes")
+    assert r.exit_code == 0 and "nothing left to erase of the 3 erased customers" in r.output
+    actions = store.read_frame("SELECT action, subject FROM audit_log ORDER BY id")
+    assert actions["action"].tolist() == ["erase"] * 5 + ["erase_checked"]
+    assert actions["subject"].iloc[-1] is None  # the check of all tombstones names nobody
+    for args in ((), ("c00001", "--all-erased")):
+        r = cli(*args, "--yes")
+        assert r.exit_code == 2 and "give either a customer id or --all-erased" in r.output
+    r = cli("nobody", "--yes")
+    assert r.exit_code == 3 and "no customer 'nobody'" in r.output

@@ -67,8 +67,8 @@ def test_erasure_is_checked_and_unreadable_ciphertexts_are_found(workspace_shop)
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["removed"]["events"] == 1
     rep = privacy_report(store, settings)
-    assert rep["erasure"] == {"erased": 1, "erase_requests_logged": 1, "rows_left": {}, "complete": True,
-                             "old_row_versions": {}}  # SQLite overwrote the erased content at once
+    assert rep["erasure"] == {"erased": 1, "erase_requests_logged": 1, "rows_left": {}, "quarantine_files": {},
+                             "complete": True, "old_row_versions": {}}  # SQLite overwrote the erased content at once
     assert rep["pii_at_rest"]["customers"] == 11 and rep["pii_at_rest"]["email"]["unreadable"] == 0
     # a late event of the erased customer, and an e-mail written with another key
     store.bulk_insert("events", [{"event_id": "late", "customer_id": "c00003", "product_id": "p1", "event_type": "view",
@@ -79,7 +79,8 @@ def test_erasure_is_checked_and_unreadable_ciphertexts_are_found(workspace_shop)
     rep = privacy_report(store, settings)
     assert rep["erasure"]["complete"] is False and rep["erasure"]["rows_left"] == {"events": 1}
     assert rep["pii_at_rest"]["email"]["unreadable"] == 1
-    assert any("erased customers still have rows in: events (1)" in x for x in rep["findings"])
+    assert any("erased customers still have rows in: events (1): run `persona privacy erase --all-erased --yes`" in x
+               for x in rep["findings"])
     assert any("do not open with this workspace's key" in x for x in rep["findings"])
     assert rep["consent"]["marketing"]["email"] == 11 and rep["consent"]["customers_without_any_record"] == 0
     # personal data in an event's context and in a review's text
@@ -98,8 +99,11 @@ def test_erasure_is_checked_and_unreadable_ciphertexts_are_found(workspace_shop)
     assert r.exit_code == 2 and "k must be an integer of at least 2" in r.output
     r = _cli(ws, "privacy", "erase", "nobody", "--yes")
     assert r.exit_code == 3 and "no customer 'nobody'" in r.output
-    r = _cli(ws, "privacy", "erase", "c00003", "--yes")  # twice: nothing left to erase, said so
-    assert r.exit_code == 3 and "erased already" in r.output
+    r = _cli(ws, "privacy", "erase", "c00003", "--yes")  # again: the late event goes, the first erasure's time stays
+    assert r.exit_code == 0 and "c00003 was erased on" in r.output and "finished now: events 1" in r.output, r.output
+    assert privacy_report(store, settings)["erasure"]["complete"] is True
+    r = _cli(ws, "privacy", "erase", "c00003", "--yes")  # and again: nothing left, said so
+    assert r.exit_code == 0 and "nothing left to erase" in r.output, r.output
 
 
 def test_commands_on_a_folder_that_is_no_workspace(tmp_path: Path) -> None:

@@ -111,12 +111,13 @@ class EventSink:
         self._cond = threading.Condition()  # guards the queue, ``_writing`` and each item's ``done``
         self._writing = False
         store.ensure_indexes(self.spec.table)
-        from persona.ingest.runner import erased_customers
+        from persona.privacy.tombstones import erased_customers
 
         #: erased customers, whose events are never stored again (as file ingestion leaves them out): read once here,
         #: then erasures through this process (:meth:`forget`) at once and others' within ``ERASURE_CHECK_SECONDS``
         self.erased: set[str] = set(erased_customers(store))
         self._erased_checked, self._erased_since = time.monotonic(), datetime.now(UTC)
+        self._erased_matcher: tuple[int, Any] | None = None  # (how many ids it was made of, the matcher of rejects)
 
     @property
     def cipher(self) -> PIICipher:
@@ -226,12 +227,25 @@ class EventSink:
         typed = [p.rows for p in ready]
         out = []
         for b, acc in zip(typed, accepted, strict=True):
-            if b.rejected:
-                self.quarantine.write(b.rejected)
-            out.append(SinkResult(received=b.received, accepted=acc, duplicates=b.received - len(b.rejected) - acc,
-                                  rejected=len(b.rejected), quarantine=str(self.quarantine.path) if b.rejected else None,
+            rejected = self._not_erased(b.rejected)
+            if rejected:
+                self.quarantine.write(rejected)
+            out.append(SinkResult(received=b.received, accepted=acc, duplicates=b.received - len(rejected) - acc,
+                                  rejected=len(rejected), quarantine=str(self.quarantine.path) if rejected else None,
                                   unknown_event_types=_unknown_types(b.event_type)))
         return out
+
+    def _not_erased(self, rejected: list[tuple[int, str, str]]) -> list[tuple[int, str, str]]:
+        """The rejected rows to quarantine: none that names an erased customer (left out and counted as duplicates, as
+        their valid events are and as file ingestion does)."""
+        if not rejected or not self.erased:
+            return rejected
+        from persona.ingest.quarantine import Person, PersonMatcher
+
+        if self._erased_matcher is None or self._erased_matcher[0] != len(self.erased):  # erasures only add ids
+            self._erased_matcher = (len(self.erased), PersonMatcher(Person(c) for c in list(self.erased)))
+        matcher = self._erased_matcher[1]
+        return [r for r in rejected if matcher.owner(f"{r[1]}\n{r[2]}") is None]
 
     def _rekey_stubs(self) -> PIICipher:
         """Give the current key's pseudonyms to the stubs lately written with a key rotated away since; the cipher.

@@ -97,24 +97,89 @@ def export(
 
 @app.command("erase")
 def erase(
-    customer_id: Annotated[str, typer.Argument(help="The customer to erase.")],
+    customer_id: Annotated[str | None, typer.Argument(help="The customer to erase (or to finish erasing).",
+                                                      show_default=False)] = None,
+    all_erased: Annotated[bool, typer.Option("--all-erased", help="Finish the erasure of every customer erased before: "
+                                             "what the privacy report finds left of them goes.")] = False,
     yes: Annotated[bool, typer.Option("--yes", help="Confirm: erasure cannot be undone.")] = False,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Erase one customer everywhere: PII, events, reviews, profile, segments, predictions, outbox.
+    """Erase one customer everywhere: PII, events, reviews, profile, segments, predictions, outbox, quarantined rows.
 
     A tombstone and an audit record by pseudonym stay, so no later send reaches them; the live loop of a running
-    `persona serve` drops them from its served model within seconds.
+    `persona serve` drops them from its served model within seconds. Erasing an erased customer again finishes
+    the erasure (idempotent; erased_at keeps the first time) and says what it found left: a tombstone column an
+    older version kept, rows a build wrote back, quarantine rows. --all-erased does that for every erased
+    customer (the fix the privacy report names); without --yes it says what it would change. JSON output:
+    {"customer_id", "erased", "again", "erased_at", "changed", "removed": {table: rows, "consents_kept"},
+    "cleared": [columns], "quarantine": {"scanned", "files", "rows", "removed_files", "failed"}}; with
+    --all-erased {"tombstones", "finished", "removed", "cleared": {column: tombstones}, "quarantine", "applied"}.
     """
     from persona.errors import InputError
-    from persona.privacy.gdpr import erase_customer
+    from persona.privacy.gdpr import erase_customer, finish_erasures
 
+    if (customer_id is None) == (not all_erased):
+        raise InputError("give either a customer id or --all-erased", hint="persona privacy erase CUSTOMER_ID --yes, or "
+                         "persona privacy erase --all-erased --yes")
+    if all_erased:
+        with _workspace(workspace) as (settings, store):
+            out = finish_erasures(store, settings, apply=yes, actor="cli")
+        if not yes and out["finished"]:
+            emit(out, as_json, title="finishing the erasures would change")
+            raise InputError(f"{out['finished']:,} of {out['tombstones']:,} erased customers have something left; "
+                             "nothing was changed", hint="add --yes to finish their erasure")
+        if as_json:
+            emit(out, True)
+            return
+        _print_finished(out)
+        return
     if not yes:
         raise InputError(f"erasing {customer_id!r} cannot be undone", hint="add --yes to confirm")
     with _workspace(workspace) as (settings, store):
-        counts = erase_customer(store, settings, customer_id, actor="cli")
-    emit({"customer_id": customer_id, "erased": True, "removed": counts}, as_json, title=f"erased {customer_id}")
+        out = erase_customer(store, settings, customer_id, actor="cli")
+    if as_json:
+        emit({"customer_id": customer_id, "erased": True, **{k: v for k, v in out.items() if k != "customer_id"}}, True)
+        return
+    _print_erased(customer_id, out)
+
+
+def _left_text(removed: dict[str, int], cleared: Any, quarantine: dict[str, Any]) -> str:
+    """What an erasure took away, in words: rows per table, tombstone columns, quarantine rows."""
+    parts = [f"{t} {n:,}" for t, n in removed.items() if n and t != "consents_kept"]
+    if cleared:
+        parts.append("tombstone column(s) " + ", ".join(cleared if isinstance(cleared, list) else
+                                                        [f"{c} ({n:,})" for c, n in cleared.items()]))
+    if quarantine["rows"]:
+        parts.append(f"{quarantine['rows']:,} quarantine row(s) in {len(quarantine['files'])} file(s)")
+    return "; ".join(parts)
+
+
+def _print_erased(customer_id: str, out: dict[str, Any]) -> None:
+    when = out["erased_at"][:19].replace("T", " ")
+    if not out["again"]:
+        removed = _left_text(out["removed"], [], out["quarantine"])
+        console.print(f"erased {customer_id}: rows removed: {removed or 'none held'}; personal data in the tombstone "
+                      "blanked (id, pseudonym and erasure time kept)", markup=False, highlight=False)
+    elif out["changed"]:
+        console.print(f"{customer_id} was erased on {when} UTC; finished now: "
+                      f"{_left_text(out['removed'], out['cleared'], out['quarantine'])}", markup=False, highlight=False)
+    else:
+        console.print(f"{customer_id} was erased on {when} UTC: nothing left to erase", markup=False, highlight=False)
+    if out["quarantine"]["failed"]:
+        console.print(f"quarantine file(s) that could not be rewritten: {', '.join(out['quarantine']['failed'])}",
+                      style="bold", markup=False, highlight=False)
+
+
+def _print_finished(out: dict[str, Any]) -> None:
+    if not out["finished"]:
+        console.print(f"nothing left to erase of the {out['tombstones']:,} erased customers", markup=False, highlight=False)
+    else:
+        console.print(f"finished the erasure of {out['finished']:,} of {out['tombstones']:,} erased customers: "
+                      f"{_left_text(out['removed'], out['cleared'], out['quarantine'])}", markup=False, highlight=False)
+    if out["quarantine"]["failed"]:
+        console.print(f"quarantine file(s) that could not be rewritten: {', '.join(out['quarantine']['failed'])}",
+                      style="bold", markup=False, highlight=False)
 
 
 @app.command("redact-reviews")

@@ -52,8 +52,9 @@ def build(
         data = None
         if lake is not None:
             from persona.engines import open_lake
+            from persona.privacy.tombstones import erased_customers
 
-            data = open_lake(lake, store.settings)
+            data = open_lake(lake, store.settings, erased=erased_customers(store))
         with busy("building profiles…", as_json, store.settings):
             out = build_and_store(store, full=full or lake is not None, alpha=alpha, seed=store.settings.seed, data=data)
     finally:

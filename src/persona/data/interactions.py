@@ -381,7 +381,7 @@ class Interactions:
     ) -> Interactions:
         """Build the dataset from the workspace store (events, products, customers, segment memberships).
 
-        Customers' PII columns (email, phone, name) are never read.
+        Customers' PII columns (email, phone, name) are never read, nor anything of an erased customer.
 
         Args:
             store: the workspace :class:`~persona.store.Store`.
@@ -392,12 +392,16 @@ class Interactions:
         Returns:
             A new :class:`Interactions` whose vocabularies include every product and customer.
         """
-        events = store.read_frame(
+        from persona.privacy.tombstones import erased_customers, without_erased
+
+        erased = erased_customers(store)  # their events are deleted by erasure: any still stored stay out
+        events = without_erased(store.read_frame(
             "SELECT customer_id, product_id, event_type, value, ts FROM events WHERE product_id IS NOT NULL"
-        )
+        ), erased)
         events["value"] = pd.to_numeric(events["value"], errors="coerce")  # an all-NULL column arrives untyped
         if event_types is None or RATING_EVENT in event_types:
-            events = _with_reviews(events, store.read_frame("SELECT customer_id, product_id, rating, ts FROM reviews"))
+            reviews = store.read_frame("SELECT customer_id, product_id, rating, ts FROM reviews")
+            events = _with_reviews(events, without_erased(reviews, erased))
         if event_types is not None:
             events = events[events["event_type"].isin(list(event_types))]
         products = store.read_table("products", ["product_id", *ITEM_SIDE_COLUMNS, "attributes"])
@@ -426,8 +430,10 @@ def read_customers(store: Store, *, segment_method: str | None = None) -> pd.Dat
     """The workspace's customers who were not erased, as side data: ``customer_id``, gender, birth year, city,
     country, language, declared ``interests``, ``age`` / ``occupation`` / ``segment`` where their attributes hold
     them, and the segment of ``segment_method`` (default: rfm if present, else any). PII is never read."""
-    customers = store.read_table("customers", ["customer_id", *USER_SIDE_COLUMNS, "attributes", "erased_at"])
-    customers = customers[customers["erased_at"].isna()].drop(columns=["erased_at"])
+    from persona.privacy.tombstones import NOT_ERASED
+
+    customers = store.read_frame(f"SELECT customer_id, {', '.join(USER_SIDE_COLUMNS)}, attributes FROM customers "  # noqa: S608
+                                 f"WHERE {NOT_ERASED}")
     attrs = customers.pop("attributes").map(as_dict)
     customers["interests"] = [_interests(a) for a in attrs]
     for key in ("segment", "age", "occupation"):

@@ -91,8 +91,12 @@ def lake_renames(name: str, path: Path, columns: Any) -> dict[str, str]:
     return renames
 
 
-def open_lake(folder: Path | str, settings: Any) -> Any:
+def open_lake(folder: Path | str, settings: Any, *, erased: frozenset[str] = frozenset()) -> Any:
     """A data lake's shop on the configured engine: a ``SparkShop`` read by Spark, or a pandas ``ShopData``.
+
+    Args:
+        erased: ids of customers erased in the workspace: their rows in the lake are left out (erasure cannot
+            reach the lake, which is the shop's; :func:`persona.privacy.tombstones.erased_customers` reads them).
 
     Raises:
         InputError: see :func:`lake_paths`, or an entity lacks a column it needs.
@@ -101,15 +105,16 @@ def open_lake(folder: Path | str, settings: Any) -> Any:
         from persona.engines.spark.session import spark_session
         from persona.engines.spark.shop import SparkShop
 
-        return SparkShop.from_parquet(spark_session(settings.spark_master), folder)
+        return SparkShop.from_parquet(spark_session(settings.spark_master), folder, erased=erased)
     import pandas as pd
 
+    from persona.privacy.tombstones import without_erased
     from persona.profiles.source import ShopData
 
     frames = {}
     for name, path in lake_paths(folder).items():
         frame = pd.read_parquet(path)
-        frames[name] = frame.rename(columns=lake_renames(name, path, frame.columns))
+        frames[name] = without_erased(frame.rename(columns=lake_renames(name, path, frame.columns)), erased)
     return ShopData(events=frames["events"], customers=frames.get("customers"), products=frames["products"],
                     reviews=frames.get("reviews"), **({"messages": frames["messages"]} if "messages" in frames else {}))
 

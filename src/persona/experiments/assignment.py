@@ -234,10 +234,11 @@ def log_exposure(store: Any, experiment: ExperimentSpec | Any | str, assignments
         exposed_at: one timestamp for all, or one per customer; default now.
 
     Returns:
-        The number of new exposures written (customers already logged are left unchanged).
+        The number of new exposures written (customers already logged, and erased ones, are left out).
     """
     from sqlalchemy import select
 
+    from persona.privacy.tombstones import live_rows
     from persona.store.models import Assignment
 
     if isinstance(experiment, str):
@@ -267,7 +268,7 @@ def log_exposure(store: Any, experiment: ExperimentSpec | Any | str, assignments
             chunk = ids[i:i + 900]
             existing.update(s.scalars(select(Assignment.customer_id).where(
                 Assignment.experiment == spec.name, Assignment.customer_id.in_(chunk))))
-        new = [r for r in rows if r["customer_id"] not in existing]
+        new = [r for r in live_rows(s, rows) if r["customer_id"] not in existing]  # none for a customer erased since
         seen: set[str] = set()
         new = [r for r in new if not (r["customer_id"] in seen or seen.add(r["customer_id"]))]
         if new:

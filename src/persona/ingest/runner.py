@@ -38,7 +38,7 @@ from persona.errors import BusyError, DataFileError, PersonaError
 from persona.ingest.coerce import ChunkCoercer
 from persona.ingest.mapping import parse_map, resolve_columns
 from persona.ingest.prefetch import prefetch
-from persona.ingest.quarantine import Quarantine
+from persona.ingest.quarantine import Person, PersonMatcher, Quarantine
 from persona.ingest.readers import RawChunk, detect_format, open_reader, source_size
 from persona.ingest.runs import CLAIM_WAIT_SECONDS, RunOwner, this_process
 from persona.ingest.schema import KNOWN_EVENT_TYPES, EntitySpec, get_spec
@@ -46,6 +46,7 @@ from persona.ingest.writer import EntityWriter
 from persona.jsonvalues import dumps
 from persona.privacy.crypto import PIICipher
 from persona.privacy.detect import no_pii
+from persona.privacy.tombstones import erased_customers
 from persona.store.bulk import BulkWriter
 from persona.store.models import IngestRun
 
@@ -293,6 +294,8 @@ def _run(
             if report.resumed:
                 quarantine.trim(report.rejected)  # rows of chunks that never committed go; the rerun writes them again
             writer = EntityWriter(spec, cipher, started, erased=erased_customers(store))
+            # a rejected row of an erased customer is not quarantined either (erasure took their rows out of the files)
+            erased_rows = PersonMatcher(Person(c) for c in writer.erased) if writer.erased else None
 
             if total is None:  # unknown size: plain chunk-by-chunk transactions, nothing deferred
                 est_rows = 0.0
@@ -314,7 +317,8 @@ def _run(
                 if bar is not None and total is not None:
                     stack.enter_context(bar)
                     task = bar.add_task(description, total=total)
-                prepared = prefetch(itertools.chain([first], chunks), lambda c: _prepare_chunk(coercer, writer, store.dialect, c, position))
+                prepared = prefetch(itertools.chain([first], chunks),
+                                    lambda c: _prepare_chunk(coercer, writer, store.dialect, c, position, erased_rows))
                 stack.callback(prepared.close)
                 for prep in prepared:
                     if prep is not None:
@@ -395,11 +399,6 @@ def _start_run(owner: RunOwner, spec: EntitySpec, source: str, fingerprint: str 
         return run_id, 0, started
 
 
-def erased_customers(store: Any) -> frozenset[str]:
-    """The ids of erased customers (their tombstones keep the id): what ingestion must never bring back."""
-    return frozenset(store.read_frame("SELECT customer_id FROM customers WHERE erased_at IS NOT NULL")["customer_id"].astype(str))
-
-
 def _record_empty_run(store: Any, spec: EntitySpec, source: str) -> int:
     """Record a completed run that read no rows; its id."""
     now = datetime.now(UTC)
@@ -437,9 +436,12 @@ class _Prepared:
     position: int
     #: events: valid rows by type, of the types Persona does not use
     unknown_types: dict[str, int] = field(default_factory=dict)
+    #: rejected rows of erased customers, left out of the quarantine (counted as duplicates, as their valid rows are)
+    erased_rejects: int = 0
 
 
-def _prepare_chunk(coercer: ChunkCoercer, writer: EntityWriter, dialect: str, chunk: RawChunk, resume_after: int) -> _Prepared | None:
+def _prepare_chunk(coercer: ChunkCoercer, writer: EntityWriter, dialect: str, chunk: RawChunk, resume_after: int,
+                   erased_rows: PersonMatcher | None = None) -> _Prepared | None:
     frame, lines, bad = chunk.frame, chunk.lines, chunk.bad
     raw = chunk.raw
     if resume_after:
@@ -458,10 +460,14 @@ def _prepare_chunk(coercer: ChunkCoercer, writer: EntityWriter, dialect: str, ch
     ok = coerced.ok.to_numpy()
     rejected_rows = [(int(lines[i]), str(coerced.reasons.iat[i]), raw(int(i))) for i in np.flatnonzero(~ok)]
     rejected_rows += [(b.line, b.reason, b.raw) for b in bad]
+    n_rejected = len(rejected_rows)
+    if erased_rows is not None and rejected_rows:
+        rejected_rows = [r for r in rejected_rows if erased_rows.owner(f"{r[1]}\n{r[2]}") is None]
     last_line = max(int(lines.max()) if len(lines) else 0, max((b.line for b in bad), default=0))
     valid = coerced.frame[ok]
     return _Prepared(valid=writer.prepare(valid, dialect), rejected_rows=sorted(rejected_rows), read=len(frame) + len(bad),
-                     last_line=last_line, position=chunk.position, unknown_types=_unknown_types(valid))
+                     last_line=last_line, position=chunk.position, unknown_types=_unknown_types(valid),
+                     erased_rejects=n_rejected - len(rejected_rows))
 
 
 def _commit_chunk(store: Any, writer: EntityWriter, quarantine: Quarantine, prep: _Prepared, report: IngestReport,
@@ -473,10 +479,10 @@ def _commit_chunk(store: Any, writer: EntityWriter, quarantine: Quarantine, prep
         result = writer.write(w, prep.valid)
         w.execute(update(IngestRun).where(IngestRun.id == run_id).values(
             read=IngestRun.read + prep.read, accepted=IngestRun.accepted + result.accepted,
-            duplicates=IngestRun.duplicates + result.duplicates, rejected=IngestRun.rejected + rejected,
+            duplicates=IngestRun.duplicates + result.duplicates + prep.erased_rejects, rejected=IngestRun.rejected + rejected,
             position=prep.last_line, quarantine=str(quarantine.path) if rejected or quarantine.written else None))
-    report.add(prep.read, result.accepted, result.duplicates, rejected)
-    report.erased += result.erased
+    report.add(prep.read, result.accepted, result.duplicates + prep.erased_rejects, rejected)
+    report.erased += result.erased + prep.erased_rejects
     for k, v in result.stubs.items():
         report.stubs[k] = report.stubs.get(k, 0) + v
     for k, v in result.redacted.items():

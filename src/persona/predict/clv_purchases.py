@@ -14,17 +14,19 @@ import pandas as pd
 from persona.errors import InputError
 from persona.predict.clv_summary import rfm_summary
 from persona.predict.forecast import revenue_series
+from persona.privacy.tombstones import erased_customers, without_erased
 
 PURCHASES_SQL = "SELECT customer_id, ts, revenue FROM events WHERE event_type = 'purchase'"
 
 
 def load_purchases(store: Any) -> pd.DataFrame:
-    """The workspace's purchases as DataFrame[customer_id, date, revenue] (naive UTC timestamps).
+    """The workspace's purchases as DataFrame[customer_id, date, revenue] (naive UTC timestamps), none of an erased
+    customer.
 
     Raises:
         InputError: the workspace has no purchase events.
     """
-    ev = store.read_frame(PURCHASES_SQL)
+    ev = without_erased(store.read_frame(PURCHASES_SQL), erased_customers(store))
     if ev.empty:
         raise no_purchases()
     ts = pd.to_datetime(ev["ts"], utc=True).dt.tz_convert(None)

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import delete, insert, select
 
+from persona.privacy.tombstones import live_rows
 from persona.store import Store
 from persona.store.models import Prediction
 
@@ -28,6 +29,7 @@ def save_predictions(store: Store, name: str, values: pd.Series, details: list[d
 
     ``details`` (one per value) are stored as JSON by the store's encoder (:mod:`persona.jsonvalues`): numpy numbers
     as numbers, NaN as null. ``model_version`` is the :mod:`persona.registry` version of ``name`` that made them.
+    Customers erased by then get none (:func:`persona.privacy.tombstones.live_rows`); returns how many were written.
     """
     now = datetime.now(UTC)
     rows = [
@@ -36,6 +38,7 @@ def save_predictions(store: Store, name: str, values: pd.Series, details: list[d
         for i, (cid, v) in enumerate(values.items())
     ]
     with store.session() as s:
+        rows = live_rows(s, rows)
         s.execute(delete(Prediction).where(Prediction.name == name))
         for i in range(0, len(rows), 5000):
             s.execute(insert(Prediction), rows[i : i + 5000])

@@ -12,7 +12,8 @@
   of customers whose combination fewer than ``k`` customers share, next to the same with age bands and countries.
 - **Consent**: who may be contacted per channel for marketing, and who has no consent record at all.
 - **Erasure**: erased customers, and a check that nothing of theirs is left in any table or tombstone column that
-  erasure clears (:mod:`persona.privacy.scope`); on PostgreSQL, the tables
+  erasure clears (:mod:`persona.privacy.scope`), nor in a quarantine file (a row naming their id); what is left is
+  finished by ``persona privacy erase --all-erased --yes``; on PostgreSQL, the tables
   whose files still hold old row versions from before the last erasure, redaction or key rotation
   (:func:`persona.privacy.vacuum.pending`; ``persona privacy vacuum`` reclaims them).
 - **Access**: API keys by scope (unused and admin keys), and the audit log's actions.
@@ -30,14 +31,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import JSON
 
 from persona.data.interactions import as_dict
 from persona.errors import InputError
 from persona.privacy.detect import KIND_NAMES, TEXT_KINDS, pii_fix, pii_like_keys, texts_with_pii
-from persona.privacy.scope import ERASED_CUSTOMER_COLUMNS, ERASED_TABLES, PII_COLUMNS, PII_FIELDS
+from persona.privacy.scope import ERASED_TABLES, PII_COLUMNS, PII_FIELDS
+from persona.privacy.tombstones import tombstone_holds_sql
 from persona.privacy.vacuum import pending
-from persona.store.models import TABLES
 
 #: how many ciphertexts of each PII column are test-decrypted
 DECRYPT_SAMPLE = 1000
@@ -50,6 +50,8 @@ CHANNELS = ("email", "sms", "push", "webhook")
 #: the command that removes e-mail addresses, phone, card and account numbers, IBANs and messaging ids from stored
 #: review texts
 REDACT_REVIEWS = "persona privacy redact-reviews --yes"
+#: the command that finishes every erasure something is left of (rows written back, a tombstone of an older version)
+FINISH_ERASURES = "persona privacy erase --all-erased --yes"
 
 
 def k_anonymity(frame: pd.DataFrame, columns: Sequence[str], k: int) -> dict[str, Any]:
@@ -135,28 +137,28 @@ def _consent(store: Any, customer_ids: list[str]) -> dict[str, Any]:
     return out
 
 
-def _holds_value(column: str) -> str:
-    """SQL that is true where ``customers.<column>`` holds a value (a JSON column's ``null`` holds none: erasure
-    writes that)."""
-    if isinstance(TABLES["customers"].c[column].type, JSON):
-        return f"({column} IS NOT NULL AND CAST({column} AS TEXT) <> 'null')"
-    return f"{column} IS NOT NULL"
-
-
 def _erasure(store: Any) -> dict[str, Any]:
-    erased = store.read_frame("SELECT customer_id FROM customers WHERE erased_at IS NOT NULL")["customer_id"].tolist()
+    from persona.ingest.quarantine import Person, PersonMatcher, scrub_quarantine
+    from persona.privacy.gdpr import workspace_quarantine
+
+    erased = store.read_frame("SELECT customer_id FROM customers WHERE erased_at IS NOT NULL")["customer_id"].astype(str).tolist()
     left: dict[str, int] = {}
     for table in ERASED_TABLES:
         n = int(store.read_frame(f"SELECT COUNT(*) AS n FROM {table} t JOIN customers c ON c.customer_id = t.customer_id "  # noqa: S608
                                  "WHERE c.erased_at IS NOT NULL")["n"].iloc[0])
         if n:
             left[table] = n
-    held = " OR ".join(_holds_value(c) for c in ERASED_CUSTOMER_COLUMNS)
-    pii = int(store.read_frame(f"SELECT COUNT(*) AS n FROM customers WHERE erased_at IS NOT NULL AND ({held})")["n"].iloc[0])  # noqa: S608
+    pii = int(store.read_frame(f"SELECT COUNT(*) AS n FROM customers WHERE erased_at IS NOT NULL AND ({tombstone_holds_sql()})"  # noqa: S608
+                               )["n"].iloc[0])
     if pii:
         left["customers (PII)"] = pii
+    # quarantine rows naming an erased customer by id (their e-mail and phone are gone from the tombstone by now)
+    quarantine = scrub_quarantine(workspace_quarantine(store), PersonMatcher(Person(c) for c in erased), apply=False).files
+    if quarantine:
+        left["quarantine"] = sum(quarantine.values())
     requests = int(store.read_frame("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'erase'")["n"].iloc[0])
-    return {"erased": len(erased), "erase_requests_logged": requests, "rows_left": left, "complete": not left}
+    return {"erased": len(erased), "erase_requests_logged": requests, "rows_left": left, "quarantine_files": quarantine,
+            "complete": not left}
 
 
 def _access(store: Any) -> dict[str, Any]:
@@ -209,7 +211,10 @@ def _findings(rep: dict[str, Any]) -> list[str]:
                      "not the precise ones")
         out.append(text)
     if not rep["erasure"]["complete"]:
-        out.append(f"erased customers still have rows in: {', '.join(f'{t} ({n})' for t, n in rep['erasure']['rows_left'].items())}")
+        files = rep["erasure"]["quarantine_files"]
+        out.append(f"erased customers still have rows in: {', '.join(f'{t} ({n})' for t, n in rep['erasure']['rows_left'].items())}"
+                   + (f" (quarantine files: {', '.join(files)})" if files else "")
+                   + f": run `{FINISH_ERASURES}` to finish their erasure")
     if rep["erasure"]["old_row_versions"]:
         held = ", ".join(f"{t} ({n:,})" for t, n in rep["erasure"]["old_row_versions"].items())
         out.append(f"old row versions from before the last erasure, redaction or key rotation are still in the table "

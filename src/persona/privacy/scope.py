@@ -36,7 +36,8 @@ ERASED_CUSTOMER_COLUMNS: tuple[str, ...] = (*PII_COLUMNS, "email_hash", "gender"
                                             "timezone", "language", "attributes", "created_at", "row_hash")
 #: columns of ``customers`` the tombstone keeps, and why
 KEPT_CUSTOMER_COLUMNS: dict[str, str] = {
-    "customer_id": "the tombstone's key: loads, sends and services check it (ingest leaves the rows of an erased id out)",
+    "customer_id": "the tombstone's key: loads, builds, sends and services check it (ingest leaves the rows of an erased "
+                   "id out, builds describe no erased customer: persona.privacy.tombstones)",
     "customer_key": "the pseudonym the audit log's erase record names the person by (re-keyed by a key rotation)",
     "is_stub": "whether the id came from an event before any CRM row: no personal data",
     "erased_at": "when the person was erased: how running services learn of erasures made elsewhere",

@@ -10,6 +10,7 @@ import pandas as pd
 from sqlalchemy import delete, insert, select
 
 from persona.errors import NotFoundError
+from persona.privacy.tombstones import erased_customers, live_rows
 from persona.profiles.builder import ProfileBuilder
 from persona.profiles.features import refresh_time_features
 from persona.profiles.source import load_shop, to_utc
@@ -36,11 +37,13 @@ def profile_rows(frame: pd.DataFrame, updated_at: datetime, watermark: int) -> l
 
 
 def write_profiles(store: Store, frame: pd.DataFrame, *, watermark: int, replace_all: bool = False) -> int:
-    """Upsert profiles (delete then insert, in one transaction); ``replace_all`` clears the table first."""
+    """Upsert profiles (delete then insert, in one transaction); ``replace_all`` clears the table first. Customers
+    erased by then get none (:func:`persona.privacy.tombstones.live_rows`); returns how many were written."""
     now = datetime.now(UTC)
     rows = profile_rows(frame, now, watermark)
     ids = [r["customer_id"] for r in rows]
     with store.session() as s:
+        rows = live_rows(s, rows)
         if replace_all:
             s.execute(delete(Profile))
         else:
@@ -133,7 +136,8 @@ def _expand(rows: list[tuple[str, dict[str, Any], Any, datetime]]) -> pd.DataFra
 
 
 def read_profiles(store: Store, *, as_of: Any = None, customer_ids: list[str] | None = None) -> pd.DataFrame:
-    """Profiles as a frame (features expanded into columns); recency/tenure refreshed to one ``as_of``.
+    """Profiles as a frame (features expanded into columns); recency/tenure refreshed to one ``as_of``. An erased
+    customer's profile, should one be left, is not read.
 
     Args:
         as_of: recompute time-relative features against this time (default: the newest profile's).
@@ -143,7 +147,8 @@ def read_profiles(store: Store, *, as_of: Any = None, customer_ids: list[str] | 
         q = q.where(Profile.customer_id.in_(customer_ids))
     with store.session() as s:
         rows = [tuple(r) for r in s.execute(q)]
-    df = _expand(rows)
+    erased = erased_customers(store)
+    df = _expand([r for r in rows if str(r[0]) not in erased] if erased else rows)
     if df.empty:
         return df
     ref = as_of

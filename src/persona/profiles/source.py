@@ -1,4 +1,5 @@
-"""Reads what profiles need from the store into plain frames, never touching PII columns."""
+"""Reads what profiles need from the store into plain frames, never touching PII columns, and never an erased
+customer's (:mod:`persona.privacy.tombstones`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
+from persona.privacy.tombstones import NOT_ERASED, erased_customers, without_erased
 from persona.store import Store
 
 log = logging.getLogger(__name__)
@@ -158,20 +160,22 @@ def _chunks(ids: Sequence[str], size: int = 500) -> Iterable[Sequence[str]]:
         yield ids[i : i + size]
 
 
-def _read_for(store: Store, table: str, columns: Sequence[str], customer_ids: Sequence[str] | None) -> pd.DataFrame:
+def _read_for(store: Store, table: str, columns: Sequence[str], customer_ids: Sequence[str] | None,
+              where: str | None = None) -> pd.DataFrame:
     cols = ", ".join(columns)
     if customer_ids is None:
-        return store.read_frame(f"SELECT {cols} FROM {table}")  # noqa: S608 - our table/column names
+        return store.read_frame(f"SELECT {cols} FROM {table}" + (f" WHERE {where}" if where else ""))  # noqa: S608 - ours
     parts = []
     for chunk in _chunks(list(customer_ids)):
         names = ", ".join(f":c{i}" for i in range(len(chunk)))
-        sql = f"SELECT {cols} FROM {table} WHERE customer_id IN ({names})"  # noqa: S608
+        sql = f"SELECT {cols} FROM {table} WHERE customer_id IN ({names})" + (f" AND {where}" if where else "")  # noqa: S608
         parts.append(store.read_frame(sql, {f"c{i}": v for i, v in enumerate(chunk)}))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(columns))
 
 
 def load_shop(store: Store, customer_ids: Sequence[str] | None = None) -> ShopData:
-    """Read events, customers (without PII), products, reviews and sent messages from the store.
+    """Read events, customers (without PII), products, reviews and sent messages from the store; erased customers
+    (tombstones) are left out, with any row of theirs still stored.
 
     Args:
         store: the workspace store.
@@ -180,12 +184,13 @@ def load_shop(store: Store, customer_ids: Sequence[str] | None = None) -> ShopDa
     Returns:
         A :class:`ShopData`.
     """
-    customers = _read_for(store, "customers", CUSTOMER_COLUMNS, customer_ids)
+    erased = erased_customers(store)
+    customers = _read_for(store, "customers", CUSTOMER_COLUMNS, customer_ids, where=NOT_ERASED)
     customers = customers[customers["customer_id"].notna()]
-    events = _read_for(store, "events", EVENT_COLUMNS, customer_ids)
+    events = without_erased(_read_for(store, "events", EVENT_COLUMNS, customer_ids), erased)
     products = store.read_table("products", list(PRODUCT_COLUMNS))
-    reviews = _read_for(store, "reviews", REVIEW_COLUMNS, customer_ids)
-    messages = _read_for(store, "messages", ("customer_id", "sent_at", "status"), customer_ids)
+    reviews = without_erased(_read_for(store, "reviews", REVIEW_COLUMNS, customer_ids), erased)
+    messages = without_erased(_read_for(store, "messages", ("customer_id", "sent_at", "status"), customer_ids), erased)
     messages = messages[(messages["status"] == "sent") & messages["sent_at"].notna()][["customer_id", "sent_at"]]
     log.info("shop loaded events=%d customers=%d products=%d reviews=%d", len(events), len(customers), len(products), len(reviews))
     return ShopData(events=events, customers=customers, products=products, reviews=reviews, messages=messages)

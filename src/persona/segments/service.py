@@ -14,6 +14,7 @@ from sqlalchemy import delete, insert, select
 from threadpoolctl import threadpool_limits
 
 from persona.errors import InputError, NotFoundError
+from persona.privacy.tombstones import live_rows
 from persona.segments.dbscan import DBSCANSegmenter
 from persona.segments.explain import explain_segments
 from persona.segments.kmeans import KMeansSegmenter
@@ -121,7 +122,8 @@ def previous_centroids(store: Store) -> dict[str, dict[str, float]]:
 
 
 def save_segmentation(store: Store, result: Segmentation) -> int:
-    """Replace the method's segments and memberships in the store (one transaction)."""
+    """Replace the method's segments and memberships in the store (one transaction); customers erased by then get no
+    membership (:func:`persona.privacy.tombstones.live_rows`)."""
     now = datetime.now(UTC)
     cents = result.params.get("centroids", {})
     segs = []
@@ -132,6 +134,7 @@ def save_segmentation(store: Store, result: Segmentation) -> int:
         segs.append({"method": result.method, "segment_id": sid, "name": e["name"][:128], "size": e["size"], "explanation": expl, "updated_at": now})
     members = [{"customer_id": str(c), "method": result.method, "segment_id": str(s)} for c, s in result.labels.items()]
     with store.session() as s:
+        members = live_rows(s, members)
         s.execute(delete(SegmentMembership).where(SegmentMembership.method == result.method))
         s.execute(delete(Segment).where(Segment.method == result.method))
         if segs:

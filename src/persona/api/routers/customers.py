@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
@@ -69,11 +69,13 @@ def export(customer_id: str, st: AppState = Depends(state)) -> dict[str, Any]:
 
 
 @router.delete("/{customer_id}", dependencies=[Depends(require("admin"))])
-def erase(customer_id: str, st: AppState = Depends(state)) -> dict[str, Literal["erased"] | dict[str, int]]:
-    """Erase the person: PII, events, reviews, profile, segments, outbox rows; served lists forget them now."""
-    counts = erase_customer(st.store, st.settings, customer_id, actor="api")
+def erase(customer_id: str, st: AppState = Depends(state)) -> dict[str, Any]:
+    """Erase the person: PII, events, reviews, profile, segments, outbox and quarantined rows; served lists forget
+    them now. Idempotent: on an erased customer it finishes the erasure and says what it found left (``again``,
+    ``changed``, ``cleared``), keeping the first erasure's time."""
+    out = erase_customer(st.store, st.settings, customer_id, actor="api")
     st.recs.invalidate([customer_id])
     st.recs.forget(customer_id)
     if st.sink is not None:  # events posted for them from now on are not stored
         st.sink.forget(customer_id)
-    return {"status": "erased", "removed": counts}
+    return {"status": "erased", **{k: v for k, v in out.items() if k != "customer_id"}}

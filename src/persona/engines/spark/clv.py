@@ -49,10 +49,12 @@ class SparkPurchases:
 
     @classmethod
     def from_store(cls, session: Any, store: Any) -> SparkPurchases:
-        """The store's purchase events, read by Spark over JDBC on PostgreSQL, else through this process (SQLite)."""
+        """The store's purchase events, read by Spark over JDBC on PostgreSQL, else through this process (SQLite);
+        none of an erased customer."""
         from pyspark.sql import functions as F
 
-        from persona.engines.spark.shop import jdbc_options, jdbc_ready
+        from persona.engines.spark.shop import jdbc_options, jdbc_ready, without_customers
+        from persona.privacy.tombstones import erased_customers
 
         if store.dialect == "postgresql" and jdbc_ready(session):
             url, props = jdbc_options(store.settings.url)
@@ -62,8 +64,9 @@ class SparkPurchases:
             ev = pd.DataFrame({"customer_id": ev["customer_id"].astype(str), "ts": pd.to_datetime(ev["ts"], utc=True),
                                "revenue": pd.to_numeric(ev["revenue"], errors="coerce")})
             raw = session.createDataFrame(ev, "customer_id string, ts timestamp, revenue double")
-        frame = raw.select(F.col("customer_id").cast("string").alias("customer_id"), F.col("ts").cast("timestamp").alias("ts"),
-                           F.coalesce(F.col("revenue").cast("double"), F.lit(0.0)).alias("revenue"))
+        frame = without_customers(raw, erased_customers(store)).select(
+            F.col("customer_id").cast("string").alias("customer_id"), F.col("ts").cast("timestamp").alias("ts"),
+            F.coalesce(F.col("revenue").cast("double"), F.lit(0.0)).alias("revenue"))
         return cls(frame)
 
     def release(self) -> None:

@@ -19,6 +19,7 @@ import pandas as pd
 import pyarrow as pa
 from sqlalchemy.engine import make_url
 
+from persona.privacy.tombstones import NOT_ERASED, erased_customers
 from persona.profiles.source import (
     CUSTOMER_COLUMNS,
     EVENT_COLUMNS,
@@ -145,23 +146,26 @@ class SparkShop:
     @classmethod
     def from_store(cls, session: Any, store: Any, *, loaded: ShopData | None = None) -> SparkShop:
         """The workspace's shop: read by Spark over JDBC on PostgreSQL, else through this process (SQLite), where
-        ``loaded`` (the store's shop, already read by the caller) saves reading it again."""
+        ``loaded`` (the store's shop, already read by the caller) saves reading it again. Either way without erased
+        customers (:func:`persona.profiles.source.load_shop` leaves them out too)."""
         if store.dialect == "postgresql" and jdbc_ready(session):
-            return cls.from_jdbc(session, store.settings.url)
+            return cls.from_jdbc(session, store.settings.url, erased=erased_customers(store))
         if store.dialect == "postgresql":
             log.warning("no PostgreSQL JDBC driver on Spark's classpath: the shop is read through the driver process")
         return cls.from_shop_data(session, loaded if loaded is not None else load_shop(store))
 
     @classmethod
-    def from_jdbc(cls, session: Any, url: str) -> SparkShop:
-        """Read the store's tables over JDBC (events in :data:`EVENT_PARTITIONS` parallel id ranges)."""
+    def from_jdbc(cls, session: Any, url: str, *, erased: frozenset[str] = frozenset()) -> SparkShop:
+        """Read the store's tables over JDBC (events in :data:`EVENT_PARTITIONS` parallel id ranges), without erased
+        customers: their tombstones, and the rows of ``erased`` ids (the caller read them) should any be left."""
         from pyspark.sql import functions as F
 
         jdbc_url, props = jdbc_options(url)
 
-        def table(name: str, columns: tuple[str, ...], **kw: Any) -> Any:
-            query = f"(SELECT {', '.join(columns)} FROM {name}) AS t"
-            return session.read.jdbc(jdbc_url, query, properties=props, **kw)
+        def table(name: str, columns: tuple[str, ...], where: str = "", **kw: Any) -> Any:
+            query = f"(SELECT {', '.join(columns)} FROM {name}{' WHERE ' + where if where else ''}) AS t"
+            frame = session.read.jdbc(jdbc_url, query, properties=props, **kw)
+            return without_customers(frame, erased) if "customer_id" in columns else frame
 
         bounds = session.read.jdbc(jdbc_url, "(SELECT MIN(id) AS lo, MAX(id) AS hi FROM events) AS b", properties=props).first()
         lo, hi = bounds["lo"], bounds["hi"]
@@ -171,7 +175,7 @@ class SparkShop:
             events = table("events", EVENT_COLUMNS, column="id", lowerBound=int(lo), upperBound=int(hi) + 1,
                            numPartitions=EVENT_PARTITIONS)
         products = table("products", PRODUCT_COLUMNS)
-        customers = table("customers", CUSTOMER_COLUMNS).where(F.col("customer_id").isNotNull())
+        customers = table("customers", CUSTOMER_COLUMNS, NOT_ERASED).where(F.col("customer_id").isNotNull())
         messages = (table("messages", ("customer_id", "sent_at", "status"))
                     .where((F.col("status") == "sent") & F.col("sent_at").isNotNull()).select(*MESSAGE_COLUMNS))
         # one read of the events for every pass of a run (a backtest asks at each cutoff): kept by Spark after the
@@ -183,9 +187,10 @@ class SparkShop:
                    reviews=_typed(table("reviews", REVIEW_COLUMNS), REVIEW_COLUMNS), messages=_typed(messages, MESSAGE_COLUMNS))
 
     @classmethod
-    def from_parquet(cls, session: Any, folder: Path | str) -> SparkShop:
+    def from_parquet(cls, session: Any, folder: Path | str, *, erased: frozenset[str] = frozenset()) -> SparkShop:
         """Read ``events``, ``products`` and optionally ``customers``, ``reviews`` and ``messages`` Parquet
-        datasets (files or folders of files) from ``folder``, as a data lake holds them.
+        datasets (files or folders of files) from ``folder``, as a data lake holds them, without the rows of the
+        ``erased`` customers (a lake is the shop's: erasure in the workspace does not reach it).
 
         Raises:
             InputError: ``events`` or ``products`` is missing, or a column the shop needs is absent.
@@ -202,7 +207,8 @@ class SparkShop:
             df = session.read.parquet(str(paths[name]))
             for old, new in lake_renames(name, paths[name], df.columns).items():
                 df = df.withColumnRenamed(old, new)
-            frames[name] = _with_columns(df, columns)
+            df = _with_columns(df, columns)
+            frames[name] = df if name == "products" else without_customers(df, erased)
         return cls(events=normalise_events(frames["events"], frames["products"]),
                    customers=_typed(frames["customers"], CUSTOMER_COLUMNS),
                    products=_typed(frames["products"], PRODUCT_COLUMNS), reviews=_typed(frames["reviews"], REVIEW_COLUMNS),
@@ -222,6 +228,17 @@ def only_customers(frame: Any, customer_ids: Any) -> Any:
     wanted = frame.sparkSession.createDataFrame(pd.DataFrame({"customer_id": [str(c) for c in customer_ids]}),
                                                 "customer_id string")
     return frame.join(F.broadcast(wanted), "customer_id", "left_semi")
+
+
+def without_customers(frame: Any, customer_ids: frozenset[str]) -> Any:
+    """The rows of a Spark ``frame`` whose ``customer_id`` is none of ``customer_ids`` (a broadcast anti-join; the
+    frame itself when there are none)."""
+    if not customer_ids:
+        return frame
+    from pyspark.sql import functions as F
+
+    gone = frame.sparkSession.createDataFrame(pd.DataFrame({"customer_id": sorted(customer_ids)}), "customer_id string")
+    return frame.join(F.broadcast(gone), frame["customer_id"].cast("string") == gone["customer_id"], "left_anti")
 
 
 def jdbc_options(url: str) -> tuple[str, dict[str, str]]:

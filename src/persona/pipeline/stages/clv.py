@@ -20,7 +20,7 @@ def _clv_figure(clv: Any, p_alive: Any) -> Any:
     import numpy as np
 
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 3.8))
-    a1.hist(p_alive, bins=40, color="#4477aa")
+    a1.hist(p_alive, bins=40, range=(0.0, 1.0), color="#4477aa")  # a probability: values a rounding error apart still plot
     a1.set_xlabel("P(alive) (BG/NBD)")
     a1.set_ylabel("customers")
     a2.hist(np.clip(clv, 0, np.quantile(clv, 0.99)), bins=50, color="#228833")
