@@ -63,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dev-seeds", default="1,2,3", help="seeds of the dev splits (never 42, the benchmark's)")
     ap.add_argument("--split", choices=["stratified", "temporal"], default="stratified",
                     help="which of the benchmark's splits the dev splits are carved from")
+    ap.add_argument("--dev-share", type=float, default=0.75,
+                    help="share of the benchmark's training part that trains on a stratified dev split (the benchmark "
+                         "trains on 75%% of the data; a larger share comes closer to its size)")
     args = ap.parse_args(argv)
     seeds = [int(s) for s in args.dev_seeds.split(",")]
     if SEED in seeds:
@@ -82,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.split == "temporal":
             tr, te = temporal_user_split(outer_train, fraction=0.2, time="timestamp")
         else:
-            tr, te = stratified_split(outer_train, 0.75, filter_by="item", seed=seed)
+            tr, te = stratified_split(outer_train, args.dev_share, filter_by="item", seed=seed)
         train = training_set(tr, items)
         for spec in args.specs:
             model = build(spec)

@@ -76,9 +76,9 @@ def test_default_set_adapts_to_catalogue_size_and_timestamps():
     rec = HybridRecommender(max_ease_items=10, max_userknn_users=10)
     assert list(rec._base_specs(data)) == ["als", "rp3beta", "itemknn", "period"]
     assert list(HybridRecommender(max_rp3beta_items=10)._base_specs(data)) == [
-        "ease", "dlae", "ease-local", "als", "itemknn", "userknn", "period"]
+        "ease", "dlae", "ease-local", "gfcf", "als", "itemknn", "userknn", "period"]
     assert list(HybridRecommender()._base_specs(data)) == [
-        "ease", "dlae", "ease-local", "als", "rp3beta", "itemknn", "userknn", "period"]
+        "ease", "dlae", "ease-local", "gfcf", "als", "rp3beta", "itemknn", "userknn", "period"]
     # without timestamps the windowed EASE has nothing to work on
     log = data.log
     frame = pd.DataFrame({"user_id": data.user_ids[log["user_idx"]], "item_id": data.item_ids[log["item_idx"]]})

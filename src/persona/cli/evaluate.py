@@ -20,7 +20,8 @@ app = typer.Typer(help="Offline evaluation: recommenders compared on a held-out 
                   no_args_is_help=True)
 EXTENSIONS: tuple[str, ...] = ("persona.cli.evaluate_clv", "persona.cli.evaluate_sentiment")
 #: models compared by ``evaluate recommend`` unless --models says otherwise
-EVALUATE_MODELS = ("popular", "itemknn", "userknn", "als", "bpr", "ease", "dlae", "ease-local", "category", "hybrid")
+EVALUATE_MODELS = ("popular", "itemknn", "userknn", "als", "bpr", "ease", "dlae", "ease-local", "gfcf", "category",
+                   "hybrid")
 TABLE_COLUMNS = ["model", "ndcg@10", "recall@10", "precision@10", "map@10", "coverage", "fit_s", "recommend_s"]
 
 

@@ -40,10 +40,10 @@ log = logging.getLogger(__name__)
 
 #: Base models of the default blend; which of them get weight (and their settings) is learned on validation folds.
 DEFAULT_MODELS: tuple[str, ...] = (
-    "ease", "dlae", "ease-local", "als", "rp3beta", "itemknn", "userknn", "period", "category",
+    "ease", "dlae", "ease-local", "gfcf", "als", "rp3beta", "itemknn", "userknn", "period", "category",
 )
 #: Members solving a dense item × item system, left out of the default blend above ``max_ease_items`` items.
-DENSE_ITEM_MODELS: tuple[str, ...] = ("ease", "dlae", "ease-local")
+DENSE_ITEM_MODELS: tuple[str, ...] = ("ease", "dlae", "ease-local", "gfcf")
 #: Item-item models whose scores are history × a learned item matrix (their ``history_scores``); with timestamps
 #: the blend also gets a "<name>~recent" member scoring the same matrix with a recency-weighted history.
 RECENCY_MEMBERS: tuple[str, ...] = ("ease", "dlae", "ease-local", "itemknn", "rp3beta", "adjacent")
@@ -224,8 +224,8 @@ class HybridRecommender(Recommender):
 
     Args:
         models: base model names (e.g. ``["ease", "als"]``) or name → parameters; ``None`` picks a
-            default set that adapts to the data (the dense item models EASE, DLAE and ease-local only up to
-            ``max_ease_items`` items, ease-local only with timestamps, user-kNN only up to
+            default set that adapts to the data (the dense item models EASE, DLAE, ease-local and GF-CF only up
+            to ``max_ease_items`` items, ease-local only with timestamps, user-kNN only up to
             ``max_userknn_users`` users, RP3beta only up to ``max_rp3beta_items`` items).
         weights: fixed blend weights (name → weight); ``None`` learns them.
         tune: pick each base model's main hyperparameters from :func:`tuning_grid` on the validation folds
@@ -242,8 +242,8 @@ class HybridRecommender(Recommender):
         validation_users: at most this many users are scored per fold (a seeded sample).
         candidates: items per base model kept per validation user when learning weights.
         k: list length the weights are optimised for.
-        max_ease_items: skip EASE, DLAE and ease-local above this many items (their dense inversions grow as
-            n_items³).
+        max_ease_items: skip EASE, DLAE, ease-local and GF-CF above this many items (their dense item × item
+            matrices grow as n_items², the inversions as n_items³).
         max_userknn_users: skip user-kNN above this many users.
         max_rp3beta_items: skip RP3beta above this many items (fit time: on the 1M-interaction, 20,000-item
             benchmark log its three fits cost about 60 CPU s, a third of the hybrid's budget, for a weight of 0.04).

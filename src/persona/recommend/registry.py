@@ -26,6 +26,7 @@ RECOMMENDERS: dict[str, str] = {
     "category": "persona.recommend.category:CategoryRecommender",
     "sequential": "persona.recommend.sequential:SequentialRecommender",
     "repeat": "persona.recommend.repeat:RepeatRecommender",
+    "gfcf": "persona.recommend.gfcf:GFCFRecommender",
 }
 if importlib.util.find_spec("persona.recommend.hybrid") is not None:
     RECOMMENDERS["hybrid"] = "persona.recommend.hybrid:HybridRecommender"
