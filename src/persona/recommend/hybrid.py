@@ -240,7 +240,12 @@ class HybridRecommender(Recommender):
         validation_fraction: share of each user's distinct items held out.
         validation_folds: independent validation splits whose results are pooled (less noisy weights).
         validation_users: at most this many users are scored per fold (a seeded sample).
-        candidates: items per base model kept per validation user when learning weights.
+        candidates: items per base model kept per validation user when learning weights: the head of each member's
+            list, where the top-k is decided. A wider pool lets the listwise loss credit members for ordering items far
+            below any top-k list (item-kNN and the category model most): 50 instead of 20 gave item-kNN more weight
+            and ease-local less. On dev splits of MovieLens 100K's benchmark training part, 20 instead of 50 gained
+            nDCG@10 / Recall@10 +0.0009 / +0.0022 at 90% dev size (six seeds), +0.0002 / +0.0004 at 75% and
+            +0.0074 / +0.0056 on the temporal dev split, and fits faster (30 was as good, within noise).
         k: list length the weights are optimised for.
         max_ease_items: skip EASE, DLAE, ease-local and GF-CF above this many items (their dense item × item
             matrices grow as n_items², the inversions as n_items³).
@@ -288,7 +293,7 @@ class HybridRecommender(Recommender):
         validation_fraction: float = 0.2,
         validation_folds: int = 2,
         validation_users: int = 2000,
-        candidates: int = 50,
+        candidates: int = 20,
         k: int = 10,
         max_ease_items: int = 6000,
         max_userknn_users: int = 20_000,
