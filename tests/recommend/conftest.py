@@ -71,3 +71,14 @@ FAST_PARAMS: dict[str, dict] = {
 @pytest.fixture(scope="session")
 def fast_params() -> dict[str, dict]:
     return FAST_PARAMS
+
+
+@pytest.fixture(scope="session")
+def taste_groups() -> Interactions:
+    """40 users in two taste groups: even users pick among items i0–i9, odd users among i10–i19."""
+    rows = []
+    for u in range(40):
+        home = range(10) if u % 2 == 0 else range(10, 20)
+        rows += [(f"u{u}", f"i{j}") for j in home if (u + j) % 3]
+    return Interactions.from_frame(pd.DataFrame(rows, columns=["user_id", "item_id"]))
+

@@ -52,12 +52,8 @@ def test_an_item_nobody_picked_gets_no_score_and_breaks_nothing():
     assert np.abs(b[:, 5]).max() == 0.0 and np.abs(b[5]).max() == 0.0
 
 
-def test_model_scores_history_times_filter_and_recommends_within_taste_group():
-    rows = []
-    for u in range(40):
-        home = range(10) if u % 2 == 0 else range(10, 20)
-        rows += [(f"u{u}", f"i{j}") for j in home if (u + j) % 3]
-    data = Interactions.from_frame(pd.DataFrame(rows, columns=["user_id", "item_id"]))
+def test_model_scores_history_times_filter_and_recommends_within_taste_group(taste_groups):
+    data = taste_groups
     rec = make_recommender("gfcf", rank=2).fit(data)
     np.testing.assert_allclose(rec.score(np.arange(5)), (data.matrix[:5] > 0).toarray() @ rec.B_, atol=1e-5)
     out = rec.recommend(["u0", "u1"], k=3)

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from persona.data import Interactions
 from persona.errors import InputError
 from persona.recommend import make_recommender
 from persona.recommend.rp3beta import rp3beta_similarity
@@ -36,12 +34,8 @@ def test_beta_damps_popular_items_and_k_limits_neighbours():
     assert np.diff(few.indptr).max() <= 3
 
 
-def test_recommends_within_taste_group_and_rejects_bad_params():
-    rows = []
-    for u in range(40):
-        home = range(10) if u % 2 == 0 else range(10, 20)
-        rows += [(f"u{u}", f"i{j}") for j in home if (u + j) % 3]
-    data = Interactions.from_frame(pd.DataFrame(rows, columns=["user_id", "item_id"]))
+def test_recommends_within_taste_group_and_rejects_bad_params(taste_groups):
+    data = taste_groups
     rec = make_recommender("rp3beta").fit(data)
     out = rec.recommend(["u0", "u1"], k=3)
     top0 = out[out["user_id"] == "u0"]["item_id"].str[1:].astype(int)
