@@ -16,7 +16,6 @@ other closed-form model's, which is what a blend needs.
 
 from __future__ import annotations
 
-import logging
 from typing import ClassVar
 
 import numpy as np
@@ -27,8 +26,6 @@ from threadpoolctl import threadpool_limits
 from persona.data import Interactions
 from persona.errors import InputError
 from persona.recommend.ease import EASERecommender
-
-log = logging.getLogger(__name__)
 
 
 def gfcf_matrix(x: sp.spmatrix, rank: int, alpha: float, seed: int = 42) -> np.ndarray:
@@ -68,10 +65,12 @@ class GFCFRecommender(EASERecommender):
         max_items: refuse catalogues larger than this (the filter is a dense items² matrix, as EASE's).
         num_threads: BLAS threads for the dense product (0 = library default).
         seed: seed of the truncated SVD's starting vector.
+
+    Scoring, explanations ("because you …") and similar items are EASE's, read off the item matrix ``B_`` and the
+    history; only how ``B_`` is built differs (no λ, no inversion).
     """
 
     name: ClassVar[str] = "gfcf"
-    similar_reason: ClassVar[str] = "customers who liked {item} also liked this"
 
     def __init__(self, alpha: float = 1.0, rank: int = 32, binary: bool = True, max_items: int = 20_000,
                  num_threads: int = 1, seed: int = 42):
