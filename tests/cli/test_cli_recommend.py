@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from persona.cli.main import app
 from persona.config import Settings, load_settings
+from persona.recommend.registry import RECOMMENDERS
 from persona.store import Store, open_store
 from persona.store.workspace import init_workspace
 
@@ -315,3 +316,20 @@ def test_train_serves_the_model_inside_repeat_where_customers_come_back(workspac
     back = views.loc[views["customer_id"] == "c2", "product_id"].iloc[0]
     top = again["recommendations"][0]
     assert top["item_id"] == back and top["reason"] == "you viewed this and came back 3 times"
+
+
+def test_train_shows_what_the_registered_hybrid_blends(workspace):
+    r = _cli(workspace, "recommend", "train", "--model", "hybrid", "--json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    blend = out["blend"]
+    assert out["best"] == "hybrid" and blend["k"] == 10
+    assert sum(blend["weights"].values()) == pytest.approx(1.0, abs=1e-4)
+    assert blend["best_member"].removesuffix("~recent") in RECOMMENDERS and 0.0 <= blend["ndcg"] <= 1.0
+    r = _cli(workspace, "recommend", "train", "--model", "hybrid")
+    assert r.exit_code == 0, r.output
+    said = " ".join(r.stdout.split())  # the console wraps long lines at its width
+    assert "hybrid blend: " in said and f"over its best member, {blend['best_member']}" in said
+    # another model has no blend to show
+    r = _cli(workspace, "recommend", "train", "--model", "popular", "--json")
+    assert "blend" not in json.loads(r.stdout)

@@ -343,3 +343,31 @@ def test_learning_curve_sets_the_final_weights_when_switched_on():
         {n: v for n, v in curve["folds"].items() if v > 0}, abs=1e-4)
     assert {n: w for n, w in on.weights_.items() if w > 0} == pytest.approx(
         {n: v for n, v in curve["extrapolated"].items() if v > 0}, abs=1e-4)
+
+
+def test_blend_report_sets_the_blend_beside_its_best_member_on_the_validation_folds():
+    from persona.recommend.hybrid import blend_line, blend_summary
+
+    data = _groups()
+    # one member: the blend is that member, so it adds nothing
+    alone = HybridRecommender(models=["itemknn"], tune=False, recency=False).fit(data)
+    rep = alone.validation_
+    assert rep["blend"]["best_member"] == "itemknn"
+    assert rep["blend"]["ndcg"] == pytest.approx(rep["models"]["itemknn"]["ndcg"], abs=1e-5)
+    assert rep["blend"]["ndcg_gain"] == pytest.approx(0.0, abs=1e-5)
+    assert rep["blend"]["recall_gain"] == pytest.approx(0.0, abs=1e-5)
+
+    rec = HybridRecommender(models={"itemknn": {}, "popular": {}, "als": FAST["als"]}, tune=False).fit(data)
+    b, members = rec.validation_["blend"], rec.validation_["models"]
+    best = max(members, key=lambda n: members[n]["ndcg"] + members[n]["recall"])
+    assert b["best_member"] == best and "itemknn~recent" in members  # recency members are candidates too
+    assert b["ndcg_gain"] == pytest.approx(b["ndcg"] - members[best]["ndcg"], abs=2e-5)
+    assert b["recall_gain"] == pytest.approx(b["recall"] - members[best]["recall"], abs=2e-5)
+    assert 0.0 < b["ndcg"] <= 1.0 and 0.0 < b["recall"] <= 1.0
+
+    summary = blend_summary(rec)
+    assert list(summary["weights"]) == sorted(summary["weights"], key=lambda n: -summary["weights"][n])
+    assert sum(summary["weights"].values()) == pytest.approx(1.0, abs=1e-5) and summary["k"] == 10
+    line = blend_line(summary)
+    assert line.startswith("hybrid blend: ") and f"best member, {best}" in line
+    assert blend_summary(make_recommender("itemknn").fit(data)) is None  # not a hybrid

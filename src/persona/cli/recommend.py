@@ -27,6 +27,7 @@ def train(
     from persona.data import Interactions
     from persona.errors import InputError
     from persona.evaluate.selection import DEFAULT_MODELS, SPLITS, applicable_models, train_and_register
+    from persona.recommend.hybrid import blend_line, blend_summary
 
     if split not in SPLITS:
         raise InputError(f"unknown split {split!r}", hint=f"use one of {', '.join(SPLITS)}")
@@ -49,6 +50,9 @@ def train(
            "test_pairs": len(cmp.test), "comparison": cmp.table(), "skipped": skipped,
            "repeat_share": round(cmp.repeat_share, 4), "served_with_repeats": with_repeats,
            "engine": mv.params.get("engine", "local")}
+    blend = blend_summary(fitted)
+    if blend is not None:
+        out["blend"] = blend
     if as_json:
         emit(out, True)
         return
@@ -57,6 +61,8 @@ def train(
     for name, why in skipped.items():
         console.print(f"[dim]left out {name}: {why}[/dim]")
     console.print(f"registered [bold]{cmp.best.name}[/bold] as {MODEL_NAME} v{mv.version} (active)")
+    if blend is not None:
+        console.print(blend_line(blend))
     if with_repeats:
         console.print(f"{cmp.repeat_share:.0%} of what customers turned to next they had already touched: "
                       "`--include-seen` lists rank those products by their learned comeback chance")

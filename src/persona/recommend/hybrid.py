@@ -219,6 +219,27 @@ def curve_weights(fold_w: Mapping[str, float], small_w: Mapping[str, float], ste
     return {n: total * v / s for n, v in out.items()} if s > 0 else dict(fold_w)
 
 
+def blend_summary(model: Any) -> dict[str, Any] | None:
+    """A fitted hybrid's blend for people: its weights (largest first) and :meth:`HybridRecommender._blend_report`'s
+    validation figures; None for any other model. A hybrid served inside the ``repeat`` model is looked up there."""
+    inner = getattr(model, "base_", None) if getattr(model, "name", None) == "repeat" else model
+    report = getattr(inner, "validation_", None)
+    if not isinstance(inner, HybridRecommender) or not isinstance(report, dict) or "blend" not in report:
+        return None
+    weights = {n: w for n, w in sorted(inner.weights_.items(), key=lambda x: -x[1]) if w > 0}
+    return {"weights": weights, "k": inner.k, **report["blend"]}
+
+
+def blend_line(summary: Mapping[str, Any], top: int = 5) -> str:
+    """One sentence of :func:`blend_summary`: the largest weights and what the blend adds to its best member."""
+    shown = ", ".join(f"{n} {w:.2f}" for n, w in list(summary["weights"].items())[:top])
+    more = len(summary["weights"]) - top
+    k = summary["k"]
+    return (f"hybrid blend: {shown}{f' and {more} more' if more > 0 else ''}. On its validation folds nDCG@{k} "
+            f"{summary['ndcg']:.4f}, recall@{k} {summary['recall']:.4f}: {summary['ndcg_gain']:+.4f} / "
+            f"{summary['recall_gain']:+.4f} over its best member, {summary['best_member']}")
+
+
 class HybridRecommender(Recommender):
     """Weighted blend of base recommenders with weights learned on a validation split of the training data.
 
@@ -528,6 +549,7 @@ class HybridRecommender(Recommender):
         if not item_models:
             w, score = self._blend_weights(folds, raw_z, report)
             report.pop("first_weights", None)
+            final_z = raw_z
         else:
             # every recency decay gets its own blend; the one that does best on the latest items (within the
             # random folds' guard) wins
@@ -547,21 +569,38 @@ class HybridRecommender(Recommender):
                 report.setdefault("recency_tau", {})[str(tau)] = round(key, 5)
                 if best is None or key > best[0] + 1e-12:
                     best = (key, tau, w_tau, score_tau, rep_tau, z_tau)
-            _key, self.recency_tau_, w, score, rep_tau, z_tau = best
+            _key, self.recency_tau_, w, score, rep_tau, final_z = best
             report.update(rep_tau)
             for name in item_models:
-                rows = [self._fold_rows(f, z) for f, z in zip(folds, z_tau[name + RECENT], strict=True)]
+                rows = [self._fold_rows(f, z) for f, z in zip(folds, final_z[name + RECENT], strict=True)]
                 report["models"][name + RECENT] = {"params": {**params[name], "tau": self.recency_tau_},
                                                    "ndcg": round(float(np.concatenate([r[0] for r in rows]).mean()), 5),
                                                    "recall": round(float(np.concatenate([r[1] for r in rows]).mean()), 5)}
         if self.learning_curve:
             w = self._learning_curve(folds, params, w, report)
+        report["blend"] = self._blend_report(folds, final_z, w, report["models"])
         total = sum(w.values())
         self.params_ = params
         self.weights_ = {n: round(v / total, 6) for n, v in w.items()}
         report["blend_objective"] = round(score, 5)
         self.validation_ = report
         log.info("hybrid validation users=%d blend=%.4f weights=%s", report["users"], score, self.weights_)
+
+    def _blend_report(self, folds: list[_Fold], zs: Mapping[str, list[np.ndarray]], w: Mapping[str, float],
+                      members: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+        """The blend's own nDCG@k and recall@k on the validation folds, beside its best member's (by ``objective``).
+
+        Both are measured on the same folds and users, over every item the user has not interacted with, so the
+        gains say how much the blend adds to the strongest model it blends (the blend's weights were learned on
+        these folds: the gains lean optimistic).
+        """
+        rows = [self._fold_rows(f, sum((np.float32(v) * zs[n][i] for n, v in w.items() if v > 0),
+                                       np.zeros_like(zs[next(iter(zs))][i])))
+                for i, f in enumerate(folds)]
+        nd, rc = float(np.concatenate([r[0] for r in rows]).mean()), float(np.concatenate([r[1] for r in rows]).mean())
+        best = max(members, key=lambda n: members[n]["ndcg"] + (members[n]["recall"] if self.objective == "ndcg+recall" else 0.0))
+        return {"ndcg": round(nd, 5), "recall": round(rc, 5), "best_member": best,
+                "ndcg_gain": round(nd - members[best]["ndcg"], 5), "recall_gain": round(rc - members[best]["recall"], 5)}
 
     def _learning_curve(self, folds: list[_Fold], params: dict[str, dict[str, Any]], w: dict[str, float],
                         report: dict[str, Any]) -> dict[str, float]:

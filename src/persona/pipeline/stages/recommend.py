@@ -22,6 +22,7 @@ def run(ctx: RunContext) -> StageResult:
     from persona.data import Interactions
     from persona.evaluate.report import comparison_figure, paired_html, table_html, timing_figure
     from persona.evaluate.selection import DEFAULT_MODELS, applicable_models, train_and_register
+    from persona.recommend.hybrid import blend_line, blend_summary
 
     data = ctx.artifacts.get("interactions")
     if data is None:
@@ -52,6 +53,9 @@ def run(ctx: RunContext) -> StageResult:
               f"<code>recommender</code> v{mv.version}.</p>" + table_html(rows) + paired_html(best.name, paired)
               + "".join(f"<p>Left out {html.escape(n)}: {html.escape(why)}.</p>" for n, why in skipped.items())),
     )
+    blend = blend_summary(model)
+    if blend is not None:  # what the registered hybrid blends, and what that adds on its own validation folds
+        section.html += f"<p>{html.escape(blend_line(blend))}.</p>"
     # how much of what customers turned to next they had already touched (the comparison above leaves it out)
     repeat_share = cmp.repeat_share
     with_repeats = bool(mv.params.get("served_with_repeats"))
@@ -82,6 +86,7 @@ def run(ctx: RunContext) -> StageResult:
             "skipped_models": skipped,
             "repeat_share": round(repeat_share, 4),
             "served_with_repeats": with_repeats,
+            "blend": blend,
         },
         sections=[section],
         message=f"best {best.name}: nDCG@10 {best.metrics['ndcg@10']:.4f}, recall@10 {best.metrics['recall@10']:.4f}",
