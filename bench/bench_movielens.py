@@ -32,6 +32,7 @@ from persona.data import Interactions  # noqa: E402
 from persona.evaluate import stratified_split, temporal_user_split  # noqa: E402
 from persona.evaluate.offline import ModelReport, evaluate_recommender  # noqa: E402
 from persona.evaluate.significance import paired_difference, versus  # noqa: E402
+from persona.recommend.hybrid import blend_line, blend_summary  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "ml-100k" / "ml-100k.inter"
 #: the bar of the issue on the stratified split: well-tuned EASE (λ = 500) and ALS measured on this protocol
@@ -226,12 +227,19 @@ def training_set(train_df: pd.DataFrame, items: pd.DataFrame | None) -> Interact
 
 
 def run_split(name: str, train_df: pd.DataFrame, test_df: pd.DataFrame, models: dict[str, Any], *, k: int,
-              verbose: bool, items: pd.DataFrame | None = None) -> list[ModelReport]:
+              verbose: bool, items: pd.DataFrame | None = None,
+              blends: dict[str, Any] | None = None) -> list[ModelReport]:
+    """Every model fitted on the training part and scored on the test part; ``blends`` collects each hybrid's
+    :func:`~persona.recommend.hybrid.blend_summary` (what it blends and what that adds on its validation folds)."""
     train = training_set(train_df, items)
     out = []
     for label, factory in models.items():
-        rep = evaluate_recommender(factory(), train, test_df, k=k, name=label, beyond=True, per_user=True)
+        model = factory()
+        rep = evaluate_recommender(model, train, test_df, k=k, name=label, beyond=True, per_user=True)
         out.append(rep)
+        summary = blend_summary(model) if not rep.error and getattr(model, "name", None) == "hybrid" else None
+        if blends is not None and summary is not None:
+            blends[label] = summary
         if verbose:
             m = rep.metrics
             msg = rep.error or (f"ndcg@10={m['ndcg@10']:.4f} recall@10={m['recall@10']:.4f} "
@@ -431,10 +439,11 @@ def main(argv: list[str] | None = None) -> int:
         if selected:
             models = {n: f for n, f in models.items() if n in selected}
         t0 = time.perf_counter()
-        reps = run_split(split_name, tr, te, models, k=args.k, verbose=not args.quiet, items=items)
+        blends: dict[str, Any] = {}
+        reps = run_split(split_name, tr, te, models, k=args.k, verbose=not args.quiet, items=items, blends=blends)
         entry = {"train_rows": len(tr), "test_rows": len(te), "seconds": round(time.perf_counter() - t0, 1),
                  "rows": [r.row() for r in reps], "verdict": verdict(reps),
-                 "hybrid_verdict": verdict(reps, "hybrid"), "hybrid_versus": hybrid_versus(reps)}
+                 "hybrid_verdict": verdict(reps, "hybrid"), "hybrid_versus": hybrid_versus(reps), "blends": blends}
         if split_name == "stratified":
             entry["bar"] = bar_check(reps)
         cb = next((r for r in reps if r.name == "peer-cornac-bpr" and not r.error), None)
@@ -471,6 +480,8 @@ def main(argv: list[str] | None = None) -> int:
             if entry["hybrid_versus"]:
                 print("\n".join(_versus_lines("the hybrid minus each Persona model, paired by user "
                                                "(mean, 95% CI):", entry["hybrid_versus"])))
+            for label, summary in blends.items():
+                print(blend_line(summary) if label == "hybrid" else f"{label}: {blend_line(summary)}")
             for name, sp_ in entry.get("seed_spread", {}).items():
                 print(f"{name} over {sp_['ndcg@10']['n']} seeds: " + "; ".join(
                     f"{m} mean {v['mean']:.4f} (min {v['min']:.4f}, max {v['max']:.4f})" for m, v in sp_.items()))
