@@ -32,7 +32,7 @@ from persona.data import Interactions  # noqa: E402
 from persona.evaluate import stratified_split, temporal_user_split  # noqa: E402
 from persona.evaluate.offline import ModelReport, evaluate_recommender  # noqa: E402
 from persona.evaluate.significance import paired_difference, versus  # noqa: E402
-from persona.recommend.hybrid import blend_line, blend_summary  # noqa: E402
+from persona.recommend.hybrid import HybridRecommender, blend_line, blend_summary  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "ml-100k" / "ml-100k.inter"
 #: the bar of the issue on the stratified split: well-tuned EASE (λ = 500) and ALS measured on this protocol
@@ -237,7 +237,7 @@ def run_split(name: str, train_df: pd.DataFrame, test_df: pd.DataFrame, models: 
         model = factory()
         rep = evaluate_recommender(model, train, test_df, k=k, name=label, beyond=True, per_user=True)
         out.append(rep)
-        summary = blend_summary(model) if not rep.error and getattr(model, "name", None) == "hybrid" else None
+        summary = blend_summary(model) if isinstance(model, HybridRecommender) else None  # not the repeat wrapper
         if blends is not None and summary is not None:
             blends[label] = summary
         if verbose:
@@ -480,8 +480,8 @@ def main(argv: list[str] | None = None) -> int:
             if entry["hybrid_versus"]:
                 print("\n".join(_versus_lines("the hybrid minus each Persona model, paired by user "
                                                "(mean, 95% CI):", entry["hybrid_versus"])))
-            for label, summary in blends.items():
-                print(blend_line(summary) if label == "hybrid" else f"{label}: {blend_line(summary)}")
+            for summary in blends.values():
+                print(blend_line(summary))
             for name, sp_ in entry.get("seed_spread", {}).items():
                 print(f"{name} over {sp_['ndcg@10']['n']} seeds: " + "; ".join(
                     f"{m} mean {v['mean']:.4f} (min {v['min']:.4f}, max {v['max']:.4f})" for m, v in sp_.items()))

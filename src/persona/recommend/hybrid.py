@@ -475,7 +475,13 @@ class HybridRecommender(Recommender):
         """Per-user nDCG@k and recall@k of one member's z-scores on a fold."""
         return _ndcg_recall_rows(np.where(fold.seen_d, np.float32(-np.inf), z), fold.truth.toarray(), fold.n_true, self.k)
 
-    def _objective(self, nd: np.ndarray, rc: np.ndarray) -> np.ndarray:
+    def _fold_means(self, folds: list[_Fold], zs: Sequence[np.ndarray]) -> tuple[float, float]:
+        """nDCG@k and recall@k of per-fold scores ``zs``, averaged over every (fold, user) row."""
+        rows = [self._fold_rows(f, z) for f, z in zip(folds, zs, strict=True)]
+        return float(np.concatenate([r[0] for r in rows]).mean()), float(np.concatenate([r[1] for r in rows]).mean())
+
+    def _objective(self, nd: Any, rc: Any) -> Any:
+        """The validation score: per-row arrays or pooled means alike."""
         return nd + rc if self.objective == "ndcg+recall" else nd
 
     def _member(self, name: str, params: dict[str, Any], folds: list[_Fold]) -> tuple[list[np.ndarray], list[Recommender]]:
@@ -535,9 +541,7 @@ class HybridRecommender(Recommender):
                 best[2].update(zip(rest, zs, strict=True))
                 best[3].update(zip(rest, fitted, strict=True))
             zs_all = [best[2][i] for i in range(len(folds))]
-            rows = [self._fold_rows(f, z) for f, z in zip(folds, zs_all, strict=True)]
-            nd, rc = np.concatenate([r[0] for r in rows]), np.concatenate([r[1] for r in rows])
-            best = (best[0], best[1], zs_all, [best[3][i] for i in range(len(folds))], float(nd.mean()), float(rc.mean()))
+            best = (best[0], best[1], zs_all, [best[3][i] for i in range(len(folds))], *self._fold_means(folds, zs_all))
             params[name] = best[1]
             raw_z[name] = best[2]
             report["models"][name] = {"params": best[1], "ndcg": round(best[4], 5), "recall": round(best[5], 5)}
@@ -572,10 +576,9 @@ class HybridRecommender(Recommender):
             _key, self.recency_tau_, w, score, rep_tau, final_z = best
             report.update(rep_tau)
             for name in item_models:
-                rows = [self._fold_rows(f, z) for f, z in zip(folds, final_z[name + RECENT], strict=True)]
+                nd, rc = self._fold_means(folds, final_z[name + RECENT])
                 report["models"][name + RECENT] = {"params": {**params[name], "tau": self.recency_tau_},
-                                                   "ndcg": round(float(np.concatenate([r[0] for r in rows]).mean()), 5),
-                                                   "recall": round(float(np.concatenate([r[1] for r in rows]).mean()), 5)}
+                                                   "ndcg": round(nd, 5), "recall": round(rc, 5)}
         if self.learning_curve:
             w = self._learning_curve(folds, params, w, report)
         report["blend"] = self._blend_report(folds, final_z, w, report["models"])
@@ -594,11 +597,10 @@ class HybridRecommender(Recommender):
         gains say how much the blend adds to the strongest model it blends (the blend's weights were learned on
         these folds: the gains lean optimistic).
         """
-        rows = [self._fold_rows(f, sum((np.float32(v) * zs[n][i] for n, v in w.items() if v > 0),
-                                       np.zeros_like(zs[next(iter(zs))][i])))
-                for i, f in enumerate(folds)]
-        nd, rc = float(np.concatenate([r[0] for r in rows]).mean()), float(np.concatenate([r[1] for r in rows]).mean())
-        best = max(members, key=lambda n: members[n]["ndcg"] + (members[n]["recall"] if self.objective == "ndcg+recall" else 0.0))
+        blends = [sum((np.float32(v) * zs[n][i] for n, v in w.items() if v > 0), np.zeros_like(zs[next(iter(zs))][i]))
+                  for i in range(len(folds))]
+        nd, rc = self._fold_means(folds, blends)
+        best = max(members, key=lambda n: self._objective(members[n]["ndcg"], members[n]["recall"]))
         return {"ndcg": round(nd, 5), "recall": round(rc, 5), "best_member": best,
                 "ndcg_gain": round(nd - members[best]["ndcg"], 5), "recall_gain": round(rc - members[best]["recall"], 5)}
 
