@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from persona.data import Interactions  # noqa: E402
-from persona.evaluate import stratified_split, temporal_user_split  # noqa: E402
+from persona.evaluate import list_difference, stratified_split, temporal_user_split  # noqa: E402
 from persona.evaluate.offline import ModelReport, evaluate_recommender  # noqa: E402
 from persona.evaluate.significance import paired_difference, versus  # noqa: E402
 from persona.recommend.hybrid import HybridRecommender, blend_line, blend_summary  # noqa: E402
@@ -235,7 +235,7 @@ def run_split(name: str, train_df: pd.DataFrame, test_df: pd.DataFrame, models: 
     out = []
     for label, factory in models.items():
         model = factory()
-        rep = evaluate_recommender(model, train, test_df, k=k, name=label, beyond=True, per_user=True)
+        rep = evaluate_recommender(model, train, test_df, k=k, name=label, beyond=True, per_user=True, keep_recs=True)
         out.append(rep)
         summary = blend_summary(model) if isinstance(model, HybridRecommender) else None  # not the repeat wrapper
         if blends is not None and summary is not None:
@@ -352,6 +352,26 @@ def hybrid_versus(reports: list[ModelReport]) -> dict[str, Any]:
     return {n: {m: d.to_dict() for m, d in ms.items()} for n, ms in versus(rows, "hybrid", PAIRED).items()}
 
 
+def hybrid_lists(reports: list[ModelReport], test_df: pd.DataFrame, k: int) -> dict[str, Any]:
+    """The hybrid's top-k lists against its closest Persona rival's (highest nDCG@k + recall@k on this split):
+    how many slots they share, and how often each is right where they differ (:func:`persona.evaluate.list_difference`)."""
+    ours = {r.name: r for r in reports if not r.error and not r.name.startswith("peer-") and r.recs is not None}
+    if "hybrid" not in ours:
+        return {}
+    ref = ours["hybrid"].per_user[list(PAIRED)]
+    rivals = [r for n, r in ours.items() if n != "hybrid" and not r.per_user[list(PAIRED)].equals(ref)]
+    if not rivals:
+        return {}
+    rival = max(rivals, key=lambda r: sum(r.metrics[m] for m in PAIRED))
+    return {"rival": rival.name, **list_difference(ours["hybrid"].recs, rival.recs, test_df, k=k).to_dict()}
+
+
+def _lists_line(d: dict[str, Any]) -> str:
+    return (f"hybrid vs {d['rival']} top-{d['k']} lists: {d['overlap']:.0%} of the slots shared; where they differ "
+            f"({d['only_a']:,} and {d['only_b']:,} slots), the hybrid's items are held-out ratings {d['precision_only_a']:.1%} of the "
+            f"time ({d['hits_only_a']}), {d['rival']}'s {d['precision_only_b']:.1%} ({d['hits_only_b']})")
+
+
 def split_seed_check(df: pd.DataFrame, models: dict[str, Any], seeds: int, *, k: int,
                      items: pd.DataFrame | None) -> dict[str, Any]:
     """Every model on ``seeds`` stratified splits (seeds 42, 43, …): mean metrics per model and, where the
@@ -443,7 +463,8 @@ def main(argv: list[str] | None = None) -> int:
         reps = run_split(split_name, tr, te, models, k=args.k, verbose=not args.quiet, items=items, blends=blends)
         entry = {"train_rows": len(tr), "test_rows": len(te), "seconds": round(time.perf_counter() - t0, 1),
                  "rows": [r.row() for r in reps], "verdict": verdict(reps),
-                 "hybrid_verdict": verdict(reps, "hybrid"), "hybrid_versus": hybrid_versus(reps), "blends": blends}
+                 "hybrid_verdict": verdict(reps, "hybrid"), "hybrid_versus": hybrid_versus(reps), "blends": blends,
+                 "hybrid_lists": hybrid_lists(reps, te, args.k)}
         if split_name == "stratified":
             entry["bar"] = bar_check(reps)
         cb = next((r for r in reps if r.name == "peer-cornac-bpr" and not r.error), None)
@@ -482,6 +503,8 @@ def main(argv: list[str] | None = None) -> int:
                                                "(mean, 95% CI):", entry["hybrid_versus"])))
             for summary in blends.values():
                 print(blend_line(summary))
+            if entry["hybrid_lists"]:
+                print(_lists_line(entry["hybrid_lists"]))
             for name, sp_ in entry.get("seed_spread", {}).items():
                 print(f"{name} over {sp_['ndcg@10']['n']} seeds: " + "; ".join(
                     f"{m} mean {v['mean']:.4f} (min {v['min']:.4f}, max {v['max']:.4f})" for m, v in sp_.items()))

@@ -7,6 +7,7 @@ from persona.evaluate.beyond import (
     intra_list_diversity,
     novelty,
 )
+from persona.evaluate.overlap import ListDifference, list_difference
 from persona.evaluate.ranking import (
     RANKING_METRICS,
     hit_rate_at_k,
@@ -31,6 +32,7 @@ from persona.evaluate.splitters import (
 
 __all__ = [
     "RANKING_METRICS",
+    "ListDifference",
     "PairedDifference",
     "average_popularity",
     "catalog_coverage",
@@ -38,6 +40,7 @@ __all__ = [
     "hit_rate_at_k",
     "holdout_users_items",
     "intra_list_diversity",
+    "list_difference",
     "mae",
     "map_at_k",
     "mrr_at_k",

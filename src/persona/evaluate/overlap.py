@@ -1,0 +1,121 @@
+"""Where two recommenders' top-k lists differ, and which of them is right there.
+
+Two models whose metrics tie can do so in two ways: their lists are nearly the same, or they differ a lot
+and each finds as many held-out items where it differs. Counting the (user, item) slots both lists share,
+the slots only one of them has, and the held-out items among each says which: when the slots only model A
+recommends hit the test set as often as the slots only model B recommends, no re-weighting of A towards B
+(or back) can raise recall; a blend needs a model that is right where both are wrong.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from persona.errors import InputError, SchemaError
+from persona.evaluate.ranking import top_k
+
+
+@dataclass(frozen=True)
+class ListDifference:
+    """Model A's top-k lists against model B's, over the users both recommended for and the test set holds.
+
+    ``shared`` counts (user, item) slots in both lists, ``only_a`` / ``only_b`` the slots in one list only; the
+    ``hits_*`` fields count the held-out (test) items among each group.
+    """
+
+    users: int
+    k: int
+    shared: int
+    only_a: int
+    only_b: int
+    hits_shared: int
+    hits_only_a: int
+    hits_only_b: int
+
+    @property
+    def overlap(self) -> float:
+        """Share of model A's slots that model B recommends too (0 when A recommends nothing)."""
+        total = self.shared + self.only_a
+        return self.shared / total if total else 0.0
+
+    @property
+    def precision_only_a(self) -> float:
+        """Share of the slots only model A recommends that are held-out items (0 when there are none)."""
+        return self.hits_only_a / self.only_a if self.only_a else 0.0
+
+    @property
+    def precision_only_b(self) -> float:
+        """Share of the slots only model B recommends that are held-out items (0 when there are none)."""
+        return self.hits_only_b / self.only_b if self.only_b else 0.0
+
+    def to_dict(self, digits: int = 6) -> dict[str, float | int]:
+        """Counts plus ``overlap`` and the two precisions, rounded, for JSON."""
+        return {"users": self.users, "k": self.k, "shared": self.shared, "only_a": self.only_a,
+                "only_b": self.only_b, "hits_shared": self.hits_shared, "hits_only_a": self.hits_only_a,
+                "hits_only_b": self.hits_only_b, "overlap": round(self.overlap, digits),
+                "precision_only_a": round(self.precision_only_a, digits),
+                "precision_only_b": round(self.precision_only_b, digits)}
+
+
+def _slots(recs: pd.DataFrame, k: int, user: str, item: str, score: str, name: str) -> pd.DataFrame:
+    missing = [c for c in (user, item) if c not in recs.columns]
+    if missing:
+        raise SchemaError(f"{name} lacks column(s) {missing}; it has {list(recs.columns)}",
+                          hint=f"pass user= and item= naming the columns ({user!r}, {item!r} expected)")
+    if score in recs.columns:
+        ranked = top_k(recs[[user, item, score]], k, user=user, score=score)
+    elif "rank" in recs.columns:
+        ranked = recs.sort_values([user, "rank"], kind="mergesort").groupby(user, sort=False).head(k)
+    else:
+        raise SchemaError(f"{name} needs a {score!r} or 'rank' column; it has {list(recs.columns)}")
+    return ranked[[user, item]].drop_duplicates()
+
+
+def list_difference(
+    recs_a: pd.DataFrame,
+    recs_b: pd.DataFrame,
+    truth: pd.DataFrame,
+    *,
+    k: int = 10,
+    user: str = "user_id",
+    item: str = "item_id",
+    score: str = "score",
+) -> ListDifference:
+    """Compare two models' top-``k`` lists slot by slot against held-out interactions.
+
+    Only users that both models recommended for and that hold test items count (as in the ranking metrics).
+
+    Args:
+        recs_a: model A's recommendations (``user``, ``item`` and ``score`` or ``rank``).
+        recs_b: model B's recommendations, same columns.
+        truth: held-out interactions (every row relevant).
+        k: list length compared.
+        user, item, score: column names.
+
+    Raises:
+        InputError: ``k`` below 1. SchemaError: a frame lacks a column.
+    """
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+        raise InputError(f"k must be a positive integer, got {k!r}")
+    a = _slots(recs_a, int(k), user, item, score, "recs_a")
+    b = _slots(recs_b, int(k), user, item, score, "recs_b")
+    missing = [c for c in (user, item) if c not in truth.columns]
+    if missing:
+        raise SchemaError(f"truth lacks column(s) {missing}; it has {list(truth.columns)}",
+                          hint=f"pass user= and item= naming the columns ({user!r}, {item!r} expected)")
+    t = truth[[user, item]].drop_duplicates()
+    common = np.intersect1d(np.intersect1d(pd.unique(a[user]), pd.unique(b[user])), pd.unique(t[user]))
+    a, b, t = (f[f[user].isin(common)] for f in (a, b, t))
+    both = a.merge(b, on=[user, item], how="outer", indicator="side")
+    both["hit"] = both.merge(t.assign(_hit=1), on=[user, item], how="left")["_hit"].notna().to_numpy()
+    count = both.groupby("side", observed=False)["hit"].agg(["size", "sum"])
+
+    def get(side: str, col: str) -> int:
+        return int(count.loc[side, col]) if side in count.index else 0
+
+    return ListDifference(users=len(common), k=int(k), shared=get("both", "size"), only_a=get("left_only", "size"),
+                          only_b=get("right_only", "size"), hits_shared=get("both", "sum"),
+                          hits_only_a=get("left_only", "sum"), hits_only_b=get("right_only", "sum"))
