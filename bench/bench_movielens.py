@@ -363,13 +363,8 @@ def hybrid_lists(reports: list[ModelReport], test_df: pd.DataFrame, k: int) -> d
     if not rivals:
         return {}
     rival = max(rivals, key=lambda r: sum(r.metrics[m] for m in PAIRED))
-    return {"rival": rival.name, **list_difference(ours["hybrid"].recs, rival.recs, test_df, k=k).to_dict()}
-
-
-def _lists_line(d: dict[str, Any]) -> str:
-    return (f"hybrid vs {d['rival']} top-{d['k']} lists: {d['overlap']:.0%} of the slots shared; where they differ "
-            f"({d['only_a']:,} and {d['only_b']:,} slots), the hybrid's items are held-out ratings {d['precision_only_a']:.1%} of the "
-            f"time ({d['hits_only_a']}), {d['rival']}'s {d['precision_only_b']:.1%} ({d['hits_only_b']})")
+    d = list_difference(ours["hybrid"].recs, rival.recs, test_df, k=k)
+    return {"rival": rival.name, **d.to_dict(), "sentence": d.sentence("the hybrid", rival.name)}
 
 
 def split_seed_check(df: pd.DataFrame, models: dict[str, Any], seeds: int, *, k: int,
@@ -504,7 +499,7 @@ def main(argv: list[str] | None = None) -> int:
             for summary in blends.values():
                 print(blend_line(summary))
             if entry["hybrid_lists"]:
-                print(_lists_line(entry["hybrid_lists"]))
+                print(entry["hybrid_lists"]["sentence"])
             for name, sp_ in entry.get("seed_spread", {}).items():
                 print(f"{name} over {sp_['ndcg@10']['n']} seeds: " + "; ".join(
                     f"{m} mean {v['mean']:.4f} (min {v['min']:.4f}, max {v['max']:.4f})" for m, v in sp_.items()))

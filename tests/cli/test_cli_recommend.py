@@ -130,8 +130,12 @@ def test_evaluate_recommend_on_workspace_writes_report(workspace, tmp_path):
     d = out["versus_best"][other]["ndcg@10"]
     assert d["low"] <= d["diff"] <= d["high"] and 0.0 <= d["p"] <= 1.0 and d["users"] >= 2
     assert d["diff"] == pytest.approx(d["mean_a"] - d["mean_b"], abs=1e-5)
+    lists = out["lists_versus_runner_up"]
+    assert lists["model"] == other and lists["users"] == d["users"]
+    assert lists["sentence"].startswith(f"{out['best']} and {other} ")
     html = report.read_text(encoding="utf-8")
     assert "<table>" in html and "data:image/png;base64," in html and "Paired by user" in html
+    assert "Top-10 lists:" in html
 
 
 def test_evaluate_recommend_on_a_file(workspace, tmp_path):

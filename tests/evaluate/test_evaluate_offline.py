@@ -61,6 +61,18 @@ def test_compare_ranks_personalised_above_popularity():
     assert set(lead) == {"popular"} and lead["popular"]["ndcg@10"].diff == pytest.approx(
         by["itemknn"].metrics["ndcg@10"] - by["popular"].metrics["ndcg@10"])
     assert lead["popular"]["ndcg@10"].significant
+    # the best model's lists against the runner-up's: the one-sided hits account for the whole recall difference
+    runner, lists = cmp.lists_versus_runner_up(10)
+    assert runner == "popular" and lists.users == len(rows)
+    assert lists.recall_only_a - lists.recall_only_b == pytest.approx(
+        by["itemknn"].metrics["recall@10"] - by["popular"].metrics["recall@10"])
+
+
+def test_compare_keeps_the_lists_of_the_best_two_only():
+    cmp = compare(_data(), ["popular", "itemknn", "userknn"], split="random", fraction=0.25, seed=0)
+    ranked = sorted(cmp.reports, key=lambda r: -r.metrics["ndcg@10"])
+    assert [r.recs is not None for r in ranked] == [True, True, False]
+    assert cmp.lists_versus_runner_up(5)[0] == ranked[1].name
 
 
 def test_per_user_rows_only_when_asked():

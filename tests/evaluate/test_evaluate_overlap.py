@@ -26,6 +26,8 @@ def test_counts_shared_and_one_sided_slots_and_their_hits():
     assert (d.hits_shared, d.hits_only_a, d.hits_only_b) == (0, 2, 2)
     assert d.overlap == pytest.approx(3 / 5)
     assert d.precision_only_a == d.precision_only_b == 1.0
+    # a's one-sided hit 11 is worth 1/2 of a's recall, b's 14 too; b's: 10 (A) and 15 (B), 1/2 each
+    assert d.recall_only_a == d.recall_only_b == pytest.approx((0.5 + 0.5) / 2)
     assert d.to_dict()["overlap"] == 0.6
 
 
@@ -42,6 +44,9 @@ def test_hits_agree_with_the_ranking_metrics():
     assert d.hits_shared + d.hits_only_a == round(hits_a.sum())
     assert d.hits_shared + d.hits_only_b == round(hits_b.sum())
     assert d.shared + d.only_a == d.shared + d.only_b == 5 * d.users
+    recall_a = per_user_ranking_metrics(truth, a, 5)["recall@5"].mean()
+    recall_b = per_user_ranking_metrics(truth, b, 5)["recall@5"].mean()
+    assert d.recall_only_a - d.recall_only_b == pytest.approx(recall_a - recall_b)
 
 
 def test_a_model_against_itself_shares_every_slot():
@@ -57,7 +62,8 @@ def test_rank_column_works_without_scores():
 
 def test_no_common_user_gives_zero_counts():
     d = list_difference(A[A.user_id == "d"], B, TRUTH)
-    assert d == ListDifference(users=0, k=10, shared=0, only_a=0, only_b=0, hits_shared=0, hits_only_a=0, hits_only_b=0)
+    assert d == ListDifference(users=0, k=10, shared=0, only_a=0, only_b=0, hits_shared=0, hits_only_a=0, hits_only_b=0,
+                               recall_only_a=0.0, recall_only_b=0.0)
     assert d.overlap == 0.0
 
 
@@ -74,3 +80,10 @@ def test_names_a_missing_column():
         list_difference(A, B, TRUTH.rename(columns={"user_id": "customer"}))
     with pytest.raises(SchemaError, match="needs a 'score' or 'rank' column"):
         list_difference(A.drop(columns="score"), B, TRUTH)
+
+
+def test_says_it_in_words():
+    text = list_difference(A, B, TRUTH, k=3).sentence("ease", "als")
+    assert text.startswith("ease and als share 60% of their top-3 slots")
+    assert "ease's items are held-out ones 100.0% of the time (2)" in text and "recall@3 0.5000 and 0.5000" in text
+    assert list_difference(A, A, TRUTH, k=3).sentence("ease", "ease") == "ease and ease recommend the same top-3 lists"

@@ -23,7 +23,9 @@ class ListDifference:
     """Model A's top-k lists against model B's, over the users both recommended for and the test set holds.
 
     ``shared`` counts (user, item) slots in both lists, ``only_a`` / ``only_b`` the slots in one list only; the
-    ``hits_*`` fields count the held-out (test) items among each group.
+    ``hits_*`` fields count the held-out (test) items among each group. ``recall_only_a`` / ``recall_only_b`` are
+    the recall@k those one-sided hits are worth (each hit 1 / the user's held-out items, averaged over ``users``):
+    their difference is exactly model A's recall@k minus model B's, since shared slots count for both.
     """
 
     users: int
@@ -34,6 +36,8 @@ class ListDifference:
     hits_shared: int
     hits_only_a: int
     hits_only_b: int
+    recall_only_a: float = 0.0
+    recall_only_b: float = 0.0
 
     @property
     def overlap(self) -> float:
@@ -51,11 +55,21 @@ class ListDifference:
         """Share of the slots only model B recommends that are held-out items (0 when there are none)."""
         return self.hits_only_b / self.only_b if self.only_b else 0.0
 
+    def sentence(self, a: str, b: str) -> str:
+        """The comparison in words, naming model A ``a`` and model B ``b``."""
+        if not self.only_a and not self.only_b:
+            return f"{a} and {b} recommend the same top-{self.k} lists"
+        return (f"{a} and {b} share {self.overlap:.0%} of their top-{self.k} slots; where they differ ({self.only_a:,} "
+                f"and {self.only_b:,} slots), {a}'s items are held-out ones {self.precision_only_a:.1%} of the time "
+                f"({self.hits_only_a:,}) and {b}'s {self.precision_only_b:.1%} ({self.hits_only_b:,}), worth "
+                f"recall@{self.k} {self.recall_only_a:.4f} and {self.recall_only_b:.4f}")
+
     def to_dict(self, digits: int = 6) -> dict[str, float | int]:
         """Counts plus ``overlap`` and the two precisions, rounded, for JSON."""
         return {"users": self.users, "k": self.k, "shared": self.shared, "only_a": self.only_a,
                 "only_b": self.only_b, "hits_shared": self.hits_shared, "hits_only_a": self.hits_only_a,
-                "hits_only_b": self.hits_only_b, "overlap": round(self.overlap, digits),
+                "hits_only_b": self.hits_only_b, "recall_only_a": round(self.recall_only_a, digits),
+                "recall_only_b": round(self.recall_only_b, digits), "overlap": round(self.overlap, digits),
                 "precision_only_a": round(self.precision_only_a, digits),
                 "precision_only_b": round(self.precision_only_b, digits)}
 
@@ -111,11 +125,17 @@ def list_difference(
     a, b, t = (f[f[user].isin(common)] for f in (a, b, t))
     both = a.merge(b, on=[user, item], how="outer", indicator="side")
     both["hit"] = both.merge(t.assign(_hit=1), on=[user, item], how="left")["_hit"].notna().to_numpy()
-    count = both.groupby("side", observed=False)["hit"].agg(["size", "sum"])
+    both["credit"] = both["hit"] / both[user].map(t.groupby(user).size()).to_numpy(dtype=np.float64)
+    count = both.groupby("side", observed=False).agg(size=("hit", "size"), sum=("hit", "sum"), credit=("credit", "sum"))
 
     def get(side: str, col: str) -> int:
         return int(count.loc[side, col]) if side in count.index else 0
 
+    def credit(side: str) -> float:
+        return float(count.loc[side, "credit"]) if side in count.index else 0.0
+
     return ListDifference(users=len(common), k=int(k), shared=get("both", "size"), only_a=get("left_only", "size"),
                           only_b=get("right_only", "size"), hits_shared=get("both", "sum"),
-                          hits_only_a=get("left_only", "sum"), hits_only_b=get("right_only", "sum"))
+                          hits_only_a=get("left_only", "sum"), hits_only_b=get("right_only", "sum"),
+                          recall_only_a=credit("left_only") / max(len(common), 1),
+                          recall_only_b=credit("right_only") / max(len(common), 1))

@@ -20,6 +20,7 @@ import scipy.sparse as sp
 from persona.data import Interactions
 from persona.errors import InputError
 from persona.evaluate.offline import ModelReport, best_model, evaluate_recommender
+from persona.evaluate.overlap import ListDifference, list_difference
 from persona.evaluate.significance import PairedDifference, versus
 from persona.evaluate.splitters import stratified_split, temporal_user_split
 
@@ -84,6 +85,20 @@ class Comparison:
         if best is None or best.name not in rows or len(rows[best.name]) < 2:
             return {}
         return versus(rows, best.name, metrics)
+
+    def lists_versus_runner_up(self, k: int = 10) -> tuple[str, ListDifference] | None:
+        """The best model's top-``k`` lists against the runner-up's (by ``SELECT_METRIC``): the slots they share and
+        how often each is right where they differ (:func:`~persona.evaluate.list_difference`); None with fewer than
+        two evaluated models or without kept recommendations."""
+        best = self.best
+        kept = [r for r in self.reports if r.error is None and r.recs is not None]
+        others = [r for r in kept if best is not None and r.name != best.name]
+        if best is None or best.recs is None or not others:
+            return None
+        runner = best_model(others, SELECT_METRIC)
+        if runner is None:
+            return None
+        return runner.name, list_difference(best.recs, runner.recs, self.test, k=k)
 
 
 def split_interactions(
@@ -225,18 +240,28 @@ def compare(
     for name, make in factories.items():
         model = make()
         rep = evaluate_recommender(model, train, test, k=k, name=name, users=pd.unique(test["user_id"]),
-                                   per_user=True, exclude_seen=not repeats)
+                                   per_user=True, keep_recs=True, exclude_seen=not repeats)
         reports.append(rep)
         if best_model(reports, SELECT_METRIC) is rep:
             kept = model  # the best so far, fitted on the training part; the others are let go
         log.info("evaluated model=%s %s", name, rep.error or f"ndcg@{k}={rep.metrics.get(f'ndcg@{k}', 0):.4f}")
         if on_result is not None:
             on_result(rep)
+        _keep_two_lists(reports)
     held = sp.csr_matrix((np.ones(len(pairs), dtype=np.float32), (pairs["u"].to_numpy(), pairs["i"].to_numpy())),
                          shape=data.matrix.shape)
     return Comparison(split=split, train=train, test=test, reports=reports, seconds=time.perf_counter() - t0,
                       repeat_share=float(again.mean()) if len(again) else 0.0, held=held,
                       best_fitted=kept)
+
+
+def _keep_two_lists(reports: list[ModelReport]) -> None:
+    """Drop the recommendations of every report but the best two (by ``SELECT_METRIC``): only those are compared."""
+    best = best_model(reports, SELECT_METRIC)
+    runner = best_model([r for r in reports if r is not best], SELECT_METRIC)
+    for r in reports:
+        if r is not best and r is not runner:
+            r.recs = None
 
 
 def train_and_register(
