@@ -65,6 +65,10 @@ def test_stage_trains_registers_and_reports(store, settings):
     d = lead[next(iter(lead))]["ndcg@10"]
     assert f"{d['diff']:+.4f} [{d['low']:+.4f}, {d['high']:+.4f}]" in sec.html  # the paired table shows the figures
     assert res.figures["repeat_share"] == 0.0 and "already touched" not in sec.html  # nobody came back here
+    # the best model's lists against the runner-up's
+    lists = res.figures["lists_versus_runner_up"]
+    assert lists["model"] in lead and lists["shared"] + lists["only_a"] <= 10 * lists["users"]
+    assert f"Top-10 lists: {res.figures['best_model']} and {lists['model']} " in sec.html
 
 
 def test_stage_skips_without_events(store, settings):
