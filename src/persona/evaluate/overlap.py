@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from persona.errors import InputError, SchemaError
-from persona.evaluate.ranking import top_k
+from persona.errors import InputError
+from persona.evaluate.ranking import ranked_lists, require_columns
 
 
 @dataclass(frozen=True)
@@ -74,20 +74,6 @@ class ListDifference:
                 "precision_only_b": round(self.precision_only_b, digits)}
 
 
-def _slots(recs: pd.DataFrame, k: int, user: str, item: str, score: str, name: str) -> pd.DataFrame:
-    missing = [c for c in (user, item) if c not in recs.columns]
-    if missing:
-        raise SchemaError(f"{name} lacks column(s) {missing}; it has {list(recs.columns)}",
-                          hint=f"pass user= and item= naming the columns ({user!r}, {item!r} expected)")
-    if score in recs.columns:
-        ranked = top_k(recs[[user, item, score]], k, user=user, score=score)
-    elif "rank" in recs.columns:
-        ranked = recs.sort_values([user, "rank"], kind="mergesort").groupby(user, sort=False).head(k)
-    else:
-        raise SchemaError(f"{name} needs a {score!r} or 'rank' column; it has {list(recs.columns)}")
-    return ranked[[user, item]].drop_duplicates()
-
-
 def list_difference(
     recs_a: pd.DataFrame,
     recs_b: pd.DataFrame,
@@ -114,12 +100,9 @@ def list_difference(
     """
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
         raise InputError(f"k must be a positive integer, got {k!r}")
-    a = _slots(recs_a, int(k), user, item, score, "recs_a")
-    b = _slots(recs_b, int(k), user, item, score, "recs_b")
-    missing = [c for c in (user, item) if c not in truth.columns]
-    if missing:
-        raise SchemaError(f"truth lacks column(s) {missing}; it has {list(truth.columns)}",
-                          hint=f"pass user= and item= naming the columns ({user!r}, {item!r} expected)")
+    a, b = (ranked_lists(r, int(k), user=user, item=item, score=score, name=n)[[user, item]].drop_duplicates()
+            for r, n in ((recs_a, "recs_a"), (recs_b, "recs_b")))
+    require_columns(truth, "truth", user, item)
     t = truth[[user, item]].drop_duplicates()
     common = np.intersect1d(np.intersect1d(pd.unique(a[user]), pd.unique(b[user])), pd.unique(t[user]))
     a, b, t = (f[f[user].isin(common)] for f in (a, b, t))

@@ -44,23 +44,38 @@ def top_k(recs: pd.DataFrame, k: int, *, user: str = "user_id", score: str = "sc
     return out.reset_index(drop=True)
 
 
+def require_columns(frame: pd.DataFrame, name: str, user: str, item: str) -> None:
+    """Raise a SchemaError naming what ``frame`` (called ``name`` in the message) lacks of ``user`` and ``item``."""
+    missing = [c for c in (user, item) if c not in frame.columns]
+    if missing:
+        raise SchemaError(f"{name} lacks column(s) {missing}; it has {list(frame.columns)}",
+                          hint=f"pass user= and item= naming the columns ({user!r}, {item!r} expected)")
+
+
+def ranked_lists(recs: pd.DataFrame, k: int, *, user: str = "user_id", item: str = "item_id", score: str = "score",
+                 name: str = "recs") -> pd.DataFrame:
+    """Each user's top ``k`` rows of ``recs`` by ``score`` (or by an existing ``rank`` column), with a 1-based ``rank``.
+
+    Raises:
+        SchemaError: ``recs`` (called ``name`` in the message) lacks ``user``, ``item`` or both ``score`` and ``rank``.
+    """
+    require_columns(recs, name, user, item)
+    if score in recs.columns:
+        return top_k(recs[[user, item, score]], k, user=user, score=score)
+    if "rank" in recs.columns:
+        ranked = recs.sort_values([user, "rank"], kind="mergesort").groupby(user, sort=False).head(k).copy()
+        ranked["rank"] = ranked.groupby(user, sort=False).cumcount().to_numpy() + 1
+        return ranked
+    raise SchemaError(f"{name} needs a {score!r} or 'rank' column; it has {list(recs.columns)}")
+
+
 def _prepare(
     truth: pd.DataFrame, recs: pd.DataFrame, k: int, user: str, item: str, score: str
 ) -> _Hits:
     if k < 1:
         raise InputError(f"k must be at least 1, got {k}")
-    for name, frame, cols in (("truth", truth, [user, item]), ("recs", recs, [user, item])):
-        missing = [c for c in cols if c not in frame.columns]
-        if missing:
-            raise SchemaError(f"{name} lacks column(s) {missing}; it has {list(frame.columns)}",
-                              hint=f"pass user= and item= naming the columns ({user!r}, {item!r} expected)")
-    if score in recs.columns:
-        ranked = top_k(recs[[user, item, score]], k, user=user, score=score)
-    elif "rank" in recs.columns:
-        ranked = recs.sort_values([user, "rank"], kind="mergesort").groupby(user, sort=False).head(k).copy()
-        ranked["rank"] = ranked.groupby(user, sort=False).cumcount().to_numpy() + 1
-    else:
-        raise SchemaError(f"recs needs a {score!r} or 'rank' column; it has {list(recs.columns)}")
+    require_columns(truth, "truth", user, item)
+    ranked = ranked_lists(recs, k, user=user, item=item, score=score)
     common = np.intersect1d(pd.unique(truth[user]), pd.unique(ranked[user]))
     t = truth[truth[user].isin(common)][[user, item]].drop_duplicates()
     r = ranked[ranked[user].isin(common)][[user, item, "rank"]]
