@@ -85,5 +85,5 @@ def test_names_a_missing_column():
 def test_says_it_in_words():
     text = list_difference(A, B, TRUTH, k=3).sentence("ease", "als")
     assert text.startswith("ease and als share 60% of their top-3 slots")
-    assert "ease's items are held-out ones 100.0% of the time (2)" in text and "recall@3 0.5000 and 0.5000" in text
+    assert "the items only ease recommends are held-out ones 100.0% of the time (2)" in text and "recall@3 0.5000 and 0.5000" in text
     assert list_difference(A, A, TRUTH, k=3).sentence("ease", "ease") == "ease and ease recommend the same top-3 lists"

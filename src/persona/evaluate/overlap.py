@@ -60,8 +60,9 @@ class ListDifference:
         if not self.only_a and not self.only_b:
             return f"{a} and {b} recommend the same top-{self.k} lists"
         return (f"{a} and {b} share {self.overlap:.0%} of their top-{self.k} slots; where they differ ({self.only_a:,} "
-                f"and {self.only_b:,} slots), {a}'s items are held-out ones {self.precision_only_a:.1%} of the time "
-                f"({self.hits_only_a:,}) and {b}'s {self.precision_only_b:.1%} ({self.hits_only_b:,}), worth "
+                f"and {self.only_b:,} slots), the items only {a} recommends are held-out ones {self.precision_only_a:.1%} "
+                f"of the time ({self.hits_only_a:,}), those only {b} recommends {self.precision_only_b:.1%} "
+                f"({self.hits_only_b:,}), worth "
                 f"recall@{self.k} {self.recall_only_a:.4f} and {self.recall_only_b:.4f}")
 
     def to_dict(self, digits: int = 6) -> dict[str, float | int]:
