@@ -73,6 +73,14 @@ def test_compare_keeps_the_lists_of_the_best_two_only():
     ranked = sorted(cmp.reports, key=lambda r: -r.metrics["ndcg@10"])
     assert [r.recs is not None for r in ranked] == [True, True, False]
     assert cmp.lists_versus_runner_up(5)[0] == ranked[1].name
+    summary = cmp.lists_summary(5)
+    assert summary["model"] == ranked[1].name and summary["k"] == 5
+    assert summary["sentence"].startswith(f"{ranked[0].name} and {ranked[1].name} share ")
+
+
+def test_one_model_has_no_runner_up_to_compare_lists_with():
+    cmp = compare(_data(), ["popular"], split="random", fraction=0.25, seed=0)
+    assert cmp.lists_versus_runner_up() is None and cmp.lists_summary() is None
 
 
 def test_per_user_rows_only_when_asked():

@@ -149,15 +149,14 @@ def recommend(
     rows = cmp.table()
     paired = cmp.versus_best([f"ndcg@{k}", f"recall@{k}"])
     best = cmp.best
-    lists = cmp.lists_versus_runner_up(k)
-    lists_text = lists[1].sentence(best.name, lists[0]) if lists is not None and best is not None else None
+    lists = cmp.lists_summary(k)
     section = Section(
         title=f"{chosen} split: {inter.n_users:,} users × {inter.n_items:,} items, {len(inter.log):,} events",
         html=f"<p>Source: {label}. Held out {fraction:.0%} ({len(cmp.test):,} user-item pairs); top-{k} over "
              + ("any item, those each user already had included (repeats kept in the test).</p>" if repeats
                 else "items each user has not interacted with in training.</p>") + table_html(rows)
              + paired_html(best.name if best else "", paired)
-             + (f"<p>Top-{k} lists: {html.escape(lists_text)}.</p>" if lists_text else "")
+             + (f"<p>Top-{k} lists: {html.escape(lists['sentence'])}.</p>" if lists else "")
              + "".join(f"<p>Left out {html.escape(n)}: {html.escape(why)}.</p>" for n, why in skipped.items()),
     )
     section.add_figure(comparison_figure(rows, metrics=(f"ndcg@{k}", f"recall@{k}", f"precision@{k}", f"map@{k}"),
@@ -173,8 +172,7 @@ def recommend(
               "events": len(inter.log), "test_pairs": len(cmp.test), "best": best.name if best else None,
               "report": str(report), "models": rows,
               "versus_best": {n: {m: d.to_dict() for m, d in ms.items()} for n, ms in paired.items()},
-              "lists_versus_runner_up": ({"model": lists[0], **lists[1].to_dict(), "sentence": lists_text}
-                                         if lists is not None else None),
+              "lists_versus_runner_up": lists,
               "skipped": skipped}
     if fairness is not None:
         result["by_group"] = {"attributes": fairness.attributes, "findings": fairness.findings,
@@ -189,8 +187,8 @@ def recommend(
     console.print(f"best: [bold]{result['best']}[/bold]; report written to {report}")
     for line in _paired_lines(result["best"], paired):
         console.print(line)
-    if lists_text:
-        console.print(f"  top-{k} lists: {lists_text}", markup=False, highlight=False)
+    if lists:
+        console.print(f"  top-{k} lists: {lists['sentence']}", markup=False, highlight=False)
     if fairness is not None:
         for it in fairness.parts.get("recommendations", []):
             if it["model"] == result["best"]:

@@ -36,8 +36,8 @@ class ListDifference:
     hits_shared: int
     hits_only_a: int
     hits_only_b: int
-    recall_only_a: float = 0.0
-    recall_only_b: float = 0.0
+    recall_only_a: float
+    recall_only_b: float
 
     @property
     def overlap(self) -> float:
@@ -62,11 +62,10 @@ class ListDifference:
         return (f"{a} and {b} share {self.overlap:.0%} of their top-{self.k} slots; where they differ ({self.only_a:,} "
                 f"and {self.only_b:,} slots), the items only {a} recommends are held-out ones {self.precision_only_a:.1%} "
                 f"of the time ({self.hits_only_a:,}), those only {b} recommends {self.precision_only_b:.1%} "
-                f"({self.hits_only_b:,}), worth "
-                f"recall@{self.k} {self.recall_only_a:.4f} and {self.recall_only_b:.4f}")
+                f"({self.hits_only_b:,}), worth recall@{self.k} {self.recall_only_a:.4f} and {self.recall_only_b:.4f}")
 
     def to_dict(self, digits: int = 6) -> dict[str, float | int]:
-        """Counts plus ``overlap`` and the two precisions, rounded, for JSON."""
+        """The fields plus ``overlap`` and the two precisions, rounded, for JSON."""
         return {"users": self.users, "k": self.k, "shared": self.shared, "only_a": self.only_a,
                 "only_b": self.only_b, "hits_shared": self.hits_shared, "hits_only_a": self.hits_only_a,
                 "hits_only_b": self.hits_only_b, "recall_only_a": round(self.recall_only_a, digits),

@@ -91,14 +91,19 @@ class Comparison:
         how often each is right where they differ (:func:`~persona.evaluate.list_difference`); None with fewer than
         two evaluated models or without kept recommendations."""
         best = self.best
-        kept = [r for r in self.reports if r.error is None and r.recs is not None]
-        others = [r for r in kept if best is not None and r.name != best.name]
-        if best is None or best.recs is None or not others:
-            return None
-        runner = best_model(others, SELECT_METRIC)
-        if runner is None:
+        runner = best_model([r for r in self.reports if r is not best and r.recs is not None], SELECT_METRIC)
+        if best is None or best.recs is None or runner is None:
             return None
         return runner.name, list_difference(best.recs, runner.recs, self.test, k=k)
+
+    def lists_summary(self, k: int = 10) -> dict[str, Any] | None:
+        """:meth:`lists_versus_runner_up` for reports and JSON: the runner-up's name (``model``), the figures and the
+        ``sentence`` that says them; None where there is nothing to compare."""
+        found = self.lists_versus_runner_up(k)
+        if found is None or self.best is None:
+            return None
+        runner, diff = found
+        return {"model": runner, **diff.to_dict(), "sentence": diff.sentence(self.best.name, runner)}
 
 
 def split_interactions(

@@ -53,10 +53,9 @@ def run(ctx: RunContext) -> StageResult:
               f"<code>recommender</code> v{mv.version}.</p>" + table_html(rows) + paired_html(best.name, paired)
               + "".join(f"<p>Left out {html.escape(n)}: {html.escape(why)}.</p>" for n, why in skipped.items())),
     )
-    lists = cmp.lists_versus_runner_up(10)
-    lists_text = lists[1].sentence(best.name, lists[0]) if lists is not None else None
-    if lists_text:  # where the best model's lists differ from the runner-up's, and which is right there
-        section.html += f"<p>Top-10 lists: {html.escape(lists_text)}.</p>"
+    lists = cmp.lists_summary(10)
+    if lists:  # where the best model's lists differ from the runner-up's, and which is right there
+        section.html += f"<p>Top-10 lists: {html.escape(lists['sentence'])}.</p>"
     blend = blend_summary(model)
     if blend is not None:  # what the registered hybrid blends, and what that adds on its own validation folds
         section.html += f"<p>{html.escape(blend_line(blend))}.</p>"
@@ -91,8 +90,7 @@ def run(ctx: RunContext) -> StageResult:
             "repeat_share": round(repeat_share, 4),
             "served_with_repeats": with_repeats,
             "blend": blend,
-            "lists_versus_runner_up": ({"model": lists[0], **lists[1].to_dict(), "sentence": lists_text}
-                                       if lists is not None else None),
+            "lists_versus_runner_up": lists,
         },
         sections=[section],
         message=f"best {best.name}: nDCG@10 {best.metrics['ndcg@10']:.4f}, recall@10 {best.metrics['recall@10']:.4f}",
