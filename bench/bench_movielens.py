@@ -178,19 +178,29 @@ def peer_models(train_frame: pd.DataFrame, with_cornac: bool) -> dict[str, Any]:
     return peers
 
 
-def persona_models(names: list[str] | None) -> dict[str, Any]:
-    """Persona's registered recommenders with their defaults (hybrid first)."""
+def persona_models(names: list[str] | None, split: str = "stratified", *, sequential: bool = True) -> dict[str, Any]:
+    """Persona's registered recommenders with their defaults (hybrid first), as the evaluation layer builds them
+    for ``split``: the hybrid learns its weights on validation items held out like that split's test items
+    (:func:`persona.evaluate.selection.build_models`). ``sequential`` (PyTorch, about a minute per fit) joins the
+    default set where PyTorch is installed and ``sequential`` is true."""
     try:
-        from persona.recommend import RECOMMENDERS, make_recommender
+        from persona.evaluate.selection import build_models
+        from persona.recommend import RECOMMENDERS
     except ImportError as exc:
         print(f"# Persona recommenders not importable: {exc}", file=sys.stderr)
         return {}
-    chosen = names or [n for n in ["hybrid", *sorted(RECOMMENDERS)] if n in RECOMMENDERS and n != "sequential"]
-    seen: dict[str, Any] = {}
-    for n in chosen:
-        if n in RECOMMENDERS and n not in seen:
-            seen[n] = (lambda n=n: make_recommender(n, seed=SEED) if _takes_seed(n) else make_recommender(n))
-    return seen
+    chosen = names or [n for n in ["hybrid", *sorted(RECOMMENDERS)]
+                       if n in RECOMMENDERS and (n != "sequential" or (sequential and _have_torch()))]
+    return build_models([n for n in chosen if n in RECOMMENDERS], SEED, split=split)
+
+
+def _have_torch() -> bool:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        print("# PyTorch not installed (pip install 'persona[deep]'): the sequential model is left out", file=sys.stderr)
+        return False
+    return True
 
 
 def _takes_seed(name: str) -> bool:
@@ -314,9 +324,9 @@ def one_model_check(splits: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 
 def seed_spread(train_df: pd.DataFrame, test_df: pd.DataFrame, names: list[str], seeds: int, *, k: int,
-                items: pd.DataFrame | None) -> dict[str, dict[str, Any]]:
+                items: pd.DataFrame | None, split: str = "stratified") -> dict[str, dict[str, Any]]:
     """nDCG@10 and Recall@10 of each seeded Persona model over ``seeds`` seeds (42, 43, …): the run-to-run noise."""
-    from persona.recommend import make_recommender
+    from persona.evaluate.selection import build_models
 
     train = training_set(train_df, items)
     out: dict[str, dict[str, Any]] = {}
@@ -325,7 +335,7 @@ def seed_spread(train_df: pd.DataFrame, test_df: pd.DataFrame, names: list[str],
             continue
         vals: dict[str, list[float]] = {"ndcg@10": [], "recall@10": []}
         for seed in range(SEED, SEED + seeds):
-            rep = evaluate_recommender(make_recommender(name, seed=seed), train, test_df, k=k, name=name)
+            rep = evaluate_recommender(build_models([name], seed, split=split)[name](), train, test_df, k=k, name=name)
             if rep.error:
                 break
             for m in vals:
@@ -449,7 +459,7 @@ def main(argv: list[str] | None = None) -> int:
                               "splits": {}}
     for split_name, (tr, te) in splits.items():
         peers = peer_models(tr, have_cornac and split_name == "stratified")
-        ours = persona_models([n for n in selected if not n.startswith("peer-")] if selected else None)
+        ours = persona_models([n for n in selected if not n.startswith("peer-")] if selected else None, split_name)
         models = {**ours, **peers}
         if selected:
             models = {n: f for n, f in models.items() if n in selected}
@@ -468,7 +478,8 @@ def main(argv: list[str] | None = None) -> int:
                                             "match_3dp": round(cb.metrics[m], 3) == round(v, 3)}
                                         for m, v in PUBLISHED_CORNAC_BPR.items()}
         if args.seeds > 1:
-            entry["seed_spread"] = seed_spread(tr, te, [n for n in ours if n in models], args.seeds, k=args.k, items=items)
+            entry["seed_spread"] = seed_spread(tr, te, [n for n in ours if n in models], args.seeds, k=args.k, items=items,
+                                                split=split_name)
         result["splits"][split_name] = entry
         if not args.json:
             print(f"\n== MovieLens 100K, {split_name} split: {len(tr):,} train / {len(te):,} test rows ==")
@@ -504,7 +515,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{name} over {sp_['ndcg@10']['n']} seeds: " + "; ".join(
                     f"{m} mean {v['mean']:.4f} (min {v['min']:.4f}, max {v['max']:.4f})" for m, v in sp_.items()))
     if args.split_seeds > 1:
-        ours = persona_models([n for n in selected if not n.startswith("peer-")] if selected else None)
+        ours = persona_models([n for n in selected if not n.startswith("peer-")] if selected else None, "stratified",
+                              sequential=False)
         check = split_seed_check(df, ours, args.split_seeds, k=args.k, items=items)
         result["split_seeds"] = check
         if not args.json:

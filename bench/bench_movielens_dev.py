@@ -36,16 +36,18 @@ from persona.evaluate import stratified_split, temporal_user_split  # noqa: E402
 from persona.evaluate.offline import evaluate_recommender  # noqa: E402
 from persona.evaluate.significance import paired_difference  # noqa: E402
 from persona.recommend import make_recommender  # noqa: E402
-from persona.recommend.hybrid import DEFAULT_MODELS, HybridRecommender  # noqa: E402
+from persona.recommend.hybrid import DEFAULT_MODELS, SPLIT_VALIDATION, HybridRecommender  # noqa: E402
 
 METRICS = ("ndcg@10", "recall@10")
 
 
-def build(spec: str) -> Any:
-    """An unfitted model from a configuration string (see the module docstring)."""
+def build(spec: str, split: str = "stratified") -> Any:
+    """An unfitted model from a configuration string (see the module docstring); a hybrid validates as suits
+    ``split`` (:data:`~persona.recommend.hybrid.SPLIT_VALIDATION`) unless the string says otherwise."""
     name, _, params = spec.partition(":")
     given = json.loads(params) if params else {}
     if name == "hybrid" or name.startswith("hybrid+"):
+        given.setdefault("validation", SPLIT_VALIDATION[split])
         extra = [m for m in name.split("+")[1:] if m]
         models = None if not extra else [*DEFAULT_MODELS, *(m for m in extra if m not in DEFAULT_MODELS)]
         models = given.pop("models", models)  # an explicit member list: 'hybrid:{"models": ["ease-local", "als"]}'
@@ -88,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
             tr, te = stratified_split(outer_train, args.dev_share, filter_by="item", seed=seed)
         train = training_set(tr, items)
         for spec in args.specs:
-            model = build(spec)
+            model = build(spec, args.split)
             rep = evaluate_recommender(model, train, te, k=10, name=spec, beyond=False, per_user=True)
             if rep.error:
                 print(f"{spec} failed on dev seed {seed}: {rep.error}", file=sys.stderr)

@@ -102,3 +102,31 @@ def test_a_holdout_from_other_data_is_refused():
     base = make_recommender("itemknn").fit(data)
     with pytest.raises(InputError, match="holdout"):
         RepeatRecommender().fit_around(base, data, holdout=compare(other, ["itemknn"]).holdout())
+
+
+def test_the_hybrid_learns_its_weights_on_items_held_out_like_the_split_it_is_judged_on(monkeypatch):
+    import pytest
+
+    from persona.errors import InputError
+    from persona.evaluate import selection
+    from persona.evaluate.selection import build_models
+
+    assert build_models(["hybrid"], split="temporal")["hybrid"]().validation == "temporal"
+    for split in ("random", "stratified"):
+        assert build_models(["hybrid"], split=split)["hybrid"]().validation == "guarded"
+    assert build_models(["hybrid"])["hybrid"]().validation == "guarded"  # no split: the class default
+    assert build_models(["repeat"], split="temporal")["repeat"]()._base().validation == "temporal"
+    assert build_models(["itemknn"], split="temporal")["itemknn"]().get_params() == make_recommender("itemknn").get_params()
+    with pytest.raises(InputError, match="unknown split"):
+        build_models(["hybrid"], split="future")
+    # compare builds its models for its own split
+    seen: list[str | None] = []
+    real = selection.build_models
+
+    def spy(names, seed=42, engine=None, split=None):
+        seen.append(split)
+        return real(names, seed, engine, split)
+
+    monkeypatch.setattr(selection, "build_models", spy)
+    compare(_shop(0.0), ["popular"], split="random")
+    assert seen == ["random"]

@@ -215,7 +215,8 @@ def test_diversity_knob(fitted, toy):
 def test_every_model_says_what_it_needs(toy):
     plain = Interactions.from_frame(pd.DataFrame({"user_id": ["a", "a", "b"], "item_id": ["x", "y", "x"]}))
     needs = {n: make_recommender(n).unfit_reason(plain) for n in NAMES}
-    assert needs.pop("ease-local") == needs.pop("adjacent") == needs.pop("repeat") == "needs event timestamps"
+    assert needs.pop("ease-local") == needs.pop("adjacent") == needs.pop("repeat") == needs.pop("transition") == (
+        "needs event timestamps")
     assert needs.pop("category") == "needs at least two distinct product category values"
     assert all(v is None for v in needs.values()), needs  # the rest fit on any interactions
     assert all(make_recommender(n).unfit_reason(toy) is None for n in NAMES)

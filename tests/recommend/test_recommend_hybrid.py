@@ -88,6 +88,42 @@ def test_default_set_adapts_to_catalogue_size_and_timestamps():
     assert list(named.models_) == ["itemknn"] and "ease-local" not in named.weights_
 
 
+def test_temporal_validation_holds_out_the_latest_items_once_and_blends_the_next_item_model():
+    data = _groups()
+    assert "transition" not in HybridRecommender()._base_specs(data)  # guarded: random held-out items first
+    assert list(HybridRecommender(validation="temporal")._base_specs(data))[-1] == "transition"
+    assert "transition" not in HybridRecommender(validation="temporal", max_ease_items=10)._base_specs(data)
+    folds = HybridRecommender(validation="temporal")._folds(data)
+    assert [f.mode for f in folds] == ["temporal"]  # a second temporal fold would hold out the same items
+    log = data.log
+    untimed = Interactions.from_frame(
+        pd.DataFrame({"user_id": data.user_ids[log["user_idx"]], "item_id": data.item_ids[log["item_idx"]]}))
+    assert "transition" not in HybridRecommender(validation="temporal")._base_specs(untimed)
+    assert len(HybridRecommender(validation="temporal")._folds(untimed)) == HybridRecommender().validation_folds
+
+
+def _chains(n_users: int = 120, n_items: int = 24, seed: int = 0) -> Interactions:
+    """Each customer walks a stretch of one fixed path i0 → i1 → … from a random start (order is all there is)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for u in range(n_users):
+        start = int(rng.integers(0, n_items - 8))
+        rows += [(f"u{u}", f"i{start + n}", 1_700_000_000 + 60 * n) for n in range(int(rng.integers(5, 9)))]
+    return Interactions.from_frame(pd.DataFrame(rows, columns=["user_id", "item_id", "ts"]), time="ts")
+
+
+def test_on_latest_items_the_next_item_model_takes_the_weight_where_order_is_all_there_is():
+    data = _chains()
+    rec = HybridRecommender(models=["itemknn", "transition"], validation="temporal", tune=False, seed=1).fit(data)
+    assert rec.weights_["transition"] > rec.weights_.get("itemknn", 0.0)
+    # the next step of each customer's path comes first
+    log = data.log.assign(user_id=lambda f: data.user_ids[f["user_idx"]], item=lambda f: f["item_idx"])
+    last = log.sort_values("time").groupby("user_id")["item_idx"].last()
+    top = rec.recommend(list(last.index[:30]), k=1).set_index("user_id")["item_id"]
+    want = {u: f"i{int(data.item_ids[i][1:]) + 1}" for u, i in last.iloc[:30].items()}
+    assert sum(top[u] == w for u, w in want.items()) >= 27
+
+
 def test_bad_parameters_and_not_fitted():
     with pytest.raises(NotFittedError):
         HybridRecommender().recommend(["u0"])

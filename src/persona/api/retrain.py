@@ -157,7 +157,7 @@ def retrain(
         raise InputError("no recommender could be trained: " + "; ".join(f"{r.name}: {r.error}" for r in cmp.reports))
     # the comparison kept its best model as fitted on the training part: no second fit of the same model
     candidate_split = (cmp.best_fitted if cmp.best_fitted is not None
-                       else build_models([best.name], seed, engine)[best.name]().fit(cmp.train))
+                       else build_models([best.name], seed, engine, split)[best.name]().fit(cmp.train))
     cand = holdout_metrics(candidate_split, cmp.train, cmp.test, max_users=max_users, seed=seed)
     active_mv = None
     try:
@@ -179,7 +179,7 @@ def retrain(
         better, reason = True, f"same configuration as the active version, trained on {new_events} newer events"
     else:
         better, reason = False, f"candidate nDCG@10 {cand['ndcg@10']:.4f} <= active {act['ndcg@10']:.4f}" + (f" + {min_gain}" if min_gain else "")
-    final = build_models([best.name], seed, engine)[best.name]().fit(data)
+    final = build_models([best.name], seed, engine, split)[best.name]().fit(data)
     base_params = final.get_params()
     final = serve_repeats(final, data, cmp.repeat_share, seed, holdout=cmp.holdout())
     metrics = {**{k2: round(v, 6) for k2, v in best.metrics.items()}, "split": split, "holdout_foldin": cand,

@@ -192,20 +192,33 @@ def applicable_models(names: Sequence[str], data: Interactions) -> tuple[list[st
     return keep, skipped
 
 
-def build_models(names: Sequence[str], seed: int = 42, engine: str | None = None) -> dict[str, Callable[[], Any]]:
+def build_models(names: Sequence[str], seed: int = 42, engine: str | None = None,
+                 split: str | None = None) -> dict[str, Callable[[], Any]]:
     """Factories of Persona recommenders by registry name (with ``seed``, and ``engine`` when given, where a
     model takes them).
 
+    ``split``: the held-out split the models are judged on (and, for production, the future it stands for): the
+    hybrid (also as the repeat model's base) then learns its weights on validation items held out the same way
+    (each customer's latest items for ``temporal``, see :data:`~persona.recommend.hybrid.SPLIT_VALIDATION`);
+    None keeps its default.
+
     Raises:
-        InputError: an unknown name.
+        InputError: an unknown name, or an unknown split.
     """
     from persona.recommend import RECOMMENDERS
+    from persona.recommend.hybrid import SPLIT_VALIDATION
     from persona.recommend.registry import make_seeded
 
     unknown = [n for n in names if n not in RECOMMENDERS]
     if unknown:
         raise InputError(f"unknown recommender(s) {unknown}", hint=f"choose among {sorted(RECOMMENDERS)}")
-    return {n: (lambda n=n: make_seeded(n, None, seed, engine)) for n in dict.fromkeys(names)}
+    if split is not None and split not in SPLIT_VALIDATION:
+        raise InputError(f"unknown split {split!r}", hint=f"choose one of {list(SPLITS)}")
+    params: dict[str, dict[str, Any]] = {}
+    if split is not None:  # the hybrid, and the repeat model around its default base, the hybrid
+        params = {"hybrid": {"validation": SPLIT_VALIDATION[split]},
+                  "repeat": {"base_params": {"validation": SPLIT_VALIDATION[split]}}}
+    return {n: (lambda n=n: make_seeded(n, params.get(n), seed, engine)) for n in dict.fromkeys(names)}
 
 
 def compare(
@@ -237,7 +250,7 @@ def compare(
         A :class:`Comparison`.
     """
     t0 = time.perf_counter()
-    factories = models if isinstance(models, dict) else build_models(list(models), seed, engine)
+    factories = models if isinstance(models, dict) else build_models(list(models), seed, engine, split)
     train, pairs, again = _held_out(data, split, fraction, seed)
     test = _test_frame(data, pairs if repeats else pairs[~again], split, repeats_dropped=int(again.sum()) * (not repeats))
     reports: list[ModelReport] = []
@@ -300,7 +313,8 @@ def train_and_register(
         errors = "; ".join(f"{r.name}: {r.error}" for r in cmp.reports)
         raise InputError(f"no recommender could be trained: {errors}")
     t0 = time.perf_counter()
-    model = build_models([best.name], seed, engine)[best.name]() if best.name in _registry_names() else make_recommender(best.name)
+    model = (build_models([best.name], seed, engine, split)[best.name]() if best.name in _registry_names()
+             else make_recommender(best.name))
     model.fit(data)
     params = {"algorithm": best.name, **_plain(model.get_params())}
     model = serve_repeats(model, data, cmp.repeat_share, seed, holdout=cmp.holdout())

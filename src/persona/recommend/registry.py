@@ -27,6 +27,7 @@ RECOMMENDERS: dict[str, str] = {
     "sequential": "persona.recommend.sequential:SequentialRecommender",
     "repeat": "persona.recommend.repeat:RepeatRecommender",
     "gfcf": "persona.recommend.gfcf:GFCFRecommender",
+    "transition": "persona.recommend.transition:TransitionRecommender",
 }
 if importlib.util.find_spec("persona.recommend.hybrid") is not None:
     RECOMMENDERS["hybrid"] = "persona.recommend.hybrid:HybridRecommender"
@@ -49,7 +50,7 @@ def make_recommender(name: str, **params: Any) -> Any:
 
     Args:
         name: a key of :data:`RECOMMENDERS` (popular, period, itemknn, userknn, als, bpr, ease, dlae,
-            ease-local, adjacent, rp3beta, content, category, sequential, repeat, hybrid).
+            ease-local, gfcf, adjacent, transition, rp3beta, content, category, sequential, repeat, hybrid).
         params: constructor parameters of that class.
 
     Returns:
