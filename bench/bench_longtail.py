@@ -136,12 +136,12 @@ def quality(data: Interactions, repeats: bool = False) -> list[dict[str, Any]]:
     """
     from persona.evaluate.offline import evaluate_recommender
     from persona.evaluate.ranking import mean_metrics, per_user_ranking_metrics
-    from persona.evaluate.selection import split_interactions
+    from persona.evaluate.selection import build_models, split_interactions
 
     train, test = split_interactions(data, "temporal", repeats=repeats)
     buys = held_out_purchases(data) if repeats else None
     names = ("popular", "category", "hybrid", "repeat") if repeats else QUALITY_MODELS
-    models: dict[str, Any] = {name: (lambda n=name: make_recommender(n)) for name in names}
+    models: dict[str, Any] = dict(build_models(names, split="temporal"))  # as `persona evaluate` builds them
     if repeats:
         models.update({"peer recently viewed": RecentlyViewedPeer, "peer most viewed": MostViewedPeer})
     models.update({"peer implicit als": ImplicitALS, "peer implicit bpr": ImplicitBPR,

@@ -124,6 +124,20 @@ def test_on_latest_items_the_next_item_model_takes_the_weight_where_order_is_all
     assert sum(top[u] == w for u, w in want.items()) >= 27
 
 
+def test_a_frozen_copy_refits_the_weighted_members_without_learning_again():
+    data = _groups()
+    fitted = HybridRecommender(models={"itemknn": {}, "als": FAST["als"], "popular": {}}, seed=3).fit(data)
+    copy = fitted.frozen()
+    assert not hasattr(copy, "weights_")  # unfitted
+    again = copy.fit(data)
+    assert again.validation_ == {} and again.weights_ == fitted.weights_
+    assert set(again.models_) == set(fitted.models_)
+    users = np.arange(data.n_users)
+    np.testing.assert_allclose(again.score(users), fitted.score(users), rtol=1e-5, atol=1e-6)
+    with pytest.raises(NotFittedError):
+        HybridRecommender().frozen()
+
+
 def test_bad_parameters_and_not_fitted():
     with pytest.raises(NotFittedError):
         HybridRecommender().recommend(["u0"])

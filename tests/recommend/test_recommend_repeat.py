@@ -183,3 +183,24 @@ def test_fit_around_refuses_a_model_fitted_elsewhere(toy):
     inner = RepeatRecommender(base="popular").fit(other)
     with pytest.raises(InputError, match="same Interactions"):
         RepeatRecommender().fit_around(inner, other)
+
+
+def test_the_hybrid_base_learns_its_blend_once_and_is_refitted_frozen_on_the_validation_split(monkeypatch):
+    from persona.recommend.hybrid import HybridRecommender
+
+    learned: list[int] = []
+    real = HybridRecommender._learn
+
+    def counting(self, data, specs):
+        learned.append(data.nnz)
+        return real(self, data, specs)
+
+    monkeypatch.setattr(HybridRecommender, "_learn", counting)
+    data = returning_shop()
+    rec = RepeatRecommender(base="hybrid", base_params={"models": ["itemknn", "popular"]}).fit(data)
+    assert learned == [data.nnz]  # the blend is learned on all the data only
+    assert rec.curves_["new"][0] > 0
+    # the validation split's base carries the same members, weights and recency decay, fixed
+    frozen = rec.base_.frozen()
+    assert frozen.weights == rec.base_.weights_ and frozen.models == rec.base_.params_
+    assert frozen.recency_tau == rec.base_.recency_tau_ and not hasattr(frozen, "weights_")

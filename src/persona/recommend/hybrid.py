@@ -447,6 +447,14 @@ class HybridRecommender(Recommender):
         log.info("hybrid fitted models=%s weights=%s seconds=%.1f", list(self.models_), self.weights_,
                  time.perf_counter() - t0)
 
+    def frozen(self) -> HybridRecommender:
+        """An unfitted hybrid with this fitted one's members, their settings, its recency decay and its weights
+        fixed: fitting it on other data (a validation split of this data, say) fits the weighted members only and
+        learns nothing again."""
+        self._check_fitted()
+        return type(self)(**{**self.get_params(), "models": {n: dict(p) for n, p in self.params_.items()},
+                             "weights": dict(self.weights_), "recency_tau": float(self.recency_tau_)})
+
     def _split(self, data: Interactions, seed: int, mode: str) -> tuple[Interactions, sp.csr_matrix]:
         """Training data minus a held-out share of each user's items, and the held-out (user, item) matrix."""
         m = data.matrix.tocsr()

@@ -10,7 +10,9 @@ This model keeps a discovery model (``base``, the hybrid by default) and lets th
 compete with its suggestions when the caller asks for seen items (``recommend(..., exclude_seen=False)``,
 usually with ``filters={"exclude_purchased": True}``). Both lists are put on one scale, the probability that
 an item at that place of its list is among the customer's next items, learned on a temporal validation split
-carved from the training data (each customer's latest ``validation_fraction`` of events held out):
+carved from the training data (each customer's latest ``validation_fraction`` of events held out; the discovery
+model is fitted there as it was on all the data: a hybrid keeps its learned members and weights, see
+:meth:`~persona.recommend.hybrid.HybridRecommender.frozen`, and only refits them):
 
 * a new product: the hit rate of its place in the discovery model's list, smoothed by isotonic regression
   (a later place never scores higher);
@@ -197,9 +199,9 @@ class RepeatRecommender(Recommender):
                    holdout: tuple[Interactions, sp.csr_matrix, Recommender] | None = None) -> RepeatRecommender:
         """Fit this model around a discovery model already fitted on ``data`` (kept as ``base_``, not refitted).
 
-        Only the comeback scale is learned (a fresh copy of ``model`` is fitted on the validation split), so a
-        served model gains repeat lists for one more fit of its discovery model on 80% of the events; none when
-        ``holdout`` brings a split where that fit exists already.
+        Only the comeback scale is learned (a copy of ``model`` is fitted on the validation split: for a hybrid, its
+        weighted members only), so a served model gains repeat lists for one more fit of its discovery model on 80%
+        of the events; none when ``holdout`` brings a split where that fit exists already.
 
         Args:
             model: the discovery model, fitted on ``data``.
@@ -248,10 +250,13 @@ class RepeatRecommender(Recommender):
         if not len(users):
             raise InputError("no customer has enough events for the repeat model's validation split",
                              hint="customers need at least 3 events each")
-        self.curves_ = self._learn_curves(inner, truth, users, inner_base)
-        self.propensity_ = self._learn_propensity(inner, truth, users) if self.seen_ranker == "learned" else None
         prefit = self.__dict__.get("_prefit")
         self.base_ = prefit if prefit is not None else self._base().fit(data)
+        if inner_base is None:  # the discovery model on the validation split, with what it learned on all the data
+            frozen = getattr(self.base_, "frozen", None)
+            inner_base = (frozen() if frozen is not None else self._base()).fit(inner)
+        self.curves_ = self._learn_curves(inner, truth, users, inner_base)
+        self.propensity_ = self._learn_propensity(inner, truth, users) if self.seen_ranker == "learned" else None
         self.repeat_ = repeat_scores(data, float(self.recency_tau)).tocsr()
         self.item_customers_ = item_customers(data)
         self.seen_chance_ = None
@@ -286,8 +291,7 @@ class RepeatRecommender(Recommender):
         return make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=1000)).fit(x, y)
 
     def _learn_curves(self, inner: Interactions, truth: sp.csr_matrix, users: np.ndarray,
-                      base: Recommender | None = None) -> dict[str, list[float]]:
-        base = base if base is not None else self._base().fit(inner)
+                      base: Recommender) -> dict[str, list[float]]:
         rep = repeat_scores(inner, float(self.recency_tau)).tocsr()
         depth = min(int(self.depth), inner.n_items)
         hits = {"seen": np.zeros(depth), "new": np.zeros(depth)}
