@@ -36,7 +36,7 @@ from persona.evaluate import stratified_split, temporal_user_split  # noqa: E402
 from persona.evaluate.offline import evaluate_recommender  # noqa: E402
 from persona.evaluate.significance import paired_difference  # noqa: E402
 from persona.recommend import make_recommender  # noqa: E402
-from persona.recommend.hybrid import DEFAULT_MODELS, SPLIT_VALIDATION, HybridRecommender  # noqa: E402
+from persona.recommend.hybrid import SPLIT_VALIDATION, HybridRecommender, default_members  # noqa: E402
 
 METRICS = ("ndcg@10", "recall@10")
 
@@ -49,7 +49,8 @@ def build(spec: str, split: str = "stratified") -> Any:
     if name == "hybrid" or name.startswith("hybrid+"):
         given.setdefault("validation", SPLIT_VALIDATION[split])
         extra = [m for m in name.split("+")[1:] if m]
-        models = None if not extra else [*DEFAULT_MODELS, *(m for m in extra if m not in DEFAULT_MODELS)]
+        base = default_members(given["validation"])
+        models = None if not extra else [*base, *(m for m in extra if m not in base)]
         models = given.pop("models", models)  # an explicit member list: 'hybrid:{"models": ["ease-local", "als"]}'
         return HybridRecommender(models=models, seed=SEED, **given)
     model = make_recommender(name, **given)

@@ -119,6 +119,10 @@ def test_the_hybrid_learns_its_weights_on_items_held_out_like_the_split_it_is_ju
     assert build_models(["itemknn"], split="temporal")["itemknn"]().get_params() == make_recommender("itemknn").get_params()
     with pytest.raises(InputError, match="unknown split"):
         build_models(["hybrid"], split="future")
+    from persona.evaluate.selection import SPLITS
+    from persona.recommend.hybrid import SPLIT_VALIDATION
+
+    assert set(SPLIT_VALIDATION) == set(SPLITS)  # every split the evaluation offers has its validation
     # compare builds its models for its own split
     seen: list[str | None] = []
     real = selection.build_models

@@ -9,7 +9,7 @@ import pytest
 from persona.data import Interactions
 from persona.errors import InputError, NotFittedError
 from persona.recommend import make_recommender
-from persona.recommend.hybrid import HybridRecommender, _ndcg_recall, _zscore
+from persona.recommend.hybrid import HybridRecommender, _ndcg_recall, _zscore, default_members
 
 FAST = {"als": {"factors": 8, "iterations": 5}}
 
@@ -92,6 +92,7 @@ def test_temporal_validation_holds_out_the_latest_items_once_and_blends_the_next
     data = _groups()
     assert "transition" not in HybridRecommender()._base_specs(data)  # guarded: random held-out items first
     assert list(HybridRecommender(validation="temporal")._base_specs(data))[-1] == "transition"
+    assert default_members("temporal")[-1] == "transition" and "transition" not in default_members("guarded")
     assert "transition" not in HybridRecommender(validation="temporal", max_ease_items=10)._base_specs(data)
     folds = HybridRecommender(validation="temporal")._folds(data)
     assert [f.mode for f in folds] == ["temporal"]  # a second temporal fold would hold out the same items

@@ -9,7 +9,8 @@ import pytest
 from persona.data import Interactions
 from persona.errors import InputError
 from persona.recommend import make_recommender
-from persona.recommend.transition import TransitionRecommender, shifted_rows, time_ordered
+from persona.recommend.adjacent import timed_paths
+from persona.recommend.transition import TransitionRecommender, shifted_rows
 
 
 def _frame(rows: list[tuple[str, str, float | None]]) -> Interactions:
@@ -20,7 +21,7 @@ def test_time_order_drops_repeats_in_a_row_and_untimed_events():
     # u1's events given out of time order, a repeat of b in a row, one event without a time
     data = _frame([("u1", "c", 30.0), ("u1", "a", 10.0), ("u1", "b", 20.0), ("u1", "b", 25.0),
                    ("u2", "a", 5.0), ("u2", "z", None), ("u2", "c", 7.0)])
-    users, items = time_ordered(data)
+    users, items = timed_paths(data)
     names = [(data.user_ids[u], data.item_ids[i]) for u, i in zip(users, items, strict=True)]
     assert names == [("u1", "a"), ("u1", "b"), ("u1", "c"), ("u2", "a"), ("u2", "c")]
 
@@ -41,7 +42,7 @@ def test_item_matrix_is_the_ridge_regression_of_next_items_on_latest_items():
     rows = [(f"u{u}", f"i{j}", float(t)) for u in range(30) for t, j in enumerate(rng.choice(12, 6, replace=False))]
     data = _frame(rows)
     rec = TransitionRecommender(lambda_=3.0, past=2, past_tau=2.0, ahead=2, ahead_tau=1.0).fit(data)
-    users, items = time_ordered(data)
+    users, items = timed_paths(data)
     n = data.n_items
     x_rows, y_rows, latest = [], [], {}
     for u in np.unique(users):
@@ -118,3 +119,11 @@ def test_refuses_bad_parameters_and_oversized_catalogues():
     assert "dense-inversion limit" in small.unfit_reason(data)
     with pytest.raises(InputError, match="max_items=5"):
         small.fit(data)
+
+
+def test_a_log_with_one_event_per_customer_has_no_transitions_and_still_serves():
+    data = _frame([("a", "x", 1.0), ("b", "y", 2.0), ("c", "x", 3.0)])
+    rec = TransitionRecommender().fit(data)
+    assert not rec.B_.any()
+    out = rec.recommend(["a", "newcomer"], k=1)  # an unknown customer gets the cold-start list
+    assert out["user_id"].tolist() == ["a", "newcomer"] and out["item_id"].notna().all()

@@ -212,7 +212,7 @@ def build_models(names: Sequence[str], seed: int = 42, engine: str | None = None
     unknown = [n for n in names if n not in RECOMMENDERS]
     if unknown:
         raise InputError(f"unknown recommender(s) {unknown}", hint=f"choose among {sorted(RECOMMENDERS)}")
-    if split is not None and split not in SPLIT_VALIDATION:
+    if split is not None and split not in SPLITS:
         raise InputError(f"unknown split {split!r}", hint=f"choose one of {list(SPLITS)}")
     params: dict[str, dict[str, Any]] = {}
     if split is not None:  # the hybrid, and the repeat model around its default base, the hybrid

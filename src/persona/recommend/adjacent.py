@@ -30,6 +30,33 @@ ADJACENCY_BATCH = 2_000_000  # item pairs gathered before they are summed into t
 DENSE_ADJACENCY_CELLS = 16_000_000  # up to 4,000 items the counts are summed in a dense array (128 MB)
 
 
+def paths(users: np.ndarray, items: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(user, item) of the events, each user's in time order (ties keep the given order), with consecutive
+    repeats of one item by one user counted once (a view, a cart and a purchase of an item in a row are one
+    step of the path)."""
+    order = np.lexsort((times, users))  # stable: events at the same time keep their order
+    u, i = users[order], items[order].astype(np.int64)
+    if len(u) > 1:
+        repeat = np.concatenate([[False], (u[1:] == u[:-1]) & (i[1:] == i[:-1])])
+        u, i = u[~repeat], i[~repeat]
+    return u, i
+
+
+def timed_paths(data: Interactions) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`paths` of an interaction log's timed events (untimed ones are left out).
+
+    Raises:
+        InputError: the data has no timestamps.
+    """
+    if not data.has_time:
+        raise InputError("this model needs event timestamps, and these interactions have none",
+                         hint="load events with a time column, or use itemknn / ease for order-free co-occurrence")
+    lg = data.log
+    t = pd.to_numeric(lg["time"], errors="coerce").to_numpy(dtype=np.float64)
+    ok = np.isfinite(t)
+    return paths(lg["user_idx"].to_numpy()[ok], lg["item_idx"].to_numpy()[ok], t[ok])
+
+
 def adjacency_counts(users: np.ndarray, items: np.ndarray, times: np.ndarray, n_items: int,
                      window: int) -> sp.csr_matrix:
     """Item × item counts of items at most ``window`` events apart in one user's time order, kernel-weighted.
@@ -47,11 +74,11 @@ def adjacency_counts(users: np.ndarray, items: np.ndarray, times: np.ndarray, n_
     Returns:
         Symmetric CSR float64 matrix (n_items × n_items).
     """
-    order = np.lexsort((times, users))  # stable: events at the same time keep their order
-    u, i = users[order], items[order].astype(np.int64)
-    if len(u) > 1:
-        repeat = np.concatenate([[False], (u[1:] == u[:-1]) & (i[1:] == i[:-1])])
-        u, i = u[~repeat], i[~repeat]
+    return path_adjacency(*paths(users, items, times), n_items, window)
+
+
+def path_adjacency(u: np.ndarray, i: np.ndarray, n_items: int, window: int) -> sp.csr_matrix:
+    """:func:`adjacency_counts` of events already put in :func:`paths` order."""
     diag = np.bincount(i, minlength=n_items).astype(np.float64)
     dense = n_items * n_items <= DENSE_ADJACENCY_CELLS
     # pairs are gathered over a batch of distances and summed at once: adding one sparse matrix per distance
@@ -98,14 +125,7 @@ def timed_adjacency(data: Interactions, window: int) -> sp.csr_matrix:
     Raises:
         InputError: the data has no timestamps.
     """
-    if not data.has_time:
-        raise InputError("this model needs event timestamps, and these interactions have none",
-                         hint="load events with a time column, or use itemknn / ease for order-free co-occurrence")
-    lg = data.log
-    t = pd.to_numeric(lg["time"], errors="coerce").to_numpy(dtype=np.float64)
-    ok = np.isfinite(t)
-    return adjacency_counts(lg["user_idx"].to_numpy()[ok], lg["item_idx"].to_numpy()[ok], t[ok], data.n_items,
-                            int(window))
+    return path_adjacency(*timed_paths(data), data.n_items, int(window))
 
 
 class AdjacentItemsRecommender(ItemMatrixRecommender):

@@ -73,6 +73,11 @@ MAX_ENTRY = 1_000_000  # cells per block when scoring (b × n_items)
 MAX_VALIDATION_CELLS = 20_000_000  # validation users × items held while learning weights (80 MB per model)
 
 
+def default_members(validation: str) -> tuple[str, ...]:
+    """The default blend's candidate members for a ``validation`` (before the data-size and timestamp checks)."""
+    return (*DEFAULT_MODELS, *(NEXT_ITEM_MODELS if validation == "temporal" else ()))
+
+
 def tuning_grid(name: str, data: Interactions) -> list[dict[str, Any]]:
     """Candidate settings of a base model's main hyperparameters, the middle (default) one first.
 
@@ -398,8 +403,7 @@ class HybridRecommender(Recommender):
 
     def _base_specs(self, data: Interactions) -> dict[str, dict[str, Any]]:
         if self.models is None:
-            next_items = NEXT_ITEM_MODELS if self.validation == "temporal" else ()
-            names = [n for n in (*DEFAULT_MODELS, *next_items)
+            names = [n for n in default_members(self.validation)
                      if not (n in DENSE_ITEM_MODELS and data.n_items > self.max_ease_items)
                      and not (n == "userknn" and data.n_users > self.max_userknn_users)
                      and not (n == "rp3beta" and data.n_items > self.max_rp3beta_items)

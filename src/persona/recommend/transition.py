@@ -21,30 +21,14 @@ import logging
 from typing import ClassVar
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 
 from persona.data import Interactions
 from persona.errors import InputError
+from persona.recommend.adjacent import timed_paths
 from persona.recommend.ease import EASERecommender
 
 log = logging.getLogger(__name__)
-
-
-def time_ordered(data: Interactions) -> tuple[np.ndarray, np.ndarray]:
-    """(user, item) index pairs of the timed events, each user's in time order (ties keep log order), with
-    consecutive repeats of one item by one user counted once; untimed events are left out."""
-    lg = data.log
-    t = pd.to_numeric(lg["time"], errors="coerce").to_numpy(dtype=np.float64)
-    ok = np.isfinite(t)
-    users = lg["user_idx"].to_numpy()[ok].astype(np.int64)
-    items = lg["item_idx"].to_numpy()[ok].astype(np.int64)
-    order = np.lexsort((np.arange(len(users)), t[ok], users))
-    users, items = users[order], items[order]
-    if len(users) > 1:
-        repeat = np.concatenate([[False], (users[1:] == users[:-1]) & (items[1:] == items[:-1])])
-        users, items = users[~repeat], items[~repeat]
-    return users, items
 
 
 def shifted_rows(users: np.ndarray, items: np.ndarray, offsets: np.ndarray, weights: np.ndarray,
@@ -107,14 +91,7 @@ class TransitionRecommender(EASERecommender):
     def unfit_reason(self, data: Interactions) -> str | None:
         return super().unfit_reason(data) if data.has_time else "needs event timestamps"
 
-    def _inputs(self, users: np.ndarray, items: np.ndarray, n_items: int) -> sp.csr_matrix:
-        back = np.arange(int(self.past))
-        return shifted_rows(users, items, -back, np.exp(-back / float(self.past_tau)), n_items)
-
     def _fit(self, data: Interactions) -> None:
-        if not data.has_time:
-            raise InputError("the transition model needs event timestamps, and these interactions have none",
-                             hint="load events with a time column, or use ease / itemknn for order-free models")
         n = data.n_items
         if n > self.max_items:
             raise InputError(
@@ -122,13 +99,15 @@ class TransitionRecommender(EASERecommender):
                 f"the limit is max_items={self.max_items:,}",
                 hint="use 'adjacent' or 'itemknn' for large catalogues, or raise max_items if you have the memory",
             )
-        users, items = time_ordered(data)
-        x = self._inputs(users, items, n)
+        users, items = timed_paths(data)  # refuses data without timestamps
+        back = np.arange(int(self.past))
+        x = shifted_rows(users, items, -back, np.exp(-back / float(self.past_tau)), n)
         ahead = np.arange(1, int(self.ahead) + 1)
         y = shifted_rows(users, items, ahead, np.exp(-(ahead - 1) / float(self.ahead_tau)), n)
         has_next = np.diff(y.indptr) > 0
-        xt = x[has_next].T.tocsr()
-        g = (xt @ x[has_next]).toarray()
+        xn = x[has_next]
+        xt = xn.T.tocsr()
+        g = (xt @ xn).toarray()
         f = (xt @ y[has_next]).toarray()
         g[np.diag_indices(n)] += float(self.lambda_)
         self.B_ = (self._inverse(g) @ f).astype(np.float32)
