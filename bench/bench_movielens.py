@@ -268,7 +268,8 @@ def table(reports: list[ModelReport]) -> str:
             lines.append(f"{r.name:<22} FAILED: {r.error}")
             continue
         lines.append(f"{r.name:<22}" + "".join(f"{r.metrics[key]:>9.4f}" for _, key in cols)
-                     + f"{r.fit_seconds:>9.2f}{r.recommend_seconds:>8.3f}")
+                     + f"{r.fit_seconds:>9.2f}{r.recommend_seconds:>8.3f}"
+                     + (f"  (no list for {r.unserved} test users: counted as misses)" if r.unserved else ""))
     return "\n".join(lines)
 
 

@@ -198,9 +198,9 @@ def test_evaluate_recommend_default_models_follow_timestamps(workspace, tmp_path
         models[f.stem] = {m["model"] for m in out["models"]}
         # a file of user-item pairs has no product categories: the category model is left out, with the reason
         assert out["skipped"]["category"] == "needs at least two distinct product category values"
-    # the windowed EASE needs each customer's event order: compared only when the data has timestamps
-    assert {"ease", "dlae", "ease-local", "gfcf", "hybrid"} <= models["timed"]
-    assert models["untimed"] == models["timed"] - {"ease-local"}
+    # the windowed EASE and the next-item model need each customer's event order: compared only with timestamps
+    assert {"ease", "dlae", "ease-local", "gfcf", "transition", "hybrid"} <= models["timed"]
+    assert models["untimed"] == models["timed"] - {"ease-local", "transition"}
     assert "category" not in models["timed"]
 
 

@@ -91,6 +91,37 @@ def test_per_user_rows_only_when_asked():
     assert len(rep.per_user) == test["user_id"].nunique()
 
 
+def test_customers_left_without_a_list_count_as_misses():
+    # Microsoft Recommenders' metrics average over the users that got a list: a model returning nothing for its
+    # hard customers (the sequential model once scored them NaN) would look better for it
+    data = _data()
+    train, test = split_interactions(data, "random", fraction=0.25, seed=0)
+    full = make_recommender("itemknn").fit(train)
+
+    class Partial:
+        def fit(self, data):  # noqa: ANN001, ANN202
+            self.inner = make_recommender("itemknn").fit(data)
+            return self
+
+        def recommend(self, user_ids, k=10, *, exclude_seen=True):  # noqa: ANN001, ANN202
+            out = self.inner.recommend(user_ids, k=k, exclude_seen=exclude_seen)
+            return out[~out["user_id"].isin(["u0", "u1", "u2"])]
+
+    whole = evaluate_recommender(full, train, test, fit=False, per_user=True)
+    part = evaluate_recommender(Partial(), train, test, per_user=True)
+    assert whole.unserved == 0 and "unserved" not in whole.row()
+    assert part.unserved == 3 and part.row()["unserved"] == 3
+    assert len(part.per_user) == len(whole.per_user) == test["user_id"].nunique()
+    assert (part.per_user.loc[["u0", "u1", "u2"]] == 0).all().all()
+    kept = whole.per_user.drop(["u0", "u1", "u2"])
+    assert part.metrics["ndcg@10"] == pytest.approx(kept["ndcg@10"].sum() / len(whole.per_user))
+    assert part.metrics["ndcg@10"] < kept["ndcg@10"].mean()
+    cmp = compare(data, {"partial": Partial, "itemknn": lambda: make_recommender("itemknn")}, split="random",
+                  fraction=0.25, seed=0)
+    rows = {r["model"]: r for r in cmp.table()}
+    assert rows["partial"]["unserved"] >= 1 and "unserved" not in rows["itemknn"]
+
+
 def test_a_failing_model_is_reported_not_raised():
     class Broken:
         def fit(self, data):  # noqa: ANN001, ANN202

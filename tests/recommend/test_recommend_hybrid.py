@@ -71,6 +71,35 @@ def test_fixed_weights_skip_learning_and_zero_weight_models_are_not_fitted():
         HybridRecommender(models=["itemknn"], weights={"ease": 1.0}).fit(data)
 
 
+class _NaNForSome(HybridRecommender):
+    """A hybrid whose member "broken" scores every other customer NaN (as the sequential model once did)."""
+
+    def _make(self, name, params):
+        if name != "broken":
+            return super()._make(name, params)
+        from persona.recommend.popular import PopularRecommender
+
+        class Broken(PopularRecommender):
+            def score(self, user_idx):
+                s = super().score(user_idx).astype(np.float32)
+                s[::2] = np.nan
+                return s
+
+        return Broken()
+
+
+def test_a_member_with_scores_that_are_not_finite_is_left_out_not_blended(caplog):
+    # one NaN used to stall the weights' fit where it started: every member ended with the same weight
+    data = _groups()
+    with caplog.at_level("WARNING", logger="persona.recommend.hybrid"):
+        rec = _NaNForSome(models={"itemknn": {}, "broken": {}}, validation="random", recency=False).fit(data)
+    assert rec.weights_ == {"itemknn": 1.0}
+    assert "broken left out" in caplog.text and "not finite" in caplog.text
+    assert np.isfinite(rec.score(np.arange(data.n_users))).all()
+    with pytest.raises(InputError, match="no base model"):
+        _NaNForSome(models={"broken": {}}, validation="random").fit(data)
+
+
 def test_default_set_adapts_to_catalogue_size_and_timestamps():
     data = _groups()
     rec = HybridRecommender(max_ease_items=10, max_userknn_users=10)

@@ -63,3 +63,27 @@ def test_large_catalogues_train_on_sampled_negatives():
     assert (out["item_id"].astype(int).to_numpy() == np.array(expected)).mean() > 0.8
     with pytest.raises(Exception, match="sampled_negatives"):
         make_recommender("sequential", sampled_negatives=0).fit(data)
+
+
+def test_short_histories_get_finite_scores_with_stacked_blocks():
+    # every customer here has fewer items than max_len, so each sequence is left-padded; under the default two
+    # blocks PyTorch's fused inference path once turned the fully masked padding rows into NaN, and the second
+    # block spread it to every position: all scores NaN, lists in arbitrary order
+    data = Interactions.from_frame(_chains(), time="t")
+    rec = make_recommender(
+        "sequential", epochs=30, batch_size=16, dim=32, max_len=10, n_blocks=2, dropout=0.0, seed=1
+    ).fit(data)
+    users = np.arange(data.n_users)
+    fast = rec.score(users)
+    assert np.isfinite(fast).all()
+    was = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        plain = rec.score(users)
+    finally:
+        torch.backends.mha.set_fastpath_enabled(was)
+    np.testing.assert_allclose(fast, plain, rtol=1e-4, atol=1e-4)
+    seqs = user_sequences(data)
+    expected = np.array([(int(data.item_ids[s[-1]]) + 1) % 12 for s in seqs])
+    top = data.item_ids[fast.argmax(axis=1)].astype(int)
+    assert (top == expected).mean() > 0.8

@@ -20,8 +20,8 @@ app = typer.Typer(help="Offline evaluation: recommenders compared on a held-out 
                   no_args_is_help=True)
 EXTENSIONS: tuple[str, ...] = ("persona.cli.evaluate_clv", "persona.cli.evaluate_sentiment")
 #: models compared by ``evaluate recommend`` unless --models says otherwise
-EVALUATE_MODELS = ("popular", "itemknn", "userknn", "als", "bpr", "ease", "dlae", "ease-local", "gfcf", "category",
-                   "hybrid")
+EVALUATE_MODELS = ("popular", "itemknn", "userknn", "als", "bpr", "ease", "dlae", "ease-local", "gfcf", "transition",
+                   "category", "hybrid")
 TABLE_COLUMNS = ["model", "ndcg@10", "recall@10", "precision@10", "map@10", "coverage", "fit_s", "recommend_s"]
 
 
@@ -80,7 +80,7 @@ def recommend(
     path: Annotated[Path | None, typer.Argument(help="Dataset folder or file (with --adapter), instead of the workspace.")] = None,
     data: Annotated[Path | None, typer.Option("--data", help="Interactions file or dataset folder instead of the workspace.")] = None,
     adapter: Annotated[str | None, typer.Option("--adapter", help="Read PATH with a dataset adapter, e.g. movielens.")] = None,
-    models: Annotated[str | None, typer.Option("--models", help="Comma-separated models; default: popular, itemknn, userknn, als, bpr, ease, dlae, ease-local (with timestamps), category (with product categories), hybrid.")] = None,
+    models: Annotated[str | None, typer.Option("--models", help="Comma-separated models; default: popular, itemknn, userknn, als, bpr, ease, dlae, ease-local and transition (with timestamps), gfcf, category (with product categories), hybrid.")] = None,
     split: Annotated[str | None, typer.Option("--split", help="temporal, random or stratified (default: stratified 75/25 by item for MovieLens, the benchmark protocol; temporal 80/20 otherwise).")] = None,
     k: Annotated[int, typer.Option("--k", help="List length.", min=1, max=100)] = 10,
     out: Annotated[Path | None, typer.Option("--out", help="HTML report path (default WORKSPACE/reports/evaluate-recommend.html).")] = None,
@@ -184,6 +184,10 @@ def recommend(
     emit(rows, False, title=f"{chosen} split, top-{k}: {len(cmp.test):,} held-out pairs", columns=cols)
     for n, why in skipped.items():
         console.print(f"[dim]left out {n}: {why}[/dim]")
+    for r in rows:
+        if r.get("unserved"):
+            console.print(f"[yellow]{r['model']} returned no list for {r['unserved']} held-out customers: "
+                          "they count as misses[/yellow]")
     console.print(f"best: [bold]{result['best']}[/bold]; report written to {report}")
     for line in _paired_lines(result["best"], paired):
         console.print(line)

@@ -45,11 +45,15 @@ class ModelReport:
     error: str | None = None
     recs: pd.DataFrame | None = None
     per_user: pd.DataFrame | None = None
+    #: held-out customers the model was asked about but returned no list for (scored as misses)
+    unserved: int = 0
 
     def row(self) -> dict[str, Any]:
         """A flat dict for a comparison table."""
         out: dict[str, Any] = {"model": self.name, **self.metrics,
                                "fit_s": self.fit_seconds, "recommend_s": self.recommend_seconds}
+        if self.unserved:
+            out["unserved"] = self.unserved
         if self.error:
             out["error"] = self.error
         return out
@@ -116,7 +120,11 @@ def evaluate_recommender(
         return rep
     truth = test.rename(columns={user: "user_id", item: "item_id"})[["user_id", "item_id"]]
     recs = recs[["user_id", "item_id", "score"]]
-    rows = per_user_ranking_metrics(_align(truth, recs), recs, k, metrics=RANKING_METRICS)
+    truth = _align(truth, recs)
+    rows = per_user_ranking_metrics(truth, recs, k, metrics=RANKING_METRICS)
+    rows, rep.unserved = _with_unserved(rows, truth, recs, ids)
+    if rep.unserved:
+        log.warning("model=%s returned no list for %d held-out customers; they count as misses", label, rep.unserved)
     rep.metrics = mean_metrics(rows)
     if beyond:
         tf = train_frame(train)
@@ -130,6 +138,22 @@ def evaluate_recommender(
     if per_user:
         rep.per_user = rows
     return rep
+
+
+def _with_unserved(rows: pd.DataFrame, truth: pd.DataFrame, recs: pd.DataFrame, asked: Any) -> tuple[pd.DataFrame, int]:
+    """Per-user metric rows plus a row of zeros for every held-out customer in ``asked`` who got no list.
+
+    Microsoft Recommenders' metrics average over the users present in both the truth and the lists, so a model
+    that returns nothing for its hard customers (NaN scores, say) would score better for it. Here those customers
+    count as misses; for a model that serves every customer it was asked about, the two are the same.
+    """
+    asked_ids = {str(u) for u in asked}
+    served = {str(u) for u in recs["user_id"].unique()}
+    missing = [u for u in pd.unique(truth["user_id"]) if str(u) in asked_ids and str(u) not in served]
+    if not missing:
+        return rows, 0
+    zeros = pd.DataFrame(0.0, index=pd.Index(missing, name=rows.index.name), columns=rows.columns)
+    return pd.concat([rows, zeros]), len(missing)
 
 
 def _quiet_kwargs(model: Any) -> dict[str, Any]:

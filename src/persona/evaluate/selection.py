@@ -73,6 +73,8 @@ class Comparison:
             row.update({k: round(v, 4) for k, v in r.metrics.items()})
             row["fit_s"] = round(r.fit_seconds, 2) if np.isfinite(r.fit_seconds) else None
             row["recommend_s"] = round(r.recommend_seconds, 3) if np.isfinite(r.recommend_seconds) else None
+            if r.unserved:
+                row["unserved"] = r.unserved
             if r.error:
                 row["error"] = r.error
             rows.append(row)

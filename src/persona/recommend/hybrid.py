@@ -520,7 +520,12 @@ class HybridRecommender(Recommender):
         zs, fitted = [], []
         for fold in folds:
             model = self._make(name, params).fit(fold.inner)
-            zs.append(self._user_z(model, fold.users, fold.seen))
+            z = self._user_z(model, fold.users, fold.seen)
+            if not np.isfinite(z).all():  # one NaN would stall the weights' fit at its starting point
+                bad = int((~np.isfinite(z)).any(axis=1).sum())
+                raise InputError(f"{name} scored {bad} of {len(z)} validation customers with numbers that are not finite",
+                                 hint=f"fix {name}'s scores (NaN or infinity) or leave it out of the blend")
+            zs.append(z)
             fitted.append(model)
         return zs, fitted
 

@@ -42,6 +42,23 @@ def user_sequences(data: Interactions) -> list[np.ndarray]:
     return [items[bounds[u] : bounds[u + 1]] for u in range(data.n_users)]
 
 
+def attention_mask(seq: Any, future: Any, n_heads: int) -> Any:
+    """Additive self-attention mask, one per sequence and head (``(batch · heads, n, n)``): a position sees the
+    real items up to itself, and a padding position sees itself only.
+
+    No query row is ever fully masked. A fully masked row (a padding position of a left-padded sequence, under the
+    causal and the padding masks together) comes out NaN from PyTorch's fused inference path, and the next block
+    spreads it to every position through the attention values (0 · NaN), so every customer with fewer than
+    ``max_len`` items would be scored NaN.
+    """
+    torch = _torch()
+    n = seq.shape[1]
+    blocked = future[None] | (seq == 0)[:, None, :]
+    blocked &= ~torch.eye(n, dtype=torch.bool, device=seq.device)[None]
+    mask = torch.zeros(blocked.shape, dtype=torch.float32, device=seq.device).masked_fill(blocked, -1e9)
+    return mask.repeat_interleave(n_heads, dim=0)
+
+
 def _build_module(n_items: int, max_len: int, dim: int, n_blocks: int, n_heads: int, dropout: float):
     torch = _torch()
     nn = torch.nn
@@ -62,16 +79,14 @@ def _build_module(n_items: int, max_len: int, dim: int, n_blocks: int, n_heads: 
             with torch.no_grad():
                 self.item_emb.weight[0].zero_()
             causal = torch.triu(torch.ones(max_len, max_len, dtype=torch.bool), 1)
-            # additive float masks (not -inf): a fully padded query row stays finite instead of NaN
             self.register_buffer("causal", torch.zeros(max_len, max_len).masked_fill(causal, -1e9))
 
         def forward(self, seq):  # seq: (batch, max_len) item tokens, 0 = padding, left-padded
-            pos = torch.arange(seq.shape[1], device=seq.device)
+            n = seq.shape[1]
+            pos = torch.arange(n, device=seq.device)
             h = self.item_emb(seq) * (dim**0.5) + self.pos_emb(pos)[None]
             h = self.drop(h)
-            pad = torch.zeros(seq.shape, dtype=h.dtype).masked_fill(seq == 0, -1e9)
-            n = seq.shape[1]
-            h = self.encoder(h, mask=self.causal[:n, :n], src_key_padding_mask=pad)
+            h = self.encoder(h, mask=attention_mask(seq, self.causal[:n, :n] < 0, n_heads))
             return self.norm(h)
 
         def logits(self, h):
