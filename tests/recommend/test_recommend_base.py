@@ -30,3 +30,24 @@ def test_topk_indices_orders_best_first_and_marks_excluded_positions():
     out = topk_indices(scores, 3)
     assert out[0].tolist() == [1, 2, 0]
     assert out[1].tolist()[0] == 2 and (out[1][1:] == -1).all()
+
+
+def test_nan_scores_are_left_out_of_lists_and_logged(caplog):
+    import pandas as pd
+
+    from persona.data import Interactions
+    from persona.recommend.popular import PopularRecommender
+
+    class HalfNaN(PopularRecommender):
+        def score(self, user_idx):
+            s = super().score(user_idx).astype(np.float32)
+            s[:, ::2] = np.nan
+            return s
+
+    data = Interactions.from_frame(pd.DataFrame({"user_id": ["a", "a", "b", "c", "c", "c"],
+                                                 "item_id": ["x", "y", "x", "y", "z", "w"]}))
+    with caplog.at_level("WARNING", logger="persona.recommend.base"):
+        out = HalfNaN().fit(data).recommend(["a", "b"], k=4, reasons=False)
+    assert "scored 2 of 2 customers NaN" in caplog.text
+    nan_items = set(data.item_ids[::2])
+    assert len(out) and not set(out["item_id"]) & nan_items

@@ -354,7 +354,11 @@ class Recommender:
             cs, fns = self.cold_start_.score([ids[r] for r in rows], uidx[rows], user_features)
             scores[rows] = cs
             cold_reasons = dict(zip(rows.tolist(), fns, strict=True))
-        scores[np.isnan(scores)] = -np.inf
+        nan = np.isnan(scores)
+        if nan.any():  # a model bug, not a ranking: say so instead of serving those items silently never
+            log.warning("%s scored %d of %d customers NaN on some products; those products are left out of their lists",
+                        self.name, int(nan.any(axis=1).sum()), n)
+            scores[nan] = -np.inf
         if not allowed.all():
             scores[:, ~allowed] = -np.inf
         known = np.flatnonzero(uidx >= 0)
