@@ -117,7 +117,8 @@ class SequentialRecommender(Recommender):
         dim: embedding size.
         n_blocks, n_heads: transformer depth and heads.
         dropout: dropout rate.
-        epochs: passes over all training windows.
+        epochs: passes over all training windows (40: on MovieLens 100K's temporal dev split, 20 left it
+            undertrained by 0.021 nDCG@10 and 60 gained nothing more).
         batch_size: windows per step (reduced automatically for large catalogues).
         learning_rate: Adam step size.
         num_threads: CPU threads for torch during fit (0 = torch's default; 1 is fastest for this small model
@@ -138,7 +139,7 @@ class SequentialRecommender(Recommender):
         n_blocks: int = 2,
         n_heads: int = 2,
         dropout: float = 0.2,
-        epochs: int = 20,
+        epochs: int = 40,
         batch_size: int = 128,
         learning_rate: float = 1e-3,
         num_threads: int = 1,
