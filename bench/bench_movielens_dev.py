@@ -35,8 +35,8 @@ from bench_movielens import DEFAULT_DATA, SEED, load_items, load_ml100k, trainin
 from persona.evaluate import stratified_split, temporal_user_split  # noqa: E402
 from persona.evaluate.offline import evaluate_recommender  # noqa: E402
 from persona.evaluate.significance import paired_difference  # noqa: E402
-from persona.recommend import make_recommender  # noqa: E402
 from persona.recommend.hybrid import SPLIT_VALIDATION, HybridRecommender, default_members  # noqa: E402
+from persona.recommend.registry import make_seeded  # noqa: E402
 
 METRICS = ("ndcg@10", "recall@10")
 
@@ -53,10 +53,7 @@ def build(spec: str, split: str = "stratified") -> Any:
         models = None if not extra else [*base, *(m for m in extra if m not in base)]
         models = given.pop("models", models)  # an explicit member list: 'hybrid:{"models": ["ease-local", "als"]}'
         return HybridRecommender(models=models, seed=SEED, **given)
-    model = make_recommender(name, **given)
-    if "seed" in model._param_names() and "seed" not in given:
-        model.set_params(seed=SEED)
-    return model
+    return make_seeded(name, given, SEED)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -71,14 +71,20 @@ class EASERecommender(Recommender):
             x.data[:] = 1.0
         return x
 
+    def _refuse_oversize(self, n: int, *, solve: str = "inversion", dense_arrays: int = 2,
+                         instead: str = "'itemknn' or 'als'") -> None:
+        """Refuse a catalogue of ``n`` items above ``max_items``, with the memory the fit would take
+        (``dense_arrays`` float64 n × n arrays at once) and what to use ``instead``."""
+        if n > self.max_items:
+            gb = n * n * 8 * dense_arrays / 1e9
+            raise InputError(
+                f"{self.name} needs a dense {n:,} × {n:,} {solve} (about {gb:.1f} GB); the limit is max_items={self.max_items:,}",
+                hint=f"use {instead} for large catalogues, or raise max_items if you have the memory",
+            )
+
     def _fit(self, data: Interactions) -> None:
         n = data.n_items
-        if n > self.max_items:
-            gb = n * n * 8 * 2 / 1e9
-            raise InputError(
-                f"EASE needs a dense {n:,} × {n:,} inversion (about {gb:.1f} GB); the limit is max_items={self.max_items:,}",
-                hint="use 'itemknn' or 'als' for large catalogues, or raise max_items if you have the memory",
-            )
+        self._refuse_oversize(n)
         if n > 10_000:
             log.warning(
                 "EASE on %d items: dense inversion needs about %.1f GB and minutes", n, n * n * 16 / 1e9

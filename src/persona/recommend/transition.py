@@ -93,12 +93,7 @@ class TransitionRecommender(EASERecommender):
 
     def _fit(self, data: Interactions) -> None:
         n = data.n_items
-        if n > self.max_items:
-            raise InputError(
-                f"the transition model needs a dense {n:,} × {n:,} solve (about {n * n * 24 / 1e9:.1f} GB); "
-                f"the limit is max_items={self.max_items:,}",
-                hint="use 'adjacent' or 'itemknn' for large catalogues, or raise max_items if you have the memory",
-            )
+        self._refuse_oversize(n, solve="solve", dense_arrays=3, instead="'adjacent' or 'itemknn'")
         users, items = timed_paths(data)  # refuses data without timestamps
         back = np.arange(int(self.past))
         x = shifted_rows(users, items, -back, np.exp(-back / float(self.past_tau)), n)
