@@ -214,6 +214,12 @@ def test_evaluating_only_models_that_cannot_fit_says_why_and_fails(workspace, tm
     assert r.exit_code == 2
     assert "no model could be evaluated: category" in r.output and "needs a product 'category'" in r.output
     assert not (tmp_path / "r.html").exists()  # no half-written report
+    # the next-item model asked for by name on a file without timestamps: why, and nothing written
+    r = _cli(workspace, "evaluate", "recommend", "--data", str(f), "--models", "transition", "--split", "random",
+             "--out", str(tmp_path / "r.html"))
+    assert r.exit_code == 2
+    assert "no model could be evaluated: transition" in r.output and "timestamps" in r.output
+    assert not (tmp_path / "r.html").exists()
 
 
 def test_default_comparison_follows_what_the_catalogue_allows(workspace):
