@@ -8,6 +8,7 @@ import pytest
 
 from persona.data import Interactions
 from persona.recommend import make_recommender
+from persona.errors import InputError
 from persona.recommend.sequential import user_sequences
 
 torch = pytest.importorskip("torch")
@@ -69,9 +70,11 @@ def test_short_histories_get_finite_scores_with_stacked_blocks():
     # every customer here has fewer items than max_len, so each sequence is left-padded; under the default two
     # blocks PyTorch's fused inference path once turned the fully masked padding rows into NaN, and the second
     # block spread it to every position: all scores NaN, lists in arbitrary order
+    # (all 30 epochs: the check below ranks the raw scores, seen items included, which early stopping does not judge)
     data = Interactions.from_frame(_chains(), time="t")
     rec = make_recommender(
-        "sequential", epochs=30, batch_size=16, dim=32, max_len=10, n_blocks=2, dropout=0.0, seed=1
+        "sequential", epochs=30, batch_size=16, dim=32, max_len=10, n_blocks=2, dropout=0.0, seed=1,
+        early_stopping=False,
     ).fit(data)
     users = np.arange(data.n_users)
     fast = rec.score(users)
@@ -87,3 +90,48 @@ def test_short_histories_get_finite_scores_with_stacked_blocks():
     expected = np.array([(int(data.item_ids[s[-1]]) + 1) % 12 for s in seqs])
     top = data.item_ids[fast.argmax(axis=1)].astype(int)
     assert (top == expected).mean() > 0.8
+
+
+def test_early_stopping_keeps_the_best_epoch_and_stops_when_it_no_longer_improves():
+    data = Interactions.from_frame(_chains(), time="t")
+    rec = make_recommender(
+        "sequential", epochs=200, batch_size=16, dim=32, max_len=10, n_blocks=1, dropout=0.0, seed=1, patience=2
+    ).fit(data)
+    assert len(rec.validation_history_) == len(rec.loss_history_) < 200
+    assert len(rec.loss_history_) - rec.best_epoch_ == 2
+    assert rec.validation_history_[rec.best_epoch_ - 1] == max(rec.validation_history_) > 0.8
+    # the weights kept are the best epoch's: the held-out next items score as they did then
+    _, held = rec._held_out(user_sequences(data), data.n_items, np.random.default_rng(rec.seed))
+    assert held.ndcg(torch, rec._module()) == pytest.approx(max(rec.validation_history_), abs=1e-6)
+    # the held-out items stay in each customer's history when recommending
+    np.testing.assert_array_equal(rec.last_items_[:, -1], [s[-1] + 1 for s in user_sequences(data)])
+
+
+def test_held_out_next_items_are_the_last_of_customers_with_three_items_or_more():
+    df = pd.DataFrame({"user_id": ["a"] * 4 + ["b"] * 2, "item_id": [1, 2, 3, 4, 1, 2], "t": [1, 2, 3, 4, 1, 2]})
+    data = Interactions.from_frame(df, time="t")
+    rec = make_recommender("sequential", max_len=3)
+    train, held = rec._held_out(user_sequences(data), data.n_items, np.random.default_rng(0))
+    a, b = data.user_index(["a", "b"])
+    assert list(data.item_ids[train[a]]) == [1, 2, 3] and len(train[b]) == 2
+    assert list(data.item_ids[held.targets]) == [4]
+    assert list(data.item_ids[held.inputs[0] - 1]) == [1, 2, 3]
+    assert sorted(data.item_ids[held.seen[0].indices]) == [1, 2, 3]
+
+
+def test_without_customers_to_hold_out_every_epoch_is_trained():
+    df = pd.DataFrame({"user_id": [f"u{i // 2}" for i in range(40)], "item_id": [i % 7 for i in range(40)],
+                       "t": np.arange(40)})
+    data = Interactions.from_frame(df, time="t")
+    rec = make_recommender("sequential", epochs=4, dim=16, max_len=4, n_blocks=1, seed=1).fit(data)
+    assert len(rec.loss_history_) == 4 and rec.validation_history_ == [] and rec.best_epoch_ == 4
+
+
+@pytest.mark.parametrize("params, word", [
+    ({"patience": 0}, "patience"), ({"validation_users": 0}, "validation_users"),
+    ({"early_stopping": "yes"}, "early_stopping"), ({"patience": True}, "patience"),
+])
+def test_bad_early_stopping_parameters_say_which(params, word):
+    data = Interactions.from_frame(_chains(20), time="t")
+    with pytest.raises(InputError, match=word):
+        make_recommender("sequential", **params).fit(data)

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
+import scipy.sparse as sp
 from rich.progress import Progress
 
 from persona.data import Interactions
@@ -105,6 +107,34 @@ def _sampled_loss(torch: Any, module: Any, h: Any, tgt: Any, negatives: np.ndarr
     return torch.nn.functional.cross_entropy(logits, torch.zeros(len(tgt), dtype=torch.long))
 
 
+@dataclass
+class _NextItems:
+    """Held-out next items: each customer's input tokens (left-padded), the item that came next, and the items
+    already had (excluded from the ranking, as ``recommend`` excludes them)."""
+
+    inputs: np.ndarray
+    targets: np.ndarray
+    seen: sp.csr_matrix
+    k: int | None = None
+
+    def ndcg(self, torch: Any, module: Any, batch: int = 256) -> float:
+        """Mean nDCG@k of the held-out next items under ``module`` (in eval mode): 1 / log2(rank + 2) of each next
+        item among the items its customer has not had, 0 below rank k; ``k=None`` ranks the whole catalogue."""
+        total = 0.0
+        with torch.no_grad():
+            for s in range(0, len(self.targets), batch):
+                sl = slice(s, s + batch)
+                logits = module.logits(module(torch.from_numpy(self.inputs[sl]))[:, -1]).numpy()
+                seen = self.seen[sl].tocoo()
+                logits[seen.row, seen.col] = -np.inf
+                tgt = self.targets[sl]
+                own = logits[np.arange(len(tgt)), tgt]
+                rank = (logits > own[:, None]).sum(axis=1)
+                hit = np.isfinite(own) & (rank < (self.k or logits.shape[1]))
+                total += float((hit / np.log2(rank + 2.0)).sum())
+        return total / max(len(self.targets), 1)
+
+
 class SequentialRecommender(Recommender):
     """Self-attentive next-item recommender (SASRec-style), trained with full softmax on CPU.
 
@@ -117,8 +147,19 @@ class SequentialRecommender(Recommender):
         dim: embedding size.
         n_blocks, n_heads: transformer depth and heads.
         dropout: dropout rate.
-        epochs: passes over all training windows (40: on MovieLens 100K's temporal dev split, 20 left it
-            undertrained by 0.021 nDCG@10 and 60 gained nothing more).
+        epochs: at most this many passes over all training windows (40: on MovieLens 100K's temporal dev split, 20
+            left it undertrained by 0.021 nDCG@10 and 60 gained nothing more); with ``early_stopping`` training
+            ends sooner once the held-out next items stop improving.
+        early_stopping: hold out the last item of up to ``validation_users`` customers (those with three items or
+            more; their earlier items stay in training), score it after every epoch, stop after ``patience`` epochs
+            without a better score and keep the best epoch's weights. The score is the nDCG of the next item over
+            the whole ranking of the items its customer has not had (as ``recommend`` ranks them): smooth, where
+            nDCG@10 of 943 MovieLens customers' next items moved ±0.005 from one epoch to the next and stopped
+            training at epoch 12, undertrained (temporal dev split: −0.064 nDCG@10 against 40 epochs). The
+            held-out items stay in each customer's history when recommending. Without such customers it trains
+            all ``epochs``.
+        patience: epochs without a better validation score before training stops.
+        validation_users: at most this many customers (a seeded sample) hold out their last item.
         batch_size: windows per step (reduced automatically for large catalogues).
         learning_rate: Adam step size.
         num_threads: CPU threads for torch during fit (0 = torch's default; 1 is fastest for this small model
@@ -147,6 +188,9 @@ class SequentialRecommender(Recommender):
         progress: bool = False,
         full_softmax_items: int = 10_000,
         sampled_negatives: int = 1024,
+        early_stopping: bool = True,
+        patience: int = 3,
+        validation_users: int = 2000,
     ):
         self.max_len = max_len
         self.dim = dim
@@ -161,13 +205,18 @@ class SequentialRecommender(Recommender):
         self.seed = seed
         self.full_softmax_items = full_softmax_items
         self.sampled_negatives = sampled_negatives
+        self.early_stopping = early_stopping
+        self.patience = patience
+        self.validation_users = validation_users
 
     def _validate_params(self) -> None:
         for p in ("max_len", "dim", "n_blocks", "n_heads", "epochs", "batch_size", "full_softmax_items",
-                  "sampled_negatives"):
+                  "sampled_negatives", "patience", "validation_users"):
             v = getattr(self, p)
-            if not isinstance(v, int) or v < 1:
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise InputError(f"sequential {p} must be a positive integer, got {v!r}")
+        if not isinstance(self.early_stopping, bool):
+            raise InputError(f"sequential early_stopping must be true or false, got {self.early_stopping!r}")
         if self.dim % self.n_heads:
             raise InputError(f"dim ({self.dim}) must be divisible by n_heads ({self.n_heads})")
         if not 0 <= self.dropout < 1:
@@ -199,11 +248,33 @@ class SequentialRecommender(Recommender):
         finally:
             torch.set_num_threads(prev_threads)
 
+    def _held_out(self, seqs: list[np.ndarray], n_items: int, gen: np.random.Generator) -> tuple[list[np.ndarray], _NextItems | None]:
+        """The training sequences with the last item of up to ``validation_users`` customers (three items or more)
+        held out, and those held-out next items; the sequences unchanged and None without early stopping."""
+        if not self.early_stopping:
+            return seqs, None
+        eligible = np.flatnonzero(np.array([len(s) >= 3 for s in seqs], dtype=bool))
+        if not len(eligible):
+            log.info("sequential: no customer has three items or more; training all %d epochs", self.epochs)
+            return seqs, None
+        users = np.sort(gen.choice(eligible, size=min(len(eligible), int(self.validation_users)), replace=False))
+        train = list(seqs)
+        inputs = np.zeros((len(users), self.max_len), dtype=np.int64)
+        for r, u in enumerate(users):
+            train[u] = seqs[u][:-1]
+            tail = train[u][-self.max_len :] + 1
+            inputs[r, self.max_len - len(tail) :] = tail
+        rows = np.repeat(np.arange(len(users)), [len(train[u]) for u in users])
+        cols = np.concatenate([train[u] for u in users])
+        seen = sp.csr_matrix((np.ones(len(rows), dtype=bool), (rows, cols)), shape=(len(users), n_items))
+        return train, _NextItems(inputs, np.array([seqs[u][-1] for u in users], dtype=np.int64), seen)
+
     def _train(self, torch: Any, data: Interactions) -> None:
         torch.manual_seed(self.seed)
         gen = np.random.default_rng(self.seed)
         seqs = user_sequences(data)
-        windows = self._windows(seqs)
+        train_seqs, held = self._held_out(seqs, data.n_items, gen)
+        windows = self._windows(train_seqs)
         module = _build_module(
             data.n_items, self.max_len, self.dim, self.n_blocks, self.n_heads, self.dropout
         )
@@ -215,6 +286,8 @@ class SequentialRecommender(Recommender):
         module.train()
         t0 = time.perf_counter()
         self.loss_history_: list[float] = []
+        self.validation_history_: list[float] = []
+        best: tuple[float, int, dict[str, Any] | None] = (-1.0, 0, None)
         with Progress(disable=not self.progress, transient=True) as bar:
             task = bar.add_task("sequential: training", total=self.epochs if len(windows) else 0)
             for epoch in range(self.epochs if len(windows) else 0):
@@ -242,6 +315,20 @@ class SequentialRecommender(Recommender):
                     time.perf_counter() - t0,
                 )
                 bar.advance(task)
+                if held is None:
+                    continue
+                module.eval()
+                self.validation_history_.append(held.ndcg(torch, module))
+                module.train()
+                if self.validation_history_[-1] > best[0] + 1e-9:
+                    best = (self.validation_history_[-1], epoch + 1,
+                            {k: v.detach().clone() for k, v in module.state_dict().items()})
+                elif epoch + 1 - best[1] >= self.patience:
+                    break
+        if best[2] is not None:
+            module.load_state_dict(best[2])
+            log.info("sequential: best held-out next-item nDCG %.4f after epoch %d of %d", best[0], best[1], len(self.loss_history_))
+        self.best_epoch_ = best[1] if best[2] is not None else len(self.loss_history_)
         module.eval()
         self.state_ = {k: v.detach().cpu().numpy().copy() for k, v in module.state_dict().items()}
         self._module_cache = module
