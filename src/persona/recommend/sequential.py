@@ -157,7 +157,9 @@ class SequentialRecommender(Recommender):
             nDCG@10 of 943 MovieLens customers' next items moved ±0.005 from one epoch to the next and stopped
             training at epoch 12, undertrained (temporal dev split: −0.064 nDCG@10 against 40 epochs). The
             held-out items stay in each customer's history when recommending. Without such customers it trains
-            all ``epochs``.
+            all ``epochs``. On MovieLens 100K's temporal split it stops at epoch 39 of 40 (best 36; each check
+            costs 0.35 s beside an epoch's 3.7 s); on 300 of its customers with ``epochs=80`` it stops at 34 (best
+            31) in 45 s instead of 111 s, at the same quality (nDCG@10 0.2032 against 0.2011).
         patience: epochs without a better validation score before training stops.
         validation_users: at most this many customers (a seeded sample) hold out their last item.
         batch_size: windows per step (reduced automatically for large catalogues).
