@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -343,3 +344,20 @@ def test_train_shows_what_the_registered_hybrid_blends(workspace):
     # another model has no blend to show
     r = _cli(workspace, "recommend", "train", "--model", "popular", "--json")
     assert "blend" not in json.loads(r.stdout)
+
+
+@pytest.mark.parametrize("bar", ["true", "false"])
+def test_train_reports_each_model_as_it_is_evaluated(workspace, monkeypatch, bar):
+    # minutes of training are never silent: a line per model (its score, or why it was left out), under a progress
+    # bar where progress is on; --json prints the JSON alone
+    monkeypatch.setenv("PERSONA_PROGRESS", bar)
+    r = _cli(workspace, "recommend", "train", "--model", "popular,itemknn,sequential", "--split", "random")
+    assert r.exit_code == 0, r.output
+    assert re.search(r"popular: nDCG@10 0\.\d{4}, fit \d+\.\ds", r.output)
+    assert re.search(r"itemknn: nDCG@10 0\.\d{4}, fit", r.output)
+    assert "sequential: " in r.output
+    r = _cli(workspace, "recommend", "train", "--model", "popular", "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["best"] == "popular"
+    r = _cli(workspace, "evaluate", "recommend", "--models", "popular,itemknn")
+    assert r.exit_code == 0, r.output
+    assert re.search(r"itemknn: nDCG@10 0\.\d{4}, fit", r.output)

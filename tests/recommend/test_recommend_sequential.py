@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from persona.data import Interactions
-from persona.recommend import make_recommender
 from persona.errors import InputError
+from persona.recommend import make_recommender
 from persona.recommend.sequential import user_sequences
 
 torch = pytest.importorskip("torch")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -41,6 +42,44 @@ err_console = Console(stderr=True, emoji=False, width=_width(sys.stderr))
 def settings_for(workspace: Path | None, **overrides: Any) -> Settings:
     """Settings for a command's ``--workspace`` (or ``PERSONA_WORKSPACE``)."""
     return load_settings(workspace, **overrides)
+
+
+@contextmanager
+def model_progress(total: int, *, as_json: bool, bar: bool, lines: Console, k: int = 10,
+                   then: str | None = None) -> Iterator[Callable[[Any], None] | None]:
+    """A model comparison's ``on_result`` for people: one line per model evaluated (its nDCG@k and fit time, or why
+    it was left out) and, with ``bar``, a progress bar over the ``total`` models, both on stderr (without the bar,
+    the lines go to ``lines``); ``then`` names the work that follows the last model (the bar says so while it
+    runs). None with ``as_json``."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    def line(rep: Any) -> str:
+        return f"  {rep.name}: " + (rep.error or f"nDCG@{k} {rep.metrics.get(f'ndcg@{k}', 0):.4f}, fit {rep.fit_seconds:.1f}s")
+
+    if as_json:
+        yield None
+        return
+    if not bar:
+        yield lambda rep: lines.print(line(rep))
+        return
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=err_console, transient=True) as shown:
+        task = shown.add_task(f"comparing {total} models on held-out events", total=total)
+
+        def done(rep: Any) -> None:
+            shown.console.print(line(rep))  # above the bar (another console's output would be drawn over)
+            shown.advance(task)
+            if then and shown.tasks[0].completed >= total:
+                shown.update(task, description=then)
+
+        yield done
 
 
 def to_json(data: Any) -> str:

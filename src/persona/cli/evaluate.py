@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from persona.cli._common import JsonOpt, WorkspaceOpt, console, emit, settings_for
+from persona.cli._common import JsonOpt, WorkspaceOpt, console, emit, model_progress, settings_for
 
 app = typer.Typer(help="Offline evaluation: recommenders compared on a held-out split, with an HTML report.",
                   no_args_is_help=True)
@@ -132,17 +132,14 @@ def recommend(
     else:
         names, skipped = applicable_models((*EVALUATE_MODELS, "repeat") if repeats else EVALUATE_MODELS, inter)
 
-    def progress(rep: Any) -> None:
-        if not as_json:
-            msg = rep.error or f"nDCG@{k} {rep.metrics.get(f'ndcg@{k}', 0):.4f}, fit {rep.fit_seconds:.1f}s"
-            console.print(f"  {rep.name}: {msg}")
-
     groups = None
     if by is not None:  # checked before the models are trained
         from persona.fairness.workspace import data_groups
 
         groups = data_groups(inter, None if by.strip() == "auto" else [a.strip() for a in by.split(",") if a.strip()])
-    cmp = compare(inter, names, split=chosen, fraction=fraction, k=k, seed=settings.seed, on_result=progress, repeats=repeats)
+    with model_progress(len(names), as_json=as_json, bar=settings.progress, lines=console, k=k) as on_result:
+        cmp = compare(inter, names, split=chosen, fraction=fraction, k=k, seed=settings.seed, on_result=on_result,
+                      repeats=repeats)
     if cmp.best is None:
         raise InputError("no model could be evaluated: " + "; ".join(f"{r.name}: {r.error}" for r in cmp.reports),
                          hint="fix what each message names, or choose other --models")

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from persona.cli._common import JsonOpt, WorkspaceOpt, console, emit
+from persona.cli._common import JsonOpt, WorkspaceOpt, console, emit, model_progress
 from persona.cli.profiles import open_workspace_store
 from persona.errors import NotFoundError
 
@@ -42,7 +42,10 @@ def train(
             names = [n.strip() for m in model for n in m.split(",") if n.strip()]
         else:
             names, skipped = applicable_models(DEFAULT_MODELS, data)
-        fitted, cmp, mv = train_and_register(store, data, names, split=split, seed=store.settings.seed)
+        with model_progress(len(names), as_json=as_json, bar=store.settings.progress, lines=console,
+                            then="refitting the best model on every event") as on_result:
+            fitted, cmp, mv = train_and_register(store, data, names, split=split, seed=store.settings.seed,
+                                                 on_result=on_result)
     finally:
         store.dispose()
     with_repeats = bool(mv.params.get("served_with_repeats"))
