@@ -75,3 +75,33 @@ def test_a_core_transaction_outside_the_session_is_translated_too(any_store) -> 
         write_sentiment(any_store, scored)  # an UPDATE on store.engine.begin(), no session
     assert info.value.rule == "CHECK" and "sentiment_range" in _refused(info.value, "reviews")
     assert any_store.read_frame("SELECT sentiment FROM reviews")["sentiment"].isna().all()
+
+
+def test_an_engine_at_a_freed_engines_address_still_translates() -> None:
+    # SQLAlchemy keys its listener registry by id(engine): a new engine allocated where a freed one was, while the
+    # freed one's dialect still awaits the cyclic collector (held here), was taken for it and went without the hook
+    from sqlalchemy import create_engine
+
+    from persona.store.integrity import raise_constraint_errors
+
+    reused, raw = 0, 0
+    for _ in range(200):
+        engine = raise_constraint_errors(create_engine("sqlite://"))
+        address, waiting = id(engine), engine.dialect  # noqa: F841 - the dialect outlives its engine
+        del engine
+        fresh = [create_engine("sqlite://") for _ in range(20)]
+        new = next((e for e in fresh if id(e) == address), None)
+        if new is None:
+            continue
+        reused += 1
+        with raise_constraint_errors(new).connect() as conn:
+            conn.exec_driver_sql("CREATE TABLE t (x INTEGER CHECK (x > 0))")
+            try:
+                conn.exec_driver_sql("INSERT INTO t VALUES (-1)")
+            except ConstraintError:
+                pass
+            except Exception:  # noqa: BLE001 - the raw IntegrityError this test is about
+                raw += 1
+    if not reused:
+        pytest.skip("the allocator never reused a freed engine's address here")
+    assert raw == 0, f"{raw} of {reused} engines at a freed engine's address raised the raw IntegrityError"
