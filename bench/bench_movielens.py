@@ -181,7 +181,7 @@ def peer_models(train_frame: pd.DataFrame, with_cornac: bool) -> dict[str, Any]:
 def persona_models(names: list[str] | None, split: str = "stratified", *, sequential: bool = True) -> dict[str, Any]:
     """Persona's registered recommenders with their defaults (hybrid first), as the evaluation layer builds them
     for ``split``: the hybrid learns its weights on validation items held out like that split's test items
-    (:func:`persona.evaluate.selection.build_models`). ``sequential`` (PyTorch, about a minute per fit) joins the
+    (:func:`persona.evaluate.selection.build_models`). ``sequential`` (PyTorch, two to three minutes per fit on 2 cores) joins the
     default set where PyTorch is installed and ``sequential`` is true."""
     try:
         from persona.evaluate.selection import build_models
