@@ -115,11 +115,10 @@ class _NextItems:
     inputs: np.ndarray
     targets: np.ndarray
     seen: sp.csr_matrix
-    k: int | None = None
 
     def ndcg(self, torch: Any, module: Any, batch: int = 256) -> float:
-        """Mean nDCG@k of the held-out next items under ``module`` (in eval mode): 1 / log2(rank + 2) of each next
-        item among the items its customer has not had, 0 below rank k; ``k=None`` ranks the whole catalogue."""
+        """Mean nDCG of the held-out next items under ``module`` (in eval mode) over the whole ranking: 1 / log2(rank
+        + 2) of each next item among the items its customer has not had (0 where it is one of them)."""
         total = 0.0
         with torch.no_grad():
             for s in range(0, len(self.targets), batch):
@@ -130,8 +129,7 @@ class _NextItems:
                 tgt = self.targets[sl]
                 own = logits[np.arange(len(tgt)), tgt]
                 rank = (logits > own[:, None]).sum(axis=1)
-                hit = np.isfinite(own) & (rank < (self.k or logits.shape[1]))
-                total += float((hit / np.log2(rank + 2.0)).sum())
+                total += float((np.isfinite(own) / np.log2(rank + 2.0)).sum())
         return total / max(len(self.targets), 1)
 
 
