@@ -139,6 +139,19 @@ def test_evaluate_recommend_on_workspace_writes_report(workspace, tmp_path):
     assert "Top-10 lists:" in html
 
 
+def test_evaluate_recommend_at_another_list_length_picks_and_reports_at_that_length(workspace, tmp_path):
+    report = tmp_path / "rep5.html"
+    r = _cli(workspace, "evaluate", "recommend", "--models", "popular,itemknn", "--k", "5", "--out", str(report), "--json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    rows = {m["model"]: m for m in out["models"]}
+    assert out["k"] == 5 and all("ndcg@5" in m and "ndcg@10" not in m for m in rows.values())
+    assert out["best"] == max(rows, key=lambda n: rows[n]["ndcg@5"])
+    assert set(out["versus_best"][({"popular", "itemknn"} - {out["best"]}).pop()]) == {"ndcg@5", "recall@5"}
+    html = report.read_text(encoding="utf-8")
+    assert "<th>ndcg@5</th>" in html and "<th>recall@5</th>" in html and "Top-5 lists:" in html
+
+
 def test_evaluate_recommend_on_a_file(workspace, tmp_path):
     rng = np.random.default_rng(1)
     df = pd.DataFrame({"user_id": rng.integers(0, 30, 400), "item_id": rng.integers(0, 25, 400),
@@ -153,6 +166,34 @@ def test_evaluate_recommend_on_a_file(workspace, tmp_path):
     assert r.exit_code == 2
     r = _cli(workspace, "evaluate", "recommend", "--data", str(f), "--split", "sideways")
     assert r.exit_code == 2 and "unknown split" in r.output
+
+
+def test_evaluate_a_file_without_times_says_the_temporal_default_became_random(workspace, tmp_path):
+    rng = np.random.default_rng(2)
+    df = pd.DataFrame({"user_id": rng.integers(0, 30, 400), "item_id": rng.integers(0, 25, 400)})
+    f = tmp_path / "untimed.csv"
+    df.drop_duplicates().to_csv(f, index=False)
+    r = _cli(workspace, "evaluate", "recommend", "--data", str(f), "--models", "popular", "--json",
+             "--out", str(tmp_path / "r.html"))
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["split"] == "random" and "no time" in out["note"]
+    assert "The events carry no time, so a random split" in (tmp_path / "r.html").read_text(encoding="utf-8")
+    r = _cli(workspace, "evaluate", "recommend", "--data", str(f), "--models", "popular", "--out", str(tmp_path / "r.html"))
+    assert r.exit_code == 0 and "a random split stands in" in r.stdout
+    for split in ("temporal", "global"):  # asked for by name: refused, not replaced
+        r = _cli(workspace, "evaluate", "recommend", "--data", str(f), "--models", "popular", "--split", split)
+        assert r.exit_code == 2 and f"a {split} split needs event times" in r.output and "Traceback" not in r.output
+
+
+def test_train_and_evaluate_on_a_global_split(workspace, tmp_path):
+    r = _cli(workspace, "evaluate", "recommend", "--models", "popular,itemknn", "--split", "global", "--json",
+             "--out", str(tmp_path / "g.html"))
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["split"] == "global"
+    r = _cli(workspace, "recommend", "train", "-m", "popular", "--split", "global", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["split"] == "global"
 
 
 def test_evaluate_movielens_adapter_reproduces_protocol(workspace, tmp_path):

@@ -10,15 +10,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-SHOWN = ("map@10", "ndcg@10", "precision@10", "recall@10", "mrr@10", "hit_rate@10", "coverage", "novelty",
+#: Columns of a comparison table, in order; a ranking metric ("ndcg") stands for it at whatever list length the
+#: rows hold ("ndcg@10", "ndcg@5").
+SHOWN = ("map", "ndcg", "precision", "recall", "mrr", "hit_rate", "coverage", "novelty",
          "avg_popularity", "diversity", "fit_s", "recommend_s")
+
+
+def shown_columns(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """The :data:`SHOWN` columns that ``rows`` hold, ``model`` first; a ranking metric at every list length found."""
+    keys = list(dict.fromkeys(c for r in rows for c in r))
+    return ["model", *[c for s in SHOWN for c in keys if c == s or c.startswith(f"{s}@")]]
 
 
 def table_html(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> str:
     """An HTML table of comparison rows (``model`` first), best value per metric in bold."""
     if not rows:
         return "<p>no results</p>"
-    cols = list(columns) if columns else ["model", *[c for c in SHOWN if any(c in r for r in rows)]]
+    cols = list(columns) if columns else shown_columns(rows)
     lower_better = {"fit_s", "recommend_s", "avg_popularity"}
     best: dict[str, float] = {}
     for c in cols[1:]:

@@ -2,7 +2,7 @@
 
 Shared by the ``recommend`` stage of ``persona run``, ``persona recommend train`` and
 ``persona evaluate recommend``: split an :class:`~persona.data.Interactions`, compare the
-configured models on the same split, and keep the best by nDCG@10.
+configured models on the same split, and keep the best by nDCG at the list length ``k`` (nDCG@10 by default).
 """
 
 from __future__ import annotations
@@ -22,18 +22,22 @@ from persona.errors import InputError
 from persona.evaluate.offline import ModelReport, best_model, evaluate_recommender
 from persona.evaluate.overlap import ListDifference, list_difference
 from persona.evaluate.significance import PairedDifference, versus
-from persona.evaluate.splitters import stratified_split, temporal_user_split
+from persona.evaluate.splitters import stratified_split, temporal_global_split, temporal_user_split
 
 log = logging.getLogger(__name__)
 
 #: Models the pipeline stage and ``persona recommend train`` compare by default (fast on a shop's data).
 DEFAULT_MODELS: tuple[str, ...] = ("popular", "itemknn", "als", "ease", "category", "hybrid")
-SPLITS = ("temporal", "stratified", "random")
-SELECT_METRIC = "ndcg@10"
+SPLITS = ("temporal", "stratified", "random", "global")
 #: Share of held-out customer-product pairs the customer already had from which the chosen model is served
 #: inside the ``repeat`` model (plain lists unchanged; ``include_seen`` lists rank those products by their
 #: learned comeback chance).
 REPEAT_SERVING_SHARE = 0.05
+
+
+def select_metric(k: int) -> str:
+    """The metric the best model is chosen by, for lists of length ``k``: nDCG@k."""
+    return f"ndcg@{k}"
 
 
 @dataclass
@@ -52,6 +56,8 @@ class Comparison:
     held: sp.csr_matrix | None = None
     #: the best model as fitted on ``train`` (the others are not kept)
     best_fitted: Any = None
+    #: the list length the models were judged at (the best is chosen by :func:`select_metric` of it)
+    k: int = 10
 
     def holdout(self) -> tuple[Interactions, sp.csr_matrix, Any] | None:
         """``(train, held-out pairs, best model fitted on train)`` of a temporal comparison, for a model that learns
@@ -63,7 +69,7 @@ class Comparison:
 
     @property
     def best(self) -> ModelReport | None:
-        return best_model(self.reports, SELECT_METRIC)
+        return best_model(self.reports, select_metric(self.k))
 
     def table(self) -> list[dict[str, Any]]:
         """One row per model: metrics rounded for display, timings in seconds."""
@@ -89,11 +95,11 @@ class Comparison:
         return versus(rows, best.name, metrics)
 
     def lists_versus_runner_up(self, k: int = 10) -> tuple[str, ListDifference] | None:
-        """The best model's top-``k`` lists against the runner-up's (by ``SELECT_METRIC``): the slots they share and
+        """The best model's top-``k`` lists against the runner-up's (by :func:`select_metric`): the slots they share and
         how often each is right where they differ (:func:`~persona.evaluate.list_difference`); None with fewer than
         two evaluated models or without kept recommendations."""
         best = self.best
-        runner = best_model([r for r in self.reports if r is not best and r.recs is not None], SELECT_METRIC)
+        runner = best_model([r for r in self.reports if r is not best and r.recs is not None], select_metric(self.k))
         if best is None or best.recs is None or runner is None:
             return None
         return runner.name, list_difference(best.recs, runner.recs, self.test, k=k)
@@ -115,13 +121,15 @@ def split_interactions(
 
     ``temporal``: each user's latest ``fraction`` of events; ``random``: a random ``fraction`` of each
     user's events; ``stratified``: a random ``fraction`` of each item's events (the MovieLens benchmark
-    protocol, where the source order of the events drives the draws). Test pairs the user already has
+    protocol, where the source order of the events drives the draws); ``global``: the latest ``fraction`` of all
+    events, after one cut-off time (customers whose events all come after it are judged too: they stand for the
+    new customers of the future, served as the model serves customers without history). Test pairs the user already has
     in training are dropped (a model that excludes seen items cannot be scored on them), unless ``repeats``:
     then they stay, for models that recommend seen items too (score them with ``exclude_seen=False``).
 
     Args:
         data: all interactions.
-        split: temporal, random or stratified.
+        split: temporal, random, stratified or global.
         fraction: share held out.
         seed: random seed.
         repeats: keep test pairs the user already has in training.
@@ -143,10 +151,12 @@ def _held_out(data: Interactions, split: str, fraction: float, seed: int) -> tup
         raise InputError(f"unknown split {split!r}", hint=f"choose one of {list(SPLITS)}")
     lg = data.log
     frame = pd.DataFrame({"u": lg["user_idx"].to_numpy(), "i": lg["item_idx"].to_numpy(), "t": lg["time"].to_numpy()})
+    if split in ("temporal", "global") and not data.has_time:
+        raise InputError(f"a {split} split needs event times", hint="use --split random, or ingest timestamps")
     if split == "temporal":
-        if not data.has_time:
-            raise InputError("a temporal split needs event times", hint="use --split random, or ingest timestamps")
         tr, te = temporal_user_split(frame, fraction=fraction, user="u", time="t")
+    elif split == "global":
+        tr, te = temporal_global_split(frame, 1 - fraction, time="t")
     elif split == "random":
         tr, te = stratified_split(frame, 1 - fraction, filter_by="user", user="u", item="i", seed=seed)
     else:
@@ -240,7 +250,7 @@ def compare(
     Args:
         data: all interactions.
         models: registry names, or label → zero-argument factory.
-        split: temporal, random or stratified.
+        split: temporal, random, stratified or global.
         fraction: share of events held out.
         k: list length.
         seed: random seed of the split and the models.
@@ -262,23 +272,23 @@ def compare(
         rep = evaluate_recommender(model, train, test, k=k, name=name, users=pd.unique(test["user_id"]),
                                    per_user=True, keep_recs=True, exclude_seen=not repeats)
         reports.append(rep)
-        if best_model(reports, SELECT_METRIC) is rep:
+        if best_model(reports, select_metric(k)) is rep:
             kept = model  # the best so far, fitted on the training part; the others are let go
         log.info("evaluated model=%s %s", name, rep.error or f"ndcg@{k}={rep.metrics.get(f'ndcg@{k}', 0):.4f}")
         if on_result is not None:
             on_result(rep)
-        _keep_two_lists(reports)
+        _keep_two_lists(reports, k)
     held = sp.csr_matrix((np.ones(len(pairs), dtype=np.float32), (pairs["u"].to_numpy(), pairs["i"].to_numpy())),
                          shape=data.matrix.shape)
     return Comparison(split=split, train=train, test=test, reports=reports, seconds=time.perf_counter() - t0,
                       repeat_share=float(again.mean()) if len(again) else 0.0, held=held,
-                      best_fitted=kept)
+                      best_fitted=kept, k=k)
 
 
-def _keep_two_lists(reports: list[ModelReport]) -> None:
-    """Drop the recommendations of every report but the best two (by ``SELECT_METRIC``): only those are compared."""
-    best = best_model(reports, SELECT_METRIC)
-    runner = best_model([r for r in reports if r is not best], SELECT_METRIC)
+def _keep_two_lists(reports: list[ModelReport], k: int) -> None:
+    """Drop the recommendations of every report but the best two (by :func:`select_metric`): only those are compared."""
+    best = best_model(reports, select_metric(k))
+    runner = best_model([r for r in reports if r is not best], select_metric(k))
     for r in reports:
         if r is not best and r is not runner:
             r.recs = None
