@@ -134,3 +134,24 @@ def test_the_hybrid_learns_its_weights_on_items_held_out_like_the_split_it_is_ju
     monkeypatch.setattr(selection, "build_models", spy)
     compare(_shop(0.0), ["popular"], split="random")
     assert seen == ["random"]
+
+
+def test_the_global_split_holds_out_everything_after_one_cutoff_new_customers_included():
+    import pytest
+
+    from persona.errors import InputError
+    from persona.evaluate.selection import split_interactions
+
+    data = _shop(0.0)
+    train, test = split_interactions(data, "global", fraction=0.2)
+    lg = train.log
+    cutoff = float(pd.to_numeric(lg["time"]).max())
+    held = data.log[~data.log.index.isin(lg.index)]
+    assert len(lg) == round(0.8 * len(data.log)) and float(pd.to_numeric(held["time"]).min()) > cutoff
+    # the customers whose every event comes after the cut-off (here the last ones) are in the test
+    new = set(test["user_id"]) - set(data.user_ids[lg["user_idx"].to_numpy()])
+    assert new and new <= {f"u{u}" for u in range(40, 50)}
+    cmp = compare(data, ["popular"], split="global")
+    assert cmp.best is not None and cmp.best.metrics["ndcg@10"] >= 0
+    with pytest.raises(InputError, match="global split needs event times"):
+        compare(_shop(0.0, timed=False), ["popular"], split="global")

@@ -97,6 +97,8 @@ def test_temporal_global_and_random():
     assert len(tr) == 7
     tr, te = temporal_global_split(df, cutoff=3)
     assert len(tr) == 2
+    with pytest.raises(InputError, match="cannot be compared with the 'timestamp' column"):
+        temporal_global_split(df, cutoff=pd.Timestamp("2020-01-01"))  # epoch numbers against a date
     a, b = random_split(df, 0.6, seed=1)
     a2, _ = random_split(df, 0.6, seed=1)
     assert len(a) == 6 and len(b) == 4 and a.index.tolist() == a2.index.tolist()

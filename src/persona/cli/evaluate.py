@@ -81,7 +81,7 @@ def recommend(
     data: Annotated[Path | None, typer.Option("--data", help="Interactions file or dataset folder instead of the workspace.")] = None,
     adapter: Annotated[str | None, typer.Option("--adapter", help="Read PATH with a dataset adapter, e.g. movielens.")] = None,
     models: Annotated[str | None, typer.Option("--models", help="Comma-separated models; default: popular, itemknn, userknn, als, bpr, ease, dlae, ease-local and transition (with timestamps), gfcf, category (with product categories), hybrid.")] = None,
-    split: Annotated[str | None, typer.Option("--split", help="temporal, random or stratified (default: stratified 75/25 by item for MovieLens, the benchmark protocol; temporal 80/20 otherwise).")] = None,
+    split: Annotated[str | None, typer.Option("--split", help="temporal (latest 20% per customer), random, stratified, or global (latest 20% of all events); default: stratified 75/25 by item for MovieLens, the benchmark protocol; temporal otherwise (random where events carry no time).")] = None,
     k: Annotated[int, typer.Option("--k", help="List length.", min=1, max=100)] = 10,
     out: Annotated[Path | None, typer.Option("--out", help="HTML report path (default WORKSPACE/reports/evaluate-recommend.html).")] = None,
     repeats: Annotated[bool, typer.Option("--repeats", help="Keep held-out products the customer already had (viewed before, bought again) and let every model recommend seen products too; adds the repeat model to the default set.")] = False,
@@ -123,8 +123,9 @@ def recommend(
     chosen = split or ("stratified" if name == "movielens" else "temporal")
     if chosen not in SPLITS:
         raise InputError(f"unknown split {chosen!r}", hint=f"use one of {', '.join(SPLITS)}")
-    if chosen == "temporal" and not inter.has_time:
-        chosen = "random"
+    note = None
+    if split is None and chosen == "temporal" and not inter.has_time:  # an explicit temporal split fails instead
+        chosen, note = "random", "the events carry no time, so a random split stands in for the temporal default"
     fraction = 0.25 if chosen == "stratified" else 0.2
     skipped: dict[str, str] = {}
     if models:
@@ -149,7 +150,8 @@ def recommend(
     lists = cmp.lists_summary(k)
     section = Section(
         title=f"{chosen} split: {inter.n_users:,} users × {inter.n_items:,} items, {len(inter.log):,} events",
-        html=f"<p>Source: {label}. Held out {fraction:.0%} ({len(cmp.test):,} user-item pairs); top-{k} over "
+        html=(f"<p>{html.escape(note[0].upper() + note[1:])}.</p>" if note else "")
+             + f"<p>Source: {label}. Held out {fraction:.0%} ({len(cmp.test):,} user-item pairs); top-{k} over "
              + ("any item, those each user already had included (repeats kept in the test).</p>" if repeats
                 else "items each user has not interacted with in training.</p>") + table_html(rows)
              + paired_html(best.name if best else "", paired)
@@ -171,6 +173,8 @@ def recommend(
               "versus_best": {n: {m: d.to_dict() for m, d in ms.items()} for n, ms in paired.items()},
               "lists_versus_runner_up": lists,
               "skipped": skipped}
+    if note:
+        result["note"] = note
     if fairness is not None:
         result["by_group"] = {"attributes": fairness.attributes, "findings": fairness.findings,
                               "comparisons": fairness.parts.get("recommendations", [])}
@@ -179,6 +183,8 @@ def recommend(
         return
     cols = [c.replace("@10", f"@{k}") for c in TABLE_COLUMNS]
     emit(rows, False, title=f"{chosen} split, top-{k}: {len(cmp.test):,} held-out pairs", columns=cols)
+    if note:
+        console.print(f"[yellow]{note}[/yellow]")
     for n, why in skipped.items():
         console.print(f"[dim]left out {n}: {why}[/dim]")
     for r in rows:

@@ -19,7 +19,7 @@ MODEL_NAME = "recommender"
 @app.command("train")
 def train(
     model: Annotated[list[str] | None, typer.Option("--model", "-m", help="Model(s) to compare (repeatable); default: popular, itemknn, als, ease, category, hybrid (those the data allows).")] = None,
-    split: Annotated[str, typer.Option("--split", help="Holdout: temporal (latest 20% per customer), random or stratified.")] = "temporal",
+    split: Annotated[str, typer.Option("--split", help="Holdout: temporal (latest 20% per customer), random, stratified, or global (the latest 20% of all events).")] = "temporal",
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:

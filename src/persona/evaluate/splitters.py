@@ -193,7 +193,12 @@ def temporal_global_split(
         if cut == 0 or cut == len(df):
             raise InputError(f"ratio {ratio} leaves one side of the split empty for {len(df)} rows")
         cutoff = t.iloc[order[cut]]
-    mask = (t < cutoff).to_numpy()
+    try:
+        mask = np.asarray(t < cutoff, dtype=bool)
+    except TypeError as exc:
+        raise InputError(f"cutoff {cutoff!r} cannot be compared with the {time!r} column ({t.dtype})",
+                         hint=f"give a cutoff of the column's kind (a number for epoch seconds, a timestamp for datetimes), "
+                              f"or convert the column first, e.g. pd.to_datetime(df[{time!r}], unit='s')") from exc
     return df[mask], df[~mask]
 
 

@@ -54,7 +54,8 @@ DENSE_ITEM_MODELS: tuple[str, ...] = ("ease", "dlae", "ease-local", "gfcf", "tra
 #: for the temporal split, random ones for the others. No single validation serves both: on MovieLens 100K's dev
 #: splits, temporal validation loses 0.055 nDCG@10 on random held-out items, and guarded validation 0.07 on the
 #: latest items.
-SPLIT_VALIDATION: dict[str, str] = {"temporal": "temporal", "random": "guarded", "stratified": "guarded"}
+SPLIT_VALIDATION: dict[str, str] = {"temporal": "temporal", "global": "temporal", "random": "guarded",
+                                    "stratified": "guarded"}
 #: Item-item models whose scores are history × a learned item matrix (their ``history_scores``); with timestamps
 #: the blend also gets a "<name>~recent" member scoring the same matrix with a recency-weighted history.
 RECENCY_MEMBERS: tuple[str, ...] = ("ease", "dlae", "ease-local", "itemknn", "rp3beta", "adjacent")
