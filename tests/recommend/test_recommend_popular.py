@@ -55,6 +55,18 @@ def test_segment_mode():
     assert std.loc[0, "item_id"] == "B"  # A already seen; B is next among "std" users
 
 
+def test_segment_mode_without_a_segment_says_it_ranks_by_global_popularity():
+    data = _data()
+    events = pd.DataFrame({"user_id": data.user_ids[data.log["user_idx"]], "item_id": data.item_ids[data.log["item_idx"]]})
+    no_column = make_recommender("popular", mode="segment").fit(Interactions.from_frame(events))
+    users = pd.DataFrame({"user_id": [f"u{u}" for u in range(11)], "segment": [None] + ["std"] * 10})
+    one_missing = make_recommender("popular", mode="segment").fit(Interactions.from_frame(events, users=users))
+    for rec in (no_column, one_missing):
+        out = rec.recommend(["u0"], k=2)
+        assert list(out["item_id"]) == ["B", "C"] and set(out["reason"]) == {"popular with shoppers"}
+    assert set(one_missing.recommend(["u1"], k=2)["reason"]) == {"popular in your segment (std)"}
+
+
 def test_bad_mode():
     with pytest.raises(InputError, match="mode"):
         make_recommender("popular", mode="viral").fit(_data())

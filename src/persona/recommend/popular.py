@@ -12,6 +12,7 @@ from persona.recommend.base import Recommender
 from persona.recommend.coldstart import SEGMENT_COLUMN, trending_scores
 
 MODES = ("global", "trending", "segment")
+GLOBAL_REASON = "popular with shoppers"
 
 
 class PopularRecommender(Recommender):
@@ -38,7 +39,7 @@ class PopularRecommender(Recommender):
     @property
     def default_reason(self) -> str:  # type: ignore[override]
         return {
-            "global": "popular with shoppers",
+            "global": GLOBAL_REASON,
             "trending": "trending now",
             "segment": "popular in your segment",
         }.get(self.mode, "popular")
@@ -99,6 +100,6 @@ class PopularRecommender(Recommender):
                 out.append(
                     [f"popular in your segment ({self.group_names_[self.user_group_[user]]})"] * len(items)
                 )
-            else:
-                out.append([self.default_reason] * len(items))
+            else:  # no segment for this customer: the global ranking, and a reason that says so
+                out.append([GLOBAL_REASON if self.mode == "segment" else self.default_reason] * len(items))
         return out
