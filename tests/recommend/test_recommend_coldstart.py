@@ -69,6 +69,19 @@ def test_unknown_user_trending_and_supplied_features():
     assert mapping.loc[0, "item_id"] == "lux"
 
 
+def test_a_declared_interest_matches_a_category_path_as_the_filters_do():
+    data = _data()
+    paths = {"games": "Games > Console", "books": "Books > Fiction"}
+    items = data.items.assign(category=[paths.get(c, c) for c in data.items["category"]])
+    rec = make_recommender("popular").fit(Interactions(data.matrix, data.user_ids, data.item_ids, data.log, items, data.users))
+    for said in (["Books"], "books", ["fiction"]):
+        out = rec.recommend("visitor", k=3, user_features={"visitor": {"interests": said}})
+        assert set(out["item_id"]) == {"b1", "b2", "b3"}, said
+        assert out["reason"].str.startswith("matches your interest in books > fiction").all()
+    same = rec.recommend("visitor", k=3, filters={"categories_include": ["Books"]})
+    assert set(same["item_id"]) == {"b1", "b2", "b3"}
+
+
 def test_cold_users_respect_filters():
     data = _data()
     rec = make_recommender("popular").fit(data)

@@ -11,7 +11,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from persona.data import Interactions
-from persona.recommend.rules import item_categories
+from persona.recommend.rules import category_matches, item_categories
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +198,7 @@ class ColdStart:
             interest_mask = None
             if interests:
                 interest_mask = np.array(
-                    [c is not None and c in interests for c in self.categories_], dtype=bool
+                    [category_matches(c, interests) for c in self.categories_], dtype=bool
                 )
                 s = s + INTEREST_BOOST * interest_mask
             out[r] = s

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -102,9 +102,9 @@ class Filters:
         if self.categories_include is not None or self.categories_exclude is not None:
             cats = item_categories(data)
             if self.categories_include is not None:
-                mask &= np.array([_cat_match(c, self.categories_include) for c in cats], dtype=bool)
+                mask &= np.array([category_matches(c, self.categories_include) for c in cats], dtype=bool)
             if self.categories_exclude is not None:
-                mask &= ~np.array([_cat_match(c, self.categories_exclude) for c in cats], dtype=bool)
+                mask &= ~np.array([category_matches(c, self.categories_exclude) for c in cats], dtype=bool)
         if self.price_min is not None or self.price_max is not None:
             if "price" in items.columns:
                 price = pd.to_numeric(items["price"], errors="coerce").to_numpy(dtype=np.float64)
@@ -158,7 +158,9 @@ def item_categories(data: Interactions) -> list[str | None]:
     ]
 
 
-def _cat_match(cat: str | None, wanted: frozenset[str]) -> bool:
+def category_matches(cat: str | None, wanted: Collection[str]) -> bool:
+    """Whether a lower-cased category names one of ``wanted`` (lower-cased): itself, a level of a path such as
+    ``books > fiction`` (``books`` and ``fiction`` both match), or one of ``a | b``."""
     if cat is None:
         return False
     if cat in wanted:
