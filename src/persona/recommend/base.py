@@ -443,6 +443,28 @@ class Recommender:
         self.__dict__["_verb_cache"] = (mat, self.data_)
         return mat
 
+    def _explain_history(self, user_idx: np.ndarray) -> sp.csr_matrix:
+        """Training users' histories as the model's scores weigh them (len(user_idx) × n_items, CSR).
+
+        A reason names the history item contributing most to a recommendation: its support of the item
+        (``_explain_rows``) × the weight the item has in the model's *scoring input*, not its raw summed
+        event weight (a product viewed 90 times must not explain everything a model scoring 0/1 histories
+        recommends). Default: the model's own history matrix ``_x_`` when it keeps one (item-kNN, EASE, DLAE,
+        RP3beta, GF-CF, content…: 0/1, its own weighting, or the recency-decayed rows it scores); else the
+        interactions, 0/1 when the model is ``binary`` (ALS, BPR). Models scoring another input override it.
+        """
+        idx = np.asarray(user_idx, dtype=np.int64)
+        x = getattr(self, "_x_", None)
+        if sp.issparse(x) and x.shape == self.data_.matrix.shape:
+            hist = sp.csr_matrix(x[idx], dtype=np.float32, copy=True)
+        else:
+            hist = sp.csr_matrix(self.data_.matrix[idx], dtype=np.float32, copy=True)
+            if getattr(self, "binary", False):
+                hist.data[:] = 1.0
+        hist.eliminate_zeros()  # an item the scores give no weight explains nothing
+        hist.sort_indices()
+        return hist
+
     def _explain_rows(self, item_idx: np.ndarray) -> np.ndarray:
         """Rows (len(item_idx) × n_items): how much each item of a history supports each recommended item."""
         return self._item_similarity(item_idx)
@@ -477,8 +499,10 @@ class Recommender:
             full = (np.asarray(self._explain_similarity(np.arange(data.n_items)), dtype=np.float32), data)
             self.__dict__["_explain_full_cache"] = full
         support = full[0]
-        hist = data.matrix[uidx]
+        hist = self._explain_history(uidx)  # weights as the model scores them (0/1 for binary models)
         entry_row = np.repeat(np.arange(len(rows)), np.diff(hist.indptr))
+        # ties (equal support and weight) go to the item the customer engaged with most
+        raw = np.asarray(data.matrix[uidx][entry_row, hist.indices]).ravel() if hist.nnz else np.zeros(0)
         width = max((len(r) for r in rows), default=0)
         padded = np.full((len(rows), width), -1, dtype=np.int64)
         for r, items in enumerate(rows):
@@ -488,9 +512,9 @@ class Recommender:
             ok = target >= 0
             r_ok, h_ok = entry_row[ok], hist.indices[ok]
             sv = support[target[ok], h_ok]
-            # contribution = how strongly the user engaged with h × how much h supports the item
+            # contribution = how much h supports the item × h's weight in the model's scoring input
             contrib = np.where(sv > 0, sv * hist.data[ok], sv)
-            order = np.lexsort((-contrib, r_ok))
+            order = np.lexsort((-raw[ok], -contrib, r_ok))
             first = order[np.r_[0, np.flatnonzero(np.diff(r_ok[order])) + 1]] if len(order) else order
             best_of = dict(zip(r_ok[first].tolist(), first.tolist(), strict=True))
             users_j = [r for r in range(len(rows)) if padded[r, j] >= 0]
@@ -524,12 +548,17 @@ class Recommender:
     ) -> list[list[str]]:
         """Large catalogues: score only (recommended × history) pairs, user by user."""
         data = self.data_
+        weighted = self._explain_history(uidx)  # weights as the model scores them (0/1 for binary models)
         out: list[list[str]] = []
-        for user, items in zip(uidx, rows, strict=True):
-            hist, w = data.user_history(int(user))
+        for r, (user, items) in enumerate(zip(uidx, rows, strict=True)):
+            lo, hi = weighted.indptr[r], weighted.indptr[r + 1]
+            hist, w = weighted.indices[lo:hi], weighted.data[lo:hi]
+            if len(hist) > 1:  # most weighted first, ties by how much the customer engaged with the item
+                raw = np.asarray(data.matrix[int(user)][:, hist].toarray()).ravel()
+                order = np.lexsort((-raw, -w))
+                hist, w = hist[order], w[order]
             if len(hist) > HISTORY_FOR_REASONS:
-                keep = np.sort(np.argsort(-w, kind="stable")[:HISTORY_FOR_REASONS])
-                hist, w = hist[keep], w[keep]
+                hist, w = hist[:HISTORY_FOR_REASONS], w[:HISTORY_FOR_REASONS]
             if not len(hist) or not len(items):
                 out.append([self.default_reason] * len(items))
                 continue

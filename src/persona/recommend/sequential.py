@@ -384,3 +384,13 @@ class SequentialRecommender(Recommender):
         return e[np.asarray(a, dtype=np.int64)] @ e[np.asarray(b, dtype=np.int64)].T
 
     _pair_explain = _pair_similarity
+
+    def _explain_history(self, user_idx: np.ndarray) -> sp.csr_matrix:
+        """The items the model reads for each user (their latest ``max_len``), each counting once: reasons
+        name the item it relates most to, not the one with the largest summed event weight."""
+        tokens = self.last_items_[np.asarray(user_idx, dtype=np.int64)]
+        rows, cols = np.nonzero(tokens)
+        hist = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, tokens[rows, cols] - 1)),
+                             shape=(len(tokens), self.data_.n_items))
+        hist.data[:] = 1.0  # an item read twice still counts once
+        return hist
