@@ -115,6 +115,91 @@ def test_train_for_similar(workspace):
     assert r.exit_code == 3 and "no version 9" in r.output
 
 
+def test_a_customer_added_after_training_gets_cold_start_from_what_is_stored_of_them(workspace):
+    r = _cli(workspace, "recommend", "train", "--model", "itemknn", "--json")
+    assert r.exit_code == 0, r.output
+    store = open_store(workspace)
+    store.bulk_insert("customers", [{"customer_id": "c_later", "customer_key": "klater", "is_stub": False,
+                                     "attributes": json.dumps({"interests": ["Kitchen"]})}])
+    store.dispose()
+    r = _cli(workspace, "recommend", "for", "c_later", "-k", "3", "--json")
+    assert r.exit_code == 0, r.output
+    recs = json.loads(r.stdout)["recommendations"]
+    assert len(recs) == 3 and all(int(x["item_id"][1:]) >= 8 for x in recs)  # the kitchen products
+    assert {x["reason"] for x in recs} == {"matches your interest in kitchen"}
+    # the JSON API and campaigns serve the same lists
+    from persona.api.service import RecommendationService
+
+    store = open_store(workspace)
+    try:
+        svc = RecommendationService(store)
+        svc.load()
+        assert [x["product_id"] for x in svc.recommend("c_later", 3)] == [x["item_id"] for x in recs]
+        from persona.campaigns.context import build_context
+        from persona.campaigns.spec import parse_spec
+        from persona.campaigns.strategies import plan_group
+
+        spec = parse_spec("name: x\ngroups:\n  - {name: all, strategy: recommendations, items: 3}\n")
+        ctx = build_context(store, spec, code_for=lambda c: c)
+        plan = plan_group(pd.DataFrame({"customer_id": ["c_later"]}), spec.groups[0], ctx)[0]
+        assert [i["product_id"] for i in plan["items"]] == [x["item_id"] for x in recs]
+    finally:
+        store.dispose()
+
+
+def test_similar_fills_up_by_content_and_says_so_and_refuses_a_product_with_nothing_to_compare(workspace):
+    store = open_store(workspace)
+    store.bulk_insert("products", [{"product_id": "p_bare", "price": 3.0, "in_stock": True, "is_stub": False}])
+    store.dispose()
+    r = _cli(workspace, "recommend", "train", "--model", "itemknn", "--json")
+    assert r.exit_code == 0, r.output
+    r = _cli(workspace, "recommend", "similar", "p_new", "-k", "3", "--json")  # no interactions: by its text
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["basis"] == "content" and len(out["similar"]) == 3
+    assert all(x["reason"] == "similar to garden thing deluxe" for x in out["similar"])
+    r = _cli(workspace, "recommend", "similar", "p1", "-k", "12", "--json")  # 7 co-bought, then by text
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    rows = out["similar"]
+    assert out["basis"] == "interactions, then content" and len(rows) == 12
+    assert [x["rank"] for x in rows] == list(range(1, 13)) and len({x["similar_item_id"] for x in rows}) == 12
+    assert rows[0]["reason"].startswith("customers who") and rows[-1]["reason"] == "similar to garden thing 1"
+    r = _cli(workspace, "recommend", "similar", "p_bare")
+    assert r.exit_code == 3 and "nothing is similar to 'p_bare' yet" in r.output and "Traceback" not in r.output
+
+
+def test_for_applies_the_catalogue_filters(workspace):
+    store = open_store(workspace)
+    from sqlalchemy import text
+
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE products SET in_stock = :f WHERE product_id IN ('p9', 'p10')"), {"f": False})
+    store.dispose()
+    r = _cli(workspace, "recommend", "train", "--model", "itemknn", "--json")
+    assert r.exit_code == 0, r.output
+
+    def items(*args: str) -> list[str]:
+        r = _cli(workspace, "recommend", "for", "c2", "-k", "20", "--json", *args)
+        assert r.exit_code == 0, r.output
+        return [x["item_id"] for x in json.loads(r.stdout)["recommendations"]]
+
+    def kitchen(i: str) -> bool:  # p8-p15; p0-p7 and p_new are garden things
+        return i[1:].isdigit() and int(i[1:]) >= 8
+
+    everything = items()
+    assert {"p9", "p10"} & set(everything)  # c2 likes garden things, but kitchen ones fill a list of 20
+    assert not {"p9", "p10"} & set(items("--in-stock"))
+    assert all(kitchen(i) for i in items("--category", "Kitchen"))
+    assert not any(kitchen(i) for i in items("--not-category", "kitchen"))
+    priced = items("--min-price", "8", "--max-price", "12")  # p3-p7 cost 8-12, p_new 9
+    assert priced and set(priced) <= {"p3", "p4", "p5", "p6", "p7", "p_new"}
+    assert "p_new" not in items("--block", "p_new") and "p_new" in everything
+    for bad in (("--min-price", "9", "--max-price", "3"), ("--min-price", "cheap")):
+        r = _cli(workspace, "recommend", "for", "c2", *bad)
+        assert r.exit_code == 2 and "Traceback" not in r.output
+
+
 def test_train_rejects_unknown_model(workspace):
     r = _cli(workspace, "recommend", "train", "--model", "magic")
     assert r.exit_code == 2 and "unknown recommender" in r.output

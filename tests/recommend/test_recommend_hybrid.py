@@ -168,6 +168,18 @@ def test_a_frozen_copy_refits_the_weighted_members_without_learning_again():
         HybridRecommender().frozen()
 
 
+def test_similar_items_come_from_the_heaviest_member_that_relates_items_by_who_had_them():
+    data = _groups()
+    rec = HybridRecommender(models=["popular", "itemknn"], weights={"popular": 0.7, "itemknn": 0.3}).fit(data)
+    assert rec.lead_ == "itemknn"
+    sim = rec.similar_items(["i0"], k=5)
+    expected = rec.models_["itemknn"].similar_items(["i0"], k=5)
+    assert list(sim["similar_item_id"]) == list(expected["similar_item_id"])
+    assert set(sim["reason"]) == {rec.models_["itemknn"].similar_reason.format(item="i0")}
+    alone = HybridRecommender(models=["popular"], weights={"popular": 1.0}).fit(data)
+    assert alone.lead_ == "popular" and alone.similar_reason == alone.models_["popular"].similar_reason
+
+
 def test_bad_parameters_and_not_fitted():
     with pytest.raises(NotFittedError):
         HybridRecommender().recommend(["u0"])

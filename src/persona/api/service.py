@@ -19,6 +19,7 @@ import pandas as pd
 
 from persona.api.foldin import foldin_recommend, history_vector, read_history
 from persona.errors import InputError, NotFoundError
+from persona.recommend.coldstart import new_customer_features
 
 log = logging.getLogger(__name__)
 ERASED_PLACEHOLDER = "\x00erased"  # an id no model knows: cold-start lists for erased customers
@@ -197,10 +198,12 @@ class RecommendationService:
             if not h.empty:  # the history (include_seen: what was bought) is excluded, covering exclude_purchased
                 self.stats["foldin"] += 1
                 return foldin_recommend(model, h, k, filters, include_seen=include_seen, events=events)
+        features = new_customer_features(self.store, model, [customer_id])  # added since training: cold start
         if include_seen:
-            df = model.recommend([customer_id], k=k, exclude_seen=False, filters={**filters, "exclude_purchased": True})
+            df = model.recommend([customer_id], k=k, exclude_seen=False, filters={**filters, "exclude_purchased": True},
+                                 user_features=features)
             return self._rows(df)
-        df = model.recommend([customer_id], k=k, filters=filters or None)
+        df = model.recommend([customer_id], k=k, filters=filters or None, user_features=features)
         return self._rows(df)
 
     def precompute(self, customer_ids: list[str], k: int = 10) -> int:

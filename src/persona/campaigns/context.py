@@ -85,6 +85,10 @@ def build_context(store: Any, spec: CampaignSpec, code_for: Any, *, now: datetim
         ctx.cart_items = abandoned_carts(store, now=now, older_than_hours=spec.schedule.delay_hours)
     if strategies & {"coupon", "winback", "recommendations"}:
         ctx.recommender = recommender if recommender is not None else _load_recommender(store)
+        if ctx.recommender is not None:
+            from persona.recommend.coldstart import new_customer_features
+
+            ctx.customer_features = lambda cids: new_customer_features(store, ctx.recommender, cids)
     return ctx
 
 

@@ -40,6 +40,8 @@ class StrategyContext:
     cart_items: dict[str, list[str]] = field(default_factory=dict)
     recommender: Any | None = None
     related: Callable[[str, int], list[str]] | None = None  # frequently bought together
+    #: stored side data of customers the recommender was not trained on (see ``new_customer_features``)
+    customer_features: Callable[[list[str]], pd.DataFrame | None] | None = None
     code_for: Callable[[str], str] = lambda cid: cid
     notes: list[str] = field(default_factory=list)
     product_url: str = "{base_url}/p/{product_id}"
@@ -79,8 +81,10 @@ def _recommend(ctx: StrategyContext, cids: list[str], k: int, include_seen: bool
     out: dict[str, list[tuple[str, str]]] = {c: [] for c in cids}
     if ctx.recommender is not None:
         try:
+            features = ctx.customer_features(cids) if ctx.customer_features is not None else None
             recs = ctx.recommender.recommend(cids, k=k, exclude_seen=not include_seen,
-                                             filters={"in_stock_only": True, "exclude_purchased": include_seen})
+                                             filters={"in_stock_only": True, "exclude_purchased": include_seen},
+                                             user_features=features)
             for cid, pid, reason in zip(recs["user_id"], recs["item_id"], recs["reason"], strict=True):
                 out[str(cid)].append((str(pid), str(reason)))
         except Exception as exc:  # noqa: BLE001 - a broken model must not stop the campaign

@@ -90,18 +90,34 @@ def for_customer(
     customer_id: Annotated[str, typer.Argument(help="The customer's id.")],
     k: KOpt = 10,
     include_seen: Annotated[bool, typer.Option("--include-seen", help="Products the customer viewed before may come back (those they bought stay out); with the repeat model they are ranked against new ones.")] = False,
+    in_stock: Annotated[bool, typer.Option("--in-stock", help="Only products in stock (unknown stock counts as in stock).")] = False,
+    category: Annotated[list[str] | None, typer.Option("--category", help="Only products in this category (repeatable; 'Books' also matches 'Books > Fiction').")] = None,
+    not_category: Annotated[list[str] | None, typer.Option("--not-category", help="Never products in this category (repeatable).")] = None,
+    min_price: Annotated[float | None, typer.Option("--min-price", help="Only products priced at least this.", min=0)] = None,
+    max_price: Annotated[float | None, typer.Option("--max-price", help="Only products priced at most this.", min=0)] = None,
+    block: Annotated[list[str] | None, typer.Option("--block", help="Never this product id (repeatable).")] = None,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Top-k products for one customer, with the reason for each (a customer with no history gets cold start)."""
+    from dataclasses import replace
+
+    from persona.recommend.rules import Filters
+
+    filters = Filters(in_stock_only=in_stock, categories_include=category or None, categories_exclude=not_category or None,
+                      price_min=min_price, price_max=max_price, blocklist=block or None)
     store = open_workspace_store(workspace)
     try:
         if not _exists(store, "customers", "customer_id", customer_id):
             raise NotFoundError(f"customer {customer_id!r} is not in this workspace",
                                 hint="check the id, or ingest the customer first")
+        from persona.recommend.coldstart import new_customer_features
+
         model = _load_model(store)
-        recs = (model.recommend([customer_id], k=k, exclude_seen=False, filters={"exclude_purchased": True})
-                if include_seen else model.recommend([customer_id], k=k))
+        features = new_customer_features(store, model, [customer_id])
+        recs = (model.recommend([customer_id], k=k, exclude_seen=False, user_features=features,
+                                filters=replace(filters, exclude_purchased=True))
+                if include_seen else model.recommend([customer_id], k=k, filters=filters, user_features=features))
         titles = {} if as_json else _titles(store, recs["item_id"].astype(str).tolist())
     finally:
         store.dispose()
@@ -138,12 +154,12 @@ def similar(
         model = _load_model(store)
         out = model.similar_items([product_id], k=k)
         basis = "interactions"
-        if out.empty:  # a new product: reachable through content similarity
-            from persona.data import Interactions
-            from persona.recommend import make_recommender
-
-            out = make_recommender("content").fit(Interactions.from_store(store)).similar_items([product_id], k=k)
-            basis = "content"
+        if len(out) < k:  # a new product (or one with few neighbours): reached, or filled up, through its content
+            out, basis = _filled_by_content(store, out, product_id, k)
+        if out.empty:
+            raise NotFoundError(f"nothing is similar to {product_id!r} yet: no customer has had it, and it has no title, "
+                                "description or category to compare", hint="ingest its catalogue text, or wait for "
+                                "interactions and run `persona recommend train`")
         titles = {} if as_json else _titles(store, out["similar_item_id"].astype(str).tolist())
     finally:
         store.dispose()
@@ -154,6 +170,25 @@ def similar(
     rows = [{**r, "product": titles.get(str(r["similar_item_id"]), "")} for r in rows]
     emit(rows, False, title=f"similar to {product_id} (by {basis})",
          columns=["rank", "similar_item_id", "product", "score", "reason"])
+
+
+def _filled_by_content(store: Any, out: Any, product_id: str, k: int) -> tuple[Any, str]:
+    """``out`` (the served model's similar products) followed by the products most similar to ``product_id`` by
+    catalogue text, up to ``k`` rows, and the basis of the whole list: interactions, content, or both."""
+    import pandas as pd
+
+    from persona.data import Interactions
+    from persona.recommend import make_recommender
+
+    content = make_recommender("content").fit(Interactions.from_store(store)).similar_items([product_id], k=k + len(out))
+    content = content[~content["similar_item_id"].isin(set(out["similar_item_id"]))].head(k - len(out))
+    if content.empty:
+        return out, "interactions"
+    if out.empty:
+        return content, "content"
+    both = pd.concat([out, content], ignore_index=True)
+    both["rank"] = range(1, len(both) + 1)
+    return both, "interactions, then content"
 
 
 @app.command("versions")

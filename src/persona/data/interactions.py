@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 ITEM_SIDE_COLUMNS = ["title", "description", "category", "brand", "price", "in_stock"]
 USER_SIDE_COLUMNS = ["gender", "birth_year", "city", "country", "language"]
+#: :func:`read_customers` asks for at most this many customers by id in its query (more: read all, then kept)
+MAX_ID_PARAMS = 500
 
 
 def _vocabulary(values: Iterable[Any]) -> np.ndarray:
@@ -426,14 +428,22 @@ class Interactions:
         )
 
 
-def read_customers(store: Store, *, segment_method: str | None = None) -> pd.DataFrame:
+def read_customers(store: Store, *, segment_method: str | None = None,
+                   customer_ids: Sequence[str] | None = None) -> pd.DataFrame:
     """The workspace's customers who were not erased, as side data: ``customer_id``, gender, birth year, city,
     country, language, declared ``interests``, ``age`` / ``occupation`` / ``segment`` where their attributes hold
-    them, and the segment of ``segment_method`` (default: rfm if present, else any). PII is never read."""
+    them, and the segment of ``segment_method`` (default: rfm if present, else any). PII is never read.
+    ``customer_ids``: only these customers (those stored)."""
     from persona.privacy.tombstones import NOT_ERASED
 
-    customers = store.read_frame(f"SELECT customer_id, {', '.join(USER_SIDE_COLUMNS)}, attributes FROM customers "  # noqa: S608
-                                 f"WHERE {NOT_ERASED}")
+    query = f"SELECT customer_id, {', '.join(USER_SIDE_COLUMNS)}, attributes FROM customers WHERE {NOT_ERASED}"  # noqa: S608
+    params: dict[str, Any] = {}
+    if customer_ids is not None and len(customer_ids) <= MAX_ID_PARAMS:  # a few: asked for by id
+        params = {f"c{i}": str(c) for i, c in enumerate(customer_ids)}
+        query += f" AND customer_id IN ({', '.join(':' + p for p in params)})" if params else " AND 1 = 0"
+    customers = store.read_frame(query, params)
+    if customer_ids is not None and len(customer_ids) > MAX_ID_PARAMS:
+        customers = customers[customers["customer_id"].isin({str(c) for c in customer_ids})].reset_index(drop=True)
     attrs = customers.pop("attributes").map(as_dict)
     customers["interests"] = [_interests(a) for a in attrs]
     for key in ("segment", "age", "occupation"):

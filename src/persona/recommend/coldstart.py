@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -247,3 +247,21 @@ def _reason_fn(
         return "trending now"
 
     return reason
+
+
+def new_customer_features(store: Any, model: Any, customer_ids: Sequence[Any]) -> pd.DataFrame | None:
+    """Stored side data (segment, demographics, declared interests) of the ``customer_ids`` that ``model`` was not
+    trained on, customers added since, indexed by customer id: what ``recommend(user_features=...)`` takes, so
+    that they get cold start from what is known of them rather than trends alone. None when the model knows
+    every one of them (or none of the new ones is stored)."""
+    from persona.data.interactions import read_customers
+
+    data = getattr(model, "data_", None)
+    ids = [str(c) for c in customer_ids]
+    if data is None or not ids:
+        return None
+    new = [c for c, i in zip(ids, data.user_index(ids), strict=True) if i < 0]
+    if not new:
+        return None
+    found = read_customers(store, customer_ids=new)
+    return found.set_index("customer_id") if len(found) else None

@@ -447,8 +447,11 @@ class HybridRecommender(Recommender):
             raise InputError("every blend weight is zero", hint="give at least one model a positive weight")
         self.recent_history_ = (recency_history(data, self.recency_tau_)
                                 if any(n.endswith(RECENT) and w > 0 for n, w in self.weights_.items()) else None)
-        lead = max(self.models_, key=lambda n: self.weights_.get(n, 0.0) + self.weights_.get(n + RECENT, 0.0))
-        self.lead_ = lead
+        # the members' item-to-item similarity (similar items, "because you bought X", diversity) is the heaviest
+        # one that relates items by who had them; popularity members (category, period, popular) only when no
+        # other one got weight
+        related = [n for n in self.models_ if self.models_[n].explains_by_history] or list(self.models_)
+        self.lead_ = max(related, key=lambda n: self.weights_.get(n, 0.0) + self.weights_.get(n + RECENT, 0.0))
         log.info("hybrid fitted models=%s weights=%s seconds=%.1f", list(self.models_), self.weights_,
                  time.perf_counter() - t0)
 
@@ -806,8 +809,17 @@ class HybridRecommender(Recommender):
             total += np.float32(w) * _zscore(raw, seen)
         return total
 
+    @property
+    def similar_reason(self) -> str:  # type: ignore[override]
+        """The reason of the member whose similarity the hybrid serves (see ``lead_``)."""
+        lead = self.__dict__.get("lead_")
+        return self.models_[lead].similar_reason if lead is not None else Recommender.similar_reason
+
     def _item_similarity(self, item_idx: np.ndarray) -> np.ndarray:
         return self.models_[self.lead_]._item_similarity(item_idx)
+
+    def _explain_history(self, user_idx: np.ndarray) -> sp.csr_matrix:
+        return self.models_[self.lead_]._explain_history(user_idx)
 
     def _explain_similarity(self, item_idx: np.ndarray) -> np.ndarray:
         return self.models_[self.lead_]._explain_similarity(item_idx)
