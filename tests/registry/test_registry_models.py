@@ -234,3 +234,115 @@ def test_temporary_folders_a_crashed_registration_left_are_swept_recent_ones_kep
     assert not old.exists() and not stale.exists()
     assert recent.exists()  # may be another process's registration in progress
     assert sorted(p.name for p in root.iterdir()) == [".new-running", "v1"]
+
+
+# --- artifact paths: relative to the workspace's models folder, whatever the working directory -----------------
+def _open(workspace: Path):  # noqa: ANN202
+    from persona.config import load_settings
+    from persona.store import Store
+
+    settings = load_settings(workspace, progress=False)
+    settings.workspace.mkdir(parents=True, exist_ok=True)
+    s = Store(settings)
+    s.create_all()
+    return s
+
+
+def _stored_paths(store) -> dict[int, str]:  # noqa: ANN001
+    from persona.store.models import ModelVersion as ModelRow
+
+    with store.session() as s:
+        return {r.version: r.artifact_path for r in s.query(ModelRow).all()}
+
+
+def test_a_model_registered_from_one_directory_loads_from_another(tmp_path, monkeypatch):
+    monkeypatch.delenv("PERSONA_WORKSPACE", raising=False)
+    monkeypatch.delenv("PERSONA_DATABASE_URL", raising=False)
+    (tmp_path / "project").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "project")
+    store = _open(Path(".persona"))  # the default: a workspace relative to where training runs
+    try:
+        mv = register(store, "recommender", "recommender", {"w": 1}, activate=True)
+    finally:
+        store.dispose()
+    assert mv.artifact_path == "recommender/v1"  # relative to the models folder, not to the working directory
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    for workspace in (tmp_path / "project" / ".persona", Path("../project/.persona")):  # absolute, or relative to here
+        store = _open(workspace)
+        try:
+            assert load(store, "recommender") == {"w": 1}
+        finally:
+            store.dispose()
+
+
+def test_a_workspace_moved_after_registering_still_loads_its_models(tmp_path, monkeypatch):
+    monkeypatch.delenv("PERSONA_WORKSPACE", raising=False)
+    monkeypatch.delenv("PERSONA_DATABASE_URL", raising=False)
+    store = _open(tmp_path / "old" / "ws")
+    try:
+        register(store, "reco", "recommender", {"w": 1})
+        register(store, "reco", "recommender", {"w": 2}, activate=True)
+    finally:
+        store.dispose()
+    (tmp_path / "new").mkdir()
+    (tmp_path / "old" / "ws").rename(tmp_path / "new" / "ws")
+    store = _open(tmp_path / "new" / "ws")
+    try:
+        assert load(store, "reco") == {"w": 2} and load(store, "reco", 1) == {"w": 1}
+        assert set(_stored_paths(store).values()) == {"reco/v1", "reco/v2"}
+    finally:
+        store.dispose()
+
+
+def test_rows_older_versions_wrote_still_load_from_any_directory(tmp_path, monkeypatch):
+    """Paths relative to the directory registered from, absolute ones (also of a workspace moved since), and the
+    single files of schema 0005: each is found in this workspace's models folder."""
+    from sqlalchemy import update
+
+    from persona.persistence import save_estimator
+    from persona.registry import artifact_location
+    from persona.store.models import ModelVersion as ModelRow
+
+    monkeypatch.delenv("PERSONA_WORKSPACE", raising=False)
+    monkeypatch.delenv("PERSONA_DATABASE_URL", raising=False)
+    (tmp_path / "project").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "project")
+    store = _open(Path(".persona"))
+    try:
+        for i in range(1, 4):
+            register(store, "reco", "recommender", {"w": i})
+        save_estimator({"w": 4}, Path(".persona/models/reco-v4.joblib"))
+        legacy = {1: ".persona/models/reco/v1",  # as older versions wrote them: relative to the working directory
+                  2: str(tmp_path / "moved-from" / ".persona" / "models" / "reco" / "v2"),  # absolute, since moved
+                  3: str(tmp_path / "project" / ".persona" / "models" / "reco" / "v3"),  # absolute, still there
+                  4: ".persona/models/reco-v4.joblib"}
+        with store.session() as s:
+            s.add(ModelRow(name="reco", version=4, kind="recommender", params={}, metrics={}, artifact_path=legacy[4],
+                           status="candidate", created_at=datetime.now(UTC)))
+            for v in (1, 2, 3):
+                s.execute(update(ModelRow).where(ModelRow.version == v).values(artifact_path=legacy[v]))
+    finally:
+        store.dispose()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    store = _open(tmp_path / "project" / ".persona")
+    try:
+        assert [load(store, "reco", v) for v in (1, 2, 3, 4)] == [{"w": 1}, {"w": 2}, {"w": 3}, {"w": 4}]
+        models = (tmp_path / "project" / ".persona" / "models").resolve()
+        assert artifact_location(store.settings, get_version(store, "reco", 2)) == models / "reco" / "v2"
+        assert artifact_location(store.settings, get_version(store, "reco", 4)) == models / "reco-v4.joblib"
+    finally:
+        store.dispose()
+
+
+def test_a_missing_artifact_names_the_absolute_path_and_the_workspace(store):
+    import shutil
+
+    from persona.errors import DataFileError
+
+    register(store, "reco", "recommender", {"w": 1})
+    shutil.rmtree(Path(store.settings.models_dir) / "reco" / "v1")
+    with pytest.raises(DataFileError, match="missing at /.*reco/v1/model.joblib") as info:
+        load(store, "reco")
+    assert str(store.settings.workspace) in info.value.hint

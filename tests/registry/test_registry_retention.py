@@ -303,3 +303,37 @@ def test_a_prune_waits_for_a_registration_of_the_same_name(any_store):
                               artifact_path=None, created_at=datetime.now(UTC)))  # the registration's row
     worker.join(30)
     assert [v.version for v in outcome[0].pruned] == [1, 2]  # v4 (newest), v3 (rollback target) kept
+
+
+def test_a_prune_run_from_another_directory_deletes_the_artifacts_of_any_age(tmp_path, monkeypatch):
+    """Rows written now (relative to the models folder) and by older versions (relative to the directory registered
+    from) are both found in the workspace's models folder, wherever the prune runs from."""
+    from sqlalchemy import update
+
+    from persona.store.models import ModelVersion as ModelRow
+
+    monkeypatch.delenv("PERSONA_WORKSPACE", raising=False)
+    monkeypatch.delenv("PERSONA_DATABASE_URL", raising=False)
+    (tmp_path / "project").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "project")
+    settings = load_settings(".persona", progress=False)
+    settings.workspace.mkdir()
+    store = Store(settings)
+    store.create_all()
+    try:
+        for i in range(1, 5):
+            register(store, "reco", "recommender", {"w": i})
+        with store.session() as s:  # as an older version wrote it
+            s.execute(update(ModelRow).where(ModelRow.version == 1).values(artifact_path=".persona/models/reco/v1"))
+    finally:
+        store.dispose()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    store = Store(load_settings(tmp_path / "project" / ".persona", progress=False))
+    try:
+        report = prune(store, "reco", keep=1)
+        assert [v.version for v in report.pruned] == [1, 2] and all(v.bytes > 0 for v in report.pruned)
+        assert _folders(store, "reco") == ["v3", "v4"]
+        assert load(store, "reco") == {"w": 4}
+    finally:
+        store.dispose()

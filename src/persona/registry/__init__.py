@@ -2,6 +2,7 @@
 
 from persona.registry.models import (
     ModelVersion,
+    artifact_location,
     get_version,
     list_models,
     load,
@@ -11,4 +12,4 @@ from persona.registry.models import (
 )
 from persona.registry.retention import PruneReport, prune
 
-__all__ = ["ModelVersion", "PruneReport", "get_version", "list_models", "load", "promote", "prune", "register", "rollback"]
+__all__ = ["ModelVersion", "PruneReport", "artifact_location", "get_version", "list_models", "load", "promote", "prune", "register", "rollback"]

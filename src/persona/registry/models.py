@@ -12,6 +12,11 @@ or promoted). Promotions take the same lock as registrations and retention, so n
 
 Versions the prediction stages saved before they registered here (workspaces from before schema revision 0006)
 name a single model file as their artifact instead of a folder; :func:`load` reads both.
+
+A row's ``artifact_path`` is relative to the workspace's models folder (``<name>/v<N>``), so the workspace can be
+moved or copied and every process, whatever its working directory, finds the artifact. Rows written by older versions
+hold an absolute path or one relative to the directory they were registered from: :func:`artifact_location` still
+finds those in this workspace's models folder.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import shutil
 import tempfile
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import joblib
@@ -92,6 +97,54 @@ def _entity(row: ModelRow) -> ModelVersion:
 def lock_name(name: str) -> str:
     """The transaction lock that registrations, promotions and retention of model ``name`` take turns on."""
     return f"model-version/{name}"
+
+
+def stored_path(name: str, version: int) -> str:
+    """What the ``artifact_path`` column holds for ``version`` of ``name``: its folder relative to the models folder
+    (POSIX separators, so the row reads the same on every host)."""
+    return PurePosixPath(name, f"v{version}").as_posix()
+
+
+def _layout_tail(stored: Path, name: str, version: int) -> Path | None:
+    """The part of a path an older version stored that lies inside the models folder (``<name>/v<N>``, or the single
+    file ``<name>-v<N>.joblib`` of schema 0005 and before); None when the path does not end in the registry's layout."""
+    if stored.parts[-2:] == (name, f"v{version}"):
+        return Path(name, f"v{version}")
+    if stored.name == f"{name}-v{version}.joblib":
+        return Path(stored.name)
+    return None
+
+
+def _candidates(settings: Any, stored: Path, name: str, version: int) -> list[Path]:
+    """Where the artifact stored as ``stored`` may lie, most likely first.
+
+    Absolute: that path, then its registry-layout tail in this workspace's models folder (a moved workspace).
+    Relative: against the models folder (how rows are written now), the workspace root, the registry-layout tail in
+    the models folder (rows written relative to the directory they were registered from), and last the current
+    directory (how older versions read them).
+    """
+    models, tail = Path(settings.models_dir), _layout_tail(stored, name, version)
+    found = [stored] if stored.is_absolute() else [models / stored, Path(settings.workspace) / stored]
+    if tail is not None:
+        found.append(models / tail)
+    if not stored.is_absolute():
+        found.append(stored)
+    return found
+
+
+def artifact_location(settings: Any, mv: ModelVersion) -> Path:
+    """The absolute path of ``mv``'s artifact (folder, or single file before schema 0006) in the workspace of
+    ``settings``: the first candidate that exists, else where it belongs (the first candidate).
+
+    Raises:
+        DataFileError: ``mv`` was registered without an artifact.
+    """
+    if not mv.artifact_path:  # CLV versions saved before schema 0006 kept only their parameters
+        raise DataFileError(f"model {mv.name!r} v{mv.version} was registered without an artifact (its parameters only)",
+                            hint="retrain it, or promote another version")
+    candidates = _candidates(settings, Path(mv.artifact_path), mv.name, mv.version)
+    found = next((c for c in candidates if c.exists()), candidates[0])
+    return Path(os.path.abspath(found))
 
 
 def _check_name(name: str) -> None:
@@ -231,7 +284,7 @@ def _claim(store: Any, tmp: Path, name: str, kind: str, params: dict[str, Any],
             version = int(s.scalar(select(func.max(ModelRow.version)).where(ModelRow.name == name)) or 0) + 1
             target = tmp.parent / f"v{version}"
             row = ModelRow(name=name, version=version, kind=kind, params=params, metrics=metrics,
-                           artifact_path=str(target), status="candidate", created_at=now)
+                           artifact_path=stored_path(name, version), status="candidate", created_at=now)
             s.add(row)
             s.flush()  # takes the version (the unique key catches a writer that took no lock)
             (tmp / META).write_text(dumps({"name": name, "version": version, "kind": kind, "params": params,
@@ -325,15 +378,13 @@ def load(store: Any, name: str, version: int | None = None) -> Any:
     mv = get_version(store, name, version)
     if mv.pruned:
         raise _pruned_error(store, mv, "load")
-    if not mv.artifact_path:  # CLV versions saved before schema 0006 kept only their parameters
-        raise DataFileError(f"model {name!r} v{mv.version} was registered without an artifact (its parameters only)",
-                            hint="retrain it, or promote another version")
-    artifact = Path(mv.artifact_path)
+    artifact = artifact_location(store.settings, mv)
     path = artifact if artifact.is_file() else artifact / ARTIFACT  # a file: saved before schema 0006
     if not path.is_file():
         _raise_if_pruned_meanwhile(store, mv)
         raise DataFileError(f"the artifact of model {name!r} v{mv.version} is missing at {path}",
-                            hint="retrain it, or promote another version")
+                            hint=f"the workspace in use is {os.path.abspath(store.settings.workspace)}: check that "
+                                 "it is the one the model was trained in, or retrain it, or promote another version")
     try:
         payload = joblib.load(path)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad artifact

@@ -33,6 +33,7 @@ from persona.registry.models import (
     _entity,
     _rows,
     _sweep_leftovers,
+    artifact_location,
     current,
     lock_name,
     rollback_target,
@@ -151,12 +152,13 @@ def plan_versions(versions: list[ModelVersion], keep: int, references: dict[int,
 
 
 def _owned_artifact(settings: Any, mv: ModelVersion) -> Path | None:
-    """The artifact of ``mv`` when it lies where this workspace's registry puts it (``<name>/v<N>``, or the single
-    file ``<name>-v<N>.joblib`` of schema 0005 and before); None otherwise: retention deletes nothing else."""
+    """The artifact of ``mv`` (found as :func:`~persona.registry.models.artifact_location` finds it for loading) when
+    it lies where this workspace's registry puts it (``<name>/v<N>``, or the single file ``<name>-v<N>.joblib`` of
+    schema 0005 and before); None otherwise: retention deletes nothing else."""
     if not mv.artifact_path:
         return None
     models = Path(os.path.abspath(settings.models_dir))
-    path = Path(os.path.abspath(mv.artifact_path))
+    path = artifact_location(settings, mv)
     return path if path in (models / mv.name / f"v{mv.version}", models / f"{mv.name}-v{mv.version}.joblib") else None
 
 
