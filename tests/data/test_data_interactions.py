@@ -27,6 +27,21 @@ def test_matrix_sums_duplicates_and_sorts_vocabularies():
     assert data.item_popularity().tolist() == [1, 1, 1]
 
 
+def test_taking_a_product_out_of_the_cart_or_back_adds_no_interest():
+    df = pd.DataFrame({"u": ["a"] * 5 + ["b", "b"], "i": ["x", "x", "y", "y", "z", "x", "q"],
+                       "type": ["add_to_cart", "remove_from_cart", "purchase", "refund", "remove_from_cart",
+                                "rating", "share"],
+                       "value": [None, None, None, None, None, 0.0, None], "t": range(7)})
+    data = Interactions.from_frame(df, "u", "i", weight="value", time="t", event_type="type")
+    m = pd.DataFrame(data.matrix.toarray(), index=data.user_ids, columns=data.item_ids)
+    assert m.loc["a", "x"] == 3.0 and m.loc["a", "y"] == 5.0  # the add to cart and the purchase, nothing more
+    assert m.loc["a", "z"] == 0.0 and data.matrix[data.user_index(["a"])[0]].nnz == 2  # a removal alone: no pair
+    assert set(data.log["event"].astype(str)) == {"add_to_cart", "purchase", "rating", "share"}
+    assert m.loc["b", "x"] == 0.0 and data.matrix[data.user_index(["b"])[0]].nnz == 2  # a 0 rating still rates
+    custom = Interactions.from_frame(df, "u", "i", weight="value", event_type="type", event_weights={"refund": -1.0})
+    assert custom.matrix[custom.user_index(["a"])[0], custom.item_index(["y"])[0]] == 4.0
+
+
 def test_event_weights_defaults_override_and_ratings():
     df = pd.DataFrame(
         {

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 #: Weight of one event of each type in the interaction matrix. A ``rating`` counts its value.
-#: Types not listed count ``OTHER_EVENT_WEIGHT``. Override per call with ``event_weights=``.
+#: Types not listed count ``OTHER_EVENT_WEIGHT``. Override per call with ``event_weights=``. An event that weighs
+#: 0 is no interaction: taking a product out of the cart or sending it back adds no interest to the add to cart or
+#: purchase before it (and a pair whose events all weigh 0 is not in the matrix).
 DEFAULT_EVENT_WEIGHTS: dict[str, float] = {
     "purchase": 5.0,
     "add_to_cart": 3.0,
@@ -11,6 +13,8 @@ DEFAULT_EVENT_WEIGHTS: dict[str, float] = {
     "click": 2.0,
     "view": 1.0,
     "email_click": 1.0,
+    "remove_from_cart": 0.0,
+    "refund": 0.0,
 }
 OTHER_EVENT_WEIGHT = 0.5
 RATING_EVENT = "rating"

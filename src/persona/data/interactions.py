@@ -253,9 +253,10 @@ class Interactions:
         """Build the dataset from a DataFrame of events.
 
         Weights: with ``event_type``, each row counts its type's weight (``DEFAULT_EVENT_WEIGHTS``:
-        purchase 5, add_to_cart 3, wishlist 3, click 2, view 1, email_click 1, any other type 0.5; a ``rating`` row
-        counts the value in ``weight``), overridable with ``event_weights``; without it, each row counts
-        ``df[weight]``, or 1. Rows with the same (user, item) are summed in ``matrix``.
+        purchase 5, add_to_cart 3, wishlist 3, click 2, view 1, email_click 1, remove_from_cart and refund 0, any
+        other type 0.5; a ``rating`` row counts the value in ``weight``), overridable with ``event_weights``; an
+        event (other than a rating) weighing 0 is left out of ``matrix`` and ``log``. Without ``event_type``, each row
+        counts ``df[weight]``, or 1. Rows with the same (user, item) are summed in ``matrix``.
 
         Args:
             df: one row per event.
@@ -313,6 +314,10 @@ class Interactions:
             )
 
         w = cls._weights(df, weight, event_type, event_weights)
+        if event_type is not None and (w == 0).any():  # events that weigh nothing (see DEFAULT_EVENT_WEIGHTS)
+            nothing = (w == 0) & (df[event_type].astype(str).to_numpy() != RATING_EVENT)  # a 0 rating still rates
+            log.debug("from_frame left out events weighing 0 n=%d", int((keep & nothing).sum()))
+            keep &= ~nothing
         t = _to_seconds(df[time]) if time is not None else np.full(len(df), np.nan)
         logdf = pd.DataFrame(
             {
