@@ -127,6 +127,16 @@ def test_a_customer_added_after_training_gets_cold_start_from_what_is_stored_of_
     recs = json.loads(r.stdout)["recommendations"]
     assert len(recs) == 3 and all(int(x["item_id"][1:]) >= 8 for x in recs)  # the kitchen products
     assert {x["reason"] for x in recs} == {"matches your interest in kitchen"}
+    # a customer known at training without history, who declared interests since: served by what is stored now
+    from sqlalchemy import text
+
+    store = open_store(workspace)
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE customers SET attributes = :a WHERE customer_id = 'c_new'"),
+                     {"a": json.dumps({"interests": ["Kitchen"]})})
+    store.dispose()
+    r = _cli(workspace, "recommend", "for", "c_new", "-k", "3", "--json")
+    assert {x["reason"] for x in json.loads(r.stdout)["recommendations"]} == {"matches your interest in kitchen"}
     # the JSON API and campaigns serve the same lists
     from persona.api.service import RecommendationService
 

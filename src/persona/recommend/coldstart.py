@@ -250,17 +250,19 @@ def _reason_fn(
 
 
 def new_customer_features(store: Any, model: Any, customer_ids: Sequence[Any]) -> pd.DataFrame | None:
-    """Stored side data (segment, demographics, declared interests) of the ``customer_ids`` that ``model`` was not
-    trained on, customers added since, indexed by customer id: what ``recommend(user_features=...)`` takes, so
-    that they get cold start from what is known of them rather than trends alone. None when the model knows
-    every one of them (or none of the new ones is stored)."""
+    """Stored side data (segment, demographics, declared interests) of the ``customer_ids`` that ``model`` has no
+    history for, indexed by customer id: what ``recommend(user_features=...)`` takes. Customers added since
+    training get cold start from what is known of them rather than trends alone, and customers known without
+    history get it from their current side data (segments built after the model, say). None when every one of
+    them has a history in the model (or none of the others is stored)."""
     from persona.data.interactions import read_customers
 
     data = getattr(model, "data_", None)
     ids = [str(c) for c in customer_ids]
     if data is None or not ids:
         return None
-    new = [c for c, i in zip(ids, data.user_index(ids), strict=True) if i < 0]
+    n_hist = np.diff(data.matrix.indptr)
+    new = [c for c, i in zip(ids, data.user_index(ids), strict=True) if i < 0 or n_hist[i] == 0]
     if not new:
         return None
     found = read_customers(store, customer_ids=new)
