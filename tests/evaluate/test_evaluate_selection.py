@@ -155,3 +155,23 @@ def test_the_global_split_holds_out_everything_after_one_cutoff_new_customers_in
     assert cmp.best is not None and cmp.best.metrics["ndcg@10"] >= 0
     with pytest.raises(InputError, match="global split needs event times"):
         compare(_shop(0.0, timed=False), ["popular"], split="global")
+
+
+def test_a_model_that_predicts_ratings_is_also_scored_by_rmse_and_mae():
+    rng = np.random.default_rng(3)
+    # generous and strict customers, good and poor products
+    rows = [(f"u{u}", f"i{i}", float(np.clip(3 + (u % 3 - 1) + (i % 3 - 1) + rng.integers(-1, 2) * (rng.random() < 0.2), 1, 5)),
+             u * 100 + i) for u in range(40) for i in range(25) if rng.random() < 0.4]
+    df = pd.DataFrame(rows, columns=["user_id", "item_id", "stars", "ts"]).assign(kind="rating")
+    data = Interactions.from_frame(df, weight="stars", time="ts", event_type="kind")
+    cmp = compare(data, ["popular", "rating-knn"], split="random")
+    assert cmp.test["rating"].notna().all() and set(cmp.test["rating"]) <= {1.0, 2.0, 3.0, 4.0, 5.0}
+    knn = next(r for r in cmp.reports if r.name == "rating-knn")
+    pop = next(r for r in cmp.reports if r.name == "popular")
+    assert 0 < knn.metrics["mae"] <= knn.metrics["rmse"] < 1.0 and "rmse" not in pop.metrics
+    # the mean rating as every prediction does worse than the model
+    truth = cmp.test["rating"].to_numpy()
+    mean = float(cmp.train.ratings().data.mean())
+    assert knn.metrics["rmse"] < 0.8 * float(np.sqrt(np.mean((truth - mean) ** 2)))
+    implicit = compare(_shop(0.0), ["popular"], split="random")
+    assert "rating" not in implicit.test.columns

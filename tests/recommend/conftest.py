@@ -48,15 +48,19 @@ def toy_frames(seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]
         chosen = rng.choice(home, size=int(rng.integers(8, 13)), replace=False, p=p)
         stray = rng.choice(np.setdiff1d(np.arange(N_ITEMS), home), size=1)
         for n, j in enumerate(np.concatenate([chosen, stray])):
-            rows.append((f"u{u}", f"i{j}", types[int(rng.integers(0, 5))], t0 + u * 1000 + n * 60 + int(j)))
-    events = pd.DataFrame(rows, columns=["user_id", "item_id", "event_type", "ts"])
+            kind = types[int(rng.integers(0, 5))]
+            stars = None
+            if kind == "purchase" and (u + int(j)) % 2 == 0:  # some products are rated instead: 4-5 stars at home,
+                kind, stars = "rating", float(4 + u % 2 if j in home else 1 + u % 2)  # 1-2 for the stray one
+            rows.append((f"u{u}", f"i{j}", kind, t0 + u * 1000 + n * 60 + int(j), stars))
+    events = pd.DataFrame(rows, columns=["user_id", "item_id", "event_type", "ts", "value"])
     return events, items, users
 
 
 @pytest.fixture(scope="session")
 def toy() -> Interactions:
     events, items, users = toy_frames()
-    return Interactions.from_frame(events, time="ts", event_type="event_type", items=items, users=users)
+    return Interactions.from_frame(events, weight="value", time="ts", event_type="event_type", items=items, users=users)
 
 
 # Small settings so that the slow models stay fast on toy data (contract tests check behaviour, not quality).

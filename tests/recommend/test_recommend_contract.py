@@ -168,7 +168,9 @@ def test_not_fitted_error(fast_params):
 
 
 def test_similar_items_shape(fitted, toy):
-    _, rec = fitted
+    name, rec = fitted
+    if name == "rating-knn":  # relates items by co-rating only: the toy's 71 ratings leave i0 and i25 no co-rated
+        pytest.skip("rating-knn's similar items are tested on denser ratings in test_recommend_ratingknn.py")
     out = rec.similar_items(["i0", "i25", "unknown-item"], k=4)
     assert list(out.columns) == ["item_id", "similar_item_id", "score", "rank", "reason"]
     assert set(out["item_id"]) <= {"i0", "i25"}
@@ -220,5 +222,6 @@ def test_every_model_says_what_it_needs(toy):
     assert needs.pop("ease-local") == needs.pop("adjacent") == needs.pop("repeat") == needs.pop("transition") == (
         "needs event timestamps")
     assert needs.pop("category") == "needs at least two distinct product category values"
+    assert needs.pop("rating-knn") == "needs explicit ratings (rating events with a value)"
     assert all(v is None for v in needs.values()), needs  # the rest fit on any interactions
     assert all(make_recommender(n).unfit_reason(toy) is None for n in NAMES)

@@ -21,7 +21,7 @@ app = typer.Typer(help="Offline evaluation: recommenders compared on a held-out 
 EXTENSIONS: tuple[str, ...] = ("persona.cli.evaluate_clv", "persona.cli.evaluate_sentiment")
 #: models compared by ``evaluate recommend`` unless --models says otherwise
 EVALUATE_MODELS = ("popular", "itemknn", "userknn", "als", "bpr", "ease", "dlae", "ease-local", "gfcf", "transition",
-                   "category", "hybrid")
+                   "category", "rating-knn", "hybrid")
 TABLE_COLUMNS = ["model", "ndcg@10", "recall@10", "precision@10", "map@10", "coverage", "fit_s", "recommend_s"]
 
 
@@ -80,7 +80,7 @@ def recommend(
     path: Annotated[Path | None, typer.Argument(help="Dataset folder or file (with --adapter), instead of the workspace.")] = None,
     data: Annotated[Path | None, typer.Option("--data", help="Interactions file or dataset folder instead of the workspace.")] = None,
     adapter: Annotated[str | None, typer.Option("--adapter", help="Read PATH with a dataset adapter, e.g. movielens.")] = None,
-    models: Annotated[str | None, typer.Option("--models", help="Comma-separated models; default: popular, itemknn, userknn, als, bpr, ease, dlae, ease-local and transition (with timestamps), gfcf, category (with product categories), hybrid.")] = None,
+    models: Annotated[str | None, typer.Option("--models", help="Comma-separated models; default: popular, itemknn, userknn, als, bpr, ease, dlae, ease-local and transition (with timestamps), gfcf, category (with product categories), rating-knn (with ratings: also RMSE and MAE of the held-out ratings), hybrid.")] = None,
     split: Annotated[str | None, typer.Option("--split", help="temporal (latest 20% per customer), random, stratified, or global (latest 20% of all events); default: stratified 75/25 by item for MovieLens, the benchmark protocol; temporal otherwise (random where events carry no time).")] = None,
     k: Annotated[int, typer.Option("--k", help="List length.", min=1, max=100)] = 10,
     out: Annotated[Path | None, typer.Option("--out", help="HTML report path (default WORKSPACE/reports/evaluate-recommend.html).")] = None,
@@ -182,6 +182,8 @@ def recommend(
         emit(result, True)
         return
     cols = [c.replace("@10", f"@{k}") for c in TABLE_COLUMNS]
+    if any("rmse" in r for r in rows):  # a model predicted the held-out ratings
+        cols[-2:-2] = ["rmse", "mae"]
     emit(rows, False, title=f"{chosen} split, top-{k}: {len(cmp.test):,} held-out pairs", columns=cols)
     if note:
         console.print(f"[yellow]{note}[/yellow]")

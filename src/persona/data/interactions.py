@@ -220,6 +220,23 @@ class Interactions:
                           shape=self._matrix.shape, dtype=np.float32)
         return Interactions(m, self._user_ids, self._item_ids, lg, self._items, self._users)
 
+    def ratings(self) -> sp.csr_matrix:
+        """Explicit ratings, users × items (float64): each pair's latest rating, no stored cell where there is none.
+
+        With event types, the ``rating`` events' values; without them, every event's weight when the weights vary (a
+        frame built with ``weight=`` a rating column; all-equal weights carry no rating). Empty when there is none.
+        """
+        lg = self._log
+        rated = lg[lg["event"].astype(str) == RATING_EVENT] if "event" in lg.columns else lg
+        values = rated["weight"].to_numpy(dtype=np.float64)
+        if not len(rated) or ("event" not in lg.columns and np.ptp(values) == 0):
+            return sp.csr_matrix(self._matrix.shape, dtype=np.float64)
+        order = np.argsort(rated["time"].to_numpy(dtype=np.float64), kind="stable") if self.has_time else np.arange(len(rated))
+        last = pd.DataFrame({"u": rated["user_idx"].to_numpy()[order], "i": rated["item_idx"].to_numpy()[order],
+                             "r": values[order]}).drop_duplicates(["u", "i"], keep="last")
+        return sp.csr_matrix((last["r"].to_numpy(), (last["u"].to_numpy(), last["i"].to_numpy())),
+                             shape=self._matrix.shape, dtype=np.float64)
+
     def item_popularity(self) -> np.ndarray:
         """Number of distinct users per item."""
         return np.bincount(self._matrix.indices, minlength=self.n_items).astype(np.int64)

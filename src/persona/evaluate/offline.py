@@ -24,6 +24,7 @@ from persona.evaluate.beyond import (
     novelty,
 )
 from persona.evaluate.ranking import RANKING_METRICS, mean_metrics, per_user_ranking_metrics
+from persona.evaluate.rating import mae, rmse
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,7 @@ def evaluate_recommender(
     user: str = "user_id",
     item: str = "item_id",
     exclude_seen: bool = True,
+    rating: str = "rating",
 ) -> ModelReport:
     """Fit ``model`` on ``train``, recommend top-``k`` unseen items for every user, and score against ``test``.
 
@@ -99,6 +101,8 @@ def evaluate_recommender(
         item: item column of ``test``.
         exclude_seen: recommend only items the user has not interacted with in ``train`` (False: seen items
             compete too, for a test that keeps repeats, see ``split_interactions(..., repeats=True)``).
+        rating: column of ``test`` with held-out ratings: a model that predicts ratings (``predict_ratings``) is
+            also scored by RMSE and MAE over the rows that have one.
 
     Returns:
         A :class:`ModelReport`; a model that raises is reported with its ``error`` instead.
@@ -126,6 +130,8 @@ def evaluate_recommender(
     if rep.unserved:
         log.warning("model=%s returned no list for %d held-out customers; they count as misses", label, rep.unserved)
     rep.metrics = mean_metrics(rows)
+    if rating in test.columns and hasattr(model, "predict_ratings"):
+        rep.metrics.update(_rating_errors(model, test.rename(columns={user: "user_id", item: "item_id", rating: "rating"})))
     if beyond:
         tf = train_frame(train)
         rep.metrics["coverage"] = catalog_coverage(recs, train.n_items)
@@ -138,6 +144,17 @@ def evaluate_recommender(
     if per_user:
         rep.per_user = rows
     return rep
+
+
+def _rating_errors(model: Any, test: pd.DataFrame) -> dict[str, float]:
+    """RMSE and MAE of ``model``'s predicted ratings over the test rows with a rating (none: no figures)."""
+    rated = test[test["rating"].notna()]
+    if rated.empty:
+        return {}
+    pred = rated[["user_id", "item_id"]].assign(
+        prediction=model.predict_ratings(rated["user_id"].tolist(), rated["item_id"].tolist()))
+    truth = rated[["user_id", "item_id", "rating"]]
+    return {"rmse": rmse(truth, pred), "mae": mae(truth, pred)}
 
 
 def _with_unserved(rows: pd.DataFrame, truth: pd.DataFrame, recs: pd.DataFrame, asked: Any) -> tuple[pd.DataFrame, int]:

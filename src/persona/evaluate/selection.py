@@ -135,7 +135,8 @@ def split_interactions(
         repeats: keep test pairs the user already has in training.
 
     Returns:
-        ``(train, test)``: training Interactions (same vocabularies) and a DataFrame ``user_id, item_id``.
+        ``(train, test)``: training Interactions (same vocabularies) and a DataFrame ``user_id, item_id`` (and
+        ``rating``, the held-out pair's rating or NaN, where the data holds ratings).
 
     Raises:
         InputError: unknown split, or nothing could be held out.
@@ -181,7 +182,12 @@ def _test_frame(data: Interactions, pairs: pd.DataFrame, split: str, repeats_dro
     if pairs.empty:
         raise InputError(f"the {split} split left nothing to test on ({len(data.log)} events)",
                          hint="users need several events each; ingest more history")
-    return pd.DataFrame({"user_id": data.user_ids[pairs["u"].to_numpy()], "item_id": data.item_ids[pairs["i"].to_numpy()]})
+    out = pd.DataFrame({"user_id": data.user_ids[pairs["u"].to_numpy()], "item_id": data.item_ids[pairs["i"].to_numpy()]})
+    ratings = data.ratings().tocoo()
+    if ratings.nnz:  # the held-out ratings, for the models that predict ratings (RMSE, MAE)
+        known = pd.DataFrame({"u": ratings.row, "i": ratings.col, "rating": ratings.data})
+        out["rating"] = pairs[["u", "i"]].merge(known, on=["u", "i"], how="left")["rating"].to_numpy()
+    return out
 
 
 def applicable_models(names: Sequence[str], data: Interactions) -> tuple[list[str], dict[str, str]]:

@@ -28,6 +28,7 @@ RECOMMENDERS: dict[str, str] = {
     "repeat": "persona.recommend.repeat:RepeatRecommender",
     "gfcf": "persona.recommend.gfcf:GFCFRecommender",
     "transition": "persona.recommend.transition:TransitionRecommender",
+    "rating-knn": "persona.recommend.ratingknn:RatingKNNRecommender",
 }
 if importlib.util.find_spec("persona.recommend.hybrid") is not None:
     RECOMMENDERS["hybrid"] = "persona.recommend.hybrid:HybridRecommender"
@@ -50,7 +51,8 @@ def make_recommender(name: str, **params: Any) -> Any:
 
     Args:
         name: a key of :data:`RECOMMENDERS` (popular, period, itemknn, userknn, als, bpr, ease, dlae,
-            ease-local, gfcf, adjacent, transition, rp3beta, content, category, sequential, repeat, hybrid).
+            ease-local, gfcf, adjacent, transition, rp3beta, content, category, sequential, repeat, rating-knn,
+            hybrid).
         params: constructor parameters of that class.
 
     Returns:
