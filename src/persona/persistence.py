@@ -40,6 +40,34 @@ def save_estimator(obj: Any, path: str | Path, *, exclude: Iterable[str] = ()) -
     return path
 
 
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` through a temporary file renamed into place: a reader sees the old file or
+    the new one, and a failure leaves neither a half-written file nor the temporary one.
+
+    Raises:
+        InputError: ``path`` is a folder.
+        DataFileError: the file cannot be written there (permissions, a full disk).
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path} is a folder", hint=f"give a file path, e.g. {path / 'report.html'}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise DataFileError(f"cannot write {path}: {exc.strerror or exc}", hint="choose a folder you can write to") from exc
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise DataFileError(f"cannot write {path}: {exc.strerror or exc}", hint="choose a folder you can write to") from exc
+        raise
+    return path
+
+
 def load_estimator(cls: type[T], path: str | Path) -> T:
     """Read an estimator written by :func:`save_estimator` (trusted files only: it unpickles).
 

@@ -210,6 +210,16 @@ def test_for_applies_the_catalogue_filters(workspace):
         assert r.exit_code == 2 and "Traceback" not in r.output
 
 
+def test_an_erased_customer_is_served_nothing(workspace):
+    r = _cli(workspace, "recommend", "train", "--model", "itemknn", "--json")
+    assert r.exit_code == 0, r.output
+    assert _cli(workspace, "recommend", "for", "c4", "--json").exit_code == 0
+    r = _cli(workspace, "privacy", "erase", "c4", "--yes", "--json")
+    assert r.exit_code == 0, r.output
+    r = _cli(workspace, "recommend", "for", "c4", "--json")
+    assert r.exit_code == 3 and "was erased" in r.output and "Traceback" not in r.output
+
+
 def test_train_rejects_unknown_model(workspace):
     r = _cli(workspace, "recommend", "train", "--model", "magic")
     assert r.exit_code == 2 and "unknown recommender" in r.output
@@ -295,12 +305,15 @@ def test_evaluate_movielens_adapter_reproduces_protocol(workspace, tmp_path):
     from shared_data import shared_data
 
     folder = shared_data("ml-100k")
-    r = _cli(workspace, "evaluate", "recommend", "--adapter", "movielens", str(folder), "--models", "popular",
+    r = _cli(workspace, "evaluate", "recommend", "--adapter", "movielens", str(folder), "--models", "popular,rating-knn",
              "--out", str(tmp_path / "ml.html"), "--by", "gender,age", "--json")
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
     assert out["split"] == "stratified" and out["test_pairs"] == 24_934
     assert out["models"][0]["ndcg@10"] == pytest.approx(0.2505, abs=0.002)
+    # the held-out ratings' RMSE and MAE, for the model that predicts them (surprise's KNNBaseline: the same figures)
+    assert out["models"][1]["rmse"] == pytest.approx(0.916, abs=0.005) and out["models"][1]["mae"] == pytest.approx(0.72, abs=0.005)
+    assert "rmse" not in out["models"][0] and "<th>rmse</th>" in (tmp_path / "ml.html").read_text(encoding="utf-8")
     # accuracy by customer group, ages as of 1998 (the year of the ratings), not of today
     by = out["by_group"]
     assert by["attributes"] == ["gender", "age"]

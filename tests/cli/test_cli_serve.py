@@ -56,3 +56,14 @@ def test_no_workspace_is_an_error_before_binding(tmp_path):
     proc = _serve(tmp_path / "none", "--port", "0", "--json")
     out, err = proc.communicate(timeout=60)
     assert proc.returncode != 0 and out == "" and "persona init" in err
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (("--log-level", "bogus"), "--log-level 'bogus' is not a log level"),
+    (("--redis-url", "notaurl"), "--redis-url 'notaurl' is not a Redis URL"),
+    (("--host", "999.1.1.1"), "--host '999.1.1.1' is not an address"),
+])
+def test_a_bad_option_is_a_one_line_error_before_starting(cli_ws, args, says):
+    proc = _serve(cli_ws, "--port", "0", "--json", *args)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2 and out == "" and says in err and "Traceback" not in err

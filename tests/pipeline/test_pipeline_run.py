@@ -64,6 +64,13 @@ def test_run_with_a_missing_data_folder_is_one_clear_line(tmp_path: Path) -> Non
     assert r.exit_code == 2 and "is not a folder" in r.output
 
 
+def test_run_refuses_a_stage_name_that_does_not_exist_before_creating_anything(tmp_path: Path) -> None:
+    for option in ("--only", "--skip"):
+        r = runner.invoke(app, ["run", option, "recomend", "--workspace", str(tmp_path / "ws"), "--json"])
+        assert r.exit_code == 2 and "no stage is called 'recomend'" in r.output and "recommend" in r.output
+    assert not (tmp_path / "ws").exists()
+
+
 def test_run_on_a_workspace_with_ingested_data_adds_no_demo_shop(small_shop: Path, tmp_path: Path) -> None:
     ws = tmp_path / "ws"
     assert runner.invoke(app, ["init", "--workspace", str(ws)]).exit_code == 0

@@ -102,6 +102,8 @@ def for_customer(
     """Top-k products for one customer, with the reason for each (a customer with no history gets cold start)."""
     from dataclasses import replace
 
+    from persona.privacy.tombstones import erased_customers
+    from persona.recommend.coldstart import new_customer_features
     from persona.recommend.rules import Filters
 
     filters = Filters(in_stock_only=in_stock, categories_include=category or None, categories_exclude=not_category or None,
@@ -111,8 +113,9 @@ def for_customer(
         if not _exists(store, "customers", "customer_id", customer_id):
             raise NotFoundError(f"customer {customer_id!r} is not in this workspace",
                                 hint="check the id, or ingest the customer first")
-        from persona.recommend.coldstart import new_customer_features
-
+        if customer_id in erased_customers(store):  # as the JSON API: an erased customer is no one's to serve
+            raise NotFoundError(f"customer {customer_id!r} was erased (their data is gone): nothing is served for them",
+                                hint="a customer who comes back is ingested again as a new one")
         model = _load_model(store)
         features = new_customer_features(store, model, [customer_id])
         recs = (model.recommend([customer_id], k=k, exclude_seen=False, user_features=features,

@@ -22,12 +22,13 @@ def run(
     as_json: JsonOpt = False,
 ) -> None:
     """Run every pipeline stage once on the workspace (initialising it if needed) and write report.html."""
-    from persona.pipeline.runner import run_pipeline, summary
+    from persona.pipeline.runner import check_stage_names, run_pipeline, summary
     from persona.store import open_store
     from persona.store.workspace import init_workspace
 
     if data is not None and not data.is_dir():
         raise DataFileError(f"--data {data} is not a folder", hint="pass a folder holding customers.csv, events.csv, …")
+    check_stage_names(only, skip)  # before the workspace is created
     settings = settings_for(workspace, seed=seed, progress=not (no_progress or as_json))
     init_workspace(settings)
     store = open_store(settings)

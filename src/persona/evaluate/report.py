@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import html
-import os
-import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from persona.persistence import write_text_atomic
+
 #: Columns of a comparison table, in order; a ranking metric ("ndcg") stands for it at whatever list length the
 #: rows hold ("ndcg@10", "ndcg@5").
-SHOWN = ("map", "ndcg", "precision", "recall", "mrr", "hit_rate", "coverage", "novelty",
+SHOWN = ("map", "ndcg", "precision", "recall", "mrr", "hit_rate", "rmse", "mae", "coverage", "novelty",
          "avg_popularity", "diversity", "fit_s", "recommend_s")
 
 
@@ -27,7 +27,7 @@ def table_html(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = N
     if not rows:
         return "<p>no results</p>"
     cols = list(columns) if columns else shown_columns(rows)
-    lower_better = {"fit_s", "recommend_s", "avg_popularity"}
+    lower_better = {"fit_s", "recommend_s", "avg_popularity", "rmse", "mae"}
     best: dict[str, float] = {}
     for c in cols[1:]:
         vals = [r[c] for r in rows if isinstance(r.get(c), int | float)]
@@ -121,9 +121,4 @@ def write_html(path: Path, title: str, sections: Sequence[Any]) -> Path:
         parts.append(f"<h2>{html.escape(s.title)}</h2>{s.html}")
         parts.extend(f"<img src='data:image/png;base64,{img}'>" for img in s.images)
     parts.append("</body></html>")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".html.tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write("".join(parts))
-    os.replace(tmp, path)
-    return path
+    return write_text_atomic(path, "".join(parts))

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from persona.jsonvalues import dumps
+from persona.persistence import write_text_atomic
 from persona.pipeline.stage import RunContext
 
 
@@ -26,9 +25,4 @@ def write_report(ctx: RunContext, path: Path) -> Path:
         workspace=str(ctx.settings.workspace),
         results=ctx.results,
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".html.tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(html)
-    os.replace(tmp, path)
-    return path
+    return write_text_atomic(path, html)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from persona.config import Settings
-from persona.errors import PersonaError
+from persona.errors import InputError, PersonaError
 from persona.pipeline.registry import STAGES
 from persona.pipeline.stage import RunContext, Stage, StageResult
 
@@ -31,6 +31,18 @@ def load_stages(names: list[str] | None = None) -> list[Stage | tuple[str, str]]
     return out
 
 
+def check_stage_names(*selections: list[str] | None) -> None:
+    """Refuse a stage name (in ``--only`` / ``--skip`` lists) that no registered stage has.
+
+    Raises:
+        InputError: an unknown name, with the names there are.
+    """
+    names = [item[0] if isinstance(item, tuple) else item.name for item in load_stages()]
+    unknown = sorted({n for sel in selections for n in (sel or []) if n not in names})
+    if unknown:
+        raise InputError(f"no stage is called {', '.join(repr(n) for n in unknown)}", hint=f"the stages are {', '.join(names)}")
+
+
 def run_pipeline(
     settings: Settings,
     store: Any,
@@ -45,7 +57,11 @@ def run_pipeline(
 
     A failing stage is recorded with its message and the stages that require it are skipped;
     the others still run, so one broken model does not hide the rest of the report.
+
+    Raises:
+        InputError: ``only`` or ``skip`` names a stage that does not exist.
     """
+    check_stage_names(only, skip)
     ctx = RunContext(settings=settings, store=store, data_dir=data_dir, seed=settings.seed, progress=progress)
     for item in load_stages():
         if isinstance(item, tuple):
