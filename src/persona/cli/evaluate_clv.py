@@ -28,7 +28,9 @@ def _transactions(path: Path, adapter: str | None) -> Any:
     missing = [c for c in ("customer_id", "date") if c not in df.columns]
     if missing:
         raise SchemaError(f"{path} lacks column(s) {missing}; it has {list(df.columns)}", hint="name them customer_id, date (and revenue)")
-    df["date"] = pd.to_datetime(df["date"])
+    from persona.predict.clv_evaluate import utc_days
+
+    df["date"] = utc_days(df["date"], what=f"{path} column 'date'")
     if "revenue" not in df.columns:
         df["revenue"] = 0.0
     return df
@@ -41,7 +43,10 @@ def register_evaluate(app: typer.Typer) -> None:
     def clv(
         path: Annotated[Path, typer.Argument(help="Transactions file (CDNOW layout with --adapter cdnow, or CSV customer_id,date,revenue).")],
         adapter: Annotated[str | None, typer.Option("--adapter", help="Dataset adapter: cdnow.")] = None,
-        calibration_end: Annotated[str, typer.Option("--calibration-end", help="Last day of the calibration period (YYYY-MM-DD).")] = "1997-09-30",
+        calibration_end: Annotated[str | None, typer.Option(
+            "--calibration-end", help="Last day of the calibration period (YYYY-MM-DD). Default: the middle day between the "
+            "first transaction and --observation-end (or the last transaction), so calibration and holdout are as long "
+            "as each other (CDNOW: 1997-09-30, 39 of 78 weeks).", show_default=False)] = None,
         observation_end: Annotated[str | None, typer.Option("--observation-end", help="Last holdout day (default: as long as calibration).")] = None,
         freq: Annotated[str, typer.Option("--freq", help="Time unit: W (weeks) or D (days).")] = "W",
         no_hybrid: Annotated[bool, typer.Option("--no-hybrid", help="Skip the hybrid and the selected model (faster).")] = False,
@@ -54,6 +59,8 @@ def register_evaluate(app: typer.Typer) -> None:
 
         if not path.exists():
             raise DataFileError(f"{path} does not exist", hint="pass the path of a transactions file")
+        if path.is_dir() and adapter is None:
+            raise DataFileError(f"{path} is a folder, not a file", hint="pass a transactions CSV, or --adapter cdnow for a CDNOW folder")
         rep = evaluate_clv(_transactions(path, adapter), calibration_end, observation_end=observation_end, freq=freq, seed=seed, hybrid=not no_hybrid)
         if as_json:
             emit(rep, True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -28,10 +29,9 @@ def _read_texts(path: Path) -> list[str]:
     import pandas as pd
 
     from persona.errors import DataFileError, SchemaError
+    from persona.text.corpora import read_utf8_text
 
-    if not path.is_file():
-        raise DataFileError(f"no such file: {path}", hint="pass a CSV/TSV with a text column, JSON lines, or a .txt")
-    raw = path.read_text(encoding="utf-8-sig", errors="replace")
+    raw = read_utf8_text(path, hint="pass a CSV/TSV with a text column, JSON lines, or a .txt")
     lines = [ln for ln in raw.splitlines() if ln.strip()]
     if not lines:
         raise DataFileError(f"{path} is empty", hint="put one review per line, or a CSV with a text column")
@@ -49,14 +49,27 @@ def _read_texts(path: Path) -> list[str]:
         return [str(r.get(key) or "") for r in recs]
     if suffix in (".csv", ".tsv"):
         delim = "\t" if suffix == ".tsv" or "\t" in lines[0] else ","
-        df = pd.read_csv(path, sep=delim, dtype=str, keep_default_na=False, encoding="utf-8-sig", engine="python",
-                         quoting=csv.QUOTE_NONE if delim == "\t" else csv.QUOTE_MINIMAL)
+        try:  # parse the text already decoded (and checked to be UTF-8) above
+            df = pd.read_csv(io.StringIO(raw), sep=delim, dtype=str, keep_default_na=False, engine="python",
+                             quoting=csv.QUOTE_NONE if delim == "\t" else csv.QUOTE_MINIMAL)
+        except (pd.errors.ParserError, ValueError) as exc:
+            raise DataFileError(f"cannot parse {path}: {exc}", hint="use a CSV or TSV with a text column") from exc
         cols = {str(c).strip().lower(): c for c in df.columns}
         key = next((cols[n] for n in names if n in cols), None)
         if key is None:
             raise SchemaError(f"{path}: no text column among {list(df.columns)}", hint=f"name it one of {names}")
         return df[key].astype(str).tolist()
     return lines
+
+
+def _check_output(output: Path) -> None:
+    """Refuse an --output that cannot be written before any scoring is done."""
+    from persona.errors import InputError
+
+    if output.is_dir():
+        raise InputError(f"--output {output} is a folder, not a file", hint="name a CSV file, e.g. --output scores.csv")
+    if not output.parent.is_dir():
+        raise InputError(f"--output {output}: folder {output.parent} does not exist", hint="create it first or name another file")
 
 
 @app.command("sentiment")
@@ -81,6 +94,8 @@ def sentiment(
     if text is not None and path is not None:
         raise InputError("pass either FILE or --text, not both", hint="score a file, or one text with --text")
     if text is not None or path is not None:
+        if output is not None:
+            _check_output(output)
         texts = [text] if text is not None else _read_texts(path)  # type: ignore[arg-type]
         scores = score_texts(texts, lang=code)
         langs = detect_languages(texts) if code == "auto" else np.full(len(texts), code, dtype=object)
@@ -90,7 +105,12 @@ def sentiment(
             emit(rows[0], as_json, title="sentiment")
             return
         if output is not None:
-            pd.DataFrame(rows).to_csv(output, index=False)
+            tmp = output.with_name(f".{output.name}.tmp")
+            try:  # whole or not at all: a failed or interrupted write leaves no half-written --output
+                pd.DataFrame(rows).to_csv(tmp, index=False)
+                tmp.replace(output)
+            finally:
+                tmp.unlink(missing_ok=True)
         summary = {"n": len(rows), "mean_sentiment": float(np.mean(scores)) if len(rows) else None,
                    "share_negative": float(np.mean(scores <= 0)) if len(rows) else None}
         if as_json:

@@ -89,7 +89,10 @@ class Events:
             self.cols[k].append(np.asarray(arr))
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {k: np.concatenate(v) if v else np.empty(0) for k, v in self.cols.items()}
+        # a column nobody added to (a tiny shop over a short window may have no event at all) keeps its type
+        floats = ("value", "qty", "rev")
+        return {k: np.concatenate(v) if v else np.empty(0, dtype=float if k in floats else np.int64)
+                for k, v in self.cols.items()}
 
 
 class Chooser:
@@ -352,8 +355,10 @@ def simulate(cat: Catalog, pop: Population, consent_windows: np.ndarray, start_s
         frontier = purchases[-1] if len(purchases) > before else None
 
     # --- ratings of bought products ---------------------------------------------------------------
-    allp = [np.concatenate(x) for x in zip(*purchases, strict=True)]
-    c, it, tb = allp[0], allp[1], allp[2]
+    if purchases:
+        c, it, tb = (np.concatenate(x) for x in list(zip(*purchases, strict=True))[:3])
+    else:  # a small shop over a short window may sell nothing at all: then nobody rates anything either
+        c, it, tb = np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
     rated = rng.random(len(c)) < rater[c]
     c, it = c[rated], it[rated]
     t_rate = tb[rated] + rng.integers(2 * DAY, 21 * DAY, len(c))

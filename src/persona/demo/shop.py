@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,6 +51,13 @@ _str = getattr(np, "strings", np.char)  # numpy >= 2: vectorised string ufuncs
 
 def _iso(seconds: np.ndarray) -> np.ndarray:
     return _str.add(np.datetime_as_string(np.asarray(seconds, dtype="datetime64[s]"), unit="s"), "Z")
+
+
+def _ids(prefix: str, numbers: np.ndarray, width: int) -> np.ndarray:
+    """``prefix`` + zero-padded numbers (numpy's zfill fails on an empty array: a tiny shop may have no event)."""
+    if len(numbers) == 0:
+        return np.empty(0, dtype=object)
+    return _str.add(prefix, _str.zfill(np.asarray(numbers).astype(str), width))
 
 
 def _parse_start(start: str) -> int:
@@ -124,10 +134,10 @@ def _events_frame(ev: dict[str, np.ndarray], campaigns: list[str], cust_ids: np.
     codes = pd.factorize(sess[has_sess])[0]  # sessions numbered by first appearance in time
     width = max(7, len(str(len(codes))))
     session_id = np.full(n, "", dtype=object)
-    session_id[has_sess] = _str.add("S", _str.zfill((codes + 1).astype(str), width))
+    session_id[has_sess] = _ids("S", codes + 1, width)
     camp = np.array(campaigns + [""], dtype=object)
     df = pd.DataFrame({
-        "event_id": _str.add("E", _str.zfill(np.arange(1, n + 1).astype(str), max(8, len(str(n))))),
+        "event_id": _ids("E", np.arange(1, n + 1), max(8, len(str(n)))),
         "customer_id": cust_ids[ev["cust"]],
         "product_id": product,
         "event_type": np.array(EVENT_TYPES)[ev["etype"]],
@@ -146,15 +156,18 @@ def _events_frame(ev: dict[str, np.ndarray], campaigns: list[str], cust_ids: np.
 def _make_dirty(shop: DemoShop, rng: np.random.Generator) -> None:
     """Append realistic bad rows: exact duplicates, unparseable timestamps, missing ids, a malformed price."""
     ev = shop.events
-    k = max(3, len(ev) // 500)
-    dups = ev.iloc[np.sort(rng.choice(len(ev), k, replace=False))]
-    bad_ts = ev.iloc[np.sort(rng.choice(len(ev), 3, replace=False))].copy()
+
+    def some(k: int) -> pd.DataFrame:  # k rows of the events, or all of them when a tiny shop has fewer
+        return ev.iloc[np.sort(rng.choice(len(ev), min(k, len(ev)), replace=False))]
+
+    dups = some(max(3, len(ev) // 500))
+    bad_ts = some(3).copy()
     bad_ts["event_id"] = bad_ts["event_id"] + "-bad-ts"
-    bad_ts["timestamp"] = ["2025-13-45T25:61:00Z", "not a date", ""]
-    no_cust = ev.iloc[np.sort(rng.choice(len(ev), 3, replace=False))].copy()
+    bad_ts["timestamp"] = ["2025-13-45T25:61:00Z", "not a date", ""][:len(bad_ts)]
+    no_cust = some(3).copy()
     no_cust["event_id"] = no_cust["event_id"] + "-no-customer"
     no_cust["customer_id"] = ""
-    no_id = ev.iloc[np.sort(rng.choice(len(ev), 2, replace=False))].copy()
+    no_id = some(2).copy()
     no_id["event_id"] = ""
     shop.events = pd.concat([ev, dups, bad_ts, no_cust, no_id], ignore_index=True)
 
@@ -181,18 +194,51 @@ def _make_dirty(shop: DemoShop, rng: np.random.Generator) -> None:
 
 
 def write_shop(shop: DemoShop, out_dir: str | Path) -> dict[str, Path]:
-    """Write one CSV per entity into ``out_dir`` (created if missing); returns entity → path."""
+    """Write one CSV per entity into ``out_dir`` (created if missing); returns entity → path.
+
+    All or nothing: every file is written into a hidden staging folder inside ``out_dir`` first and moved under its
+    final name only once all of them are complete, so an error or Ctrl-C leaves neither a half-written file nor
+    part of a new set (the staging folder, and ``out_dir`` when this call created it, are removed).
+
+    Raises:
+        InputError: ``out_dir`` is a file, or one of the target names is a folder.
+    """
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file, not a folder", hint="pass a folder path")
+    frames = shop.frames()
+    paths = {name: out / f"{name}.csv" for name in frames}
+    blocked = [p.name for p in paths.values() if p.is_dir()]
+    if blocked:
+        raise InputError(f"--out {out} holds folder(s) named {', '.join(blocked)}, where the demo files go",
+                         hint="move them away, or pass another --out folder")
+    created = [d for d in (out, *out.parents) if not d.exists()]
     out.mkdir(parents=True, exist_ok=True)
-    paths = {}
-    for name, df in shop.frames().items():
-        path = out / f"{name}.csv"
-        tmp = path.with_suffix(".csv.tmp")
-        df.to_csv(tmp, index=False, lineterminator="\n")
-        tmp.replace(path)  # never leave a half-written file under the final name
-        paths[name] = path
+    stage = Path(tempfile.mkdtemp(prefix=".demo-", suffix=".tmp", dir=out))
+    moved: list[str] = []
+    try:
+        for name, df in frames.items():
+            df.to_csv(stage / paths[name].name, index=False, lineterminator="\n")
+        for name, path in paths.items():  # renames within one folder: quick, and each file is whole
+            if path.exists():
+                os.replace(path, stage / f"{path.name}.old")  # kept until the whole new set is in place
+            moved.append(name)
+            os.replace(stage / path.name, path)
+    except BaseException:
+        for name in reversed(moved):  # stopped between the renames: put the previous set back
+            old = stage / f"{paths[name].name}.old"
+            if old.exists():
+                os.replace(old, paths[name])
+            elif not (stage / paths[name].name).exists():  # the new file was moved in: take it out
+                paths[name].unlink(missing_ok=True)
+        shutil.rmtree(stage, ignore_errors=True)
+        for d in created:  # folders this call made (innermost first), if still empty
+            try:
+                d.rmdir()
+            except OSError:
+                break
+        raise
+    shutil.rmtree(stage, ignore_errors=True)
     return paths
 
 

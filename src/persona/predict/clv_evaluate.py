@@ -27,9 +27,48 @@ def _scores(pred: np.ndarray, actual: np.ndarray) -> dict[str, float]:
     }
 
 
+def utc_days(values: pd.Series, *, what: str = "column 'date'") -> pd.Series:
+    """Transaction times as tz-naive UTC timestamps: ``...Z`` / ``+02:00`` times are converted to UTC, naive ones
+    are taken as UTC, so both kinds can be compared with each other and with a calibration day.
+
+    Raises:
+        InputError: a value is not a date (the first few are named).
+    """
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        return values.dt.tz_convert("UTC").dt.tz_localize(None)
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        return values
+    parsed = pd.to_datetime(values, utc=True, errors="coerce", format="mixed")
+    bad = parsed.isna() & values.notna() & (values.astype(str).str.strip() != "")
+    if bad.any() or parsed.isna().all():
+        examples = ", ".join(repr(v) for v in values[bad | parsed.isna()].astype(str).unique()[:3])
+        raise InputError(f"{what}: {int((bad | parsed.isna()).sum())} value(s) are not dates (e.g. {examples})",
+                         hint="use ISO dates such as 2025-01-31 or 2025-01-31T10:00:00Z")
+    return parsed.dt.tz_localize(None)
+
+
+def _day(value: str | pd.Timestamp, option: str) -> pd.Timestamp:
+    """A calibration/observation day from the user; a time zone is converted to UTC."""
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"{option} {value!r} is not a date", hint=f"pass {option} as YYYY-MM-DD, e.g. 2025-06-30") from exc
+    if pd.isna(ts):
+        raise InputError(f"{option} {value!r} is not a date", hint=f"pass {option} as YYYY-MM-DD, e.g. 2025-06-30")
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return ts.normalize()
+
+
+def default_calibration_end(first: pd.Timestamp, end: pd.Timestamp) -> pd.Timestamp:
+    """The default calibration end: the middle day of ``[first, end]``, so calibration and holdout are (about) as long
+    as each other, as in the CDNOW benchmark (39 weeks of 78: 1997-01-01..1997-09-30, holdout to 1998-06-30)."""
+    return first + pd.Timedelta(days=(end - first).days // 2)
+
+
 def evaluate_clv(
     transactions: pd.DataFrame,
-    calibration_end: str | pd.Timestamp,
+    calibration_end: str | pd.Timestamp | None = None,
     *,
     observation_end: str | pd.Timestamp | None = None,
     freq: str = "W",
@@ -40,8 +79,10 @@ def evaluate_clv(
     """Fit every CLV model on the calibration period and score repeat transactions in the holdout.
 
     Args:
-        transactions: DataFrame[customer_id, date, revenue].
-        calibration_end: last calibration day; the holdout runs from the next day to ``observation_end``
+        transactions: DataFrame[customer_id, date, revenue]; dates with a time zone (``...Z``) are converted to UTC.
+        calibration_end: last calibration day; default: the middle day between the first transaction and
+            ``observation_end`` (or the last transaction), so the holdout is as long as the calibration period
+            (:func:`default_calibration_end`). The holdout runs from the next day to ``observation_end``
             (default: as long as the calibration period, first transaction day included).
         freq: "W" or "D" time unit of the models.
         seed: seed of the hybrid model.
@@ -55,14 +96,27 @@ def evaluate_clv(
         expectation (:func:`persona.predict.clv_tracking.tracking_curves`).
 
     Raises:
-        InputError: dates out of order or no holdout transactions window.
+        InputError: a date that is not a date, dates out of order, or no holdout transactions window.
     """
-    cal_end = pd.Timestamp(calibration_end).normalize()
-    first = pd.to_datetime(transactions["date"]).min().normalize()
+    if len(transactions) == 0:
+        raise InputError("the transactions file has no rows", hint="pass a file with customer_id, date and revenue rows")
+    transactions = transactions.assign(date=utc_days(transactions["date"]))
+    first = transactions["date"].min().normalize()
+    last = transactions["date"].max().normalize()
+    span = f"the data run from {first.date()} to {last.date()}"
+    obs_end = _day(observation_end, "--observation-end") if observation_end is not None else None
+    if calibration_end is None:
+        cal_end = default_calibration_end(first, min(obs_end, last) if obs_end is not None else last)
+    else:
+        cal_end = _day(calibration_end, "--calibration-end")
     if cal_end < first:
-        raise InputError(f"calibration end {cal_end.date()} is before the first transaction ({first.date()})",
+        raise InputError(f"calibration end {cal_end.date()} is before the first transaction ({first.date()}); {span}",
                          hint="pass a --calibration-end inside the data")
-    obs_end = pd.Timestamp(observation_end).normalize() if observation_end is not None else cal_end + (cal_end - first) + pd.Timedelta(days=1)
+    if cal_end >= last:
+        raise InputError(f"calibration end {cal_end.date()} is on or after the last transaction ({last.date()}): "
+                         f"no holdout transactions; {span}", hint="pass an earlier --calibration-end inside the data")
+    if obs_end is None:
+        obs_end = cal_end + (cal_end - first) + pd.Timedelta(days=1)
     if obs_end <= cal_end:
         raise InputError(f"observation end {obs_end.date()} is not after calibration end {cal_end.date()}: no holdout period",
                          hint="pass a later --observation-end")

@@ -90,6 +90,33 @@ def holdout_split(df: pd.DataFrame, *, test_size: float = 0.2, seed: int = 42) -
     return tr.reset_index(drop=True), te.reset_index(drop=True)
 
 
+def read_utf8_text(path: str | Path, *, hint: str) -> str:
+    """The text of a user's file (a UTF-8 byte-order mark dropped), refusing folders, missing, binary and non-UTF-8 files.
+
+    Args:
+        path: the file.
+        hint: what to pass instead, for the missing-file and folder errors.
+
+    Raises:
+        DataFileError: missing, a folder, binary (NUL bytes) or not UTF-8.
+    """
+    p = Path(path)
+    if p.is_dir():
+        raise DataFileError(f"{p} is a folder, not a file", hint=hint)
+    if not p.is_file():
+        raise DataFileError(f"no such file: {p}", hint=hint)
+    data = p.read_bytes()
+    if b"\x00" in data[: 1 << 16]:
+        if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+            raise DataFileError(f"{p} is UTF-16 text", hint="save it as UTF-8 (in Excel: CSV UTF-8)")
+        raise DataFileError(f"{p} looks binary (it contains NUL bytes), not text", hint=hint)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataFileError(f"{p} is not UTF-8 text (byte {exc.start:,} is not UTF-8)",
+                            hint="save it as UTF-8 (in Excel: CSV UTF-8)") from exc
+
+
 def read_labelled_file(path: str | Path) -> pd.DataFrame:
     """A user's labelled file as ``[label, text]``: CSV or TSV with ``label`` and ``text`` columns, or a
     headerless ``label<TAB>text`` TSV. The delimiter is detected.
@@ -101,12 +128,7 @@ def read_labelled_file(path: str | Path) -> pd.DataFrame:
     from persona.errors import SchemaError
 
     p = Path(path)
-    if not p.is_file():
-        raise DataFileError(f"no such file: {p}", hint="pass a CSV or TSV with label and text columns")
-    try:
-        raw = p.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DataFileError(f"{p} is not UTF-8 text", hint="save it as UTF-8 CSV or TSV") from exc
+    raw = read_utf8_text(p, hint="pass a CSV or TSV with label and text columns")
     lines = [ln for ln in raw.splitlines() if ln.strip()]
     if not lines:
         raise DataFileError(f"{p} is empty", hint="it needs a label and a text column and at least one row")
