@@ -172,3 +172,7 @@ def test_from_store_counts_a_review_without_an_event_as_a_rating(any_store):
     data = Interactions.from_store(any_store)
     np.testing.assert_array_equal(data.matrix.toarray(), [[5, 1], [0, 4]])
     assert Interactions.from_store(any_store, event_types=["purchase"]).matrix.sum() == 5
+    # the stars are ratings wherever the review is, the purchased product's included; a review without stars is none
+    r = data.ratings()
+    assert r.nnz == 2 and r[0, 0] == 2.0 and r[1, 1] == 4.0
+    assert Interactions.from_store(any_store, event_types=["purchase"]).ratings().nnz == 0

@@ -224,16 +224,22 @@ class Interactions:
         """Explicit ratings, users × items (float64): each pair's latest rating, no stored cell where there is none.
 
         With event types, the ``rating`` events' values; without them, every event's weight when the weights vary (a
-        frame built with ``weight=`` a rating column; all-equal weights carry no rating). Empty when there is none.
+        frame built with ``weight=`` a rating column; all-equal weights carry no rating). Besides those, the stars rows
+        carry in ``log["rating"]`` (``from_frame(rating=...)``: a workspace's reviews of products bought). Empty when
+        there is none.
         """
         lg = self._log
-        rated = lg[lg["event"].astype(str) == RATING_EVENT] if "event" in lg.columns else lg
-        values = rated["weight"].to_numpy(dtype=np.float64)
-        if not len(rated) or ("event" not in lg.columns and np.ptp(values) == 0):
+        if "rating" in lg.columns:  # rating events and stars carried by other rows (see from_frame)
+            rated = lg[lg["rating"].notna()]
+            rated = rated[["user_idx", "item_idx", "time"]].assign(r=rated["rating"].to_numpy(dtype=np.float64))
+        elif "event" not in lg.columns and len(lg) and np.ptp(lg["weight"].to_numpy(dtype=np.float64)) > 0:
+            rated = lg[["user_idx", "item_idx", "time"]].assign(r=lg["weight"].to_numpy(dtype=np.float64))
+        else:
+            rated = lg.iloc[:0]
+        if not len(rated):
             return sp.csr_matrix(self._matrix.shape, dtype=np.float64)
-        order = np.argsort(rated["time"].to_numpy(dtype=np.float64), kind="stable") if self.has_time else np.arange(len(rated))
-        last = pd.DataFrame({"u": rated["user_idx"].to_numpy()[order], "i": rated["item_idx"].to_numpy()[order],
-                             "r": values[order]}).drop_duplicates(["u", "i"], keep="last")
+        rated = rated.sort_values("time", kind="stable", na_position="first") if self.has_time else rated
+        last = rated.rename(columns={"user_idx": "u", "item_idx": "i"}).drop_duplicates(["u", "i"], keep="last")
         return sp.csr_matrix((last["r"].to_numpy(), (last["u"].to_numpy(), last["i"].to_numpy())),
                              shape=self._matrix.shape, dtype=np.float64)
 
@@ -266,6 +272,7 @@ class Interactions:
         users: pd.DataFrame | None = None,
         user_ids: Sequence[Any] | np.ndarray | None = None,
         item_ids: Sequence[Any] | np.ndarray | None = None,
+        rating: str | None = None,
     ) -> Interactions:
         """Build the dataset from a DataFrame of events.
 
@@ -285,6 +292,8 @@ class Interactions:
             items: item side data, indexed by item id or with a column named ``item`` / ``item_id``.
             users: user side data, indexed by user id or with a column named ``user`` / ``user_id``.
             user_ids, item_ids: fix the vocabularies (e.g. the whole catalogue); rows with ids outside them are dropped.
+            rating: numeric column of stars a row carries besides its event (a review of a product bought); they
+                weigh nothing in ``matrix`` and are kept in ``log["rating"]`` for :meth:`ratings`.
 
         Returns:
             A new :class:`Interactions`.
@@ -294,7 +303,7 @@ class Interactions:
         """
         if not isinstance(df, pd.DataFrame):
             raise InputError(f"from_frame expects a pandas DataFrame, got {type(df).__name__}")
-        needed = [c for c in (user, item, weight, time, event_type) if c is not None]
+        needed = [c for c in (user, item, weight, time, event_type, rating) if c is not None]
         missing = [c for c in needed if c not in df.columns]
         if missing:
             raise SchemaError(
@@ -346,6 +355,9 @@ class Interactions:
         )
         if event_type is not None:
             logdf["event"] = pd.Categorical(df[event_type].astype(str).to_numpy()[keep])
+        stars = cls._stars(df, weight, event_type, rating)[keep]
+        if not np.isnan(stars).all():
+            logdf["rating"] = stars
         logdf = logdf.reset_index(drop=True)
         mat = sp.csr_matrix(
             (logdf["weight"].to_numpy(), (logdf["user_idx"].to_numpy(), logdf["item_idx"].to_numpy())),
@@ -378,6 +390,18 @@ class Interactions:
         elif weight is not None:
             w[is_rating] = values[is_rating]
         return w
+
+    @staticmethod
+    def _stars(df: pd.DataFrame, weight: str | None, event_type: str | None, rating: str | None) -> np.ndarray:
+        """Each row's explicit rating, NaN where it has none: a ``rating`` event's value, else the ``rating`` column."""
+        stars = np.full(len(df), np.nan)
+        if event_type is not None and weight is not None:
+            is_rating = df[event_type].astype(str).to_numpy() == RATING_EVENT
+            stars[is_rating] = pd.to_numeric(df[weight], errors="coerce").to_numpy(dtype=np.float64)[is_rating]
+        if rating is not None:
+            carried = pd.to_numeric(df[rating], errors="coerce").to_numpy(dtype=np.float64)
+            stars = np.where(np.isnan(stars), carried, stars)
+        return stars
 
     @staticmethod
     def _side_frame(frame: pd.DataFrame | None, keys: tuple[str, ...], what: str) -> pd.DataFrame | None:
@@ -426,6 +450,8 @@ class Interactions:
         if event_types is None or RATING_EVENT in event_types:
             reviews = store.read_frame("SELECT customer_id, product_id, rating, ts FROM reviews")
             events = _with_reviews(events, without_erased(reviews, erased))
+        else:
+            events["stars"] = np.nan
         if event_types is not None:
             events = events[events["event_type"].isin(list(event_types))]
         products = store.read_table("products", ["product_id", *ITEM_SIDE_COLUMNS, "attributes"])
@@ -447,6 +473,7 @@ class Interactions:
             event_weights=event_weights,
             items=products,
             users=customers,
+            rating="stars",
         )
 
 
@@ -482,17 +509,28 @@ def read_customers(store: Store, *, segment_method: str | None = None,
 
 
 def _with_reviews(events: pd.DataFrame, reviews: pd.DataFrame) -> pd.DataFrame:
-    """``events`` plus a ``rating`` row for each review whose (customer, product) no event already records."""
+    """``events`` plus a ``rating`` row for each review whose (customer, product) no event already records; the stars
+    of a review of a pair events do record go in the ``stars`` column of that pair's latest event (they weigh
+    nothing there: :meth:`Interactions.ratings` reads them)."""
+    events = events.assign(stars=np.nan)
     if reviews.empty:
         return events
     pair = ["customer_id", "product_id"]
     known = pd.MultiIndex.from_frame(events[pair].astype(str))
-    fresh = reviews[~pd.MultiIndex.from_frame(reviews[pair].astype(str)).isin(known)]
+    is_known = pd.MultiIndex.from_frame(reviews[pair].astype(str)).isin(known)
+    if is_known.any():
+        stars = reviews[is_known].assign(stars=pd.to_numeric(reviews.loc[is_known, "rating"], errors="coerce"))
+        stars = stars.sort_values("ts", kind="stable").drop_duplicates(pair, keep="last").astype({c: str for c in pair})
+        latest = events[[*pair, "ts"]].assign(row=np.arange(len(events))).astype({c: str for c in pair})
+        latest = latest.sort_values("ts", kind="stable").drop_duplicates(pair, keep="last")
+        on = latest.merge(stars[[*pair, "stars"]], on=pair, how="inner")
+        events.iloc[on["row"].to_numpy(), events.columns.get_loc("stars")] = on["stars"].to_numpy()
+    fresh = reviews[~is_known]
     if fresh.empty:
         return events
     rows = pd.DataFrame({"customer_id": fresh["customer_id"], "product_id": fresh["product_id"],
                          "event_type": RATING_EVENT, "value": pd.to_numeric(fresh["rating"], errors="coerce"),
-                         "ts": fresh["ts"]})
+                         "ts": fresh["ts"], "stars": np.nan})
     return pd.concat([events, rows], ignore_index=True) if len(events) else rows.reset_index(drop=True)
 
 
