@@ -88,14 +88,33 @@ def segment_mask(frame: pd.DataFrame, refs: list[str]) -> pd.Series:
     return mask
 
 
+def _defined_segments(method: str) -> frozenset[str]:
+    """Segment ids a method can produce whether or not anyone is in them now (RFM's fixed names); empty if open-ended."""
+    if method == "rfm":
+        from persona.segments.rfm import RFM_NAMES
+
+        return frozenset(RFM_NAMES)
+    return frozenset()
+
+
 def check_segments(frame: pd.DataFrame, refs: list[str]) -> None:
-    """Raise for a segment reference that names no known segment."""
+    """Raise for a segment reference that names no known segment, or a known one nobody is in yet.
+
+    ``frame`` must be the whole audience table (:func:`customer_frame`): the segments with members are read from it.
+    """
     for ref in refs:
         method, _, seg = ref.partition(":")
         segment_mask(frame, [ref])  # checks the method exists
         known = sorted(frame[f"segment_{method}"].dropna().astype(str).unique())
-        if seg not in known:
-            raise InputError(f"unknown segment {ref!r}", hint=f"known {method} segments: {', '.join(known)}")
+        if seg in known:
+            continue
+        if seg in _defined_segments(method):
+            raise InputError(
+                f"segment {ref!r} has no members yet",
+                hint=f"run `persona segments build --method {method}` after new data, or target a segment with members: "
+                f"{', '.join(known)}",
+            )
+        raise InputError(f"unknown segment {ref!r}", hint=f"known {method} segments: {', '.join(known)}")
 
 
 def check_fields(frame: pd.DataFrame, text: str | None) -> None:
@@ -158,10 +177,19 @@ class Selection:
     excluded: dict[str, int] = field(default_factory=dict)
 
 
-def select_audience(frame: pd.DataFrame, spec: CampaignSpec) -> Selection:
-    """Apply the audience definition and assign each customer to the first matching group."""
+def select_audience(frame: pd.DataFrame, spec: CampaignSpec, *, only_customers: Any = None) -> Selection:
+    """Apply the audience definition and assign each customer to the first matching group.
+
+    Args:
+        frame: the whole audience table (:func:`customer_frame`): segment references are checked against it.
+        spec: the campaign.
+        only_customers: restrict the selection to these customer ids (a triggered run, a preview); the segments are
+            still checked against every customer, so a segment none of them is in is not reported as unknown.
+    """
     a = spec.audience
     mask = pd.Series(True, index=frame.index)
+    if only_customers is not None:
+        mask &= frame["customer_id"].isin(set(only_customers))
     if a.segments:
         check_segments(frame, a.segments)
         mask &= segment_mask(frame, a.segments)
@@ -204,3 +232,34 @@ def select_audience(frame: pd.DataFrame, spec: CampaignSpec) -> Selection:
         excluded["over_limit"] = len(chosen) - a.limit
         chosen = chosen.sort_values("customer_id").head(a.limit)
     return Selection(members=chosen.reset_index(drop=True), excluded=excluded)
+
+
+def describe_audience(spec: CampaignSpec) -> str:
+    """The audience definition in a few words, for messages (``segments rfm:champions; where 'x > 1'``)."""
+    a = spec.audience
+    parts = []
+    if a.segments:
+        parts.append(f"segments {', '.join(a.segments)}")
+    if a.where:
+        parts.append(f"where {a.where!r}")
+    if a.exclude_segments:
+        parts.append(f"excluding segments {', '.join(a.exclude_segments)}")
+    if a.exclude_where:
+        parts.append(f"excluding where {a.exclude_where!r}")
+    if a.exclude_customers:
+        parts.append(f"excluding {len(a.exclude_customers)} listed customer(s)")
+    conds = [f"{g.name}: {' and '.join(c for c in (', '.join(g.segments or []), g.when or '') if c)}"
+             for g in spec.groups if g.segments or g.when]
+    if conds and len(conds) == len(spec.groups):  # with a catch-all group nobody is left out by the groups
+        parts.append(f"groups {'; '.join(conds)}")
+    return "; ".join(parts) or "every customer"
+
+
+#: why :func:`select_audience` left a customer out, by its ``excluded`` key
+EXCLUSION_REASONS = {
+    "excluded_segment": "in an excluded segment",
+    "excluded_predicate": "matches exclude_where",
+    "excluded_customer": "listed in exclude_customers",
+    "no_group": "matches no group",
+    "over_limit": "over the audience limit",
+}

@@ -93,15 +93,20 @@ def validate_campaign(store: Any | None, spec: CampaignSpec) -> list[str]:
 
 def save_campaign(store: Any, spec: CampaignSpec, *, status: str = "active") -> None:
     """Create or update the stored campaign spec."""
-    now = datetime.now(UTC)
     with store.session() as s:
-        row = s.get(Campaign, spec.name)
-        if row is None:
-            s.add(Campaign(name=spec.name, spec=spec.model_dump(mode="json"), status=status, created_at=now, updated_at=now))
-        else:
-            row.spec = spec.model_dump(mode="json")
-            row.status = status
-            row.updated_at = now
+        _upsert_campaign(s, spec, status)
+
+
+def _upsert_campaign(s: Any, spec: CampaignSpec, status: str = "active") -> None:
+    """Create or update the stored campaign spec in the session ``s`` (committed with whatever else it writes)."""
+    now = datetime.now(UTC)
+    row = s.get(Campaign, spec.name)
+    if row is None:
+        s.add(Campaign(name=spec.name, spec=spec.model_dump(mode="json"), status=status, created_at=now, updated_at=now))
+    else:
+        row.spec = spec.model_dump(mode="json")
+        row.status = status
+        row.updated_at = now
 
 
 def _code_for(settings: Settings, campaign: str):  # noqa: ANN202
@@ -202,19 +207,27 @@ def plan_campaign(
     """
     now = now or datetime.now(UTC)
     run_key = run_key or f"{spec.name}:once"
-    save_campaign(store, spec)
+    # Nothing is stored before the plan is known to succeed: the campaign is saved with its run and outbox rows in
+    # one transaction, so a plan that fails (an unknown segment…) leaves no active campaign for the worker to trip on.
     with store.session() as s:
         existing = s.scalar(select(CampaignRun).where(CampaignRun.run_key == run_key))
+        stored = s.get(Campaign, spec.name)
+        unchanged = stored is not None and stored.status == "active" and stored.spec == spec.model_dump(mode="json")
         if existing is not None:
             stats = existing.stats or {}
-            return PlanResult(spec.name, existing.id, run_key, False, counts=dict(stats.get("counts", {})), parity=stats.get("parity"))
+            done = PlanResult(spec.name, existing.id, run_key, False, counts=dict(stats.get("counts", {})), parity=stats.get("parity"))
+    if existing is not None:
+        if not unchanged:  # a changed spec for a run planned before: stored (re-activated) only once it checks out
+            validate_campaign(store, spec)
+            save_campaign(store, spec)
+        return done
     for g in spec.groups:
         validate_template(g.template, g.strategy)
 
     frame = customer_frame(store)
-    if only_customers is not None:
-        frame = frame[frame["customer_id"].isin(set(only_customers))]
-    sel = select_audience(frame, spec)
+    sel = select_audience(frame, spec, only_customers=only_customers)
+    if spec.budget is not None and spec.budget.parity is not None:  # before any experiment exposure is logged
+        _parity_labels(store, spec.budget.parity.attribute, frame["customer_id"].head(0))
     members = sel.members
     counts: dict[str, int] = dict(sel.excluded)
     status = pd.Series("planned", index=members.index, dtype=object)
@@ -335,6 +348,8 @@ def plan_campaign(
             )
     counts.update(pd.Series([r["status"] for r in rows_out], dtype=object).value_counts().to_dict() if rows_out else {})
     with store.session() as s:
+        _upsert_campaign(s, spec)
+        s.flush()  # the run's foreign key needs the campaign row
         run = CampaignRun(campaign=spec.name, run_key=run_key, planned_at=now, status="planned", stats={"counts": counts, "notes": ctx.notes, "parity": parity})
         s.add(run)
         s.flush()

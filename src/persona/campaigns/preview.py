@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from persona.campaigns.audience import customer_frame, select_audience
+from persona.campaigns.audience import EXCLUSION_REASONS, customer_frame, describe_audience, select_audience
 from persona.campaigns.channels import OutgoingMessage
 from persona.campaigns.context import build_context
 from persona.campaigns.planner import _code_for, message_id
@@ -36,11 +36,15 @@ def preview(store: Any, settings: Settings, spec: CampaignSpec, customer_id: str
     worker._specs[spec.name] = spec
     to_addr = worker.cipher.decrypt(cust.email_enc)
     if planned is None:
-        frame = customer_frame(store)
-        sel = select_audience(frame[frame["customer_id"] == customer_id], spec)
+        # the segments are checked against every customer: one this customer is not in is not "unknown"
+        sel = select_audience(customer_frame(store), spec, only_customers=[customer_id])
         if sel.members.empty:
-            why = ", ".join(f"{k}" for k in sel.excluded) or "does not match the audience"
-            raise InputError(f"customer {customer_id!r} is not in the audience of {spec.name!r} ({why})")
+            why = ", ".join(EXCLUSION_REASONS.get(k, k) for k, n in sel.excluded.items() if n)
+            raise InputError(
+                f"customer {customer_id!r} is not in the audience of campaign {spec.name!r} "
+                f"({why + '; audience: ' if why else ''}{describe_audience(spec)})",
+                hint="preview a customer of the audience, or change the campaign's audience",
+            )
         group = next(g for g in spec.groups if g.name == sel.members.at[0, "group"])
         ctx = build_context(store, spec, _code_for(settings, spec.name), recommender=recommender)
         plan = plan_group(sel.members, group, ctx)[0]

@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
 from croniter import croniter
+from pydantic import ValidationError
 
 from persona.campaigns.context import abandoned_carts
 from persona.campaigns.planner import PlanResult, plan_campaign
 from persona.campaigns.spec import CampaignSpec
 from persona.config import Settings
+from persona.errors import PersonaError
 
 log = logging.getLogger(__name__)
 
@@ -94,18 +97,46 @@ def due_runs(store: Any, spec: CampaignSpec, now: datetime) -> list[tuple[str, d
     return [(f"{spec.name}:trigger:{now.strftime('%Y%m%dT%H%M%S')}", refs)] if refs else []
 
 
-def tick(store: Any, settings: Settings, *, now: datetime | None = None) -> list[PlanResult]:
-    """Plan every run that is due for the active campaigns."""
+@dataclass
+class TickReport:
+    """What one scheduling pass did: the runs it planned, and the campaigns it skipped with why (name → error)."""
+
+    planned: list[PlanResult] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+def plan_due(store: Any, settings: Settings, *, now: datetime | None = None) -> TickReport:
+    """Plan every run that is due for the active campaigns.
+
+    A campaign that cannot be planned (an unknown segment, a stored spec this version rejects…) is skipped, logged and
+    reported in ``failed``; the others are planned all the same. A key rotation in progress stops the pass (it
+    concerns every campaign).
+    """
+    from persona.privacy.keysource import KeyRotatedError, KeyRotationPending
+
     now = now or datetime.now(UTC)
-    rows = store.read_frame("SELECT name, spec FROM campaigns WHERE status = 'active'")
-    results = []
-    for spec_json in rows["spec"]:
-        spec = CampaignSpec.model_validate(spec_json if isinstance(spec_json, dict) else json.loads(spec_json))
-        for run_key, refs in due_runs(store, spec, now):
-            res = plan_campaign(
-                store, settings, spec, run_key=run_key, now=now,
-                only_customers=list(refs) if refs is not None else None, trigger_refs=refs,
-            )
-            if res.created:
-                results.append(res)
-    return results
+    rows = store.read_frame("SELECT name, spec FROM campaigns WHERE status = 'active' ORDER BY name")
+    report = TickReport()
+    for name, spec_json in zip(rows["name"], rows["spec"], strict=True):
+        try:
+            spec = CampaignSpec.model_validate(spec_json if isinstance(spec_json, dict) else json.loads(spec_json))
+            for run_key, refs in due_runs(store, spec, now):
+                res = plan_campaign(
+                    store, settings, spec, run_key=run_key, now=now,
+                    only_customers=list(refs) if refs is not None else None, trigger_refs=refs,
+                )
+                if res.created:
+                    report.planned.append(res)
+        except (KeyRotationPending, KeyRotatedError):
+            raise
+        except (PersonaError, ValidationError, ValueError) as exc:  # this campaign's own problem: the others go on
+            why = str(exc) if isinstance(exc, PersonaError) else f"invalid stored spec: {exc}"
+            why = " ".join(why.split())  # one line
+            report.failed[str(name)] = why
+            log.info("campaign=%s skipped: %s", name, why)  # the caller reports it (the CLI prints it)
+    return report
+
+
+def tick(store: Any, settings: Settings, *, now: datetime | None = None) -> list[PlanResult]:
+    """Plan every run that is due for the active campaigns (see :func:`plan_due`; skipped campaigns are logged)."""
+    return plan_due(store, settings, now=now).planned

@@ -294,7 +294,9 @@ def _place(marks: dict[tuple[Any, ...], tuple[int, int]], source: str, loc: tupl
 
 def problems_error(lines: list[str]) -> InputError:
     """One error listing every located problem of a campaign spec (``source:line:column: field: problem``)."""
-    return InputError(f"{len(lines)} problem(s) in the campaign spec:\n  " + "\n  ".join(lines))
+    err = InputError(f"{len(lines)} problem(s) in the campaign spec:\n  " + "\n  ".join(lines))
+    err.problems = list(lines)  # type: ignore[attr-defined]  # one by one, for `persona campaign validate --json`
+    return err
 
 
 def _locate(marks: dict[tuple[Any, ...], tuple[int, int]], loc: tuple[Any, ...], *, key: bool = False) -> tuple[int, int] | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,14 +23,18 @@ def _open(workspace: Path | None):  # noqa: ANN202
     return settings, open_store(settings)
 
 
+def _is_file_ref(ref: str) -> bool:
+    p = Path(ref)
+    return p.suffix in (".yaml", ".yml") or p.is_file()
+
+
 def _spec(store, ref: str):  # noqa: ANN001, ANN202
     from persona.campaigns.spec import CampaignSpec, load_spec
     from persona.errors import NotFoundError
     from persona.store.models import Campaign
 
-    p = Path(ref)
-    if p.suffix in (".yaml", ".yml") or p.is_file():
-        return load_spec(p)
+    if _is_file_ref(ref):
+        return load_spec(Path(ref))
     with store.session() as s:
         row = s.get(Campaign, ref)
     if row is None:
@@ -44,13 +49,22 @@ def validate(
     offline: Annotated[bool, typer.Option("--offline", help="Check the file alone, without the workspace's segments and fields.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Check a campaign file: syntax, fields, segments, predicates and templates, with locations."""
+    """Check a campaign file: syntax, fields, segments, predicates and templates, with locations.
+
+    Exit code 2 when the file has problems; with --json they are also printed on stdout as
+    {"valid": false, "file": FILE, "problems": ["FILE:LINE:COLUMN: field: problem", ...]}.
+    """
     from persona.campaigns.planner import validate_campaign
     from persona.campaigns.spec import load_spec
+    from persona.errors import InputError
 
-    spec = load_spec(file)
-    store = None if offline else _open(workspace)[1]
-    validate_campaign(store, spec)
+    try:
+        spec = load_spec(file)
+        validate_campaign(None if offline else _open(workspace)[1], spec)
+    except InputError as exc:
+        if as_json:
+            emit({"valid": False, "file": str(file), "problems": getattr(exc, "problems", None) or [str(exc)]}, True)
+        raise
     emit({"valid": True, "name": spec.name, "groups": [g.name for g in spec.groups], "channels": [c.type for c in spec.channels]}, as_json,
          title="campaign is valid")
 
@@ -81,11 +95,17 @@ def list_(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
 
 @app.command()
 def plan(spec_ref: SpecArg, workspace: WorkspaceOpt = None, run_key: Annotated[str | None, typer.Option(help="Run identifier (default NAME:once).")] = None, as_json: JsonOpt = False) -> None:
-    """Plan a run: select the audience and write one outbox row per customer and channel (idempotent)."""
-    from persona.campaigns.planner import plan_campaign
+    """Plan a run: select the audience and write one outbox row per customer and channel (idempotent).
+
+    A FILE is stored as an active campaign together with its run; when planning fails nothing is stored.
+    """
+    from persona.campaigns.planner import plan_campaign, validate_campaign
 
     settings, store = _open(workspace)
-    res = plan_campaign(store, settings, _spec(store, spec_ref), run_key=run_key)
+    spec = _spec(store, spec_ref)
+    if _is_file_ref(spec_ref):  # every mistake of the file, located, before anything is stored
+        validate_campaign(store, spec)
+    res = plan_campaign(store, settings, spec, run_key=run_key)
     out = res.to_dict()
     out["fairness"] = _fairness_findings(store, res.campaign)
     if as_json:
@@ -141,7 +161,7 @@ def preview(
 def send(
     name: Annotated[str | None, typer.Argument(help="Campaign name (default: every campaign with due messages).")] = None,
     workspace: WorkspaceOpt = None,
-    max_messages: Annotated[int | None, typer.Option("--max", help="Stop after this many messages.")] = None,
+    max_messages: Annotated[int | None, typer.Option("--max", help="Stop after this many messages (at least 1).", min=1)] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Deliver the due outbox messages now (consent, caps and quiet hours checked per message)."""
@@ -160,24 +180,32 @@ def send(
 def worker(
     workspace: WorkspaceOpt = None,
     once: Annotated[bool, typer.Option("--once", help="One pass (plan due runs, deliver), then exit.")] = False,
-    interval: Annotated[float, typer.Option(help="Seconds between passes.")] = 60.0,
+    interval: Annotated[float, typer.Option(help="Seconds between passes (more than 0).")] = 60.0,
     as_json: JsonOpt = False,
 ) -> None:
     """Run schedules and triggers: plan due runs of active campaigns and deliver, every INTERVAL seconds.
 
+    A campaign that cannot be planned (e.g. its audience names a segment that no longer exists) is skipped with a
+    note on stderr ("skipped" in the JSON output) and the other campaigns are planned and delivered all the same;
+    fix its file and store it again with `persona campaign create FILE`. With --once the exit code is then 1 (0 when
+    every due campaign was planned); without --once the worker keeps running.
+
     A key rotation is followed (a pass waits while one runs); with PERSONA_SECRET_KEY the worker stops once the key
     was rotated (it must be restarted with the new one).
     """
-    from persona.campaigns.scheduler import tick
+    from persona.campaigns.scheduler import plan_due
     from persona.campaigns.worker import Worker
+    from persona.errors import InputError
     from persona.privacy.keysource import KeyRotationPending
 
+    if not 0 < interval < math.inf:  # checked before any pass: 0 would spin without pause, a negative one fail after a pass
+        raise InputError(f"--interval must be a number of seconds above 0, got {interval:g}", hint="e.g. --interval 60")
     settings, store = _open(workspace)
     delivery = Worker(store, settings)
     while True:
         try:
             delivery.keys.writable(store, force=True)  # before planning too: coupon codes are derived from the key
-            planned = tick(store, settings)
+            report = plan_due(store, settings)
             stats = delivery.run()
         except KeyRotationPending as exc:
             if once:
@@ -185,12 +213,18 @@ def worker(
             err_console.print(f"pass skipped: {exc.message}", markup=False, highlight=False)
             time.sleep(interval)
             continue
-        summary = {"planned_runs": [p.run_key for p in planned], **stats.to_dict()}
+        for name, why in report.failed.items():
+            err_console.print(f"campaign {name!r} skipped: {why}; fix its file and store it again with `persona campaign create FILE`",
+                              style="yellow", markup=False, highlight=False, soft_wrap=True)
+        summary = {"planned_runs": [p.run_key for p in report.planned], "skipped": report.failed, **stats.to_dict()}
         if once:
             emit(summary, as_json, title="worker pass")
+            if report.failed:
+                raise typer.Exit(1)
             return
         if not as_json:
-            console.print(f"planned {len(planned)} run(s), sent {stats.sent}, failed {stats.failed}, suppressed {stats.suppressed}")
+            console.print(f"planned {len(report.planned)} run(s), skipped {len(report.failed)} campaign(s), sent {stats.sent}, "
+                          f"failed {stats.failed}, suppressed {stats.suppressed}")
         time.sleep(interval)
 
 
