@@ -309,6 +309,10 @@ def test_export_refuses_an_existing_destination_and_an_old_schema(source, tmp_pa
     (tmp_path / "x.tar").write_text("old")
     code, _, err = _cli("db", "export", str(tmp_path / "x.tar"), "--workspace", str(source))
     assert code == 2 and (tmp_path / "x.tar").read_text() == "old"
+    for name in ("backup.zip", "backup.tgz", "backup.csv.gz"):  # an archive kind export does not write: no folder
+        code, _, err = _cli("db", "export", str(tmp_path / name), "--workspace", str(source))
+        assert code == 2 and "names an archive kind export does not write" in _one_line(err)
+        assert not (tmp_path / name).exists()
 
     old = _new_workspace(tmp_path / "old")
     engine = create_engine(load_settings(old).url)

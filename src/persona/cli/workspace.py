@@ -32,12 +32,12 @@ def init(
 def db_upgrade(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
     """Apply pending schema migrations to the workspace database."""
     from persona.store.migrate import schema_status, upgrade
-    from persona.store.sql import make_engine
+    from persona.store.sql import open_engine
     from persona.store.workspace import require_workspace
 
     settings = settings_for(workspace)
     require_workspace(settings)
-    engine = make_engine(settings.url)
+    engine = open_engine(settings)
     try:
         before = schema_status(engine)
         if before["state"] == "ahead":
@@ -55,12 +55,12 @@ def db_upgrade(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None
 def db_status(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
     """Show the database's schema revision and this Persona's head revision."""
     from persona.store.migrate import schema_status
-    from persona.store.sql import make_engine
+    from persona.store.sql import open_engine
     from persona.store.workspace import require_workspace
 
     settings = settings_for(workspace)
     require_workspace(settings)
-    engine = make_engine(settings.url)
+    engine = open_engine(settings)
     try:
         st = schema_status(engine)
     finally:
@@ -78,8 +78,13 @@ def db_export(
     as_json: JsonOpt = False,
 ) -> None:
     """Export every table (Parquet, one file each) and models/ with a verified manifest: a backup, or a move to another database."""
+    from persona.errors import InputError
     from persona.store.export import export_workspace
 
+    name = out.name.lower()
+    if name.endswith((".zip", ".7z", ".rar", ".tgz", ".bz2", ".xz", ".gz")) and not name.endswith(".tar.gz"):
+        raise InputError(f"{out.name} names an archive kind export does not write",
+                         hint=f"end the name in .tar or .tar.gz (e.g. {out.stem}.tar.gz), or give a folder name")
     settings = settings_for(workspace)
     info = export_workspace(settings, out, with_key=with_key, models=not no_models)
     if with_key:

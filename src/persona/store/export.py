@@ -81,7 +81,7 @@ def export_workspace(
     """
     from persona import __version__
     from persona.store.migrate import check_schema, current_revision
-    from persona.store.sql import make_engine
+    from persona.store.sql import open_engine
     from persona.store.workspace import require_workspace
 
     t0 = time.perf_counter()
@@ -89,7 +89,7 @@ def export_workspace(
     require_workspace(settings)
     _check_destination(out)
     chunk = int(chunk_size or min(settings.chunk_size, EXPORT_CHUNK_ROWS))
-    engine = make_engine(settings.url)
+    engine = open_engine(settings)
     try:
         check_schema(engine, settings.workspace)
         revision = current_revision(engine)

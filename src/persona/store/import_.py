@@ -86,7 +86,7 @@ def import_workspace(
         StoreError: the database failed during the load; nothing was written.
     """
     from persona.store.migrate import check_schema, head_revision
-    from persona.store.sql import make_engine
+    from persona.store.sql import open_engine
     from persona.store.workspace import require_workspace
 
     t0 = time.perf_counter()
@@ -97,7 +97,7 @@ def import_workspace(
     if use_key and settings.secret_key:
         raise ConfigError("--use-key installs the export's key file, but PERSONA_SECRET_KEY is set and overrides any key file",
                           hint="set PERSONA_SECRET_KEY to the key in the export's secret.key instead, and drop --use-key")
-    engine = make_engine(settings.url)
+    engine = open_engine(settings)
     try:
         check_schema(engine, settings.workspace)
         with engine.connect() as conn:

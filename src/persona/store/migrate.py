@@ -102,12 +102,21 @@ def check_schema(engine: Engine, workspace: Path | str) -> None:
         SchemaOutOfDateError: the schema is missing, older or newer than this version's.
         StoreError: the database cannot be reached.
     """
+    from sqlalchemy.exc import DBAPIError
+
+    from persona.errors import PersonaError
+
     try:
         st = schema_status(engine)
-    except StoreError:
+    except PersonaError:
         raise
-    except Exception as exc:  # connection refused, bad URL…
-        raise StoreError(f"cannot read the schema version of {engine.url.render_as_string()}: {exc}",
+    except DBAPIError as exc:  # connection refused, a read-only SQLite file…: one line naming the cause
+        from persona.store.sql import database_error
+
+        raise database_error(exc, engine.url) from exc
+    except Exception as exc:
+        first = next((s.strip() for s in str(exc).splitlines() if s.strip()), type(exc).__name__)
+        raise StoreError(f"cannot read the schema version of {engine.url.render_as_string()}: {first}",
                          hint="check PERSONA_DATABASE_URL and that the database server is running") from exc
     if st["state"] == "ok":
         return

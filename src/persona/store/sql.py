@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
+import os
+import re
+import tomllib
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import URL, Connection, Engine, create_engine, event, inspect, make_url, text
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from persona.config import Settings
-from persona.errors import StoreError
+from persona.errors import ConfigError, PersonaError, StoreError
 from persona.jsonvalues import dumps
 from persona.store.bulk import BulkWriter, OnConflict
 from persona.store.integrity import raise_constraint_errors
@@ -39,21 +44,206 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def make_engine(url: str) -> Engine:
-    """Create the engine for ``url`` with the settings each database needs.
+def make_engine(url: str | URL, *, settings: Settings | None = None) -> Engine:
+    """Create the engine for ``url`` with the settings each database needs (connects only when first used).
 
     JSON columns written through SQLAlchemy use the bulk writer's encoder: numpy numbers stay numbers, NaN is null.
     A statement the database refuses for a constraint raises :class:`~persona.errors.ConstraintError`, whatever the
     write path (see :func:`~persona.store.integrity.raise_constraint_errors`).
+
+    Args:
+        url: the database URL (``settings.url``).
+        settings: the workspace's settings, to name where a bad URL is set (``PERSONA_DATABASE_URL``, ``config.toml``).
+
+    Raises:
+        ConfigError: the URL cannot be parsed, names a database other than SQLite or PostgreSQL, or a driver that is
+            not installed.
     """
-    if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30}, json_serializer=dumps)
-        event.listen(engine, "connect", _sqlite_pragmas)
-    else:
-        engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, json_serializer=dumps)
-        if engine.dialect.name == "postgresql":
+    parsed = parse_database_url(url, settings=settings)
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            engine = create_engine(parsed, connect_args={"timeout": 30}, json_serializer=dumps)
+            event.listen(engine, "connect", _sqlite_pragmas)
+        else:
+            connect_args = {} if "connect_timeout" in parsed.query else {"connect_timeout": PG_CONNECT_TIMEOUT_S}
+            engine = create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=10, json_serializer=dumps,
+                                   connect_args=connect_args)
             event.listen(engine, "connect", _pg_session_settings)
+    except NoSuchModuleError:
+        where, fix = _url_source(settings)
+        raise ConfigError(f"the database URL{_in(where)} names an unknown driver {parsed.drivername!r}",
+                          hint=f"{fix}; {URL_HINT}") from None
+    except ImportError as exc:
+        where, fix = _url_source(settings)
+        missing = getattr(exc, "name", None) or str(exc)
+        raise ConfigError(f"the Python module {missing!r} that the database URL{_in(where)} ({parsed.drivername}://) "
+                          "needs is not installed", hint=f"install it, or {fix}; {URL_HINT}") from None
+    except (ArgumentError, TypeError, ValueError) as exc:
+        where, fix = _url_source(settings)
+        raise ConfigError(f"cannot use the database URL{_in(where)}: {_first_line(exc)}", hint=f"{fix}; {URL_HINT}") from None
     return raise_constraint_errors(engine)
+
+
+#: the databases Persona's store runs on (migrations, bulk loads and upserts are written for these two)
+SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+#: seconds a connection to PostgreSQL may take before it counts as unreachable (unless the URL sets connect_timeout)
+PG_CONNECT_TIMEOUT_S = 10
+URL_HINT = "write it as postgresql+psycopg://user:password@host:port/database or sqlite:////absolute/path/persona.db"
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://")
+
+
+def parse_database_url(url: str | URL, *, settings: Settings | None = None) -> URL:
+    """``url`` parsed and checked without connecting: SQLite or PostgreSQL, a plain ``postgresql://`` read as
+    ``postgresql+psycopg://`` where only psycopg 3 is installed.
+
+    Raises:
+        ConfigError: naming where the URL is set and how to write one.
+    """
+    if isinstance(url, URL):
+        parsed = url
+    else:
+        try:
+            parsed = make_url(str(url).strip())
+        except (ArgumentError, ValueError):
+            where, fix = _url_source(settings)
+            m = _SCHEME.match(str(url).strip())
+            starts = repr(m.group(0)) if m else "without a scheme:// prefix"
+            raise ConfigError(f"cannot parse the database URL{_in(where)} (it starts {starts})",
+                              hint=f"{fix}; {URL_HINT}") from None
+    backend = parsed.get_backend_name()
+    if backend not in SUPPORTED_BACKENDS:
+        where, fix = _url_source(settings)
+        raise ConfigError(f"the database URL{_in(where)} names {backend!r}: Persona's database must be SQLite or PostgreSQL",
+                          hint=f"{fix}; {URL_HINT}")
+    if parsed.drivername == "postgresql" and not _importable("psycopg2") and _importable("psycopg"):
+        parsed = parsed.set(drivername="postgresql+psycopg")  # the plain URL asks for psycopg2; psycopg 3 is installed
+    return parsed
+
+
+def _importable(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def _url_source(settings: Settings | None) -> tuple[str, str]:
+    """Where the database URL in force is set, and how a user fixes it there: ``(where, fix)``."""
+    if settings is None:
+        return "", "check PERSONA_DATABASE_URL and database_url in the workspace's config.toml"
+    ws = settings.workspace
+    if not settings.database_url:
+        return "", f"check the workspace folder {ws}"
+    env = os.environ.get("PERSONA_DATABASE_URL")
+    if env and env == settings.database_url:
+        return "PERSONA_DATABASE_URL", "fix PERSONA_DATABASE_URL, or unset it to use the database the workspace's config.toml names"
+    if _configured_url(settings) == settings.database_url:
+        return (f"database_url of {settings.config_path}",
+                f"fix it with `persona init --workspace {ws} --database-url URL` (or delete that line of "
+                f"{settings.config_path.name} to use the SQLite file in the workspace)")
+    return "--database-url", "pass a working --database-url"
+
+
+def _in(where: str, before: str = " from ", after: str = "") -> str:
+    return f"{before}{where}{after}" if where else ""
+
+
+def _configured_url(settings: Settings) -> str | None:
+    try:
+        return tomllib.loads(settings.config_path.read_text(encoding="utf-8")).get("persona", {}).get("database_url")
+    except (OSError, ValueError):
+        return None
+
+
+def _first_line(exc: BaseException, secret: str | None = None) -> str:
+    """An error's own message, first line, without the password."""
+    orig = getattr(exc, "orig", None) or exc
+    lines = [s.strip() for s in str(orig).strip().splitlines() if s.strip()]
+    text_ = lines[0] if lines else type(orig).__name__
+    return (text_.replace(secret, "***") if secret else text_)[:500]
+
+
+def shown_url(url: str | URL) -> str:
+    """The URL as errors show it: without the password."""
+    try:
+        return (url if isinstance(url, URL) else make_url(str(url))).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return "(unparsable URL)"
+
+
+def database_error(exc: BaseException, url: str | URL, *, settings: Settings | None = None,
+                   connecting: bool = True) -> PersonaError:
+    """The one-line error a user sees for a database failure ``exc`` (a DBAPI error) on ``url``.
+
+    A SQLite file that cannot be written or opened names the file or folder (a :class:`ConfigError`: the fix is the
+    user's); anything else is a :class:`StoreError` with the database's own first line of message.
+
+    Args:
+        connecting: the failure came from opening a connection (the URL or the server is to check), not from a
+            statement on an open one.
+    """
+    parsed = url if isinstance(url, URL) else make_url(str(url))
+    orig = getattr(exc, "orig", None) or exc
+    if parsed.get_backend_name() == "sqlite":
+        err = _sqlite_file_error(orig, parsed.database, settings)
+        if err is not None:
+            return err
+    first = _first_line(exc, parsed.password if isinstance(parsed.password, str) and parsed.password else None)
+    if not connecting:
+        return StoreError(f"database error: {first}", hint="check that the database is reachable")
+    where, fix = _url_source(settings)
+    return StoreError(f"cannot connect to the database {shown_url(parsed)}{_in(where, ' (from ', ')')}: {first}",
+                      hint=f"check that the database server is running and accepts connections; {fix}")
+
+
+def _sqlite_file_error(orig: BaseException, database: str | None, settings: Settings | None) -> ConfigError | None:
+    """A SQLite file that cannot be written or opened, named with its folder; None for any other failure."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    path = Path(os.path.abspath(Path(database).expanduser()))
+    folder = path.parent
+    name = str(getattr(orig, "sqlite_errorname", "") or "")
+    message = str(orig).lower()
+    fix = f"let the user running persona write there: `chmod u+w {folder} {folder}/{path.name}*` as their owner"
+    if name.startswith("SQLITE_READONLY") or "readonly database" in message:
+        if name == "SQLITE_READONLY_DIRECTORY" or not os.access(folder, os.W_OK):
+            why = f"its folder {folder} is read-only"
+        elif path.exists() and not os.access(path, os.W_OK):
+            why = "the file is read-only"
+        else:
+            why = "read-only file system or files"
+        return ConfigError(f"the database file {path} is not writable ({why})", hint=fix)
+    if name == "SQLITE_CANTOPEN" or "unable to open database file" in message:
+        if not folder.is_dir():
+            return ConfigError(f"cannot open the database file {path}: its folder {folder} does not exist",
+                               hint=f"create {folder}, or point the database URL at an existing folder: {_url_source(settings)[1]}")
+        if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.R_OK | os.W_OK)):
+            return ConfigError(f"cannot open the database file {path}: permission denied", hint=fix)
+        return ConfigError(f"cannot open the database file {path}",
+                           hint=f"check the path and its permissions; {_url_source(settings)[1]}")
+    return None
+
+
+def check_connection(engine: Engine, settings: Settings | None = None) -> None:
+    """Open (and return to the pool) one connection, so that an unreachable database fails now, in one line.
+
+    Raises:
+        StoreError: the database server cannot be reached or refused the connection.
+        ConfigError: a SQLite file that cannot be opened or written (missing folder, permissions).
+    """
+    try:
+        with engine.connect():
+            pass
+    except DBAPIError as exc:
+        raise database_error(exc, engine.url, settings=settings) from exc
+
+
+def open_engine(settings: Settings) -> Engine:
+    """The engine of the workspace's database, checked to connect (see :func:`make_engine`, :func:`check_connection`)."""
+    engine = make_engine(settings.url, settings=settings)
+    try:
+        check_connection(engine, settings)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
 
 
 def _pg_session_settings(dbapi_conn: Any, _record: Any) -> None:
@@ -68,7 +258,8 @@ class Store:
 
     def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
         self.settings = settings
-        self.engine = raise_constraint_errors(engine) if engine is not None else make_engine(settings.url)
+        self.engine = (raise_constraint_errors(engine) if engine is not None
+                       else make_engine(settings.url, settings=settings))
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @property
@@ -93,7 +284,7 @@ class Store:
                 s.commit()
             except OperationalError as exc:
                 s.rollback()
-                raise StoreError(f"database error: {exc.orig}", hint="check that the database is reachable") from exc
+                raise database_error(exc, self.engine.url, settings=self.settings, connecting=False) from exc
             except BaseException:
                 s.rollback()
                 raise
@@ -119,7 +310,7 @@ class Store:
             with self.engine.begin() as conn:
                 yield BulkWriter(conn)
         except OperationalError as exc:
-            raise StoreError(f"database error: {exc.orig}", hint="check that the database is reachable") from exc
+            raise database_error(exc, self.engine.url, settings=self.settings, connecting=False) from exc
 
     def bulk_insert(
         self,
@@ -224,6 +415,9 @@ def open_store(settings: Settings, *, check: bool = True) -> Store:
 
     Raises:
         WorkspaceNotFoundError: ``persona init`` has not been run for this workspace.
+        ConfigError: the database URL is unusable (unparsable, not SQLite/PostgreSQL, driver missing), or the SQLite
+            file cannot be opened or written.
+        StoreError: the database cannot be reached.
         SchemaOutOfDateError: the database needs ``persona db upgrade``.
     """
     if check:
@@ -233,6 +427,7 @@ def open_store(settings: Settings, *, check: bool = True) -> Store:
     store = Store(settings)
     if check:
         try:
+            check_connection(store.engine, settings)
             store.check_schema()
         except BaseException:
             store.dispose()
