@@ -80,6 +80,9 @@ def test_cli_build_and_show(tmp_path, monkeypatch) -> None:  # noqa: ANN001
     store = Store(load_settings(ws))
     _seed(store)
     store.dispose()
+    for bad in ("nan", "-1", "inf"):  # refused before any work, incremental builds too
+        res = runner.invoke(app, ["profiles", "build", "--alpha", bad, "--workspace", str(ws)])
+        assert res.exit_code == 2 and "--alpha must be a finite number >= 0" in res.output
     res = runner.invoke(app, ["profiles", "build", "--workspace", str(ws), "--json"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["rebuilt"] == 3

@@ -156,6 +156,10 @@ def test_text_cli_on_a_workspace(tmp_path, monkeypatch, capsys) -> None:  # noqa
     assert {r["product_id"] for r in kw["keywords"]} == {"phone"} and kw["aspects"]
     q = run("text", "quality")
     assert {r["product_id"] for r in q} == {"phone", "kettle", "tea"}
+    for bad in (("--top", "-1"), ("--min-reviews", "-3")):
+        with pytest.raises(SystemExit) as exc:
+            main(["text", "quality", *bad, "--workspace", str(ws)])
+        assert exc.value.code == 2
     info = run("text", "info")
     assert {r["lang"] for r in info} == {"en", "zh"} and info[0]["metrics"]["holdout"]["n"] > 0
     with pytest.raises(SystemExit) as exc:

@@ -31,7 +31,7 @@ def preview(store: Any, settings: Settings, spec: CampaignSpec, customer_id: str
             select(Message).where(Message.campaign == spec.name, Message.customer_id == customer_id).order_by(Message.id.desc())
         )
     if cust is None or cust.erased_at is not None:
-        raise NotFoundError(f"no customer {customer_id!r}", hint="check the id (customers are listed by `persona profiles show`)")
+        raise NotFoundError(f"no customer {customer_id!r}", hint="check the id: it is the customer_id of the customers you ingested (`persona profiles show ID` shows one)")
     worker = Worker(store, settings)
     worker._specs[spec.name] = spec
     to_addr = worker.cipher.decrypt(cust.email_enc)

@@ -45,7 +45,13 @@ def build(
     as_json: JsonOpt = False,
 ) -> None:
     """Build profiles: all of them the first time (or with --full), then only customers with new events."""
+    import math
+
+    from persona.errors import InputError
     from persona.profiles import build_and_store
+
+    if not math.isfinite(alpha) or alpha < 0:  # checked up front: an incremental build would not reach the model's check
+        raise InputError(f"--alpha must be a finite number >= 0, got {alpha!r}", hint="use e.g. --alpha 0.5")
 
     store = open_workspace_store(workspace)
     try:

@@ -180,8 +180,8 @@ def keywords(
 
 @app.command("quality")
 def quality(
-    top: Annotated[int, typer.Option("--top", help="Rows to show (best and worst).")] = 20,
-    min_reviews: Annotated[int, typer.Option("--min-reviews", help="Leave out products with fewer reviews.")] = 1,
+    top: Annotated[int, typer.Option("--top", help="Rows to show (best and worst).", min=1)] = 20,
+    min_reviews: Annotated[int, typer.Option("--min-reviews", help="Leave out products with fewer reviews.", min=1)] = 1,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
