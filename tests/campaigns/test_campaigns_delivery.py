@@ -189,3 +189,19 @@ def test_ten_thousand_customers_kill_minus_nine_and_rerun(shop, smtp_server, tmp
     assert st["sent"] == len(expected) and st["pending"] == 0
     assert st["suppressed_reasons"]["no email consent for marketing"] == len(opted)
     assert st["suppressed_reasons"]["frequency cap: 1 per 7 days"] == len(capped)
+
+
+def test_a_channel_that_cannot_start_holds_back_its_campaign_only(shop, smtp_server, monkeypatch) -> None:  # noqa: ANN001
+    store, settings = shop
+    inbox, port = smtp_server
+    seed_shop(store, settings, 6)
+    monkeypatch.delenv("SHOP_SMTP_PASSWORD", raising=False)
+    locked = email_spec(port, name="locked").replace("from_address:", "password_env: SHOP_SMTP_PASSWORD, from_address:")
+    plan_campaign(store, settings, parse_spec(locked))
+    plan_campaign(store, settings, parse_spec(email_spec(port, name="open", cap=5)))
+    stats = Worker(store, settings).run()
+    assert stats.sent == 6 and len(inbox) == 6  # the other campaign went out
+    assert any("email channel of locked cannot start (SMTP password variable SHOP_SMTP_PASSWORD is not set; export" in n
+               for n in stats.notes), stats.notes
+    waiting = store.read_frame("SELECT status FROM messages WHERE campaign = 'locked'")["status"]
+    assert len(waiting) == 6 and set(waiting) <= {"planned", "retry"}  # nothing claimed, nothing lost

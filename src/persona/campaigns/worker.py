@@ -167,6 +167,8 @@ class Worker:
         self._specs: dict[str, CampaignSpec] = {}
         self._conn: Any = None
         self._pending: list[Any] = []
+        #: (campaign, channel) → why its channel could not start this run (e.g. a password variable not set)
+        self._unusable: dict[tuple[str, str], str] = {}
 
     @property
     def cipher(self) -> PIICipher:
@@ -255,7 +257,9 @@ class Worker:
             finally:
                 self.close()
         for camp, ch in broken:
-            stats.notes.append(f"{ch} channel of {camp} kept failing; remaining messages wait for the next run")
+            why = self._unusable.get((camp, ch))
+            stats.notes.append(f"{ch} channel of {camp} cannot start ({why}); its messages wait for the next run" if why
+                               else f"{ch} channel of {camp} kept failing; remaining messages wait for the next run")
         return stats
 
     def _deliver_batch(self, msgs: list[Message], stats: DeliveryStats, broken: set[tuple[str, str]], now: datetime,
@@ -292,7 +296,12 @@ class Worker:
                     b.stats.deferred += 1
                     continue
             # -- claim, render, hand to a connection; outcomes are recorded as they complete ------------
-            sender = self._sender(m.campaign, m.channel)  # a misconfigured channel stops here, before any claim
+            try:
+                sender = self._sender(m.campaign, m.channel)
+            except PersonaError as exc:  # a misconfigured channel (a password variable not set): before any claim,
+                b.broken.add(key)  # its messages wait for the next run; the other campaigns' go out
+                self._unusable[key] = " ".join(exc.message.split()) + (f"; {exc.hint}" if exc.hint else "")
+                continue
             self._settle(b, sender.size - 1)
             if key in b.broken or not self._claim(m.id):
                 continue
