@@ -86,6 +86,24 @@ def test_database_behind_or_unreachable(ws, tmp_path, monkeypatch):
     assert "key opens the data" not in checks  # needs the store: not run
 
 
+@pytest.mark.parametrize("url", ["notaurl", "notaurl:hunter2@db/shop", "::hunter2"])
+def test_unparsable_database_url_is_not_echoed(ws, monkeypatch, url):
+    """The database line started with the raw URL ("notaurl: cannot parse…"), which may hold a password."""
+    monkeypatch.setenv("PERSONA_DATABASE_URL", url)
+    check = next(c for c in diagnose(load_settings(ws.workspace, progress=False)) if c.name == "database")
+    assert check.status == "fail"
+    assert check.detail.startswith("cannot parse the database URL from PERSONA_DATABASE_URL"), check.detail
+    assert url not in check.detail and "hunter2" not in check.detail
+    res = runner.invoke(app, ["doctor", "--workspace", str(ws.workspace), "--json"])
+    assert res.exit_code == 1 and "hunter2" not in res.output and "Traceback" not in res.output
+
+
+def test_unreachable_database_is_named_once_without_its_password(ws, monkeypatch):
+    monkeypatch.setenv("PERSONA_DATABASE_URL", f"sqlite:///{ws.workspace / 'no' / 'such' / 'x.db'}")
+    check = next(c for c in diagnose(load_settings(ws.workspace, progress=False)) if c.name == "database")
+    assert check.status == "fail" and check.detail.startswith("sqlite:///") and "does not exist" in check.detail
+
+
 def test_sources_need_their_environment(ws, monkeypatch):
     monkeypatch.delenv("DOCTOR_DB", raising=False)
     cfg = ws.config_path

@@ -71,12 +71,18 @@ def _guard(name: str, fn: Callable[[], Check]) -> Check:
 def _store(settings: Any) -> tuple[Any, Check]:
     from persona.ingest.sources.redact import redact_url
     from persona.store import open_store
+    from persona.store.sql import parse_database_url, shown_url
 
-    shown = redact_url(settings.url)
+    try:  # a URL that cannot be parsed is never echoed: it may hold a password that parsing could not find
+        parsed = parse_database_url(settings.url, settings=settings)
+    except PersonaError as exc:
+        return None, Check("database", "fail", exc.message, exc.hint)
+    shown = redact_url(str(settings.url))
     try:
         store = open_store(settings)
     except PersonaError as exc:
-        return None, Check("database", "fail", f"{shown}: {exc.message}", exc.hint)
+        said = shown_url(parsed) in exc.message  # "cannot connect to the database <url> …" names it already
+        return None, Check("database", "fail", exc.message if said else f"{shown}: {exc.message}", exc.hint)
     return store, Check("database", "ok", f"{shown}: reachable, schema at the current revision")
 
 

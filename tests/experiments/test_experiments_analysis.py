@@ -91,6 +91,8 @@ def test_default_control_note_and_srm_note() -> None:
     df = pd.DataFrame({"arm": ["x"] * 600 + ["y"] * 400, "c": [0, 1] * 500})
     res = analyze(df, "arm", "c")
     assert res.control == "x" and any("first in sorted order" in n for n in res.notes)
+    cli = analyze(df, "arm", "c", control_option="--control")
+    assert any("pass --control to choose" in n for n in cli.notes)
     assert res.srm["mismatch"] and any("sample-ratio mismatch" in n for n in res.notes)
 
 
@@ -142,3 +144,8 @@ def test_wilson_intervals_are_exact_at_no_and_all_successes():
     assert lo[0] == 0.0 and hi[2] == 1.0
     ref = proportion_confint(3, 274, alpha=0.05, method="wilson")
     assert np.allclose((lo[1], hi[1]), ref, rtol=1e-12)
+
+
+def test_stored_experiment_window_must_be_positive(any_store) -> None:  # noqa: ANN001
+    with pytest.raises(InputError, match="window_days must be a positive number of days"):
+        analyze_experiment(any_store, "whatever", window_days=-5)

@@ -117,3 +117,31 @@ def test_without_a_workspace_experiments_say_how_to_make_one(tmp_path) -> None: 
         r = runner.invoke(app, [*args, "--workspace", str(tmp_path / "none")])
         assert r.exit_code == 2 and "no Persona workspace" in r.output
         assert not (tmp_path / "none").exists()
+
+
+@pytest.mark.parametrize("days", ["-5", "0", "nan"])
+def test_cli_window_days_must_be_positive(tmp_path, days) -> None:  # noqa: ANN001
+    """--window-days -5 was accepted (exit 0); it is refused by name before the workspace is opened."""
+    r = runner.invoke(app, ["experiments", "analyze", "some-experiment", f"--window-days={days}",
+                            "--workspace", str(tmp_path / "none")], env={"PERSONA_WORKSPACE": ""})
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    assert "--window-days must be a positive number of days" in r.output, r.output
+
+
+def test_cli_default_control_note_names_the_option(tmp_path) -> None:  # noqa: ANN001
+    p = _csv(tmp_path)
+    r = runner.invoke(app, ["experiments", "analyze", "--data", str(p), "--treatment", "arm", "--outcome", "bought", "--json"])
+    assert r.exit_code == 0, r.output
+    notes = json.loads(r.output)["notes"]
+    assert any("pass --control to choose" in n for n in notes) and not any("control=" in n for n in notes)
+
+
+def test_cli_too_few_customers_for_any_detectable_change_says_so_not_nan(tmp_path) -> None:  # noqa: ANN001
+    p = tmp_path / "tiny.csv"
+    pd.DataFrame({"arm": ["b", "b", "a", "a", "b", "a"], "c": [1, 0, 0, 1, 0, 0]}).to_csv(p, index=False)
+    r = runner.invoke(app, ["experiments", "analyze", "--data", str(p), "--treatment", "arm", "--outcome", "c",
+                            "--control", "a", "--json"])
+    assert r.exit_code == 0, r.output
+    verdict = json.loads(r.output)["verdicts"][0]
+    assert "nan" not in verdict
+    assert "With 3 per arm not even the largest possible change is detectable with 80% power" in verdict

@@ -108,8 +108,10 @@ def test_stored_scores_by_group_and_the_cli(shop) -> None:  # noqa: ANN001
     r = runner.invoke(app, ["fairness", "--workspace", str(settings.workspace)], env=env)
     assert r.exit_code == 0 and "significant gap" in r.stdout
     # user mistakes: one line, exit code 2
-    for args, msg in ((["--by", "gender"], "no 'gender' with two or more known values"), (["--by", "height"], "unknown customer attribute"),
-                      (["--top-share", "0"], "top share must lie in (0, 1)"), (["--min-group", "1"], "min group must be an integer"),
+    for args, msg in ((["--by", "gender"], "no 'gender' with two or more known values"),
+                      (["--by", "height"], "--by names unknown attribute(s) 'height'"),
+                      (["--top-share", "0"], "--top-share must lie strictly between 0 and 1"),
+                      (["--min-group", "1"], "--min-group must be at least 2"),
                       (["--campaign", "x"], "campaign 'x' has no run")):
         r = runner.invoke(app, ["fairness", *args, "--workspace", str(settings.workspace)], env=env)
         assert r.exit_code == 2 and msg in r.output, (args, r.output)
@@ -171,3 +173,19 @@ def test_both_audits_on_sqlite_and_postgresql(any_store) -> None:  # noqa: ANN00
     priv = privacy_report(store, settings)
     assert priv["pii_at_rest"]["email"] == {"stored": N, "encrypted": True, "checked": N, "unreadable": 0}
     assert priv["erasure"]["complete"] is True and priv["consent"]["marketing"]["email"] == N - N // 4
+
+
+@pytest.mark.parametrize("by", ["", " , "])
+def test_an_empty_by_is_refused_before_any_work(tmp_path: Path, by: str) -> None:
+    """--by '' used to say "the customers carry no attribute"; it is refused by name, before the workspace is opened."""
+    r = runner.invoke(app, ["fairness", "--by", by, "--workspace", str(tmp_path / "none")], env={"PERSONA_WORKSPACE": ""})
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    assert "--by is empty: name attributes such as gender, age" in r.output, r.output
+
+
+def test_customer_groups_refuses_an_empty_attribute_list() -> None:
+    from persona.fairness.groups import customer_groups
+
+    customers = pd.DataFrame({"customer_id": ["a", "b"], "gender": ["f", "m"]})
+    with pytest.raises(InputError, match="no attribute named"):
+        customer_groups(customers, [])

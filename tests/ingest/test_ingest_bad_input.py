@@ -107,6 +107,24 @@ def test_unknown_entity_and_bad_map(store, tmp_path):
         ingest_file(store, "events", f, mapping=["nope=customer_id"], cipher=CIPHER)
 
 
+def test_a_backwards_map_names_the_absent_source_column(store, tmp_path):
+    """-m customer_id=bogus used to say customer_id is missing while listing it among the columns found."""
+    f = _write(tmp_path / "c.csv", "customer_id,email\nc1,a@example.com\n")
+    with pytest.raises(SchemaError) as ei:
+        ingest_file(store, "customers", f, mapping=["customer_id=bogus"], cipher=CIPHER)
+    msg = ei.value.message
+    assert "missing required" not in msg
+    assert "the file has no such column" in msg and "'bogus'" in msg and "found columns: ['customer_id', 'email']" in msg
+    assert "THEIR_COLUMN=OUR_COLUMN" in ei.value.hint
+    g = _write(tmp_path / "d.csv", "user_ref,email\nc1,a@example.com\n")
+    with pytest.raises(SchemaError) as ei:
+        ingest_file(store, "customers", g, mapping=["customer_id=user_ref"], cipher=CIPHER)
+    assert "did you mean --map user_ref=customer_id?" in str(ei.value)
+    h = _write(tmp_path / "e.csv", "customer_id,user_ref\nc1,x\n")
+    with pytest.raises(SchemaError, match="did you mean --map user_ref=customer_id"):
+        ingest_file(store, "customers", h, mapping=["customer_id=user_ref"], cipher=CIPHER)
+
+
 def test_latin1_semicolon_file(store, tmp_path):
     f = _write(tmp_path / "c.csv", "customer_id;city\nc1;Zürich\n".encode("cp1252"))
     rep = ingest_file(store, "customers", f, cipher=CIPHER)

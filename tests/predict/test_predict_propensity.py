@@ -41,3 +41,17 @@ def test_run_propensity_stores_every_model(store: Store, shop: ShopData) -> None
     assert names == {"purchase_propensity", *(f"propensity_{slug(c)}" for c in rep["categories"])}
     assert all(r["backtest"]["auc"] > 0.7 for r in rep["categories"].values())
     assert slug("Baby & Kids") == "baby_kids"
+
+
+@pytest.mark.parametrize("days,shown", [(89.6, "89.6"), (89.96, "89.9"), (45.0, "45.0")])
+def test_too_little_history_message_does_not_contradict_itself(shop: ShopData, days: float, shown: str) -> None:
+    """89.6 days were shown as "90 days … too few … (needs at least 90)": the span is floored to one decimal."""
+    import pandas as pd
+
+    from persona.errors import InputError
+    from persona.predict.backtest import plan_backtest
+
+    as_of = shop.first_event_ts + pd.Timedelta(days=days)
+    with pytest.raises(InputError) as err:
+        plan_backtest(shop, 30, as_of=as_of)
+    assert err.value.message.startswith(f"{shown} days of events are too few for a 30-day backtest (needs at least 90)")

@@ -7,9 +7,10 @@ from typing import Annotated
 import typer
 
 from persona.cli._common import JsonOpt, WorkspaceOpt, console, emit
-from persona.errors import NotFoundError
+from persona.errors import InputError, NotFoundError
 
 app = typer.Typer(help="Market-basket analysis: frequent itemsets and association rules on purchase orders.", no_args_is_help=True)
+BY_VALUES = ("session", "day")
 ByOpt = Annotated[str, typer.Option("--by", help="Order = customer+session (else customer+day), or customer+day.")]
 
 
@@ -30,6 +31,13 @@ def _fit(workspace: object, min_support: float, min_confidence: float, min_lift:
                            engine=engine).fit(baskets)
     finally:
         store.dispose()
+
+
+def _check_by(by: str) -> None:
+    """Refuse an unknown --by before any work."""
+    if by not in BY_VALUES:
+        raise InputError(f"--by {by!r} is not a basket grouping: use {' or '.join(BY_VALUES)}",
+                         hint="--by session groups purchases by session, or by day where there is none; --by day by day")
 
 
 def _records(frame: object) -> list[dict[str, object]]:
@@ -54,8 +62,12 @@ def rules(
     as_json: JsonOpt = False,
 ) -> None:
     """Frequent itemsets (bitset Eclat) and the top association rules with support, confidence, lift, leverage, conviction."""
-    from persona.basket.rules import count_rules, rules_frame, top_rules
+    from persona.basket.rules import SORT_KEYS, count_rules, rules_frame, top_rules
 
+    if sort not in SORT_KEYS:
+        raise InputError(f"--sort {sort!r} is not a rule metric: use one of {', '.join(SORT_KEYS)}",
+                         hint="e.g. --sort lift")
+    _check_by(by)
     model = _fit(workspace, min_support, min_confidence, min_lift, by, max_len)
     fi = model.itemsets_  # type: ignore[attr-defined]
     best = rules_frame(fi, top_rules(fi, top, by=sort, min_confidence=min_confidence, min_lift=min_lift))
@@ -80,6 +92,7 @@ def together(
     as_json: JsonOpt = False,
 ) -> None:
     """Products frequently bought together with PRODUCT_ID (pair rules, best lift first)."""
+    _check_by(by)
     model = _fit(workspace, min_support, 0.0, None, by, 2, anchor=product_id)
     rows = model.frequently_bought_together(product_id, k).to_dict(orient="records")  # type: ignore[attr-defined]
     emit(rows, as_json, title=f"bought together with {product_id}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated
 
@@ -67,13 +68,16 @@ def analyze_cmd(
 
     from persona.experiments.analysis import analyze, analyze_experiment, variant_label
 
+    if not (math.isfinite(window_days) and window_days > 0):
+        raise InputError(f"--window-days must be a positive number of days, got {window_days:g}",
+                         hint="e.g. --window-days 14 counts what each customer did in the 14 days after exposure")
     monitor = None
     if data is not None:
         if name:
             raise InputError("give either an experiment NAME or --data FILE, not both")
         df = _read_data(data)
         result = analyze(df, treatment, outcome or ["converted"], control=control, revenue=revenue, alpha=alpha,
-                         correction=correction, continuous=continuous or (), seed=seed)
+                         correction=correction, continuous=continuous or (), seed=seed, control_option="--control")
         title = f"Experiment analysis: {data.name}"
         if time_col:
             if time_col not in df.columns:
@@ -89,7 +93,7 @@ def analyze_cmd(
         store = open_store(settings)
         try:
             result = analyze_experiment(store, name, window_days=window_days, control=control, alpha=alpha,
-                                        correction=correction, seed=seed)
+                                        correction=correction, seed=seed, control_option="--control")
         finally:
             store.dispose()
         title = f"Experiment {name}"

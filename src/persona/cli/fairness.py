@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from persona.cli._common import JsonOpt, WorkspaceOpt, console, emit
+from persona.errors import InputError
 
 
 def fairness(
@@ -32,7 +33,11 @@ def fairness(
     from persona.fairness.workspace import audit_workspace
     from persona.registry import load
 
-    attributes = [a.strip() for a in by.split(",") if a.strip()] if by is not None else None
+    attributes = _attributes(by)
+    if not 0 < top_share < 1:
+        raise InputError(f"--top-share must lie strictly between 0 and 1, got {top_share:g}", hint="e.g. --top-share 0.1")
+    if min_group < 2:
+        raise InputError(f"--min-group must be at least 2, got {min_group}", hint="e.g. --min-group 30")
     store = open_workspace_store(workspace)
     try:
         try:
@@ -57,6 +62,23 @@ def fairness(
             where = " ".join(str(it[k]) for k in ("model", "campaign") if it.get(k))
             console.print(f"- {where}: {it['sentence']}", markup=False, highlight=False)
     console.print("\n" + (f"[red]{len(found)} significant gap(s)[/red]" if found else "[green]no significant gap between groups[/green]"))
+
+
+def _attributes(by: str | None) -> list[str] | None:
+    """The attributes --by names (None when not given), refused when empty or unknown, before any work."""
+    from persona.fairness.groups import ATTRIBUTES
+
+    if by is None:
+        return None
+    attributes = [a.strip() for a in by.split(",") if a.strip()]
+    if not attributes:
+        raise InputError(f"--by is empty: name attributes such as gender, age (one or more of: {', '.join(ATTRIBUTES)})",
+                         hint="or leave --by out to group by those of gender, age, country, occupation the customers carry")
+    unknown = [a for a in attributes if a not in ATTRIBUTES]
+    if unknown:
+        raise InputError(f"--by names unknown attribute(s) {', '.join(map(repr, unknown))}: use one or more of "
+                         f"{', '.join(ATTRIBUTES)}", hint="e.g. --by gender,age")
+    return attributes
 
 
 def register(app: typer.Typer) -> None:

@@ -125,7 +125,7 @@ def _p(p: float) -> str:
 def analyze(df: pd.DataFrame, treatment: str = "variant", outcome: str | Sequence[str] = "converted", *,
             control: Any = None, revenue: str | None = None, alpha: float = 0.05, correction: str = "holm",
             continuous: Sequence[str] = (), power: float = 0.8, n_boot: int = 2000, seed: int = 0,
-            expected_weights: dict[str, float] | None = None) -> AnalysisResult:
+            expected_weights: dict[str, float] | None = None, control_option: str = "control=") -> AnalysisResult:
     """Analyse an experiment given one row per customer.
 
     Args:
@@ -141,6 +141,8 @@ def analyze(df: pd.DataFrame, treatment: str = "variant", outcome: str | Sequenc
         n_boot: bootstrap replicates for the revenue interval (0 to skip).
         seed: bootstrap seed.
         expected_weights: planned share per variant for the sample-ratio check (default: equal).
+        control_option: how the caller's user names the control (``--control`` on the command line), for the note
+            given when the control was chosen by default.
 
     Returns:
         An :class:`AnalysisResult`.
@@ -219,7 +221,7 @@ def analyze(df: pd.DataFrame, treatment: str = "variant", outcome: str | Sequenc
             result.notes.append(f"{col!r} is {data[col].iloc[0]:g} for every customer: the comparison carries no "
                                 "information yet (have outcomes been recorded after exposure?)")
     if control is None and ctrl != "control":
-        result.notes.append(f"no control given: using {ctrl!r} (first in sorted order); pass control= to choose")
+        result.notes.append(f"no control given: using {ctrl!r} (first in sorted order); pass {control_option} to choose")
     if srm["mismatch"]:
         result.notes.append(f"sample-ratio mismatch: arm sizes {srm['observed']} are unlikely under the planned split "
                             f"(chi-square p = {srm['p_value']:.2g}); check the assignment before trusting any result")
@@ -247,7 +249,12 @@ def _verdicts(res: AnalysisResult, n: pd.Series, power: float) -> list[str]:
         try:
             if pp and 0 < r["control_value"] < 1:
                 mde = mde_proportions(r["control_value"], n_arm, alpha=res.alpha, power=power)
-                advice = f" With {n_arm:,} per arm the smallest change detectable with {power:.0%} power is about {_fmt_num(mde, True)}"
+                if math.isfinite(mde):
+                    advice = (f" With {n_arm:,} per arm the smallest change detectable with {power:.0%} power is "
+                              f"about {_fmt_num(mde, True)}")
+                else:  # too few customers: not even the largest possible increase reaches the power
+                    advice = (f" With {n_arm:,} per arm not even the largest possible change is detectable with "
+                              f"{power:.0%} power: collect more customers per arm")
                 if d and 0 < r["control_value"] + d < 1:
                     need = sample_size_proportions(r["control_value"], d, alpha=res.alpha, power=power)
                     advice += f"; to detect an effect of the observed size you need about {need:,} per arm."
@@ -264,6 +271,11 @@ def _verdicts(res: AnalysisResult, n: pd.Series, power: float) -> list[str]:
     return out
 
 
+def _check_window(window_days: float) -> None:
+    if not (math.isfinite(window_days) and window_days > 0):
+        raise InputError(f"window_days must be a positive number of days, got {window_days:g}")
+
+
 def experiment_frame(store: Any, name: str, *, window_days: float = 14.0,
                      conversion_events: Sequence[str] = ("purchase",), revenue_event: str | None = "purchase",
                      extra_events: Sequence[str] = ()) -> pd.DataFrame:
@@ -277,6 +289,7 @@ def experiment_frame(store: Any, name: str, *, window_days: float = 14.0,
     """
     from persona.experiments.assignment import load_experiment, read_exposures
 
+    _check_window(window_days)
     load_experiment(store, name)  # NotFoundError with the known names when absent
     exp = read_exposures(store, name)
     if exp.empty:
@@ -307,7 +320,7 @@ def experiment_frame(store: Any, name: str, *, window_days: float = 14.0,
 def analyze_experiment(store: Any, name: str, *, window_days: float = 14.0,
                        conversion_events: Sequence[str] = ("purchase",), revenue_event: str | None = "purchase",
                        control: Any = None, alpha: float = 0.05, correction: str = "holm", n_boot: int = 2000,
-                       seed: int = 0) -> AnalysisResult:
+                       seed: int = 0, control_option: str = "control=") -> AnalysisResult:
     """Analyse a stored experiment: its exposure log joined with conversions and revenue after exposure.
 
     Args:
@@ -317,13 +330,14 @@ def analyze_experiment(store: Any, name: str, *, window_days: float = 14.0,
         conversion_events: event types counted as a conversion.
         revenue_event: event type whose revenue is summed (None: no revenue metric).
         control: control variant; default "control" if present, else "holdout", else the first.
-        alpha, correction, n_boot, seed: as for :func:`analyze`.
+        alpha, correction, n_boot, seed, control_option: as for :func:`analyze`.
 
     Raises:
         NotFoundError: no such experiment. InputError: no exposures yet or a single arm.
     """
     from persona.experiments.assignment import load_experiment
 
+    _check_window(window_days)
     spec = load_experiment(store, name)
     frame = experiment_frame(store, name, window_days=window_days, conversion_events=conversion_events,
                              revenue_event=revenue_event)
@@ -332,7 +346,8 @@ def analyze_experiment(store: Any, name: str, *, window_days: float = 14.0,
         control = "control" if "control" in labels else ("holdout" if "holdout" in labels else None)
     weights = {k: v for k, v in spec.weights().items() if k in labels}
     res = analyze(frame, "variant", "converted", control=control, revenue="revenue" if revenue_event else None,
-                  alpha=alpha, correction=correction, n_boot=n_boot, seed=seed, expected_weights=weights)
+                  alpha=alpha, correction=correction, n_boot=n_boot, seed=seed, expected_weights=weights,
+                  control_option=control_option)
     res.extras.update(experiment=name, window_days=window_days, conversion_events=list(conversion_events),
                       frame=frame)
     return res

@@ -74,13 +74,16 @@ def customer_groups(
         as_of_year: the year ages are computed in (default: this year).
 
     Raises:
-        InputError: an unknown attribute, one the customers do not carry (the message lists those they do), or
-            no default attribute to group by.
+        InputError: an unknown attribute, one the customers do not carry (the message lists those they do), an
+            empty ``attributes``, or no default attribute to group by.
     """
     if id_column not in customers:
         raise InputError(f"customers need a {id_column!r} column", hint=f"columns there are: {', '.join(map(str, customers.columns))}")
     present = present_attributes(customers)
     chosen = list(attributes) if attributes is not None else [a for a in DEFAULT_ATTRIBUTES if a in present]
+    if attributes is not None and not chosen:
+        raise InputError("no attribute named to group the customers by",
+                         hint=f"name one or more of {', '.join(ATTRIBUTES)}, or none at all for the default ones")
     if not chosen:
         raise InputError("the customers carry no attribute to group them by",
                          hint="ingest customers with gender, birth_year, country or occupation to audit fairness")

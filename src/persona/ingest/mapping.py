@@ -62,8 +62,10 @@ def resolve_columns(spec: EntitySpec, header: Sequence[str], mapping: dict[str, 
         raise SchemaError(f"the header repeats column(s) {dupes}", hint="rename the repeated columns so each is unique")
     absent = [their for their in mapping if their not in header]
     if absent:
+        backwards = [f"--map {mapping[a]}={a}" for a in absent if a in spec.columns and mapping[a] in header]
         raise SchemaError(f"--map names column(s) {absent} that the file does not have; found: {header}",
-                          hint="check the spelling (names are case-sensitive)")
+                          hint=(f"--map is THEIR_COLUMN=OUR_COLUMN: did you mean {' '.join(backwards)}?" if backwards
+                                else "check the spelling (names are case-sensitive)"))
     out: dict[str, str] = {}
     for h in header:
         target = mapping.get(h, h)
@@ -76,6 +78,16 @@ def resolve_columns(spec: EntitySpec, header: Sequence[str], mapping: dict[str, 
     if twice:
         raise SchemaError(f"more than one column maps to {twice}", hint="map only one source column onto each canonical column")
     missing = [c for c in spec.required if c not in out.values()]
+    for m in missing:
+        if m in mapping and mapping[m] not in spec.columns:  # its own column was renamed away: a backwards --map
+            src = mapping[m]
+            if src in header:
+                problem = f"did you mean --map {src}={m}?"
+            else:
+                problem = f"if {m} is to come from a column {src!r}, the file has no such column; found columns: {header}"
+            raise SchemaError(f"--map {m}={src} renames the file's required column {m!r} to {src!r}, which is not a "
+                              f"{spec.name} column; {problem}",
+                              hint="--map is THEIR_COLUMN=OUR_COLUMN, e.g. --map user_id=customer_id")
     if missing:
         suggestions = []
         free = [h for h in header if out[h] not in spec.columns]

@@ -8,6 +8,7 @@ backtest never trains on anything that happened after the moment it is tested at
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -80,10 +81,10 @@ def plan_backtest(data: ShopData, horizon_days: int, *, n_train: int = 3, step_d
     train = tuple(t for t in (test - h - j * step for j in range(n_train)) if t >= earliest)
     final = tuple(t for t in (test - j * step for j in range(n_train)) if t >= earliest)
     if not train:
-        span = (as_of - first) / DAY
+        span = math.floor((as_of - first) / DAY * 10) / 10  # floored, so 89.96 days never reads as "90.0"
         need = 2 * horizon_days + MIN_HISTORY_DAYS
         raise InputError(
-            f"{span:.0f} days of events are too few for a {horizon_days}-day backtest (needs at least {need})",
+            f"{span:.1f} days of events are too few for a {horizon_days}-day backtest (needs at least {need})",
             hint="use a shorter --horizon-days or ingest more history",
         )
     return BacktestPlan(int(horizon_days), train[::-1], test, final[::-1], as_of)
