@@ -128,8 +128,18 @@ def test_webhook_secret_missing_is_a_clear_error(shop, monkeypatch) -> None:  # 
     ids = seed_shop(store, settings, 1)
     _consent_push(store, ids)
     plan_campaign(store, settings, parse_spec(webhook_spec("http://127.0.0.1:9/x")))
-    with pytest.raises(Exception, match="HOOK_SECRET is not set"):
-        Worker(store, settings).run("hooks")
+    worker = Worker(store, settings)
+    stats = worker.run("hooks")
+    assert stats.sent == 0 and worker.unusable == {("hooks", "webhook"): "webhook secret variable HOOK_SECRET is not set; "
+                                                                       "export HOOK_SECRET=…"}
+    assert any("webhook channel of hooks cannot start (webhook secret variable HOOK_SECRET" in n for n in stats.notes)
+    assert set(store.read_frame("SELECT status FROM messages")["status"]) == {"planned"}  # waits, nothing lost
+    from typer.testing import CliRunner
+
+    from persona.cli.main import app
+
+    r = CliRunner().invoke(app, ["campaign", "send", "hooks", "--workspace", str(settings.workspace)])
+    assert r.exit_code == 2 and "the webhook channel of hooks cannot start: webhook secret variable HOOK_SECRET" in r.output
 
 
 def test_export_and_outbox_channels_are_idempotent(shop) -> None:  # noqa: ANN001

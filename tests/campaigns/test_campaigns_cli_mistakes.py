@@ -91,6 +91,10 @@ def test_a_triggered_run_checks_segments_against_every_customer(shop) -> None:  
     report = plan_due(store, settings, now=now)
     assert report.failed == {}
     assert len(report.planned) == 1 and report.planned[0].counts.get("planned", 0) == 0  # c00004 is no champion
+    # the trigger is handled all the same: later passes plan no new (empty) run for it
+    for later in (now + timedelta(minutes=1), now + timedelta(minutes=2)):
+        assert plan_due(store, settings, now=later).planned == []
+    assert store.read_frame("SELECT COUNT(*) AS n FROM campaign_runs WHERE campaign = 'cart'")["n"].iloc[0] == 1
 
 
 def test_worker_interval_and_send_max_are_checked_up_front(shop, tmp_path: Path) -> None:  # noqa: ANN001

@@ -350,7 +350,10 @@ def plan_campaign(
     with store.session() as s:
         _upsert_campaign(s, spec)
         s.flush()  # the run's foreign key needs the campaign row
-        run = CampaignRun(campaign=spec.name, run_key=run_key, planned_at=now, status="planned", stats={"counts": counts, "notes": ctx.notes, "parity": parity})
+        stats = {"counts": counts, "notes": ctx.notes, "parity": parity}
+        if trigger_refs:  # every trigger this run handled, those that led to no message too (see scheduler.triggered)
+            stats["triggers"] = sorted(set(trigger_refs.values()))
+        run = CampaignRun(campaign=spec.name, run_key=run_key, planned_at=now, status="planned", stats=stats)
         s.add(run)
         s.flush()
         for r in rows_out:

@@ -30,8 +30,14 @@ log = logging.getLogger(__name__)
 
 
 def _handled_refs(store: Any, name: str) -> set[str]:
+    """The triggers a campaign's runs have handled: those its runs record (a customer outside the audience gets no
+    message, but their trigger is handled all the same) and those its messages name (runs from before the record)."""
+    refs: set[str] = set()
+    runs = store.read_frame("SELECT stats FROM campaign_runs WHERE campaign = :c", {"c": name})
+    for st in runs["stats"]:
+        d = st if isinstance(st, dict) else json.loads(st) if st else {}
+        refs.update(d.get("triggers") or [])
     rows = store.read_frame("SELECT payload FROM messages WHERE campaign = :c", {"c": name})
-    refs = set()
     for p in rows["payload"]:
         d = p if isinstance(p, dict) else json.loads(p) if p else {}
         if d.get("trigger"):

@@ -181,6 +181,11 @@ class Worker:
         return self.keys.signer()
 
     # --- helpers -----------------------------------------------------------------------------------
+    @property
+    def unusable(self) -> dict[tuple[str, str], str]:
+        """(campaign, channel) → why that channel could not start in the last run (its messages wait)."""
+        return dict(self._unusable)
+
     def _spec(self, name: str) -> CampaignSpec:
         if name not in self._specs:
             with self.store.session() as s:
@@ -224,6 +229,7 @@ class Worker:
             KeyRotationPending: a key rotation was interrupted (``persona privacy rotate-key --resume``).
         """
         stats = DeliveryStats()
+        self._unusable = {}
         with worker_lock(self.store, self.settings):  # a rotation holds it too: the key cannot change during a run
             self.keys.writable(self.store, force=True)
             stats.recovered = self.recover(campaign)

@@ -164,7 +164,11 @@ def send(
     max_messages: Annotated[int | None, typer.Option("--max", help="Stop after this many messages (at least 1).", min=1)] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Deliver the due outbox messages now (consent, caps and quiet hours checked per message)."""
+    """Deliver the due outbox messages now (consent, caps and quiet hours checked per message).
+
+    A channel that cannot start (an SMTP password or webhook secret variable not set) holds back its campaign's
+    messages, which wait for the next run; the others go out, and the exit code is 2 with a line per such channel.
+    """
     from persona.campaigns.worker import Worker
 
     settings, store = _open(workspace)
@@ -172,8 +176,14 @@ def send(
         from persona.campaigns.status import stored_campaign
 
         stored_campaign(store, name)  # a mistyped name: say so instead of "sent 0"
-    stats = Worker(store, settings).run(name, max_messages=max_messages)
+    delivery = Worker(store, settings)
+    stats = delivery.run(name, max_messages=max_messages)
     emit(stats.to_dict(), as_json, title="delivery")
+    for (camp, channel), why in delivery.unusable.items():
+        err_console.print(f"error[config]: the {channel} channel of {camp} cannot start: {why}", markup=False,
+                          highlight=False, soft_wrap=True)
+    if delivery.unusable:
+        raise typer.Exit(2)
 
 
 @app.command()
