@@ -163,6 +163,24 @@ def test_foldin_of_a_training_users_history_matches_the_model() -> None:
         assert [r["product_id"] for r in foldin_recommend(model, h, 5)] == ["i3"]
 
 
+@pytest.mark.parametrize(("name", "params"), [("itemknn", {}), ("itemknn", {"binary": False}), ("ease", {})])
+def test_foldin_reasons_are_the_offline_reasons_for_the_same_history(name, params) -> None:
+    pd = __import__("pandas")
+    rows = []
+    for u in range(10):
+        rows += [(f"g{u}", "guide", "purchase"), (f"g{u}", "flour", "purchase")]
+    for u in range(20):
+        rows += [(f"t{u}", "treats", "purchase")] + [(f"t{u}", "flour", "purchase")] * (u < 3) + [(f"t{u}", "leash", "purchase")] * (u < 6)
+    heavy = [("heavy", "treats", "view")] * 90 + [("heavy", "treats", "purchase"), ("heavy", "guide", "purchase")]
+    df = pd.DataFrame(rows + heavy, columns=["user_id", "item_id", "event"])
+    model = make_recommender(name, **params).fit(Interactions.from_frame(df, event_type="event"))
+    offline = model.recommend(["heavy"], k=2)
+    events = pd.DataFrame({"product_id": [i for _, i, _ in heavy], "event_type": [e for _, _, e in heavy]})
+    folded = foldin_recommend(model, history_vector(model, events), 2)
+    assert [r["reason"] for r in folded] == list(offline["reason"])
+    assert [r["product_id"] for r in folded] == list(offline["item_id"])
+
+
 def test_foldin_of_category_affinity_matches_the_model_and_follows_new_events() -> None:
     pd = __import__("pandas")
     items = pd.DataFrame({"item_id": ["s1", "s2", "s3", "t1", "t2"], "category": ["shoes"] * 3 + ["tents"] * 2})

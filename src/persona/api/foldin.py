@@ -200,8 +200,14 @@ def foldin_recommend(model: Any, h: History, k: int, filters: Any = None, *, inc
     if not len(top):
         return []
     support = np.asarray(model._explain_similarity(top), dtype=np.float32)[:, h.items]  # picks × history
+    # as offline reasons: support × the weight each history item has in the scoring input of the model whose
+    # similarity explains (1 for a binary one), ties to the item the customer engaged with most
+    lead = model.models_[model.lead_] if hasattr(model, "lead_") and hasattr(model, "models_") else model
+    w = np.ones(len(h.items), dtype=np.float32) if getattr(lead, "binary", False) else h.weights.astype(np.float32)
+    support = np.where(support > 0, support * w[None, :], support)
     support[top[:, None] == h.items[None, :]] = -np.inf  # a product is not its own reason
-    best = np.argmax(support, axis=1)
+    order = np.argsort(-h.weights, kind="stable")  # argmax keeps the first of equals: the most engaged first
+    best = order[np.argmax(support[:, order], axis=1)]
     bestval = support[np.arange(len(top)), best]
     labels = data.item_labels(h.items[best])
     verbs = {v: EVENT_VERBS[name] for name, v in EVENT_STRENGTH.items() if name in EVENT_VERBS}
