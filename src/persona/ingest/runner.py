@@ -88,6 +88,11 @@ class IngestReport:
     erased: int = 0
     #: events: valid rows whose type Persona does not use (kept as they are), by type: ``{"order_completed": 5000}``
     unknown_event_types: dict[str, int] = field(default_factory=dict)
+    #: rows whose id came before with different content: events' are quarantined (the first row is kept), the
+    #: upserted entities' lost to the last row of their id (counted among the duplicates); see ``writer``
+    conflicts: int = 0
+    #: how the source was read where that is worth knowing (an encoding other than UTF-8, decimal commas)
+    notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain dict for ``--json`` (the four counts and the quarantine path first)."""
@@ -438,6 +443,8 @@ class _Prepared:
     unknown_types: dict[str, int] = field(default_factory=dict)
     #: rejected rows of erased customers, left out of the quarantine (counted as duplicates, as their valid rows are)
     erased_rejects: int = 0
+    #: the reader's notes on the source (first chunk only)
+    notes: list[str] = field(default_factory=list)
 
 
 def _prepare_chunk(coercer: ChunkCoercer, writer: EntityWriter, dialect: str, chunk: RawChunk, resume_after: int,
@@ -447,6 +454,7 @@ def _prepare_chunk(coercer: ChunkCoercer, writer: EntityWriter, dialect: str, ch
     if resume_after:
         keep = lines > resume_after
         if not keep.all():
+            _observe_committed(coercer, frame.iloc[np.flatnonzero(~keep)])
             idx = np.flatnonzero(keep)
             frame, lines = frame.iloc[idx], lines[idx]
 
@@ -457,17 +465,33 @@ def _prepare_chunk(coercer: ChunkCoercer, writer: EntityWriter, dialect: str, ch
     if len(frame) == 0 and not bad:
         return None
     coerced = coercer.coerce(frame.reset_index(drop=True))
+    for col, parser in coercer.parsers.items():  # dates refused on purpose (e.g. day/month order unknown) say why
+        parser.explain(coerced.reasons, col)
     ok = coerced.ok.to_numpy()
     rejected_rows = [(int(lines[i]), str(coerced.reasons.iat[i]), raw(int(i))) for i in np.flatnonzero(~ok)]
     rejected_rows += [(b.line, b.reason, b.raw) for b in bad]
+    # events: an id repeated with other content is counted by the writer (the first row is kept, the later one is a
+    # duplicate, as the API's fast path treats it; quarantining it would need both paths to change together)
+    valid = coerced.frame[ok]
     n_rejected = len(rejected_rows)
     if erased_rows is not None and rejected_rows:
         rejected_rows = [r for r in rejected_rows if erased_rows.owner(f"{r[1]}\n{r[2]}") is None]
     last_line = max(int(lines.max()) if len(lines) else 0, max((b.line for b in bad), default=0))
-    valid = coerced.frame[ok]
     return _Prepared(valid=writer.prepare(valid, dialect), rejected_rows=sorted(rejected_rows), read=len(frame) + len(bad),
                      last_line=last_line, position=chunk.position, unknown_types=_unknown_types(valid),
-                     erased_rejects=n_rejected - len(rejected_rows))
+                     erased_rejects=n_rejected - len(rejected_rows),
+                     notes=list(getattr(chunk, "notes", None) or []))
+
+
+def _observe_committed(coercer: ChunkCoercer, committed: pd.DataFrame) -> None:
+    """A resumed run's rows committed before: their dates show the timestamp parsers the day/month order that run
+    found, so the rest of the file keeps it (see :mod:`persona.ingest.timestamps`)."""
+    from persona.ingest.timestamps import TimestampParser
+
+    renamed = committed.rename(columns=coercer.columns)
+    for col, kind in coercer.spec.columns.items():
+        if kind == "ts" and col in renamed.columns:
+            coercer.parsers.setdefault(col, TimestampParser()).observe(renamed[col])
 
 
 def _commit_chunk(store: Any, writer: EntityWriter, quarantine: Quarantine, prep: _Prepared, report: IngestReport,
@@ -483,6 +507,8 @@ def _commit_chunk(store: Any, writer: EntityWriter, quarantine: Quarantine, prep
             position=prep.last_line, quarantine=str(quarantine.path) if rejected or quarantine.written else None))
     report.add(prep.read, result.accepted, result.duplicates + prep.erased_rejects, rejected)
     report.erased += result.erased + prep.erased_rejects
+    report.conflicts += result.conflicts
+    report.notes.extend(n for n in prep.notes if n not in report.notes)
     for k, v in result.stubs.items():
         report.stubs[k] = report.stubs.get(k, 0) + v
     for k, v in result.redacted.items():
