@@ -4,6 +4,11 @@ Every row that fails a check gets one clear reason (the first problem found); th
 back typed: strings stripped (empty means missing), numbers as float, booleans as bool,
 timestamps as UTC. Non-canonical columns are gathered into one dict per row (the entity's
 ``attributes``/``context``).
+
+A chunk whose ``frame.attrs["decimal"]`` is ``","`` (the CSV reader sets it for ``;``-separated files, as
+European spreadsheets export them) has numbers with a decimal comma: ``32,99``, ``1.234,56``, ``1 234,56``.
+A value like ``1.250`` is read by what the rest of its column shows (decimal commas: 1250; decimal points:
+1.25) and quarantined as ambiguous when the column shows neither or both. Other files never get this reading.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from persona.ingest.schema import EntitySpec
+from persona.ingest.schema import EntitySpec, range_reasons
 from persona.ingest.timestamps import TimestampParser
 
 TRUE = {"true", "t", "yes", "y", "1", "1.0", "on", "opt-in", "opt_in", "optin", "granted", "subscribed"}
@@ -88,10 +93,13 @@ class ChunkCoercer:
         self.spec = spec
         self.columns = columns  # source -> target
         self.parsers: dict[str, TimestampParser] = {}
+        #: decimal-comma chunks: per number column, whether decimal commas / decimal points were seen so far
+        self.decimal_seen: dict[str, tuple[bool, bool]] = {}
 
     def coerce(self, raw: pd.DataFrame) -> Coerced:
         """Rename, type and validate one chunk."""
         spec = self.spec
+        comma = raw.attrs.get("decimal") == ","
         frame = raw.rename(columns=self.columns)
         n = len(frame)
         reasons = pd.Series([None] * n, index=frame.index, dtype=object)
@@ -120,12 +128,22 @@ class ChunkCoercer:
                 continue
             if kind == "float" or kind == "int":
                 text = as_text(src) if not pd.api.types.is_numeric_dtype(src.dtype) or pd.api.types.is_bool_dtype(src.dtype) else None
+                ambiguous = None
+                if comma and text is not None:
+                    text, ambiguous = self._decimal_comma(col, text)
                 num = _fast_float(text) if text is not None else None
                 if num is None:
                     num = pd.to_numeric(text.to_numpy(dtype=object, na_value=None) if text is not None else src, errors="coerce")
                     num = pd.Series(num, index=frame.index).astype("float64")
                 present = text.notna() if text is not None else src.notna()
+                if ambiguous is not None and ambiguous.any():
+                    v = as_text(src)[ambiguous]
+                    fail(ambiguous, col + " '" + v + "' is ambiguous in a ';'-separated file: write " + v.str.replace(".", "", regex=False)
+                         + " if '.' groups thousands, or " + v.str.replace(".", ",", regex=False) + " for a decimal comma")
+                    num = num.mask(ambiguous)
                 bad = present & (num.isna() | ~np.isfinite(num.fillna(0)))
+                if ambiguous is not None:
+                    bad &= ~ambiguous
                 if bad.any():
                     shown = (text if text is not None else src.astype(str))[bad].astype(str).str.slice(0, 60)
                     fail(bad, col + " is not a number: '" + shown + "'")
@@ -166,11 +184,52 @@ class ChunkCoercer:
                 fail(out[col].isna(), f"missing {col}")
             else:  # a later JSON-lines chunk without the key at all
                 fail(np.ones(n, dtype=bool), f"missing {col}")
+        if spec.bounds:  # a price, quantity or revenue below zero, a rating off the 1-5 scale (schema.range_reasons)
+            out_of_range = range_reasons(spec, out)
+            fail(out_of_range.notna(), out_of_range)
         extras = [c for c in frame.columns if c not in spec.columns]
         if extras and spec.extras:
             fast = extras_json(frame[extras]) if spec.name == "events" else None  # events' context is stored as is
             out["_extras"] = fast if fast is not None else _extras(frame[extras])
         return Coerced(frame=out, reasons=reasons, extras=extras)
+
+    def _decimal_comma(self, col: str, text: pd.Series) -> tuple[pd.Series, pd.Series]:
+        """Number text with a decimal comma rewritten with a decimal point; and the values whose '.' may group
+        thousands or mark decimals with nothing in the column (so far) to tell which."""
+        comma = text.str.fullmatch(_COMMA_DECIMAL).fillna(False).astype(bool)
+        grouped = text.str.fullmatch(_GROUPED).fillna(False).astype(bool)
+        maybe = text.str.fullmatch(_ONE_GROUP).fillna(False).astype(bool)
+        dot = text.str.fullmatch(_DOT_DECIMAL).fillna(False).astype(bool) & ~maybe
+        seen_comma, seen_dot = self.decimal_seen.get(col, (False, False))
+        seen_comma, seen_dot = seen_comma or bool((comma | grouped).any()), seen_dot or bool(dot.any())
+        self.decimal_seen[col] = (seen_comma, seen_dot)
+        if seen_comma and not seen_dot:  # 1.250 among 32,99 and 1.234,56: thousands
+            grouped, ambiguous = grouped | maybe, maybe & False
+        elif seen_dot and not seen_comma:  # 1.250 among 0.5 and 12.75: a decimal point
+            ambiguous = maybe & False
+        else:
+            ambiguous = maybe
+        fix = comma | grouped
+        if not fix.any():
+            return text, ambiguous
+        fixed = text[fix].str.replace(_GROUPING, "", regex=True).str.replace(",", ".", regex=False)
+        out = text.copy()
+        out[fix] = fixed
+        return out, ambiguous
+
+
+_SIGN = r"[+-]?"
+_SPACES = " \u00a0\u202f"  # literal characters: the patterns run in Arrow's RE2 as well as Python's re
+_GROUPS = r"[1-9]\d{0,2}(?:\.\d{3})+|[1-9]\d{0,2}(?:[" + _SPACES + r"]\d{3})+"
+#: a decimal comma, with or without thousands grouped by '.' or spaces: 32,99  1.234,56  1 234,5
+_COMMA_DECIMAL = _SIGN + r"(?:\d+|" + _GROUPS + r"),\d+"
+#: whole numbers grouped unmistakably: 1.234.567  1 234
+_GROUPED = _SIGN + r"(?:[1-9]\d{0,2}(?:\.\d{3}){2,}|[1-9]\d{0,2}(?:[" + _SPACES + r"]\d{3})+)"
+#: 1.250: one '.' group, thousands or a decimal point
+_ONE_GROUP = _SIGN + r"[1-9]\d{0,2}\.\d{3}"
+#: a number with a decimal point: 0.5  12.75  .5  1.5e3
+_DOT_DECIMAL = _SIGN + r"\d*\.\d+(?:[eE][+-]?\d+)?"
+_GROUPING = "[." + _SPACES + "]"
 
 
 _JSON_ESCAPES = (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t"))

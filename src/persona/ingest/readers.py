@@ -1,17 +1,27 @@
 """Streaming readers for CSV, JSON lines and Parquet: bounded memory, exact line numbers, raw rows kept.
 
 Each reader yields :class:`RawChunk` objects of at most ``chunk_size`` records. Records the reader
-itself cannot parse (wrong field count, broken quoting, invalid JSON) come back in ``bad`` with
-their line number, raw text and reason, so they can be quarantined and counted.
+itself cannot parse (wrong field count, broken quoting, a field over ``MAX_FIELD``, bytes the file's
+encoding cannot decode, invalid JSON) come back in ``bad`` with their line number, raw text and
+reason, so they can be quarantined and counted.
+
+Text files are checked whole before reading: UTF-8 when every byte is valid UTF-8 (or most non-ASCII
+lines are); otherwise GB18030 when the non-ASCII lines read as GB2312 Chinese, else Windows-1252.
+No byte is replaced silently: a line the chosen encoding cannot decode is quarantined. A decision
+other than plain UTF-8 is logged and carried in the first chunk's ``notes``, as is the decimal comma
+of ``;``-separated files (``frame.attrs["decimal"] == ","``, which :mod:`persona.ingest.coerce` reads).
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import itertools
 import json
+import logging
 import os
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +38,25 @@ from persona.jsonvalues import dumps
 FORMATS = ("csv", "jsonl", "parquet")
 _SUFFIXES = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
              ".parquet": "parquet", ".pq": "parquet"}
-MAX_FIELD = 1 << 20  # a field longer than this is a broken quote swallowing the file
+MAX_FIELD = 1 << 20  # characters: a longer field is quarantined (usually a broken quote swallowing the file)
+RAW_LIMIT = 10000  # characters of a bad record's raw text kept in the quarantine file
+
+log = logging.getLogger(__name__)
+
+_UNDECODABLE = "persona.undecodable"
+
+
+def _escape_undecodable(exc: UnicodeError) -> tuple[str, int]:
+    """Decode error handler: each undecodable byte b becomes the lone surrogate U+DC00+b (ASCII bytes too, unlike
+    ``surrogateescape``), so the reader can find the line and quarantine it instead of storing a replacement."""
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    return "".join(chr(0xDC00 + b) for b in exc.object[exc.start:exc.end]), exc.end
+
+
+codecs.register_error(_UNDECODABLE, _escape_undecodable)
+_BAD_CHARS = re.compile("[\udc00-\udcff]")
+_LABELS = {"utf-8-sig": "UTF-8", "gb18030": "GB18030 (GBK, Chinese)", "cp1252": "Windows-1252"}
 
 
 @dataclass
@@ -50,6 +78,7 @@ class RawChunk:
         raw: returns the raw text of the record at a position of ``frame``.
         bad: unparseable records met while reading this chunk.
         position: bytes (or rows, for Parquet) consumed so far, for progress bars.
+        notes: set on the first chunk only: how the file was read when that is not plain UTF-8.
     """
 
     frame: pd.DataFrame
@@ -57,6 +86,8 @@ class RawChunk:
     raw: Callable[[int], str]
     bad: list[BadRecord] = field(default_factory=list)
     position: int = 0
+    #: what the reader decided that the report should tell (a file's encoding when not UTF-8, decimal commas)
+    notes: list[str] = field(default_factory=list)
 
 
 class _CountingRaw(io.RawIOBase):
@@ -109,8 +140,20 @@ def detect_format(path: Path, fmt: str | None = None) -> str:
     return "csv"
 
 
-def _check_text(path: Path) -> str:
-    """Refuse binary files and pick the encoding (UTF-8, else Windows-1252 as spreadsheets write)."""
+@dataclass
+class TextEncoding:
+    """How a text file is decoded: ``name`` for :func:`open`, a ``note`` when it is not plain UTF-8."""
+
+    name: str
+    note: str | None = None
+
+    @property
+    def label(self) -> str:
+        return _LABELS.get(self.name, self.name)
+
+
+def _check_text(path: Path) -> TextEncoding:
+    """Refuse binary files and pick the encoding from the whole file (see the module's doc)."""
     with path.open("rb") as fh:
         head = fh.read(1 << 16)
     if head.startswith(b"PAR1") or head.startswith(b"PK\x03\x04") or head.startswith(b"\x1f\x8b"):
@@ -121,13 +164,98 @@ def _check_text(path: Path) -> str:
             raise DataFileError(f"{path} is UTF-16 text", hint="save it as UTF-8 (in Excel: CSV UTF-8)")
         raise DataFileError(f"{path} looks binary (it contains NUL bytes), not CSV or JSON lines",
                             hint="ingest CSV, JSON lines or Parquet files")
+    if _is_utf8(path):
+        return TextEncoding("utf-8-sig")
+    enc = _guess_legacy(path)
+    log.warning("%s: %s", path, enc.note)
+    return enc
+
+
+_SCAN_BLOCK = 1 << 22
+
+
+def _is_utf8(path: Path) -> bool:
+    """True when every byte of the file is valid UTF-8 (ASCII blocks are skipped at memory speed)."""
+    dec = codecs.getincrementaldecoder("utf-8")("strict")
     try:
-        head.decode("utf-8")
-        return "utf-8-sig"
-    except UnicodeDecodeError as exc:
-        if exc.start >= len(head) - 4:  # a multi-byte character cut by the sample boundary
-            return "utf-8-sig"
-        return "cp1252"
+        with path.open("rb") as fh:
+            while block := fh.read(_SCAN_BLOCK):
+                if block.isascii() and not dec.getstate()[0]:
+                    continue
+                dec.decode(block)
+        dec.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _lines_bytes(path: Path) -> Iterator[bytes]:
+    """The file's non-ASCII lines, as bytes."""
+    tail = b""
+    with path.open("rb") as fh:
+        while block := fh.read(_SCAN_BLOCK):
+            if block.isascii():
+                if b"\n" in block:
+                    if not tail.isascii():
+                        yield tail + block[:block.index(b"\n")]
+                    tail = block[block.rindex(b"\n") + 1:]
+                else:
+                    tail += block
+                continue
+            parts = (tail + block).split(b"\n")
+            tail = parts.pop()
+            for line in parts:
+                if not line.isascii():
+                    yield line
+    if tail and not tail.isascii():
+        yield tail
+
+
+def _decodes(line: bytes, encoding: str) -> bool:
+    try:
+        line.decode(encoding)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+_EVIDENCE_LINES = 20000  # non-ASCII lines that decide the encoding (a decision, not a check: the reader checks all)
+
+
+def _guess_legacy(path: Path) -> TextEncoding:
+    """The encoding of a file that is not all valid UTF-8, judged from its non-ASCII lines (the first
+    ``_EVIDENCE_LINES``).
+
+    Mostly valid UTF-8 lines: UTF-8 (the others are quarantined). Else GB18030 when most lines are GB2312 Chinese
+    (Windows-1252 text read as GBK gives characters outside GB2312), else Windows-1252. Either way a line the chosen
+    encoding cannot decode is quarantined by the reader.
+    """
+    n = utf8 = gb2312 = 0
+    for line in itertools.islice(_lines_bytes(path), _EVIDENCE_LINES):
+        n += 1
+        utf8 += _decodes(line, "utf-8")
+        gb2312 += _decodes(line, "gb2312")
+    fix = "re-save the file as UTF-8 (in Excel: CSV UTF-8)"
+    if n == 0 or utf8 * 2 >= n:
+        return TextEncoding("utf-8-sig", "not all valid UTF-8: read as UTF-8 (most lines with non-ASCII characters "
+                            "are), and each line with bytes that are not UTF-8 is quarantined; " + fix)
+    name = "gb18030" if gb2312 * 2 > n else "cp1252"
+    return TextEncoding(name, f"not UTF-8: read as {_LABELS[name]} (judged from its non-ASCII lines); a line with bytes "
+                        f"that are not {_LABELS[name]} is quarantined; if characters look wrong, {fix}")
+
+
+def _undecodable_reason(text: str, encoding: TextEncoding) -> str:
+    found = sorted({f"0x{ord(c) - 0xDC00:02X}" for c in _BAD_CHARS.findall(text)})
+    shown = ", ".join(found[:5]) + (", …" if len(found) > 5 else "")
+    return (f"bytes {shown} are not valid {encoding.label} (the encoding this file is read in): the row's text cannot "
+            "be decoded; re-save the file as UTF-8")
+
+
+def _shown(text: str) -> str:
+    """Raw text for the quarantine: undecodable bytes written as \\xNN, cut to ``RAW_LIMIT`` characters."""
+    if _BAD_CHARS.search(text):
+        text = _BAD_CHARS.sub(lambda m: f"\\x{ord(m.group()) - 0xDC00:02x}", text)
+    return text[:RAW_LIMIT]
 
 
 def _sniff_delimiter(sample: str) -> str:
@@ -148,24 +276,34 @@ def read_csv(path: Path, chunk_size: int) -> Iterator[RawChunk]:
 
     Blocks without any quote character take a fast path (field counts checked per line, then
     pandas' C parser); blocks with quotes go through the ``csv`` module, which follows quoted
-    fields across lines and reports broken quoting with exact line numbers.
+    fields across lines and reports broken quoting with exact line numbers. A field over
+    ``MAX_FIELD`` characters (often an unclosed quote) quarantines its record and reading goes on
+    with the next line, so every line is read or quarantined.
 
     Raises:
-        DataFileError: binary content or no header row.
+        DataFileError: binary content, no header row, or a header the file's encoding cannot decode.
     """
     encoding = _check_text(path)
     csv.field_size_limit(MAX_FIELD)
     with path.open("rb") as fh:
-        delimiter = _sniff_delimiter(fh.read(1 << 14).decode(encoding, errors="replace"))
+        delimiter = _sniff_delimiter(fh.read(1 << 14).decode(encoding.name, errors="replace"))
+    notes = [f"{path.name}: {encoding.note}"] if encoding.note else []
+    decimal = "," if delimiter == ";" else "."
+    if decimal == ",":
+        notes.append(f"{path.name}: ';'-separated, so numbers are read with a decimal comma (32,99 is 32.99 and "
+                     "1.234,56 is 1234.56)")
     raw_fh = _CountingRaw(path.open("rb"))
-    text = io.TextIOWrapper(io.BufferedReader(raw_fh, 1 << 20), encoding=encoding, errors="replace", newline="")
+    text = io.TextIOWrapper(io.BufferedReader(raw_fh, 1 << 20), encoding=encoding.name, errors=_UNDECODABLE, newline="")
     try:
-        lines_it = iter(text)
+        lines_it: Iterator[str] = iter(text)
         lineno = 0
         header: list[str] = []
         for line in lines_it:
             lineno += 1
             if line.strip():
+                if _BAD_CHARS.search(line):
+                    raise DataFileError(f"{path}: the header line has bytes that are not valid {encoding.label}",
+                                        hint="re-save the file as UTF-8 (in Excel: CSV UTF-8)")
                 try:
                     header = next(csv.reader([line], delimiter=delimiter))
                 except csv.Error as exc:
@@ -180,19 +318,22 @@ def read_csv(path: Path, chunk_size: int) -> Iterator[RawChunk]:
                 break
             first = lineno + 1
             joined = "".join(block)
+            undecodable = _BAD_CHARS.search(joined) is not None
             chunk = None
-            if '"' not in joined:
-                chunk = _fast_block(block, joined, first, header, delimiter)
+            if '"' not in joined and (len(joined) <= MAX_FIELD or max(map(len, block)) <= MAX_FIELD):
+                chunk = _fast_block(block, joined, first, header, delimiter, encoding if undecodable else None)
             if chunk is None:
-                chunk, used = _slow_block(block, lines_it, first, header, delimiter)
+                chunk, used, leftover = _slow_block(block, lines_it, first, header, delimiter, encoding)
                 lineno = first - 1 + used
+                if leftover:  # lines read past the block while following a quote that never closed
+                    lines_it = itertools.chain(leftover, lines_it)
             else:
                 lineno = first - 1 + len(block)
             chunk.position = raw_fh.count
+            chunk.frame.attrs["decimal"] = decimal
             if len(chunk.frame) or chunk.bad:
+                chunk.notes, notes = notes, []
                 yield chunk
-            if chunk.bad and chunk.bad[-1].reason.startswith("broken quoting from line"):
-                break  # the rest of the file cannot be split into rows
     finally:
         text.close()
 
@@ -221,15 +362,17 @@ def _string_frame(table: pa.Table, header: list[str]) -> pd.DataFrame:
     return pd.DataFrame({h: pd.Series(pd.arrays.ArrowStringArray(table.column(i))) for i, h in enumerate(header)}, columns=header)
 
 
-def _fast_block(block: list[str], joined: str, first: int, header: list[str], delimiter: str) -> RawChunk | None:
+def _fast_block(block: list[str], joined: str, first: int, header: list[str], delimiter: str,
+                undecodable: TextEncoding | None = None) -> RawChunk | None:
     """Parse a quote-free block with Arrow's CSV parser, checking each line's field count.
 
     The common case (every line has the header's field count) costs one count over the block and
     one parse: Arrow itself refuses a line with too many or too few fields, and only then does a
-    per-line pass sort good lines from bad ones.
+    per-line pass sort good lines from bad ones. ``undecodable``: the block has bytes this encoding
+    could not decode; their lines are quarantined.
     """
     ncol = len(header)
-    if joined.count(delimiter) == (ncol - 1) * len(block):
+    if undecodable is None and joined.count(delimiter) == (ncol - 1) * len(block):
         table = _arrow_strings(joined, header, delimiter)
         if table is not None and table.num_rows == len(block):
 
@@ -244,14 +387,17 @@ def _fast_block(block: list[str], joined: str, first: int, header: list[str], de
     clean = True
     for i, line in enumerate(block):
         n = line.count(delimiter)
-        if n == ncol - 1:
+        s = line.rstrip("\r\n")
+        if undecodable is not None and _BAD_CHARS.search(line):
+            clean = False
+            bad.append(BadRecord(first + i, _shown(s), _undecodable_reason(s, undecodable)))
+        elif n == ncol - 1:
             good.append(line)
             lines.append(first + i)
         else:
             clean = False
-            s = line.rstrip("\r\n")
             if s.strip():
-                bad.append(BadRecord(first + i, s[:10000], f"expected {ncol} fields like the header, found {n + 1}"))
+                bad.append(BadRecord(first + i, _shown(s), f"expected {ncol} fields like the header, found {n + 1}"))
     body = joined if clean else "".join(good)
     if good:
         table = _arrow_strings(body, header, delimiter)
@@ -278,38 +424,62 @@ def _swallows_rows(row: list[str], delimiter: str, ncol: int) -> bool:
     return False
 
 
-def _slow_block(block: list[str], rest: Iterator[str], first: int, header: list[str], delimiter: str) -> tuple[RawChunk, int]:
-    """Parse a block with the csv module, pulling more lines while a quoted field is still open."""
+def _slow_block(block: list[str], rest: Iterator[str], first: int, header: list[str], delimiter: str,
+                encoding: TextEncoding) -> tuple[RawChunk, int, list[str]]:
+    """Parse a block with the csv module, pulling more lines from ``rest`` while a quoted field is still open.
+
+    Returns the chunk, the number of lines consumed from the block's first line on, and the lines pulled from
+    ``rest`` but not consumed (a record that broke the field limit is set aside by its first line and reading
+    resumes on the next, so lines pulled while following it are read again).
+    """
     ncol = len(header)
-    served = 0
+    buf = list(block)
+    pos = 0  # lines of ``buf`` handed to the csv reader
 
     def feed() -> Iterator[str]:
-        nonlocal served
-        for line in block:
-            served += 1
-            yield line
-        for line in rest:  # only reached while a quoted record continues past the block
-            served += 1
-            yield line
+        nonlocal pos
+        while True:
+            if pos >= len(buf):  # only reached while a quoted record continues past the block
+                nxt = next(rest, None)
+                if nxt is None:
+                    return
+                buf.append(nxt)
+            pos += 1
+            yield buf[pos - 1]
 
     reader = csv.reader(feed(), delimiter=delimiter)
     rows: list[list[str]] = []
     lines: list[int] = []
     bad: list[BadRecord] = []
-    while served < len(block):
-        start = first + served
+    while pos < len(block):
+        at = pos
+        start = first + at
         try:
             row = next(reader)
         except StopIteration:
             break
-        except csv.Error as exc:  # an unclosed quote ran past MAX_FIELD
-            bad.append(BadRecord(start, block[min(start - first, len(block) - 1)][:10000].rstrip("\r\n"),
-                                 f"broken quoting from line {start}: {exc}; the rest of the file cannot be split "
-                                 "into rows (fix the unbalanced quote)"))
-            break
-        end = first + served - 1
-        if len(row) == ncol and end > start and _swallows_rows(row, delimiter, ncol):
-            bad.append(BadRecord(start, _csv_line(row, delimiter)[:10000],
+        except csv.Error as exc:  # a field over MAX_FIELD: on one line, or an unclosed quote running on
+            s = buf[at].rstrip("\r\n")
+            too_long = "field limit" in str(exc)
+            if pos - at <= 1:
+                what = (f"a field is longer than {MAX_FIELD:,} characters, the most a field may hold" if too_long
+                        else f"the line cannot be read as CSV ({exc})")
+                bad.append(BadRecord(start, _shown(s), what + (f"; the raw line here is cut to {RAW_LIMIT:,} characters"
+                                                               if len(s) > RAW_LIMIT else "")))
+            else:
+                what = f"runs past {MAX_FIELD:,} characters" if too_long else f"cannot be read ({exc})"
+                bad.append(BadRecord(start, _shown(s), f"broken quoting: a quote opened on line {start} {what} up to "
+                                     f"line {first + pos - 1} without closing; this line is set aside and reading "
+                                     f"goes on from line {start + 1} (close or remove the stray quote)"))
+            pos = at + 1
+            reader = csv.reader(feed(), delimiter=delimiter)
+            continue
+        end = first + pos - 1
+        if any(_BAD_CHARS.search(f) for f in row):
+            line = _csv_line(row, delimiter)
+            bad.append(BadRecord(start, _shown(line), _undecodable_reason(line, encoding)))
+        elif len(row) == ncol and end > start and _swallows_rows(row, delimiter, ncol):
+            bad.append(BadRecord(start, _shown(_csv_line(row, delimiter)),
                                  f"broken quoting: a quote opened on line {start} runs to line {end} and swallows "
                                  "lines that look like whole rows (close or remove the stray quote)"))
         elif len(row) == ncol:
@@ -318,23 +488,26 @@ def _slow_block(block: list[str], rest: Iterator[str], first: int, header: list[
         elif not row or (len(row) == 1 and not row[0].strip()):
             continue  # blank line: not a record
         elif end > start and any("\n" in f or "\r" in f for f in row):
-            bad.append(BadRecord(start, _csv_line(row, delimiter)[:10000],
+            bad.append(BadRecord(start, _shown(_csv_line(row, delimiter)),
                                  f"broken quoting: a quote opened on line {start} only closes on line {end}, "
                                  f"giving {len(row)} fields where the header has {ncol}"))
         else:
-            bad.append(BadRecord(start, _csv_line(row, delimiter)[:10000], f"expected {ncol} fields like the header, found {len(row)}"))
+            bad.append(BadRecord(start, _shown(_csv_line(row, delimiter)),
+                                 f"expected {ncol} fields like the header, found {len(row)}"))
 
     def raw_of(i: int) -> str:
         return _csv_line(rows[i], delimiter)
 
-    return RawChunk(frame=_frame(header, rows), lines=np.asarray(lines, dtype=np.int64), raw=raw_of, bad=bad), served
+    chunk = RawChunk(frame=_frame(header, rows), lines=np.asarray(lines, dtype=np.int64), raw=raw_of, bad=bad)
+    return chunk, pos, buf[pos:]
 
 
 def read_jsonl(path: Path, chunk_size: int) -> Iterator[RawChunk]:
     """Stream a JSON-lines file (one object per line) in chunks."""
     encoding = _check_text(path)
     raw_fh = _CountingRaw(path.open("rb"))
-    text = io.TextIOWrapper(io.BufferedReader(raw_fh, 1 << 20), encoding=encoding, errors="replace")
+    text = io.TextIOWrapper(io.BufferedReader(raw_fh, 1 << 20), encoding=encoding.name, errors=_UNDECODABLE)
+    notes = [f"{path.name}: {encoding.note}"] if encoding.note else []
     try:
         lineno = 0
         exhausted = False
@@ -352,13 +525,16 @@ def read_jsonl(path: Path, chunk_size: int) -> Iterator[RawChunk]:
                 s = line.strip()
                 if not s:
                     continue
+                if _BAD_CHARS.search(s):
+                    bad.append(BadRecord(lineno, _shown(s), _undecodable_reason(s, encoding)))
+                    continue
                 try:
                     obj = json.loads(s)
                 except json.JSONDecodeError as exc:
-                    bad.append(BadRecord(lineno, s[:10000], f"invalid JSON: {exc.msg} at column {exc.colno}"))
+                    bad.append(BadRecord(lineno, _shown(s), f"invalid JSON: {exc.msg} at column {exc.colno}"))
                     continue
                 if not isinstance(obj, dict):
-                    bad.append(BadRecord(lineno, s[:10000], f"expected a JSON object per line, found {type(obj).__name__}"))
+                    bad.append(BadRecord(lineno, _shown(s), f"expected a JSON object per line, found {type(obj).__name__}"))
                     continue
                 recs.append(obj)
                 raws.append(s)
@@ -367,8 +543,10 @@ def read_jsonl(path: Path, chunk_size: int) -> Iterator[RawChunk]:
                 # object columns from the start: a number stays the JSON number it was (from_records makes 3 into 3.0
                 # when another record lacks the key)
                 frame = pd.DataFrame(recs, dtype=object) if recs else pd.DataFrame()
-                yield RawChunk(frame=frame, lines=np.asarray(lines, dtype=np.int64),
-                               raw=lambda i, _r=raws: _r[i], bad=bad, position=raw_fh.count)
+                chunk = RawChunk(frame=frame, lines=np.asarray(lines, dtype=np.int64),
+                                 raw=lambda i, _r=raws: _r[i], bad=bad, position=raw_fh.count)
+                chunk.notes, notes = notes, []
+                yield chunk
     finally:
         text.close()
 
