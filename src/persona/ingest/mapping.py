@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import difflib
+import re
+import shlex
 from collections.abc import Iterable, Sequence
 
 from persona.errors import InputError, SchemaError
@@ -19,6 +21,17 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "review_id": ("id",),
     "title": ("name", "product_name"),
 }
+
+
+def header_key(name: str) -> str:
+    """A column name reduced for matching: lower case, without spaces, dashes, underscores or dots, so that
+    ``Customer Id``, ``customer-id``, ``CustomerID`` and ``customer_id`` are the same column."""
+    return re.sub(r"[\s\-_.]+", "", str(name)).lower()
+
+
+def map_hint(their: str, our: str) -> str:
+    """``--map THEIR=OUR`` quoted for a shell (a column name with spaces is one argument)."""
+    return f"--map {shlex.quote(f'{their}={our}')}"
 
 
 def parse_map(items: Iterable[str] | None) -> dict[str, str]:
@@ -62,7 +75,7 @@ def resolve_columns(spec: EntitySpec, header: Sequence[str], mapping: dict[str, 
         raise SchemaError(f"the header repeats column(s) {dupes}", hint="rename the repeated columns so each is unique")
     absent = [their for their in mapping if their not in header]
     if absent:
-        backwards = [f"--map {mapping[a]}={a}" for a in absent if a in spec.columns and mapping[a] in header]
+        backwards = [map_hint(mapping[a], a) for a in absent if a in spec.columns and mapping[a] in header]
         raise SchemaError(f"--map names column(s) {absent} that the file does not have; found: {header}",
                           hint=(f"--map is THEIR_COLUMN=OUR_COLUMN: did you mean {' '.join(backwards)}?" if backwards
                                 else "check the spelling (names are case-sensitive)"))
@@ -73,6 +86,15 @@ def resolve_columns(spec: EntitySpec, header: Sequence[str], mapping: dict[str, 
         if h not in mapping and lowered in spec.columns:  # tolerate case/whitespace in canonical headers
             target = lowered
         out[h] = target
+    # ``Customer Id``, ``customer-id``, ``CustomerID``: the canonical column when nothing else claims it (an exact
+    # or --map match wins; a second spelling of a claimed column stays an extra column)
+    canonical = {header_key(c): c for c in spec.columns}
+    for h in header:
+        if h in mapping or out[h] in spec.columns:
+            continue
+        target = canonical.get(header_key(h))
+        if target is not None and target not in out.values():
+            out[h] = target
     targets = [t for t in out.values() if t in spec.columns]
     twice = sorted({t for t in targets if targets.count(t) > 1})
     if twice:
@@ -82,7 +104,7 @@ def resolve_columns(spec: EntitySpec, header: Sequence[str], mapping: dict[str, 
         if m in mapping and mapping[m] not in spec.columns:  # its own column was renamed away: a backwards --map
             src = mapping[m]
             if src in header:
-                problem = f"did you mean --map {src}={m}?"
+                problem = f"did you mean {map_hint(src, m)}?"
             else:
                 problem = f"if {m} is to come from a column {src!r}, the file has no such column; found columns: {header}"
             raise SchemaError(f"--map {m}={src} renames the file's required column {m!r} to {src!r}, which is not a "
@@ -92,11 +114,12 @@ def resolve_columns(spec: EntitySpec, header: Sequence[str], mapping: dict[str, 
         suggestions = []
         free = [h for h in header if out[h] not in spec.columns]
         for m in missing:
-            cands = [h for h in free if h.strip().lower() in SYNONYMS.get(m, ())]
+            cands = [h for h in free if header_key(h) in {header_key(x) for x in SYNONYMS.get(m, ())}]
             cands += difflib.get_close_matches(m, free, n=1, cutoff=0.6)
             if cands:
-                suggestions.append(f"--map {cands[0]}={m}")
-        hint = f"try {' '.join(suggestions)}" if suggestions else "rename the columns or use --map THEIR_COLUMN=OUR_COLUMN"
+                suggestions.append(map_hint(cands[0], m))
+        hint = (f"try persona ingest {spec.name} FILE {' '.join(suggestions)} (persona run --data has no --map: rename "
+                "the column in the file)" if suggestions else "rename the columns or use --map THEIR_COLUMN=OUR_COLUMN")
         raise SchemaError(
             f"{spec.name} file is missing required column(s) {missing}; found columns: {header}; "
             f"canonical columns are {list(spec.columns)}",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 # kinds: id (required-looking string key), str, text, ts, float, int, bool, etype, pii
 ENTITY_ORDER = ("customers", "products", "events", "reviews", "consents")
@@ -21,6 +22,8 @@ class EntitySpec:
         extras: JSON column keeping non-canonical columns (None: they are reported and dropped).
         renames: canonical column -> table column where they differ.
         max_len: longest value a string column's table column can hold.
+        bounds: number column -> (lowest, highest) value it may hold (None: open); a row outside is quarantined
+            (see :func:`range_reasons`, which also lets a refund carry negative amounts).
     """
 
     name: str
@@ -31,6 +34,7 @@ class EntitySpec:
     extras: str | None = None
     renames: dict[str, str] = field(default_factory=dict)
     max_len: dict[str, int] = field(default_factory=dict)
+    bounds: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
 
     @property
     def optional(self) -> tuple[str, ...]:
@@ -61,6 +65,7 @@ SPECS: dict[str, EntitySpec] = {
         key=("product_id",),
         extras="attributes",
         max_len={"product_id": 128, "category": 256, "brand": 256},
+        bounds={"price": (0.0, None)},
     ),
     "events": EntitySpec(
         name="events",
@@ -74,6 +79,8 @@ SPECS: dict[str, EntitySpec] = {
         extras="context",
         renames={"timestamp": "ts"},
         max_len={"event_id": 128, "customer_id": 128, "product_id": 128, "event_type": 64, "channel": 64, "session_id": 128},
+        # events' amounts are not range-checked yet: the API's fast path (api/eventbatch) stores exactly what file
+        # ingestion stores, and does not apply range_reasons; both must change together
     ),
     "reviews": EntitySpec(
         name="reviews",
@@ -86,6 +93,7 @@ SPECS: dict[str, EntitySpec] = {
         key=("review_id",),
         renames={"timestamp": "ts"},
         max_len={"review_id": 128, "customer_id": 128, "product_id": 128, "lang": 16},
+        bounds={"rating": (1.0, 5.0)},  # RATING_SCALE
     ),
     "consents": EntitySpec(
         name="consents",
@@ -105,6 +113,58 @@ KNOWN_EVENT_TYPES = (
     "view", "click", "add_to_cart", "remove_from_cart", "purchase", "refund", "rating", "wishlist", "search",
     "email_open", "email_click", "email_unsubscribe", "conversion",
 )
+
+
+#: a review's rating is 1 to 5 stars: the profiles map it onto sentiment as (rating - 3) / 2 and the text stage reads
+#: 1-2 stars as negative, 4-5 as positive; a rating outside it (0, 7, -1, a 1-10 or 0-100 scale) is quarantined
+RATING_SCALE = (1.0, 5.0)
+#: known event types whose value, quantity and revenue may be negative: a refund returns money (and goods), a removal
+#: from the cart may be written as a negative quantity. Types Persona does not use (an export's ``adjustment``,
+#: ``fee``, ``discount``) are stored as written and their amounts are not judged: Persona reads no meaning into them.
+NEGATIVE_OK_TYPES = ("refund", "remove_from_cart")
+
+
+def range_reasons(spec: EntitySpec, frame: Any) -> Any:
+    """Why each row of a coerced chunk (numbers as floats, event types normalised) is out of range, else None.
+
+    A price below zero is refused, and a rating outside :data:`RATING_SCALE`. For an entity whose bounds name event
+    amounts, a value, quantity or revenue below zero is refused on an event of a known type other than
+    :data:`NEGATIVE_OK_TYPES` (a purchase of -3 items for -50 is no sale; a refund of -50 is); the events spec has no
+    bounds yet (see ``SPECS``). Missing values are not judged here.
+
+    Returns:
+        An object Series aligned with ``frame``: the first range problem of each row, None where all are in range.
+    """
+    import numpy as np
+    import pandas as pd
+
+    reasons = pd.Series([None] * len(frame), index=frame.index, dtype=object)
+    if "event_type" in frame.columns:  # only the types Persona reads as sales or interactions must be non-negative
+        judged = frame["event_type"].isin([t for t in KNOWN_EVENT_TYPES if t not in NEGATIVE_OK_TYPES])
+        negative_ok = ~judged.fillna(False).to_numpy(dtype=bool)
+    else:
+        negative_ok = np.zeros(len(frame), dtype=bool)
+    for col, (low, high) in spec.bounds.items():
+        if col not in frame.columns:
+            continue
+        num = pd.to_numeric(frame[col], errors="coerce").astype("float64")
+        present = num.notna().to_numpy(dtype=bool)
+        v = num.to_numpy(dtype="float64", na_value=np.nan)
+        below = present & (v < low) if low is not None else np.zeros(len(frame), dtype=bool)
+        above = present & (v > high) if high is not None else np.zeros(len(frame), dtype=bool)
+        if low == 0.0 and spec.name == "events":
+            below &= ~negative_ok
+        bad = (below | above) & reasons.isna().to_numpy(dtype=bool)
+        if not bad.any():
+            continue
+        if high is None:
+            scope = "must not be negative" + (" on a " + frame["event_type"][bad].astype(str) + " event"
+                                              if "event_type" in frame.columns else "")
+        else:
+            scope = f"out of range {low:g}-{high:g}"
+        shown = num[bad].map(lambda x: f"{x:g}")
+        reasons[bad] = f"{col} " + scope + ": " + shown
+    return reasons
 
 
 def get_spec(entity: str) -> EntitySpec:

@@ -3,10 +3,18 @@
 Duplicate policy (documented in the README's data-format section):
 
 * events: insert-only, keyed on ``event_id``; a source without ids gets a content hash of
-  (customer, product, type, timestamp, value, quantity, revenue). A repeated id is a duplicate.
+  (customer, product, type, timestamp, value, quantity, revenue). A repeated id is a duplicate; the first row of an
+  id is kept (an event happened once: a later row cannot rewrite it). A repeated id whose content differs
+  (:data:`EVENT_CONTENT`: another customer, product, type, time, amount, channel or session) is a *conflict*,
+  counted in ``conflicts`` besides the duplicates (it is not quarantined: the API's fast path stores exactly what
+  file ingestion stores and keeps the first copy of an id; both would change together). Content is compared among the
+  rows of one chunk (``chunk_size``, 100,000 rows by default); a repeat in a later chunk or of an id stored by an
+  earlier load is a plain duplicate (comparing it would mean reading the stored event back for every repeat).
 * customers, products, reviews: keyed on their id and upserted. A row identical to the stored
   one (same source-row hash) is a duplicate; a changed row is accepted and updates only the
-  columns the file has. Within one chunk the last row of an id wins; earlier ones count as duplicates.
+  columns the file has (last write wins: a CRM export's later row is the newer state). Within one chunk the last row
+  of an id wins; earlier ones count as duplicates, and those whose content differs from the winner's also count
+  in ``conflicts``, so a file that disagrees with itself is reported.
 * consents: append-only history, de-duplicated on a hash of the whole row.
 * a row of an erased customer (customers, events, reviews; the tombstone keeps the id) is left out and counted as
   a duplicate (and in ``erased``): the tombstone is checked by id, not by the keyed row hash, so it holds after a key
@@ -53,6 +61,7 @@ class _PreparedEvents:
     customers: list[str]
     products: list[str] | None
     erased: int = 0
+    conflicts: int = 0
 
 
 def unique_ids(ids: pd.Series) -> list[str]:
@@ -90,6 +99,26 @@ class WriteResult:
     redacted: dict[str, int] = field(default_factory=dict)
     #: rows of erased customers left out (counted among the duplicates)
     erased: int = 0
+    #: rows among the duplicates whose id was seen with different content (see the module's duplicate policy)
+    conflicts: int = 0
+
+
+#: the event columns that make an event's content: a repeated id whose values differ in these is a conflict
+EVENT_CONTENT = ("customer_id", "product_id", "event_type", "timestamp", "value", "quantity", "revenue", "channel",
+                 "session_id")
+
+
+def event_content_hashes(f: pd.DataFrame) -> np.ndarray:
+    """A hash of each event's content (:data:`EVENT_CONTENT`; a column the file lacks counts as missing)."""
+    canon = pd.DataFrame(index=f.index)
+    for c in EVENT_CONTENT:
+        col = f[c] if c in f.columns else pd.Series(None, index=f.index, dtype=object)
+        if c == "timestamp" and isinstance(col.dtype, pd.DatetimeTZDtype):
+            col = col.astype("int64")
+        elif c not in ("value", "quantity", "revenue", "timestamp"):
+            col = to_objects(col)
+        canon[c] = col
+    return row_hashes(canon, EVENT_KEYS)
 
 
 class EntityWriter:
@@ -102,6 +131,23 @@ class EntityWriter:
         self.started = started
         self.erased = erased
         self._known: dict[str, set[str]] = {"customers": set(), "products": set()}
+        self._conflicts = 0  # the last upsert's rows that lost to a later row of their id with different content
+
+    # --- conflicting duplicates -------------------------------------------------------------
+    def _event_conflicts(self, f: pd.DataFrame) -> np.ndarray | None:
+        """Which rows of an events chunk repeat an earlier row's ``event_id`` with different content (None: none)."""
+        if self.spec.name != "events" or f.empty or "event_id" not in f.columns:
+            return None
+        ids = f["event_id"]
+        rep = (ids.notna() & ids.duplicated(keep=False)).to_numpy(dtype=bool)
+        if not rep.any():
+            return None
+        sub = f[rep]
+        content = pd.Series(event_content_hashes(sub), index=sub.index)
+        first = content.groupby(to_objects(sub["event_id"]).to_numpy(), sort=False).transform("first")
+        bad = np.zeros(len(f), dtype=bool)
+        bad[np.flatnonzero(rep)] = (content != first).to_numpy(dtype=bool)
+        return bad if bad.any() else None
 
     def _without_erased(self, f: pd.DataFrame) -> tuple[pd.DataFrame, int]:
         """``f`` without the rows of erased customers, and how many went (read-only: safe in a reader thread)."""
@@ -155,6 +201,8 @@ class EntityWriter:
     def _prepare_events(self, f: pd.DataFrame, dialect: str) -> _PreparedEvents:
         n = len(f)
         f, erased = self._without_erased(f)
+        conflicting = self._event_conflicts(f)  # among the duplicates, counted apart
+        conflicts = 0 if conflicting is None else int(conflicting.sum())
         if "event_id" not in f.columns or f["event_id"].isna().any():
             canon = pd.DataFrame({
                 "customer_id": f["customer_id"],
@@ -178,14 +226,15 @@ class EntityWriter:
         out = out.sort_values("event_id", kind="stable")  # inserting in key order keeps the unique index's pages hot
         products = unique_ids(out["product_id"]) if "product_id" in out.columns else None
         rows = encode_rows("events", out, dialect, unique_key="event_id") if dialect in ("sqlite", "postgresql") else out
-        return _PreparedEvents(n=n, rows=rows, customers=unique_ids(out["customer_id"]), products=products, erased=erased)
+        return _PreparedEvents(n=n, rows=rows, customers=unique_ids(out["customer_id"]), products=products, erased=erased,
+                               conflicts=conflicts)
 
     def _write_prepared_events(self, w: BulkWriter, p: _PreparedEvents) -> WriteResult:
         stubs = {"customers": self._stubs(w, "customers", p.customers)}
         if p.products is not None:
             stubs["products"] = self._stubs(w, "products", p.products)
         inserted = w.insert("events", p.rows, on_conflict="ignore", key=["event_id"])
-        return WriteResult(accepted=inserted, duplicates=p.n - inserted, stubs=stubs, erased=p.erased)
+        return WriteResult(accepted=inserted, duplicates=p.n - inserted, stubs=stubs, erased=p.erased, conflicts=p.conflicts)
 
     def _upsert(self, w: BulkWriter, f: pd.DataFrame, table: str, key: str, extra_cols: dict[str, pd.Series]) -> tuple[int, int]:
         n = len(f)
@@ -200,6 +249,7 @@ class EntityWriter:
         for c, s in extra_cols.items():
             out[c] = s
         out["row_hash"] = row_hashes(hash_frame, self.cipher.row_hash_keys)
+        self._conflicts = _upsert_conflicts(out[key], out["row_hash"])
         out = out[~out[key].duplicated(keep="last")]
         changed = w.insert(table, out, on_conflict="update", key=[key], change_column="row_hash")
         return changed, n - changed
@@ -224,7 +274,7 @@ class EntityWriter:
         cols["is_stub"] = pd.Series(False, index=f.index)
         changed, dups = self._upsert(w, f, "customers", "customer_id", cols)
         self._known["customers"].update(to_objects(f["customer_id"]).tolist())
-        return WriteResult(accepted=changed, duplicates=dups + erased, erased=erased)
+        return WriteResult(accepted=changed, duplicates=dups + erased, erased=erased, conflicts=self._conflicts)
 
     def _write_products(self, w: BulkWriter, f: pd.DataFrame) -> WriteResult:
         cols = {c: f[c] for c in ("product_id", "title", "description", "category", "brand", "price", "in_stock", "created_at")
@@ -234,7 +284,7 @@ class EntityWriter:
         cols["is_stub"] = pd.Series(False, index=f.index)
         changed, dups = self._upsert(w, f, "products", "product_id", cols)
         self._known["products"].update(to_objects(f["product_id"]).tolist())
-        return WriteResult(accepted=changed, duplicates=dups)
+        return WriteResult(accepted=changed, duplicates=dups, conflicts=self._conflicts)
 
     def _prepare_reviews(self, f: pd.DataFrame) -> _PreparedReviews:
         f, erased = self._without_erased(f)
@@ -263,7 +313,8 @@ class EntityWriter:
             cols["review_id"] = p.ids
         stubs = {"customers": self._stubs(w, "customers", f["customer_id"]), "products": self._stubs(w, "products", f["product_id"])}
         changed, dups = self._upsert(w, f, "reviews", "review_id", cols)
-        return WriteResult(accepted=changed, duplicates=dups + p.erased, stubs=stubs, redacted=dict(p.redacted), erased=p.erased)
+        return WriteResult(accepted=changed, duplicates=dups + p.erased, stubs=stubs, redacted=dict(p.redacted), erased=p.erased,
+                           conflicts=self._conflicts)
 
     def _write_consents(self, w: BulkWriter, f: pd.DataFrame) -> WriteResult:
         n = len(f)
@@ -284,6 +335,15 @@ class EntityWriter:
         stubs = {"customers": self._stubs(w, "customers", out["customer_id"])}
         inserted = w.insert("consents", out, on_conflict="ignore", key=["row_hash"])
         return WriteResult(accepted=inserted, duplicates=n - inserted, stubs=stubs)
+
+
+def _upsert_conflicts(ids: pd.Series, hashes: pd.Series) -> int:
+    """Rows of a chunk that an upsert drops for a later row of the same id whose content (row hash) differs."""
+    rep = ids.duplicated(keep=False).to_numpy(dtype=bool)
+    if not rep.any():
+        return 0
+    last = hashes[rep].groupby(to_objects(ids[rep]).to_numpy(), sort=False).transform("last")
+    return int((hashes[rep] != last).sum())
 
 
 #: the prefix of a derived review id keyed with the workspace secret (its text held PII before redaction)

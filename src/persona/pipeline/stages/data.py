@@ -14,7 +14,8 @@ from persona.pipeline.stage import RunContext, Section, Stage, StageResult
 
 log = logging.getLogger(__name__)
 
-SUFFIXES = (".csv", ".jsonl", ".ndjson", ".parquet")
+#: the suffixes ``persona ingest`` reads (``persona.ingest.readers``), matched case-insensitively
+SUFFIXES = (".csv", ".tsv", ".txt", ".jsonl", ".ndjson", ".json", ".parquet", ".pq")
 _MARKER = ".persona-demo.json"
 
 
@@ -95,7 +96,20 @@ def run_demo(ctx: RunContext) -> StageResult:
 
 # --- ingest -------------------------------------------------------------------------------------
 def find_entity_files(data_dir: Path) -> dict[str, Path]:
-    """The file of each entity in ``data_dir`` (``customers.csv``, ``events.parquet``…); first suffix found wins.
+    """The file of each entity in ``data_dir`` (``customers.csv``, ``events.parquet``, ``products.TSV``…).
+
+    Raises:
+        DataFileError: the folder does not exist, or two files claim the same entity.
+    """
+    return scan_data_dir(data_dir)[0]
+
+
+def scan_data_dir(data_dir: Path) -> tuple[dict[str, Path], dict[str, str]]:
+    """The file of each entity in ``data_dir``, and every other file of the folder with why it is not loaded.
+
+    A file is an entity's when its name before the first dot is the entity (any case) and its suffix is one
+    ``persona ingest`` reads (any case): ``customers.csv``, ``products.tsv``, ``consents.json``, ``events.CSV``.
+    Hidden files (``.persona-demo.json``) and sub-folders are not data and are not listed.
 
     Raises:
         DataFileError: the folder does not exist, or two files claim the same entity.
@@ -105,14 +119,31 @@ def find_entity_files(data_dir: Path) -> dict[str, Path]:
 
     if not data_dir.is_dir():
         raise DataFileError(f"data folder not found: {data_dir}", hint="pass a folder holding customers.csv, events.csv, …")
+    hits: dict[str, list[Path]] = {}
+    skipped: dict[str, str] = {}
+    for path in sorted(data_dir.iterdir(), key=lambda p: p.name):
+        if path.name.startswith(".") or not path.is_file():
+            continue
+        stem, _, rest = path.name.partition(".")
+        suffix = f".{rest}".lower() if rest else ""
+        entity = stem.strip().lower()
+        if entity not in ENTITY_ORDER:
+            close = [e for e in ENTITY_ORDER if e.rstrip("s") == entity.rstrip("s") or entity.startswith(e)]
+            skipped[path.name] = (f"not named after an entity ({'/'.join(ENTITY_ORDER)})"
+                                  + (f": rename it {close[0]}{suffix or '.csv'} to load it" if close else ""))
+        elif suffix not in SUFFIXES:
+            skipped[path.name] = (f"{entity} file with suffix {suffix or '(none)'!r}, which persona ingest does not read "
+                                  f"(use one of {', '.join(SUFFIXES)})")
+        else:
+            hits.setdefault(entity, []).append(path)
     found: dict[str, Path] = {}
     for entity in ENTITY_ORDER:
-        hits = [data_dir / f"{entity}{s}" for s in SUFFIXES if (data_dir / f"{entity}{s}").is_file()]
-        if len(hits) > 1:
-            raise DataFileError(f"more than one {entity} file in {data_dir}: {[h.name for h in hits]}", hint="keep one")
-        if hits:
-            found[entity] = hits[0]
-    return found
+        paths = hits.get(entity, [])
+        if len(paths) > 1:
+            raise DataFileError(f"more than one {entity} file in {data_dir}: {[p.name for p in paths]}", hint="keep one")
+        if paths:
+            found[entity] = paths[0]
+    return found, skipped
 
 
 def run_ingest(ctx: RunContext) -> StageResult:
@@ -129,13 +160,16 @@ def run_ingest(ctx: RunContext) -> StageResult:
     if data_dir is None:
         return StageResult(status="failed", message="no data folder: pass --data DIR or let the demo stage generate one")
     data_dir = Path(data_dir)
-    files = find_entity_files(data_dir)
+    files, skipped = scan_data_dir(data_dir)
+    not_loaded = "; ".join(f"{name}: {why}" for name, why in skipped.items())
     if not files:
-        return StageResult(status="failed", message=f"no entity files in {data_dir}: expected customers/products/events/"
-                                                    f"reviews/consents with suffix {', '.join(SUFFIXES)}")
+        return StageResult(status="failed", figures={"not_loaded": skipped},
+                           message=f"no entity files in {data_dir}: expected customers/products/events/reviews/consents "
+                                   f"with suffix {', '.join(SUFFIXES)}" + (f"; not loaded: {not_loaded}" if skipped else ""))
     figures: dict[str, Any] = {}
     rows = []
     errors = []
+    notes = []  # what the user must hear about a file that loaded: columns not kept, conflicting duplicates
     for entity, path in files.items():
         try:
             rep = ingest_file(ctx.store, entity, path, progress=ctx.progress)
@@ -147,17 +181,48 @@ def run_ingest(ctx: RunContext) -> StageResult:
         d = rep.as_dict()
         figures[entity] = {k: d[k] for k in ("read", "accepted", "duplicates", "rejected", "quarantine", "stubs", "seconds")}
         figures[entity]["file"] = path.name
+        for key in ("conflicts", "ignored_columns"):  # conflicts: same id, different content (when the runner counts them)
+            if d.get(key):
+                figures[entity][key] = d[key]
+        if d.get("conflicts"):
+            notes.append(f"{entity}: {d['conflicts']:,} duplicate id(s) with different content ({_CONFLICT_RULE[entity]})")
+        if d.get("ignored_columns"):
+            notes.append(f"{entity}: column(s) {', '.join(d['ignored_columns'])} not kept (the {entity} table has no "
+                         "attributes column)")
         rows.append({"entity": entity, "file": path.name, **{k: d[k] for k in ("read", "accepted", "duplicates", "rejected", "seconds")},
+                     "conflicts": d.get("conflicts") or "", "columns not kept": ", ".join(d.get("ignored_columns") or ()),
                      "quarantine": Path(d["quarantine"]).name if d["quarantine"] else ""})
-    cols = ["entity", "file", "read", "accepted", "duplicates", "rejected", "quarantine", "seconds"] + (["error"] if errors else [])
+    if skipped:
+        figures["not_loaded"] = skipped
+        notes.append(f"not loaded: {not_loaded}")
+    cols = ["entity", "file", "read", "accepted", "duplicates", "rejected", "quarantine", "seconds"]
+    cols += [c for c in ("conflicts", "columns not kept") if any(r.get(c) for r in rows)] + (["error"] if errors else [])
+    skipped_html = ""
+    if skipped:
+        skipped_html = ("<p>Files of the folder that were <b>not loaded</b>:</p>"
+                        + _table([{"file": n, "why": w} for n, w in skipped.items()], ["file", "why"]))
     section = Section(
         title="Ingestion",
         html=(f"<p>Files from <code>{html.escape(str(data_dir))}</code>. For every file read = accepted + duplicates + rejected; "
-              "rejected rows are in the quarantine files with their line number and reason.</p>" + _table(rows, cols)),
+              "rejected rows are in the quarantine files with their line number and reason.</p>" + _table(rows, cols)
+              + skipped_html),
     )
     ok = "events" in files and "events" not in {e.split(":")[0] for e in errors}
+    if "events" not in files:
+        events_like = [n for n in skipped if n.lower().startswith("event")]
+        errors.append("no events file" + (f" ({', '.join(events_like)} is not loaded: see below)" if events_like else ""))
     return StageResult(status="ok" if ok else "failed", figures=figures, sections=[section],
-                       message="; ".join(errors) if errors else ("" if "events" in files else "no events file"))
+                       message="; ".join(errors + notes))
+
+
+#: which row wins when an id repeats with different content (see ``persona.ingest.writer``)
+_CONFLICT_RULE = {
+    "customers": "the last row wins, as an update would",
+    "products": "the last row wins, as an update would",
+    "reviews": "the last row wins, as an update would",
+    "events": "the first row is kept, the later ones are quarantined",
+    "consents": "consents are a history: every distinct row is kept",
+}
 
 
 def _pull_sources(ctx: RunContext) -> StageResult:
