@@ -18,3 +18,19 @@ def initialised_store(settings: Settings) -> Iterator[Store]:
     s = open_store(settings)
     yield s
     s.dispose()
+
+
+@pytest.fixture
+def ctx(tmp_path, monkeypatch):
+    """A pipeline run context on a fresh SQLite workspace (no environment overrides), for the data stages."""
+    from persona.config import load_settings
+    from persona.pipeline.stage import RunContext
+    from persona.store import init_workspace, open_store
+
+    monkeypatch.delenv("PERSONA_DATABASE_URL", raising=False)
+    monkeypatch.delenv("PERSONA_SECRET_KEY", raising=False)
+    settings = load_settings(tmp_path / "ws", progress=False)
+    init_workspace(settings)
+    store = open_store(settings)
+    yield RunContext(settings=settings, store=store, data_dir=None, seed=3, progress=False)
+    store.dispose()

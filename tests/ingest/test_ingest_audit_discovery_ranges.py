@@ -12,25 +12,10 @@ from persona.ingest.mapping import resolve_columns
 from persona.ingest.readers import _SUFFIXES
 from persona.ingest.schema import SPECS, range_reasons
 from persona.ingest.writer import _upsert_conflicts
-from persona.pipeline.stage import RunContext
 from persona.pipeline.stages.data import INGEST, SUFFIXES, scan_data_dir
-from persona.store import init_workspace, open_store
 
 CUSTOMERS = "customer_id,city\nc1,Oslo\nc2,Rome\n"
 EVENTS = "event_id,customer_id,product_id,event_type,timestamp\nE1,c1,p1,view,2024-01-01\nE2,c2,p1,view,2024-01-02\n"
-
-
-@pytest.fixture
-def ctx(tmp_path, monkeypatch):
-    from persona.config import load_settings
-
-    monkeypatch.delenv("PERSONA_DATABASE_URL", raising=False)
-    monkeypatch.delenv("PERSONA_SECRET_KEY", raising=False)
-    settings = load_settings(tmp_path / "ws", progress=False)
-    init_workspace(settings)
-    store = open_store(settings)
-    yield RunContext(settings=settings, store=store, data_dir=None, seed=3, progress=False)
-    store.dispose()
 
 
 def _folder(tmp_path, files: dict[str, str]):

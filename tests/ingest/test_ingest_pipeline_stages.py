@@ -4,25 +4,8 @@ from __future__ import annotations
 
 import functools
 
-import pytest
-
 import persona.demo
-from persona.pipeline.stage import RunContext
 from persona.pipeline.stages.data import DEMO, INGEST, QUALITY, find_entity_files
-from persona.store import init_workspace, open_store
-
-
-@pytest.fixture
-def ctx(tmp_path, monkeypatch):
-    from persona.config import load_settings
-
-    monkeypatch.delenv("PERSONA_DATABASE_URL", raising=False)
-    monkeypatch.delenv("PERSONA_SECRET_KEY", raising=False)
-    settings = load_settings(tmp_path / "ws", progress=False)
-    init_workspace(settings)
-    store = open_store(settings)
-    yield RunContext(settings=settings, store=store, data_dir=None, seed=3, progress=False)
-    store.dispose()
 
 
 def test_demo_ingest_quality(ctx, monkeypatch):
