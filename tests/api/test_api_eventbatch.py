@@ -120,21 +120,22 @@ def test_fast_path_stores_and_rejects_exactly_like_file_ingestion(any_store: Sto
     sink = EventSink(any_store)
     res = sink.write_rows(read_batch(_body(TRICKY)).rows)
     assert (res.received, res.accepted, res.duplicates, res.rejected) == (rep.read, rep.accepted, rep.duplicates, rep.rejected)
-    assert res.rejected == 5 and res.duplicates == 2 and res.accepted == len(TRICKY) - 7
+    assert res.rejected == 6 and res.duplicates == 2 and res.accepted == len(TRICKY) - 8
     assert _quarantined(res.quarantine) == _quarantined(rep.quarantine)
     reasons = dict(_quarantined(res.quarantine))
     assert reasons[8] == "missing customer_id" and reasons[9] == "missing event_type"
     assert reasons[6].startswith("unparseable timestamp '1850-01-01T00:00:00Z'")
     assert reasons[15].startswith("unparseable timestamp '1900-01-01T00:30:00+01:00'")
+    assert reasons[16] == "value must not be negative on a email_open event: -2.5"  # as ingestion's range rule
     mine, theirs = _events(any_store), _events(ref_store)
     pd.testing.assert_frame_equal(mine, theirs)
     assert sum(e.startswith("h:") for e in mine["event_id"]) == 3  # content hashes (no id or a blank one), as ingestion's
-    assert {"add_to_cart", "custom_thing", "email_open"} <= set(mine["event_type"])  # unknown types are kept
+    assert {"add_to_cart", "custom_thing"} <= set(mine["event_type"])  # unknown types are kept
     assert res.unknown_event_types == rep.unknown_event_types == {"custom_thing": 1}  # and named, as ingestion names them
     assert _stubs(any_store, "customers") == _stubs(ref_store, "customers")
     assert _stubs(any_store, "products") == _stubs(ref_store, "products")
     again = sink.write_rows(read_batch(_body(TRICKY)).rows)  # a client retry: nothing new, the same rejections
-    assert (again.accepted, again.duplicates, again.rejected) == (0, len(TRICKY) - 5, 5)
+    assert (again.accepted, again.duplicates, again.rejected) == (0, len(TRICKY) - 6, 6)
     assert again.unknown_event_types == {"custom_thing": 1}  # duplicates count too, as in file ingestion
     assert len(_events(any_store)) == len(mine)
 

@@ -234,6 +234,7 @@ def _finish(events: list[dict[str, Any]], cols: dict[str, list[Any]], extras: li
             for i, v in enumerate(cols[c]):
                 if v is None:
                     fail(i, k, f"missing {c}")
+    _range_check(cols, etype, fail, len(COLUMNS) + 2)
     context = _context(extras, n)
     rejected: list[tuple[int, str, str]] = []
     keep = list(range(n))
@@ -251,6 +252,24 @@ def _finish(events: list[dict[str, Any]], cols: dict[str, list[Any]], extras: li
                      channel=pick(cols["channel"]), session_id=pick(cols["session_id"]), context=pick(context),
                      rejected=rejected)
     return ParsedBatch(rows=rows, customers=customers)
+
+
+def _range_check(cols: dict[str, list[Any]], etype: list[str | None], fail: Any, order: int) -> None:
+    """Ingestion's range rule on the amounts (:func:`persona.ingest.schema.range_reasons`: no negative value, quantity
+    or revenue on a known event type but a refund or a removal from the cart), checked after the missing columns as the
+    coercer checks it; only rows with a negative amount are looked at."""
+    amounts = ("value", "quantity", "revenue")
+    rows = sorted({i for c in amounts for i, v in enumerate(cols[c]) if v is not None and v < 0})
+    if not rows:
+        return
+    import pandas as pd
+
+    from persona.ingest.schema import SPECS, range_reasons
+
+    frame = pd.DataFrame({"event_type": [etype[i] for i in rows], **{c: [cols[c][i] for i in rows] for c in amounts}})
+    for i, why in zip(rows, range_reasons(SPECS["events"], frame), strict=True):
+        if why is not None:
+            fail(i, order, why)
 
 
 def _normalize_type(raw: str) -> str | None:

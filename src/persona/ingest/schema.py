@@ -79,8 +79,8 @@ SPECS: dict[str, EntitySpec] = {
         extras="context",
         renames={"timestamp": "ts"},
         max_len={"event_id": 128, "customer_id": 128, "product_id": 128, "event_type": 64, "channel": 64, "session_id": 128},
-        # events' amounts are not range-checked yet: the API's fast path (api/eventbatch) stores exactly what file
-        # ingestion stores, and does not apply range_reasons; both must change together
+        # refunds: see NEGATIVE_OK_TYPES; the API's fast path (api/eventbatch) applies the same rule
+        bounds={"value": (0.0, None), "quantity": (0.0, None), "revenue": (0.0, None)},
     ),
     "reviews": EntitySpec(
         name="reviews",
@@ -127,10 +127,9 @@ NEGATIVE_OK_TYPES = ("refund", "remove_from_cart")
 def range_reasons(spec: EntitySpec, frame: Any) -> Any:
     """Why each row of a coerced chunk (numbers as floats, event types normalised) is out of range, else None.
 
-    A price below zero is refused, and a rating outside :data:`RATING_SCALE`. For an entity whose bounds name event
-    amounts, a value, quantity or revenue below zero is refused on an event of a known type other than
-    :data:`NEGATIVE_OK_TYPES` (a purchase of -3 items for -50 is no sale; a refund of -50 is); the events spec has no
-    bounds yet (see ``SPECS``). Missing values are not judged here.
+    A price below zero is refused, and so is a value, quantity or revenue below zero on an event of a known type other
+    than :data:`NEGATIVE_OK_TYPES` (a purchase of -3 items for -50 is no sale; a refund of -50 is); a rating outside
+    :data:`RATING_SCALE` is refused. Missing values are not judged here.
 
     Returns:
         An object Series aligned with ``frame``: the first range problem of each row, None where all are in range.
