@@ -25,7 +25,6 @@ def ctx(tmp_path, monkeypatch):
     """A pipeline run context on a fresh SQLite workspace (no environment overrides), for the data stages."""
     from persona.config import load_settings
     from persona.pipeline.stage import RunContext
-    from persona.store import init_workspace, open_store
 
     monkeypatch.delenv("PERSONA_DATABASE_URL", raising=False)
     monkeypatch.delenv("PERSONA_SECRET_KEY", raising=False)

@@ -102,7 +102,6 @@ def for_customer(
     """Top-k products for one customer, with the reason for each (a customer with no history gets cold start)."""
     from dataclasses import replace
 
-    from persona.privacy.tombstones import erased_customers
     from persona.recommend.coldstart import new_customer_features
     from persona.recommend.rules import Filters
 
@@ -110,10 +109,11 @@ def for_customer(
                       price_min=min_price, price_max=max_price, blocklist=block or None)
     store = open_workspace_store(workspace)
     try:
-        if not _exists(store, "customers", "customer_id", customer_id):
+        found = store.read_frame("SELECT erased_at FROM customers WHERE customer_id = :v", {"v": customer_id})
+        if found.empty:
             raise NotFoundError(f"customer {customer_id!r} is not in this workspace",
                                 hint="check the id, or ingest the customer first")
-        if customer_id in erased_customers(store):  # as the JSON API: an erased customer is no one's to serve
+        if found["erased_at"].notna().any():  # as the JSON API: an erased customer is no one's to serve
             raise NotFoundError(f"customer {customer_id!r} was erased (their data is gone): nothing is served for them",
                                 hint="a customer who comes back is ingested again as a new one")
         model = _load_model(store)

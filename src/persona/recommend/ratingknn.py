@@ -116,18 +116,22 @@ class RatingKNNRecommender(Recommender):
                 raise InputError(f"rating-knn {p} must be a non-negative number, got {v!r}")
 
     def unfit_reason(self, data: Interactions) -> str | None:
+        return self._unfit(data, data.ratings() if data.n_items <= self.max_items else None)
+
+    def _unfit(self, data: Interactions, ratings: sp.csr_matrix | None) -> str | None:
+        """Why the model cannot fit ``data`` whose :meth:`~persona.data.Interactions.ratings` are ``ratings``."""
         if data.n_items > self.max_items:
             return f"its item × item similarity is dense and the catalogue has {data.n_items:,} items (max_items {self.max_items:,})"
-        if data.ratings().nnz == 0:
+        if ratings is None or ratings.nnz == 0:
             return "needs explicit ratings (rating events with a value)"
         return None
 
     def _fit(self, data: Interactions) -> None:
-        reason = self.unfit_reason(data)
+        r = data.ratings() if data.n_items <= self.max_items else None
+        reason = self._unfit(data, r)
         if reason is not None:
             raise InputError(f"rating-knn cannot fit: it {reason}",
                              hint="ingest ratings (event type 'rating' with the stars as value), or choose a top-N model")
-        r = data.ratings()
         self.mu_, self.bu_, self.bi_ = baselines(r, float(self.reg_items), float(self.reg_users), int(self.epochs))
         coo = r.tocoo()
         res = sp.csr_matrix((coo.data - self.mu_ - self.bu_[coo.row] - self.bi_[coo.col], (coo.row, coo.col)),
